@@ -1,0 +1,196 @@
+"""The exception tree. Every call ends in a result or one of these.
+
+::
+
+    ICalendlyError
+    ├── ConfigurationError            bad arguments; raised before anything is sent
+    ├── PlanTierError                 the operation is outside the client's plan; nothing sent
+    ├── TransportError                no usable HTTP response
+    │   ├── TimeoutError              (also an ``asyncio.TimeoutError``)
+    │   └── ConnectionError           (also a builtin ``ConnectionError``)
+    ├── DecodeError                   a body that is not the documented envelope
+    └── APIError                      the server answered with an error status
+        ├── BadRequestError           400
+        ├── AuthenticationError       401, 498
+        ├── PermissionDeniedError     403
+        ├── NotFoundError             404
+        ├── ConflictError             409
+        ├── UnprocessableEntityError  422
+        ├── RateLimitError            429 (``retry_after`` seconds)
+        └── ServerError               5xx
+
+No message built here contains a credential: callers pass redacted values only, and the
+response kept on :class:`APIError` is the library's own response object, whose repr is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .plans import Plan
+    from .response import Response
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectionError",
+    "DecodeError",
+    "ICalendlyError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PlanTierError",
+    "RateLimitError",
+    "ServerError",
+    "TimeoutError",
+    "TransportError",
+    "UnprocessableEntityError",
+    "error_for_status",
+]
+
+
+class ICalendlyError(Exception):
+    """Base class of every error this library raises."""
+
+
+class ConfigurationError(ICalendlyError, ValueError):
+    """An argument or setting is wrong; the message says which and how to fix it."""
+
+
+class PlanTierError(ICalendlyError):
+    """The operation is not part of the client's plan. Raised before any byte is sent."""
+
+    def __init__(self, operation: str, plan: Plan, allowed: Iterable[Plan]) -> None:
+        self.operation = operation
+        self.plan = plan
+        self.allowed = tuple(sorted(allowed, key=lambda p: p.value))
+        names = ", ".join(f"Plan.{p.name}" for p in self.allowed)
+        super().__init__(
+            f"{operation} is not available on Plan.{plan.name}; it needs {names}. "
+            "Nothing was sent. Create the client with the plan your account has "
+            "(or plan=None to let the server decide)."
+        )
+
+
+class TransportError(ICalendlyError):
+    """The request did not produce a usable HTTP response."""
+
+
+class TimeoutError(TransportError, asyncio.TimeoutError):  # noqa: A001 - deliberate, namespaced
+    """Connecting or reading took longer than the configured timeout."""
+
+
+class ConnectionError(TransportError, builtins.ConnectionError):  # noqa: A001 - deliberate, namespaced
+    """The connection could not be made, or broke before a full response arrived."""
+
+
+class DecodeError(ICalendlyError):
+    """The body is not the documented envelope (HTML error page, truncated JSON, ...)."""
+
+    def __init__(self, message: str, *, status: int | None = None, body: str = "") -> None:
+        self.status = status
+        self.body = body
+        super().__init__(message)
+
+
+class APIError(ICalendlyError):
+    """The server answered with an error status and (usually) the error envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None,
+        message: str,
+        details: Any = None,
+        request_id: str | None = None,
+        response: Response | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.request_id = request_id
+        self.response = response
+        parts = [f"HTTP {status}"]
+        if code:
+            parts.append(code)
+        text = " ".join(parts) + (f": {message}" if message else "")
+        if request_id:
+            text += f" (request id {request_id})"
+        super().__init__(text)
+
+
+class BadRequestError(APIError):
+    """400: the request was malformed or failed validation."""
+
+
+class AuthenticationError(APIError):
+    """401 or 498: the credential is missing, wrong, or expired."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the credential may not do this (often: outside the account's plan)."""
+
+
+class NotFoundError(APIError):
+    """404: no such resource."""
+
+
+class ConflictError(APIError):
+    """409: the request conflicts with the current state (e.g. a taken slot)."""
+
+
+class UnprocessableEntityError(APIError):
+    """422: the request was understood but cannot be processed."""
+
+
+class RateLimitError(APIError):
+    """429, or a wait for the rate limit longer than the configured cap.
+
+    ``retry_after`` is how many seconds until the credential may send again.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None,
+        message: str,
+        details: Any = None,
+        request_id: str | None = None,
+        response: Response | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(status, code, message, details, request_id, response)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """5xx: the server failed."""
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+    498: AuthenticationError,
+}
+
+
+def error_for_status(status: int) -> type[APIError]:
+    """The exception class for an HTTP error status."""
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    if status >= 500:
+        return ServerError
+    return APIError

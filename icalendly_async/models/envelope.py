@@ -1,0 +1,96 @@
+"""The response envelopes of NOTES.md, decoded once, here.
+
+Success: ``{"status": "success", "data": …, "pagination"?: {…}}``.
+Error:   ``{"status": "error", "timestamp": …, "path": …,
+           "error": {"code", "message", "details"}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ..errors import DecodeError
+
+__all__ = ["ErrorBody", "SuccessBody", "decode_error", "decode_success", "preview"]
+
+_PREVIEW = 200
+
+
+def preview(body: bytes) -> str:
+    """What was received, for a message: decoded leniently and truncated."""
+    text = body[: _PREVIEW * 4].decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    if len(text) > _PREVIEW or len(body) > _PREVIEW * 4:
+        return text[:_PREVIEW] + f"… ({len(body)} bytes)"
+    return text
+
+
+@attrs.frozen
+class SuccessBody:
+    data: Any
+    pagination: Mapping[str, Any] | None
+
+
+@attrs.frozen
+class ErrorBody:
+    code: str | None
+    message: str
+    details: Any
+
+
+def _loads(body: bytes) -> Any:
+    return json.loads(body)
+
+
+def decode_success(status: int, body: bytes) -> SuccessBody:
+    """The ``data`` (and ``pagination``) of a 2xx body; :class:`DecodeError` for anything else."""
+    if not body.strip():
+        if status == 204:
+            return SuccessBody(None, None)
+        raise DecodeError(
+            f"HTTP {status} with an empty body; expected the success envelope", status=status
+        )
+    try:
+        payload = _loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise DecodeError(
+            f"HTTP {status} body is not JSON (truncated or not JSON at all): {preview(body)!r}",
+            status=status,
+            body=preview(body),
+        ) from None
+    if not isinstance(payload, dict) or payload.get("status") != "success":
+        raise DecodeError(
+            f"HTTP {status} body is not the success envelope "
+            f'{{"status": "success", "data": …}}: {preview(body)!r}',
+            status=status,
+            body=preview(body),
+        )
+    pagination = payload.get("pagination")
+    return SuccessBody(payload.get("data"), pagination if isinstance(pagination, dict) else None)
+
+
+def decode_error(status: int, body: bytes) -> ErrorBody:
+    """Code, message and details of an error body; never raises (HTML pages become the message)."""
+    try:
+        payload = _loads(body) if body.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        payload = None
+    if isinstance(payload, dict):
+        error = payload.get("error")
+        if isinstance(error, dict):
+            code = error.get("code")
+            message = error.get("message")
+            return ErrorBody(
+                str(code) if code is not None else None,
+                str(message) if message is not None else "",
+                error.get("details"),
+            )
+        message = payload.get("message")
+        if isinstance(message, str):
+            return ErrorBody(None, message, None)
+    text = preview(body) if body.strip() else "(empty body)"
+    return ErrorBody(None, f"unexpected error body: {text}", None)
