@@ -1,0 +1,16 @@
+"""Rate limiting: the :class:`Limiter` protocol, :class:`LocalLimiter`, header parsing."""
+
+from ._protocol import Limiter
+from .headers import NamedLimit, RateLimit, RateLimitState
+from .local import BucketSnapshot, LocalLimiter
+from .unlimited import Unlimited
+
+__all__ = [
+    "BucketSnapshot",
+    "Limiter",
+    "LocalLimiter",
+    "NamedLimit",
+    "RateLimit",
+    "RateLimitState",
+    "Unlimited",
+]

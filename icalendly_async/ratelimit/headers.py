@@ -1,0 +1,169 @@
+"""Rate-limit values: the configured :class:`RateLimit`, and :class:`RateLimitState`, what the
+server said.
+
+The service sends one header set per named limit on every response::
+
+    X-RateLimit-Limit-Default: 120
+    X-RateLimit-Remaining-Default: 97
+    X-RateLimit-Reset-Default: 41        # seconds until the window (or the block) ends
+
+Parsing is sans-I/O and total: any mapping of headers gives a state, and malformed values are
+skipped rather than trusted (a proxy mangling one header must not stop a request).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+import attrs
+
+from ..errors import ConfigurationError
+
+__all__ = ["NamedLimit", "RateLimit", "RateLimitState"]
+
+_PREFIX = "x-ratelimit-"
+_FIELDS = ("limit", "remaining", "reset")
+
+
+def _check_limit(instance: RateLimit, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(
+            f"RateLimit.limit must be a positive whole number of requests, got {value!r}; "
+            "for example RateLimit(120, 60)"
+        )
+
+
+def _check_window(instance: RateLimit, attribute: attrs.Attribute[float], value: float) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigurationError(
+            f"RateLimit.window_seconds must be a positive number of seconds, got {value!r}; "
+            "for example RateLimit(120, 60)"
+        )
+
+
+@attrs.frozen
+class RateLimit:
+    """At most ``limit`` requests start in any window of ``window_seconds``."""
+
+    limit: int = attrs.field(validator=_check_limit)
+    window_seconds: float = attrs.field(validator=_check_window)
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        """Parse ``"120/60"`` (requests per seconds) into a :class:`RateLimit`."""
+        try:
+            limit_text, window_text = text.split("/")
+            return cls(int(limit_text), float(window_text))
+        except ValueError:
+            raise ConfigurationError(
+                f"cannot read a rate limit from {text!r}: write it as REQUESTS/SECONDS, e.g. 120/60"
+            ) from None
+
+    def __str__(self) -> str:
+        return f"{self.limit}/{self.window_seconds:g}s"
+
+
+@attrs.frozen
+class NamedLimit:
+    """One ``X-RateLimit-*-<Name>`` set of a response."""
+
+    name: str
+    limit: int | None
+    remaining: int | None
+    reset_seconds: float | None
+
+
+def _number(value: str) -> float | None:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    if not math.isfinite(number) or number < 0:
+        return None
+    return number
+
+
+@attrs.frozen
+class RateLimitState:
+    """Every named limit one response reported.
+
+    Empty when the response carried none; ``received`` is ``False`` when no response arrived at
+    all (connection error, timeout, cancellation), which the limiter treats differently: nothing
+    was learned, and the request may or may not have been counted.
+    """
+
+    limits: tuple[NamedLimit, ...] = ()
+    received: bool = True
+
+    @classmethod
+    def no_response(cls) -> RateLimitState:
+        """The state of an attempt that ended without a response."""
+        return _NO_RESPONSE
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> RateLimitState:
+        """Collect every ``X-RateLimit-{Limit,Remaining,Reset}-{Name}``; skip bad values."""
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        found: dict[str, dict[str, float]] = {}
+        names: dict[str, str] = {}
+        for raw_key, raw_value in items:
+            if not isinstance(raw_key, str) or not isinstance(raw_value, str):
+                continue
+            key = raw_key.lower()
+            if not key.startswith(_PREFIX):
+                continue
+            field, _, name = key[len(_PREFIX) :].partition("-")
+            if field not in _FIELDS or not name:
+                continue
+            number = _number(raw_value)
+            if number is None:
+                continue
+            found.setdefault(name, {})[field] = number
+            names.setdefault(name, raw_key[len(_PREFIX) + len(field) + 1 :])
+        limits = []
+        for name, fields in found.items():
+            limit = fields.get("limit")
+            remaining = fields.get("remaining")
+            limits.append(
+                NamedLimit(
+                    name=names[name],
+                    limit=int(limit) if limit is not None and limit >= 1 else None,
+                    remaining=int(remaining) if remaining is not None else None,
+                    reset_seconds=fields.get("reset"),
+                )
+            )
+        return cls(tuple(limits))
+
+    def __bool__(self) -> bool:
+        return bool(self.limits)
+
+    def get(self, name: str) -> NamedLimit | None:
+        """The named limit (case-insensitive), e.g. ``state.get("Default")``."""
+        lowered = name.lower()
+        for limit in self.limits:
+            if limit.name.lower() == lowered:
+                return limit
+        return None
+
+    @property
+    def tightest(self) -> NamedLimit | None:
+        """The limit with the fewest requests remaining (ties: the later reset)."""
+        known = [limit for limit in self.limits if limit.remaining is not None]
+        if not known:
+            return None
+        return min(known, key=lambda lim: (lim.remaining, -(lim.reset_seconds or 0.0)))
+
+    @property
+    def exhausted_for(self) -> float | None:
+        """Seconds until the latest reset among the limits that show ``Remaining: 0``."""
+        waits = [limit.reset_seconds or 0.0 for limit in self.limits if limit.remaining == 0]
+        return max(waits) if waits else None
+
+
+_NO_RESPONSE = RateLimitState((), received=False)

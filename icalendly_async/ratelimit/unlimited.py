@@ -1,0 +1,23 @@
+"""A limiter that never waits: for benchmarks, or when something else already paces the calls."""
+
+from __future__ import annotations
+
+from .headers import RateLimit, RateLimitState
+
+__all__ = ["Unlimited"]
+
+
+class Unlimited:
+    """Grants every request at once and ignores feedback. The service still blocks overruns."""
+
+    async def acquire(self, key: str, rate_limit: RateLimit, cost: int = 1) -> None:
+        return None
+
+    async def observe(self, key: str, state: RateLimitState) -> None:
+        return None
+
+    async def penalize(self, key: str, seconds: float) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return "Unlimited()"

@@ -1,0 +1,244 @@
+"""LocalLimiter on its own: the window guarantee, FIFO, independence, feedback, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import random
+
+import pytest
+
+from icalendly_async.errors import ConfigurationError
+from icalendly_async.ratelimit import LocalLimiter, RateLimit, RateLimitState
+from icalendly_async.ratelimit.headers import NamedLimit
+
+
+def _state(limit: int, remaining: int, reset: float, name: str = "Default") -> RateLimitState:
+    return RateLimitState((NamedLimit(name, limit, remaining, reset),))
+
+
+def _max_in_window(times: list[float], window: float) -> int:
+    times = sorted(times)
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def _run(limiter: LocalLimiter, key: str, rl: RateLimit, n: int) -> list[float]:
+    loop = asyncio.get_running_loop()
+    starts: list[float] = []
+
+    async def one() -> None:
+        await limiter.acquire(key, rl)
+        starts.append(loop.time())
+        await limiter.observe(key, RateLimitState())
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    return starts
+
+
+@pytest.mark.slow
+async def test_window_guarantee_with_10000_coroutines() -> None:
+    rl = RateLimit(2000, 0.5)
+    limiter = LocalLimiter(margin=0.01, calibrate=False)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    starts = await _run(limiter, "k", rl, 10_000)
+    elapsed = loop.time() - t0
+    assert len(starts) == 10_000
+    assert _max_in_window(starts, rl.window_seconds) <= rl.limit
+    # Ideal: (ceil(N/L) - 1) windows. Long-run rate within the margin of the limit.
+    ideal = (math.ceil(10_000 / 2000) - 1) * rl.window_seconds
+    assert elapsed < ideal * 1.1 + 0.3
+
+
+async def test_burst_goes_out_at_once_then_waits_for_the_window() -> None:
+    rl = RateLimit(10, 0.4)
+    limiter = LocalLimiter(margin=0.0, calibrate=False)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    starts = await _run(limiter, "k", rl, 25)
+    rel = sorted(s - t0 for s in starts)
+    assert all(r < 0.05 for r in rel[:10])  # the first L at once
+    assert all(0.39 <= r < 0.5 for r in rel[10:20])  # the next L one window later
+    assert all(0.79 <= r < 0.95 for r in rel[20:])
+    assert _max_in_window(starts, 0.4) <= 10
+
+
+async def test_fifo_within_a_key() -> None:
+    rl = RateLimit(3, 0.2)
+    limiter = LocalLimiter(margin=0.0, calibrate=False)
+    order: list[int] = []
+
+    async def one(i: int) -> None:
+        await limiter.acquire("k", rl)
+        order.append(i)
+
+    tasks = []
+    for i in range(12):
+        tasks.append(asyncio.create_task(one(i)))
+        await asyncio.sleep(0)  # enqueue in a known order
+    await asyncio.gather(*tasks)
+    assert order == list(range(12))
+
+
+async def test_keys_are_independent() -> None:
+    rl = RateLimit(2, 5.0)
+    limiter = LocalLimiter(calibrate=False)
+    await limiter.acquire("a", rl)
+    await limiter.acquire("a", rl)
+    blocked = asyncio.create_task(limiter.acquire("a", rl))
+    await asyncio.sleep(0.01)
+    assert not blocked.done()
+    # Another credential is not delayed by "a" waiting for its window.
+    await asyncio.wait_for(limiter.acquire("b", rl), 0.05)
+    blocked.cancel()
+
+
+async def test_remaining_zero_holds_until_reset() -> None:
+    rl = RateLimit(100, 10)
+    limiter = LocalLimiter(margin=0.0)
+    loop = asyncio.get_running_loop()
+    await limiter.acquire("k", rl)
+    await limiter.observe("k", _state(100, 0, 0.3))
+    t0 = loop.time()
+    await limiter.acquire("k", rl)
+    assert loop.time() - t0 >= 0.29
+
+
+async def test_remaining_counts_requests_in_flight() -> None:
+    rl = RateLimit(100, 10)
+    limiter = LocalLimiter(margin=0.0)
+    loop = asyncio.get_running_loop()
+    await limiter.acquire("k", rl)
+    await limiter.observe("k", RateLimitState())  # calibrated, nothing learned
+    for _ in range(3):
+        await limiter.acquire("k", rl)  # three in flight
+    # The server says 3 remain, but our three are still in flight: none remain for new calls.
+    await limiter.observe("k", _state(100, 4, 0.3))  # one of them answered; two still out
+    t0 = loop.time()
+    await limiter.acquire("k", rl)  # budget 4 - 2 = 2: goes at once
+    await limiter.acquire("k", rl)
+    assert loop.time() - t0 < 0.05
+    await limiter.acquire("k", rl)  # budget exhausted: waits for the reset
+    assert loop.time() - t0 >= 0.29
+
+
+async def test_follows_a_lower_server_limit() -> None:
+    rl = RateLimit(30, 0.5)
+    limiter = LocalLimiter(margin=0.0)
+    await limiter.acquire("k", rl)
+    await limiter.observe("k", _state(5, 4, 0.5))
+    snap = limiter.snapshot("k")
+    assert snap is not None and snap.limit == 5
+
+
+async def test_calibration_sends_the_first_request_alone() -> None:
+    rl = RateLimit(10, 5)
+    limiter = LocalLimiter()
+    await limiter.acquire("k", rl)  # the probe
+    second = asyncio.create_task(limiter.acquire("k", rl))
+    await asyncio.sleep(0.05)
+    assert not second.done()  # waits for the probe's headers
+    await limiter.observe("k", _state(10, 9, 5))
+    await asyncio.wait_for(second, 0.1)
+
+
+async def test_calibration_restarts_when_the_probe_fails() -> None:
+    rl = RateLimit(10, 5)
+    limiter = LocalLimiter()
+    await limiter.acquire("k", rl)
+    second = asyncio.create_task(limiter.acquire("k", rl))
+    await asyncio.sleep(0.01)
+    await limiter.observe("k", RateLimitState.no_response())
+    await asyncio.wait_for(second, 0.1)  # the next call becomes the probe
+    third = asyncio.create_task(limiter.acquire("k", rl))
+    await asyncio.sleep(0.05)
+    assert not third.done()
+    third.cancel()
+
+
+async def test_penalize_holds_every_caller() -> None:
+    rl = RateLimit(100, 10)
+    limiter = LocalLimiter(margin=0.0, calibrate=False)
+    loop = asyncio.get_running_loop()
+    await limiter.acquire("k", rl)
+    await limiter.penalize("k", 0.3)
+    t0 = loop.time()
+    await asyncio.gather(*(limiter.acquire("k", rl) for _ in range(5)))
+    assert loop.time() - t0 >= 0.29
+
+
+async def test_cancelling_1000_waiters_leaves_a_consistent_bucket() -> None:
+    rl = RateLimit(5, 0.3)
+    limiter = LocalLimiter(margin=0.0, calibrate=False)
+    for _ in range(5):
+        await limiter.acquire("k", rl)
+    tasks = [asyncio.create_task(limiter.acquire("k", rl)) for _ in range(1000)]
+    await asyncio.sleep(0.01)
+    random.Random(1).shuffle(tasks)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    snap = limiter.snapshot("k")
+    assert snap is not None and snap.waiting == 0 and snap.recent_starts == 5
+    # No slot leaked: the next window grants exactly L, and the one after waits again.
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    starts = await _run(limiter, "k", rl, 10)
+    assert _max_in_window(starts, 0.3) <= 5
+    assert max(starts) - t0 < 0.7
+
+
+async def test_cancelling_the_head_passes_the_turn_on() -> None:
+    rl = RateLimit(1, 0.2)
+    limiter = LocalLimiter(margin=0.0, calibrate=False)
+    await limiter.acquire("k", rl)
+    head = asyncio.create_task(limiter.acquire("k", rl))
+    await asyncio.sleep(0.01)
+    follower = asyncio.create_task(limiter.acquire("k", rl))
+    await asyncio.sleep(0.01)
+    head.cancel()
+    await asyncio.wait_for(follower, 0.5)
+
+
+async def test_idle_buckets_are_evicted() -> None:
+    rl = RateLimit(5, 0.05)
+    limiter = LocalLimiter(margin=0.0, calibrate=False, sweep_every=100)
+    for i in range(99):
+        await limiter.acquire(f"k{i}", rl)
+        await limiter.observe(f"k{i}", RateLimitState())
+    assert len(limiter) == 99
+    await asyncio.sleep(0.06)
+    await limiter.acquire("last", rl)  # the 100th acquisition sweeps
+    assert len(limiter) == 1
+
+
+async def test_smooth_pacing_spaces_requests_evenly() -> None:
+    rl = RateLimit(5, 0.4)
+    limiter = LocalLimiter(pacing="smooth", margin=0.0, calibrate=False)
+    starts = await _run(limiter, "k", rl, 6)
+    starts.sort()
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.09  # (W + margin) / (L - 1) = 0.1 s apart
+    assert _max_in_window(starts, 0.4) <= 5
+
+
+async def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ConfigurationError):
+        LocalLimiter(pacing="fast")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        LocalLimiter(margin=-1)
+    with pytest.raises(ConfigurationError):
+        await LocalLimiter().acquire("k", RateLimit(2, 1), cost=3)
+    with pytest.raises(ConfigurationError):
+        RateLimit(0, 60)
+    with pytest.raises(ConfigurationError):
+        RateLimit(10, 0)
+    assert RateLimit.parse("120/60") == RateLimit(120, 60)
+    with pytest.raises(ConfigurationError):
+        RateLimit.parse("fast")
