@@ -1,0 +1,89 @@
+"""Turning Python arguments into a query string and a JSON body."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .errors import ConfigurationError
+from .models.converter import UNSET, converter
+
+__all__ = ["encode_body", "encode_query", "format_path"]
+
+
+def _scalar(name: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, _dt.datetime):
+        text = converter.unstructure(value)
+        assert isinstance(text, str)
+        return text
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise ConfigurationError(
+        f"query parameter {name!r}: cannot send a {type(value).__name__} "
+        "(use str, int, float, bool, an enum, a date/datetime, or a list of those)"
+    )
+
+
+def encode_query(*parts: Mapping[str, object] | None) -> list[tuple[str, str]]:
+    """Merge query mappings (later wins); drop ``None``/UNSET; lists become repeated keys."""
+    merged: dict[str, object] = {}
+    for part in parts:
+        if part:
+            merged.update(part)
+    pairs: list[tuple[str, str]] = []
+    for name, value in merged.items():
+        if value is None or value is UNSET:
+            continue
+        if isinstance(value, (list, tuple, set, frozenset)):
+            pairs.extend((name, _scalar(name, item)) for item in value)
+        else:
+            pairs.append((name, _scalar(name, value)))
+    return pairs
+
+
+def _default(value: object) -> Any:
+    if attrs.has(type(value)):
+        return converter.unstructure(value)
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return converter.unstructure(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    raise TypeError(f"cannot send a {type(value).__name__} as JSON")
+
+
+def encode_body(body: object) -> bytes:
+    """JSON bytes for a request body: attrs models (UNSET fields omitted), dicts, lists."""
+    if attrs.has(type(body)):
+        body = converter.unstructure(body)
+    try:
+        return json.dumps(body, separators=(",", ":"), default=_default).encode()
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"request body cannot be sent as JSON: {exc}") from None
+
+
+def format_path(template: str, names: tuple[str, ...], values: tuple[object, ...]) -> str:
+    """Fill ``/v2/x/{a}/{b}`` with URL-quoted values, in the order the names appear."""
+    from urllib.parse import quote
+
+    if len(names) != len(values):
+        raise ConfigurationError(
+            f"{template} takes {len(names)} path parameter(s) ({', '.join(names) or 'none'}), "
+            f"got {len(values)}"
+        )
+    path = template
+    for name, value in zip(names, values, strict=True):
+        if value is None or value == "":
+            raise ConfigurationError(f"path parameter {name!r} of {template} is empty")
+        path = path.replace("{" + name + "}", quote(_scalar(name, value), safe=""))
+    return path

@@ -1,0 +1,462 @@
+"""The pipeline every call runs through, and the only module that does network I/O.
+
+::
+
+    1 tier gate   operation tier vs the client's plan -> PlanTierError, nothing sent
+    2 limiter     await limiter.acquire(credential.limit_key, credential.rate_limit)
+    3 credential  headers for this attempt (taken after the wait, so a refreshed token is used)
+    4 send        one aiohttp.ClientSession, explicit timeouts, response read and released
+    5 feedback    limiter.observe(key, X-RateLimit-* headers), exactly once per acquire
+    6 retry       RetryPolicy.decide(...); 429 -> limiter.penalize (every caller holds), 401/498
+                  -> single-flight refresh and one replay
+    7 decode      the envelope -> Response (data, pagination, headers); errors -> exception types
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ipaddress
+import platform
+import ssl as _ssl
+import time
+from collections.abc import Mapping
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from . import errors
+from ._version import __version__
+from .auth import Credential, TokenPair, TokenRefresher, _digest
+from .endpoints._operation import AuthRequirement
+from .models.converter import parse_datetime
+from .models.envelope import decode_error, decode_success
+from .plans import Plan, Tier
+from .ratelimit import Limiter, RateLimit, RateLimitState
+from .response import Response
+from .retry import Outcome, OutcomeKind, RetryPolicy
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "CallOptions", "RequestSpec", "Transport"]
+
+DEFAULT_BASE_URL = "https://api.icalendly.com"
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=60.0, connect=10.0, sock_read=30.0)
+USER_AGENT = (
+    f"icalendly-async/{__version__} (python {platform.python_version()}; "
+    f"aiohttp {aiohttp.__version__})"
+)
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid")
+
+
+def to_timeout(value: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout | None:
+    """Seconds (total; connect at most 10 s of it) or a ready ``aiohttp.ClientTimeout``."""
+    if value is None or isinstance(value, aiohttp.ClientTimeout):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise errors.ConfigurationError(
+            "timeout must be a positive number of seconds or an aiohttp.ClientTimeout, "
+            f"got {value!r}"
+        )
+    seconds = float(value)
+    return aiohttp.ClientTimeout(total=seconds, connect=min(10.0, seconds), sock_read=seconds)
+
+
+def check_base_url(base_url: str, allow_insecure_http: bool) -> URL:
+    """HTTPS only, unless ``allow_insecure_http`` and the host is this machine (the emulator)."""
+    try:
+        url = URL(base_url)
+    except (TypeError, ValueError):
+        raise errors.ConfigurationError(f"base_url {base_url!r} is not a URL") from None
+    if url.scheme not in ("https", "http") or not url.host:
+        raise errors.ConfigurationError(
+            f"base_url must be an absolute https:// URL such as {DEFAULT_BASE_URL}, "
+            f"got {base_url!r}"
+        )
+    if url.user or url.password:
+        raise errors.ConfigurationError("base_url must not carry credentials; pass a credential")
+    if url.query_string or url.fragment:
+        raise errors.ConfigurationError("base_url must not have a query or fragment")
+    if url.scheme == "http":
+        if not allow_insecure_http:
+            raise errors.ConfigurationError(
+                f"refusing plain-http base_url {base_url!r}: the service is HTTPS-only and "
+                "credentials would travel in clear text. For a local test server (the emulator) "
+                "pass allow_insecure_http=True."
+            )
+        if not _is_loopback(url.host):
+            raise errors.ConfigurationError(
+                f"allow_insecure_http only allows loopback hosts (127.0.0.1, ::1, localhost), "
+                f"not {url.host!r}; use https:// for any other host"
+            )
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@attrs.frozen
+class RequestSpec:
+    """One call, ready to send: everything but the credential's headers."""
+
+    method: str
+    path: str
+    name: str  # "bookings.get" or "GET /v2/me": for messages and logs
+    tier: Tier = Tier.EVERYONE
+    auth: AuthRequirement = AuthRequirement.ANY
+    query: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class CallOptions:
+    """The per-view settings a call runs with."""
+
+    timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+class _Anonymous:
+    """No credential: public endpoints only, 120 requests / 60 s per IP."""
+
+    kind = "anonymous"
+    limit_key = "anonymous"
+    rate_limit = RateLimit(120, 60)
+    can_refresh = False
+
+    async def auth_headers(self, refresher: TokenRefresher) -> dict[str, str]:
+        return {}
+
+    async def refresh(self, refresher: TokenRefresher, failed: Mapping[str, str]) -> None:
+        return None
+
+    def client_secret_headers(self) -> dict[str, str] | None:
+        return None
+
+    def __repr__(self) -> str:
+        return "<no credential>"
+
+
+ANONYMOUS: Credential = _Anonymous()
+
+
+class _ClientSecret(_Anonymous):
+    """The OAuth client's secret alone: what the token-refresh endpoint takes."""
+
+    kind = "client_secret"
+    rate_limit = RateLimit(500, 60)
+
+    def __init__(self, client_id: str, secret: str) -> None:
+        self.limit_key = _digest("client_secret", client_id, secret)
+        self._secret = secret
+
+    async def auth_headers(self, refresher: TokenRefresher) -> dict[str, str]:
+        return {"x-cal-secret-key": self._secret}
+
+    def __repr__(self) -> str:
+        return "<OAuth client secret>"
+
+
+class _Failure(Exception):
+    """An attempt that produced no response; carries the outcome and the error to raise."""
+
+    def __init__(self, outcome_kind: OutcomeKind, error: errors.TransportError) -> None:
+        self.outcome_kind = outcome_kind
+        self.error = error
+
+
+def _retry_after(headers: Mapping[str, str], state: RateLimitState) -> float | None:
+    """Seconds to wait: the reset of an exhausted limit (else the tightest), or Retry-After."""
+    waits: list[float] = []
+    exhausted = state.exhausted_for
+    tightest = state.tightest
+    if exhausted is not None:
+        waits.append(exhausted)
+    elif tightest is not None and tightest.reset_seconds is not None:
+        waits.append(tightest.reset_seconds)
+    value = headers.get("Retry-After")
+    if value:
+        try:
+            waits.append(max(0.0, float(value)))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value) if value.strip() else None
+            if when is not None:
+                waits.append(max(0.0, when.timestamp() - time.time()))
+    return max(waits) if waits else None
+
+
+def _request_id(headers: Mapping[str, str]) -> str | None:
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
+
+
+class Transport:
+    """Owns the connection pool and the limiter; shared by a client and all its views."""
+
+    def __init__(
+        self,
+        *,
+        base_url: URL,
+        limiter: Limiter,
+        session: aiohttp.ClientSession | None,
+        ssl: _ssl.SSLContext | bool,
+        connection_limit: int,
+    ) -> None:
+        self.base_url = base_url
+        self._base_path = base_url.raw_path.rstrip("/")
+        self.limiter = limiter
+        self._session = session
+        self._owns_session = session is None
+        self._ssl = ssl
+        self._connection_limit = connection_limit
+        self._closed = False
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The aiohttp session, created on first use inside the running loop."""
+        if self._closed:
+            raise errors.ConfigurationError("this client is closed; create a new ICalendly")
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._connection_limit, ssl=self._ssl)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=DEFAULT_TIMEOUT,
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                trust_env=False,
+            )
+            # aiohttp silently resends an idempotent request once when a reused connection
+            # drops. That send would bypass the limiter and the retry policy, which own every
+            # attempt here, so it is switched off on the sessions we create.
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False
+        return self._session
+
+    @property
+    def connector(self) -> aiohttp.BaseConnector | None:
+        """The connection pool, once created (for diagnostics and tests)."""
+        return self._session.connector if self._session is not None else None
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._owns_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    # -- the pipeline ---------------------------------------------------------------------------
+
+    async def send(
+        self,
+        spec: RequestSpec,
+        credential: Credential,
+        plan: Plan | None,
+        options: CallOptions,
+        timeout: aiohttp.ClientTimeout | None = None,
+    ) -> Response:
+        if not spec.tier.allows(plan):
+            assert plan is not None
+            raise errors.PlanTierError(spec.name, plan, spec.tier.plans)
+        self._check_auth(spec, credential)
+        session = self.session
+        url = self.base_url.with_path(self._base_path + spec.path, encoded=True)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        policy = options.retry
+        key, rate_limit = credential.limit_key, credential.rate_limit
+        attempt = 0
+        replayed = False
+        while True:
+            attempt += 1
+            await self.limiter.acquire(key, rate_limit)
+            state = RateLimitState.no_response()
+            failure: _Failure | None = None
+            try:
+                auth = await self._auth_headers(spec, credential)
+                headers = {**options.headers, **auth, **spec.headers}
+                status, resp_headers, body = await self._attempt(
+                    session, spec, url, headers, timeout or options.timeout
+                )
+                state = RateLimitState.from_headers(resp_headers)
+            except _Failure as exc:
+                failure = exc
+            finally:
+                await self.limiter.observe(key, state)
+            if failure is not None:
+                decision = policy.decide(attempt, Outcome(failure.outcome_kind, spec.method))
+                if not decision.retry:
+                    raise failure.error from None
+                await asyncio.sleep(decision.delay)
+                continue
+
+            elapsed = loop.time() - started
+            if 200 <= status < 300:
+                decoded = decode_success(status, body)
+                return Response(
+                    status=status,
+                    method=spec.method,
+                    url=str(url),
+                    headers=resp_headers,
+                    data=decoded.data,
+                    pagination=decoded.pagination,
+                    request_id=_request_id(resp_headers),
+                    rate_limit=state,
+                    attempts=attempt,
+                    elapsed=elapsed,
+                )
+            if status in (401, 498) and credential.can_refresh and not replayed:
+                replayed = True
+                attempt -= 1  # the replay after a refresh is not a retry
+                await credential.refresh(self._refresh_tokens, auth)
+                continue
+            retry_after = _retry_after(resp_headers, state) if status in (408, 429, 503) else None
+            if status == 429:
+                await self.limiter.penalize(key, retry_after or 0.0)
+            decision = policy.decide(
+                attempt, Outcome(OutcomeKind.STATUS, spec.method, status, retry_after)
+            )
+            if decision.retry:
+                # After a 429 the limiter holds every caller of this credential too; this call
+                # sleeps itself as well, so the wait is kept even by a limiter that ignores it.
+                await asyncio.sleep(decision.delay)
+                continue
+            failed = Response(
+                status=status,
+                method=spec.method,
+                url=str(url),
+                headers=resp_headers,
+                data=None,
+                request_id=_request_id(resp_headers),
+                rate_limit=state,
+                attempts=attempt,
+                elapsed=elapsed,
+            )
+            raise self._api_error(status, body, failed, retry_after)
+
+    @staticmethod
+    def _check_auth(spec: RequestSpec, credential: Credential) -> None:
+        if spec.auth is AuthRequirement.PLATFORM_CLIENT and credential.kind != "platform_client":
+            raise errors.ConfigurationError(
+                f"{spec.name} needs a PlatformClient credential (x-cal-client-id and "
+                f"x-cal-secret-key); this client holds {credential!r}. Use "
+                "client.with_credential(PlatformClient(client_id, secret_key))."
+            )
+        if (
+            spec.auth is AuthRequirement.CLIENT_SECRET
+            and credential.client_secret_headers() is None
+        ):
+            raise errors.ConfigurationError(
+                f"{spec.name} needs the OAuth client's secret: use a PlatformClient, or an "
+                "AccessToken created with client_id and client_secret"
+            )
+
+    async def _auth_headers(self, spec: RequestSpec, credential: Credential) -> dict[str, str]:
+        if spec.auth is AuthRequirement.CLIENT_SECRET:
+            return credential.client_secret_headers() or {}
+        return await credential.auth_headers(self._refresh_tokens)
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        spec: RequestSpec,
+        url: URL,
+        headers: Mapping[str, str],
+        timeout: aiohttp.ClientTimeout,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        where = f"{spec.method} {spec.path}"
+        try:
+            async with session.request(
+                spec.method,
+                url,
+                params=spec.query or None,
+                data=spec.body,
+                headers=(
+                    {**headers, "Content-Type": "application/json"}
+                    if spec.body is not None
+                    else headers
+                ),
+                timeout=timeout,
+                allow_redirects=False,  # never carry credentials to another origin
+            ) as resp:
+                body = await resp.read()
+                return resp.status, resp.headers, body
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise _Failure(
+                OutcomeKind.TRANSPORT,
+                errors.ConnectionError(f"{where}: TLS certificate verification failed: {exc}"),
+            ) from None
+        except aiohttp.ConnectionTimeoutError:
+            raise _Failure(
+                OutcomeKind.NOT_SENT,
+                errors.TimeoutError(f"{where}: could not connect within {timeout.connect} s"),
+            ) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise _Failure(
+                OutcomeKind.NOT_SENT, errors.ConnectionError(f"{where}: cannot connect: {exc}")
+            ) from None
+        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
+            raise _Failure(
+                OutcomeKind.TRANSPORT,
+                errors.TimeoutError(
+                    f"{where}: no complete response within the timeout "
+                    f"(total={timeout.total}, read={timeout.sock_read})"
+                ),
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise _Failure(
+                OutcomeKind.TRANSPORT,
+                errors.ConnectionError(
+                    f"{where}: connection broke before a full response ({type(exc).__name__})"
+                ),
+            ) from None
+
+    @staticmethod
+    def _api_error(
+        status: int, body: bytes, response: Response, retry_after: float | None
+    ) -> errors.APIError:
+        if 300 <= status < 400:
+            location = response.headers.get("Location", "?")
+            return errors.APIError(
+                status, None, f"unexpected redirect to {location}; redirects are not followed"
+            )
+        err = decode_error(status, body)
+        cls = errors.error_for_status(status)
+        if cls is errors.RateLimitError:
+            return errors.RateLimitError(
+                status,
+                err.code,
+                err.message,
+                err.details,
+                response.request_id,
+                response,
+                retry_after=retry_after,
+            )
+        return cls(status, err.code, err.message, err.details, response.request_id, response)
+
+    async def _refresh_tokens(self, client_id: str, secret: str, refresh_token: str) -> TokenPair:
+        """``POST /v2/oauth/{clientId}/refresh``: the new (rotated) pair."""
+        from ._encode import encode_body, format_path
+
+        spec = RequestSpec(
+            method="POST",
+            path=format_path("/v2/oauth/{clientId}/refresh", ("clientId",), (client_id,)),
+            name="token refresh",
+            body=encode_body({"refreshToken": refresh_token}),
+        )
+        response = await self.send(spec, _ClientSecret(client_id, secret), None, CallOptions())
+        data = response.data
+        if not isinstance(data, dict) or not isinstance(data.get("accessToken"), str):
+            raise errors.DecodeError("token refresh answered without an accessToken")
+        expires = data.get("accessTokenExpiresAt")
+        return TokenPair(
+            access_token=data["accessToken"],
+            refresh_token=data.get("refreshToken") or refresh_token,
+            expires_at=parse_datetime(expires) if expires is not None else None,
+        )

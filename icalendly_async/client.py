@@ -1,0 +1,320 @@
+"""``ICalendly``: the client users hold. Cheap views share one pool and one limiter."""
+
+from __future__ import annotations
+
+import ssl as _ssl
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+import attrs
+
+from ._encode import encode_body, encode_query, format_path
+from ._session import (
+    ANONYMOUS,
+    DEFAULT_BASE_URL,
+    CallOptions,
+    RequestSpec,
+    Transport,
+    check_base_url,
+    to_timeout,
+)
+from .auth import Credential
+from .endpoints._operation import Operation
+from .errors import ConfigurationError
+from .plans import Plan, tier_for_path
+from .ratelimit import Limiter, LocalLimiter
+from .response import Response
+from .retry import RetryPolicy
+
+__all__ = ["ICalendly"]
+
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+_DEFAULT: Any = _Default()
+
+
+def _headers(value: Mapping[str, str] | None, what: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ConfigurationError(f"{what} must be a mapping of header names to strings")
+    return dict(value)
+
+
+class ICalendly:
+    """An asyncio client for the iCalendly API v2.
+
+    ::
+
+        async with ICalendly(ApiKey("ical_live_…"), plan=Plan.TEAMS) as client:
+            me = await client.request("GET", "/v2/me")
+
+    ``credential`` is an :class:`ApiKey`, :class:`PlatformClient` or :class:`AccessToken` (or
+    ``None`` for public endpoints). ``plan`` enables the tier check before sending (``None``: the
+    server decides). ``limiter`` paces every credential (default: a :class:`LocalLimiter`; for
+    many processes a ``RedisLimiter``). ``session`` is an ``aiohttp.ClientSession`` you own and
+    close; otherwise the client creates one on first use and closes it in :meth:`aclose`.
+    ``timeout`` is seconds (total) or an ``aiohttp.ClientTimeout``; the default is 60 s total,
+    10 s to connect, 30 s between reads. ``api_versions`` maps an operation id or tag to the
+    ``cal-api-version`` to send instead of the operation's own.
+    """
+
+    def __init__(
+        self,
+        credential: Credential | None = None,
+        *,
+        plan: Plan | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        allow_insecure_http: bool = False,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        limiter: Limiter = _DEFAULT,
+        session: aiohttp.ClientSession | None = None,
+        headers: Mapping[str, str] | None = None,
+        api_versions: Mapping[str, str] | None = None,
+        ssl: _ssl.SSLContext | bool = True,
+        connection_limit: int = 100,
+    ) -> None:
+        if credential is not None and not isinstance(credential, Credential):
+            raise ConfigurationError(
+                f"credential must be an ApiKey, PlatformClient or AccessToken, got "
+                f"{type(credential).__name__} (wrap a key string as ApiKey('ical_…'))"
+            )
+        if plan is not None and not isinstance(plan, Plan):
+            raise ConfigurationError(f"plan must be a Plan (e.g. Plan.TEAMS) or None, got {plan!r}")
+        if limiter is _DEFAULT:
+            limiter = LocalLimiter()
+        elif limiter is None:
+            raise ConfigurationError(
+                "limiter=None would send without pacing and get the credential blocked; to turn "
+                "pacing off on purpose pass icalendly_async.ratelimit.Unlimited()"
+            )
+        elif not isinstance(limiter, Limiter):
+            raise ConfigurationError("limiter must implement acquire/observe/penalize")
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise ConfigurationError("session must be an aiohttp.ClientSession")
+        if isinstance(connection_limit, bool) or not isinstance(connection_limit, int):
+            raise ConfigurationError("connection_limit must be a whole number (0: unlimited)")
+        if not isinstance(ssl, (bool, _ssl.SSLContext)):
+            raise ConfigurationError("ssl must be True, False or an ssl.SSLContext")
+        policy = retry if retry is not None else RetryPolicy()
+        if max_retries is not None:
+            policy = attrs.evolve(policy, max_retries=max_retries)
+        self._transport = Transport(
+            base_url=check_base_url(base_url, allow_insecure_http),
+            limiter=limiter,
+            session=session,
+            ssl=ssl,
+            connection_limit=connection_limit,
+        )
+        self._credential: Credential = credential if credential is not None else ANONYMOUS
+        self._plan = plan
+        self._options = CallOptions(
+            timeout=to_timeout(timeout) or CallOptions().timeout,
+            retry=policy,
+            headers=_headers(headers, "headers"),
+        )
+        self._api_versions = dict(api_versions or {})
+        self._is_view = False
+
+    # -- views ----------------------------------------------------------------------------------
+
+    def _view(
+        self, credential: Credential, options: CallOptions, api_versions: dict[str, str]
+    ) -> ICalendly:
+        view = object.__new__(type(self))
+        view._transport = self._transport
+        view._credential = credential
+        view._plan = self._plan
+        view._options = options
+        view._api_versions = api_versions
+        view._is_view = True
+        return view
+
+    def with_options(
+        self,
+        *,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        api_versions: Mapping[str, str] | None = None,
+    ) -> ICalendly:
+        """A view with other settings, sharing this client's connections and limiter."""
+        options = self._options
+        policy = retry if retry is not None else options.retry
+        if max_retries is not None:
+            policy = attrs.evolve(policy, max_retries=max_retries)
+        options = CallOptions(
+            timeout=to_timeout(timeout) or options.timeout,
+            retry=policy,
+            headers={**options.headers, **_headers(headers, "headers")},
+        )
+        return self._view(self._credential, options, {**self._api_versions, **(api_versions or {})})
+
+    def with_credential(self, credential: Credential) -> ICalendly:
+        """A view acting as ``credential`` (one managed user, say), sharing pool and limiter."""
+        if not isinstance(credential, Credential):
+            raise ConfigurationError(
+                f"with_credential takes an ApiKey, PlatformClient or AccessToken, got "
+                f"{type(credential).__name__}"
+            )
+        return self._view(credential, self._options, self._api_versions)
+
+    # -- properties -----------------------------------------------------------------------------
+
+    @property
+    def credential(self) -> Credential:
+        return self._credential
+
+    @property
+    def plan(self) -> Plan | None:
+        return self._plan
+
+    @property
+    def limiter(self) -> Limiter:
+        return self._transport.limiter
+
+    @property
+    def base_url(self) -> str:
+        return str(self._transport.base_url)
+
+    @property
+    def connector(self) -> aiohttp.BaseConnector | None:
+        """The shared connection pool, once the first request created it."""
+        return self._transport.connector
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> ICalendly:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool if this client created it. Views leave it open."""
+        if not self._is_view:
+            await self._transport.aclose()
+
+    def __repr__(self) -> str:
+        kind = "view of ICalendly" if self._is_view else "ICalendly"
+        plan = f"Plan.{self._plan.name}" if self._plan else None
+        return f"<{kind} {self.base_url} credential={self._credential!r} plan={plan}>"
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object = None,
+        headers: Mapping[str, str] | None = None,
+        api_version: str | None = None,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+    ) -> Any:
+        """Call any endpoint; returns the envelope's decoded ``data``.
+
+        The escape hatch for what the typed methods do not cover. It runs the same pipeline:
+        tier check (from the path), pacing, retries, errors.
+        """
+        response = await self.request_response(
+            method,
+            path,
+            params=params,
+            json=json,
+            headers=headers,
+            api_version=api_version,
+            timeout=timeout,
+        )
+        return response.data
+
+    async def request_response(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object = None,
+        headers: Mapping[str, str] | None = None,
+        api_version: str | None = None,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+    ) -> Response:
+        """Like :meth:`request`, but returns the whole :class:`Response` (headers, pagination)."""
+        verb = method.upper() if isinstance(method, str) else ""
+        if verb not in _METHODS:
+            raise ConfigurationError(f"method must be one of {sorted(_METHODS)}, got {method!r}")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ConfigurationError(f"path must start with '/', e.g. '/v2/me'; got {path!r}")
+        if "?" in path:
+            raise ConfigurationError("pass query parameters as params=, not in the path")
+        spec = RequestSpec(
+            method=verb,
+            path=path,
+            name=f"{verb} {path}",
+            tier=tier_for_path(path),
+            query=tuple(encode_query(params)),
+            body=encode_body(json) if json is not None else None,
+            headers=self._call_headers(headers, api_version),
+        )
+        return await self._transport.send(
+            spec, self._credential, self._plan, self._options, to_timeout(timeout)
+        )
+
+    async def _call(
+        self,
+        operation: Operation,
+        path_params: tuple[object, ...] = (),
+        *,
+        query: Mapping[str, object] | None = None,
+        body: object = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        api_version: str | None = None,
+    ) -> Response:
+        """Run one generated operation (the generated endpoint methods call this)."""
+        version = (
+            api_version
+            or self._api_versions.get(operation.operation_id)
+            or self._api_versions.get(operation.tag)
+            or operation.api_version
+        )
+        spec = RequestSpec(
+            method=operation.method.upper(),
+            path=format_path(operation.path, operation.path_params, path_params),
+            name=operation.python_name,
+            tier=operation.tier,
+            auth=operation.auth,
+            query=tuple(encode_query(query, extra_query)),
+            body=encode_body(body) if body is not None else None,
+            headers=self._call_headers(extra_headers, version),
+        )
+        return await self._transport.send(
+            spec, self._credential, self._plan, self._options, to_timeout(timeout)
+        )
+
+    @staticmethod
+    def _call_headers(headers: Mapping[str, str] | None, api_version: str | None) -> dict[str, str]:
+        result = _headers(headers, "headers")
+        if api_version is not None:
+            result["cal-api-version"] = api_version
+        return result
