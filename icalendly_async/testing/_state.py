@@ -1,0 +1,48 @@
+"""The emulator's shared state: what the pipeline and the resources read and change."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..ratelimit.headers import RateLimit
+from ._credentials import CredentialStore
+from ._data import DataStore
+from ._faults import FaultQueue
+from ._ratelimit import RateLimits
+from ._stats import EmulatorStats, RequestRecord
+
+__all__ = ["EmulatorState"]
+
+
+class EmulatorState:
+    """Everything one emulator holds; one instance per :class:`Emulator`."""
+
+    __slots__ = (
+        "closing",
+        "counter",
+        "credentials",
+        "data",
+        "faults",
+        "limits",
+        "log",
+        "rate_limit",
+        "stats",
+    )
+
+    def __init__(
+        self,
+        *,
+        credentials: CredentialStore,
+        data: DataStore,
+        limits: RateLimits | None,
+        rate_limit: RateLimit | None,
+    ) -> None:
+        self.credentials = credentials
+        self.data = data
+        self.limits = limits  # None: rate limits are not enforced (and no headers are sent)
+        self.rate_limit = rate_limit  # the Default limit of every kind, when configured
+        self.faults = FaultQueue()
+        self.stats = EmulatorStats()
+        self.log: list[RequestRecord] = []
+        self.closing = asyncio.Event()
+        self.counter = 0
