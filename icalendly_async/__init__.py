@@ -5,7 +5,7 @@ from .auth import AccessToken, ApiKey, Credential, PlatformClient, TokenPair, To
 from .client import ICalendly
 from .errors import APIError, ICalendlyError, PlanTierError, RateLimitError
 from .plans import Plan
-from .ratelimit import Limiter, LocalLimiter, RateLimit
+from .ratelimit import Limiter, LocalLimiter, Priority, RateLimit
 from .response import Response
 from .retry import RetryPolicy
 
@@ -21,6 +21,7 @@ __all__ = [
     "Plan",
     "PlanTierError",
     "PlatformClient",
+    "Priority",
     "RateLimit",
     "RateLimitError",
     "Response",

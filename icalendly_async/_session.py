@@ -33,7 +33,7 @@ from .endpoints._operation import AuthRequirement
 from .models.converter import parse_datetime
 from .models.envelope import decode_error, decode_success
 from .plans import Plan, Tier
-from .ratelimit import Limiter, RateLimit, RateLimitState
+from .ratelimit import Limiter, Priority, RateLimit, RateLimitState
 from .response import Response
 from .retry import Outcome, OutcomeKind, RetryPolicy
 
@@ -121,6 +121,7 @@ class CallOptions:
     timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     headers: Mapping[str, str] = attrs.field(factory=dict)
+    priority: Priority = Priority.NORMAL
 
 
 class _Anonymous:
@@ -275,7 +276,7 @@ class Transport:
         replayed = False
         while True:
             attempt += 1
-            await self.limiter.acquire(key, rate_limit)
+            await self.limiter.acquire(key, rate_limit, priority=options.priority)
             state = RateLimitState.no_response()
             failure: _Failure | None = None
             try:

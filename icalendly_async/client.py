@@ -24,7 +24,7 @@ from .auth import Credential
 from .endpoints._operation import Operation
 from .errors import ConfigurationError
 from .plans import Plan, tier_for_path
-from .ratelimit import Limiter, LocalLimiter
+from .ratelimit import Limiter, LocalLimiter, Priority
 from .response import Response
 from .retry import RetryPolicy
 
@@ -150,8 +150,15 @@ class ICalendly:
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
         api_versions: Mapping[str, str] | None = None,
+        priority: Priority | None = None,
     ) -> ICalendly:
-        """A view with other settings, sharing this client's connections and limiter."""
+        """A view with other settings, sharing this client's connections and limiter.
+
+        ``priority`` orders this view's calls in each credential's queue: ``Priority.INTERACTIVE``
+        overtakes ``NORMAL`` and ``BULK`` calls waiting on the same credential.
+        """
+        if priority is not None and not isinstance(priority, Priority):
+            raise ConfigurationError(f"priority must be a Priority, got {priority!r}")
         options = self._options
         policy = retry if retry is not None else options.retry
         if max_retries is not None:
@@ -160,6 +167,7 @@ class ICalendly:
             timeout=to_timeout(timeout) or options.timeout,
             retry=policy,
             headers={**options.headers, **_headers(headers, "headers")},
+            priority=priority if priority is not None else options.priority,
         )
         return self._view(self._credential, options, {**self._api_versions, **(api_versions or {})})
 

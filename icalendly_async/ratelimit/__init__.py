@@ -3,6 +3,7 @@
 from ._protocol import Limiter
 from .headers import NamedLimit, RateLimit, RateLimitState
 from .local import BucketSnapshot, LocalLimiter
+from .priority import Priority
 from .unlimited import Unlimited
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "Limiter",
     "LocalLimiter",
     "NamedLimit",
+    "Priority",
     "RateLimit",
     "RateLimitState",
     "Unlimited",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from .headers import RateLimit, RateLimitState
+from .priority import Priority
 
 __all__ = ["Limiter"]
 
@@ -19,8 +20,13 @@ class Limiter(Protocol):
     That pairing is how a limiter counts requests in flight.
     """
 
-    async def acquire(self, key: str, rate_limit: RateLimit, cost: int = 1) -> None:
-        """Wait until ``cost`` more requests of ``key`` may start, then count them as started."""
+    async def acquire(
+        self, key: str, rate_limit: RateLimit, cost: int = 1, *, priority: int = Priority.NORMAL
+    ) -> None:
+        """Wait until ``cost`` more requests of ``key`` may start, then count them as started.
+
+        Waiting calls of a higher ``priority`` (a :class:`Priority`) go first.
+        """
         ...
 
     async def observe(self, key: str, state: RateLimitState) -> None:

@@ -1,4 +1,4 @@
-"""The in-process limiter: one bucket per credential, FIFO, paced to the service's window.
+"""The in-process limiter: one bucket per credential, paced to the service's window.
 
 Why a sliding log and not a plain token bucket (DESIGN.md, "The limiter's arithmetic"): the
 service counts a fixed window that opens at a credential's first request and blocks it for 60 s
@@ -7,10 +7,10 @@ aiolimiter's ``AsyncLimiter(L, W)`` lets about ``2L`` through the first window, 
 (``B = 1``) spreads a burst of ``N`` over ``(N-1)·W/L`` instead of ``(ceil(N/L)-1)·W``. The log of
 the last ``L`` start times is both safe (never more than ``L`` starts in any window of
 ``W + margin``) and ideal (``L`` at once, ``L`` more as each window ends). It is the default,
-``pacing="window"``. ``pacing="smooth"`` paces through aiolimiter's bucket with burst 1 and rate
+``pacing="window"``. ``pacing="smooth"`` adds aiolimiter's bucket with burst 1 and rate
 ``(L-1)/(W+margin)`` for users who want even spacing rather than bursts.
 
-Three more rules sit on top of the pacing:
+On top of the pacing:
 
 * **calibration**: a credential we have not heard from may already be partly spent (another
   process, a restart) or limited lower than configured, so its first request goes out alone and
@@ -18,12 +18,16 @@ Three more rules sit on top of the pacing:
 * **server feedback**: every response's headers set a budget per named limit (``Remaining``
   minus requests still in flight) until its ``Reset``; ``Remaining: 0`` holds the credential until
   then, and a ``Limit`` that differs from the configured one replaces it;
-* **penalties**: after a 429 the credential is held for the block the server announced.
+* **penalties**: after a 429 the credential is held for the block the server announced;
+* **priorities**: waiting calls are granted ``INTERACTIVE`` before ``NORMAL`` before ``BULK``,
+  FIFO within a class; every ``aging`` seconds a call waits (default two windows) it counts one
+  class higher, so nothing starves; ``bulk_share`` caps ``BULK`` starts per window.
 
-One coroutine per credential (the head of its FIFO) sleeps on a timer; the others wait on their
-own future and are woken one by one, so 10,000 waiting calls cost one timer. A call cancelled
-while waiting takes nothing with it. Idle buckets are evicted, so memory follows the credentials
-in use, not every credential ever seen.
+A call that finds its credential free and nobody waiting is granted at once, without a task or a
+future. Otherwise it queues, and one dispatcher task per busy credential grants the queue in
+order, sleeping on a single timer; a call cancelled while queued takes nothing with it, and one
+cancelled just after its grant gives the slot back. Idle buckets are evicted, so memory follows
+the credentials in use.
 """
 
 from __future__ import annotations
@@ -31,22 +35,30 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
+import math
 from typing import Literal
 
 from aiolimiter import AsyncLimiter
 
 from ..errors import ConfigurationError
 from .headers import RateLimit, RateLimitState
+from .priority import Priority
 
-__all__ = ["BucketSnapshot", "LocalLimiter"]
+__all__ = ["BucketSnapshot", "LocalLimiter", "default_margin"]
 
 Pacing = Literal["window", "smooth"]
+_CLASSES = len(Priority)
 
 
 class _Calibration(enum.IntEnum):
     FRESH = 0  # never heard from the server: the next grant is a probe
     PROBING = 1  # the probe is out; others wait for its headers
     CALIBRATED = 2
+
+
+def default_margin(window_seconds: float) -> float:
+    """The default safety margin per window: 2% of it, at most 250 ms."""
+    return min(0.25, 0.02 * window_seconds)
 
 
 class BucketSnapshot:
@@ -66,41 +78,61 @@ class BucketSnapshot:
     def __repr__(self) -> str:
         return (
             f"BucketSnapshot(limit={self.limit}, waiting={self.waiting}, "
-            f"in_flight={self.in_flight}, "
-            f"recent_starts={self.recent_starts}, hold_remaining={self.hold_remaining:.3f})"
+            f"in_flight={self.in_flight}, recent_starts={self.recent_starts}, "
+            f"hold_remaining={self.hold_remaining:.3f})"
         )
+
+
+class _Waiter:
+    __slots__ = ("bulk", "cost", "future", "granted_at", "priority", "since")
+
+    def __init__(
+        self, future: asyncio.Future[None], cost: int, priority: int, since: float
+    ) -> None:
+        self.future = future
+        self.cost = cost
+        self.priority = priority
+        self.bulk = priority == Priority.BULK
+        self.since = since
+        self.granted_at = 0.0
 
 
 class _Bucket:
     __slots__ = (
         "budgets",
+        "bulk_log",
         "calibration",
         "config",
+        "dispatcher",
         "hold_until",
         "in_flight",
         "log",
         "margin",
         "prepaid",
         "probe_started",
+        "queues",
         "server_limit",
         "smooth",
-        "waiters",
+        "waiting",
         "wakeup",
         "window",
     )
 
-    def __init__(self, config: RateLimit, margin: float, smooth: bool) -> None:
+    def __init__(self, config: RateLimit, margin: float, smooth: bool, calibrated: bool) -> None:
         self.config = config
         self.window = config.window_seconds
         self.margin = margin
         self.server_limit: int | None = None
         self.log: list[float] = []  # start times, ascending; only the last `limit` matter
-        self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self.bulk_log: list[float] | None = None  # BULK start times, when a bulk share is set
+        self.queues: list[collections.deque[_Waiter]] | None = None  # one per Priority, lazily
+        self.waiting = 0
+        self.dispatcher: asyncio.Task[None] | None = None
         self.wakeup: asyncio.Future[None] | None = None
         self.in_flight = 0
         self.hold_until = 0.0
-        self.budgets: dict[str, list[float]] = {}  # name -> [budget, reset_at]
-        self.calibration = _Calibration.FRESH
+        self.budgets: dict[str, list[float]] | None = None  # name -> [budget, reset_at]
+        self.calibration = _Calibration.CALIBRATED if calibrated else _Calibration.FRESH
         self.probe_started = 0.0
         self.smooth: AsyncLimiter | None = _smooth_bucket(config, margin) if smooth else None
         self.prepaid = False
@@ -116,8 +148,11 @@ class _Bucket:
         if self.smooth is not None:
             self.smooth = _smooth_bucket(config, margin)
 
-    def delay(self, now: float, cost: int, calibration_timeout: float) -> float:
-        """Seconds until ``cost`` more starts are allowed (0: now)."""
+    def delay(self, now: float, cost: int, calibration_timeout: float, bulk_cap: int) -> float:
+        """Seconds until ``cost`` more starts are allowed (0: now).
+
+        ``bulk_cap`` (>= 0) is the most BULK starts allowed per window, for a BULK call.
+        """
         wait = self.hold_until - now
         if self.calibration is _Calibration.PROBING:
             probe_wait = self.probe_started + calibration_timeout - now
@@ -130,12 +165,21 @@ class _Bucket:
             raise ConfigurationError(
                 f"a request of cost {cost} can never start under a limit of {limit} per window"
             )
+        span = self.window + self.margin
         log = self.log
         index = len(log) - (limit - cost) - 1
-        if index >= 0:
-            free_at = log[index] + self.window + self.margin
-            if free_at - now > wait:
-                wait = free_at - now
+        if index >= 0 and log[index] + span - now > wait:
+            wait = log[index] + span - now
+        if bulk_cap >= 0:
+            bulk_log = self.bulk_log or []
+            if cost > bulk_cap:
+                raise ConfigurationError(
+                    f"a BULK request of cost {cost} can never start under a bulk share of "
+                    f"{bulk_cap} per window"
+                )
+            index = len(bulk_log) - (bulk_cap - cost) - 1
+            if index >= 0 and bulk_log[index] + span - now > wait:
+                wait = bulk_log[index] + span - now
         if self.budgets:
             for name, (budget, reset_at) in list(self.budgets.items()):
                 if now >= reset_at:
@@ -144,27 +188,38 @@ class _Bucket:
                     wait = reset_at - now
         return wait
 
-    def commit(self, now: float, cost: int, calibrate: bool) -> None:
+    def commit(self, now: float, cost: int, calibrate: bool, bulk: bool) -> None:
         log = self.log
         if calibrate:
             if (
                 self.calibration is _Calibration.CALIBRATED
                 and log
-                and (log[-1] + self.window + self.margin < now)
+                and log[-1] + self.window + self.margin < now
             ):
                 # Idle for a whole window: what the server has seen since is unknown again.
                 self.calibration = _Calibration.FRESH
             if self.calibration is _Calibration.FRESH:
                 self.calibration = _Calibration.PROBING
                 self.probe_started = now
-        log.extend([now] * cost)
-        keep = max(self.limit, 1)
-        if len(log) >= 2 * keep:
-            del log[: len(log) - keep]
-        for entry in self.budgets.values():
-            entry[0] -= cost
+        _append(log, now, cost, self.limit)
+        if bulk and self.bulk_log is not None:
+            _append(self.bulk_log, now, cost, self.limit)
+        if self.budgets:
+            for entry in self.budgets.values():
+                entry[0] -= cost
         self.in_flight += 1
         self.prepaid = False
+
+    def give_back(self, when: float, cost: int, bulk: bool) -> None:
+        """Undo a grant whose call was cancelled before it could send anything."""
+        _remove(self.log, when, cost)
+        if bulk and self.bulk_log is not None:
+            _remove(self.bulk_log, when, cost)
+        if self.budgets:
+            for entry in self.budgets.values():
+                entry[0] += cost
+        if self.in_flight > 0:
+            self.in_flight -= 1
 
     def wake(self) -> None:
         if self.wakeup is not None and not self.wakeup.done():
@@ -172,11 +227,26 @@ class _Bucket:
 
     def idle(self, now: float) -> bool:
         return (
-            not self.waiters
+            self.waiting == 0
+            and self.dispatcher is None
             and self.in_flight == 0
             and now >= self.hold_until
             and (not self.log or self.log[-1] + self.window + self.margin <= now)
         )
+
+
+def _append(log: list[float], now: float, cost: int, keep: int) -> None:
+    log.extend([now] * cost)
+    if len(log) >= 2 * max(keep, 1):
+        del log[: len(log) - keep]
+
+
+def _remove(log: list[float], when: float, cost: int) -> None:
+    for _ in range(cost):
+        for i in range(len(log) - 1, -1, -1):
+            if log[i] == when:
+                del log[i]
+                break
 
 
 def _smooth_bucket(config: RateLimit, margin: float) -> AsyncLimiter:
@@ -190,17 +260,15 @@ def _set_if_pending(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
-def default_margin(window_seconds: float) -> float:
-    """The default safety margin per window: 2% of it, at most 250 ms."""
-    return min(0.25, 0.02 * window_seconds)
-
-
 class LocalLimiter:
-    """The default :class:`~icalendly_async.ratelimit.Limiter`: a bucket per credential, in process.
+    """The default :class:`~icalendly_async.ratelimit.Limiter`: a bucket per credential.
 
     ``margin`` (seconds added to each window; default 2% of the window, at most 0.25 s) absorbs
     the difference between when we start a request and when the server counts it.
     ``calibrate`` sends a new credential's first request alone (see the module docs).
+    ``aging`` (seconds; default two windows): each time a call has waited this long, it is served
+    as one priority class higher. ``bulk_share`` (0 < share <= 1) lets ``BULK`` calls use at
+    most that share of each window, keeping the rest for everyone else.
     Buckets idle for a whole window are dropped every ``sweep_every`` acquisitions.
     """
 
@@ -211,6 +279,8 @@ class LocalLimiter:
         margin: float | None = None,
         calibrate: bool = True,
         calibration_timeout: float = 5.0,
+        aging: float | None = None,
+        bulk_share: float | None = None,
         sweep_every: int = 4096,
     ) -> None:
         if pacing not in ("window", "smooth"):
@@ -219,10 +289,18 @@ class LocalLimiter:
             raise ConfigurationError(f"margin must be >= 0 seconds, got {margin!r}")
         if not calibration_timeout > 0:
             raise ConfigurationError("calibration_timeout must be > 0 seconds")
+        if aging is not None and not aging > 0:
+            raise ConfigurationError(f"aging must be > 0 seconds, got {aging!r}")
+        if bulk_share is not None and not 0 < bulk_share <= 1:
+            raise ConfigurationError(
+                f"bulk_share must be a fraction in (0, 1], e.g. 0.8; got {bulk_share!r}"
+            )
         self._pacing: Pacing = pacing
         self._margin = margin
         self._calibrate = calibrate
         self._calibration_timeout = calibration_timeout
+        self._aging = aging
+        self._bulk_share = bulk_share
         self._sweep_every = max(1, sweep_every)
         self._buckets: dict[str, _Bucket] = {}
         self._acquisitions = 0
@@ -240,68 +318,148 @@ class LocalLimiter:
     def _bucket(self, key: str, config: RateLimit) -> _Bucket:
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = _Bucket(config, self._margin_for(config), self._pacing == "smooth")
-            if not self._calibrate:
-                bucket.calibration = _Calibration.CALIBRATED
+            bucket = _Bucket(
+                config, self._margin_for(config), self._pacing == "smooth", not self._calibrate
+            )
+            if self._bulk_share is not None:
+                bucket.bulk_log = []
             self._buckets[key] = bucket
         elif bucket.config is not config and bucket.config != config:
             bucket.reconfigure(config, self._margin_for(config))
         return bucket
 
-    async def acquire(self, key: str, rate_limit: RateLimit, cost: int = 1) -> None:
+    def _bulk_cap(self, bucket: _Bucket, bulk: bool) -> int:
+        if not bulk or self._bulk_share is None:
+            return -1
+        return max(1, math.floor(bucket.limit * self._bulk_share))
+
+    # -- the protocol ---------------------------------------------------------------------------
+
+    async def acquire(
+        self, key: str, rate_limit: RateLimit, cost: int = 1, *, priority: int = Priority.NORMAL
+    ) -> None:
         loop = asyncio.get_running_loop()
         self._acquisitions += 1
         if self._acquisitions % self._sweep_every == 0:
             self._sweep(loop.time())
         bucket = self._bucket(key, rate_limit)
-        if not bucket.waiters:
-            now = loop.time()
-            if bucket.delay(now, cost, self._calibration_timeout) <= 0 and (
-                bucket.smooth is None or bucket.smooth.has_capacity(cost)
-            ):
-                if bucket.smooth is not None:
-                    await bucket.smooth.acquire(cost)  # has capacity: returns without waiting
-                bucket.commit(now, cost, self._calibrate)
-                return
-        await self._wait(bucket, cost, loop)
+        bulk = priority == Priority.BULK
+        now = loop.time()
+        if (
+            bucket.waiting == 0
+            and bucket.delay(now, cost, self._calibration_timeout, self._bulk_cap(bucket, bulk))
+            <= 0
+            and (bucket.smooth is None or bucket.smooth.has_capacity(cost))
+        ):
+            if bucket.smooth is not None:
+                await bucket.smooth.acquire(cost)  # has capacity: returns without waiting
+            bucket.commit(now, cost, self._calibrate, bulk)
+            return
+        await self._queue(bucket, cost, priority, loop)
 
-    async def _wait(self, bucket: _Bucket, cost: int, loop: asyncio.AbstractEventLoop) -> None:
-        turn: asyncio.Future[None] = loop.create_future()
-        bucket.waiters.append(turn)
-        if len(bucket.waiters) == 1:
-            turn.set_result(None)
+    async def _queue(
+        self, bucket: _Bucket, cost: int, priority: int, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        if not 0 <= priority < _CLASSES:
+            raise ConfigurationError(f"priority must be a Priority, got {priority!r}")
+        future: asyncio.Future[None] = loop.create_future()
+        waiter = _Waiter(future, cost, int(priority), loop.time())
+        if bucket.queues is None:
+            bucket.queues = [collections.deque() for _ in range(_CLASSES)]
+        bucket.queues[waiter.priority].append(waiter)
+        bucket.waiting += 1
+        if bucket.dispatcher is None:
+            bucket.dispatcher = loop.create_task(self._dispatch(bucket))
+        else:
+            bucket.wake()  # a new call may outrank the one the dispatcher is waiting for
         try:
-            await turn  # our turn at the head of the FIFO
-            while True:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                if future.exception() is None:
+                    # Granted, but cancelled before it could use the grant: give the slot back.
+                    bucket.give_back(waiter.granted_at, cost, waiter.bulk)
+                    bucket.wake()
+            else:
+                future.cancel()  # still queued: the dispatcher skips it
+                bucket.waiting -= 1
+                bucket.wake()
+            raise
+
+    def _pick(self, bucket: _Bucket, now: float) -> _Waiter | None:
+        """The next call to grant: highest effective class, then longest waiting."""
+        queues = bucket.queues
+        if queues is None:
+            return None
+        aging = self._aging if self._aging is not None else 2 * bucket.window
+        best: _Waiter | None = None
+        best_rank = (_CLASSES, math.inf)
+        for queue in queues:
+            while queue and queue[0].future.done():
+                queue.popleft()  # cancelled while queued
+            if not queue:
+                continue
+            head = queue[0]
+            # One class higher for every `aging` seconds waited: a BULK call outranks newer
+            # INTERACTIVE ones after two bounds at most, so no steady stream starves it.
+            effective = head.priority - int((now - head.since) // aging)
+            rank = (max(effective, 0), head.since)
+            if rank < best_rank:
+                best, best_rank = head, rank
+        return best
+
+    async def _dispatch(self, bucket: _Bucket) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while bucket.waiting > 0:
                 now = loop.time()
-                wait = bucket.delay(now, cost, self._calibration_timeout)
-                if wait <= 0 and bucket.smooth is not None and not bucket.prepaid:
-                    await bucket.smooth.acquire(cost)  # even spacing, aiolimiter's bucket
-                    bucket.prepaid = True
-                    continue  # constraints may have changed while we waited
-                if wait <= 0:
+                waiter = self._pick(bucket, now)
+                if waiter is None:
                     break
-                wakeup = bucket.wakeup = loop.create_future()
-                timer = loop.call_later(wait, _set_if_pending, wakeup)
                 try:
-                    await wakeup
-                finally:
-                    timer.cancel()
-                    bucket.wakeup = None
-            bucket.commit(now, cost, self._calibrate)
+                    wait = bucket.delay(
+                        now,
+                        waiter.cost,
+                        self._calibration_timeout,
+                        self._bulk_cap(bucket, waiter.bulk),
+                    )
+                except ConfigurationError as exc:
+                    self._remove(bucket, waiter)
+                    waiter.future.set_exception(exc)
+                    continue
+                if wait <= 0 and bucket.smooth is not None and not bucket.prepaid:
+                    await bucket.smooth.acquire(waiter.cost)  # even spacing, aiolimiter's bucket
+                    bucket.prepaid = True
+                    continue  # someone of a higher class may have arrived meanwhile
+                if wait > 0:
+                    await self._sleep(bucket, wait, loop)
+                    continue
+                self._remove(bucket, waiter)
+                bucket.commit(now, waiter.cost, self._calibrate, waiter.bulk)
+                waiter.granted_at = now
+                waiter.future.set_result(None)
         finally:
-            self._next_turn(bucket, turn)
+            bucket.dispatcher = None
+            if bucket.waiting == 0:
+                bucket.queues = None
 
     @staticmethod
-    def _next_turn(bucket: _Bucket, turn: asyncio.Future[None]) -> None:
-        waiters = bucket.waiters
-        if not waiters or waiters[0] is not turn:
-            return  # cancelled before its turn: skipped when the head reaches it
-        waiters.popleft()
-        while waiters and waiters[0].done():
-            waiters.popleft()  # cancelled while waiting
-        if waiters:
-            waiters[0].set_result(None)
+    def _remove(bucket: _Bucket, waiter: _Waiter) -> None:
+        assert bucket.queues is not None
+        queue = bucket.queues[waiter.priority]
+        if queue and queue[0] is waiter:
+            queue.popleft()
+        bucket.waiting -= 1
+
+    @staticmethod
+    async def _sleep(bucket: _Bucket, wait: float, loop: asyncio.AbstractEventLoop) -> None:
+        wakeup = bucket.wakeup = loop.create_future()
+        timer = loop.call_later(wait, _set_if_pending, wakeup)
+        try:
+            await wakeup
+        finally:
+            timer.cancel()
+            bucket.wakeup = None
 
     async def observe(self, key: str, state: RateLimitState) -> None:
         bucket = self._buckets.get(key)
@@ -330,6 +488,8 @@ class LocalLimiter:
                 continue
             budget = float(named.remaining - bucket.in_flight)
             reset_at = now + named.reset_seconds + bucket.margin
+            if bucket.budgets is None:
+                bucket.budgets = {}
             entry = bucket.budgets.get(name)
             if (
                 entry is not None
@@ -350,8 +510,10 @@ class LocalLimiter:
         until = asyncio.get_running_loop().time() + max(0.0, seconds) + bucket.margin
         if until > bucket.hold_until:
             bucket.hold_until = until
-        bucket.budgets.clear()
+        bucket.budgets = None
         bucket.wake()
+
+    # -- diagnostics ----------------------------------------------------------------------------
 
     def snapshot(self, key: str) -> BucketSnapshot | None:
         """What the bucket of ``key`` holds now, or ``None`` if it has none."""
@@ -362,7 +524,7 @@ class LocalLimiter:
         horizon = now - bucket.window - bucket.margin
         return BucketSnapshot(
             limit=bucket.limit,
-            waiting=sum(1 for w in bucket.waiters if not w.done() or w is bucket.waiters[0]),
+            waiting=bucket.waiting,
             in_flight=bucket.in_flight,
             recent_starts=sum(1 for t in bucket.log if t > horizon),
             hold_remaining=max(0.0, bucket.hold_until - now),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .headers import RateLimit, RateLimitState
+from .priority import Priority
 
 __all__ = ["Unlimited"]
 
@@ -10,7 +11,9 @@ __all__ = ["Unlimited"]
 class Unlimited:
     """Grants every request at once and ignores feedback. The service still blocks overruns."""
 
-    async def acquire(self, key: str, rate_limit: RateLimit, cost: int = 1) -> None:
+    async def acquire(
+        self, key: str, rate_limit: RateLimit, cost: int = 1, *, priority: int = Priority.NORMAL
+    ) -> None:
         return None
 
     async def observe(self, key: str, state: RateLimitState) -> None:
