@@ -27,6 +27,7 @@ import attrs
 from yarl import URL
 
 from . import errors
+from ._hooks import NULL_TRACKER, AttemptInfo, CallInfo, Observer, Tracker
 from ._version import __version__
 from .auth import Credential, TokenPair, TokenRefresher, _digest
 from .endpoints._operation import AuthRequirement
@@ -112,6 +113,8 @@ class RequestSpec:
     query: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
     headers: Mapping[str, str] = attrs.field(factory=dict)
+    template: str | None = None  # the path template, for logs and metrics (no ids)
+    operation_id: str | None = None
 
 
 @attrs.frozen
@@ -212,8 +215,10 @@ class Transport:
         session: aiohttp.ClientSession | None,
         ssl: _ssl.SSLContext | bool,
         connection_limit: int,
+        observers: tuple[Observer, ...] = (),
     ) -> None:
         self.base_url = base_url
+        self.observers = observers
         self._base_path = base_url.raw_path.rstrip("/")
         self.limiter = limiter
         self._session = session
@@ -266,6 +271,43 @@ class Transport:
             assert plan is not None
             raise errors.PlanTierError(spec.name, plan, spec.tier.plans)
         self._check_auth(spec, credential)
+        tracker = self._tracker(spec, credential, plan, options)
+        tracker.start()
+        try:
+            response = await self._send(spec, credential, options, timeout, tracker)
+        except BaseException as exc:
+            tracker.end(exc)
+            raise
+        tracker.end(None)
+        return response
+
+    def _tracker(
+        self, spec: RequestSpec, credential: Credential, plan: Plan | None, options: CallOptions
+    ) -> Tracker:
+        if not self.observers:
+            return NULL_TRACKER
+        call = CallInfo(
+            name=spec.name,
+            operation_id=spec.operation_id,
+            method=spec.method,
+            path=spec.template or spec.path,
+            credential=credential.limit_key,
+            plan=plan.value if plan is not None else None,
+            priority=options.priority.name,
+            api_version=spec.headers.get("cal-api-version"),
+            server=self.base_url.host or "",
+            started=asyncio.get_running_loop().time(),
+        )
+        return Tracker(self.observers, call)
+
+    async def _send(
+        self,
+        spec: RequestSpec,
+        credential: Credential,
+        options: CallOptions,
+        timeout: aiohttp.ClientTimeout | None,
+        tracker: Tracker,
+    ) -> Response:
         session = self.session
         url = self.base_url.with_path(self._base_path + spec.path, encoded=True)
         loop = asyncio.get_running_loop()
@@ -276,7 +318,11 @@ class Transport:
         replayed = False
         while True:
             attempt += 1
+            waited = loop.time()
             await self.limiter.acquire(key, rate_limit, priority=options.priority)
+            sent = loop.time()
+            waited = sent - waited
+            tracker.attempt_start(attempt, waited)
             state = RateLimitState.no_response()
             failure: _Failure | None = None
             try:
@@ -291,13 +337,24 @@ class Transport:
             finally:
                 await self.limiter.observe(key, state)
             if failure is not None:
+                error_name = type(failure.error).__name__
+                tracker.attempt_end(
+                    AttemptInfo(attempt, waited, loop.time() - sent, None, None, error_name)
+                )
                 decision = policy.decide(attempt, Outcome(failure.outcome_kind, spec.method))
                 if not decision.retry:
                     raise failure.error from None
+                tracker.retry(attempt, decision.delay, decision.reason)
                 await asyncio.sleep(decision.delay)
                 continue
 
-            elapsed = loop.time() - started
+            request_id = _request_id(resp_headers)
+            tracker.attempt_end(
+                AttemptInfo(attempt, waited, loop.time() - sent, status, request_id, None)
+            )
+            exhausted = state.exhausted_for
+            if exhausted is not None and status != 429:
+                tracker.hold(exhausted, "remaining 0")
             if 200 <= status < 300:
                 decoded = decode_success(status, body)
                 return Response(
@@ -307,25 +364,32 @@ class Transport:
                     headers=resp_headers,
                     data=decoded.data,
                     pagination=decoded.pagination,
-                    request_id=_request_id(resp_headers),
+                    request_id=request_id,
                     rate_limit=state,
                     attempts=attempt,
-                    elapsed=elapsed,
+                    elapsed=loop.time() - started,
                 )
             if status in (401, 498) and credential.can_refresh and not replayed:
                 replayed = True
                 attempt -= 1  # the replay after a refresh is not a retry
-                await credential.refresh(self._refresh_tokens, auth)
+                try:
+                    await credential.refresh(self._refresh_tokens, auth)
+                except BaseException:
+                    tracker.refresh(False)
+                    raise
+                tracker.refresh(True)
                 continue
             retry_after = _retry_after(resp_headers, state) if status in (408, 429, 503) else None
             if status == 429:
                 await self.limiter.penalize(key, retry_after or 0.0)
+                tracker.hold(retry_after or 0.0, "429")
             decision = policy.decide(
                 attempt, Outcome(OutcomeKind.STATUS, spec.method, status, retry_after)
             )
             if decision.retry:
                 # After a 429 the limiter holds every caller of this credential too; this call
                 # sleeps itself as well, so the wait is kept even by a limiter that ignores it.
+                tracker.retry(attempt, decision.delay, decision.reason)
                 await asyncio.sleep(decision.delay)
                 continue
             failed = Response(
@@ -334,10 +398,10 @@ class Transport:
                 url=str(url),
                 headers=resp_headers,
                 data=None,
-                request_id=_request_id(resp_headers),
+                request_id=request_id,
                 rate_limit=state,
                 attempts=attempt,
-                elapsed=elapsed,
+                elapsed=loop.time() - started,
             )
             raise self._api_error(status, body, failed, retry_after)
 
@@ -450,6 +514,7 @@ class Transport:
             path=format_path("/v2/oauth/{clientId}/refresh", ("clientId",), (client_id,)),
             name="token refresh",
             body=encode_body({"refreshToken": refresh_token}),
+            template="/v2/oauth/{clientId}/refresh",
         )
         response = await self.send(spec, _ClientSecret(client_id, secret), None, CallOptions())
         data = response.data

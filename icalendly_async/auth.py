@@ -429,7 +429,6 @@ class AccessToken:
                 )
             new = await refresher(self._client_id, self._client_secret, pair.refresh_token)
             await self._store.set(new)
-            log.info("access token refreshed for %s", self._limit_key)
             if self._on_refresh is not None:
                 try:
                     result = self._on_refresh(new)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl as _ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -11,6 +11,7 @@ import aiohttp
 import attrs
 
 from ._encode import encode_body, encode_query, format_path
+from ._hooks import Observer
 from ._session import (
     ANONYMOUS,
     DEFAULT_BASE_URL,
@@ -23,6 +24,7 @@ from ._session import (
 from .auth import Credential
 from .endpoints._operation import Operation
 from .errors import ConfigurationError
+from .observability.logs import LoggingObserver, configure_from_env
 from .plans import Plan, tier_for_path
 from .ratelimit import Limiter, LocalLimiter, Priority
 from .response import Response
@@ -66,7 +68,9 @@ class ICalendly:
     close; otherwise the client creates one on first use and closes it in :meth:`aclose`.
     ``timeout`` is seconds (total) or an ``aiohttp.ClientTimeout``; the default is 60 s total,
     10 s to connect, 30 s between reads. ``api_versions`` maps an operation id or tag to the
-    ``cal-api-version`` to send instead of the operation's own.
+    ``cal-api-version`` to send instead of the operation's own. ``observers`` receive every
+    call's events (default: a :class:`~icalendly_async.observability.LoggingObserver`, silent
+    until the ``icalendly_async`` logger is enabled; ``[]`` for none).
     """
 
     def __init__(
@@ -85,7 +89,9 @@ class ICalendly:
         api_versions: Mapping[str, str] | None = None,
         ssl: _ssl.SSLContext | bool = True,
         connection_limit: int = 100,
+        observers: Sequence[Observer] | None = None,
     ) -> None:
+        configure_from_env()
         if credential is not None and not isinstance(credential, Credential):
             raise ConfigurationError(
                 f"credential must be an ApiKey, PlatformClient or AccessToken, got "
@@ -108,6 +114,13 @@ class ICalendly:
             raise ConfigurationError("connection_limit must be a whole number (0: unlimited)")
         if not isinstance(ssl, (bool, _ssl.SSLContext)):
             raise ConfigurationError("ssl must be True, False or an ssl.SSLContext")
+        if observers is None:
+            observers = [LoggingObserver()]
+        elif not all(isinstance(o, Observer) for o in observers):
+            raise ConfigurationError(
+                "observers must be Observer instances "
+                "(subclass icalendly_async.observability.Observer)"
+            )
         policy = retry if retry is not None else RetryPolicy()
         if max_retries is not None:
             policy = attrs.evolve(policy, max_retries=max_retries)
@@ -117,6 +130,7 @@ class ICalendly:
             session=session,
             ssl=ssl,
             connection_limit=connection_limit,
+            observers=tuple(observers),
         )
         self._credential: Credential = credential if credential is not None else ANONYMOUS
         self._plan = plan
@@ -315,6 +329,8 @@ class ICalendly:
             query=tuple(encode_query(query, extra_query)),
             body=encode_body(body) if body is not None else None,
             headers=self._call_headers(extra_headers, version),
+            template=operation.path,
+            operation_id=operation.operation_id,
         )
         return await self._transport.send(
             spec, self._credential, self._plan, self._options, to_timeout(timeout)

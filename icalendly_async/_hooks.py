@@ -1,0 +1,224 @@
+"""What the pipeline tells observers, and how: events, the :class:`Observer` base, safe dispatch.
+
+The session creates one :class:`CallInfo` per logical call and reports to every installed
+observer at call start and end, at each attempt's start (after the limiter's wait) and end, before
+a retry, on a token refresh, and when the credential is held (429, or ``Remaining: 0``). With no
+observer installed the session uses :data:`NULL_TRACKER`, whose methods do nothing.
+
+An observer that raises never breaks a call: its error is logged (type only, never the message,
+which could quote a request) and the call goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["AttemptInfo", "CallInfo", "NULL_TRACKER", "Observer", "Tracker"]
+
+log = logging.getLogger("icalendly_async.observers")
+
+
+class CallInfo:
+    """One logical call (all its attempts). Observers may keep their own state in ``extra``."""
+
+    __slots__ = (
+        "api_version",
+        "attempts",
+        "credential",
+        "extra",
+        "limiter_wait",
+        "method",
+        "name",
+        "operation_id",
+        "path",
+        "plan",
+        "priority",
+        "retries",
+        "server",
+        "started",
+        "status",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        operation_id: str | None,
+        method: str,
+        path: str,
+        credential: str,
+        plan: str | None,
+        priority: str,
+        api_version: str | None,
+        server: str,
+        started: float,
+    ) -> None:
+        self.name = name  # "bookings.get", or "GET /v2/me" for raw requests
+        self.operation_id = operation_id
+        self.method = method
+        self.path = path  # the path template: never ids, query strings or secrets
+        self.credential = credential  # the credential's digest (its limit key)
+        self.plan = plan
+        self.priority = priority
+        self.api_version = api_version
+        self.server = server  # the API host
+        self.started = started  # loop time
+        self.attempts = 0
+        self.retries = 0
+        self.limiter_wait = 0.0  # seconds, all attempts
+        self.status: int | None = None  # the last HTTP status seen
+        self.extra: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<CallInfo {self.name} attempts={self.attempts}>"
+
+
+class AttemptInfo:
+    """How one attempt went: an HTTP status, or the error that replaced it."""
+
+    __slots__ = ("duration", "error", "limiter_wait", "number", "request_id", "status")
+
+    def __init__(
+        self,
+        number: int,
+        limiter_wait: float,
+        duration: float,
+        status: int | None,
+        request_id: str | None,
+        error: str | None,
+    ) -> None:
+        self.number = number
+        self.limiter_wait = limiter_wait  # seconds this attempt waited for the limiter
+        self.duration = duration  # seconds from send to the end of the body (or the failure)
+        self.status = status
+        self.request_id = request_id
+        self.error = error  # the error class name when no response came
+
+    def __repr__(self) -> str:
+        return f"<AttemptInfo #{self.number} status={self.status} error={self.error}>"
+
+
+class Observer:
+    """Subclass and override what you need; every method does nothing by default.
+
+    Methods are called on the event loop, in the call's task: keep them quick.
+    """
+
+    def on_call_start(self, call: CallInfo) -> None:
+        """The call entered the pipeline (after the tier check)."""
+
+    def on_attempt_start(self, call: CallInfo, attempt: int, limiter_wait: float) -> None:
+        """Attempt ``attempt`` (1-based) was granted by the limiter after ``limiter_wait`` s."""
+
+    def on_attempt_end(self, call: CallInfo, attempt: AttemptInfo) -> None:
+        """An attempt ended with a response or a transport error."""
+
+    def on_retry(self, call: CallInfo, attempt: int, delay: float, reason: str) -> None:
+        """Attempt ``attempt`` failed and will be retried after ``delay`` seconds."""
+
+    def on_refresh(self, call: CallInfo, ok: bool) -> None:
+        """The credential was refreshed (or the refresh failed) after a 401/498."""
+
+    def on_hold(self, call: CallInfo, seconds: float, reason: str) -> None:
+        """The credential is held for ``seconds``: ``"429"`` or ``"remaining 0"``."""
+
+    def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
+        """The call finished: ``error`` is ``None`` on success."""
+
+
+def _safe(observer: Observer, method: str, *args: Any) -> None:
+    try:
+        getattr(observer, method)(*args)
+    except Exception as exc:  # an observer never breaks a call
+        log.warning(
+            "observer %s failed in %s (%s); the call goes on",
+            type(observer).__name__,
+            method,
+            type(exc).__name__,
+        )
+
+
+class Tracker:
+    """Reports one call's events to the installed observers."""
+
+    __slots__ = ("call", "observers")
+
+    def __init__(self, observers: Sequence[Observer], call: CallInfo) -> None:
+        self.observers = observers
+        self.call = call
+
+    def start(self) -> None:
+        for observer in self.observers:
+            _safe(observer, "on_call_start", self.call)
+
+    def attempt_start(self, attempt: int, limiter_wait: float) -> None:
+        self.call.attempts = attempt
+        self.call.limiter_wait += limiter_wait
+        for observer in self.observers:
+            _safe(observer, "on_attempt_start", self.call, attempt, limiter_wait)
+
+    def attempt_end(self, info: AttemptInfo) -> None:
+        if info.status is not None:
+            self.call.status = info.status
+        for observer in self.observers:
+            _safe(observer, "on_attempt_end", self.call, info)
+
+    def retry(self, attempt: int, delay: float, reason: str) -> None:
+        self.call.retries += 1
+        for observer in self.observers:
+            _safe(observer, "on_retry", self.call, attempt, delay, reason)
+
+    def refresh(self, ok: bool) -> None:
+        for observer in self.observers:
+            _safe(observer, "on_refresh", self.call, ok)
+
+    def hold(self, seconds: float, reason: str) -> None:
+        for observer in self.observers:
+            _safe(observer, "on_hold", self.call, seconds, reason)
+
+    def end(self, error: BaseException | None) -> None:
+        for observer in self.observers:
+            _safe(observer, "on_call_end", self.call, error)
+
+    @property
+    def active(self) -> bool:
+        return True
+
+
+class _NullTracker(Tracker):
+    """The tracker when no observer is installed: every report is a no-op."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        pass
+
+    def start(self) -> None:
+        pass
+
+    def attempt_start(self, attempt: int, limiter_wait: float) -> None:
+        pass
+
+    def attempt_end(self, info: AttemptInfo) -> None:
+        pass
+
+    def retry(self, attempt: int, delay: float, reason: str) -> None:
+        pass
+
+    def refresh(self, ok: bool) -> None:
+        pass
+
+    def hold(self, seconds: float, reason: str) -> None:
+        pass
+
+    def end(self, error: BaseException | None) -> None:
+        pass
+
+    @property
+    def active(self) -> bool:
+        return False
+
+
+NULL_TRACKER: Tracker = _NullTracker()

@@ -1,0 +1,149 @@
+"""In-process metrics: counters and histograms per operation and per credential digest.
+
+``snapshot()`` returns plain JSON-able data a health endpoint can serve; with ``prometheus_client``
+installed (extra ``prometheus``), :meth:`MetricsObserver.register` exposes the same numbers to a
+Prometheus registry.
+
+What each metric means:
+
+* ``calls``: logical calls finished (all attempts of one call count once);
+* ``attempts``: HTTP attempts sent (calls + retries + replays after a token refresh);
+* ``errors``: calls that ended in an exception, by class (``NotFoundError``, ``TimeoutError``…);
+* ``rate_limited``: 429 responses received; ``retries``: retries scheduled;
+* ``holds``: times the credential was held (after a 429 or ``Remaining: 0``);
+* ``limiter_wait_seconds``: time calls spent waiting for the limiter (histogram);
+* ``latency_seconds``: time from a call's start to its end, waits and retries included.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from .._hooks import AttemptInfo, CallInfo, Observer
+
+__all__ = ["Histogram", "MetricsObserver"]
+
+BUCKETS: tuple[float, ...] = (
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+)  # fmt: skip
+
+
+class Histogram:
+    """Cumulative-bucket histogram (Prometheus style): counts per upper bound, sum, count."""
+
+    __slots__ = ("count", "counts", "sum")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(BUCKETS) + 1)  # the last one is +Inf
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(BUCKETS, value)] += 1
+        self.sum += value
+        self.count += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        cumulative, running = {}, 0
+        for bound, count in zip((*BUCKETS, float("inf")), self.counts, strict=True):
+            running += count
+            cumulative["+Inf" if bound == float("inf") else repr(bound)] = running
+        return {"count": self.count, "sum": self.sum, "buckets": cumulative}
+
+
+class _Series:
+    __slots__ = (
+        "attempts",
+        "calls",
+        "errors",
+        "holds",
+        "latency",
+        "rate_limited",
+        "retries",
+        "wait",
+    )
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.attempts = 0
+        self.retries = 0
+        self.rate_limited = 0
+        self.holds = 0
+        self.errors: Counter[str] = Counter()
+        self.wait = Histogram()
+        self.latency = Histogram()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "attempts": self.attempts,
+            "retries": self.retries,
+            "rate_limited": self.rate_limited,
+            "holds": self.holds,
+            "errors": dict(self.errors),
+            "limiter_wait_seconds": self.wait.snapshot(),
+            "latency_seconds": self.latency.snapshot(),
+        }
+
+
+class MetricsObserver(Observer):
+    """Counts every call, per operation and per credential digest (never a secret)."""
+
+    def __init__(self) -> None:
+        self._by_operation: dict[str, _Series] = {}
+        self._by_credential: dict[str, _Series] = {}
+
+    def _series(self, call: CallInfo) -> Iterator[_Series]:
+        for table, key in ((self._by_operation, call.name), (self._by_credential, call.credential)):
+            series = table.get(key)
+            if series is None:
+                series = table[key] = _Series()
+            yield series
+
+    def on_attempt_end(self, call: CallInfo, attempt: AttemptInfo) -> None:
+        for series in self._series(call):
+            series.attempts += 1
+            if attempt.status == 429:
+                series.rate_limited += 1
+
+    def on_retry(self, call: CallInfo, attempt: int, delay: float, reason: str) -> None:
+        for series in self._series(call):
+            series.retries += 1
+
+    def on_hold(self, call: CallInfo, seconds: float, reason: str) -> None:
+        for series in self._series(call):
+            series.holds += 1
+
+    def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
+        import asyncio
+
+        latency = asyncio.get_running_loop().time() - call.started
+        for series in self._series(call):
+            series.calls += 1
+            if error is not None:
+                series.errors[type(error).__name__] += 1
+            series.wait.observe(call.limiter_wait)
+            series.latency.observe(latency)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything counted so far, as plain data (safe to serve as JSON)."""
+        return {
+            "operations": {k: v.snapshot() for k, v in sorted(self._by_operation.items())},
+            "credentials": {k: v.snapshot() for k, v in sorted(self._by_credential.items())},
+        }
+
+    def reset(self) -> None:
+        self._by_operation.clear()
+        self._by_credential.clear()
+
+    def register(self, registry: Any = None) -> Any:
+        """Expose these metrics to a ``prometheus_client`` registry (default: the global one).
+
+        Needs the ``prometheus`` extra. Returns the collector that was registered.
+        """
+        from ._prometheus import MetricsCollector
+
+        return MetricsCollector.register(self, registry)

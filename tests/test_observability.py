@@ -1,0 +1,164 @@
+"""Logs, metrics, traces and observer safety."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from icalendly_async import AccessToken, ApiKey, ICalendly, RetryPolicy, errors
+from icalendly_async.observability import CallInfo, LoggingObserver, MetricsObserver, Observer
+from icalendly_async.testing import Emulator, Fault
+
+FAST = RetryPolicy(backoff_base=0.01, backoff_max=0.02)
+
+
+def _client(emu: Emulator, observers: list[Observer], **kwargs: object) -> ICalendly:
+    return ICalendly(
+        kwargs.pop("credential", None) or ApiKey(emu.api_key),  # type: ignore[arg-type]
+        base_url=emu.base_url,
+        allow_insecure_http=True,
+        retry=FAST,
+        observers=observers,
+    )
+
+
+async def _scripted_run(emu: Emulator, client: ICalendly) -> None:
+    for _ in range(3):
+        await client.request("GET", "/v2/me")
+    emu.inject(Fault("status", status=503, path="/v2/me", times=2))
+    await client.request("GET", "/v2/me")
+    with pytest.raises(errors.NotFoundError):
+        await client.request("GET", "/v2/bookings/nope")
+
+
+async def test_debug_logs_one_line_per_attempt_and_never_a_secret(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="icalendly_async")
+    async with Emulator() as emu:
+        pair = emu.issue_tokens()
+        emu.expire_access_tokens()
+        token = AccessToken(
+            pair.access_token,
+            pair.refresh_token,
+            client_id=emu.client_id,
+            client_secret=emu.client_secret,
+        )
+        async with _client(emu, [LoggingObserver()]) as client:
+            await _scripted_run(emu, client)
+            await client.with_credential(token).request("GET", "/v2/me")
+        secrets = [emu.api_key, emu.client_secret, pair.access_token, pair.refresh_token]
+        current = await token.current()
+        secrets += [current.access_token, current.refresh_token or ""]
+    http = [r for r in caplog.records if r.name == "icalendly_async.http"]
+    # One per attempt: 3 + 3 (two 503s) + the 404 + the token call (498, refresh, replay).
+    assert len(http) == 3 + 3 + 1 + 3
+    assert any(r.icalendly["path"] == "/v2/oauth/{clientId}/refresh" for r in http)  # type: ignore[attr-defined]
+    fields = http[0].icalendly  # type: ignore[attr-defined]
+    assert {"method", "path", "status", "attempt", "limiter_wait_ms", "duration_ms"} <= set(fields)
+    assert fields["request_id"].startswith("req_")
+    assert any(r.icalendly["path"] == "/v2/bookings/nope" for r in http)  # type: ignore[attr-defined]
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("retrying GET /v2/me" in m for m in messages)
+    assert any("access token refreshed" in m for m in messages)
+    dump = "\n".join(messages) + "\n".join(repr(r.__dict__) for r in caplog.records)
+    for secret in secrets:
+        assert secret and secret not in dump
+
+
+async def test_metrics_snapshot_counts_exactly() -> None:
+    metrics = MetricsObserver()
+    async with Emulator() as emu, _client(emu, [metrics]) as client:
+        await _scripted_run(emu, client)
+    snapshot = metrics.snapshot()
+    me = snapshot["operations"]["GET /v2/me"]
+    assert (me["calls"], me["attempts"], me["retries"], me["errors"]) == (4, 6, 2, {})
+    missing = snapshot["operations"]["GET /v2/bookings/nope"]
+    assert missing["errors"] == {"NotFoundError": 1}
+    (credential,) = snapshot["credentials"].values()
+    assert credential["calls"] == 5 and credential["attempts"] == 7
+    assert credential["latency_seconds"]["count"] == 5
+    assert emu.api_key not in repr(snapshot)
+
+
+async def test_prometheus_exposition() -> None:
+    prometheus_client = pytest.importorskip("prometheus_client")
+    registry = prometheus_client.CollectorRegistry()
+    metrics = MetricsObserver()
+    metrics.register(registry)
+    async with Emulator() as emu, _client(emu, [metrics]) as client:
+        await client.request("GET", "/v2/me")
+    text = prometheus_client.generate_latest(registry).decode()
+    assert 'icalendly_calls_total{operation="GET /v2/me"} 1.0' in text
+    assert "icalendly_latency_seconds_bucket" in text
+
+
+async def test_opentelemetry_spans() -> None:
+    sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from icalendly_async.observability.otel import OpenTelemetryObserver
+
+    exporter = InMemorySpanExporter()
+    provider = sdk_trace.TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    async with Emulator() as emu, _client(emu, [OpenTelemetryObserver(provider)]) as client:
+        emu.inject(Fault("status", status=503, path="/v2/me", times=1))
+        await client.request("GET", "/v2/me")
+    spans = exporter.get_finished_spans()
+    calls = [s for s in spans if s.parent is None]
+    attempts = [s for s in spans if s.parent is not None]
+    assert len(calls) == 1 and len(attempts) == 2
+    call = calls[0]
+    assert all(a.parent.span_id == call.context.span_id for a in attempts)  # type: ignore[union-attr]
+    assert call.attributes["icalendly.retry_count"] == 1
+    assert "icalendly.limiter_wait_ms" in call.attributes
+    assert call.attributes["http.request.method"] == "GET"
+    statuses = sorted(a.attributes["http.response.status_code"] for a in attempts)
+    assert statuses == [200, 503]
+    assert attempts[-1].attributes.get("http.request.resend_count") == 1
+
+
+async def test_a_raising_observer_never_breaks_a_call(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken(Observer):
+        def on_call_start(self, call: CallInfo) -> None:
+            raise RuntimeError("boom with a secret-looking message ical_xyz")
+
+    metrics = MetricsObserver()
+    async with Emulator() as emu, _client(emu, [Broken(), metrics]) as client:
+        assert await client.request("GET", "/v2/me")
+    assert metrics.snapshot()["operations"]["GET /v2/me"]["calls"] == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("Broken failed in on_call_start" in w for w in warnings)
+    assert not any("ical_xyz" in w for w in warnings)
+
+
+def test_icalendly_log_env_turns_logging_on() -> None:
+    code = (
+        "import asyncio\n"
+        "from icalendly_async import ApiKey, ICalendly\n"
+        "from icalendly_async.testing import Emulator\n"
+        "async def main():\n"
+        "    async with Emulator() as emu:\n"
+        "        async with ICalendly(ApiKey(emu.api_key), base_url=emu.base_url,\n"
+        "                             allow_insecure_http=True) as client:\n"
+        "            await client.request('GET', '/v2/me')\n"
+        "asyncio.run(main())\n"
+    )
+    env = {**os.environ, "ICALENDLY_LOG": "debug"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parent,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "icalendly_async.http: GET /v2/me -> 200 attempt=1" in done.stderr
