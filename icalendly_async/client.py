@@ -22,6 +22,7 @@ from ._session import (
     to_timeout,
 )
 from .auth import Credential
+from .endpoints._generated import GeneratedGroups
 from .endpoints._operation import Operation
 from .errors import ConfigurationError
 from .observability.logs import LoggingObserver, configure_from_env
@@ -53,7 +54,7 @@ def _headers(value: Mapping[str, str] | None, what: str) -> dict[str, str]:
     return dict(value)
 
 
-class ICalendly:
+class ICalendly(GeneratedGroups):
     """An asyncio client for the iCalendly API v2.
 
     ::

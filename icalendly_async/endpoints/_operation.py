@@ -36,6 +36,8 @@ class Operation:
     ``path`` is the template (``/v2/bookings/{bookingUid}``); ``path_params`` lists its
     parameters in the order they appear in it, which is the order generated methods take them.
     ``python_name`` is the dotted path of the method from the client (``"bookings.get"``).
+    ``paginated`` operations return an :class:`~icalendly_async.pagination.AsyncPaginator`
+    (``pagination`` says how they page).
     """
 
     operation_id: str
@@ -50,6 +52,8 @@ class Operation:
     path_params: tuple[str, ...] = ()
     pagination: PaginationStyle | None = None
     auth: AuthRequirement = AuthRequirement.ANY
+    default_page_size: int | None = None
+    """List operations: the page size the server uses when none is asked for (the document's)."""
 
     def allowed_for(self, plan: Plan) -> bool:
         """Whether a client on ``plan`` may call this operation (NOTES.md, "Plan tiers")."""

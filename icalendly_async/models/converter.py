@@ -13,6 +13,8 @@ from typing import Any, Final, Literal
 
 import cattrs
 
+from ._base import register_hooks
+
 __all__ = ["UNSET", "Unset", "converter", "parse_datetime"]
 
 
@@ -60,6 +62,9 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(_dt.date, lambda value, _type: _dt.date.fromisoformat(value))
     conv.register_unstructure_hook(_dt.date, lambda value: value.isoformat())
     conv.register_structure_hook(_Unset, lambda value, _type: UNSET)
+    # The generated models: camelCase JSON, null kept, UNSET omitted, tolerant unions and
+    # literals, numbers kept as sent (models/_base.py).
+    register_hooks(conv)
     return conv
 
 

@@ -1,0 +1,352 @@
+"""What every generated model and enum is built on (hand-written).
+
+- :class:`Model`: the base of the generated attrs classes (frozen, slotted, keyword-only). Python
+  attribute names are snake_case; the JSON names are camelCase (or ``metadata["json"]`` where
+  the two do not convert into each other). A model decoded from a response carries it in
+  :attr:`Model.raw_response` (headers, status, request id).
+- :class:`OpenStrEnum` / :class:`OpenIntEnum`: enums that accept values they do not know (a new
+  server-side value must not break an old client); :attr:`is_known` tells them apart.
+- :func:`register_hooks`: the converter hooks that make the rules of DESIGN.md hold (unknown
+  fields ignored, ``null`` kept as ``None``, missing kept as :data:`UNSET`, unions decoded by
+  their literal ``type`` field first, then by best fit).
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
+
+import attrs
+
+if TYPE_CHECKING:
+    import cattrs
+
+    from ..response import Response
+
+__all__ = ["Model", "OpenIntEnum", "OpenStrEnum", "error_text", "json_name", "register_hooks"]
+
+
+class Model:
+    """Base class of the generated models."""
+
+    __slots__ = ("_raw_response",)
+
+    @property
+    def raw_response(self) -> Response | None:
+        """The response this object was decoded from (``None`` when built by hand)."""
+        return typing.cast("Response | None", getattr(self, "_raw_response", None))
+
+    def _attach_response(self, response: Response) -> None:
+        object.__setattr__(self, "_raw_response", response)
+
+
+class OpenStrEnum(str, enum.Enum):
+    """A string enum that also holds values it does not know (``is_known`` is then ``False``).
+
+    Members are strings (``==`` and ``json.dumps`` see the value); ``str()`` is the value.
+    """
+
+    def __str__(self) -> str:
+        return str(self._value_)
+
+    def __format__(self, format_spec: str) -> str:
+        return format(str(self._value_), format_spec)
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value
+        member._value_ = value
+        return member
+
+    @property
+    def is_known(self) -> bool:
+        """Whether this value is one of the members the client was generated with."""
+        return self._value_ in type(self)._value2member_map_
+
+
+class OpenIntEnum(int, enum.Enum):
+    """An integer enum that also holds values it does not know (``is_known`` is then ``False``)."""
+
+    def __str__(self) -> str:
+        return str(self._value_)
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return None
+        member = int.__new__(cls, value)
+        member._name_ = str(value)
+        member._value_ = value
+        return member
+
+    @property
+    def is_known(self) -> bool:
+        """Whether this value is one of the members the client was generated with."""
+        return self._value_ in type(self)._value2member_map_
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.rstrip("_").split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def json_name(field: attrs.Attribute[Any]) -> str:
+    """The JSON property name of a model field."""
+    explicit = field.metadata.get("json")
+    return explicit if isinstance(explicit, str) else _camel(field.name)
+
+
+@attrs.frozen
+class _FieldInfo:
+    name: str
+    json: str
+    type: Any
+    required: bool
+    literal: tuple[object, ...] | None
+
+
+@attrs.frozen
+class _ModelInfo:
+    fields: tuple[_FieldInfo, ...]
+    json_names: frozenset[str]
+    required: frozenset[str]
+    literals: tuple[tuple[str, tuple[object, ...]], ...]
+
+
+_INFO: dict[type[Any], _ModelInfo] = {}
+
+
+def _info(cls: type[Any]) -> _ModelInfo:
+    info = _INFO.get(cls)
+    if info is None:
+        info = _INFO[cls] = _make_info(cls)
+    return info
+
+
+def _make_info(cls: type[Any]) -> _ModelInfo:
+    attrs.resolve_types(cls)
+    fields = []
+    for field in attrs.fields(cls):
+        type_ = field.type
+        literal = get_args(type_) if _is_literal(type_) else None
+        fields.append(
+            _FieldInfo(
+                field.name,
+                json_name(field),
+                type_,
+                field.default is attrs.NOTHING,
+                literal,
+            )
+        )
+    return _ModelInfo(
+        tuple(fields),
+        frozenset(f.json for f in fields),
+        frozenset(f.json for f in fields if f.required),
+        tuple((f.json, f.literal) for f in fields if f.literal),
+    )
+
+
+def _is_literal(type_: Any) -> bool:
+    return get_origin(type_) is Literal
+
+
+def _is_model(type_: Any) -> bool:
+    return isinstance(type_, type) and issubclass(type_, Model)
+
+
+def _is_union(type_: Any) -> bool:
+    return get_origin(type_) in (Union, types.UnionType)
+
+
+def _is_unset(type_: Any) -> bool:
+    from .converter import Unset
+
+    return bool(type_ == Unset)
+
+
+def _kind(type_: Any) -> str:
+    """The JSON kind a type decodes from: object, array, string, number, boolean or any."""
+    origin = get_origin(type_) or type_
+    if _is_model(origin) or origin in (dict, Mapping):
+        return "object"
+    if origin in (list, tuple, set, frozenset):
+        return "array"
+    if _is_literal(type_):
+        values = get_args(type_)
+        return "number" if all(isinstance(v, (int, float)) for v in values) else "string"
+    if isinstance(origin, type):
+        if issubclass(origin, bool):
+            return "boolean"
+        if issubclass(origin, (str, enum.Enum, datetime.date)):
+            return "number" if issubclass(origin, int) else "string"
+        if issubclass(origin, (int, float)):
+            return "number"
+    return "any"
+
+
+def _value_kind(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "any"
+
+
+def _model_score(cls: type[Model], data: Mapping[str, Any]) -> tuple[int, ...] | None:
+    """How well ``data`` fits ``cls``; ``None`` when a literal field says it cannot be ``cls``.
+
+    Literal fields that match first, then no missing required field, then the most keys the
+    model knows, the fewest it does not; on a tie the most specific model (more of its required
+    fields present, fewer fields in all).
+    """
+    info = _info(cls)
+    literal_hits = 0
+    for key, allowed in info.literals:
+        if key in data:
+            if data[key] not in allowed:
+                return None
+            literal_hits += 1
+    keys = data.keys()
+    missing = len(info.required - keys)
+    known = len(keys & info.json_names)
+    unknown = len(keys - info.json_names)
+    present_required = len(info.required & keys)
+    return (literal_hits, -missing, known, -unknown, present_required, -len(info.json_names))
+
+
+def _order_members(members: tuple[Any, ...], value: object) -> list[Any]:
+    """The union members to try for ``value``, best first."""
+    kind = _value_kind(value)
+    matching = [m for m in members if _kind(m) in (kind, "any")]
+    if kind == "number":  # prefer int for whole numbers, float otherwise
+        matching.sort(key=lambda m: (m is float) if isinstance(value, int) else (m is int))
+    if kind == "object" and isinstance(value, Mapping):
+        scored = []
+        for index, member in enumerate(matching):
+            if _is_model(member):
+                score = _model_score(member, value)
+                if score is None:
+                    continue
+                scored.append(((1, *score, -index), member))
+            else:
+                scored.append(((0, 0, 0, 0, 0, 0, 0, -index), member))
+        matching = [member for _, member in sorted(scored, key=lambda s: s[0], reverse=True)]
+        if not matching:  # every branch excluded by its literal: best fit regardless
+            matching = [m for m in members if _kind(m) == "object"]
+    rest = [m for m in members if m not in matching]
+    return matching + rest
+
+
+def error_text(exc: BaseException) -> str:
+    """A one-line account of a structuring error (cattrs' exception groups flattened)."""
+    from cattrs.errors import BaseValidationError
+
+    if isinstance(exc, BaseValidationError):
+        from cattrs import transform_error
+
+        messages = transform_error(exc, format_exception=lambda e, _t: error_text(e))
+        return "; ".join(messages[:3]) + ("; …" if len(messages) > 3 else "")
+    return str(exc) or type(exc).__name__
+
+
+def register_hooks(conv: cattrs.Converter) -> None:
+    """Install the model, union, literal and number hooks on ``conv``."""
+
+    def structure_model(data: Any, cls: type[Model]) -> Any:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"expected a JSON object for {cls.__name__}, got {type(data).__name__}")
+        info = _info(cls)
+        missing = sorted(info.required - data.keys())
+        if missing:
+            raise ValueError(f"{cls.__name__}: missing required {', '.join(missing)}")
+        kwargs: dict[str, Any] = {}
+        for field in info.fields:
+            if field.json in data:
+                value = data[field.json]
+                if value is None:
+                    kwargs[field.name] = None
+                    continue
+                try:
+                    kwargs[field.name] = conv.structure(value, field.type)
+                except Exception as exc:
+                    raise ValueError(f"{cls.__name__}.{field.json}: {error_text(exc)}") from exc
+        return cls(**kwargs)
+
+    def unstructure_model(obj: Model) -> dict[str, Any]:
+        from .converter import UNSET
+
+        out: dict[str, Any] = {}
+        for field in _info(type(obj)).fields:
+            value = getattr(obj, field.name)
+            if value is UNSET:
+                continue
+            out[field.json] = None if value is None else conv.unstructure(value)
+        return out
+
+    def union_hook(type_: Any) -> Callable[[Any, Any], Any]:
+        members = tuple(m for m in get_args(type_) if m is not type(None) and not _is_unset(m))
+
+        def structure_union(value: Any, _type: Any) -> Any:
+            if value is None:
+                return None
+            if len(members) == 1:
+                return conv.structure(value, members[0])
+            errors: list[Exception] = []
+            for member in _order_members(members, value):
+                try:
+                    return conv.structure(value, member)
+                except Exception as exc:  # try the next branch
+                    errors.append(exc)
+            names = " | ".join(getattr(m, "__name__", str(m)) for m in members)
+            reasons = "; ".join(error_text(e) for e in errors[:2])
+            raise ValueError(f"{value!r:.120} matches none of {names} ({reasons})")
+
+        return structure_union
+
+    # These three are dispatched by class, so they also receive str/int subclasses (enums).
+    def structure_float(value: Any, _type: Any) -> Any:
+        if _type is not float:
+            return _type(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value  # keep 60 as 60: JSON has one number type
+        return float(value)
+
+    def structure_int(value: Any, _type: Any) -> Any:
+        if _type is not int:
+            return _type(value)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float):
+            return int(value) if value.is_integer() else value  # never truncate
+        return int(value)
+
+    def structure_str(value: Any, _type: Any) -> Any:
+        if _type is not str:
+            return _type(value)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (Mapping, list)):
+            raise TypeError(f"expected a string, got {type(value).__name__}")
+        return str(value)
+
+    conv.register_structure_hook_factory(_is_model, lambda _cls: structure_model)
+    conv.register_unstructure_hook_func(lambda cls: _is_model(cls), unstructure_model)
+    conv.register_structure_hook_factory(_is_union, union_hook)
+    # A literal the client does not know is kept: the server may add values.
+    conv.register_structure_hook_func(_is_literal, lambda v, _t: v)
+    conv.register_structure_hook(float, structure_float)
+    conv.register_structure_hook(int, structure_int)
+    conv.register_structure_hook(str, structure_str)

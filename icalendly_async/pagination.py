@@ -1,0 +1,243 @@
+"""Paging through list endpoints.
+
+A list method returns an :class:`AsyncPaginator` without sending anything::
+
+    page = await client.bookings.list(take=50)          # the first page: items + pagination info
+    async for booking in client.bookings.list():        # every item of every page
+        ...
+    async for page in client.bookings.list().pages():   # page by page
+        ...
+    first_ten = await client.bookings.list(max_items=10).collect()
+
+Three styles (:class:`~icalendly_async.endpoints.PaginationStyle`): ``take``/``skip`` and
+``limit``/``offset`` (the offset moves by the number of items received) and cursors (the next
+cursor comes from the envelope's ``pagination``).
+
+The walk stops at the first of: ``max_items`` items; an empty page; ``hasNextPage: false`` when
+the server sends pagination info; otherwise a short page (fewer items than asked for, or than
+the first page had when no page size was given); no next cursor (cursor style). When the server
+says ``hasNextPage: true`` the walk goes on even after a short page: servers cap page sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+import attrs
+
+from .endpoints._base import SupportsCall, Timeout, decode
+from .endpoints._operation import Operation, PaginationStyle
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .response import Response
+
+__all__ = ["AsyncPaginator", "Page", "PageInfo"]
+
+T = TypeVar("T")
+
+_PARAMS: dict[PaginationStyle, tuple[str, str]] = {
+    PaginationStyle.TAKE_SKIP: ("take", "skip"),
+    PaginationStyle.LIMIT_OFFSET: ("limit", "offset"),
+    PaginationStyle.CURSOR: ("limit", "cursor"),
+}
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _bool(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+@attrs.frozen
+class PageInfo:
+    """The envelope's ``pagination`` object (``PaginationMetaDto``), as far as it was sent."""
+
+    total_items: int | None = None
+    remaining_items: int | None = None
+    returned_items: int | None = None
+    items_per_page: int | None = None
+    current_page: int | None = None
+    total_pages: int | None = None
+    has_next_page: bool | None = None
+    has_previous_page: bool | None = None
+    next_cursor: str | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PageInfo:
+        cursor = data.get("nextCursor", data.get("next_cursor"))
+        return cls(
+            total_items=_int(data.get("totalItems")),
+            remaining_items=_int(data.get("remainingItems")),
+            returned_items=_int(data.get("returnedItems")),
+            items_per_page=_int(data.get("itemsPerPage")),
+            current_page=_int(data.get("currentPage")),
+            total_pages=_int(data.get("totalPages")),
+            has_next_page=_bool(data.get("hasNextPage")),
+            has_previous_page=_bool(data.get("hasPreviousPage")),
+            next_cursor=cursor if isinstance(cursor, str) and cursor else None,
+            raw=dict(data),
+        )
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page: its items, the server's pagination info (if sent) and the response."""
+
+    items: list[T]
+    info: PageInfo | None
+    response: Response = attrs.field(repr=False)
+    requested: int | None = None
+    """The page size asked for (``None``: the server's default)."""
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> T:
+        return self.items[index]
+
+    @property
+    def has_next_page(self) -> bool | None:
+        """What the server said (``None`` when it sent no pagination info)."""
+        return self.info.has_next_page if self.info else None
+
+
+class AsyncPaginator(Generic[T]):
+    """Await it for the first page, iterate it for every item, ``.pages()`` for every page."""
+
+    def __init__(
+        self,
+        client: SupportsCall,
+        operation: Operation,
+        path_params: tuple[object, ...] = (),
+        *,
+        item_type: Any = Any,
+        query: Mapping[str, object] | None = None,
+        page_size: int | None = None,
+        start: int | str | None = None,
+        max_items: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> None:
+        if page_size is not None and page_size < 1:
+            raise ConfigurationError(f"page size must be at least 1, got {page_size}")
+        if max_items is not None and max_items < 0:
+            raise ConfigurationError(f"max_items must not be negative, got {max_items}")
+        self._client = client
+        self.operation = operation
+        self._path_params = path_params
+        self._list_type: Any = cast(Any, list)[item_type]
+        self._query = dict(query or {})
+        self.style = operation.pagination or PaginationStyle.TAKE_SKIP
+        self.page_size = page_size
+        self._start = start
+        self.max_items = max_items
+        self._options: dict[str, Any] = {
+            "extra_headers": extra_headers,
+            "extra_query": extra_query,
+            "timeout": timeout,
+            "api_version": api_version,
+        }
+        self._first: Page[T] | None = None
+
+    def __repr__(self) -> str:
+        return f"<AsyncPaginator {self.operation.python_name} ({self.style.value})>"
+
+    # -- the three ways in ---------------------------------------------------------------
+
+    def __await__(self) -> Generator[Any, None, Page[T]]:
+        return self.first_page().__await__()
+
+    async def first_page(self) -> Page[T]:
+        """The first page (fetched once; the walks below start from it)."""
+        if self._first is None:
+            self._first = await self._fetch(0, self._start)
+        return self._first
+
+    async def pages(self) -> AsyncIterator[Page[T]]:
+        """Every page, fetched as the iteration gets to it."""
+        page = await self.first_page()
+        seen = 0
+        expected = self.page_size or self.operation.default_page_size
+        offset = self._start if isinstance(self._start, int) else 0
+        while True:
+            yield page
+            seen += len(page.items)
+            if self._done(page, seen, expected):
+                return
+            if expected is None:
+                expected = len(page.items)  # no size given: the first page shows the server's
+            position: int | str
+            if self.style is PaginationStyle.CURSOR:
+                assert page.info is not None and page.info.next_cursor is not None
+                position = page.info.next_cursor
+            else:
+                offset += len(page.items)
+                position = offset
+            page = await self._fetch(seen, position)
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        async for page in self.pages():
+            for item in page.items:
+                yield item
+
+    async def collect(self) -> list[T]:
+        """Every item of every page (mind ``max_items`` on large collections)."""
+        return [item async for item in self]
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _limit(self, seen: int) -> int | None:
+        """The page size to ask for: the one given, but no more than ``max_items`` needs."""
+        size = self.page_size
+        if self.max_items is None:
+            return size
+        remaining = max(1, self.max_items - seen)
+        if size is None:
+            default = self.operation.default_page_size
+            return min(remaining, default) if default else None
+        return min(size, remaining)
+
+    def _done(self, page: Page[T], seen: int, expected: int | None) -> bool:
+        if self.max_items is not None and seen >= self.max_items:
+            return True
+        if not page.items:
+            return True
+        if self.style is PaginationStyle.CURSOR:
+            return page.info is None or page.info.next_cursor is None or page.has_next_page is False
+        if page.has_next_page is not None:
+            return not page.has_next_page
+        limit = page.requested or expected
+        return limit is not None and len(page.items) < limit
+
+    async def _fetch(self, seen: int, position: int | str | None) -> Page[T]:
+        """The page after ``seen`` items, at ``position``; never more than ``max_items`` allow."""
+        limit = self._limit(seen)
+        size_param, offset_param = _PARAMS[self.style]
+        query = dict(self._query)
+        if limit is not None:
+            query[size_param] = limit
+        if position is not None:
+            query[offset_param] = position
+        response = await self._client._call(
+            self.operation, self._path_params, query=query, **self._options
+        )
+        data = response.data
+        if data is None:
+            data = []
+        elif not isinstance(data, list):
+            data = [data]  # a list endpoint that answered with one object
+        if self.max_items is not None:
+            data = data[: max(0, self.max_items - seen)]
+        items: list[T] = decode(response, self._list_type, self.operation, data=data)
+        info = PageInfo.from_json(response.pagination) if response.pagination else None
+        return Page(items, info, response, limit)

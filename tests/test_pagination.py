@@ -1,0 +1,256 @@
+"""AsyncPaginator: first page on await, every item on iteration, the three styles, the stops."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import pytest
+
+from icalendly_async.endpoints import Operation, PaginationStyle
+from icalendly_async.errors import ConfigurationError
+from icalendly_async.models import _generated as gen
+from icalendly_async.pagination import AsyncPaginator, Page, PageInfo
+from icalendly_async.plans import Tier
+from icalendly_async.response import Response
+
+
+def operation(style: PaginationStyle, default_page_size: int | None = None) -> Operation:
+    return Operation(
+        operation_id="List",
+        method="GET",
+        path="/v2/things/{id}",
+        tag="Things",
+        tier=Tier.EVERYONE,
+        api_version=None,
+        paginated=True,
+        python_name="things.list",
+        path_params=("id",),
+        pagination=style,
+        default_page_size=default_page_size,
+    )
+
+
+class Server:
+    """A fake client: ``total`` items, served by take/skip, limit/offset or cursor."""
+
+    def __init__(
+        self,
+        total: int,
+        *,
+        cap: int | None = None,
+        meta: bool = False,
+        default: int = 10,
+    ) -> None:
+        self.items = [{"id": i} for i in range(total)]
+        self.cap = cap
+        self.meta = meta
+        self.default = default
+        self.queries: list[dict[str, object]] = []
+        self.kwargs: list[dict[str, Any]] = []
+
+    async def _call(
+        self,
+        operation: Operation,
+        path_params: tuple[object, ...] = (),
+        *,
+        query: Mapping[str, object] | None = None,
+        **kwargs: Any,
+    ) -> Response:
+        query = dict(query or {})
+        self.queries.append(query)
+        self.kwargs.append({"path_params": path_params, **kwargs})
+        size_name = "take" if operation.pagination is PaginationStyle.TAKE_SKIP else "limit"
+        size = int(str(query.get(size_name, self.default)))
+        if self.cap:
+            size = min(size, self.cap)
+        if operation.pagination is PaginationStyle.CURSOR:
+            start = int(str(query.get("cursor", "c0"))[1:])
+        else:
+            offset_name = "skip" if operation.pagination is PaginationStyle.TAKE_SKIP else "offset"
+            start = int(str(query.get(offset_name, 0)))
+        page = self.items[start : start + size]
+        more = start + len(page) < len(self.items)
+        pagination: dict[str, Any] | None = None
+        if self.meta:
+            pagination = {
+                "hasNextPage": more,
+                "totalItems": len(self.items),
+                "returnedItems": len(page),
+            }
+        if operation.pagination is PaginationStyle.CURSOR:
+            pagination = {"nextCursor": f"c{start + len(page)}" if more else None}
+        return Response(
+            status=200,
+            method="GET",
+            url="https://x/v2/things",
+            headers={},
+            data=page,
+            pagination=pagination,
+        )
+
+
+def paginator(
+    server: Server, style: PaginationStyle = PaginationStyle.TAKE_SKIP, **kw: Any
+) -> AsyncPaginator[gen.KeysDto | Any]:
+    default = kw.pop("default_page_size", None)
+    return AsyncPaginator[Any](server, operation(style, default), (7,), query={"q": "x"}, **kw)
+
+
+async def test_await_gives_the_first_page() -> None:
+    server = Server(25)
+    page = await paginator(server, page_size=10)
+    assert isinstance(page, Page)
+    assert [i["id"] for i in page] == list(range(10))
+    assert len(page) == 10 and page[0] == {"id": 0}
+    assert page.requested == 10
+    assert page.response.status == 200
+    assert server.queries == [{"q": "x", "take": 10}]
+    assert server.kwargs[0]["path_params"] == (7,)
+
+
+async def test_iteration_walks_every_page_and_stops_on_a_short_page() -> None:
+    server = Server(25)
+    items = [item["id"] async for item in paginator(server, page_size=10)]
+    assert items == list(range(25))
+    assert [q.get("skip") for q in server.queries] == [None, 10, 20]
+
+
+async def test_exact_multiple_stops_on_the_empty_page() -> None:
+    server = Server(20)
+    assert len(await paginator(server, page_size=10).collect()) == 20
+    assert len(server.queries) == 3  # 10, 10, then an empty page
+
+
+async def test_has_next_page_false_stops_without_an_extra_request() -> None:
+    server = Server(20, meta=True)
+    pages = [page async for page in paginator(server, page_size=10).pages()]
+    assert [len(p) for p in pages] == [10, 10]
+    assert pages[-1].has_next_page is False
+    assert pages[0].info == PageInfo.from_json(
+        {"hasNextPage": True, "totalItems": 20, "returnedItems": 10}
+    )
+    assert len(server.queries) == 2
+
+
+async def test_has_next_page_true_goes_on_after_a_short_page() -> None:
+    server = Server(25, meta=True, cap=5)  # the server caps the page size at 5
+    items = await paginator(server, page_size=10).collect()
+    assert len(items) == 25
+    assert [q.get("skip") for q in server.queries] == [None, 5, 10, 15, 20]
+
+
+async def test_without_page_size_the_first_page_shows_the_size() -> None:
+    server = Server(25, default=10)
+    assert len(await paginator(server).collect()) == 25
+    assert "take" not in server.queries[0]
+    assert [q.get("skip") for q in server.queries] == [None, 10, 20]
+
+
+async def test_default_page_size_of_the_document_makes_a_short_first_page_the_last() -> None:
+    server = Server(8, default=10)
+    assert len(await paginator(server, default_page_size=10).collect()) == 8
+    assert len(server.queries) == 1
+
+
+async def test_max_items_trims_and_asks_for_no_more_than_needed() -> None:
+    server = Server(100)
+    items = await paginator(server, page_size=10, max_items=25).collect()
+    assert [i["id"] for i in items] == list(range(25))
+    assert [q["take"] for q in server.queries] == [10, 10, 5]
+    server = Server(100)
+    items = await paginator(server, max_items=3, default_page_size=250).collect()
+    assert len(items) == 3 and server.queries[0]["take"] == 3
+    assert await paginator(Server(5), page_size=2, max_items=0).collect() == []
+    server = Server(25, default=10)
+    first = await paginator(server, max_items=3)  # no size to ask for: the page is trimmed
+    assert len(first) == 3 and "take" not in server.queries[0]
+
+
+async def test_start_offset() -> None:
+    server = Server(25)
+    items = [i["id"] async for i in paginator(server, page_size=10, start=20)]
+    assert items == list(range(20, 25))
+    assert server.queries[0]["skip"] == 20
+
+
+async def test_limit_offset_style() -> None:
+    server = Server(12)
+    items = await paginator(server, PaginationStyle.LIMIT_OFFSET, page_size=5).collect()
+    assert len(items) == 12
+    assert server.queries == [
+        {"q": "x", "limit": 5},
+        {"q": "x", "limit": 5, "offset": 5},
+        {"q": "x", "limit": 5, "offset": 10},
+    ]
+
+
+async def test_cursor_style() -> None:
+    server = Server(12)
+    items = await paginator(server, PaginationStyle.CURSOR, page_size=5).collect()
+    assert len(items) == 12
+    assert [q.get("cursor") for q in server.queries] == [None, "c5", "c10"]
+
+
+async def test_first_page_is_fetched_once() -> None:
+    server = Server(15)
+    pager = paginator(server, page_size=10)
+    first = await pager
+    assert (await pager) is first
+    assert len([i async for i in pager]) == 15
+    assert len(server.queries) == 2
+
+
+async def test_options_reach_every_call() -> None:
+    server = Server(3)
+    pager = paginator(
+        server, page_size=2, extra_headers={"x": "1"}, timeout=5.0, api_version="2024-08-13"
+    )
+    await pager.collect()
+    for kwargs in server.kwargs:
+        assert kwargs["extra_headers"] == {"x": "1"}
+        assert kwargs["timeout"] == 5.0
+        assert kwargs["api_version"] == "2024-08-13"
+
+
+async def test_items_are_decoded_into_models() -> None:
+    class KeysServer(Server):
+        def __init__(self) -> None:
+            super().__init__(0)
+            self.items = [
+                {
+                    "accessToken": f"a{i}",
+                    "refreshToken": "r",
+                    "accessTokenExpiresAt": 1,
+                    "refreshTokenExpiresAt": 2,
+                }
+                for i in range(3)
+            ]
+
+    pager = AsyncPaginator[gen.KeysDto](
+        KeysServer(), operation(PaginationStyle.TAKE_SKIP), (1,), item_type=gen.KeysDto, page_size=2
+    )
+    items = await pager.collect()
+    assert [k.access_token for k in items] == ["a0", "a1", "a2"]
+    assert all(isinstance(k, gen.KeysDto) for k in items)
+
+
+async def test_one_object_where_a_list_was_expected_is_one_item() -> None:
+    class OneServer(Server):
+        async def _call(
+            self, operation: Operation, path_params: tuple[object, ...] = (), **kw: Any
+        ) -> Response:
+            response = await super()._call(operation, path_params, **kw)
+            return attrs.evolve(response, data={"id": 1})
+
+    page = await paginator(OneServer(0), page_size=10)
+    assert page.items == [{"id": 1}]
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ConfigurationError):
+        paginator(Server(1), page_size=0)
+    with pytest.raises(ConfigurationError):
+        paginator(Server(1), max_items=-1)
+    assert "things.list" in repr(paginator(Server(1)))

@@ -1,0 +1,311 @@
+"""The one table of the generator: naming overrides and deliberate repairs of the document.
+
+Everything the generator does *not* derive mechanically from ``spec/openapi.json`` is written
+here, and nowhere else. Generated code is never edited by hand: change this table, run
+``python -m tools.codegen``, and commit the result. Each repair is applied by
+:mod:`tools.codegen.spec`, which logs every change it makes (``spec/REPAIRS.md``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+# --------------------------------------------------------------------------------------------
+# Naming
+# --------------------------------------------------------------------------------------------
+
+#: Tag → dotted group path from the client, where the default rule (split the tag on " / " and
+#: snake-case each part: ``Orgs / Teams / Memberships`` → ``orgs.teams.memberships``) reads badly.
+TAG_GROUPS: dict[str, str] = {
+    "Cal Unified Calendars": "unified_calendars",
+    "Event Types Private Links": "event_types.private_links",
+    "Managed Orgs": "orgs.managed_orgs",  # the product docs' "Orgs / Orgs"
+    "OAuth Clients": "oauth_clients",
+    "Organization Team Verified Resources": "orgs.teams.verified_resources",
+    "Teams Verified Resources": "teams.verified_resources",
+}
+
+#: operationId → method name, where the name derived from method, path and summary is wrong,
+#: awkward, or collides with another operation of the same group. A key also matches the
+#: operationIds it ends with (``VerifiedResourcesController_verifyEmail`` names the user, team
+#: and org-team ones); the longest matching key wins.
+METHOD_NAMES: dict[str, str] = {
+    # Platform / Managed Users
+    "OAuthFlowController_refreshTokens": "refresh_tokens",
+    "OAuthClientUsersController_forceRefresh": "force_refresh_tokens",
+    # Orgs / Attributes / Options
+    "OrganizationsAttributesOptionsController_getOrganizationAttributeAssignedOptionsBySlug": (
+        "list_assigned_by_slug"
+    ),
+    "OrganizationsAttributesOptionsController_assignOrganizationAttributeOptionToUser": (
+        "assign_to_user"
+    ),
+    "OrganizationsAttributesOptionsController_getOrganizationAttributeOptionsForUser": (
+        "list_for_user"
+    ),
+    "OrganizationsAttributesOptionsController_unassignOrganizationAttributeOptionFromUser": (
+        "unassign_from_user"
+    ),
+    # Orgs / Teams
+    "OrganizationsTeamsController_getMyTeams": "list_mine",
+    # Orgs / Teams / Event Types
+    "OrganizationsEventTypesController_getTeamsEventTypes": "list_all",
+    # Conferencing (user and org team)
+    "ConferencingController_redirect": "get_oauth_url",
+    "ConferencingController_save": "save_oauth_credentials",
+    "ConferencingController_default": "set_default",
+    "OrganizationsConferencingController_getTeamOAuthUrl": "get_oauth_url",
+    "OrganizationsConferencingController_saveTeamOauthCredentials": "save_oauth_credentials",
+    "OrganizationsConferencingController_setTeamDefaultApp": "set_default",
+    # Calendars
+    "CalendarsController_createIcsFeed": "save_ics_feed",
+    "CalendarsController_checkIcsFeed": "check_ics_feed",
+    "CalendarsController_getBusyTimes": "get_busy_times",
+    "CalendarsController_redirect": "get_connect_url",
+    "CalendarsController_save": "save_oauth_credentials",
+    "CalendarsController_syncCredentials": "save_credentials",
+    "CalendarsController_deleteCalendarCredentials": "disconnect",
+    "CalendarsController_check": "check",
+    "CalendarsController_getCalendars": "list",
+    # Cal Unified Calendars
+    "CalUnifiedCalendarsController_getCalendarEventDetails": "get_event",
+    "CalUnifiedCalendarsController_updateCalendarEvent": "update_event",
+    # Bookings
+    "BookingsController_2024_08_13_reassignBookingToUser": "reassign_to_user",
+    "BookingsController_2024_08_13_getCalendarLinks": "get_calendar_links",
+    # Stripe (user and org team)
+    "StripeController_redirect": "get_connect_url",
+    "StripeController_save": "save_credentials",  # and OrganizationsStripeController_save
+    "StripeController_check": "check",
+    "OrganizationsStripeController_getTeamStripeConnectUrl": "get_connect_url",
+    "OrganizationsStripeController_checkTeamStripeConnection": "check",
+    # Slots
+    "SlotsController_2024_09_04_getAvailableSlots": "get_available",
+    "SlotsController_2024_09_04_reserveSlot": "reserve",
+    "SlotsController_2024_09_04_getReservedSlot": "get_reservation",
+    "SlotsController_2024_09_04_updateReservedSlot": "update_reservation",
+    "SlotsController_2024_09_04_deleteReservedSlot": "delete_reservation",
+    # Routing forms
+    "RoutingFormsController_calculateSlotsBasedOnRoutingFormResponse": "calculate_slots",
+    # Verified resources: one entry each for the user, team and org-team controllers
+    "VerifiedResourcesController_requestEmailVerificationCode": "request_email_code",
+    "VerifiedResourcesController_requestPhoneVerificationCode": "request_phone_code",
+    "VerifiedResourcesController_verifyEmail": "verify_email",
+    "VerifiedResourcesController_verifyPhoneNumber": "verify_phone",
+    "VerifiedResourcesController_getVerifiedEmails": "list_emails",
+    "VerifiedResourcesController_getVerifiedPhoneNumbers": "list_phones",
+    "VerifiedResourcesController_getVerifiedEmailById": "get_email",
+    "VerifiedResourcesController_getVerifiedPhoneById": "get_phone",
+    # Api Keys, Selected Calendars
+    "ApiKeysController_refresh": "refresh",
+    "SelectedCalendarsController_addSelectedCalendar": "add",
+    # Orgs / Users / OOO
+    "OrganizationsUsersOOOController_getOrganizationUsersOOO": "list_all",
+}
+
+#: Enum classes are shared by (property name, first value); these give them readable names.
+#: Entries naming the same class merge their values (an input list and its longer output list).
+ENUM_NAMES: dict[tuple[str, str | int], str] = {
+    ("status", "success"): "ResponseStatus",
+    ("status", "cancelled"): "BookingStatus",
+    ("action", "email_host"): "WorkflowStepAction",
+    ("recipient", "const"): "WorkflowStepRecipient",
+    ("template", "reminder"): "WorkflowStepTemplate",
+    ("role", "MEMBER"): "MembershipRole",
+    ("organizationRole", "MEMBER"): "MembershipRole",
+    ("locale", "ar"): "Locale",
+    ("language", "ar"): "Locale",
+    ("integration", "cal-video"): "LocationIntegration",
+    ("integration", "apple_calendar"): "CalendarIntegration",
+    ("type", "businessDays"): "BookingWindowType",
+    ("type", "TEXT"): "AttributeType",
+    ("type", "always"): "ConfirmationPolicyType",
+    ("type", "beforeEvent"): "WorkflowTriggerType",
+    ("weekStart", "Monday"): "Weekday",
+    ("days", "Monday"): "Weekday",
+    ("triggers", "BOOKING_CREATED"): "WebhookTrigger",
+    ("reason", "unspecified"): "OutOfOfficeReason",
+    ("permissions", "EVENT_TYPE_READ"): "OAuthClientPermission",
+    ("defaultLayout", "month"): "BookerLayout",
+    ("enabledLayouts", "month"): "BookerLayout",
+    ("frequency", "yearly"): "RecurrenceFrequency",
+    ("priority", "lowest"): "HostPriority",
+    ("schedulingType", "collective"): "SchedulingType",
+    ("schedulingType", "roundRobin"): "SchedulingType",
+    ("templateType", "CHECK_IN_APPOINTMENT"): "PhoneCallTemplateType",
+    ("unit", "hour"): "WorkflowTriggerOffsetUnit",
+    ("timeFormat", 12): "TimeFormat",
+}
+
+# --------------------------------------------------------------------------------------------
+# Repairs of the document (NOTES.md, "Known defects of the document")
+# --------------------------------------------------------------------------------------------
+
+
+class Repair(NamedTuple):
+    """One deliberate repair: what is wrong in the document and what the generator does."""
+
+    key: str
+    defect: str
+    action: str
+
+
+REPAIRS: tuple[Repair, ...] = (
+    Repair(
+        "oneof-as-anyof",
+        "`oneOf` without a discriminator whose branches overlap (a valid value matches several)",
+        "read as `anyOf`; the decoder picks the branch by its literal `type` (or `slug`) field, "
+        "then by the best match of required and known fields",
+    ),
+    Repair(
+        "literal-discriminator",
+        "the literal value of a union branch's `type`/`slug` is given only in prose "
+        "(`only allowed value for type is `x``), as a lone `default`, or not at all",
+        "give the property `enum: [x]` (from the prose, the default, or LITERAL_VALUES); the "
+        "model types it `Literal['x']` with that default",
+    ),
+    Repair(
+        "object-with-scalar-example",
+        "`type: object` whose `example`/`default` is a scalar (`slotInterval: 60`)",
+        "take the type from the example (`boolean`, `number`, `string`)",
+    ),
+    Repair(
+        "nested-enum",
+        "`enum` whose only value is the list of values (`enum: [[...]]` on an object)",
+        "flatten into a string enum",
+    ),
+    Repair(
+        "placeholder-pattern",
+        'pattern `"TIME_FORMAT_HH_MM"` is a placeholder, not a regex',
+        "use `^([01]\\d|2[0-3]):[0-5]\\d$` (HH:MM)",
+    ),
+    Repair(
+        "js-literal-pattern",
+        "pattern written as a JavaScript literal (`/^\\+[1-9]\\d{1,14}$/`)",
+        "strip the slashes",
+    ),
+    Repair("enum-on-array", "`enum` on an array schema (schedule `days`)", "move it to `items`"),
+    Repair(
+        "path-params",
+        "path parameters used in the path but not declared, or declared on a path without them",
+        "declare the missing ones (typed from ID_PARAM_TYPES or `string`), drop the extra ones",
+    ),
+    Repair(
+        "id-types",
+        "ids typed `number` in one operation and `string` in another",
+        "type every path parameter in ID_PARAM_TYPES the same way (methods take `int`)",
+    ),
+    Repair(
+        "untyped-query-params",
+        "query parameters with an empty schema (`/v2/slots`)",
+        "type them from their example (`string` or `number`)",
+    ),
+    Repair(
+        "date-time-from-example",
+        "date-time strings without `format: date-time` (`createdAt`, `start`, ...)",
+        "add `format: date-time` where the example is a full ISO 8601 date-time",
+    ),
+    Repair(
+        "empty-object-schema",
+        "component schemas of `type: object` with no properties (`UpdateOrganizationUserInput`, "
+        "`ValidateBookingLocation_2024_08_13`): a model of them would drop every field",
+        "declare `additionalProperties: true`; they are typed `dict[str, Any]`, kept as sent",
+    ),
+    Repair(
+        "self-referencing-data",
+        "an envelope whose `data` is the envelope itself (infinite recursion)",
+        "point `data` at the schema in SELF_REFERENCING_DATA",
+    ),
+    Repair(
+        "list-data-not-array",
+        "a paginated list operation whose `data` is declared as a single object",
+        "declare `data` as an array of that object",
+    ),
+    Repair(
+        "wrong-data-schema",
+        "verified-resource envelopes whose `data` is `ScheduleOutput` (a copy-paste error)",
+        "declare `data` as an untyped object (an array of them for lists); methods return `Any`",
+    ),
+    Repair(
+        "slot-maps",
+        "slot maps declared empty (`SlotsOutput_2024_09_04`) or as lists of strings "
+        "(`GET /v2/slots`) while their examples are `{date: [{start[, end]}]}`",
+        "declare `Slot_2024_09_04` / `RangeSlot_2024_09_04` and the two maps of them "
+        "(range first: a range slot also fits the plain one)",
+    ),
+    Repair(
+        "non-envelope-response",
+        "success responses whose schema is the `data` (or a bare object), not the envelope "
+        "every response has",
+        "wrap them in `{status, data}`; an example that is an envelope without data makes the "
+        "method return `None`",
+    ),
+    Repair(
+        "untyped-response",
+        "success responses without a schema",
+        "declare the generic envelope `{status, data}`; methods return `Any`",
+    ),
+    Repair(
+        "auth-headers",
+        "auth headers (`Authorization`, `x-cal-client-id`, `x-cal-secret-key`) and "
+        "`cal-api-version` declared as operation parameters",
+        "never method arguments: the client sends them (credential; version from the "
+        "parameter's enum/default/description, overridable per call and per client)",
+    ),
+)
+
+#: Path parameters that are ids, and the one type they get everywhere ("id-types").
+ID_PARAM_TYPES: dict[str, str] = {
+    "orgId": "number",
+    "teamId": "number",
+    "eventTypeId": "number",
+    "scheduleId": "number",
+    "userId": "number",
+    "membershipId": "number",
+    "managedOrganizationId": "number",
+    "workflowId": "number",
+    "oooId": "number",
+    "responseId": "number",
+    "id": "number",
+}
+
+#: String path parameters whose ids the document's outputs give as numbers (``webhookId``: the
+#: webhook outputs' ``id`` is a ``number``): methods take ``int | str`` and send either as is.
+LOOSE_ID_PARAMS: frozenset[str] = frozenset({"webhookId"})
+
+#: Discriminator literals the document does not state at all ("literal-discriminator").
+LITERAL_VALUES: dict[tuple[str, str], str] = {
+    ("BusinessDaysWindow_2024_06_14", "type"): "businessDays",
+    ("CalendarDaysWindow_2024_06_14", "type"): "calendarDays",
+    ("RangeWindow_2024_06_14", "type"): "range",
+}
+
+#: Envelopes whose ``data`` refers to themselves ("self-referencing-data").
+SELF_REFERENCING_DATA: dict[str, dict[str, object]] = {
+    "GetReservedSlotOutput_2024_09_04": {
+        "nullable": True,
+        "allOf": [{"$ref": "#/components/schemas/ReserveSlotOutput_2024_09_04"}],
+    },
+    # "ReassignAutoBookingOutput / ReassignManualBookingOutput" are named but not in the document.
+    "ReassignBookingOutput_2024_08_13": {"type": "object"},
+}
+
+#: Envelopes of verified-resource operations whose ``data`` is wrong ("wrong-data-schema"):
+#: schema → whether ``data`` is a list.
+WRONG_DATA_SCHEMAS: dict[str, bool] = {
+    "UserVerifiedEmailOutput": False,
+    "UserVerifiedPhoneOutput": False,
+    "UserVerifiedEmailsOutput": True,
+    "UserVerifiedPhonesOutput": True,
+    "TeamVerifiedEmailOutput": False,
+    "TeamVerifiedPhoneOutput": False,
+    "TeamVerifiedEmailsOutput": True,
+    "TeamVerifiedPhonesOutput": True,
+}
+
+#: Header parameters that are never method arguments ("auth-headers").
+AUTH_HEADERS: frozenset[str] = frozenset({"authorization", "x-cal-client-id", "x-cal-secret-key"})
+VERSION_HEADER = "cal-api-version"
+
+#: The token refresh takes the client secret that the access-token credential holds.
+CLIENT_SECRET_OPERATIONS: frozenset[str] = frozenset({"OAuthFlowController_refreshTokens"})
