@@ -450,3 +450,21 @@ async def test_cancelling_1000_waiting_calls_leaks_nothing() -> None:
             # The bucket still paces: the next calls succeed without a 429.
             await asyncio.gather(*(client.request("GET", "/v2/me") for _ in range(5)))
         assert emu.stats.rate_limited == 0
+
+
+@pytest.mark.slow
+async def test_follows_the_servers_window_too() -> None:
+    # The key is left at its default (120 per 60 s); the server says 10, and its window (1 s)
+    # shows in the Reset of a window's first answer.
+    async with Emulator(rate_limit=RateLimit(10, 1)) as emu:
+        async with _client(emu) as client:
+
+            async def worker() -> None:
+                for _ in range(15):
+                    await client.request("GET", "/v2/me")
+
+            started = time.perf_counter()
+            await asyncio.gather(worker(), worker())
+            elapsed = time.perf_counter() - started
+        assert emu.stats.rate_limited == 0
+        assert elapsed < 4.0  # (ceil(30 / 10) - 1) x 1 s = 2 s ideal; 60-s windows would take 2 min

@@ -104,6 +104,7 @@ class _Bucket:
         "calibration",
         "config",
         "dispatcher",
+        "fixed_margin",
         "hold_until",
         "in_flight",
         "log",
@@ -112,17 +113,22 @@ class _Bucket:
         "probe_started",
         "queues",
         "server_limit",
+        "server_window",
         "smooth",
         "waiting",
         "wakeup",
         "window",
     )
 
-    def __init__(self, config: RateLimit, margin: float, smooth: bool, calibrated: bool) -> None:
+    def __init__(
+        self, config: RateLimit, margin: float | None, smooth: bool, calibrated: bool
+    ) -> None:
         self.config = config
+        self.fixed_margin = margin  # None: default_margin() of the window in force
         self.window = config.window_seconds
-        self.margin = margin
+        self.margin = margin if margin is not None else default_margin(self.window)
         self.server_limit: int | None = None
+        self.server_window = 0.0  # the longest Reset announced: a window's first answer says W
         self.log: list[float] = []  # start times, ascending; only the last `limit` matter
         self.bulk_log: list[float] | None = None  # BULK start times, when a bulk share is set
         self.queues: list[collections.deque[_Waiter]] | None = None  # one per Priority, lazily
@@ -134,19 +140,39 @@ class _Bucket:
         self.budgets: dict[str, list[float]] | None = None  # name -> [budget, reset_at]
         self.calibration = _Calibration.CALIBRATED if calibrated else _Calibration.FRESH
         self.probe_started = 0.0
-        self.smooth: AsyncLimiter | None = _smooth_bucket(config, margin) if smooth else None
+        self.smooth: AsyncLimiter | None = _smooth_bucket(config, self.margin) if smooth else None
         self.prepaid = False
 
     @property
     def limit(self) -> int:
         return self.server_limit or self.config.limit
 
-    def reconfigure(self, config: RateLimit, margin: float) -> None:
+    def reconfigure(self, config: RateLimit) -> None:
         self.config = config
-        self.window = config.window_seconds
-        self.margin = margin
+        self._set_window()
         if self.smooth is not None:
-            self.smooth = _smooth_bucket(config, margin)
+            self.smooth = _smooth_bucket(config, self.margin)
+
+    def follow_server(self, limit: int, remaining: int | None, reset: float | None) -> None:
+        """The server's ``Limit`` replaces the configured one; so does its window.
+
+        The server does not send its window, but a window's first answer announces all of it
+        as ``Reset``: the longest ``Reset`` seen outside a block (``Remaining`` > 0) is the
+        window. It is used only when the server's limit differs from the configured one, since
+        then the configured window is known to describe another limit.
+        """
+        self.server_limit = None if limit == self.config.limit else limit
+        if reset is not None and remaining is not None and remaining > 0:
+            self.server_window = max(self.server_window, reset)
+        self._set_window()
+
+    def _set_window(self) -> None:
+        if self.server_limit is not None and self.server_window > 0:
+            self.window = self.server_window
+        else:
+            self.window = self.config.window_seconds
+        fixed = self.fixed_margin
+        self.margin = fixed if fixed is not None else default_margin(self.window)
 
     def delay(self, now: float, cost: int, calibration_timeout: float, bulk_cap: int) -> float:
         """Seconds until ``cost`` more starts are allowed (0: now).
@@ -312,20 +338,15 @@ class LocalLimiter:
     def __repr__(self) -> str:
         return f"LocalLimiter(pacing={self._pacing!r}, buckets={len(self._buckets)})"
 
-    def _margin_for(self, config: RateLimit) -> float:
-        return self._margin if self._margin is not None else default_margin(config.window_seconds)
-
     def _bucket(self, key: str, config: RateLimit) -> _Bucket:
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = _Bucket(
-                config, self._margin_for(config), self._pacing == "smooth", not self._calibrate
-            )
+            bucket = _Bucket(config, self._margin, self._pacing == "smooth", not self._calibrate)
             if self._bulk_share is not None:
                 bucket.bulk_log = []
             self._buckets[key] = bucket
         elif bucket.config is not config and bucket.config != config:
-            bucket.reconfigure(config, self._margin_for(config))
+            bucket.reconfigure(config)
         return bucket
 
     def _bulk_cap(self, bucket: _Bucket, bulk: bool) -> int:
@@ -483,7 +504,7 @@ class LocalLimiter:
         for named in state.limits:
             name = named.name.lower()
             if name == "default" and named.limit is not None:
-                bucket.server_limit = None if named.limit == bucket.config.limit else named.limit
+                bucket.follow_server(named.limit, named.remaining, named.reset_seconds)
             if named.remaining is None or named.reset_seconds is None:
                 continue
             budget = float(named.remaining - bucket.in_flight)
