@@ -1,0 +1,69 @@
+"""What ``icalendly export`` can export: resource name -> operation, path parameters, filters."""
+
+from __future__ import annotations
+
+import attrs
+
+from ..endpoints import OPERATIONS, Operation
+
+__all__ = ["FILTERS", "RESOURCES", "Resource", "operation_for"]
+
+
+@attrs.frozen
+class Resource:
+    """One exportable collection."""
+
+    name: str
+    operation: str  # the method's dotted name, e.g. "teams.memberships.list"
+    path_params: tuple[str, ...] = ()  # CLI option names, in the order the path takes them
+    filters: tuple[str, ...] = ()  # CLI filter names this resource accepts (see FILTERS)
+    help: str = ""
+
+
+# CLI filter name -> (query parameter, several values allowed)
+FILTERS: dict[str, tuple[str, bool]] = {
+    "status": ("status", True),
+    "after-start": ("afterStart", False),
+    "before-end": ("beforeEnd", False),
+    "attendee-email": ("attendeeEmail", False),
+    "event-type-id": ("eventTypeId", False),
+    "after-created-at": ("afterCreatedAt", False),
+    "before-created-at": ("beforeCreatedAt", False),
+}
+
+_BOOKING_FILTERS = tuple(FILTERS)
+
+RESOURCES: dict[str, Resource] = {
+    r.name: r
+    for r in (
+        Resource("bookings", "bookings.list", filters=_BOOKING_FILTERS, help="your bookings"),
+        Resource("event-types", "event_types.list", help="event types"),
+        Resource("schedules", "schedules.list", help="availability schedules"),
+        Resource("webhooks", "webhooks.list", help="webhook subscriptions"),
+        Resource("teams", "teams.list", help="teams (Teams or Platform plan)"),
+        Resource(
+            "memberships",
+            "teams.memberships.list",
+            ("team-id",),
+            help="a team's memberships (Teams or Platform plan)",
+        ),
+        Resource(
+            "org-users",
+            "orgs.users.list",
+            ("org-id",),
+            help="an organization's users (Organizations or Platform plan)",
+        ),
+        Resource(
+            "managed-users",
+            "platform.managed_users.list",
+            ("client-id",),
+            help="an OAuth client's managed users (Platform plan)",
+        ),
+    )
+}
+
+_BY_NAME = {op.python_name: op for op in OPERATIONS}
+
+
+def operation_for(resource: Resource) -> Operation:
+    return _BY_NAME[resource.operation]

@@ -1,0 +1,197 @@
+"""The ``icalendly`` console script, run as a real subprocess."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(sys.executable).with_name("icalendly")
+
+
+def _command() -> list[str]:
+    if SCRIPT.exists():
+        return [str(SCRIPT)]
+    return [sys.executable, "-m", "icalendly_async.cli"]  # not installed as a script (e.g. in tox)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ICALENDLY_")}
+    env.update(extra)
+    return env
+
+
+def _run(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_command(), *args], capture_output=True, text=True, timeout=timeout, env=_env(**env)
+    )
+
+
+class MockServer:
+    def __init__(self, process: subprocess.Popen[str], settings: dict[str, str]) -> None:
+        self.process = process
+        self.settings = settings
+
+
+@pytest.fixture
+def mock_server() -> Iterator[MockServer]:
+    process = subprocess.Popen(
+        [*_command(), "mock-server", "--port", "0", "--bookings", "5000", "--rate-limit", "10/1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    settings: dict[str, str] = {}
+    assert process.stdout is not None
+    deadline = time.monotonic() + 30
+    while "ICALENDLY_CLIENT_SECRET" not in settings and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        match = re.match(r"(ICALENDLY_[A-Z_]+)=(\S+)", line.strip())
+        if match:
+            settings[match.group(1)] = match.group(2)
+    assert "ICALENDLY_BASE_URL" in settings, process.stderr.read() if process.stderr else ""
+    yield MockServer(process, settings)
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.slow
+def test_demo_reports_zero_429s(tmp_path: Path) -> None:
+    out = tmp_path / "bookings.jsonl"
+    done = _run("demo", "--bookings", "2000", "--rate-limit", "40/1", "--out", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "429s received: 0" in done.stdout
+    assert "records exported: 2000" in done.stdout
+    assert len(out.read_text().splitlines()) == 2000
+
+
+@pytest.mark.slow
+def test_export_survives_sigkill_and_resumes_exactly_once(
+    mock_server: MockServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "bookings.jsonl"
+    checkpoint = tmp_path / "bookings.jsonl.checkpoint.json"
+    args = ["export", "bookings", "--out", str(out), "--page-size", "50", "--concurrency", "2"]
+    first = subprocess.Popen(
+        [*_command(), *args, "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(**mock_server.settings),
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if checkpoint.exists():
+            try:
+                if json.loads(checkpoint.read_text())["records"] >= 1000:
+                    break
+            except (ValueError, KeyError):
+                pass  # replaced while we read it
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert checkpoint.exists(), "killed after it finished: raise the page count"
+    done = _run(*args, "--resume", "--quiet", **mock_server.settings)
+    assert done.returncode == 0, done.stderr
+    assert "resumed at record" in done.stdout
+    uids = [json.loads(line)["uid"] for line in out.read_text().splitlines()]
+    assert len(uids) == 5000 and len(set(uids)) == 5000
+    assert not checkpoint.exists()
+
+
+@pytest.mark.slow
+def test_csv_export_with_filters(mock_server: MockServer, tmp_path: Path) -> None:
+    out = tmp_path / "cancelled.csv"
+    done = _run(
+        "export",
+        "bookings",
+        "--out",
+        str(out),
+        "--status",
+        "cancelled",
+        "--page-size",
+        "250",
+        "--quiet",
+        **mock_server.settings,
+    )
+    assert done.returncode == 0, done.stderr
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and all(row["status"] in ("cancelled", "rejected") for row in rows)
+    assert len({row["uid"] for row in rows}) == len(rows)
+
+
+def test_an_existing_file_is_not_overwritten_silently(tmp_path: Path) -> None:
+    out = tmp_path / "x.jsonl"
+    out.write_text("precious\n")
+    done = _run(
+        "export",
+        "bookings",
+        "--out",
+        str(out),
+        ICALENDLY_API_KEY="ical_0123456789abcdef",
+        ICALENDLY_BASE_URL="http://127.0.0.1:9",
+    )
+    assert done.returncode == 1 and "--resume" in done.stderr and "--overwrite" in done.stderr
+    assert out.read_text() == "precious\n"
+
+
+def test_errors_are_one_line_and_never_echo_secrets(tmp_path: Path) -> None:
+    secret = "sk_0123456789abcdefSECRET"
+    done = _run("export", "bookings", "--out", str(tmp_path / "a.jsonl"), ICALENDLY_API_KEY=secret)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("icalendly: error:")
+    assert secret not in done.stderr and "Traceback" not in done.stderr
+    missing = _run("export", "bookings", "--out", str(tmp_path / "b.jsonl"))
+    assert missing.returncode == 1 and "ICALENDLY_API_KEY" in missing.stderr
+    debug = _run(
+        "--debug",
+        "export",
+        "bookings",
+        "--out",
+        str(tmp_path / "c.jsonl"),
+        ICALENDLY_API_KEY=secret,
+    )
+    assert "Traceback" in debug.stderr and secret not in debug.stderr
+
+
+def test_plain_http_is_refused_unless_loopback(tmp_path: Path) -> None:
+    done = _run(
+        "export",
+        "bookings",
+        "--out",
+        str(tmp_path / "a.jsonl"),
+        ICALENDLY_API_KEY="ical_0123456789abcdef",
+        ICALENDLY_BASE_URL="http://api.example.com",
+    )
+    assert done.returncode == 1 and "http" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_plan_tier_is_checked_before_sending(tmp_path: Path) -> None:
+    done = _run(
+        "export",
+        "org-users",
+        "--org-id",
+        "1",
+        "--out",
+        str(tmp_path / "a.jsonl"),
+        ICALENDLY_API_KEY="ical_0123456789abcdef",
+        ICALENDLY_BASE_URL="http://127.0.0.1:9",  # nothing listens: a request would fail otherwise
+        ICALENDLY_PLAN="teams",
+    )
+    assert done.returncode == 1 and "Plan.TEAMS" in done.stderr, done.stderr
