@@ -23,7 +23,8 @@ from ._session import (
 )
 from .auth import Credential
 from .endpoints._generated import GeneratedGroups
-from .endpoints._operation import Operation
+from .endpoints._match import match_operation
+from .endpoints._operation import AuthRequirement, Operation
 from .errors import ConfigurationError
 from .observability.logs import LoggingObserver, configure_from_env
 from .plans import Plan, tier_for_path
@@ -257,7 +258,8 @@ class ICalendly(GeneratedGroups):
         """Call any endpoint; returns the envelope's decoded ``data``.
 
         The escape hatch for what the typed methods do not cover. It runs the same pipeline:
-        tier check (from the path), pacing, retries, errors.
+        tier check, pacing, retries, errors. When the path matches an operation of the API, its
+        ``cal-api-version`` is sent unless ``api_version`` says otherwise.
         """
         response = await self.request_response(
             method,
@@ -289,17 +291,31 @@ class ICalendly(GeneratedGroups):
             raise ConfigurationError(f"path must start with '/', e.g. '/v2/me'; got {path!r}")
         if "?" in path:
             raise ConfigurationError("pass query parameters as params=, not in the path")
+        operation = match_operation(verb, path)
+        if api_version is None and operation is not None:
+            api_version = self._api_version(operation, None)
         spec = RequestSpec(
             method=verb,
             path=path,
-            name=f"{verb} {path}",
-            tier=tier_for_path(path),
+            name=operation.python_name if operation else f"{verb} {path}",
+            tier=operation.tier if operation else tier_for_path(path),
+            auth=operation.auth if operation else AuthRequirement.ANY,
             query=tuple(encode_query(params)),
             body=encode_body(json) if json is not None else None,
             headers=self._call_headers(headers, api_version),
+            template=operation.path if operation else path,
+            operation_id=operation.operation_id if operation else None,
         )
         return await self._transport.send(
             spec, self._credential, self._plan, self._options, to_timeout(timeout)
+        )
+
+    def _api_version(self, operation: Operation, override: str | None) -> str | None:
+        return (
+            override
+            or self._api_versions.get(operation.operation_id)
+            or self._api_versions.get(operation.tag)
+            or operation.api_version
         )
 
     async def _call(
@@ -315,12 +331,7 @@ class ICalendly(GeneratedGroups):
         api_version: str | None = None,
     ) -> Response:
         """Run one generated operation (the generated endpoint methods call this)."""
-        version = (
-            api_version
-            or self._api_versions.get(operation.operation_id)
-            or self._api_versions.get(operation.tag)
-            or operation.api_version
-        )
+        version = self._api_version(operation, api_version)
         spec = RequestSpec(
             method=operation.method.upper(),
             path=format_path(operation.path, operation.path_params, path_params),

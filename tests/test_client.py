@@ -468,3 +468,18 @@ async def test_follows_the_servers_window_too() -> None:
             elapsed = time.perf_counter() - started
         assert emu.stats.rate_limited == 0
         assert elapsed < 4.0  # (ceil(30 / 10) - 1) x 1 s = 2 s ideal; 60-s windows would take 2 min
+
+
+async def test_raw_requests_know_their_operation(recording_server: RecordingServer) -> None:
+    async with ICalendly(
+        ApiKey("ical_0123456789abcdef"),
+        base_url=recording_server.base_url,
+        allow_insecure_http=True,
+    ) as client:
+        await client.request("GET", "/v2/bookings/abc")  # bookings.get: cal-api-version 2024-08-13
+        await client.request("GET", "/v2/bookings/abc", api_version="2024-04-15")
+        await client.request("GET", "/v2/not-in-the-document")
+        with pytest.raises(errors.ConfigurationError, match="PlatformClient"):
+            await client.request("GET", "/v2/oauth-clients/c1/users")  # needs the client's secret
+    sent = [r["headers"].get("cal-api-version") for r in recording_server.requests]
+    assert sent == ["2024-08-13", "2024-04-15", None]

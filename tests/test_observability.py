@@ -62,9 +62,9 @@ async def test_debug_logs_one_line_per_attempt_and_never_a_secret(
     fields = http[0].icalendly  # type: ignore[attr-defined]
     assert {"method", "path", "status", "attempt", "limiter_wait_ms", "duration_ms"} <= set(fields)
     assert fields["request_id"].startswith("req_")
-    assert any(r.icalendly["path"] == "/v2/bookings/nope" for r in http)  # type: ignore[attr-defined]
+    assert any(r.icalendly["path"] == "/v2/bookings/{bookingUid}" for r in http)  # type: ignore[attr-defined]
     messages = [r.getMessage() for r in caplog.records]
-    assert any("retrying GET /v2/me" in m for m in messages)
+    assert any("retrying me.get" in m for m in messages)
     assert any("access token refreshed" in m for m in messages)
     dump = "\n".join(messages) + "\n".join(repr(r.__dict__) for r in caplog.records)
     for secret in secrets:
@@ -76,9 +76,9 @@ async def test_metrics_snapshot_counts_exactly() -> None:
     async with Emulator() as emu, _client(emu, [metrics]) as client:
         await _scripted_run(emu, client)
     snapshot = metrics.snapshot()
-    me = snapshot["operations"]["GET /v2/me"]
+    me = snapshot["operations"]["me.get"]
     assert (me["calls"], me["attempts"], me["retries"], me["errors"]) == (4, 6, 2, {})
-    missing = snapshot["operations"]["GET /v2/bookings/nope"]
+    missing = snapshot["operations"]["bookings.get"]
     assert missing["errors"] == {"NotFoundError": 1}
     (credential,) = snapshot["credentials"].values()
     assert credential["calls"] == 5 and credential["attempts"] == 7
@@ -94,7 +94,7 @@ async def test_prometheus_exposition() -> None:
     async with Emulator() as emu, _client(emu, [metrics]) as client:
         await client.request("GET", "/v2/me")
     text = prometheus_client.generate_latest(registry).decode()
-    assert 'icalendly_calls_total{operation="GET /v2/me"} 1.0' in text
+    assert 'icalendly_calls_total{operation="me.get"} 1.0' in text
     assert "icalendly_latency_seconds_bucket" in text
 
 
@@ -133,7 +133,7 @@ async def test_a_raising_observer_never_breaks_a_call(caplog: pytest.LogCaptureF
     metrics = MetricsObserver()
     async with Emulator() as emu, _client(emu, [Broken(), metrics]) as client:
         assert await client.request("GET", "/v2/me")
-    assert metrics.snapshot()["operations"]["GET /v2/me"]["calls"] == 1
+    assert metrics.snapshot()["operations"]["me.get"]["calls"] == 1
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("Broken failed in on_call_start" in w for w in warnings)
     assert not any("ical_xyz" in w for w in warnings)
