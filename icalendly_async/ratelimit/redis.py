@@ -1,0 +1,726 @@
+"""``RedisLimiter``: one credential's rate limit shared by every process and host, on Redis.
+
+Eight workers of a bulk job, or sixteen web workers on four hosts, share one credential's 120
+or 500 requests per minute. Each with its own :class:`~icalendly_async.ratelimit.LocalLimiter`
+would let N times the limit through, and the service blocks the credential for 60 s after an
+overrun. This limiter keeps the same sliding log as ``LocalLimiter`` (never more than ``limit``
+starts in any window of ``window + margin``, ``limit`` at once and ``limit`` more as each window
+ends; DESIGN.md, "The limiter's arithmetic") in a Redis sorted set, and decides every grant in
+one atomic Lua script (``_redis_lua.py``) on the server's clock. A denial writes nothing and
+returns the exact wait, so a caller sleeps once instead of polling.
+
+In each process, one dispatcher task per busy credential talks to Redis; the calls waiting on
+it are ordered by :class:`~icalendly_async.ratelimit.Priority` (FIFO within a class, with the
+same aging as ``LocalLimiter``) and granted in batches of up to ``batch`` per script call, so a
+burst of waiting calls costs one round trip per ``batch`` grants and one per wait, not a herd of
+pollers. A call cancelled after its grant but before it could send gives its slot back
+(``ZREM``). The keys of a credential share one Redis Cluster hash tag and expire when it goes
+idle. Create one limiter per process (and event loop), after any fork.
+
+On top of the log, as in ``LocalLimiter`` and now for the whole fleet at once:
+
+* **calibration**: when nobody in the fleet has heard from the server for a window, the next
+  grant is a probe that goes out alone; the fleet waits for its ``X-RateLimit-*`` headers (or
+  ``calibration_timeout``). Other processes poll every ``probe_poll`` seconds while it is out.
+* **server feedback**: ``observe`` writes a budget per named limit (``Remaining`` minus this
+  process's requests in flight; the other processes' in-flight requests are unknown here, the
+  log covers them) until its ``Reset``, and a server ``Limit`` that differs from the configured
+  one. Concurrent answers of one process are coalesced into one write, and an answer that only
+  echoes this process's own grants is not written at all (a steady trickle writes once per
+  window).
+* **penalties**: ``penalize`` (after a 429) holds the credential for every worker.
+
+**When Redis fails** (refused, timed out after ``timeout`` seconds, or erroring), the policy is
+the user's:
+
+* ``fallback="raise"`` (the default, fail closed): waiting and new calls raise
+  :class:`LimiterUnavailableError` (a ``TransportError``; nothing was sent). Sending without the
+  shared log could overrun the limit for the whole fleet.
+* ``fallback="local"`` with ``expected_workers=N``: the process paces itself with a
+  ``LocalLimiter`` at ``limit // N`` per window until Redis answers again (checked at most every
+  ``recheck_after`` seconds); its grants in the meantime are written into the log when it does.
+
+Either way no call waits on a dead Redis longer than ``timeout`` seconds per attempt.
+
+**Clock**: times come from the Redis server's ``TIME`` (one clock for the fleet). A server that
+refuses ``TIME`` in scripts (very old or restricted ones) is detected and the limiter switches to
+each process's wall clock, clamped so it never runs behind the log; ``clock="client"`` forces it.
+Then the hosts' clocks must agree within the margin (NTP does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import secrets
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Literal
+
+from ..errors import ConfigurationError
+from ..tokenstore_redis import RedisTokenStore
+from . import _redis_lua as lua
+from ._redis_common import (
+    LimiterUnavailableError,
+    RedisClient,
+    RedisUnavailableError,
+    TokenStoreUnavailableError,
+    bounded,
+    check_prefix,
+    check_timeout,
+    connect,
+    credential_keys,
+)
+from ._redis_state import (
+    CLASSES,
+    FALLBACK,
+    Credential,
+    Outcome,
+    RedisLimiterStats,
+    UseFallback,
+    View,
+    Waiter,
+    set_if_pending,
+)
+from .headers import RateLimit, RateLimitState
+from .local import LocalLimiter, default_margin
+from .priority import Priority
+
+__all__ = [
+    "LimiterUnavailableError",
+    "RedisLimiter",
+    "RedisLimiterStats",
+    "RedisTokenStore",
+    "RedisUnavailableError",
+    "TokenStoreUnavailableError",
+]
+
+log = logging.getLogger("icalendly_async.ratelimit.redis")
+
+Fallback = Literal["raise", "local"]
+Clock = Literal["redis", "client"]
+
+_US = 1_000_000
+_REASON_PROBE = 4
+_REASON_BULK = 5
+_KEY_PARTS = ("log", "hold", "budgets", "limit", "cal", "bulk")
+
+
+class RedisLimiter:
+    """A :class:`~icalendly_async.ratelimit.Limiter` shared through Redis (see the module docs).
+
+    ``redis``: a URL (``"redis://host:6379/0"``; the limiter creates the client and closes it
+    in :meth:`aclose`) or a ``redis.asyncio.Redis`` / ``RedisCluster`` you own.
+    ``prefix``: the start of every key. ``margin``: seconds added to each window (default 2% of
+    it, at most 0.25 s). ``calibrate``/``calibration_timeout``: the fleet-wide probe;
+    ``probe_poll``: how often other processes look whether it is back.
+    ``timeout``: seconds any one Redis call may take. ``fallback``/``expected_workers``: the
+    failure policy. ``recheck_after``: after a failure, seconds before Redis is tried again
+    (meanwhile calls fail fast or go to the fallback). ``clock``: ``"redis"`` (server ``TIME``)
+    or ``"client"``. ``aging``/``bulk_share``: priorities as in ``LocalLimiter``; the bulk
+    share holds across the fleet. ``batch``: the most waiting calls one script call grants.
+    """
+
+    def __init__(
+        self,
+        redis: str | RedisClient,
+        *,
+        prefix: str = "icalendly:rl",
+        margin: float | None = None,
+        calibrate: bool = True,
+        calibration_timeout: float = 5.0,
+        probe_poll: float = 0.05,
+        timeout: float = 2.0,
+        fallback: Fallback = "raise",
+        expected_workers: int | None = None,
+        recheck_after: float = 1.0,
+        clock: Clock = "redis",
+        aging: float | None = None,
+        bulk_share: float | None = None,
+        batch: int = 64,
+    ) -> None:
+        self._timeout = check_timeout(timeout, "timeout")
+        self._prefix = check_prefix(prefix)
+        if margin is not None and not margin >= 0:
+            raise ConfigurationError(f"margin must be >= 0 seconds, got {margin!r}")
+        check_timeout(calibration_timeout, "calibration_timeout")
+        check_timeout(probe_poll, "probe_poll")
+        check_timeout(recheck_after, "recheck_after")
+        if fallback not in ("raise", "local"):
+            raise ConfigurationError(f"fallback must be 'raise' or 'local', got {fallback!r}")
+        if fallback == "local":
+            if (
+                isinstance(expected_workers, bool)
+                or not isinstance(expected_workers, int)
+                or expected_workers < 1
+            ):
+                raise ConfigurationError(
+                    "fallback='local' needs expected_workers: how many processes share each "
+                    "credential (each then paces itself at limit // expected_workers)"
+                )
+        elif expected_workers is not None:
+            raise ConfigurationError("expected_workers only applies with fallback='local'")
+        if clock not in ("redis", "client"):
+            raise ConfigurationError(f"clock must be 'redis' or 'client', got {clock!r}")
+        if aging is not None and not aging > 0:
+            raise ConfigurationError(f"aging must be > 0 seconds, got {aging!r}")
+        if bulk_share is not None and not 0 < bulk_share <= 1:
+            raise ConfigurationError(f"bulk_share must be a fraction in (0, 1], got {bulk_share!r}")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ConfigurationError(f"batch must be a whole number >= 1, got {batch!r}")
+        self._client, self._owns_client = connect(redis, self._timeout)
+        self._margin = margin
+        self._calibrate = calibrate
+        self._calibration_timeout = float(calibration_timeout)
+        self._probe_poll = float(probe_poll)
+        self._fallback: Fallback = fallback
+        self._expected_workers = expected_workers or 1
+        self._recheck_after = float(recheck_after)
+        self._server_time = clock == "redis"
+        self._aging = aging
+        self._bulk_share = bulk_share
+        self._batch = batch
+        self._grant = self._client.register_script(lua.GRANT)
+        self._feedback = self._client.register_script(lua.FEEDBACK)
+        self._penalize = self._client.register_script(lua.PENALIZE)
+        self._release = self._client.register_script(lua.RELEASE)
+        self._token = secrets.token_hex(6)  # this process's members: unique in the log
+        self._sequence = itertools.count()
+        self._credentials: dict[str, Credential] = {}
+        self._acquisitions = 0
+        self._sweep_every = 4096  # acquisitions between sweeps of idle credentials
+        self._local: LocalLimiter | None = None
+        self._backfill: set[str] = set()
+        self._down_until = 0.0
+        self._down_error: RedisUnavailableError | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._closed = False
+        self.stats = RedisLimiterStats()
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisLimiter(prefix={self._prefix!r}, fallback={self._fallback!r}, "
+            f"credentials={len(self._credentials)})"
+        )
+
+    @property
+    def redis(self) -> RedisClient:
+        """The Redis client in use."""
+        return self._client
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> RedisLimiter:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the dispatchers, finish pending slot releases, close the client if ours."""
+        if self._closed:
+            return
+        self._closed = True
+        error = LimiterUnavailableError("the RedisLimiter was closed")
+        for cred in self._credentials.values():
+            self._fail_waiters(cred, error)
+            if cred.dispatcher is not None:
+                cred.dispatcher.cancel()
+        tasks = [c.dispatcher for c in self._credentials.values() if c.dispatcher is not None]
+        tasks.extend(self._background)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._owns_client:
+            await self._client.aclose()
+
+    # -- keys and configuration -----------------------------------------------------------------
+
+    def _margin_for(self, config: RateLimit) -> float:
+        return self._margin if self._margin is not None else default_margin(config.window_seconds)
+
+    def _credential(self, key: str, config: RateLimit) -> Credential:
+        cred = self._credentials.get(key)
+        if cred is None:
+            cred = Credential(
+                keys=credential_keys(self._prefix, key, *_KEY_PARTS),
+                config=config,
+                margin=self._margin_for(config),
+            )
+            self._credentials[key] = cred
+        elif cred.config is not config and cred.config != config:
+            # The configuration travels with every script call: a change applies at once.
+            cred.config = config
+            cred.margin = self._margin_for(config)
+        return cred
+
+    def _span_us(self, cred: Credential) -> int:
+        return math.ceil((cred.config.window_seconds + cred.margin) * _US)
+
+    def _sweep(self, now: float) -> None:
+        idle = [key for key, cred in self._credentials.items() if cred.idle(now)]
+        for key in idle:
+            del self._credentials[key]
+
+    def _forget_if_idle(self, key: str, cred: Credential) -> None:
+        if cred.idle(asyncio.get_running_loop().time()) and self._credentials.get(key) is cred:
+            del self._credentials[key]
+
+    async def _script(self, script: Any, keys: Sequence[str], args: Sequence[object]) -> Any:
+        """One bounded script call; switches to the client clock if the server refuses TIME."""
+        stats = self.stats
+        if script is self._grant:
+            stats.grant_calls += 1
+        elif script is self._feedback:
+            stats.feedback_calls += 1
+        else:
+            stats.penalty_calls += 1
+        try:
+            return await bounded(
+                script(keys=keys, args=[_now_us(), "1" if self._server_time else "0", *args]),
+                self._timeout,
+                "rate-limit script",
+                LimiterUnavailableError,
+            )
+        except LimiterUnavailableError as exc:
+            text = str(exc).lower()
+            if self._server_time and (
+                "non deterministic" in text or ("not allowed" in text and "script" in text)
+            ):
+                log.warning(
+                    "Redis refuses TIME in scripts (%s); pacing on the hosts' clocks instead", exc
+                )
+                self._server_time = False
+                return await self._script(script, keys, args)
+            raise
+
+    # -- the protocol ---------------------------------------------------------------------------
+
+    async def acquire(
+        self, key: str, rate_limit: RateLimit, cost: int = 1, *, priority: int = Priority.NORMAL
+    ) -> None:
+        if isinstance(cost, bool) or not isinstance(cost, int) or cost < 1:
+            raise ConfigurationError(f"cost must be a whole number >= 1, got {cost!r}")
+        if cost > rate_limit.limit:
+            raise ConfigurationError(
+                f"a request of cost {cost} can never start under a limit of "
+                f"{rate_limit.limit} per window"
+            )
+        if not 0 <= priority < CLASSES:
+            raise ConfigurationError(f"priority must be a Priority, got {priority!r}")
+        if self._closed:
+            raise ConfigurationError("this RedisLimiter is closed")
+        loop = asyncio.get_running_loop()
+        self._acquisitions += 1
+        if self._acquisitions % self._sweep_every == 0:
+            self._sweep(loop.time())
+        cred = self._credential(key, rate_limit)
+        if loop.time() < self._down_until:
+            await self._use_fallback(key, cred, cost, priority)
+            return
+        waiter = Waiter(loop.create_future(), cost, int(priority), loop.time())
+        cred.queues[waiter.priority].append(waiter)
+        cred.waiting += 1
+        if cred.dispatcher is None:
+            cred.dispatcher = loop.create_task(self._dispatch(key, cred))
+        elif cred.blocked is not None:
+            reason, blocked_cost, blocked_bulk = cred.blocked
+            bulk = waiter.priority == Priority.BULK
+            if cost < blocked_cost or (reason == _REASON_BULK and blocked_bulk and not bulk):
+                # The dispatcher waits for what only its head lacks (room for a larger cost, or
+                # bulk share): this call may go sooner. Other arrivals would cost a Redis call
+                # each and change nothing: every call of a credential waits for the same slot.
+                cred.wake()
+        try:
+            result = await waiter.future
+        except asyncio.CancelledError:
+            future = waiter.future
+            if future.cancelled() or not future.done():
+                # Still queued (the task's cancellation cancelled the future it awaited): the
+                # dispatcher skips it.
+                future.cancel()
+                cred.waiting -= 1
+                if cred.waiting == 0:
+                    cred.wake()  # nobody left: the dispatcher ends instead of sleeping on
+            elif future.exception() is None:
+                granted = future.result()
+                if isinstance(granted, tuple):
+                    # Granted, but cancelled before it could send: give the slot back.
+                    cred.in_flight -= 1
+                    self._give_back(cred, granted)
+            raise
+        if isinstance(result, UseFallback):
+            await self._use_fallback(key, cred, cost, priority)
+
+    async def observe(self, key: str, state: RateLimitState) -> None:
+        cred = self._credentials.get(key)
+        if cred is None:
+            return
+        if cred.fallback_in_flight > 0:
+            cred.fallback_in_flight -= 1
+            if self._local is not None:
+                await self._local.observe(key, state)
+            if state.received and state.limits:
+                self._merge_feedback(cred, state)  # written once Redis answers
+            self._forget_if_idle(key, cred)
+            return
+        if cred.in_flight > 0:
+            cred.in_flight -= 1
+        probe = cred.probe
+        if probe is not None:
+            cred.probe = None
+        if not state.received:
+            if probe is not None:
+                # The probe taught nothing: free the fleet to probe again.
+                await self._write_feedback(key, cred, received=False, probe=probe)
+        elif state.limits or probe is not None:
+            if probe is not None:
+                cred.probe_answered = True  # the fleet learns it is calibrated
+            self._merge_feedback(cred, state)
+            if cred.pending is not None and not cred.flushing:
+                await self._flush_feedback(key, cred)
+        if probe is not None:
+            # Our probe is back: the calls waiting for it may go. Other answers only ever
+            # lengthen a wait, which the dispatcher learns at its next grant; waking it for
+            # them would cost a Redis call each.
+            cred.wake()
+        self._forget_if_idle(key, cred)
+
+    async def penalize(self, key: str, seconds: float) -> None:
+        cred = self._credentials.get(key)
+        if cred is None:
+            return
+        loop = asyncio.get_running_loop()
+        hold = max(0.0, seconds) + cred.margin
+        cred.hold_until = max(cred.hold_until, loop.time() + hold)  # this process, whatever Redis
+        cred.written.clear()  # the penalty clears the budgets in Redis
+        if self._local is not None:
+            await self._local.penalize(key, seconds)
+        if loop.time() >= self._down_until:
+            try:
+                await self._script(self._penalize, cred.keys[1:3], [math.ceil(hold * _US)])
+            except LimiterUnavailableError as exc:
+                self._outage(exc, loop)  # this process holds all the same
+        cred.wake()
+
+    # -- the dispatcher -------------------------------------------------------------------------
+
+    def _batch_of(self, cred: Credential, now: float) -> list[Waiter]:
+        """Up to ``batch`` waiters in the order to grant: best effective class, then oldest."""
+        aging = self._aging if self._aging is not None else 2 * cred.config.window_seconds
+        for queue in cred.queues:
+            while queue and queue[0].future.done():
+                queue.popleft()  # cancelled while queued
+        positions = [0] * CLASSES
+        chosen: list[Waiter] = []
+        while len(chosen) < self._batch:
+            best: Waiter | None = None
+            best_class = -1
+            best_rank = (CLASSES, math.inf)
+            for cls, queue in enumerate(cred.queues):
+                i = positions[cls]
+                while i < len(queue) and queue[i].future.done():
+                    i += 1
+                positions[cls] = i
+                if i == len(queue):
+                    continue
+                head = queue[i]
+                # One class higher for every `aging` seconds waited, so nothing starves.
+                effective = max(head.priority - int((now - head.since) // aging), 0)
+                rank = (effective, head.since)
+                if rank < best_rank:
+                    best, best_class, best_rank = head, cls, rank
+            if best is None:
+                break
+            chosen.append(best)
+            positions[best_class] += 1
+        return chosen
+
+    async def _dispatch(self, key: str, cred: Credential) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while cred.waiting > 0:
+                now = loop.time()
+                if cred.hold_until > now:
+                    await self._sleep(cred, cred.hold_until - now, loop)
+                    continue
+                batch = self._batch_of(cred, now)
+                if not batch:
+                    cred.waiting = 0  # every queued call was cancelled
+                    break
+                try:
+                    outcome = await self._grant_batch(key, cred, batch)
+                except LimiterUnavailableError as exc:
+                    self._outage(exc, loop)
+                    if self._fallback == "local":
+                        self._hand_to_fallback(cred)
+                    else:
+                        self._fail_waiters(cred, self._closed_error(exc))
+                    break
+                if outcome.granted < 0:
+                    head = batch[0]
+                    self._settle(cred, head)
+                    if not head.future.done():
+                        head.future.set_exception(
+                            ConfigurationError(
+                                f"a request of cost {head.cost} can never start under the "
+                                "server's limit for this credential"
+                            )
+                        )
+                    continue
+                for waiter, members in zip(batch, outcome.members, strict=False):
+                    self._settle(cred, waiter)
+                    if waiter.future.done():  # cancelled while the script ran
+                        self._give_back(cred, members)
+                    else:
+                        cred.in_flight += 1
+                        cred.grants += 1
+                        cred.last_grant = loop.time()
+                        waiter.future.set_result(members)
+                self.stats.grants += outcome.granted
+                if outcome.probe and outcome.members:
+                    cred.probe = outcome.members[0][0]
+                if outcome.wait > 0 and cred.waiting > 0:
+                    wait = outcome.wait
+                    if outcome.reason == _REASON_PROBE and cred.probe is None:
+                        wait = min(wait, self._probe_poll)  # another process's probe is out
+                    head = batch[min(outcome.granted, len(batch) - 1)]
+                    cred.blocked = (outcome.reason, head.cost, head.priority == Priority.BULK)
+                    try:
+                        await self._sleep(cred, wait, loop)
+                    finally:
+                        cred.blocked = None
+        except asyncio.CancelledError:
+            # Only aclose() or the loop's shutdown cancels a dispatcher: nobody is left to
+            # grant the queue, so end it with an error rather than leave it hanging.
+            self._fail_waiters(cred, LimiterUnavailableError("the RedisLimiter was stopped"))
+            raise
+        finally:
+            cred.dispatcher = None
+            if cred.waiting == 0:
+                for queue in cred.queues:
+                    queue.clear()  # only cancelled waiters are left
+            self._forget_if_idle(key, cred)
+
+    def _backfill_count(self, key: str) -> int:
+        """After an outage: how many starts the local fallback made in the last window."""
+        if key not in self._backfill or self._local is None:
+            return 0
+        snapshot = self._local.snapshot(key)
+        return snapshot.recent_starts if snapshot is not None else 0
+
+    async def _grant_batch(self, key: str, cred: Credential, batch: list[Waiter]) -> Outcome:
+        prefix = f"{self._token}:{next(self._sequence)}"
+        share = self._bulk_share if self._bulk_share is not None else -1
+        args: list[object] = [
+            cred.config.limit,
+            self._span_us(cred),
+            "1" if self._calibrate else "0",
+            math.ceil(self._calibration_timeout * _US),
+            repr(float(share)),
+            self._backfill_count(key),
+            prefix,
+        ]
+        for waiter in batch:
+            args.append(waiter.cost)
+            args.append("1" if waiter.priority == Priority.BULK else "0")
+        try:
+            reply = await self._script(self._grant, cred.keys, args)
+        except asyncio.CancelledError:
+            # The script may have granted before the cancellation reached us: give it back.
+            every = [m for i, w in enumerate(batch) for m in _members(prefix, i, w.cost)]
+            self._spawn(self._release_members(cred, every))
+            raise
+        self._backfill.discard(key)
+        granted, wait_us, reason, _now, probe, _limit = (int(x) for x in reply)
+        members = tuple(_members(prefix, i, batch[i].cost) for i in range(max(granted, 0)))
+        return Outcome(granted, wait_us / _US, reason, probe == 1, members)
+
+    def _settle(self, cred: Credential, waiter: Waiter) -> None:
+        """Take a waiter out of its queue; count it as no longer waiting if still pending."""
+        queue = cred.queues[waiter.priority]
+        with contextlib.suppress(ValueError):
+            queue.remove(waiter)
+        if not waiter.future.done():
+            cred.waiting -= 1
+
+    @staticmethod
+    async def _sleep(cred: Credential, wait: float, loop: asyncio.AbstractEventLoop) -> None:
+        wakeup = cred.wakeup = loop.create_future()
+        timer = loop.call_later(wait, set_if_pending, wakeup)
+        try:
+            await wakeup
+        finally:
+            timer.cancel()
+            cred.wakeup = None
+
+    # -- giving slots back ----------------------------------------------------------------------
+
+    def _give_back(self, cred: Credential, members: tuple[str, ...]) -> None:
+        if cred.probe is not None and cred.probe == members[0]:
+            cred.probe = None
+        self._spawn(self._release_members(cred, list(members)))
+
+    async def _release_members(self, cred: Credential, members: list[str]) -> None:
+        """ZREM a grant nobody used; then the dispatcher may grant the slot to the next call."""
+        try:
+            keys = [cred.keys[0], cred.keys[5], cred.keys[2], cred.keys[4]]
+            self.stats.release_calls += 1
+            await bounded(
+                self._release(keys=keys, args=members),
+                self._timeout,
+                "releasing a slot",
+                LimiterUnavailableError,
+            )
+        except LimiterUnavailableError as exc:
+            log.warning("could not give a cancelled call's slot back: %s", exc)
+        cred.wake()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- feedback -------------------------------------------------------------------------------
+
+    def _merge_feedback(self, cred: Credential, state: RateLimitState) -> None:
+        """Queue what this answer says that Redis does not know yet (as ``LocalLimiter._apply``).
+
+        Unsent views of one server window merge to the most conservative. A budget no tighter
+        than the last one this process wrote, less this process's grants since, is skipped: Redis
+        has decremented that budget for every grant of the fleet and keeps the minimum, so the
+        write would change nothing. A steady trickle then writes once per window, not per call.
+        """
+        now = asyncio.get_running_loop().time()
+        pending = cred.pending if cred.pending is not None else {}
+        for named in state.limits:
+            name = named.name.lower()
+            old = pending.get(name)
+            view = View(
+                limit=named.limit if named.limit is not None else (old.limit if old else None),
+                grants=cred.grants,
+            )
+            if named.remaining is not None and named.reset_seconds is not None:
+                view.budget = float(named.remaining - cred.in_flight)
+                view.reset_at = now + named.reset_seconds
+            if old is not None and view.same_window(old, cred.margin):
+                assert view.budget is not None and old.budget is not None
+                assert view.reset_at is not None and old.reset_at is not None
+                view.budget = min(view.budget, old.budget)
+                view.reset_at = min(view.reset_at, old.reset_at)
+            if old is None and not view.news(cred.written.get(name), cred.grants, cred.margin):
+                continue
+            pending[name] = view
+        if pending or cred.probe_answered:
+            cred.pending = pending
+
+    async def _flush_feedback(self, key: str, cred: Credential) -> None:
+        """Write pending feedback; answers arriving meanwhile are written by the next round."""
+        cred.flushing = True
+        try:
+            while cred.pending is not None:
+                pending, cred.pending = cred.pending, None
+                cred.probe_answered = False
+                if await self._write_feedback(key, cred, received=True, pending=pending):
+                    cred.written.update(pending)
+        finally:
+            cred.flushing = False
+
+    async def _write_feedback(
+        self,
+        key: str,
+        cred: Credential,
+        *,
+        received: bool,
+        probe: str | None = None,
+        pending: dict[str, View] | None = None,
+    ) -> bool:
+        """One feedback script call; whether Redis took it."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now < self._down_until:
+            return False  # Redis just failed: the caller's answer must not wait on it again
+        args: list[object] = [
+            cred.config.limit,
+            self._span_us(cred),
+            math.ceil(cred.margin * _US),
+            "1" if received else "0",
+            probe or "",
+        ]
+        for name, view in (pending or {}).items():
+            args.append(name)
+            args.append("" if view.limit is None else view.limit)
+            args.append("" if view.budget is None else math.floor(view.budget))
+            reset = view.reset_at
+            args.append("" if reset is None else math.ceil(max(0.0, reset - now) * _US))
+        try:
+            await self._script(self._feedback, [cred.keys[2], cred.keys[3], cred.keys[4]], args)
+        except LimiterUnavailableError as exc:
+            self._outage(exc, loop)
+            return False
+        return True
+
+    # -- failure policy -------------------------------------------------------------------------
+
+    def _outage(self, exc: LimiterUnavailableError, loop: asyncio.AbstractEventLoop) -> None:
+        self._down_until = loop.time() + self._recheck_after
+        self._down_error = exc
+        how = "pacing locally" if self._fallback == "local" else "failing closed"
+        log.warning("Redis rate limiter unavailable (%s); %s", exc, how)
+
+    @staticmethod
+    def _closed_error(exc: RedisUnavailableError) -> LimiterUnavailableError:
+        return LimiterUnavailableError(
+            f"{exc}. Nothing was sent: the limiter fails closed, because without the shared log "
+            "the fleet could overrun the credential's limit (pass fallback='local' and "
+            "expected_workers=N to pace each process at limit // N instead)"
+        )
+
+    def _fail_waiters(self, cred: Credential, exc: LimiterUnavailableError) -> None:
+        for queue in cred.queues:
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.future.done():
+                    cred.waiting -= 1
+                    # One exception object per waiter: raised in many tasks, a shared one
+                    # would collect all their tracebacks.
+                    error = LimiterUnavailableError(str(exc))
+                    error.__cause__ = exc.__cause__
+                    waiter.future.set_exception(error)
+
+    def _hand_to_fallback(self, cred: Credential) -> None:
+        for queue in cred.queues:
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.future.done():
+                    cred.waiting -= 1
+                    waiter.future.set_result(FALLBACK)
+
+    async def _use_fallback(self, key: str, cred: Credential, cost: int, priority: int) -> None:
+        if self._fallback == "raise":
+            error = self._down_error or LimiterUnavailableError("Redis is unavailable")
+            raise self._closed_error(error) from error.__cause__
+        if self._local is None:
+            self._local = LocalLimiter(margin=self._margin, calibrate=self._calibrate)
+        config = cred.config
+        share = RateLimit(max(1, config.limit // self._expected_workers), config.window_seconds)
+        await self._local.acquire(key, share, min(cost, share.limit), priority=priority)
+        cred.fallback_in_flight += 1
+        self._backfill.add(key)  # the log learns of these starts once Redis answers
+
+
+def _members(prefix: str, index: int, cost: int) -> tuple[str, ...]:
+    # The same names the grant script gives: prefix:<waiter index>.<entry>
+    return tuple(f"{prefix}:{index}.{j}" for j in range(cost))
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000

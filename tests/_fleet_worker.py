@@ -1,0 +1,80 @@
+"""One worker process of the fleet tests (``python -m tests._fleet_worker CONFIG_JSON``).
+
+It builds a client the way a deployed worker would (a RedisLimiter, and for the refresh test a
+RedisTokenStore), says it is ready, waits for the common start signal, makes its share of calls,
+and prints one JSON line: when it started and ended (wall clock, comparable across processes on
+one host), how many calls succeeded, the errors, its Redis script calls, and the final pair.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+import redis.asyncio as redis_asyncio
+
+from icalendly_async import ApiKey, ICalendly, RateLimit, RetryPolicy, TokenPair
+from icalendly_async.auth import Credential
+from icalendly_async.ratelimit.redis import RedisLimiter, RedisTokenStore
+
+
+async def main(config: dict[str, Any]) -> dict[str, Any]:
+    url = config["redis_url"]
+    limit = RateLimit(config["limit"], config["window"])
+    limiter = RedisLimiter(url, prefix=config["prefix"])
+    store: RedisTokenStore | None = None
+    credential: Credential
+    if config["mode"] == "refresh":
+        store = RedisTokenStore(
+            url,
+            "managed-user",
+            prefix=config["prefix"],
+            initial=TokenPair(config["access_token"], config["refresh_token"]),
+        )
+        credential = await store.access_token(
+            client_id=config["client_id"], client_secret=config["client_secret"], rate_limit=limit
+        )
+    else:
+        credential = ApiKey(config["api_key"], rate_limit=limit)
+    signals = redis_asyncio.Redis.from_url(url)
+    client = ICalendly(
+        credential,
+        base_url=config["base_url"],
+        allow_insecure_http=True,
+        limiter=limiter,
+        retry=RetryPolicy(max_retries=2),
+    )
+    try:
+        await signals.rpush(config["ready_key"], "1")
+        if not await signals.blpop([config["go_key"]], timeout=60):
+            raise RuntimeError("no start signal")
+        started = time.time()
+        results = await asyncio.gather(
+            *(client.request("GET", "/v2/me") for _ in range(config["calls"])),
+            return_exceptions=True,
+        )
+        ended = time.time()
+        pair = await store.get() if store is not None else None
+        return {
+            "started": started,
+            "ended": ended,
+            "ok": sum(isinstance(r, dict) for r in results),
+            "errors": [repr(r) for r in results if not isinstance(r, dict)],
+            "grants": limiter.stats.grants,
+            "grant_calls": limiter.stats.grant_calls,
+            "feedback_calls": limiter.stats.feedback_calls,
+            "pair": [pair.access_token, pair.refresh_token] if pair is not None else None,
+        }
+    finally:
+        await client.aclose()
+        await limiter.aclose()
+        await signals.aclose()
+        if store is not None:
+            await store.aclose()
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main(json.loads(sys.argv[1])))))

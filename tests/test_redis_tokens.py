@@ -1,0 +1,173 @@
+"""RedisTokenStore against a real redis-server: the shared pair, the fleet's refresh lock (lease,
+extension, a crashed holder), single-flight refresh across clients, and outages."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as redis_asyncio
+
+from icalendly_async import AccessToken, ICalendly, RateLimit, TokenPair, errors
+from icalendly_async.ratelimit.redis import (
+    RedisLimiter,
+    RedisTokenStore,
+    TokenStoreUnavailableError,
+)
+from icalendly_async.testing import Emulator
+
+from .redis_server import RedisServer, free_port, redis_server_fixture  # noqa: F401
+
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
+
+PAIR = TokenPair("access-token-000000000001", "refresh-token-00000000001")
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"tok:{time.monotonic_ns()}"
+
+
+@pytest.fixture
+async def make(
+    redis_server: RedisServer, prefix: str
+) -> AsyncIterator[Callable[..., RedisTokenStore]]:
+    made: list[RedisTokenStore] = []
+
+    def factory(name: str = "user-1", **kwargs: Any) -> RedisTokenStore:
+        kwargs.setdefault("prefix", prefix)
+        store = RedisTokenStore(kwargs.pop("url", redis_server.url), name, **kwargs)
+        made.append(store)
+        return store
+
+    yield factory
+    for store in made:
+        await store.aclose()
+
+
+async def test_the_first_store_seeds_the_pair_and_every_store_sees_updates(
+    make: Callable[..., RedisTokenStore],
+) -> None:
+    expires = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    a = make(initial=TokenPair(PAIR.access_token, PAIR.refresh_token, expires))
+    b = make(initial=TokenPair("another-access-token-0001", "another-refresh-token-01"))
+    assert (await a.get()).expires_at == expires
+    assert (await b.get()).access_token == PAIR.access_token  # seeded once, by the first
+    new = TokenPair("rotated-access-token-0001", "rotated-refresh-token-001")
+    await b.set(new)
+    assert await a.get() == new
+    assert "rotated" not in repr(a) and PAIR.access_token not in repr(a)
+
+
+async def test_a_store_without_a_pair_or_initial_says_so(
+    make: Callable[..., RedisTokenStore],
+) -> None:
+    with pytest.raises(errors.ConfigurationError, match="initial="):
+        await make("nobody").get()
+
+
+async def test_the_lock_excludes_other_processes_and_ends_with_its_holder(
+    make: Callable[..., RedisTokenStore],
+) -> None:
+    a, b = make(initial=PAIR, lock_ttl=0.3), make(initial=PAIR, lock_ttl=0.3)
+    order: list[str] = []
+
+    async def hold(store: RedisTokenStore, name: str, seconds: float) -> None:
+        async with store.lock():
+            order.append(f"{name} in")
+            await asyncio.sleep(seconds)  # longer than the lease: it is extended meanwhile
+            order.append(f"{name} out")
+
+    first = asyncio.create_task(hold(a, "a", 0.8))
+    await asyncio.sleep(0.05)
+    await hold(b, "b", 0.0)
+    await first
+    assert order == ["a in", "a out", "b in", "b out"]
+
+
+async def test_a_crashed_holder_frees_the_lock_after_its_lease(
+    make: Callable[..., RedisTokenStore], redis_server: RedisServer, prefix: str
+) -> None:
+    store = make()
+    raw = redis_asyncio.Redis.from_url(redis_server.url)
+    try:  # what a process that died holding the lock leaves behind
+        await raw.set(f"{prefix}:{{user-1}}:lock", "dead-process", px=300)
+    finally:
+        await raw.aclose()
+    started = time.perf_counter()
+    async with store.lock():
+        pass
+    assert 0.2 <= time.perf_counter() - started < 1.0
+
+
+async def test_waiting_too_long_for_the_lock_is_a_clear_error(
+    make: Callable[..., RedisTokenStore],
+) -> None:
+    a, b = make(), make(lock_timeout=0.2)
+    async with a.lock():
+        with pytest.raises(TokenStoreUnavailableError, match="refresh"):
+            async with b.lock():
+                pass
+
+
+async def test_an_unreachable_redis_fails_within_the_timeout(
+    make: Callable[..., RedisTokenStore],
+) -> None:
+    store = make(url=f"redis://127.0.0.1:{free_port()}/0", initial=PAIR, timeout=0.3)
+    started = time.perf_counter()
+    with pytest.raises(TokenStoreUnavailableError) as info:
+        await store.get()
+    assert isinstance(info.value, errors.TransportError)
+    assert time.perf_counter() - started < 1.0
+
+
+async def test_two_clients_on_one_store_refresh_once(
+    make: Callable[..., RedisTokenStore], redis_server: RedisServer, prefix: str
+) -> None:
+    limit = RateLimit(5000, 60)
+    async with Emulator(rate_limit=limit) as emu:
+        pair = emu.issue_tokens()
+        emu.expire_access_tokens()
+        handed: list[TokenPair] = []
+        clients = []
+        for _ in range(2):  # two "processes": their own store, client and limiter
+            store = make(initial=TokenPair(pair.access_token, pair.refresh_token))
+            token = await store.access_token(
+                client_id=emu.client_id,
+                client_secret=emu.client_secret,
+                on_refresh=handed.append,
+                rate_limit=limit,
+            )
+            assert isinstance(token, AccessToken) and token.limit_key == store.limit_key
+            clients.append(
+                ICalendly(
+                    token,
+                    base_url=emu.base_url,
+                    allow_insecure_http=True,
+                    limiter=RedisLimiter(redis_server.url, prefix=prefix),
+                )
+            )
+        results = await asyncio.gather(
+            *(clients[i % 2].request("GET", "/v2/me") for i in range(200))
+        )
+        for client in clients:
+            await client.aclose()
+            assert isinstance(client.limiter, RedisLimiter)
+            await client.limiter.aclose()
+        assert len(results) == 200 and all("email" in r for r in results)
+        assert emu.stats.refreshes == 1 and emu.stats.refresh_failures == 0
+        assert len(handed) == 1
+        for client in clients:
+            assert isinstance(client.credential, AccessToken)
+            assert await client.credential.current() == handed[0]
+
+
+async def test_validation() -> None:
+    with pytest.raises(errors.ConfigurationError, match="name"):
+        RedisTokenStore("redis://127.0.0.1:1/0", "")
+    with pytest.raises(errors.ConfigurationError, match="lock_ttl"):
+        RedisTokenStore("redis://127.0.0.1:1/0", "x", lock_ttl=0)
