@@ -16,7 +16,7 @@ from typing import Any
 
 import redis.asyncio as redis_asyncio
 
-from icalendly_async import ApiKey, ICalendly, RateLimit, RetryPolicy, TokenPair
+from icalendly_async import ApiKey, ICalendly, Priority, RateLimit, RetryPolicy, TokenPair
 from icalendly_async.auth import Credential
 from icalendly_async.ratelimit.redis import RedisLimiter, RedisTokenStore
 
@@ -24,7 +24,7 @@ from icalendly_async.ratelimit.redis import RedisLimiter, RedisTokenStore
 async def main(config: dict[str, Any]) -> dict[str, Any]:
     url = config["redis_url"]
     limit = RateLimit(config["limit"], config["window"])
-    limiter = RedisLimiter(url, prefix=config["prefix"])
+    limiter = RedisLimiter(url, prefix=config["prefix"], bulk_share=config.get("bulk_share"))
     store: RedisTokenStore | None = None
     credential: Credential
     if config["mode"] == "refresh":
@@ -46,16 +46,36 @@ async def main(config: dict[str, Any]) -> dict[str, Any]:
         allow_insecure_http=True,
         limiter=limiter,
         retry=RetryPolicy(max_retries=2),
-    )
+    ).with_options(priority=Priority[config.get("priority", "NORMAL")])
+    latencies: list[float] = []
+
+    async def timed() -> Any:
+        begun = time.monotonic()
+        try:
+            return await client.request("GET", "/v2/me")
+        finally:
+            latencies.append(time.monotonic() - begun)
+
+    async def spaced(interval: float) -> list[Any]:
+        # Calls issued one every `interval` seconds (a web app's steady trickle), each timed.
+        tasks = []
+        for _ in range(config["calls"]):
+            tasks.append(asyncio.create_task(timed()))
+            await asyncio.sleep(interval)
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
     try:
         await signals.rpush(config["ready_key"], "1")
         if not await signals.blpop([config["go_key"]], timeout=60):
             raise RuntimeError("no start signal")
         started = time.time()
-        results = await asyncio.gather(
-            *(client.request("GET", "/v2/me") for _ in range(config["calls"])),
-            return_exceptions=True,
-        )
+        await asyncio.sleep(config.get("delay", 0.0))
+        if config.get("interval"):
+            results = await spaced(config["interval"])
+        else:
+            results = await asyncio.gather(
+                *(timed() for _ in range(config["calls"])), return_exceptions=True
+            )
         ended = time.time()
         pair = await store.get() if store is not None else None
         return {
@@ -67,6 +87,7 @@ async def main(config: dict[str, Any]) -> dict[str, Any]:
             "grant_calls": limiter.stats.grant_calls,
             "feedback_calls": limiter.stats.feedback_calls,
             "pair": [pair.access_token, pair.refresh_token] if pair is not None else None,
+            "latencies": latencies,
         }
     finally:
         await client.aclose()

@@ -29,8 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 4
 
 
-async def _fleet(redis_url: str, config: dict[str, Any]) -> tuple[list[dict[str, Any]], float]:
-    """Start the workers, wait until all are ready, start them at once; (results, go time)."""
+async def _fleet(
+    redis_url: str, config: dict[str, Any], workers: list[dict[str, Any]] | None = None
+) -> tuple[list[dict[str, Any]], float]:
+    """Start the workers, wait until all are ready, start them at once; (results, go time).
+
+    Every worker gets ``config``; ``workers`` (one dict per worker) adds per-worker settings.
+    """
     prefix = f"fleet:{time.monotonic_ns()}"
     config = {
         **config,
@@ -45,21 +50,22 @@ async def _fleet(redis_url: str, config: dict[str, Any]) -> tuple[list[dict[str,
             sys.executable,
             "-m",
             "tests._fleet_worker",
-            json.dumps(config),
+            json.dumps({**config, **own}),
             cwd=ROOT,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        for _ in range(WORKERS)
+        for own in (workers or [{}] * WORKERS)
     ]
+    count = len(processes)
     try:
         spawned = time.monotonic()
-        while await signals.llen(config["ready_key"]) < WORKERS:
+        while await signals.llen(config["ready_key"]) < count:
             assert time.monotonic() - spawned < 30, "the workers did not start"
             await asyncio.sleep(0.02)
         startup = time.monotonic() - spawned
         go = time.time()
-        await signals.rpush(config["go_key"], *["go"] * WORKERS)
+        await signals.rpush(config["go_key"], *["go"] * count)
         outputs = [await process.communicate() for process in processes]
     finally:
         for process in processes:
@@ -142,3 +148,34 @@ async def test_four_processes_refresh_an_expired_token_exactly_once(
     assert len(pairs) == 1
     (final,) = pairs
     assert final[0] != pair.access_token and final[1] != pair.refresh_token
+
+
+async def test_a_bulk_process_and_an_interactive_one_share_a_credential(
+    redis_server: RedisServer,
+) -> None:
+    # One process floods the credential with BULK calls (at most 80% of each window); another
+    # serves a steady trickle of INTERACTIVE calls. Both progress; no interactive call waits more
+    # than one window; no 429.
+    limit = RateLimit(20, 2)
+    async with Emulator(rate_limit=limit) as emu:
+        results, _ = await _fleet(
+            redis_server.url,
+            {
+                "mode": "rate",
+                "base_url": emu.base_url,
+                "api_key": emu.api_key,
+                "limit": limit.limit,
+                "window": limit.window_seconds,
+                "bulk_share": 0.8,
+            },
+            [
+                {"priority": "BULK", "calls": 80},
+                {"priority": "INTERACTIVE", "calls": 12, "interval": 0.5, "delay": 0.5},
+            ],
+        )
+        assert emu.stats.rate_limited == 0
+    bulk, interactive = results
+    assert bulk["ok"] == 80 and interactive["ok"] == 12, (bulk["errors"], interactive["errors"])
+    worst = max(interactive["latencies"])
+    print(f"interactive calls under a bulk flood: worst wait {worst:.2f} s")
+    assert worst <= limit.window_seconds
