@@ -571,3 +571,31 @@ async def test_two_clients_share_the_emulators_window(make: Callable[..., RedisL
         assert emu.stats.rate_limited == 0
         assert emu.max_in_window(emu.credential_digest(emu.api_key), 1.0) <= 10
         assert elapsed < (math.ceil(40 / 10) - 1) * 1.0 * 1.1 + 0.3
+
+
+@pytest.mark.slow
+async def test_the_fleet_follows_the_servers_window_too(make: Callable[..., RedisLimiter]) -> None:
+    # Keys left at their default (120 per 60 s); the server says 10 per 1-s window.
+    async with Emulator(rate_limit=RateLimit(10, 1)) as emu:
+        clients = [
+            ICalendly(
+                ApiKey(emu.api_key),
+                base_url=emu.base_url,
+                allow_insecure_http=True,
+                limiter=make(),
+                retry=RetryPolicy(max_retries=0),
+            )
+            for _ in range(2)
+        ]
+
+        async def worker(client: ICalendly) -> None:
+            for _ in range(15):
+                await client.request("GET", "/v2/me")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(c) for c in clients))
+        elapsed = time.perf_counter() - started
+        for client in clients:
+            await client.aclose()
+        assert emu.stats.rate_limited == 0
+        assert elapsed < 4.5  # (ceil(30 / 10) - 1) x 1 s ideal; 60-s windows would take minutes

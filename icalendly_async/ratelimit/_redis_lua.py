@@ -16,7 +16,9 @@ Keys of a credential:
 ``bulk``     sorted set: the same for ``BULK`` calls, when a bulk share is set
 ``hold``     string: until when nothing may start (a 429's block)
 ``budgets``  hash: ``b:<name>`` requests left and ``r:<name>`` until when, per named limit
-``limit``    string: the server's ``Default`` limit, when it differs from the configured one
+``limit``    string: ``<limit>:<window_us>``, the server's ``Default`` limit when it differs from
+             the configured one, and its window: the longest ``Reset`` announced outside a
+             block (a window's first answer announces all of it; 0 until seen)
 ``cal``      string: ``c`` (calibrated) or ``p:<deadline>:<member>`` (a probe is out)
 
 Every key has a TTL, so an idle credential leaves nothing behind.
@@ -42,20 +44,34 @@ GRANT = (
     _CLOCK
     + """
 -- KEYS: log, hold, budgets, limit, cal, bulk
--- ARGV: now, server_time, limit, span_us, calibrate, calibration_timeout_us, bulk_share,
---       backfill, member_prefix, then (cost, bulk) for each waiter in the order to grant
+-- ARGV: now, server_time, limit, "span_us:margin_us" (margin -1: 2% of the window, at most
+--       250 ms), calibrate, calibration_timeout_us, bulk_share, backfill, member_prefix,
+--       then (cost, bulk) for each waiter in the order to grant
 -- Returns {granted, wait_us, reason, now_us, probe, limit}: the first `granted` waiters may
 -- start; the next one may start in `wait_us` (reason 1 log, 2 hold, 3 budget, 4 probe,
 -- 5 bulk share). granted = -1: the first waiter's cost exceeds the limit.
 local log, hold, budgets, limit_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local cal_key, bulk = KEYS[5], KEYS[6]
-local span = tonumber(ARGV[4])
+local span_arg, margin_arg = string.match(ARGV[4], '^(%d+):(-?%d+)$')
+local span = tonumber(span_arg)
+local limit = tonumber(ARGV[3])
+local server = redis.call('GET', limit_key)
+if server then
+  -- Follow the server: its limit, and its window once a window's first answer showed it.
+  local l, w = string.match(server, '^(%d+):(%d+)$')
+  limit = tonumber(l)
+  w = tonumber(w)
+  if w > 0 then
+    local m = tonumber(margin_arg)
+    if m < 0 then m = math.min(250000, math.floor(w / 50)) end
+    span = w + m
+  end
+end
 if ARGV[2] ~= '1' then
   local newest = redis.call('ZREVRANGE', log, 0, 0, 'WITHSCORES')
   if newest[2] and tonumber(newest[2]) > now then now = tonumber(newest[2]) end
 end
 local ttl_ms = math.ceil(span / 1000) + 1000
-local limit = tonumber(redis.call('GET', limit_key) or ARGV[3])
 local horizon = now - span
 local after = '(' .. fmt(horizon)
 local share = tonumber(ARGV[7])
@@ -232,7 +248,13 @@ for i = 8, #ARGV, 4 do
     if lim == ARGV[3] then
       redis.call('DEL', limit_key)
     else
-      redis.call('SET', limit_key, lim, 'PX', ttl_ms)
+      local window = 0
+      local old = redis.call('GET', limit_key)
+      if old then window = tonumber(string.match(old, ':(%d+)$') or '0') end
+      if budget ~= '' and reset ~= '' and tonumber(budget) > 0 and tonumber(reset) > window then
+        window = tonumber(reset)
+      end
+      redis.call('SET', limit_key, lim .. ':' .. fmt(window), 'PX', ttl_ms)
     end
   end
   if budget ~= '' and reset ~= '' then

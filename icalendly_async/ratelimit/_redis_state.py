@@ -99,6 +99,17 @@ class Credential:
     probe_answered: bool = False  # our probe's answer is due to be written
     blocked: tuple[int, int, bool] | None = None  # the dispatcher's wait: (reason, cost, bulk)
     flushing: bool = False
+    # The server's window, when its Default limit differs from the configured one: the longest
+    # Reset it announced outside a block (a window's first answer announces all of it).
+    server_window: float = 0.0
+    follows_server: bool = False
+
+    @property
+    def window(self) -> float:
+        """The window in force: the server's when it is followed, else the configured one."""
+        if self.follows_server and self.server_window > 0:
+            return self.server_window
+        return self.config.window_seconds
 
     def wake(self) -> None:
         if self.wakeup is not None and not self.wakeup.done():
@@ -114,7 +125,7 @@ class Credential:
             and self.fallback_in_flight == 0
             and not self.flushing
             and now >= self.hold_until
-            and now >= self.last_grant + self.config.window_seconds + self.margin
+            and now >= self.last_grant + self.window + self.margin
         )
 
 

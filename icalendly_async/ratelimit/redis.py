@@ -244,8 +244,8 @@ class RedisLimiter:
 
     # -- keys and configuration -----------------------------------------------------------------
 
-    def _margin_for(self, config: RateLimit) -> float:
-        return self._margin if self._margin is not None else default_margin(config.window_seconds)
+    def _margin_for(self, window: float) -> float:
+        return self._margin if self._margin is not None else default_margin(window)
 
     def _credential(self, key: str, config: RateLimit) -> Credential:
         cred = self._credentials.get(key)
@@ -253,17 +253,22 @@ class RedisLimiter:
             cred = Credential(
                 keys=credential_keys(self._prefix, key, *_KEY_PARTS),
                 config=config,
-                margin=self._margin_for(config),
+                margin=self._margin_for(config.window_seconds),
             )
             self._credentials[key] = cred
         elif cred.config is not config and cred.config != config:
             # The configuration travels with every script call: a change applies at once.
             cred.config = config
-            cred.margin = self._margin_for(config)
+            cred.margin = self._margin_for(cred.window)
         return cred
 
+    @property
+    def _margin_us(self) -> int:
+        """The margin for the grant script: -1 means the default for the window in force."""
+        return -1 if self._margin is None else math.ceil(self._margin * _US)
+
     def _span_us(self, cred: Credential) -> int:
-        return math.ceil((cred.config.window_seconds + cred.margin) * _US)
+        return math.ceil((cred.window + cred.margin) * _US)
 
     def _sweep(self, now: float) -> None:
         idle = [key for key, cred in self._credentials.items() if cred.idle(now)]
@@ -415,7 +420,7 @@ class RedisLimiter:
 
     def _batch_of(self, cred: Credential, now: float) -> list[Waiter]:
         """Up to ``batch`` waiters in the order to grant: best effective class, then oldest."""
-        aging = self._aging if self._aging is not None else 2 * cred.config.window_seconds
+        aging = self._aging if self._aging is not None else 2 * cred.window
         for queue in cred.queues:
             while queue and queue[0].future.done():
                 queue.popleft()  # cancelled while queued
@@ -522,7 +527,7 @@ class RedisLimiter:
         share = self._bulk_share if self._bulk_share is not None else -1
         args: list[object] = [
             cred.config.limit,
-            self._span_us(cred),
+            f"{self._span_us(cred)}:{self._margin_us}",
             "1" if self._calibrate else "0",
             math.ceil(self._calibration_timeout * _US),
             repr(float(share)),
@@ -603,6 +608,12 @@ class RedisLimiter:
         pending = cred.pending if cred.pending is not None else {}
         for named in state.limits:
             name = named.name.lower()
+            if name == "default" and named.limit is not None:
+                # Follow the server's window as LocalLimiter does (see _Bucket.follow_server).
+                cred.follows_server = named.limit != cred.config.limit
+                if named.reset_seconds is not None and (named.remaining or 0) > 0:
+                    cred.server_window = max(cred.server_window, named.reset_seconds)
+                cred.margin = self._margin_for(cred.window)
             old = pending.get(name)
             view = View(
                 limit=named.limit if named.limit is not None else (old.limit if old else None),
