@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiohttp import web
+
+# Every emulator in this suite checks the bodies it sends against the OpenAPI document
+# (with its known defects repaired); a mismatch fails the test that made it.
+os.environ.setdefault("ICALENDLY_EMULATOR_VALIDATE", "1")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

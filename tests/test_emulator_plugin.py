@@ -10,6 +10,8 @@ import pytest
 from icalendly_async.ratelimit.headers import RateLimit
 from icalendly_async.testing import Emulator
 
+from ._schema_validation import validate_emulator_responses  # noqa: F401
+
 pytest_plugins = ["pytester", "icalendly_async.testing.pytest_plugin"]
 
 

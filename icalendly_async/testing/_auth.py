@@ -154,7 +154,7 @@ def authenticate(
         record = store.api_keys.get(presented.secret or "")
         if record is None:
             raise ApiError(401, "Invalid API Key")
-        return Principal(kind, record.plan, owner_id)
+        return Principal(kind, record.plan, record.user_id)
     if kind is Kind.ACCESS_TOKEN:
         token = store.access_token(presented.secret or "")
         client = store.clients.get(token.client_id)

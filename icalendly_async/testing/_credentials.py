@@ -85,6 +85,7 @@ class ApiKeyRecord:
     live: bool
     plan: Plan
     rate_limit: RateLimit | None
+    user_id: int = 1
 
 
 @attrs.define(slots=True)
@@ -120,10 +121,14 @@ class CredentialStore:
             f"access_tokens={len(self.access_tokens)}>"
         )
 
-    def add_api_key(self, *, live: bool, plan: Plan, rate_limit: RateLimit | None) -> str:
-        """A new API key: ``ical_live_…`` when ``live``, else ``ical_…``."""
+    def add_api_key(
+        self, *, live: bool, plan: Plan, rate_limit: RateLimit | None, user_id: int = 1
+    ) -> str:
+        """A new API key of ``user_id``: ``ical_live_…`` when ``live``, else ``ical_…``."""
         key = ("ical_live_" if live else "ical_") + secrets.token_hex(16)
-        self.api_keys[key] = ApiKeyRecord(live=live, plan=plan, rate_limit=rate_limit)
+        self.api_keys[key] = ApiKeyRecord(
+            live=live, plan=plan, rate_limit=rate_limit, user_id=user_id
+        )
         return key
 
     def add_client(self, *, plan: Plan, rate_limit: RateLimit | None) -> OAuthClient:
@@ -136,6 +141,16 @@ class CredentialStore:
         )
         self.clients[client.client_id] = client
         return client
+
+    def remove_client(self, client_id: str) -> None:
+        """Forget a client and every token it issued."""
+        self.clients.pop(client_id, None)
+        for token, refresh in list(self._refresh_tokens.items()):
+            if refresh.client_id == client_id:
+                del self._refresh_tokens[token]
+        for token, access in list(self.access_tokens.items()):
+            if access.client_id == client_id:
+                del self.access_tokens[token]
 
     def check_client(self, client_id: str | None, secret: str | None) -> OAuthClient:
         """The client whose id and secret these are, or a 401."""

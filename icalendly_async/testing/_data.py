@@ -1,275 +1,178 @@
-"""The emulator's data: one account (the owner of the API keys), its organization and teams,
-seeded bookings, and the platform's managed users.
+"""The emulator's data: users, schedules, event types, bookings, teams, webhooks, reservations.
 
-Everything is drawn from ``random.Random(seed)``: the same seed gives the same ids, uids,
-names, statuses and offsets. Booking times are offsets from ``anchor`` (the emulator uses the
-UTC midnight of the day it was created), so that ``upcoming`` and ``past`` mean something.
-Bodies follow the document's schemas (``MeOutput``, ``BookingOutput_2024_08_13``,
-``RecurringBookingOutput_2024_08_13``, ``OrgTeamOutputDto``, ``ManagedUserOutput``).
+:class:`DataStore` holds one store per resource (:mod:`._store`) and the few operations that
+span several of them (a new user gets a default schedule; a managed user belongs to an OAuth
+client). Everything seeded is drawn from ``random.Random`` seeded with ``seed`` (see
+:mod:`._seed`): the same seed gives the same ids, uids, names, statuses and times. Booking
+times are offsets from ``anchor`` (the emulator uses the UTC midnight of the day it was
+created), so that ``upcoming`` and ``past`` mean something.
 """
 
 from __future__ import annotations
 
 import random
-import string
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import attrs
-
 from ..plans import Plan
-from ._envelope import encode
+from . import _views
+from ._seed import FIRST_NAMES, LAST_NAMES, ZONES, seed_world, working_hours
+from ._store.bookings import BookingRow, BookingStore
+from ._store.event_types import EventTypeStore
+from ._store.reservations import ReservationStore
+from ._store.schedules import ScheduleStore
+from ._store.teams import TeamStore
+from ._store.users import User, UserStore
+from ._store.webhooks import SubscriptionStore
+from ._time import iso
 
-__all__ = ["BookingRow", "DataStore"]
+__all__ = ["ORGANIZATION_ID", "OWNER_ID", "BookingRow", "DataStore"]
 
 JSONObject = dict[str, Any]
 
 OWNER_ID = 1
 ORGANIZATION_ID = 100
 
-_FIRST = (
-    "Ada",
-    "Grace",
-    "Alan",
-    "Edsger",
-    "Barbara",
-    "Donald",
-    "Frances",
-    "John",
-    "Radia",
-    "Ken",
-    "Margaret",
-    "Tim",
-    "Hedy",
-    "Linus",
-    "Katherine",
-    "Dennis",
-)
-_LAST = (
-    "Lovelace",
-    "Hopper",
-    "Turing",
-    "Dijkstra",
-    "Liskov",
-    "Knuth",
-    "Allen",
-    "McCarthy",
-    "Perlman",
-    "Thompson",
-    "Hamilton",
-    "Berners-Lee",
-    "Lamarr",
-    "Torvalds",
-    "Johnson",
-    "Ritchie",
-)
-_ZONES = (
-    "Europe/London",
-    "America/New_York",
-    "America/Los_Angeles",
-    "Europe/Berlin",
-    "Asia/Tokyo",
-    "Australia/Sydney",
-)
-# (id, slug, title, minutes)
-_EVENT_TYPES = (
-    (11, "intro-call", "Intro Call", 15),
-    (12, "30min", "30 Min Meeting", 30),
-    (13, "consultation", "Consultation", 60),
-    (14, "coffee-chat", "Coffee Chat", 20),
-)
-_STATUSES = ("accepted",) * 14 + ("pending",) * 3 + ("cancelled",) * 2 + ("rejected",)
-_TEAM_NAMES = ("Sales", "Support", "Engineering", "Success", "Marketing")
-_UID_ALPHABET = string.ascii_letters + string.digits
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@attrs.define(slots=True)
-class BookingRow:
-    """A booking and what the filters need, without parsing its body."""
-
-    uid: str
-    start: float  # epoch seconds
-    end: float
-    status: str
-    recurring: bool
-    data: JSONObject
-    encoded: bytes | None = None
-
-    def json(self) -> bytes:
-        """The encoded body (cached; set ``encoded`` to ``None`` after changing ``data``)."""
-        if self.encoded is None:
-            self.encoded = encode(self.data)
-        return self.encoded
-
 
 class DataStore:
-    """The seeded state the resources read (and, later, change)."""
+    """Everything the resources read and change."""
 
     def __init__(self, *, seed: int, bookings: int, anchor: datetime) -> None:
         self.seed = seed
         self.anchor = anchor
-        self.owner: JSONObject = {
-            "id": OWNER_ID,
-            "username": "owner",
-            "email": "owner@example.com",
-            "timeFormat": 24,
-            "defaultScheduleId": 1,
-            "weekStart": "Monday",
-            "timeZone": "Europe/London",
-            "organizationId": ORGANIZATION_ID,
-        }
         self.organization_id = ORGANIZATION_ID
-        self.teams: list[JSONObject] = [
-            {
-                "id": 201 + index,
-                "parentId": ORGANIZATION_ID,
-                "name": name,
-                "slug": name.lower(),
-                "bio": f"The {name} team",
-                "hideBranding": False,
-                "isOrganization": False,
-                "isPrivate": False,
-                "hideBookATeamMember": False,
-                "metadata": {},
-                "timeFormat": 24,
-                "timeZone": "Europe/London",
-                "weekStart": "Monday",
-            }
-            for index, name in enumerate(_TEAM_NAMES)
-        ]
-        self.bookings: list[BookingRow] = self._seed_bookings(random.Random(seed), bookings)
-        self.bookings_by_uid: dict[str, BookingRow] = {row.uid: row for row in self.bookings}
-        self.managed_users: dict[int, JSONObject] = {}
+        self.users = UserStore()
+        self.schedules = ScheduleStore()
+        self.event_types = EventTypeStore()
+        self.booking_store = BookingStore()
+        self.teams = TeamStore()
+        self.subscriptions = SubscriptionStore()
+        self.reservations = ReservationStore()
         self.users_of_client: dict[str, list[int]] = {}
+        self.client_profiles: dict[str, JSONObject] = {}
         self._user_rng = random.Random(f"{seed}/managed-users")
-        self._next_user_id = 5001
+        self._next_managed_id = 5001
+        seed_world(self, bookings)
+
+    def __repr__(self) -> str:
+        return (
+            f"<DataStore seed={self.seed} users={len(self.users)} "
+            f"bookings={len(self.booking_store)}>"
+        )
+
+    # --- compatibility views ---------------------------------------------------------------
+
+    @property
+    def owner(self) -> User:
+        """The account owner: the user of the emulator's API keys."""
+        user = self.users.get(OWNER_ID)
+        assert user is not None
+        return user
+
+    @property
+    def bookings(self) -> list[BookingRow]:
+        """Every booking, by start (read-only: change them through the API)."""
+        return self.booking_store.rows
+
+    @property
+    def bookings_by_uid(self) -> dict[str, BookingRow]:
+        """Every booking by uid."""
+        return self.booking_store.by_uid
 
     # --- users -----------------------------------------------------------------------------
 
     def me(self, user_id: int | None, plan: Plan | None) -> JSONObject:
-        """``MeOutput`` of the owner (as seen on ``plan``) or of a managed user."""
-        if user_id is not None and user_id in self.managed_users:
-            user = self.managed_users[user_id]
-            return {
-                "id": user["id"],
-                "username": user["username"],
-                "email": user["email"],
-                "timeFormat": user["timeFormat"],
-                "defaultScheduleId": user["defaultScheduleId"],
-                "weekStart": user["weekStart"],
-                "timeZone": user["timeZone"],
-                "organizationId": ORGANIZATION_ID,
-                "organization": {"isPlatform": True, "id": ORGANIZATION_ID},
-            }
-        me = dict(self.owner)
-        if plan is Plan.TEAMS:
-            me["organizationId"] = None
-        else:
-            me["organization"] = {"isPlatform": plan is Plan.PLATFORM, "id": ORGANIZATION_ID}
-        return me
+        """``MeOutput`` of ``user_id`` (``None``: the owner) as seen on ``plan``."""
+        user = self.users.get(user_id if user_id is not None else OWNER_ID) or self.owner
+        return _views.me(user, plan)
 
-    def add_managed_user(self, client_id: str, user_id: int | None = None) -> JSONObject:
-        """A new managed user of ``client_id`` (drawn from the seed; ``user_id`` if given)."""
+    def add_user(
+        self,
+        *,
+        email: str,
+        username: str,
+        name: str,
+        time_zone: str = "Europe/London",
+        user_id: int | None = None,
+        organization_id: int | None = None,
+        client_id: str | None = None,
+        created: str | None = None,
+        **fields: Any,
+    ) -> User:
+        """A new user with a default schedule (weekdays 09:00-17:00 in ``time_zone``)."""
+        user = User(
+            id=user_id if user_id is not None else self.users.new_id(),
+            email=email,
+            username=username,
+            name=name,
+            time_zone=time_zone,
+            created=created or iso(self.anchor.timestamp()),
+            organization_id=organization_id,
+            client_id=client_id,
+            **fields,
+        )
+        self.users.add(user)
+        schedule = self.schedules.add(user.id, "Working hours", time_zone, working_hours())
+        user.default_schedule_id = schedule.id
+        return user
+
+    def add_managed_user(self, client_id: str, user_id: int | None = None, **fields: Any) -> User:
+        """A new managed user of ``client_id``: drawn from the seed, or from ``fields``
+        (``email``, ``name``, ``time_zone``, ...); ``user_id`` if given."""
         rng = self._user_rng
         if user_id is None:
-            while self._next_user_id in self.managed_users:
-                self._next_user_id += 1
-            user_id = self._next_user_id
-            self._next_user_id += 1
-        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+            while self._next_managed_id in self.users.by_id:
+                self._next_managed_id += 1
+            user_id = self._next_managed_id
+            self._next_managed_id += 1
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        zone = rng.choice(ZONES)
+        created = self.anchor - timedelta(days=rng.randint(1, 400))
+        time_format = rng.choice((12, 24))
+        name = fields.pop("name", None) or f"{first} {last}"
+        email = fields.pop("email", None) or f"{first}-{last}-{user_id}@managed.example.com".lower()
         username = f"{first}-{last}-{user_id}".lower()
-        user: JSONObject = {
-            "id": user_id,
-            "email": f"{username}@managed.example.com",
-            "username": username,
-            "name": f"{first} {last}",
-            "bio": None,
-            "timeZone": rng.choice(_ZONES),
-            "weekStart": "Sunday",
-            "createdDate": _iso(self.anchor - timedelta(days=rng.randint(1, 400))),
-            "timeFormat": rng.choice((12, 24)),
-            "defaultScheduleId": None,
-            "locale": "en",
-            "avatarUrl": None,
-            "metadata": {},
-        }
-        self.managed_users[user_id] = user
-        self.users_of_client.setdefault(client_id, []).append(user_id)
+        user = self.add_user(
+            email=email,
+            username=username,
+            name=name,
+            time_zone=fields.pop("time_zone", None) or zone,
+            user_id=user_id,
+            organization_id=ORGANIZATION_ID,
+            client_id=client_id,
+            created=iso(created.timestamp()),
+            week_start=fields.pop("week_start", None) or "Sunday",
+            time_format=fields.pop("time_format", None) or time_format,
+            **fields,
+        )
+        self.users_of_client.setdefault(client_id, []).append(user.id)
         return user
 
     def is_user_of(self, client_id: str, user_id: int) -> bool:
         """Whether ``user_id`` is a managed user of ``client_id``."""
         return user_id in self.users_of_client.get(client_id, ())
 
-    # --- bookings --------------------------------------------------------------------------
+    def remove_user(self, user: User) -> None:
+        """Forget ``user``, its memberships, schedules and event types (bookings stay)."""
+        self.users.remove(user)
+        self.teams.remove_user(user.id)
+        for schedule in self.schedules.of(user.id):
+            self.schedules.remove(schedule)
+        for event_type in self.event_types.of(user.id):
+            self.event_types.remove(event_type)
+        if user.client_id is not None:
+            users = self.users_of_client.get(user.client_id, [])
+            if user.id in users:
+                users.remove(user.id)
 
-    def _seed_bookings(self, rng: random.Random, count: int) -> list[BookingRow]:
-        host = {
-            "id": OWNER_ID,
-            "name": "Owner",
-            "email": self.owner["email"],
-            "username": self.owner["username"],
-            "timeZone": self.owner["timeZone"],
-        }
-        rows = []
-        for index in range(count):
-            uid = "".join(rng.choices(_UID_ALPHABET, k=22))
-            event_id, slug, title, minutes = rng.choice(_EVENT_TYPES)
-            start = self.anchor + timedelta(
-                days=rng.randint(-45, 45), hours=rng.randint(7, 17), minutes=rng.choice((0, 30))
-            )
-            end = start + timedelta(minutes=minutes)
-            created = start - timedelta(days=rng.randint(1, 30), minutes=rng.randint(0, 1439))
-            status = rng.choice(_STATUSES)
-            first, last = rng.choice(_FIRST), rng.choice(_LAST)
-            name = f"{first} {last}"
-            email = f"{first}.{last}.{index}@example.com".lower()
-            zone = rng.choice(_ZONES)
-            recurring = rng.random() < 0.1
-            data: JSONObject = {
-                "id": 1000 + index,
-                "uid": uid,
-                "title": f"{title} between Owner and {name}",
-                "description": "",
-                "hosts": [host],
-                "status": status,
-                "start": _iso(start),
-                "end": _iso(end),
-                "duration": minutes,
-                "eventTypeId": event_id,
-                "eventType": {"id": event_id, "slug": slug},
-                "location": f"https://app.icalendly.com/video/{uid}",
-                "absentHost": False,
-                "createdAt": _iso(created),
-                "updatedAt": _iso(created),
-                "metadata": {},
-                "icsUid": f"{uid}@icalendly.com",
-                "attendees": [
-                    {
-                        "name": name,
-                        "email": email,
-                        "timeZone": zone,
-                        "language": "en",
-                        "absent": False,
-                    }
-                ],
-                "guests": [],
-                "bookingFieldsResponses": {"name": name, "email": email},
-            }
-            if status == "cancelled":
-                data["cancellationReason"] = "Cancelled by the attendee"
-                data["cancelledByEmail"] = email
-            if recurring:
-                data["recurringBookingUid"] = "".join(rng.choices(_UID_ALPHABET, k=22))
-            rows.append(
-                BookingRow(uid, start.timestamp(), end.timestamp(), status, recurring, data)
-            )
-        rows.sort(key=lambda row: (row.start, row.data["id"]))
-        return rows
+    def org_members(self, org_id: int) -> list[User]:
+        """The users with a membership of organization ``org_id``, by id."""
+        found = []
+        for item in self.teams.of_team(org_id):
+            user = self.users.get(item.user_id)
+            if user is not None:
+                found.append(user)
+        return sorted(found, key=lambda user: user.id)
 
     @staticmethod
     def default_anchor() -> datetime:

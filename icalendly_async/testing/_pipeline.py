@@ -7,7 +7,8 @@
     rate limit      429 + error envelope when refused (no Retry-After)
     authenticate    401 unknown / missing, 498 expired access token
     tier            403 when the path's tier does not allow the credential's plan
-    handler         the resource (404 for unknown routes)
+    handler         the resource (404 for unknown routes, 501 for operations not emulated)
+    validate        when on: the answer against the document (a mismatch is recorded)
 
 Every answer from "present" on carries ``X-Request-Id`` and, when rate limits are enforced,
 the ``X-RateLimit-*`` header sets. The per-request work is a few dictionary lookups.
@@ -25,10 +26,12 @@ from aiohttp import web
 from ..plans import Tier, tier_for_path
 from ._auth import authenticate, limit_for, present
 from ._context import Context, RouteSpec
+from ._data import OWNER_ID
 from ._envelope import ApiError, reason_for
 from ._faults import EARLY_KINDS, nap, respond_with_fault, trickle
 from ._state import EmulatorState
 from ._stats import RequestRecord
+from ._validation import SchemaViolation
 
 __all__ = ["make_handler"]
 
@@ -59,7 +62,8 @@ def make_handler(
     stats = state.stats
     log = state.log
     credentials = state.credentials
-    owner_id = state.data.owner["id"]
+    owner_id = OWNER_ID
+    operation_id = spec.operation_id
 
     async def handle(request: web.Request) -> web.StreamResponse:
         state.counter += 1
@@ -115,6 +119,19 @@ def make_handler(
             _log.exception("emulator: the handler of %s %s failed", method, spec.path)
             reply = ApiError(500, "Internal server error").reply(request.path_qs)
         status = reply.status
+        validator = state.validator
+        if validator is not None:
+            problem = (
+                validator.check(operation_id, status, reply.body)
+                if operation_id is not None
+                else validator.check_error(reply.body)
+            )
+            if problem is not None:
+                state.violations.append(
+                    SchemaViolation(
+                        operation_id or "(no operation)", method, request.path_qs, status, problem
+                    )
+                )
         stats.by_status[status] += 1
         log.append(
             RequestRecord(

@@ -10,6 +10,8 @@ from ._data import DataStore
 from ._faults import FaultQueue
 from ._ratelimit import RateLimits
 from ._stats import EmulatorStats, RequestRecord
+from ._validation import ResponseValidator, SchemaViolation
+from ._webhooks import WebhookDispatcher
 
 __all__ = ["EmulatorState"]
 
@@ -27,6 +29,9 @@ class EmulatorState:
         "log",
         "rate_limit",
         "stats",
+        "validator",
+        "violations",
+        "webhooks",
     )
 
     def __init__(
@@ -36,13 +41,19 @@ class EmulatorState:
         data: DataStore,
         limits: RateLimits | None,
         rate_limit: RateLimit | None,
+        webhooks: WebhookDispatcher,
+        closing: asyncio.Event,
+        validator: ResponseValidator | None = None,
     ) -> None:
         self.credentials = credentials
         self.data = data
         self.limits = limits  # None: rate limits are not enforced (and no headers are sent)
         self.rate_limit = rate_limit  # the Default limit of every kind, when configured
+        self.webhooks = webhooks
+        self.validator = validator  # None: answers are not validated
+        self.violations: list[SchemaViolation] = []
         self.faults = FaultQueue()
         self.stats = EmulatorStats()
         self.log: list[RequestRecord] = []
-        self.closing = asyncio.Event()
+        self.closing = closing
         self.counter = 0

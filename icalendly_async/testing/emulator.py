@@ -1,13 +1,17 @@
-"""The :class:`Emulator`: a local iCalendly API v2 for tests, on a real loopback socket.
+"""The :class:`Emulator`: a local, stateful iCalendly API v2 for tests, on a real loopback socket.
 
 It behaves like the service in what a client's transport must get right: credentials and
 token refresh (rotation, 498 on expiry), plan tiers (403), the service's rate limiter (fixed
 window per credential, block after an overrun, ``X-RateLimit-*`` on every answer, no
-``Retry-After``), the envelopes, a few seeded resources, and injectable faults.
+``Retry-After``), the envelopes, and injectable faults. And in what a backend drives: users,
+event types, schedules, slots, bookings (create into a free slot, cancel, reschedule, mark
+absent, confirm, decline), webhooks delivered signed to local subscribers, teams, the
+organization and its users, platform OAuth clients and their managed users. Operations it does
+not implement answer 501 (``NotImplemented``), never a made-up 200.
 
 ::
 
-    async with Emulator(rate_limit=RateLimit(5, 1)) as emu:
+    async with Emulator(seed=7, bookings=500) as emu:
         async with aiohttp.ClientSession() as http:
             await http.get(f"{emu.base_url}/v2/me",
                            headers={"Authorization": f"Bearer {emu.api_key}"})
@@ -15,6 +19,9 @@ window per credential, block after an overrun, ``X-RateLimit-*`` on every answer
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import os
 from collections.abc import Mapping
 from types import TracebackType
 
@@ -23,17 +30,43 @@ from aiohttp import web
 from ..plans import Plan
 from ..ratelimit.headers import RateLimit
 from ._credentials import CredentialStore, OAuthClient, TokenPair, digest
-from ._data import DataStore
+from ._data import OWNER_ID, DataStore
 from ._faults import Fault
 from ._ratelimit import RateLimits
 from ._routes import build_app
 from ._state import EmulatorState
 from ._stats import EmulatorStats, RequestRecord, max_in_window
+from ._validation import ResponseValidator, SchemaViolation
+from ._webhooks import WebhookDelivery, WebhookDispatcher
 
-__all__ = ["Emulator"]
+__all__ = ["VALIDATE_ENV", "Emulator", "SchemaViolationError"]
 
 DEFAULT_MANAGED_USERS = 12
+VALIDATE_ENV = "ICALENDLY_EMULATOR_VALIDATE"
 _SHUTDOWN_TIMEOUT = 1.0
+
+
+class SchemaViolationError(AssertionError):
+    """The emulator sent bodies that do not match the document (``validate_responses``)."""
+
+    def __init__(self, violations: list[SchemaViolation]) -> None:
+        self.violations = list(violations)
+        lines = "\n".join(f"  - {violation}" for violation in self.violations[:20])
+        more = len(self.violations) - 20
+        tail = f"\n  … and {more} more" if more > 0 else ""
+        super().__init__(
+            f"the emulator sent {len(self.violations)} response(s) that do not match the "
+            f"OpenAPI document:\n{lines}{tail}"
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_validator() -> ResponseValidator:
+    return ResponseValidator()
+
+
+def _validate_default() -> bool:
+    return os.environ.get(VALIDATE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 class Emulator:
@@ -45,7 +78,22 @@ class Emulator:
     limit (``None``: that limit's window). ``enforce_rate_limits=False`` turns the limiter off
     (no 429, no ``X-RateLimit-*`` headers). ``extra_limits``: named limits,
     ``{"Bookings": ("/v2/bookings", RateLimit(5, 3))}``. ``plan``: the plan of :attr:`api_key`.
-    ``access_token_ttl``: seconds an access token lives. ``seed``/``bookings``: the seeded data.
+    ``access_token_ttl``: seconds an access token lives. ``seed``/``bookings``: the seeded data,
+    the same for the same seed (``Emulator(seed=7, bookings=20_000)`` seeds in half a second):
+    the owner of :attr:`api_key` (user 1) with four event types and its working hours, the
+    organization (id 100) with six users and five teams, :attr:`client_id`'s twelve managed
+    users, and the owner's bookings. :attr:`data` holds it all.
+
+    ``validate_responses``: check every answer against the OpenAPI document (repaired as
+    NOTES.md says); mismatches are collected in :attr:`schema_violations` and raised as
+    :class:`SchemaViolationError` when the ``async with`` block ends. ``None``: on when the
+    environment variable ``ICALENDLY_EMULATOR_VALIDATE`` is ``1``. It needs the document (see
+    :mod:`icalendly_async.testing._spec`) and costs time: it is meant for test suites.
+
+    ``webhook_retries``/``webhook_backoff``/``webhook_timeout``: a failed delivery is retried
+    that many times, waiting ``backoff`` seconds (doubled each time); each attempt waits at
+    most ``timeout`` seconds for the subscriber. Subscribers must be on this machine (loopback
+    URLs); :attr:`webhook_deliveries` logs every delivery.
     """
 
     def __init__(
@@ -61,6 +109,10 @@ class Emulator:
         bookings: int = 50,
         host: str = "127.0.0.1",
         port: int = 0,
+        validate_responses: bool | None = None,
+        webhook_retries: int = 3,
+        webhook_backoff: float = 0.2,
+        webhook_timeout: float = 5.0,
     ) -> None:
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise TypeError(f"rate_limit must be a RateLimit, got {rate_limit!r}")
@@ -70,6 +122,12 @@ class Emulator:
             raise ValueError(f"access_token_ttl must be > 0 seconds, got {access_token_ttl!r}")
         if bookings < 0:
             raise ValueError(f"bookings must be >= 0, got {bookings!r}")
+        if webhook_retries < 0 or webhook_backoff < 0 or webhook_timeout <= 0:
+            raise ValueError(
+                "webhook_retries and webhook_backoff must be >= 0 and webhook_timeout > 0"
+            )
+        if validate_responses is None:
+            validate_responses = _validate_default()
         self._host = host
         self._port = port
         credentials = CredentialStore(access_token_ttl=access_token_ttl)
@@ -79,11 +137,33 @@ class Emulator:
             if enforce_rate_limits
             else None
         )
+        closing = asyncio.Event()
+        webhooks = WebhookDispatcher(
+            retries=webhook_retries,
+            backoff=webhook_backoff,
+            timeout=webhook_timeout,
+            closing=closing,
+        )
         self._state = EmulatorState(
-            credentials=credentials, data=data, limits=limits, rate_limit=rate_limit
+            credentials=credentials,
+            data=data,
+            limits=limits,
+            rate_limit=rate_limit,
+            webhooks=webhooks,
+            closing=closing,
+            validator=_shared_validator() if validate_responses else None,
         )
         self._api_key = credentials.add_api_key(live=False, plan=plan, rate_limit=None)
         self._client = credentials.add_client(plan=Plan.PLATFORM, rate_limit=None)
+        data.client_profiles[self._client.client_id] = {
+            "name": "Emulator platform client",
+            "permissions": ["BOOKING_READ", "BOOKING_WRITE", "EVENT_TYPE_READ", "SCHEDULE_READ"],
+            "redirectUris": ["http://127.0.0.1/callback"],
+            "areEmailsEnabled": True,
+            "areDefaultEventTypesEnabled": False,
+            "areCalendarEventsEnabled": True,
+            "createdAt": data.anchor.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        }
         for _ in range(DEFAULT_MANAGED_USERS):
             data.add_managed_user(self._client.client_id)
         self._runner: web.AppRunner | None = None
@@ -120,12 +200,16 @@ class Emulator:
         return self
 
     async def stop(self) -> None:
-        """Stop serving; hung and trickling requests are dropped."""
+        """Stop serving; hung and trickling requests are dropped, webhook deliveries still
+        queued are abandoned (wait for them first with :meth:`wait_for_webhooks`)."""
         runner, self._runner = self._runner, None
         if runner is None:
             return
         self._state.closing.set()
-        await runner.cleanup()
+        try:
+            await self._state.webhooks.close()
+        finally:
+            await runner.cleanup()
 
     async def __aenter__(self) -> Emulator:
         return await self.start()
@@ -137,6 +221,8 @@ class Emulator:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+        if exc_type is None:
+            self.check_schema_violations()
 
     # --- where and who -----------------------------------------------------------------------
 
@@ -164,14 +250,26 @@ class Emulator:
 
     @property
     def data(self) -> DataStore:
-        """The seeded data the resources serve (read it to know what to expect)."""
+        """The emulator's state: ``users``, ``schedules``, ``event_types``, ``bookings`` (by
+        start), ``teams`` (and memberships), ``subscriptions``, ``reservations``. Read it to know
+        what to expect; change it through the API."""
         return self._state.data
 
     def add_api_key(
-        self, *, live: bool = False, plan: Plan = Plan.PLATFORM, rate_limit: RateLimit | None = None
+        self,
+        *,
+        live: bool = False,
+        plan: Plan = Plan.PLATFORM,
+        rate_limit: RateLimit | None = None,
+        user_id: int = OWNER_ID,
     ) -> str:
-        """A new API key (``ical_live_…`` when ``live``) with its own plan and, maybe, limit."""
-        return self._state.credentials.add_api_key(live=live, plan=plan, rate_limit=rate_limit)
+        """A new API key (``ical_live_…`` when ``live``) with its own plan and, maybe, limit;
+        ``user_id``: the user it acts as (default: the owner; see ``emu.data.users``)."""
+        if self._state.data.users.get(user_id) is None:
+            raise ValueError(f"no user with id {user_id}")
+        return self._state.credentials.add_api_key(
+            live=live, plan=plan, rate_limit=rate_limit, user_id=user_id
+        )
 
     def add_oauth_client(
         self, *, plan: Plan = Plan.PLATFORM, rate_limit: RateLimit | None = None
@@ -193,10 +291,10 @@ class Emulator:
         data = self._state.data
         users = data.users_of_client.get(client, [])
         if user_id is None:
-            user_id = users[0] if users else data.add_managed_user(client)["id"]
+            user_id = users[0] if users else data.add_managed_user(client).id
         elif user_id not in users:
-            if user_id in data.managed_users:
-                raise ValueError(f"user {user_id} is a managed user of another client")
+            if data.users.get(user_id) is not None:
+                raise ValueError(f"user {user_id} exists and is not a managed user of this client")
             data.add_managed_user(client, user_id)
         return self._state.credentials.issue(client, user_id)
 
@@ -215,6 +313,37 @@ class Emulator:
     def clear_faults(self) -> None:
         """Disarm every injected fault."""
         self._state.faults.clear()
+
+    # --- webhooks ----------------------------------------------------------------------------
+
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """Every webhook delivery so far, in the order the events happened (updated in place
+        as attempts are made)."""
+        return self._state.webhooks.deliveries
+
+    async def wait_for_webhooks(self, timeout: float = 10.0) -> list[WebhookDelivery]:
+        """Wait until every queued delivery is done (delivered, or out of retries); return the
+        log. ``asyncio.TimeoutError`` after ``timeout`` seconds."""
+        await self._state.webhooks.wait_idle(timeout)
+        return self.webhook_deliveries
+
+    # --- validation --------------------------------------------------------------------------
+
+    @property
+    def validates_responses(self) -> bool:
+        """Whether answers are checked against the document."""
+        return self._state.validator is not None
+
+    @property
+    def schema_violations(self) -> list[SchemaViolation]:
+        """The answers that did not match the document (with ``validate_responses``)."""
+        return self._state.violations
+
+    def check_schema_violations(self) -> None:
+        """Raise :class:`SchemaViolationError` if any answer did not match the document."""
+        if self._state.violations:
+            raise SchemaViolationError(self._state.violations)
 
     # --- observation -------------------------------------------------------------------------
 

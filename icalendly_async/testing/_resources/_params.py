@@ -8,13 +8,18 @@ from multidict import MultiMapping
 
 from .._envelope import ApiError
 
-__all__ = ["integer", "list_values", "pagination"]
+__all__ = ["integer", "list_values", "page", "pagination"]
 
 
 def integer(
-    query: MultiMapping[str], name: str, default: int | None, *, minimum: int
+    query: MultiMapping[str],
+    name: str,
+    default: int | None,
+    *,
+    minimum: int,
+    maximum: int | None = None,
 ) -> int | None:
-    """The whole-number query parameter ``name`` (400 when malformed or below ``minimum``)."""
+    """The whole-number query parameter ``name`` (400 when malformed or out of range)."""
     raw = query.get(name)
     if raw is None or raw == "":
         return default
@@ -24,6 +29,8 @@ def integer(
         raise ApiError(400, f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ApiError(400, f"{name} must not be less than {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ApiError(400, f"{name} must not be greater than {maximum}, got {value}")
     return value
 
 
@@ -33,6 +40,15 @@ def list_values(query: MultiMapping[str], name: str) -> list[str]:
     for raw in query.getall(name, ()):
         values.extend(part.strip() for part in raw.split(",") if part.strip())
     return values
+
+
+def page(
+    query: MultiMapping[str], *, default: int | None, maximum: int | None = None
+) -> tuple[int, int | None]:
+    """``(skip, take)`` of a ``take``/``skip`` list (``take`` ``None``: everything)."""
+    take = integer(query, "take", default, minimum=1, maximum=maximum)
+    skip = integer(query, "skip", 0, minimum=0) or 0
+    return skip, take
 
 
 def pagination(total: int, skip: int, take: int, returned: int) -> dict[str, Any]:
