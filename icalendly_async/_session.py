@@ -453,9 +453,10 @@ class Transport:
                 body = await resp.read()
                 return resp.status, resp.headers, body
         except aiohttp.ClientConnectorCertificateError as exc:
-            raise _Failure(
-                OutcomeKind.TRANSPORT,
-                errors.ConnectionError(f"{where}: TLS certificate verification failed: {exc}"),
+            # Not retried: another attempt would meet the same certificate.
+            raise errors.ConnectionError(
+                f"{where}: TLS certificate verification failed ({exc.certificate_error}); pass "
+                "ICalendly(ssl=context) with a context that trusts the server's CA"
             ) from None
         except aiohttp.ConnectionTimeoutError:
             raise _Failure(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import ssl
 from collections.abc import Mapping
 from types import TracebackType
 
@@ -94,6 +95,9 @@ class Emulator:
     that many times, waiting ``backoff`` seconds (doubled each time); each attempt waits at
     most ``timeout`` seconds for the subscriber. Subscribers must be on this machine (loopback
     URLs); :attr:`webhook_deliveries` logs every delivery.
+
+    ``ssl_context``: serve HTTPS with it (a throwaway certificate, e.g. from ``trustme``), so
+    a test exercises the client's TLS path; :attr:`base_url` is then ``https://…``.
     """
 
     def __init__(
@@ -113,6 +117,7 @@ class Emulator:
         webhook_retries: int = 3,
         webhook_backoff: float = 0.2,
         webhook_timeout: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise TypeError(f"rate_limit must be a RateLimit, got {rate_limit!r}")
@@ -130,6 +135,7 @@ class Emulator:
             validate_responses = _validate_default()
         self._host = host
         self._port = port
+        self._ssl_context = ssl_context
         credentials = CredentialStore(access_token_ttl=access_token_ttl)
         data = DataStore(seed=seed, bookings=bookings, anchor=DataStore.default_anchor())
         limits = (
@@ -188,7 +194,7 @@ class Emulator:
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self._host, self._port)
+            site = web.TCPSite(runner, self._host, self._port, ssl_context=self._ssl_context)
             await site.start()
         except BaseException:
             await runner.cleanup()
@@ -196,7 +202,8 @@ class Emulator:
         self._runner = runner
         port = runner.addresses[0][1]
         host = f"[{self._host}]" if ":" in self._host else self._host
-        self._base_url = f"http://{host}:{port}"
+        scheme = "https" if self._ssl_context is not None else "http"
+        self._base_url = f"{scheme}://{host}:{port}"
         return self
 
     async def stop(self) -> None:
