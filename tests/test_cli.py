@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from .redis_server import RedisServer, redis_server_fixture  # noqa: F401
+
 SCRIPT = Path(sys.executable).with_name("icalendly")
 
 
@@ -195,3 +197,24 @@ def test_plan_tier_is_checked_before_sending(tmp_path: Path) -> None:
         ICALENDLY_PLAN="teams",
     )
     assert done.returncode == 1 and "Plan.TEAMS" in done.stderr, done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+def test_export_shares_limits_through_redis(
+    mock_server: MockServer, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "bookings.jsonl"
+    done = _run(
+        "export",
+        "bookings",
+        "--out",
+        str(out),
+        "--page-size",
+        "250",
+        "--quiet",
+        ICALENDLY_REDIS_URL=redis_server.url,
+        **mock_server.settings,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(out.read_text().splitlines()) == 5000

@@ -11,12 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._version import __version__
+from ..client import ICalendly
+from ..endpoints import Operation
 from ..errors import ICalendlyError
 from ..ratelimit import Priority
 from . import _demo, _mock
 from ._export import Exporter, ExportResult
 from ._progress import Progress
-from ._resources import FILTERS, RESOURCES, operation_for
+from ._resources import FILTERS, RESOURCES, Resource, operation_for
 from ._settings import add_connection_options, make_client
 
 __all__ = ["main"]
@@ -70,35 +72,46 @@ async def _export(args: argparse.Namespace) -> ExportResult:
     resource = RESOURCES[args.resource]
     operation = operation_for(resource)
     client = make_client(args, platform=resource.name == "managed-users")
-    async with client:
-        path_params: list[object] = []
-        for name in resource.path_params:
-            value = getattr(args, name.replace("-", "_"), None)
-            if value is None and name == "client-id":
-                value = getattr(client.credential, "client_id", None)
-            if value is None:
-                raise ICalendlyError(f"exporting {resource.name} needs --{name}")
-            path_params.append(value)
-        query: dict[str, object] = {}
-        for name, (param, _) in FILTERS.items():
-            value = getattr(args, name.replace("-", "_"), None)
-            if value is not None:
-                if name not in resource.filters:
-                    raise ICalendlyError(f"--{name} does not apply to {resource.name}")
-                query[param] = value
-        with Progress(args.quiet, desc=resource.name) as bar:
-            return await Exporter(
-                client.with_options(priority=Priority.BULK),
-                operation,
-                tuple(path_params),
-                query,
-                Path(args.out),
-                page_size=args.page_size,
-                concurrency=args.concurrency,
-                resume=args.resume,
-                overwrite=args.overwrite,
-                progress=bar.update,
-            ).run()
+    try:
+        return await _export_with(client, resource, operation, args)
+    finally:
+        await client.aclose()
+        close = getattr(client.limiter, "aclose", None)  # a RedisLimiter made for this run
+        if close is not None:
+            await close()
+
+
+async def _export_with(
+    client: ICalendly, resource: Resource, operation: Operation, args: argparse.Namespace
+) -> ExportResult:
+    path_params: list[object] = []
+    for name in resource.path_params:
+        value = getattr(args, name.replace("-", "_"), None)
+        if value is None and name == "client-id":
+            value = getattr(client.credential, "client_id", None)
+        if value is None:
+            raise ICalendlyError(f"exporting {resource.name} needs --{name}")
+        path_params.append(value)
+    query: dict[str, object] = {}
+    for name, (param, _) in FILTERS.items():
+        value = getattr(args, name.replace("-", "_"), None)
+        if value is not None:
+            if name not in resource.filters:
+                raise ICalendlyError(f"--{name} does not apply to {resource.name}")
+            query[param] = value
+    with Progress(args.quiet, desc=resource.name) as bar:
+        return await Exporter(
+            client.with_options(priority=Priority.BULK),
+            operation,
+            tuple(path_params),
+            query,
+            Path(args.out),
+            page_size=args.page_size,
+            concurrency=args.concurrency,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            progress=bar.update,
+        ).run()
 
 
 def _run(args: argparse.Namespace) -> int:
