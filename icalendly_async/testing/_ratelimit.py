@@ -29,6 +29,11 @@ __all__ = ["FixedWindowLimiter", "RateLimits"]
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
+def _whole_seconds(seconds: float) -> int:
+    """Seconds rounded up, as the service sends them; ``(now + 60) - now`` is 60, not 61."""
+    return max(0, math.ceil(seconds - 1e-6))
+
+
 @attrs.define(slots=True)
 class _Window:
     ends_at: float
@@ -50,7 +55,7 @@ class FixedWindowLimiter:
         window = self._windows.get(key)
         if window is not None and window.blocked_until is not None:
             if now < window.blocked_until:
-                return False, 0, math.ceil(window.blocked_until - now)
+                return False, 0, _whole_seconds(window.blocked_until - now)
             window = None
         if window is None or now >= window.ends_at:
             window = _Window(now + limit.window_seconds)
@@ -59,8 +64,8 @@ class FixedWindowLimiter:
         if window.count > limit.limit:
             block = limit.window_seconds if self._block_seconds is None else self._block_seconds
             window.blocked_until = now + block
-            return False, 0, math.ceil(block)
-        return True, limit.limit - window.count, math.ceil(window.ends_at - now)
+            return False, 0, _whole_seconds(block)
+        return True, limit.limit - window.count, _whole_seconds(window.ends_at - now)
 
     def clear(self) -> None:
         """Forget every window and block."""
