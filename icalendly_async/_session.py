@@ -29,7 +29,7 @@ from yarl import URL
 from . import errors
 from ._hooks import NULL_TRACKER, AttemptInfo, CallInfo, Observer, Tracker
 from ._version import __version__
-from .auth import Credential, TokenPair, TokenRefresher, _digest
+from .auth import Credential, FixedCredential, TokenPair, TokenRefresher, _digest
 from .endpoints._operation import AuthRequirement
 from .models.converter import parse_datetime
 from .models.envelope import decode_error, decode_success
@@ -127,22 +127,15 @@ class CallOptions:
     priority: Priority = Priority.NORMAL
 
 
-class _Anonymous:
+class _Anonymous(FixedCredential):
     """No credential: public endpoints only, 120 requests / 60 s per IP."""
 
+    __slots__ = ()
+
     kind = "anonymous"
-    limit_key = "anonymous"
-    rate_limit = RateLimit(120, 60)
-    can_refresh = False
 
-    async def auth_headers(self, refresher: TokenRefresher) -> dict[str, str]:
-        return {}
-
-    async def refresh(self, refresher: TokenRefresher, failed: Mapping[str, str]) -> None:
-        return None
-
-    def client_secret_headers(self) -> dict[str, str] | None:
-        return None
+    def __init__(self) -> None:
+        super().__init__("anonymous", RateLimit(120, 60))
 
     def __repr__(self) -> str:
         return "<no credential>"
@@ -151,14 +144,15 @@ class _Anonymous:
 ANONYMOUS: Credential = _Anonymous()
 
 
-class _ClientSecret(_Anonymous):
+class _ClientSecret(FixedCredential):
     """The OAuth client's secret alone: what the token-refresh endpoint takes."""
 
+    __slots__ = ("_secret",)
+
     kind = "client_secret"
-    rate_limit = RateLimit(500, 60)
 
     def __init__(self, client_id: str, secret: str) -> None:
-        self.limit_key = _digest("client_secret", client_id, secret)
+        super().__init__(_digest("client_secret", client_id, secret), RateLimit(500, 60))
         self._secret = secret
 
     async def auth_headers(self, refresher: TokenRefresher) -> dict[str, str]:

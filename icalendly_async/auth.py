@@ -32,6 +32,7 @@ __all__ = [
     "ApiKey",
     "ApiKeyMode",
     "Credential",
+    "FixedCredential",
     "InMemoryTokenStore",
     "PlatformClient",
     "TokenPair",
@@ -173,18 +174,53 @@ class Credential(Protocol):
         ...
 
 
+class FixedCredential:
+    """Base of credentials whose headers never change (nothing to refresh)."""
+
+    __slots__ = ("_limit_key", "_rate_limit")
+
+    kind = "fixed"
+
+    def __init__(self, limit_key: str, rate_limit: RateLimit) -> None:
+        self._limit_key = limit_key
+        self._rate_limit = rate_limit
+
+    @property
+    def limit_key(self) -> str:
+        return self._limit_key
+
+    @property
+    def rate_limit(self) -> RateLimit:
+        return self._rate_limit
+
+    async def auth_headers(self, refresher: TokenRefresher) -> dict[str, str]:
+        return {}
+
+    @property
+    def can_refresh(self) -> bool:
+        return False
+
+    async def refresh(self, refresher: TokenRefresher, failed: Mapping[str, str]) -> None:
+        raise AuthenticationError(401, None, f"a {self.kind} credential cannot be refreshed")
+
+    def client_secret_headers(self) -> dict[str, str] | None:
+        return None
+
+
 class ApiKeyMode(enum.Enum):
     TEST = "test"
     LIVE = "live"
 
 
-class ApiKey:
+class ApiKey(FixedCredential):
     """An API key: ``ical_live_…`` (live mode) or ``ical_…`` (test mode), 120 requests / 60 s.
 
     Accounts whose limit was raised pass it: ``ApiKey(key, rate_limit=RateLimit(800, 60))``.
     """
 
-    __slots__ = ("_key", "_limit_key", "_mode", "_rate_limit")
+    __slots__ = ("_key", "_mode")
+
+    kind = "api_key"
 
     def __init__(self, key: str, rate_limit: RateLimit | None = None) -> None:
         key = _check_secret("ApiKey: the key", key)
@@ -205,39 +241,16 @@ class ApiKey:
             raise ConfigurationError(
                 "ApiKey: rate_limit must be a RateLimit, e.g. RateLimit(800, 60)"
             )
+        super().__init__(_digest("api_key", key), rate_limit or API_KEY_RATE_LIMIT)
         self._key = key
-        self._rate_limit = rate_limit or API_KEY_RATE_LIMIT
-        self._limit_key = _digest("api_key", key)
-
-    @property
-    def kind(self) -> str:
-        return "api_key"
 
     @property
     def mode(self) -> ApiKeyMode:
         """Live or test mode, from the key's prefix."""
         return self._mode
 
-    @property
-    def limit_key(self) -> str:
-        return self._limit_key
-
-    @property
-    def rate_limit(self) -> RateLimit:
-        return self._rate_limit
-
     async def auth_headers(self, refresher: TokenRefresher) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._key}"}
-
-    @property
-    def can_refresh(self) -> bool:
-        return False
-
-    async def refresh(self, refresher: TokenRefresher, failed: Mapping[str, str]) -> None:
-        raise AuthenticationError(401, None, "an API key cannot be refreshed")
-
-    def client_secret_headers(self) -> dict[str, str] | None:
-        return None
 
     def __repr__(self) -> str:
         return (
@@ -245,10 +258,12 @@ class ApiKey:
         )
 
 
-class PlatformClient:
+class PlatformClient(FixedCredential):
     """A platform OAuth client: ``x-cal-client-id`` + ``x-cal-secret-key``, 500 requests / 60 s."""
 
-    __slots__ = ("_client_id", "_limit_key", "_rate_limit", "_secret_key")
+    __slots__ = ("_client_id", "_secret_key")
+
+    kind = "platform_client"
 
     def __init__(
         self, client_id: str, secret_key: str, rate_limit: RateLimit | None = None
@@ -257,35 +272,17 @@ class PlatformClient:
         self._secret_key = _check_secret("PlatformClient: secret_key", secret_key)
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise ConfigurationError("PlatformClient: rate_limit must be a RateLimit")
-        self._rate_limit = rate_limit or PLATFORM_RATE_LIMIT
-        self._limit_key = _digest("platform_client", client_id, secret_key)
-
-    @property
-    def kind(self) -> str:
-        return "platform_client"
+        super().__init__(
+            _digest("platform_client", client_id, secret_key), rate_limit or PLATFORM_RATE_LIMIT
+        )
 
     @property
     def client_id(self) -> str:
         """The OAuth client's id (not a secret)."""
         return self._client_id
 
-    @property
-    def limit_key(self) -> str:
-        return self._limit_key
-
-    @property
-    def rate_limit(self) -> RateLimit:
-        return self._rate_limit
-
     async def auth_headers(self, refresher: TokenRefresher) -> dict[str, str]:
         return {"x-cal-client-id": self._client_id, "x-cal-secret-key": self._secret_key}
-
-    @property
-    def can_refresh(self) -> bool:
-        return False
-
-    async def refresh(self, refresher: TokenRefresher, failed: Mapping[str, str]) -> None:
-        raise AuthenticationError(401, None, "a platform client's secret cannot be refreshed")
 
     def client_secret_headers(self) -> dict[str, str] | None:
         return {"x-cal-secret-key": self._secret_key}
