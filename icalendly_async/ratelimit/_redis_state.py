@@ -43,6 +43,7 @@ class Waiter:
     cost: int
     priority: int
     since: float
+    head_at: float | None = None  # when it became the first of its class's queue
 
 
 @attrs.define(slots=True)

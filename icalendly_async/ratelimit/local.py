@@ -84,7 +84,7 @@ class BucketSnapshot:
 
 
 class _Waiter:
-    __slots__ = ("bulk", "cost", "future", "granted_at", "priority", "since")
+    __slots__ = ("bulk", "cost", "future", "granted_at", "head_at", "priority", "since")
 
     def __init__(
         self, future: asyncio.Future[None], cost: int, priority: int, since: float
@@ -95,6 +95,7 @@ class _Waiter:
         self.bulk = priority == Priority.BULK
         self.since = since
         self.granted_at = 0.0
+        self.head_at: float | None = None  # when it became the first of its class's queue
 
 
 class _Bucket:
@@ -330,6 +331,8 @@ class LocalLimiter:
         self._sweep_every = max(1, sweep_every)
         self._buckets: dict[str, _Bucket] = {}
         self._acquisitions = 0
+        self._sweep_keys: list[str] = []  # the pass of the sweep in progress
+        self._sweep_at = 0
 
     def __len__(self) -> int:
         """How many credentials have a bucket now."""
@@ -421,9 +424,13 @@ class LocalLimiter:
             if not queue:
                 continue
             head = queue[0]
-            # One class higher for every `aging` seconds waited: a BULK call outranks newer
-            # INTERACTIVE ones after two bounds at most, so no steady stream starves it.
-            effective = head.priority - int((now - head.since) // aging)
+            if head.head_at is None:
+                head.head_at = now
+            # One class higher for every `aging` seconds spent first in its class's queue: a
+            # BULK call passed over by a steady INTERACTIVE stream outranks it after two bounds,
+            # so nothing starves, while a bulk backlog as a whole stays behind interactive calls
+            # (only its first call ages, and its clock starts when it reaches the front).
+            effective = head.priority - int((now - head.head_at) // aging)
             rank = (max(effective, 0), head.since)
             if rank < best_rank:
                 best, best_rank = head, rank
@@ -552,6 +559,19 @@ class LocalLimiter:
         )
 
     def _sweep(self, now: float) -> None:
-        idle = [key for key, bucket in self._buckets.items() if bucket.idle(now)]
-        for key in idle:
-            del self._buckets[key]
+        """Drop idle buckets, ``sweep_every`` of them looked at per call.
+
+        One pass over all buckets is spread over many calls, so an acquisition pays for about
+        one look at a bucket however many credentials there are (a full scan every
+        ``sweep_every`` acquisitions would cost O(buckets) each time and stall the loop).
+        """
+        if self._sweep_at >= len(self._sweep_keys):
+            self._sweep_keys = list(self._buckets)
+            self._sweep_at = 0
+        end = self._sweep_at + self._sweep_every
+        buckets = self._buckets
+        for key in self._sweep_keys[self._sweep_at : end]:
+            bucket = buckets.get(key)
+            if bucket is not None and bucket.idle(now):
+                del buckets[key]
+        self._sweep_at = end

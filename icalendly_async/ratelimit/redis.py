@@ -438,8 +438,14 @@ class RedisLimiter:
                 if i == len(queue):
                     continue
                 head = queue[i]
-                # One class higher for every `aging` seconds waited, so nothing starves.
-                effective = max(head.priority - int((now - head.since) // aging), 0)
+                effective = head.priority
+                if i == 0:
+                    # As in LocalLimiter._pick: the first of a class's queue gains one class for
+                    # every `aging` seconds it spends first, so nothing starves, while a backlog
+                    # as a whole stays behind calls of a higher class.
+                    if head.head_at is None:
+                        head.head_at = now
+                    effective = max(effective - int((now - head.head_at) // aging), 0)
                 rank = (effective, head.since)
                 if rank < best_rank:
                     best, best_class, best_rank = head, cls, rank
