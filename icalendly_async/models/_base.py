@@ -265,24 +265,37 @@ def error_text(exc: BaseException) -> str:
 def register_hooks(conv: cattrs.Converter) -> None:
     """Install the model, union, literal and number hooks on ``conv``."""
 
+    # Per model class, once: each field's own structure hook, so that decoding a field does not
+    # go through cattrs' dispatch (a hash of the field's type, often a typing.Union) each time.
+    plans: dict[type[Any], tuple[_ModelInfo, tuple[tuple[str, str, Any, Any], ...]]] = {}
+
+    def plan_for(cls: type[Model]) -> tuple[_ModelInfo, tuple[tuple[str, str, Any, Any], ...]]:
+        info = _info(cls)
+        fields = tuple(
+            (f.name, f.json, f.type, conv.get_structure_hook(f.type)) for f in info.fields
+        )
+        plans[cls] = (info, fields)
+        return info, fields
+
     def structure_model(data: Any, cls: type[Model]) -> Any:
         if not isinstance(data, Mapping):
             raise TypeError(f"expected a JSON object for {cls.__name__}, got {type(data).__name__}")
-        info = _info(cls)
-        missing = sorted(info.required - data.keys())
-        if missing:
+        plan = plans.get(cls)
+        info, fields = plan if plan is not None else plan_for(cls)
+        if not info.required <= data.keys():
+            missing = sorted(info.required - data.keys())
             raise ValueError(f"{cls.__name__}: missing required {', '.join(missing)}")
         kwargs: dict[str, Any] = {}
-        for field in info.fields:
-            if field.json in data:
-                value = data[field.json]
+        for name, json, type_, hook in fields:
+            if json in data:
+                value = data[json]
                 if value is None:
-                    kwargs[field.name] = None
+                    kwargs[name] = None
                     continue
                 try:
-                    kwargs[field.name] = conv.structure(value, field.type)
+                    kwargs[name] = hook(value, type_)
                 except Exception as exc:
-                    raise ValueError(f"{cls.__name__}.{field.json}: {error_text(exc)}") from exc
+                    raise ValueError(f"{cls.__name__}.{json}: {error_text(exc)}") from exc
         return cls(**kwargs)
 
     def unstructure_model(obj: Model) -> dict[str, Any]:
@@ -298,16 +311,43 @@ def register_hooks(conv: cattrs.Converter) -> None:
 
     def union_hook(type_: Any) -> Callable[[Any, Any], Any]:
         members = tuple(m for m in get_args(type_) if m is not type(None) and not _is_unset(m))
+        hooks: dict[Any, Any] = {}
+        # The order to try the members in depends only on the value's kind and, for an object,
+        # on its keys and its literal fields: remember it per such shape.
+        literal_keys = tuple(
+            sorted({key for m in members if _is_model(m) for key, _ in _info(m).literals})
+        )
+        orders: dict[Any, list[Any]] = {}
+
+        def hook_for(member: Any) -> Any:
+            hook = hooks.get(member)
+            if hook is None:
+                hook = hooks[member] = conv.get_structure_hook(member)
+            return hook
+
+        def ordered(value: Any) -> list[Any]:
+            if not isinstance(value, Mapping):
+                return _order_members(members, value)
+            try:
+                shape = (frozenset(value), tuple(value.get(k) for k in literal_keys))
+                order = orders.get(shape)
+            except TypeError:  # an unhashable literal field: no caching
+                return _order_members(members, value)
+            if order is None:
+                if len(orders) >= 256:
+                    orders.clear()
+                order = orders[shape] = _order_members(members, value)
+            return order
 
         def structure_union(value: Any, _type: Any) -> Any:
             if value is None:
                 return None
             if len(members) == 1:
-                return conv.structure(value, members[0])
+                return hook_for(members[0])(value, members[0])
             errors: list[Exception] = []
-            for member in _order_members(members, value):
+            for member in ordered(value):
                 try:
-                    return conv.structure(value, member)
+                    return hook_for(member)(value, member)
                 except Exception as exc:  # try the next branch
                     errors.append(exc)
             names = " | ".join(getattr(m, "__name__", str(m)) for m in members)
