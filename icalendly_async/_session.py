@@ -15,8 +15,10 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email.utils
 import ipaddress
+import math
 import platform
 import ssl as _ssl
 import time
@@ -180,13 +182,21 @@ def _retry_after(headers: Mapping[str, str], state: RateLimitState) -> float | N
     elif tightest is not None and tightest.reset_seconds is not None:
         waits.append(tightest.reset_seconds)
     value = headers.get("Retry-After")
-    if value:
+    if value and value.strip():
         try:
-            waits.append(max(0.0, float(value)))
+            seconds = float(value)
         except ValueError:
-            when = email.utils.parsedate_to_datetime(value) if value.strip() else None
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                when = None  # neither seconds nor an HTTP date: a proxy's noise, ignored
             if when is not None:
+                if when.tzinfo is None:  # "-0000": UTC by RFC 5322
+                    when = when.replace(tzinfo=datetime.timezone.utc)
                 waits.append(max(0.0, when.timestamp() - time.time()))
+        else:
+            if math.isfinite(seconds):
+                waits.append(max(0.0, seconds))
     return max(waits) if waits else None
 
 
@@ -217,6 +227,10 @@ class Transport:
         self.limiter = limiter
         self._session = session
         self._owns_session = session is None
+        if session is not None and hasattr(session, "_retry_connection"):
+            # As on the sessions we create (see `session`): every attempt must go through the
+            # limiter and the retry policy, so aiohttp's own silent resend is switched off.
+            session._retry_connection = False
         self._ssl = ssl
         self._connection_limit = connection_limit
         self._closed = False
@@ -310,8 +324,19 @@ class Transport:
         key, rate_limit = credential.limit_key, credential.rate_limit
         attempt = 0
         replayed = False
+        held_for = getattr(self.limiter, "hold_remaining", None)
         while True:
             attempt += 1
+            held = held_for(key) if held_for is not None else 0.0
+            if held > policy.max_rate_limit_wait:
+                raise errors.RateLimitError(
+                    429,
+                    None,
+                    f"{spec.name}: the credential is held for {held:.1f} s by the server's rate "
+                    f"limit, more than max_rate_limit_wait={policy.max_rate_limit_wait:g} s; "
+                    "nothing was sent",
+                    retry_after=held,
+                )
             waited = loop.time()
             await self.limiter.acquire(key, rate_limit, priority=options.priority)
             sent = loop.time()
@@ -443,14 +468,21 @@ class Transport:
                 ),
                 timeout=timeout,
                 allow_redirects=False,  # never carry credentials to another origin
+                # True defers to the session's connector; a context (or False) given to
+                # ICalendly(ssl=...) applies to a user-supplied session too
+                ssl=self._ssl,
             ) as resp:
                 body = await resp.read()
                 return resp.status, resp.headers, body
         except aiohttp.ClientConnectorCertificateError as exc:
-            # Not retried: another attempt would meet the same certificate.
-            raise errors.ConnectionError(
-                f"{where}: TLS certificate verification failed ({exc.certificate_error}); pass "
-                "ICalendly(ssl=context) with a context that trusts the server's CA"
+            # Not retried: another attempt would meet the same certificate. Still a _Failure,
+            # so that the attempt is observed (logs, metrics, spans) and the limiter told.
+            raise _Failure(
+                OutcomeKind.FATAL,
+                errors.ConnectionError(
+                    f"{where}: TLS certificate verification failed ({exc.certificate_error}); "
+                    "pass ICalendly(ssl=context) with a context that trusts the server's CA"
+                ),
             ) from None
         except aiohttp.ConnectionTimeoutError:
             raise _Failure(

@@ -296,6 +296,8 @@ class PlatformClient(FixedCredential):
 
 OnRefresh = Callable[[TokenPair], "Awaitable[None] | None"]
 
+_REFRESHES: set[asyncio.Task[None]] = set()  # refreshes running on, their callers cancelled
+
 
 def _to_datetime(value: _dt.datetime | float | None) -> _dt.datetime | None:
     if value is None:
@@ -414,6 +416,16 @@ class AccessToken:
                 "AccessToken: cannot refresh without client_id and client_secret "
                 "(the OAuth client the token belongs to)"
             )
+        # Shielded: once begun, a refresh runs to its end even if the call that began it is
+        # cancelled. The server rotates the refresh token as soon as it has the request, so an
+        # abandoned answer would lose the only valid pair and kill the credential for good.
+        task = asyncio.ensure_future(self._refresh_locked(refresher, stale_access))
+        _REFRESHES.add(task)
+        task.add_done_callback(_REFRESHES.discard)
+        await asyncio.shield(task)
+
+    async def _refresh_locked(self, refresher: TokenRefresher, stale_access: str) -> None:
+        assert self._client_id is not None and self._client_secret is not None
         async with self._store.lock():
             pair = await self._store.get()
             if pair.access_token != stale_access:

@@ -23,6 +23,7 @@ class OutcomeKind(enum.Enum):
     STATUS = "status"  # an HTTP response with an error status
     NOT_SENT = "not_sent"  # the connection could not be made: the server never saw the request
     TRANSPORT = "transport"  # broke or timed out after the request may have been sent
+    FATAL = "fatal"  # fails the same way every time (a rejected TLS certificate): never retried
 
 
 @attrs.frozen
@@ -80,6 +81,8 @@ class RetryPolicy:
         if attempt > self.max_retries:
             return Decision(False, reason=f"gave up after {attempt} attempts")
         idempotent = outcome.method.upper() in _IDEMPOTENT
+        if outcome.kind is OutcomeKind.FATAL:
+            return Decision(False, reason="not retryable")
         if outcome.kind is OutcomeKind.NOT_SENT:
             return Decision(True, self.backoff(attempt), "connection failed before sending")
         if outcome.kind is OutcomeKind.TRANSPORT:

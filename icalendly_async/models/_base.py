@@ -224,7 +224,35 @@ def _model_score(cls: type[Model], data: Mapping[str, Any]) -> tuple[int, ...] |
     known = len(keys & info.json_names)
     unknown = len(keys - info.json_names)
     present_required = len(info.required & keys)
-    return (literal_hits, -missing, known, -unknown, present_required, -len(info.json_names))
+    # A value whose JSON kind the field cannot hold (a number for a string field) is a misfit:
+    # without this, overlapping branches tie and the first one wins, coercing 42 into "42".
+    misfits = sum(
+        1
+        for field in info.fields
+        if field.json in data
+        and data[field.json] is not None
+        and not _fits(field.type, _value_kind(data[field.json]))
+    )
+    return (
+        literal_hits,
+        -missing,
+        -misfits,
+        known,
+        -unknown,
+        present_required,
+        -len(info.json_names),
+    )
+
+
+def _fits(type_: Any, kind: str) -> bool:
+    """Whether a JSON value of ``kind`` decodes into ``type_`` without coercion."""
+    if _is_union(type_):
+        return any(
+            _fits(member, kind)
+            for member in get_args(type_)
+            if member is not type(None) and not _is_unset(member)
+        )
+    return _kind(type_) in ("any", kind)
 
 
 def _order_members(members: tuple[Any, ...], value: object) -> list[Any]:
@@ -242,7 +270,7 @@ def _order_members(members: tuple[Any, ...], value: object) -> list[Any]:
                     continue
                 scored.append(((1, *score, -index), member))
             else:
-                scored.append(((0, 0, 0, 0, 0, 0, 0, -index), member))
+                scored.append(((0, 0, 0, 0, 0, 0, 0, 0, -index), member))
         matching = [member for _, member in sorted(scored, key=lambda s: s[0], reverse=True)]
         if not matching:  # every branch excluded by its literal: best fit regardless
             matching = [m for m in members if _kind(m) == "object"]
@@ -329,7 +357,12 @@ def register_hooks(conv: cattrs.Converter) -> None:
             if not isinstance(value, Mapping):
                 return _order_members(members, value)
             try:
-                shape = (frozenset(value), tuple(value.get(k) for k in literal_keys))
+                # The order depends on the keys, the literal fields and each value's JSON kind
+                # (a number where one branch wants a string): all three make the shape.
+                shape = (
+                    frozenset((k, type(v)) for k, v in value.items()),
+                    tuple(value.get(k) for k in literal_keys),
+                )
                 order = orders.get(shape)
             except TypeError:  # an unhashable literal field: no caching
                 return _order_members(members, value)

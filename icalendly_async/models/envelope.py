@@ -56,7 +56,7 @@ def decode_success(status: int, body: bytes) -> SuccessBody:
         )
     try:
         payload = _loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise DecodeError(
             f"HTTP {status} body is not JSON (truncated or not JSON at all): {preview(body)!r}",
             status=status,
@@ -77,7 +77,7 @@ def decode_error(status: int, body: bytes) -> ErrorBody:
     """Code, message and details of an error body; never raises (HTML pages become the message)."""
     try:
         payload = _loads(body) if body.strip() else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         payload = None
     if isinstance(payload, dict):
         error = payload.get("error")

@@ -541,6 +541,23 @@ class LocalLimiter:
         bucket.budgets = None
         bucket.wake()
 
+    def hold_remaining(self, key: str) -> float:
+        """Seconds ``key`` is held beyond ordinary pacing (0: not held): after a 429, or by a
+        limit at ``Remaining: 0`` whose reset lies beyond a window (a daily limit, a proxy).
+
+        The session raises :class:`~icalendly_async.errors.RateLimitError` instead of waiting
+        when this exceeds ``RetryPolicy.max_rate_limit_wait``.
+        """
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0.0
+        now = asyncio.get_running_loop().time()
+        wait = bucket.hold_until - bucket.margin - now
+        for budget, reset_at in (bucket.budgets or {}).values():
+            if budget < 1 and reset_at - now > bucket.window + bucket.margin:
+                wait = max(wait, reset_at - bucket.margin - now)
+        return max(0.0, wait)
+
     # -- diagnostics ----------------------------------------------------------------------------
 
     def snapshot(self, key: str) -> BucketSnapshot | None:
