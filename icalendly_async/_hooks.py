@@ -106,6 +106,14 @@ class Observer:
     Methods are called on the event loop, in the call's task: keep them quick.
     """
 
+    def active(self) -> bool:
+        """Whether this observer wants the events of a call starting now (checked per call).
+
+        An observer that is off (``LoggingObserver`` with its logger disabled) returns
+        ``False``, and a call with no active observer builds no event objects at all.
+        """
+        return True
+
     def on_call_start(self, call: CallInfo) -> None:
         """The call entered the pipeline (after the tier check)."""
 

@@ -224,6 +224,7 @@ class Transport:
         self.base_url = base_url
         self.observers = observers
         self._base_path = base_url.raw_path.rstrip("/")
+        self._urls: dict[str, URL] = {}
         self.limiter = limiter
         self._session = session
         self._owns_session = session is None
@@ -254,6 +255,16 @@ class Transport:
             if hasattr(self._session, "_retry_connection"):
                 self._session._retry_connection = False
         return self._session
+
+    def _url(self, path: str) -> URL:
+        """The URL of ``path`` (already quoted), built once per distinct path while few."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self.base_url.with_path(self._base_path + path, encoded=True)
+            if len(self._urls) >= 4096:  # paths with ids are endless: keep the cache bounded
+                self._urls.clear()
+            self._urls[path] = url
+        return url
 
     @property
     def connector(self) -> aiohttp.BaseConnector | None:
@@ -292,8 +303,16 @@ class Transport:
     def _tracker(
         self, spec: RequestSpec, credential: Credential, plan: Plan | None, options: CallOptions
     ) -> Tracker:
-        if not self.observers:
+        observers = self.observers
+        if not observers:
             return NULL_TRACKER
+        if len(observers) == 1:
+            if not observers[0].active():
+                return NULL_TRACKER
+        else:
+            observers = tuple(o for o in observers if o.active())
+            if not observers:
+                return NULL_TRACKER
         call = CallInfo(
             name=spec.name,
             operation_id=spec.operation_id,
@@ -306,7 +325,7 @@ class Transport:
             server=self.base_url.host or "",
             started=asyncio.get_running_loop().time(),
         )
-        return Tracker(self.observers, call)
+        return Tracker(observers, call)
 
     async def _send(
         self,
@@ -317,7 +336,7 @@ class Transport:
         tracker: Tracker,
     ) -> Response:
         session = self.session
-        url = self.base_url.with_path(self._base_path + spec.path, encoded=True)
+        url = self._url(spec.path)
         loop = asyncio.get_running_loop()
         started = loop.time()
         policy = options.retry

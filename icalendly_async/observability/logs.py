@@ -49,6 +49,11 @@ class LoggingObserver(Observer):
         self._log = logger or logging.getLogger(ROOT)
         self._http = self._log.getChild("http")
 
+    def active(self) -> bool:
+        # Everything this observer writes is at INFO or below (DEBUG per attempt, INFO for
+        # retries, refreshes and holds): with INFO off, a call builds no event objects for it.
+        return self._log.isEnabledFor(logging.INFO)
+
     def on_attempt_end(self, call: CallInfo, attempt: AttemptInfo) -> None:
         if not self._http.isEnabledFor(logging.DEBUG):
             return
@@ -91,7 +96,7 @@ class LoggingObserver(Observer):
         if ok:
             self._log.info("access token refreshed for %s", call.credential)
         else:
-            self._log.warning("access token refresh failed for %s", call.credential)
+            self._log.info("access token refresh failed for %s", call.credential)
 
     def on_hold(self, call: CallInfo, seconds: float, reason: str) -> None:
         self._log.info(

@@ -113,7 +113,10 @@ class RateLimitState:
         found: dict[str, dict[str, float]] = {}
         names: dict[str, str] = {}
         for raw_key, raw_value in items:
-            if not isinstance(raw_key, str) or not isinstance(raw_value, str):
+            # Cheap test first: most headers are not rate-limit headers.
+            if not isinstance(raw_key, str) or len(raw_key) <= 12 or raw_key[0] not in "xX":
+                continue
+            if not isinstance(raw_value, str):
                 continue
             key = raw_key.lower()
             if not key.startswith(_PREFIX):
