@@ -69,7 +69,7 @@ class CallInfo:
         self.retries = 0
         self.limiter_wait = 0.0  # seconds, all attempts
         self.status: int | None = None  # the last HTTP status seen
-        self.extra: dict[str, Any] = {}
+        self.extra: dict[object, Any] = {}  # observers keep their own state here
 
     def __repr__(self) -> str:
         return f"<CallInfo {self.name} attempts={self.attempts}>"
@@ -136,20 +136,17 @@ class Observer:
         """The call finished: ``error`` is ``None`` on success."""
 
 
-def _safe(observer: Observer, method: str, *args: Any) -> None:
-    try:
-        getattr(observer, method)(*args)
-    except Exception as exc:  # an observer never breaks a call
-        log.warning(
-            "observer %s failed in %s (%s); the call goes on",
-            type(observer).__name__,
-            method,
-            type(exc).__name__,
-        )
+def _failed(observer: Observer, method: str, exc: Exception) -> None:
+    log.warning(
+        "observer %s failed in %s (%s); the call goes on",
+        type(observer).__name__,
+        method,
+        type(exc).__name__,
+    )
 
 
 class Tracker:
-    """Reports one call's events to the installed observers."""
+    """Reports one call's events to the installed observers (an observer's error is logged)."""
 
     __slots__ = ("call", "observers")
 
@@ -159,36 +156,58 @@ class Tracker:
 
     def start(self) -> None:
         for observer in self.observers:
-            _safe(observer, "on_call_start", self.call)
+            try:
+                observer.on_call_start(self.call)
+            except Exception as exc:  # an observer never breaks a call
+                _failed(observer, "on_call_start", exc)
 
     def attempt_start(self, attempt: int, limiter_wait: float) -> None:
-        self.call.attempts = attempt
-        self.call.limiter_wait += limiter_wait
+        call = self.call
+        call.attempts = attempt
+        call.limiter_wait += limiter_wait
         for observer in self.observers:
-            _safe(observer, "on_attempt_start", self.call, attempt, limiter_wait)
+            try:
+                observer.on_attempt_start(call, attempt, limiter_wait)
+            except Exception as exc:
+                _failed(observer, "on_attempt_start", exc)
 
     def attempt_end(self, info: AttemptInfo) -> None:
         if info.status is not None:
             self.call.status = info.status
         for observer in self.observers:
-            _safe(observer, "on_attempt_end", self.call, info)
+            try:
+                observer.on_attempt_end(self.call, info)
+            except Exception as exc:
+                _failed(observer, "on_attempt_end", exc)
 
     def retry(self, attempt: int, delay: float, reason: str) -> None:
         self.call.retries += 1
         for observer in self.observers:
-            _safe(observer, "on_retry", self.call, attempt, delay, reason)
+            try:
+                observer.on_retry(self.call, attempt, delay, reason)
+            except Exception as exc:
+                _failed(observer, "on_retry", exc)
 
     def refresh(self, ok: bool) -> None:
         for observer in self.observers:
-            _safe(observer, "on_refresh", self.call, ok)
+            try:
+                observer.on_refresh(self.call, ok)
+            except Exception as exc:
+                _failed(observer, "on_refresh", exc)
 
     def hold(self, seconds: float, reason: str) -> None:
         for observer in self.observers:
-            _safe(observer, "on_hold", self.call, seconds, reason)
+            try:
+                observer.on_hold(self.call, seconds, reason)
+            except Exception as exc:
+                _failed(observer, "on_hold", exc)
 
     def end(self, error: BaseException | None) -> None:
         for observer in self.observers:
-            _safe(observer, "on_call_end", self.call, error)
+            try:
+                observer.on_call_end(self.call, error)
+            except Exception as exc:
+                _failed(observer, "on_call_end", exc)
 
     @property
     def active(self) -> bool:

@@ -17,9 +17,9 @@ What each metric means:
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 from .._hooks import AttemptInfo, CallInfo, Observer
@@ -96,17 +96,24 @@ class MetricsObserver(Observer):
         self._by_operation: dict[str, _Series] = {}
         self._by_credential: dict[str, _Series] = {}
 
-    def _series(self, call: CallInfo) -> Iterator[_Series]:
-        for table, key in ((self._by_operation, call.name), (self._by_credential, call.credential)):
-            series = table.get(key)
-            if series is None:
-                series = table[key] = _Series()
-            yield series
+    def _series(self, call: CallInfo) -> tuple[_Series, _Series]:
+        """The call's two series (its operation's, its credential's), looked up once a call."""
+        pair: tuple[_Series, _Series] | None = call.extra.get(self)
+        if pair is None:
+            by_operation = self._by_operation.get(call.name)
+            if by_operation is None:
+                by_operation = self._by_operation[call.name] = _Series()
+            by_credential = self._by_credential.get(call.credential)
+            if by_credential is None:
+                by_credential = self._by_credential[call.credential] = _Series()
+            pair = call.extra[self] = (by_operation, by_credential)
+        return pair
 
     def on_attempt_end(self, call: CallInfo, attempt: AttemptInfo) -> None:
+        limited = attempt.status == 429
         for series in self._series(call):
             series.attempts += 1
-            if attempt.status == 429:
+            if limited:
                 series.rate_limited += 1
 
     def on_retry(self, call: CallInfo, attempt: int, delay: float, reason: str) -> None:
@@ -118,8 +125,6 @@ class MetricsObserver(Observer):
             series.holds += 1
 
     def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
-        import asyncio
-
         latency = asyncio.get_running_loop().time() - call.started
         for series in self._series(call):
             series.calls += 1
