@@ -1,0 +1,1 @@
+"""Benchmarks of icalendly_async: ``python -m benchmarks`` (see README.md)."""

@@ -1,0 +1,122 @@
+"""Helpers the benchmarks share: closed-loop load, the typed call, percentiles, formatting."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+__all__ = [
+    "X",
+    "LoopFigures",
+    "closed_loop",
+    "fmt_rate",
+    "log",
+    "me_getter",
+    "percentile",
+    "ratio",
+]
+
+
+X = "\u00d7"  # the multiplication sign, for "0.93x" (ruff flags the literal as a confusable)
+
+
+def log(message: str) -> None:
+    """Progress on standard error (standard output stays free for results)."""
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+class LoopFigures:
+    """What one closed-loop run measured."""
+
+    __slots__ = ("calls", "cpu_us", "errors", "rate", "seconds")
+
+    def __init__(self, calls: int, seconds: float, cpu: float, errors: int) -> None:
+        self.calls = calls
+        self.seconds = seconds
+        self.rate = calls / seconds if seconds > 0 else 0.0
+        self.cpu_us = cpu / calls * 1e6 if calls else math.nan  # client CPU per call
+        self.errors = errors
+
+
+async def closed_loop(
+    call: Callable[[], Awaitable[object]], concurrency: int, seconds: float, warmup: float
+) -> LoopFigures:
+    """``concurrency`` workers call ``call()`` back to back; counts completions after ``warmup``.
+
+    The rate is completions between two instants divided by the time between them, so the
+    ramp-up and the drain at the end are not part of it.
+    """
+    done = 0
+    errors = 0
+    stop = False
+
+    async def worker() -> None:
+        nonlocal done, errors
+        while not stop:
+            try:
+                await call()
+            except Exception:
+                errors += 1
+            done += 1
+
+    tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    try:
+        await asyncio.sleep(warmup)
+        calls0, errors0 = done, errors
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        await asyncio.sleep(seconds)
+        calls1, errors1 = done, errors
+        t1, cpu1 = time.perf_counter(), time.process_time()
+    finally:
+        stop = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return LoopFigures(calls1 - calls0, t1 - t0, cpu1 - cpu0, errors1 - errors0)
+
+
+def me_getter(client: Any) -> tuple[Callable[[], Awaitable[object]], str]:
+    """The typed ``GET /v2/me`` (an attrs ``MeOutput``), and how it was reached.
+
+    ``client.me.get()`` once the generated groups are attached to the client; before that the
+    generated group itself (``Me(client).get()``: the same code path); without generated code
+    ``client.request("GET", "/v2/me")`` (a dict, no model decoding).
+    """
+    group = getattr(client, "me", None)
+    if group is not None and hasattr(group, "get"):
+        return group.get, "client.me.get() (attrs MeOutput)"
+    try:
+        from icalendly_async.endpoints._generated.me import Me
+    except ImportError:
+
+        async def untyped() -> object:
+            return await client.request("GET", "/v2/me")
+
+        return untyped, 'client.request("GET", "/v2/me") (no generated models: JSON only)'
+    return Me(client).get, "Me(client).get() (generated group, attrs MeOutput)"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100), linear between ranks; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * q / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
+    """The median of paired ratios (rounds measured back to back drift together)."""
+    pairs = [n / d for n, d in zip(numerators, denominators, strict=True) if d > 0]
+    return statistics.median(pairs) if pairs else math.nan
+
+
+def fmt_rate(value: float) -> str:
+    return f"{value:,.0f}"

@@ -1,0 +1,212 @@
+"""Profiles that explain the misses: ``python -m benchmarks.profile [overhead|export|pipeline]``.
+
+* ``overhead``: pyinstrument over our typed ``GET /v2/me`` at concurrency 64 against the trivial
+  server (the same set-up as the overhead benchmark);
+* ``export``: pyinstrument over ``client.bookings.list()`` exporting 10,000 bookings;
+* ``pipeline``: our pipeline's own CPU per call, without any network: the transport's send
+  replaced by a canned response, so what remains is everything the client does around
+  aiohttp (building the request, the limiter, the feedback, the envelope, the models, the
+  observers), with each part switched off in turn.
+
+Text reports go to ``benchmarks/results/profiles/``. Needs ``pyinstrument`` (the ``bench``
+extra) for the first two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from ._common import closed_loop, log
+from ._results import RESULTS_DIR
+from ._servers import TRIVIAL_LIMIT, client_cpus, pin_to, serve_in_child
+
+PROFILES = RESULTS_DIR / "profiles"
+
+
+def _write(name: str, text: str) -> Path:
+    PROFILES.mkdir(parents=True, exist_ok=True)
+    path = PROFILES / f"{name}.txt"
+    path.write_text(text)
+    return path
+
+
+def _profile_text(profiler: Any) -> str:
+    text: str = profiler.output_text(unicode=True, color=False, show_all=False)
+    return text
+
+
+async def _overhead(seconds: float) -> str:
+    from pyinstrument import Profiler
+
+    from icalendly_async import ApiKey, ICalendly, Plan, RateLimit
+
+    async with serve_in_child("trivial") as server:
+        previous = pin_to(client_cpus())
+        client = ICalendly(
+            ApiKey(server["api_key"], rate_limit=RateLimit(TRIVIAL_LIMIT, 60)),
+            plan=Plan.PLATFORM,
+            base_url=server["base_url"],
+            allow_insecure_http=True,
+        )
+        try:
+            await closed_loop(client.me.get, 64, 0.5, 0.2)
+            profiler = Profiler(interval=0.0002, async_mode="disabled")
+            profiler.start()
+            figures = await closed_loop(client.me.get, 64, seconds, 0.0)
+            profiler.stop()
+        finally:
+            await client.aclose()
+            if previous is not None:
+                pin_to(previous)
+    header = (
+        f"client.me.get() at concurrency 64 for {seconds:g} s: {figures.rate:,.0f} req/s, "
+        f"{figures.cpu_us:.0f} µs CPU per call (with the profiler on)\n\n"
+    )
+    return header + _profile_text(profiler)
+
+
+async def _export(bookings: int) -> str:
+    from pyinstrument import Profiler
+
+    from icalendly_async import ApiKey, ICalendly, Plan, RateLimit
+
+    async with serve_in_child("emulator", "--bookings", str(bookings), "--no-limits") as server:
+        client = ICalendly(
+            ApiKey(server["api_key"], rate_limit=RateLimit(10_000_000, 60)),
+            plan=Plan.PLATFORM,
+            base_url=server["base_url"],
+            allow_insecure_http=True,
+        )
+        try:
+            async for _ in client.bookings.list(take=100):
+                pass
+            profiler = Profiler(interval=0.0002, async_mode="disabled")
+            profiler.start()
+            started = time.perf_counter()
+            count = 0
+            async for _ in client.bookings.list(take=100):
+                count += 1
+            elapsed = time.perf_counter() - started
+            profiler.stop()
+        finally:
+            await client.aclose()
+    header = (
+        f"async for booking in client.bookings.list(take=100): {count:,} bookings in "
+        f"{elapsed:.2f} s (with the profiler on)\n\n"
+    )
+    return header + _profile_text(profiler)
+
+
+async def _pipeline(calls: int) -> str:
+    """CPU per call of the client's own work, the network replaced by a canned answer."""
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from icalendly_async import ApiKey, ICalendly, Plan, RateLimit
+    from icalendly_async._session import Transport
+    from icalendly_async.ratelimit import Unlimited
+
+    from ._servers import me_body
+
+    body = await me_body()
+    headers = CIMultiDictProxy(
+        CIMultiDict(
+            {
+                "Content-Type": "application/json; charset=utf-8",
+                "Content-Length": str(len(body)),
+                "Date": "Wed, 25 Nov 2026 12:00:00 GMT",
+                "Server": "Python/3.11 aiohttp",
+                "X-RateLimit-Limit-Default": str(TRIVIAL_LIMIT),
+                "X-RateLimit-Remaining-Default": str(TRIVIAL_LIMIT - 1000),
+                "X-RateLimit-Reset-Default": "42",
+            }
+        )
+    )
+
+    async def canned(*_args: Any, **_kwargs: Any) -> tuple[int, Any, bytes]:
+        return 200, headers, body
+
+    original = Transport._attempt
+    Transport._attempt = canned  # type: ignore[method-assign]
+    try:
+        credential = ApiKey("ical_0123456789abcdef", rate_limit=RateLimit(TRIVIAL_LIMIT, 60))
+
+        def client(**options: Any) -> ICalendly:
+            return ICalendly(
+                credential,
+                plan=Plan.PLATFORM,
+                base_url="http://127.0.0.1:9",
+                allow_insecure_http=True,
+                **options,
+            )
+
+        default = client()
+        bare = client(observers=[])
+        unpaced = client(observers=[], limiter=Unlimited())
+
+        async def untyped() -> object:
+            return await unpaced.request("GET", "/v2/me")
+
+        variants: dict[str, Callable[[], Awaitable[object]]] = {
+            "client.me.get(), defaults": default.me.get,
+            "  without the LoggingObserver (observers=[])": bare.me.get,
+            "  and without the LocalLimiter (Unlimited())": unpaced.me.get,
+            '  and without models (request("GET", "/v2/me"))': untyped,
+        }
+        results: dict[str, float] = {}
+        for name, call in variants.items():
+            for _ in range(500):
+                await call()
+            best = float("inf")
+            for _ in range(5):
+                started = time.process_time()
+                for _ in range(calls):
+                    await call()
+                best = min(best, time.process_time() - started)
+            results[name] = best / calls * 1e6
+        for c in (default, bare, unpaced):
+            await c.aclose()
+    finally:
+        Transport._attempt = original  # type: ignore[method-assign]
+    lines = [
+        "Our pipeline's CPU per call without any network (the transport's send answers at once",
+        "with the trivial server's response): everything the client does around aiohttp.",
+        f"Best of 5 runs of {calls:,} calls, one after another.",
+        "",
+    ]
+    previous_value: float | None = None
+    for name, value in results.items():
+        step = (
+            f"  ({previous_value - value:+.1f} µs: the part switched off)" if previous_value else ""
+        )
+        lines.append(f"{value:7.1f} µs  {name}{step}")
+        previous_value = value
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
+    parser.add_argument(
+        "which", nargs="*", default=["pipeline", "overhead", "export"], help="what to profile"
+    )
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+    for which in args.which:
+        log(f"profile: {which}")
+        if which == "overhead":
+            text = asyncio.run(_overhead(args.seconds))
+        elif which == "export":
+            text = asyncio.run(_export(10_000))
+        elif which == "pipeline":
+            text = asyncio.run(_pipeline(20_000))
+        else:
+            parser.error(f"unknown profile {which!r}")
+        print(f"{_write(which, text)}")
+
+
+if __name__ == "__main__":
+    main()
