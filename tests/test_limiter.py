@@ -47,13 +47,16 @@ async def test_window_guarantee_with_10000_coroutines() -> None:
     limiter = LocalLimiter(margin=0.01, calibrate=False)
     loop = asyncio.get_running_loop()
     t0 = loop.time()
-    starts = await _run(limiter, "k", rl, 10_000)
-    elapsed = loop.time() - t0
+    starts = sorted(await _run(limiter, "k", rl, 10_000))
     assert len(starts) == 10_000
     assert _max_in_window(starts, rl.window_seconds) <= rl.limit
-    # Ideal: (ceil(N/L) - 1) windows. Long-run rate within the margin of the limit.
-    ideal = (math.ceil(10_000 / 2000) - 1) * rl.window_seconds
-    assert elapsed < ideal * 1.1 + 0.3
+    # The ideal schedule: L at once, then L more as each window ends. Each batch's first grant
+    # comes when the window allows (a timer), whatever the load on the machine: check those,
+    # not the wall time of granting 10,000 calls, which is CPU work.
+    span = rl.window_seconds + 0.01
+    for k in range(math.ceil(10_000 / rl.limit)):
+        first = starts[k * rl.limit] - t0
+        assert k * span - 0.001 <= first < k * span + 0.25, (k, first)
 
 
 async def test_burst_goes_out_at_once_then_waits_for_the_window() -> None:

@@ -431,7 +431,7 @@ async def test_a_hung_redis_never_holds_a_call_past_the_timeout(
         started = time.perf_counter()
         with pytest.raises(LimiterUnavailableError):
             await limiter.acquire("api_key:hung", RateLimit(5, 1))
-        assert time.perf_counter() - started < 0.05
+        assert time.perf_counter() - started < 0.25  # not the 0.3-s timeout again
     finally:
         server.close()
 
