@@ -209,10 +209,6 @@ class Tracker:
             except Exception as exc:
                 _failed(observer, "on_call_end", exc)
 
-    @property
-    def active(self) -> bool:
-        return True
-
 
 class _NullTracker(Tracker):
     """The tracker when no observer is installed: every report is a no-op."""
@@ -242,10 +238,6 @@ class _NullTracker(Tracker):
 
     def end(self, error: BaseException | None) -> None:
         pass
-
-    @property
-    def active(self) -> bool:
-        return False
 
 
 NULL_TRACKER: Tracker = _NullTracker()

@@ -29,6 +29,7 @@ import attrs
 from yarl import URL
 
 from . import errors
+from ._encode import encode_body, format_path
 from ._hooks import NULL_TRACKER, AttemptInfo, CallInfo, Observer, Tracker
 from ._version import __version__
 from .auth import Credential, FixedCredential, TokenPair, TokenRefresher, _digest
@@ -553,8 +554,6 @@ class Transport:
 
     async def _refresh_tokens(self, client_id: str, secret: str, refresh_token: str) -> TokenPair:
         """``POST /v2/oauth/{clientId}/refresh``: the new (rotated) pair."""
-        from ._encode import encode_body, format_path
-
         spec = RequestSpec(
             method="POST",
             path=format_path("/v2/oauth/{clientId}/refresh", ("clientId",), (client_id,)),
