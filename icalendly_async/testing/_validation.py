@@ -19,12 +19,25 @@ import json
 from typing import Any
 
 import attrs
-import jsonschema  # type: ignore[import-untyped, unused-ignore]
 
 from ._repairs import repair
 from ._spec import load_document
 
 __all__ = ["ERROR_ENVELOPE", "ResponseValidator", "SchemaViolation", "to_json_schema"]
+
+
+@functools.cache
+def _jsonschema() -> Any:
+    """``jsonschema``, imported when validation is first turned on (extra ``testing``)."""
+    try:
+        import jsonschema  # type: ignore[import-untyped, unused-ignore]
+    except ImportError:
+        raise ImportError(
+            "the emulator's response validation needs jsonschema: "
+            "pip install 'icalendly-async[testing]'"
+        ) from None
+    return jsonschema
+
 
 _DROPPED = frozenset(
     {"example", "examples", "nullable", "discriminator", "xml", "externalDocs", "deprecated"}
@@ -107,7 +120,7 @@ class ResponseValidator:
             for operation in item.values():
                 if isinstance(operation, dict) and "operationId" in operation:
                     self._responses[operation["operationId"]] = operation.get("responses", {})
-        self._error = jsonschema.Draft7Validator(ERROR_ENVELOPE)
+        self._error = _jsonschema().Draft7Validator(ERROR_ENVELOPE)
 
     def __repr__(self) -> str:
         return f"<ResponseValidator operations={len(self._responses)}>"
@@ -126,7 +139,7 @@ class ResponseValidator:
         if schema is None:
             return None
         root = {**to_json_schema(schema), "components": self._components}
-        return jsonschema.Draft7Validator(root)
+        return _jsonschema().Draft7Validator(root)
 
     def statuses(self, operation_id: str) -> list[str]:
         """The statuses the document gives ``operation_id``."""
@@ -138,7 +151,7 @@ class ResponseValidator:
             value = json.loads(body)
         except ValueError:
             return "the body is not JSON"
-        error = jsonschema.exceptions.best_match(self._error.iter_errors(value))
+        error = _jsonschema().exceptions.best_match(self._error.iter_errors(value))
         return None if error is None else "error envelope " + _describe(error)
 
     def check(self, operation_id: str, status: int, body: bytes) -> str | None:
@@ -150,7 +163,7 @@ class ResponseValidator:
         except ValueError:
             return "the body is not JSON"
         if status >= 400:
-            error = jsonschema.exceptions.best_match(self._error.iter_errors(value))
+            error = _jsonschema().exceptions.best_match(self._error.iter_errors(value))
             return None if error is None else "error envelope " + _describe(error)
         if str(status) not in self._responses[operation_id]:
             documented = ", ".join(self.statuses(operation_id)) or "none"
@@ -158,5 +171,5 @@ class ResponseValidator:
         validator = self._validator(operation_id, status)
         if validator is None:
             return None
-        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+        error = _jsonschema().exceptions.best_match(validator.iter_errors(value))
         return None if error is None else _describe(error)
