@@ -28,6 +28,7 @@ class CallInfo:
         "attempts",
         "credential",
         "extra",
+        "holds",
         "limiter_wait",
         "method",
         "name",
@@ -35,7 +36,9 @@ class CallInfo:
         "path",
         "plan",
         "priority",
+        "rate_limited",
         "retries",
+        "sent",
         "server",
         "started",
         "status",
@@ -64,9 +67,12 @@ class CallInfo:
         self.priority = priority
         self.api_version = api_version
         self.server = server  # the API host
-        self.started = started  # loop time
+        self.started = started  # time.monotonic()
         self.attempts = 0
         self.retries = 0
+        self.sent = 0  # attempts sent: retries and the replay after a token refresh included
+        self.rate_limited = 0  # 429 answers among the attempts
+        self.holds = 0  # times the credential was held during the call
         self.limiter_wait = 0.0  # seconds, all attempts
         self.status: int | None = None  # the last HTTP status seen
         self.extra: dict[object, Any] = {}  # observers keep their own state here
@@ -164,6 +170,7 @@ class Tracker:
     def attempt_start(self, attempt: int, limiter_wait: float) -> None:
         call = self.call
         call.attempts = attempt
+        call.sent += 1
         call.limiter_wait += limiter_wait
         for observer in self.observers:
             try:
@@ -174,6 +181,8 @@ class Tracker:
     def attempt_end(self, info: AttemptInfo) -> None:
         if info.status is not None:
             self.call.status = info.status
+            if info.status == 429:
+                self.call.rate_limited += 1
         for observer in self.observers:
             try:
                 observer.on_attempt_end(self.call, info)
@@ -196,6 +205,7 @@ class Tracker:
                 _failed(observer, "on_refresh", exc)
 
     def hold(self, seconds: float, reason: str) -> None:
+        self.call.holds += 1
         for observer in self.observers:
             try:
                 observer.on_hold(self.call, seconds, reason)

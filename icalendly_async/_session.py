@@ -225,6 +225,7 @@ class Transport:
         self.base_url = base_url
         self.observers = observers
         self._base_path = base_url.raw_path.rstrip("/")
+        self._host = base_url.host or ""
         self._urls: dict[str, URL] = {}
         self.limiter = limiter
         self._session = session
@@ -323,8 +324,8 @@ class Transport:
             plan=plan.value if plan is not None else None,
             priority=options.priority.name,
             api_version=spec.headers.get("cal-api-version"),
-            server=self.base_url.host or "",
-            started=asyncio.get_running_loop().time(),
+            server=self._host,
+            started=time.monotonic(),
         )
         return Tracker(observers, call)
 

@@ -162,3 +162,20 @@ def test_icalendly_log_env_turns_logging_on() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "icalendly_async.http: GET /v2/me -> 200 attempt=1" in done.stderr
+
+
+async def test_metrics_count_the_replay_after_a_refresh_as_an_attempt() -> None:
+    metrics = MetricsObserver()
+    async with Emulator() as emu:
+        pair = emu.issue_tokens()
+        emu.expire_access_tokens()
+        token = AccessToken(
+            pair.access_token,
+            pair.refresh_token,
+            client_id=emu.client_id,
+            client_secret=emu.client_secret,
+        )
+        async with _client(emu, [metrics], credential=token) as client:
+            await client.request("GET", "/v2/me")
+    me = metrics.snapshot()["operations"]["me.get"]
+    assert (me["calls"], me["attempts"], me["retries"], me["errors"]) == (1, 2, 0, {})

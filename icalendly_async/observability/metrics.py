@@ -17,12 +17,12 @@ What each metric means:
 
 from __future__ import annotations
 
-import asyncio
 import bisect
+import time
 from collections import Counter
 from typing import Any
 
-from .._hooks import AttemptInfo, CallInfo, Observer
+from .._hooks import CallInfo, Observer
 
 __all__ = ["Histogram", "MetricsObserver"]
 
@@ -96,40 +96,28 @@ class MetricsObserver(Observer):
         self._by_operation: dict[str, _Series] = {}
         self._by_credential: dict[str, _Series] = {}
 
-    def _series(self, call: CallInfo) -> tuple[_Series, _Series]:
-        """The call's two series (its operation's, its credential's), looked up once a call."""
-        pair: tuple[_Series, _Series] | None = call.extra.get(self)
-        if pair is None:
-            by_operation = self._by_operation.get(call.name)
-            if by_operation is None:
-                by_operation = self._by_operation[call.name] = _Series()
-            by_credential = self._by_credential.get(call.credential)
-            if by_credential is None:
-                by_credential = self._by_credential[call.credential] = _Series()
-            pair = call.extra[self] = (by_operation, by_credential)
-        return pair
-
-    def on_attempt_end(self, call: CallInfo, attempt: AttemptInfo) -> None:
-        limited = attempt.status == 429
-        for series in self._series(call):
-            series.attempts += 1
-            if limited:
-                series.rate_limited += 1
-
-    def on_retry(self, call: CallInfo, attempt: int, delay: float, reason: str) -> None:
-        for series in self._series(call):
-            series.retries += 1
-
-    def on_hold(self, call: CallInfo, seconds: float, reason: str) -> None:
-        for series in self._series(call):
-            series.holds += 1
+    def _series(self, table: dict[str, _Series], key: str) -> _Series:
+        series = table.get(key)
+        if series is None:
+            series = table[key] = _Series()
+        return series
 
     def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
-        latency = asyncio.get_running_loop().time() - call.started
-        for series in self._series(call):
+        # Everything is counted once, here, from what the call gathered (attempts, retries,
+        # 429s, holds): one update per series per call, whatever the number of attempts.
+        latency = time.monotonic() - call.started
+        error_name = type(error).__name__ if error is not None else None
+        for series in (
+            self._series(self._by_operation, call.name),
+            self._series(self._by_credential, call.credential),
+        ):
             series.calls += 1
-            if error is not None:
-                series.errors[type(error).__name__] += 1
+            series.attempts += call.sent
+            series.retries += call.retries
+            series.rate_limited += call.rate_limited
+            series.holds += call.holds
+            if error_name is not None:
+                series.errors[error_name] += 1
             series.wait.observe(call.limiter_wait)
             series.latency.observe(latency)
 
