@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 __all__ = [
@@ -120,3 +121,55 @@ def ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
 
 def fmt_rate(value: float) -> str:
     return f"{value:,.0f}"
+
+
+@contextlib.asynccontextmanager
+async def canned_network() -> AsyncIterator[None]:
+    """Replace the transport's send with an instant answer (the trivial server's ``/v2/me``).
+
+    What is left is the client's own work around aiohttp, measured without the noise of the
+    network, the server or other load: the way to price one part of the pipeline precisely.
+    """
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from icalendly_async._session import Transport
+
+    from ._servers import TRIVIAL_LIMIT, me_body
+
+    body = await me_body()
+    headers = CIMultiDictProxy(
+        CIMultiDict(
+            {
+                "Content-Type": "application/json; charset=utf-8",
+                "Content-Length": str(len(body)),
+                "Date": "Wed, 25 Nov 2026 12:00:00 GMT",
+                "Server": "Python/3.11 aiohttp",
+                "X-RateLimit-Limit-Default": str(TRIVIAL_LIMIT),
+                "X-RateLimit-Remaining-Default": str(TRIVIAL_LIMIT - 1000),
+                "X-RateLimit-Reset-Default": "42",
+            }
+        )
+    )
+
+    async def canned(*_args: Any, **_kwargs: Any) -> tuple[int, Any, bytes]:
+        return 200, headers, body
+
+    original = Transport._attempt
+    Transport._attempt = canned  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Transport._attempt = original  # type: ignore[method-assign]
+
+
+async def cpu_per_call(call: Callable[[], Awaitable[object]], calls: int, runs: int = 5) -> float:
+    """The best of ``runs`` of ``calls`` sequential calls: process CPU µs per call."""
+    for _ in range(min(500, calls)):
+        await call()
+    best = math.inf
+    for _ in range(runs):
+        started = time.process_time()
+        for _ in range(calls):
+            await call()
+        best = min(best, time.process_time() - started)
+    return best / calls * 1e6

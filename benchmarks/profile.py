@@ -104,35 +104,12 @@ async def _export(bookings: int) -> str:
 
 async def _pipeline(calls: int) -> str:
     """CPU per call of the client's own work, the network replaced by a canned answer."""
-    from multidict import CIMultiDict, CIMultiDictProxy
-
     from icalendly_async import ApiKey, ICalendly, Plan, RateLimit
-    from icalendly_async._session import Transport
     from icalendly_async.ratelimit import Unlimited
 
-    from ._servers import me_body
+    from ._common import canned_network, cpu_per_call
 
-    body = await me_body()
-    headers = CIMultiDictProxy(
-        CIMultiDict(
-            {
-                "Content-Type": "application/json; charset=utf-8",
-                "Content-Length": str(len(body)),
-                "Date": "Wed, 25 Nov 2026 12:00:00 GMT",
-                "Server": "Python/3.11 aiohttp",
-                "X-RateLimit-Limit-Default": str(TRIVIAL_LIMIT),
-                "X-RateLimit-Remaining-Default": str(TRIVIAL_LIMIT - 1000),
-                "X-RateLimit-Reset-Default": "42",
-            }
-        )
-    )
-
-    async def canned(*_args: Any, **_kwargs: Any) -> tuple[int, Any, bytes]:
-        return 200, headers, body
-
-    original = Transport._attempt
-    Transport._attempt = canned  # type: ignore[method-assign]
-    try:
+    async with canned_network():
         credential = ApiKey("ical_0123456789abcdef", rate_limit=RateLimit(TRIVIAL_LIMIT, 60))
 
         def client(**options: Any) -> ICalendly:
@@ -157,21 +134,9 @@ async def _pipeline(calls: int) -> str:
             "  and without the LocalLimiter (Unlimited())": unpaced.me.get,
             '  and without models (request("GET", "/v2/me"))': untyped,
         }
-        results: dict[str, float] = {}
-        for name, call in variants.items():
-            for _ in range(500):
-                await call()
-            best = float("inf")
-            for _ in range(5):
-                started = time.process_time()
-                for _ in range(calls):
-                    await call()
-                best = min(best, time.process_time() - started)
-            results[name] = best / calls * 1e6
+        results = {name: await cpu_per_call(call, calls) for name, call in variants.items()}
         for c in (default, bare, unpaced):
             await c.aclose()
-    finally:
-        Transport._attempt = original  # type: ignore[method-assign]
     lines = [
         "Our pipeline's CPU per call without any network (the transport's send answers at once",
         "with the trivial server's response): everything the client does around aiohttp.",
