@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Callable
 
-from ..ratelimit import RateLimit
-from ..testing import Emulator
+from ..testing import ServerInfo, serve
 
 __all__ = ["add_parser", "run"]
 
@@ -32,19 +30,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 async def run(args: argparse.Namespace, say: Callable[[str], None]) -> None:
-    emulator = Emulator(
+    def announce(info: ServerInfo) -> None:
+        say(f"iCalendly emulator listening on {info.base_url}")
+        for name, value in info.environment().items():  # throwaway test credentials
+            say(f"{name}={value}")
+        say("Ctrl-C to stop.")
+
+    await serve(
         host=args.host,
         port=args.port,
         seed=args.seed,
         bookings=args.bookings,
-        rate_limit=RateLimit.parse(args.rate_limit) if args.rate_limit else None,
+        rate_limit=args.rate_limit,
         enforce_rate_limits=not args.no_rate_limit,
+        on_ready=announce,
     )
-    async with emulator as emu:
-        say(f"iCalendly emulator listening on {emu.base_url}")
-        say(f"ICALENDLY_BASE_URL={emu.base_url}")
-        say(f"ICALENDLY_API_KEY={emu.api_key}")
-        say(f"ICALENDLY_CLIENT_ID={emu.client_id}")
-        say(f"ICALENDLY_CLIENT_SECRET={emu.client_secret}")
-        say("Ctrl-C to stop.")
-        await asyncio.Event().wait()
