@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .ratelimit.headers import RateLimitState
 
 __all__ = ["AttemptInfo", "CallInfo", "NULL_TRACKER", "Observer", "Tracker"]
 
@@ -178,11 +181,30 @@ class Tracker:
             except Exception as exc:
                 _failed(observer, "on_attempt_start", exc)
 
-    def attempt_end(self, info: AttemptInfo) -> None:
-        if info.status is not None:
-            self.call.status = info.status
-            if info.status == 429:
-                self.call.rate_limited += 1
+    def attempt_failed(self, attempt: int, waited: float, duration: float, error: str) -> None:
+        """An attempt ended without a response."""
+        self._attempt_end(AttemptInfo(attempt, waited, duration, None, None, error))
+
+    def attempt_answered(
+        self,
+        attempt: int,
+        waited: float,
+        duration: float,
+        status: int,
+        request_id: str | None,
+        state: RateLimitState,
+    ) -> None:
+        """An attempt got an answer; a ``Remaining: 0`` in it is reported as a hold."""
+        call = self.call
+        call.status = status
+        if status == 429:
+            call.rate_limited += 1
+        self._attempt_end(AttemptInfo(attempt, waited, duration, status, request_id, None))
+        exhausted = state.exhausted_for
+        if exhausted is not None and status != 429:
+            self.hold(exhausted, "remaining 0")
+
+    def _attempt_end(self, info: AttemptInfo) -> None:
         for observer in self.observers:
             try:
                 observer.on_attempt_end(self.call, info)
@@ -234,7 +256,18 @@ class _NullTracker(Tracker):
     def attempt_start(self, attempt: int, limiter_wait: float) -> None:
         pass
 
-    def attempt_end(self, info: AttemptInfo) -> None:
+    def attempt_failed(self, attempt: int, waited: float, duration: float, error: str) -> None:
+        pass
+
+    def attempt_answered(
+        self,
+        attempt: int,
+        waited: float,
+        duration: float,
+        status: int,
+        request_id: str | None,
+        state: RateLimitState,
+    ) -> None:
         pass
 
     def retry(self, attempt: int, delay: float, reason: str) -> None:

@@ -30,7 +30,7 @@ from yarl import URL
 
 from . import errors
 from ._encode import encode_body, format_path
-from ._hooks import NULL_TRACKER, AttemptInfo, CallInfo, Observer, Tracker
+from ._hooks import NULL_TRACKER, CallInfo, Observer, Tracker
 from ._version import __version__
 from .auth import Credential, FixedCredential, TokenPair, TokenRefresher, _digest
 from .endpoints._operation import AuthRequirement
@@ -358,10 +358,10 @@ class Transport:
                     "nothing was sent",
                     retry_after=held,
                 )
-            waited = loop.time()
+            asked = loop.time()
             await self.limiter.acquire(key, rate_limit, priority=options.priority)
             sent = loop.time()
-            waited = sent - waited
+            waited = sent - asked
             tracker.attempt_start(attempt, waited)
             state = RateLimitState.no_response()
             failure: _Failure | None = None
@@ -377,9 +377,8 @@ class Transport:
             finally:
                 await self.limiter.observe(key, state)
             if failure is not None:
-                error_name = type(failure.error).__name__
-                tracker.attempt_end(
-                    AttemptInfo(attempt, waited, loop.time() - sent, None, None, error_name)
+                tracker.attempt_failed(
+                    attempt, waited, loop.time() - sent, type(failure.error).__name__
                 )
                 decision = policy.decide(attempt, Outcome(failure.outcome_kind, spec.method))
                 if not decision.retry:
@@ -389,12 +388,7 @@ class Transport:
                 continue
 
             request_id = _request_id(resp_headers)
-            tracker.attempt_end(
-                AttemptInfo(attempt, waited, loop.time() - sent, status, request_id, None)
-            )
-            exhausted = state.exhausted_for
-            if exhausted is not None and status != 429:
-                tracker.hold(exhausted, "remaining 0")
+            tracker.attempt_answered(attempt, waited, loop.time() - sent, status, request_id, state)
             if 200 <= status < 300:
                 decoded = decode_success(status, body)
                 return Response(
