@@ -208,16 +208,33 @@ class _Bucket:
             if index >= 0 and bulk_log[index] + span - now > wait:
                 wait = bulk_log[index] + span - now
         if self.budgets:
-            for name, (budget, reset_at) in list(self.budgets.items()):
+            expired = None
+            for name, (budget, reset_at) in self.budgets.items():
                 if now >= reset_at:
-                    del self.budgets[name]
+                    expired = [name] if expired is None else [*expired, name]
                 elif budget < cost and reset_at - now > wait:
                     wait = reset_at - now
+            for name in expired or ():
+                del self.budgets[name]
         return wait
+
+    def budgets_allow(self, now: float) -> bool:
+        """Whether every server budget still in force has a request left (expired ones go)."""
+        budgets = self.budgets
+        assert budgets is not None
+        expired = None
+        for name, (budget, reset_at) in budgets.items():
+            if now >= reset_at:
+                expired = [name] if expired is None else [*expired, name]
+            elif budget < 1:
+                return False
+        for name in expired or ():
+            del budgets[name]
+        return True
 
     def commit(self, now: float, cost: int, calibrate: bool, bulk: bool) -> None:
         log = self.log
-        if calibrate:
+        if calibrate and self.calibration is not _Calibration.PROBING:
             if (
                 self.calibration is _Calibration.CALIBRATED
                 and log
@@ -228,7 +245,12 @@ class _Bucket:
             if self.calibration is _Calibration.FRESH:
                 self.calibration = _Calibration.PROBING
                 self.probe_started = now
-        _append(log, now, cost, self.limit)
+        if cost == 1:
+            log.append(now)
+            if len(log) >= 2 * (self.server_limit or self.config.limit):
+                del log[: len(log) - self.limit]
+        else:
+            _append(log, now, cost, self.limit)
         if bulk and self.bulk_log is not None:
             _append(self.bulk_log, now, cost, self.limit)
         if self.budgets:
@@ -366,10 +388,25 @@ class LocalLimiter:
         self._acquisitions += 1
         if self._acquisitions % self._sweep_every == 0:
             self._sweep(loop.time())
-        bucket = self._bucket(key, rate_limit)
+        bucket = self._buckets.get(key)
+        if bucket is None or (bucket.config is not rate_limit and bucket.config != rate_limit):
+            bucket = self._bucket(key, rate_limit)
         bulk = priority == Priority.BULK
         now = loop.time()
-        if (
+        if bucket.waiting == 0 and bucket.smooth is None and not bulk and cost == 1:
+            # The common case, inlined: free now if the call `limit` starts back is out of the
+            # window, nothing holds the credential and every server budget has a request left.
+            log = bucket.log
+            index = len(log) - (bucket.server_limit or bucket.config.limit)
+            if (
+                (index < 0 or log[index] + bucket.window + bucket.margin <= now)
+                and bucket.hold_until <= now
+                and bucket.calibration is not _Calibration.PROBING
+                and (bucket.budgets is None or bucket.budgets_allow(now))
+            ):
+                bucket.commit(now, 1, self._calibrate, False)
+                return
+        elif (
             bucket.waiting == 0
             and bucket.delay(now, cost, self._calibration_timeout, self._bulk_cap(bucket, bulk))
             <= 0
@@ -504,21 +541,33 @@ class LocalLimiter:
             bucket.calibration = _Calibration.CALIBRATED
         if state.limits:
             self._apply(bucket, state, asyncio.get_running_loop().time())
-        bucket.wake()
+        if bucket.wakeup is not None:
+            bucket.wake()
 
     @staticmethod
     def _apply(bucket: _Bucket, state: RateLimitState, now: float) -> None:
         for named in state.limits:
             name = named.name.lower()
-            if name == "default" and named.limit is not None:
-                bucket.follow_server(named.limit, named.remaining, named.reset_seconds)
-            if named.remaining is None or named.reset_seconds is None:
+            remaining, reset = named.remaining, named.reset_seconds
+            # The server's Limit and window are followed when they say something new.
+            if (
+                name == "default"
+                and named.limit is not None
+                and (
+                    named.limit != (bucket.server_limit or bucket.config.limit)
+                    or reset is None
+                    or reset > bucket.server_window
+                )
+            ):
+                bucket.follow_server(named.limit, remaining, reset)
+            if remaining is None or reset is None:
                 continue
-            budget = float(named.remaining - bucket.in_flight)
-            reset_at = now + named.reset_seconds + bucket.margin
-            if bucket.budgets is None:
-                bucket.budgets = {}
-            entry = bucket.budgets.get(name)
+            budget = float(remaining - bucket.in_flight)
+            reset_at = now + reset + bucket.margin
+            budgets = bucket.budgets
+            if budgets is None:
+                budgets = bucket.budgets = {}
+            entry = budgets.get(name)
             if (
                 entry is not None
                 and now < entry[1]
@@ -526,10 +575,12 @@ class LocalLimiter:
             ):
                 # The same server window: keep the most conservative view. Responses can arrive
                 # out of order, so a later one may carry an older (higher) Remaining.
-                entry[0] = min(entry[0], budget)
-                entry[1] = min(entry[1], reset_at)
+                if budget < entry[0]:
+                    entry[0] = budget
+                if reset_at < entry[1]:
+                    entry[1] = reset_at
             else:
-                bucket.budgets[name] = [budget, reset_at]
+                budgets[name] = [budget, reset_at]
 
     async def penalize(self, key: str, seconds: float) -> None:
         bucket = self._buckets.get(key)
@@ -553,10 +604,11 @@ class LocalLimiter:
             return 0.0
         now = asyncio.get_running_loop().time()
         wait = bucket.hold_until - bucket.margin - now
-        for budget, reset_at in (bucket.budgets or {}).values():
-            if budget < 1 and reset_at - now > bucket.window + bucket.margin:
-                wait = max(wait, reset_at - bucket.margin - now)
-        return max(0.0, wait)
+        if bucket.budgets:
+            for budget, reset_at in bucket.budgets.values():
+                if budget < 1 and reset_at - now > bucket.window + bucket.margin:
+                    wait = max(wait, reset_at - bucket.margin - now)
+        return wait if wait > 0.0 else 0.0
 
     # -- diagnostics ----------------------------------------------------------------------------
 
