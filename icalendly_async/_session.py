@@ -38,13 +38,16 @@ from .models.converter import parse_datetime
 from .models.envelope import decode_error, decode_success
 from .plans import Plan, Tier
 from .ratelimit import Limiter, Priority, RateLimit, RateLimitState
+from .ratelimit.headers import NO_RESPONSE as _NO_RESPONSE
 from .response import Response
 from .retry import Outcome, OutcomeKind, RetryPolicy
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "CallOptions", "RequestSpec", "Transport"]
 
 DEFAULT_BASE_URL = "https://api.icalendly.com"
-DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=60.0, connect=10.0, sock_read=30.0)
+# No separate read timeout by default: the total bounds every read anyway, and a read timer is
+# re-armed on every chunk received (measurable at thousands of calls per second).
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=60.0, connect=10.0)
 USER_AGENT = (
     f"icalendly-async/{__version__} (python {platform.python_version()}; "
     f"aiohttp {aiohttp.__version__})"
@@ -62,7 +65,7 @@ def to_timeout(value: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTim
             f"got {value!r}"
         )
     seconds = float(value)
-    return aiohttp.ClientTimeout(total=seconds, connect=min(10.0, seconds), sock_read=seconds)
+    return aiohttp.ClientTimeout(total=seconds, connect=min(10.0, seconds))
 
 
 def check_base_url(base_url: str, allow_insecure_http: bool) -> URL:
@@ -104,20 +107,52 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-@attrs.frozen
 class RequestSpec:
-    """One call, ready to send: everything but the credential's headers."""
+    """One call, ready to send: everything but the credential's headers.
 
-    method: str
-    path: str
-    name: str  # "bookings.get" or "GET /v2/me": for messages and logs
-    tier: Tier = Tier.EVERYONE
-    auth: AuthRequirement = AuthRequirement.ANY
-    query: tuple[tuple[str, str], ...] = ()
-    body: bytes | None = None
-    headers: Mapping[str, str] = attrs.field(factory=dict)
-    template: str | None = None  # the path template, for logs and metrics (no ids)
-    operation_id: str | None = None
+    A plain slotted class rather than an attrs one: one is built for every call, and treated
+    as immutable once built.
+    """
+
+    __slots__ = (
+        "auth",
+        "body",
+        "headers",
+        "method",
+        "name",
+        "operation_id",
+        "path",
+        "query",
+        "template",
+        "tier",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        name: str,  # "bookings.get" or "GET /v2/me": for messages and logs
+        tier: Tier = Tier.EVERYONE,
+        auth: AuthRequirement = AuthRequirement.ANY,
+        query: tuple[tuple[str, str], ...] = (),
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        template: str | None = None,  # the path template, for logs and metrics (no ids)
+        operation_id: str | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.name = name
+        self.tier = tier
+        self.auth = auth
+        self.query = query
+        self.body = body
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        self.template = template
+        self.operation_id = operation_id
+
+    def __repr__(self) -> str:
+        return f"RequestSpec({self.method} {self.path}, name={self.name!r})"
 
 
 @attrs.frozen
@@ -228,6 +263,7 @@ class Transport:
         self._host = base_url.host or ""
         self._urls: dict[str, URL] = {}
         self.limiter = limiter
+        self._held_for = getattr(limiter, "hold_remaining", None)
         self._session = session
         self._owns_session = session is None
         if session is not None and hasattr(session, "_retry_connection"):
@@ -342,40 +378,49 @@ class Transport:
         loop = asyncio.get_running_loop()
         started = loop.time()
         policy = options.retry
-        key, rate_limit = credential.limit_key, credential.rate_limit
+        limiter = self.limiter
+        key, rate_limit, priority = credential.limit_key, credential.rate_limit, options.priority
+        timeout = timeout or options.timeout
+        held_for = self._held_for
+        observed = tracker is not NULL_TRACKER
         attempt = 0
         replayed = False
-        held_for = getattr(self.limiter, "hold_remaining", None)
         while True:
             attempt += 1
-            held = held_for(key) if held_for is not None else 0.0
-            if held > policy.max_rate_limit_wait:
-                raise errors.RateLimitError(
-                    429,
-                    None,
-                    f"{spec.name}: the credential is held for {held:.1f} s by the server's rate "
-                    f"limit, more than max_rate_limit_wait={policy.max_rate_limit_wait:g} s; "
-                    "nothing was sent",
-                    retry_after=held,
-                )
-            asked = loop.time()
-            await self.limiter.acquire(key, rate_limit, priority=options.priority)
-            sent = loop.time()
+            if held_for is not None:
+                held = held_for(key)
+                if held > policy.max_rate_limit_wait:
+                    raise errors.RateLimitError(
+                        429,
+                        None,
+                        f"{spec.name}: the credential is held for {held:.1f} s by the server's "
+                        f"rate limit, more than max_rate_limit_wait="
+                        f"{policy.max_rate_limit_wait:g} s; nothing was sent",
+                        retry_after=held,
+                    )
+            asked = loop.time() if observed else 0.0
+            await limiter.acquire(key, rate_limit, priority=priority)
+            sent = loop.time() if observed else 0.0
             waited = sent - asked
             tracker.attempt_start(attempt, waited)
-            state = RateLimitState.no_response()
+            state = _NO_RESPONSE
             failure: _Failure | None = None
             try:
                 auth = await self._auth_headers(spec, credential)
-                headers = {**options.headers, **auth, **spec.headers}
+                if options.headers:
+                    headers = {**options.headers, **auth, **spec.headers}
+                elif spec.headers:
+                    headers = {**auth, **spec.headers}
+                else:
+                    headers = auth  # aiohttp copies it; nobody writes to it
                 status, resp_headers, body = await self._attempt(
-                    session, spec, url, headers, timeout or options.timeout
+                    session, spec, url, headers, timeout
                 )
                 state = RateLimitState.from_headers(resp_headers)
             except _Failure as exc:
                 failure = exc
             finally:
-                await self.limiter.observe(key, state)
+                await limiter.observe(key, state)
             if failure is not None:
                 tracker.attempt_failed(
                     attempt, waited, loop.time() - sent, type(failure.error).__name__
@@ -388,20 +433,23 @@ class Transport:
                 continue
 
             request_id = _request_id(resp_headers)
-            tracker.attempt_answered(attempt, waited, loop.time() - sent, status, request_id, state)
+            if observed:
+                tracker.attempt_answered(
+                    attempt, waited, loop.time() - sent, status, request_id, state
+                )
             if 200 <= status < 300:
                 decoded = decode_success(status, body)
                 return Response(
-                    status=status,
-                    method=spec.method,
-                    url=str(url),
-                    headers=resp_headers,
-                    data=decoded.data,
-                    pagination=decoded.pagination,
-                    request_id=request_id,
-                    rate_limit=state,
-                    attempts=attempt,
-                    elapsed=loop.time() - started,
+                    status,
+                    spec.method,
+                    str(url),
+                    resp_headers,
+                    decoded.data,
+                    decoded.pagination,
+                    request_id,
+                    state,
+                    attempt,
+                    loop.time() - started,
                 )
             if status in (401, 498) and credential.can_refresh and not replayed:
                 replayed = True
@@ -415,7 +463,7 @@ class Transport:
                 continue
             retry_after = _retry_after(resp_headers, state) if status in (408, 429, 503) else None
             if status == 429:
-                await self.limiter.penalize(key, retry_after or 0.0)
+                await limiter.penalize(key, retry_after or 0.0)
                 tracker.hold(retry_after or 0.0, "429")
             decision = policy.decide(
                 attempt, Outcome(OutcomeKind.STATUS, spec.method, status, retry_after)
@@ -427,15 +475,16 @@ class Transport:
                 await asyncio.sleep(decision.delay)
                 continue
             failed = Response(
-                status=status,
-                method=spec.method,
-                url=str(url),
-                headers=resp_headers,
-                data=None,
-                request_id=request_id,
-                rate_limit=state,
-                attempts=attempt,
-                elapsed=loop.time() - started,
+                status,
+                spec.method,
+                str(url),
+                resp_headers,
+                None,
+                None,
+                request_id,
+                state,
+                attempt,
+                loop.time() - started,
             )
             raise self._api_error(status, body, failed, retry_after)
 
@@ -513,7 +562,9 @@ class Transport:
                 OutcomeKind.TRANSPORT,
                 errors.TimeoutError(
                     f"{where}: no complete response within the timeout "
-                    f"(total={timeout.total}, read={timeout.sock_read})"
+                    f"(total={timeout.total}"
+                    + (f", read={timeout.sock_read}" if timeout.sock_read is not None else "")
+                    + ")"
                 ),
             ) from None
         except aiohttp.ClientError as exc:

@@ -55,6 +55,9 @@ def _headers(value: Mapping[str, str] | None, what: str) -> dict[str, str]:
     return dict(value)
 
 
+_UPPER = {m.lower(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE")}
+
+
 class ICalendly(GeneratedGroups):
     """An asyncio client for the iCalendly API v2.
 
@@ -69,7 +72,8 @@ class ICalendly(GeneratedGroups):
     many processes a ``RedisLimiter``). ``session`` is an ``aiohttp.ClientSession`` you own and
     close; otherwise the client creates one on first use and closes it in :meth:`aclose`.
     ``timeout`` is seconds (total) or an ``aiohttp.ClientTimeout``; the default is 60 s total,
-    10 s to connect, 30 s between reads. ``api_versions`` maps an operation id or tag to the
+    10 s to connect (an ``aiohttp.ClientTimeout`` with ``sock_read`` also bounds the gap
+    between reads). ``api_versions`` maps an operation id or tag to the
     ``cal-api-version`` to send instead of the operation's own. ``observers`` receive every
     call's events (default: a :class:`~icalendly_async.observability.LoggingObserver`, silent
     until the ``icalendly_async`` logger is enabled; ``[]`` for none).
@@ -333,16 +337,18 @@ class ICalendly(GeneratedGroups):
         """Run one generated operation (the generated endpoint methods call this)."""
         version = self._api_version(operation, api_version)
         spec = RequestSpec(
-            method=operation.method.upper(),
-            path=format_path(operation.path, operation.path_params, path_params),
-            name=operation.python_name,
-            tier=operation.tier,
-            auth=operation.auth,
-            query=tuple(encode_query(query, extra_query)),
-            body=encode_body(body) if body is not None else None,
-            headers=self._call_headers(extra_headers, version),
-            template=operation.path,
-            operation_id=operation.operation_id,
+            _UPPER.get(operation.method) or operation.method.upper(),
+            format_path(operation.path, operation.path_params, path_params)
+            if path_params or operation.path_params
+            else operation.path,
+            operation.python_name,
+            operation.tier,
+            operation.auth,
+            tuple(encode_query(query, extra_query)) if query or extra_query else (),
+            encode_body(body) if body is not None else None,
+            self._call_headers(extra_headers, version),
+            operation.path,
+            operation.operation_id,
         )
         return await self._transport.send(
             spec, self._credential, self._plan, self._options, to_timeout(timeout)
@@ -350,6 +356,8 @@ class ICalendly(GeneratedGroups):
 
     @staticmethod
     def _call_headers(headers: Mapping[str, str] | None, api_version: str | None) -> dict[str, str]:
+        if headers is None:
+            return {"cal-api-version": api_version} if api_version is not None else {}
         result = _headers(headers, "headers")
         if api_version is not None:
             result["cal-api-version"] = api_version
