@@ -8,7 +8,8 @@ Error:   ``{"status": "error", "timestamp": …, "path": …,
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -42,8 +43,37 @@ class ErrorBody:
     details: Any
 
 
-def _loads(body: bytes) -> Any:
+def _stdlib_loads(body: bytes) -> Any:
     return json.loads(body)
+
+
+def _make_loads() -> Callable[[bytes], Any]:
+    """``orjson.loads`` when orjson is installed (the ``fast`` extra), else ``json.loads``.
+
+    orjson is three to four times faster on API payloads. Where it refuses what the standard
+    library accepts (``NaN``, UTF-16) or reads it differently (it turns integers beyond 64 bits
+    into floats), the standard library decides, so the result never depends on which is
+    installed.
+    """
+    try:
+        import orjson
+    except ImportError:
+        return _stdlib_loads
+    fast = orjson.loads
+    long_number = re.compile(rb"\d{19}").search  # may exceed 64 bits: the standard library
+
+    def loads(body: bytes) -> Any:
+        if long_number(body) is not None:
+            return json.loads(body)
+        try:
+            return fast(body)
+        except ValueError:  # orjson.JSONDecodeError is a ValueError: let json judge
+            return json.loads(body)
+
+    return loads
+
+
+_loads = _make_loads()
 
 
 def decode_success(status: int, body: bytes) -> SuccessBody:
