@@ -21,6 +21,7 @@ says ``hasNextPage: true`` the walk goes on even after a short page: servers cap
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -127,6 +128,7 @@ class AsyncPaginator(Generic[T]):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
+        prefetch: bool = True,
     ) -> None:
         if page_size is not None and page_size < 1:
             raise ConfigurationError(f"page size must be at least 1, got {page_size}")
@@ -148,6 +150,8 @@ class AsyncPaginator(Generic[T]):
             "api_version": api_version,
         }
         self._first: Page[T] | None = None
+        self.prefetch = prefetch
+        """Whether walks request the next page while the current one is processed."""
 
     def __repr__(self) -> str:
         return f"<AsyncPaginator {self.operation.python_name} ({self.style.value})>"
@@ -163,27 +167,60 @@ class AsyncPaginator(Generic[T]):
             self._first = await self._fetch(0, self._start)
         return self._first
 
-    async def pages(self) -> AsyncIterator[Page[T]]:
-        """Every page, fetched as the iteration gets to it."""
-        page = await self.first_page()
-        seen = 0
+    async def pages(self, *, prefetch: bool | None = None) -> AsyncIterator[Page[T]]:
+        """Every page, fetched as the iteration gets to it.
+
+        With ``prefetch`` (default: the paginator's, ``True`` unless created otherwise) the
+        next page is requested as soon as the current one has arrived, so it travels while the
+        current one is decoded and processed. Leaving the walk early then costs at most that
+        one request (it is cancelled if still in flight).
+        """
+        ahead = self.prefetch if prefetch is None else prefetch
         expected = self.page_size or self.operation.default_page_size
         offset = self._start if isinstance(self._start, int) else 0
-        while True:
-            yield page
-            seen += len(page.items)
-            if self._done(page, seen, expected):
-                return
-            if expected is None:
-                expected = len(page.items)  # no size given: the first page shows the server's
-            position: int | str
-            if self.style is PaginationStyle.CURSOR:
-                assert page.info is not None and page.info.next_cursor is not None
-                position = page.info.next_cursor
-            else:
-                offset += len(page.items)
-                position = offset
-            page = await self._fetch(seen, position)
+        seen = 0
+        page = self._first
+        raw: _RawPage | None = None
+        if page is None:
+            raw = await self._request(0, self._start)
+        pending: asyncio.Future[_RawPage] | None = None
+        try:
+            while True:
+                if raw is not None:
+                    count, info, requested = raw.count, raw.info, raw.limit
+                else:
+                    assert page is not None
+                    count, info, requested = len(page.items), page.info, page.requested
+                after = seen + count
+                done = self._done(count, info, requested, after, expected)
+                position: int | str | None = None
+                if not done:
+                    if expected is None:
+                        expected = count  # no size given: the first page shows the server's
+                    if self.style is PaginationStyle.CURSOR:
+                        assert info is not None and info.next_cursor is not None
+                        position = info.next_cursor
+                    else:
+                        offset += count
+                        position = offset
+                    if ahead:  # the next page travels while this one is decoded and used
+                        pending = asyncio.ensure_future(self._request(after, position))
+                if raw is not None:
+                    page = self._decode(raw)
+                    if self._first is None:
+                        self._first = page
+                assert page is not None
+                yield page
+                if done:
+                    return
+                seen = after
+                if pending is not None:
+                    raw, pending = await pending, None
+                else:
+                    raw = await self._request(seen, position)
+        finally:
+            if pending is not None:
+                _discard(pending)
 
     async def __aiter__(self) -> AsyncIterator[T]:
         async for page in self.pages():
@@ -207,20 +244,28 @@ class AsyncPaginator(Generic[T]):
             return min(remaining, default) if default else None
         return min(size, remaining)
 
-    def _done(self, page: Page[T], seen: int, expected: int | None) -> bool:
+    def _done(
+        self,
+        count: int,
+        info: PageInfo | None,
+        requested: int | None,
+        seen: int,
+        expected: int | None,
+    ) -> bool:
+        """Whether the page of ``count`` items (``seen`` in all so far) is the last one."""
         if self.max_items is not None and seen >= self.max_items:
             return True
-        if not page.items:
+        if not count:
             return True
         if self.style is PaginationStyle.CURSOR:
-            return page.info is None or page.info.next_cursor is None or page.has_next_page is False
-        if page.has_next_page is not None:
-            return not page.has_next_page
-        limit = page.requested or expected
-        return limit is not None and len(page.items) < limit
+            return info is None or info.next_cursor is None or info.has_next_page is False
+        if info is not None and info.has_next_page is not None:
+            return not info.has_next_page
+        limit = requested or expected
+        return limit is not None and count < limit
 
-    async def _fetch(self, seen: int, position: int | str | None) -> Page[T]:
-        """The page after ``seen`` items, at ``position``; never more than ``max_items`` allow."""
+    async def _request(self, seen: int, position: int | str | None) -> _RawPage:
+        """The page after ``seen`` items, at ``position``, as received (not yet decoded)."""
         limit = self._limit(seen)
         size_param, offset_param = _PARAMS[self.style]
         query = dict(self._query)
@@ -238,6 +283,39 @@ class AsyncPaginator(Generic[T]):
             data = [data]  # a list endpoint that answered with one object
         if self.max_items is not None:
             data = data[: max(0, self.max_items - seen)]
-        items: list[T] = decode(response, self._list_type, self.operation, data=data)
         info = PageInfo.from_json(response.pagination) if response.pagination else None
-        return Page(items, info, response, limit)
+        return _RawPage(response, limit, data, info)
+
+    def _decode(self, raw: _RawPage) -> Page[T]:
+        items: list[T] = decode(raw.response, self._list_type, self.operation, data=raw.data)
+        return Page(items, raw.info, raw.response, raw.limit)
+
+    async def _fetch(self, seen: int, position: int | str | None) -> Page[T]:
+        """The page after ``seen`` items, at ``position``; never more than ``max_items`` allow."""
+        return self._decode(await self._request(seen, position))
+
+
+class _RawPage:
+    """A page as received: the response, the size asked for, its items as JSON, its info."""
+
+    __slots__ = ("count", "data", "info", "limit", "response")
+
+    def __init__(
+        self, response: Response, limit: int | None, data: list[Any], info: PageInfo | None
+    ) -> None:
+        self.response = response
+        self.limit = limit
+        self.data = data
+        self.count = len(data)
+        self.info = info
+
+
+def _discard(pending: asyncio.Future[_RawPage]) -> None:
+    """Drop a prefetched page nobody will read: cancel it, and never log its outcome."""
+    pending.cancel()
+    pending.add_done_callback(_consume)
+
+
+def _consume(future: asyncio.Future[_RawPage]) -> None:
+    if not future.cancelled():
+        future.exception()

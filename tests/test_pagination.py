@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -254,3 +256,87 @@ def test_bad_arguments() -> None:
     with pytest.raises(ConfigurationError):
         paginator(Server(1), max_items=-1)
     assert "things.list" in repr(paginator(Server(1)))
+
+
+class GatedServer(Server):
+    """A Server whose pages after the first wait for ``gate``; records cancellations."""
+
+    def __init__(self, total: int, **kw: Any) -> None:
+        super().__init__(total, **kw)
+        self.gate = asyncio.Event()
+        self.cancelled = 0
+        self.fail_after_first = False
+
+    async def _call(
+        self, operation: Operation, path_params: tuple[object, ...] = (), **kw: Any
+    ) -> Response:
+        if self.queries:  # not the first page
+            self.queries.append(dict(kw.get("query") or {}))
+            try:
+                await self.gate.wait()
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+            self.queries.pop()
+            if self.fail_after_first:
+                raise RuntimeError("page two failed")
+        return await super()._call(operation, path_params, **kw)
+
+
+async def test_the_next_page_is_requested_while_the_current_one_is_used() -> None:
+    server = GatedServer(25)
+    walk = paginator(server, page_size=10).pages()
+    first = await walk.__anext__()
+    await asyncio.sleep(0)  # let the prefetch start
+    # The second page was asked for before the caller came back for it.
+    assert [q.get("skip") for q in server.queries] == [None, 10]
+    server.gate.set()
+    rest = [page async for page in walk]
+    assert [len(p) for p in (first, *rest)] == [10, 10, 5]
+    assert [q.get("skip") for q in server.queries] == [None, 10, 20]
+
+
+async def test_prefetch_off_asks_only_when_the_caller_does() -> None:
+    server = GatedServer(25)
+    server.gate.set()
+    walk = paginator(server, page_size=10).pages(prefetch=False)
+    await walk.__anext__()
+    await asyncio.sleep(0.01)
+    assert len(server.queries) == 1
+    await walk.__anext__()
+    assert len(server.queries) == 2
+    await walk.aclose()
+
+    quiet = paginator(GatedServer(25), page_size=10, prefetch=False)
+    assert quiet.prefetch is False
+
+
+async def test_leaving_early_cancels_the_prefetched_page() -> None:
+    server = GatedServer(25)
+    async with contextlib.aclosing(paginator(server, page_size=10).pages()) as walk:
+        async for _page in walk:
+            await asyncio.sleep(0)
+            break
+    await asyncio.sleep(0)
+    assert server.cancelled == 1
+
+
+async def test_a_failed_prefetch_surfaces_on_the_next_page_and_never_earlier() -> None:
+    server = GatedServer(25)
+    server.fail_after_first = True
+    walk = paginator(server, page_size=10).pages()
+    first = await walk.__anext__()
+    assert len(first) == 10
+    server.gate.set()
+    await asyncio.sleep(0.01)  # the prefetch fails meanwhile; nothing is raised yet
+    with pytest.raises(RuntimeError, match="page two failed"):
+        await walk.__anext__()
+
+
+async def test_no_request_beyond_the_last_page_or_max_items() -> None:
+    server = Server(30, meta=True)
+    assert len(await paginator(server, page_size=10).collect()) == 30
+    assert len(server.queries) == 3  # hasNextPage false on the third: no fourth request
+    capped = Server(30, meta=True)
+    assert len(await paginator(capped, page_size=10, max_items=15).collect()) == 15
+    assert [q.get("take") for q in capped.queries] == [10, 5]
