@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .ratelimit.headers import RateLimitState
 
-__all__ = ["AttemptInfo", "CallInfo", "NULL_TRACKER", "Observer", "Tracker"]
+__all__ = ["AttemptInfo", "CallInfo", "NULL_TRACKER", "Events", "Observer", "Tracker"]
 
 log = logging.getLogger("icalendly_async.observers")
 
@@ -49,7 +49,6 @@ class CallInfo:
 
     def __init__(
         self,
-        *,
         name: str,
         operation_id: str | None,
         method: str,
@@ -154,17 +153,54 @@ def _failed(observer: Observer, method: str, exc: Exception) -> None:
     )
 
 
+class Events:
+    """For each event, the installed observers that override its method (computed once).
+
+    An observer that only counts calls (``MetricsObserver``) is then not called, nor are event
+    objects built for it, at every attempt.
+    """
+
+    __slots__ = (
+        "attempt_end",
+        "attempt_start",
+        "call_end",
+        "call_start",
+        "conditional",
+        "hold",
+        "observers",
+        "refresh",
+        "retry",
+    )
+
+    def __init__(self, observers: Sequence[Observer]) -> None:
+        self.observers = tuple(observers)
+
+        def overriding(method: str) -> tuple[Observer, ...]:
+            base = getattr(Observer, method)
+            return tuple(o for o in self.observers if getattr(type(o), method, base) is not base)
+
+        self.call_start = overriding("on_call_start")
+        self.attempt_start = overriding("on_attempt_start")
+        self.attempt_end = overriding("on_attempt_end")
+        self.retry = overriding("on_retry")
+        self.refresh = overriding("on_refresh")
+        self.hold = overriding("on_hold")
+        self.call_end = overriding("on_call_end")
+        # Observers that may be off for a call (their `active()` is asked at every call).
+        self.conditional = overriding("active")
+
+
 class Tracker:
     """Reports one call's events to the installed observers (an observer's error is logged)."""
 
-    __slots__ = ("call", "observers")
+    __slots__ = ("call", "events")
 
-    def __init__(self, observers: Sequence[Observer], call: CallInfo) -> None:
-        self.observers = observers
+    def __init__(self, events: Events, call: CallInfo) -> None:
+        self.events = events
         self.call = call
 
     def start(self) -> None:
-        for observer in self.observers:
+        for observer in self.events.call_start:
             try:
                 observer.on_call_start(self.call)
             except Exception as exc:  # an observer never breaks a call
@@ -175,7 +211,7 @@ class Tracker:
         call.attempts = attempt
         call.sent += 1
         call.limiter_wait += limiter_wait
-        for observer in self.observers:
+        for observer in self.events.attempt_start:
             try:
                 observer.on_attempt_start(call, attempt, limiter_wait)
             except Exception as exc:
@@ -183,7 +219,8 @@ class Tracker:
 
     def attempt_failed(self, attempt: int, waited: float, duration: float, error: str) -> None:
         """An attempt ended without a response."""
-        self._attempt_end(AttemptInfo(attempt, waited, duration, None, None, error))
+        if self.events.attempt_end:
+            self._attempt_end(AttemptInfo(attempt, waited, duration, None, None, error))
 
     def attempt_answered(
         self,
@@ -199,13 +236,15 @@ class Tracker:
         call.status = status
         if status == 429:
             call.rate_limited += 1
-        self._attempt_end(AttemptInfo(attempt, waited, duration, status, request_id, None))
-        exhausted = state.exhausted_for
-        if exhausted is not None and status != 429:
-            self.hold(exhausted, "remaining 0")
+        if self.events.attempt_end:
+            self._attempt_end(AttemptInfo(attempt, waited, duration, status, request_id, None))
+        if status != 429:
+            exhausted = state.exhausted_for
+            if exhausted is not None:
+                self.hold(exhausted, "remaining 0")
 
     def _attempt_end(self, info: AttemptInfo) -> None:
-        for observer in self.observers:
+        for observer in self.events.attempt_end:
             try:
                 observer.on_attempt_end(self.call, info)
             except Exception as exc:
@@ -213,14 +252,14 @@ class Tracker:
 
     def retry(self, attempt: int, delay: float, reason: str) -> None:
         self.call.retries += 1
-        for observer in self.observers:
+        for observer in self.events.retry:
             try:
                 observer.on_retry(self.call, attempt, delay, reason)
             except Exception as exc:
                 _failed(observer, "on_retry", exc)
 
     def refresh(self, ok: bool) -> None:
-        for observer in self.observers:
+        for observer in self.events.refresh:
             try:
                 observer.on_refresh(self.call, ok)
             except Exception as exc:
@@ -228,14 +267,14 @@ class Tracker:
 
     def hold(self, seconds: float, reason: str) -> None:
         self.call.holds += 1
-        for observer in self.observers:
+        for observer in self.events.hold:
             try:
                 observer.on_hold(self.call, seconds, reason)
             except Exception as exc:
                 _failed(observer, "on_hold", exc)
 
     def end(self, error: BaseException | None) -> None:
-        for observer in self.observers:
+        for observer in self.events.call_end:
             try:
                 observer.on_call_end(self.call, error)
             except Exception as exc:

@@ -30,7 +30,7 @@ from yarl import URL
 
 from . import errors
 from ._encode import encode_body, format_path
-from ._hooks import NULL_TRACKER, CallInfo, Observer, Tracker
+from ._hooks import NULL_TRACKER, CallInfo, Events, Observer, Tracker
 from ._version import __version__
 from .auth import Credential, FixedCredential, TokenPair, TokenRefresher, _digest
 from .endpoints._operation import AuthRequirement
@@ -259,6 +259,7 @@ class Transport:
     ) -> None:
         self.base_url = base_url
         self.observers = observers
+        self._events = Events(observers)
         self._base_path = base_url.raw_path.rstrip("/")
         self._host = base_url.host or ""
         self._urls: dict[str, URL] = {}
@@ -344,26 +345,30 @@ class Transport:
         observers = self.observers
         if not observers:
             return NULL_TRACKER
-        if len(observers) == 1:
-            if not observers[0].active():
-                return NULL_TRACKER
-        else:
-            observers = tuple(o for o in observers if o.active())
-            if not observers:
-                return NULL_TRACKER
+        events = self._events
+        if events.conditional:
+            if len(observers) == 1:
+                if not observers[0].active():
+                    return NULL_TRACKER
+            else:
+                active = tuple(o for o in observers if o.active())
+                if not active:
+                    return NULL_TRACKER
+                if len(active) < len(observers):
+                    events = Events(active)
         call = CallInfo(
-            name=spec.name,
-            operation_id=spec.operation_id,
-            method=spec.method,
-            path=spec.template or spec.path,
-            credential=credential.limit_key,
-            plan=plan.value if plan is not None else None,
-            priority=options.priority.name,
-            api_version=spec.headers.get("cal-api-version"),
-            server=self._host,
-            started=time.monotonic(),
+            spec.name,
+            spec.operation_id,
+            spec.method,
+            spec.template or spec.path,
+            credential.limit_key,
+            plan.value if plan is not None else None,
+            options.priority.name,
+            spec.headers.get("cal-api-version"),
+            self._host,
+            time.monotonic(),
         )
-        return Tracker(observers, call)
+        return Tracker(events, call)
 
     async def _send(
         self,

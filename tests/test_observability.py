@@ -179,3 +179,44 @@ async def test_metrics_count_the_replay_after_a_refresh_as_an_attempt() -> None:
             await client.request("GET", "/v2/me")
     me = metrics.snapshot()["operations"]["me.get"]
     assert (me["calls"], me["attempts"], me["retries"], me["errors"]) == (1, 2, 0, {})
+
+
+async def test_each_observer_gets_the_events_it_overrides_and_active_is_asked_per_call() -> None:
+    seen: list[str] = []
+
+    class Recorder(Observer):
+        def on_call_start(self, call: CallInfo) -> None:
+            seen.append("start")
+
+        def on_attempt_end(self, call: CallInfo, attempt: object) -> None:
+            seen.append(f"attempt {getattr(attempt, 'status', None)}")
+
+        def on_retry(self, call: CallInfo, attempt: int, delay: float, reason: str) -> None:
+            seen.append("retry")
+
+        def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
+            seen.append(f"end {type(error).__name__ if error else 'ok'}")
+
+    class Sometimes(Observer):
+        def __init__(self) -> None:
+            self.on = False
+            self.calls = 0
+
+        def active(self) -> bool:
+            return self.on
+
+        def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
+            self.calls += 1
+
+    sometimes = Sometimes()
+    metrics = MetricsObserver()
+    async with Emulator() as emu, _client(emu, [Recorder(), sometimes, metrics]) as client:
+        emu.inject(Fault("status", status=503, path="/v2/me", times=1))
+        await client.request("GET", "/v2/me")
+        sometimes.on = True
+        await client.request("GET", "/v2/me")
+    first = ["start", "attempt 503", "retry", "attempt 200", "end ok"]
+    assert seen == [*first, "start", "attempt 200", "end ok"]
+    assert sometimes.calls == 1  # off for the first call, on for the second
+    counts = metrics.snapshot()["operations"]["me.get"]
+    assert (counts["calls"], counts["attempts"], counts["retries"]) == (2, 3, 1)

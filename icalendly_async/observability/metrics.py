@@ -106,20 +106,34 @@ class MetricsObserver(Observer):
         # Everything is counted once, here, from what the call gathered (attempts, retries,
         # 429s, holds): one update per series per call, whatever the number of attempts.
         latency = time.monotonic() - call.started
-        error_name = type(error).__name__ if error is not None else None
-        for series in (
-            self._series(self._by_operation, call.name),
-            self._series(self._by_credential, call.credential),
-        ):
+        wait = call.limiter_wait
+        wait_bucket = bisect.bisect_left(BUCKETS, wait)
+        latency_bucket = bisect.bisect_left(BUCKETS, latency)
+        by_operation = self._by_operation.get(call.name)
+        if by_operation is None:
+            by_operation = self._series(self._by_operation, call.name)
+        by_credential = self._by_credential.get(call.credential)
+        if by_credential is None:
+            by_credential = self._series(self._by_credential, call.credential)
+        for series in (by_operation, by_credential):
             series.calls += 1
             series.attempts += call.sent
-            series.retries += call.retries
-            series.rate_limited += call.rate_limited
-            series.holds += call.holds
-            if error_name is not None:
-                series.errors[error_name] += 1
-            series.wait.observe(call.limiter_wait)
-            series.latency.observe(latency)
+            if call.retries:
+                series.retries += call.retries
+            if call.rate_limited:
+                series.rate_limited += call.rate_limited
+            if call.holds:
+                series.holds += call.holds
+            if error is not None:
+                series.errors[type(error).__name__] += 1
+            histogram = series.wait
+            histogram.counts[wait_bucket] += 1
+            histogram.sum += wait
+            histogram.count += 1
+            histogram = series.latency
+            histogram.counts[latency_bucket] += 1
+            histogram.sum += latency
+            histogram.count += 1
 
     def snapshot(self) -> dict[str, Any]:
         """Everything counted so far, as plain data (safe to serve as JSON)."""

@@ -170,8 +170,13 @@ class RateLimitState:
     @property
     def exhausted_for(self) -> float | None:
         """Seconds until the latest reset among the limits that show ``Remaining: 0``."""
-        waits = [limit.reset_seconds or 0.0 for limit in self.limits if limit.remaining == 0]
-        return max(waits) if waits else None
+        latest: float | None = None
+        for limit in self.limits:
+            if limit.remaining == 0:
+                reset = limit.reset_seconds or 0.0
+                if latest is None or reset > latest:
+                    latest = reset
+        return latest
 
 
 NO_RESPONSE = RateLimitState((), received=False)
