@@ -26,6 +26,8 @@ def test_without_orjson_the_standard_library_decodes(monkeypatch: pytest.MonkeyP
     [
         b'{"status": "success", "data": {"id": 1, "name": "\\u00e9t\\u00e9"}}',
         b'{"status": "success", "data": {"big": 123456789012345678901234567890}}',
+        b'{"status": "success", "data": {"lo": -9223372036854775809, "hi": 18446744073709551616}}',
+        b'{"status": "success", "data": {"uid": "1234567890123456789012", "n": 9007199254740993}}',
         b'{"status": "success", "data": {"x": NaN, "y": -Infinity}}',
         '{"status": "success", "data": "été"}'.encode("utf-16"),
         b'{"status": "success", "data": [1.5, -0.0, 1e400]}',

@@ -8,7 +8,6 @@ Error:   ``{"status": "error", "timestamp": …, "path": …,
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -47,6 +46,10 @@ def _stdlib_loads(body: bytes) -> Any:
     return json.loads(body)
 
 
+_DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_NINETEEN_DIGITS = b"0" * 19
+
+
 def _make_loads() -> Callable[[bytes], Any]:
     """``orjson.loads`` when orjson is installed (the ``fast`` extra), else ``json.loads``.
 
@@ -60,10 +63,12 @@ def _make_loads() -> Callable[[bytes], Any]:
     except ImportError:
         return _stdlib_loads
     fast = orjson.loads
-    long_number = re.compile(rb"\d{19}").search  # may exceed 64 bits: the standard library
 
     def loads(body: bytes) -> Any:
-        if long_number(body) is not None:
+        # 19 digits in a row may be an integer beyond 64 bits: the standard library reads it.
+        # (Digits mapped to "0", the rest to " ", then one substring search: ~10x quicker
+        # than a regular expression, and a fraction of the parse.)
+        if _NINETEEN_DIGITS in body.translate(_DIGITS_AS_ZEROS):
             return json.loads(body)
         try:
             return fast(body)
