@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
+import pickle
+import random
+import typing
 from typing import Any
 
 import attrs
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -16,9 +22,18 @@ import icalendly_async.models as models
 from icalendly_async.endpoints._base import decode
 from icalendly_async.endpoints._generated import _operations as ops
 from icalendly_async.errors import DecodeError
-from icalendly_async.models import UNSET, Model, OpenStrEnum, converter
+from icalendly_async.models import UNSET, Model, OpenStrEnum, Unset, converter
 from icalendly_async.models import _generated as gen
+from icalendly_async.models._base import _info, _order_keys, _order_members, error_text
+from icalendly_async.models._structure import _setters
+from icalendly_async.models.converter import (
+    _datetime_from_json,
+    _datetime_from_text,
+    parse_datetime,
+)
+from icalendly_async.models.converter import _make_converter as make_converter
 from icalendly_async.response import Response
+from tests.reliability import test_model_roundtrip as roundtrip
 from tools.codegen import spec
 from tools.codegen.samples import Sampler
 
@@ -279,3 +294,272 @@ def test_every_model_round_trips_to_valid_json(name: str, cls: type[Model]) -> N
     out = converter.unstructure(obj)
     validate(out, name)
     assert set(out) == set(sample)
+
+
+# -- the compiled decoding path and the generic one -----------------------------------------
+#
+# The converter decodes models, unions and lists with functions compiled per type, which fall
+# back on a reference converter (the generic path alone) for anything they do not take on a
+# fast path, and for the error messages. Both must give the same objects and the same errors.
+
+REFERENCE = make_converter(compiled=False)
+
+BOOKING_UNION = (
+    gen.BookingOutput_2024_08_13
+    | gen.RecurringBookingOutput_2024_08_13
+    | gen.GetSeatedBookingOutput_2024_08_13
+    | gen.GetRecurringSeatedBookingOutput_2024_08_13
+)
+ODD_VALUES = [
+    None,
+    "",
+    "x",
+    "2024-08-13T15:30:00Z",
+    0,
+    -7,
+    2.5,
+    3.0,
+    True,
+    False,
+    [],
+    [1],
+    {},
+    {"a": 1},
+]
+
+
+def outcome(conv: Any, data: Any, type_: Any) -> tuple[Any, ...]:
+    """What ``conv`` makes of ``data``: the object (and its repr, which shows 1 vs 1.0 vs True)
+    or the error (its type and the one-line text a DecodeError carries)."""
+    try:
+        result = conv.structure(data, type_)
+    except Exception as exc:
+        return ("error", type(exc).__name__, error_text(exc))
+    return ("ok", type(result), repr(result), result)
+
+
+def assert_same_outcome(data: Any, type_: Any) -> tuple[Any, ...]:
+    compiled = outcome(converter, data, type_)
+    assert compiled == outcome(REFERENCE, data, type_)
+    return compiled
+
+
+def _mutated(data: Any, draw: Any, depth: int = 0) -> Any:
+    """``data`` with one value somewhere in it replaced by an odd one, or one key dropped."""
+    if isinstance(data, dict) and data and (depth == 0 or draw(st.booleans())):
+        key = draw(st.sampled_from(sorted(data)))
+        copy = dict(data)
+        action = draw(st.sampled_from(["descend", "replace", "drop"]))
+        if action == "drop":
+            del copy[key]
+        elif action == "replace" or not isinstance(data[key], (dict, list)):
+            copy[key] = draw(st.sampled_from(ODD_VALUES))
+        else:
+            copy[key] = _mutated(data[key], draw, depth + 1)
+        return copy
+    if isinstance(data, list) and data:
+        index = draw(st.integers(0, len(data) - 1))
+        copy_list = list(data)
+        copy_list[index] = _mutated(data[index], draw, depth + 1)
+        return copy_list
+    return draw(st.sampled_from(ODD_VALUES))
+
+
+_COMPARED = sorted(
+    {
+        *random.Random(20240813).sample(roundtrip.MODELS, 60),
+        gen.BookingOutput_2024_08_13,
+        gen.RecurringBookingOutput_2024_08_13,
+        gen.GetSeatedBookingOutput_2024_08_13,
+        gen.MeOutput,
+        gen.EventTypeOutput_2024_06_14,
+    },
+    key=lambda c: c.__name__,
+)
+
+
+@pytest.mark.parametrize("cls", _COMPARED, ids=lambda c: c.__name__)
+def test_compiled_decoding_matches_the_generic_path(cls: type[Model]) -> None:
+    try:
+        strategy = roundtrip.for_model(cls)
+    except roundtrip.Unsupported as exc:  # pragma: no cover - none of the sample today
+        pytest.skip(str(exc))
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(strategy, st.data())
+    def check(data: dict[str, Any], draw: st.DataObject) -> None:
+        assert assert_same_outcome(data, cls)[0] == "ok"
+        bad = _mutated(data, draw.draw)
+        assert_same_outcome(bad, cls)
+        assert_same_outcome([data, bad], list[cls])  # type: ignore[valid-type]
+
+    check()
+
+
+def test_compiled_decoding_matches_on_samples_of_every_model() -> None:
+    for name, cls in _component_models():
+        sample = Sampler(DOC).sample(SCHEMAS[name])
+        assert assert_same_outcome(sample, cls)[0] == "ok", name
+        assert_same_outcome({}, cls)
+        assert_same_outcome([sample], cls)
+        for key in sorted(sample):
+            for odd in ([], {}, 1.5, "x"):
+                assert_same_outcome({**sample, key: odd}, cls)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_compiled_booking_pages_match_the_generic_path(draw: st.DataObject) -> None:
+    page = [booking(), booking(recurringBookingUid="r-1"), booking(seatUid="s-1")]
+    page = draw.draw(st.permutations(page))
+    bad = _mutated(page, draw.draw)
+    assert_same_outcome(page, list[BOOKING_UNION])  # type: ignore[valid-type]
+    assert_same_outcome(bad, list[BOOKING_UNION])  # type: ignore[valid-type]
+    assert_same_outcome(bad[0], BOOKING_UNION)
+
+
+def test_decoding_errors_read_as_before() -> None:
+    data = booking()
+    del data["uid"], data["title"]
+    assert outcome(converter, data, gen.BookingOutput_2024_08_13)[2] == (
+        "BookingOutput_2024_08_13: missing required title, uid"
+    )
+    wrong = outcome(converter, booking(hosts=[{"id": 1}]), gen.BookingOutput_2024_08_13)
+    assert wrong[2].startswith("BookingOutput_2024_08_13.hosts: BookingHost: missing required")
+    assert wrong[2].endswith("@ $[0]")  # cattrs' list errors, with the index
+    assert outcome(converter, {**booking(), "title": {}}, gen.BookingOutput_2024_08_13)[2] == (
+        "BookingOutput_2024_08_13.title: expected a string, got dict"
+    )
+    assert outcome(converter, 42, gen.MeOutput)[1:] == (
+        "TypeError",
+        "expected a JSON object for MeOutput, got int",
+    )
+
+
+def test_compiled_objects_are_indistinguishable_from_constructed_ones() -> None:
+    data = booking(rating=None)
+    del data["meetingUrl"]
+    fast = converter.structure(data, gen.BookingOutput_2024_08_13)
+    slow = REFERENCE.structure(data, gen.BookingOutput_2024_08_13)
+    assert type(fast) is type(slow)
+    assert fast == slow and repr(fast) == repr(slow)
+    me = {"id": 1, "username": "u", "email": "e", "timeFormat": 24, "defaultScheduleId": None}
+    me |= {"weekStart": "Monday", "timeZone": "UTC", "organizationId": None}
+    me_fast, me_slow = converter.structure(me, gen.MeOutput), REFERENCE.structure(me, gen.MeOutput)
+    assert hash(me_fast) == hash(me_slow) and {me_fast: 1}[me_slow] == 1
+    assert me_fast.organization is UNSET and me_fast.default_schedule_id is None
+    assert fast.meeting_url is UNSET and fast.rating is None
+    assert attrs.asdict(fast) == attrs.asdict(slow)
+    assert attrs.evolve(fast, title="y") == attrs.evolve(slow, title="y")
+    assert pickle.loads(pickle.dumps(fast)) == fast
+    assert copy.copy(fast) == fast
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        fast.title = "x"  # type: ignore[misc]
+    assert fast.raw_response is None
+    resp = response(data)
+    fast._attach_response(resp)
+    assert fast.raw_response is resp
+    assert converter.unstructure(fast) == converter.unstructure(slow)
+    literal = converter.structure(
+        {"address": "1 Main St"}, gen.BookingInputAttendeeAddressLocation_2024_08_13
+    )
+    assert literal == gen.BookingInputAttendeeAddressLocation_2024_08_13(address="1 Main St")
+    assert literal.type == "attendeeAddress"
+
+
+@attrs.frozen(kw_only=True)
+class _Checked(Model):
+    count: int = attrs.field(validator=attrs.validators.ge(0))
+    label: str | Unset = UNSET
+    seen: list[str] = attrs.field(factory=list)
+
+    def __attrs_post_init__(self) -> None:
+        self.seen.append(self.label if isinstance(self.label, str) else "-")
+
+
+@attrs.frozen(kw_only=True)
+class _Node(Model):
+    name: str
+    children: list[_Node] | Unset = UNSET
+
+
+def test_models_with_validators_or_post_init_are_built_through_init() -> None:
+    assert _setters(_Checked) is None
+    assert _setters(gen.BookingOutput_2024_08_13) is not None
+    obj = converter.structure({"count": 2, "label": "a"}, _Checked)
+    assert obj == _Checked(count=2, label="a") and obj.seen == ["a"]
+    assert converter.structure({"count": 0}, _Checked).seen == ["-"]
+    assert assert_same_outcome({"count": -1}, _Checked)[2].startswith("'count' must be >= 0")
+
+
+@pytest.mark.timeout(60)
+def test_a_failure_deep_down_costs_no_more_than_linear_work() -> None:
+    data: dict[str, Any] = {"name": 42.5, "children": [{"name": []}]}
+    for depth in range(40):  # twice the work per level would be 2**40 decodings
+        data = {"name": f"n{depth}", "children": [data]}
+    error = assert_same_outcome(data, _Node)
+    assert error[0] == "error" and "_Node.name: expected a string, got list" in error[2]
+    tree = converter.structure({"name": "a", "children": [{"name": "b"}]}, _Node)
+    assert tree.children[0] == _Node(name="b")
+
+
+def _model_unions() -> list[tuple[Any, ...]]:
+    """The member tuples of the unions of two models or more among the generated fields."""
+    found: dict[tuple[Any, ...], None] = {}
+    for _, cls in _component_models():
+        for field in _info(cls).fields:
+            for type_ in (field.type, *typing.get_args(field.type)):
+                members = tuple(m for m in typing.get_args(type_) if isinstance(m, type))
+                if sum(issubclass(m, Model) for m in members) >= 2:
+                    found[members] = None
+    found[typing.get_args(BOOKING_UNION)] = None
+    return sorted(found, key=str)
+
+
+UNIONS = _model_unions()
+KIND_VALUES = [None, "s", 1, 1.5, True, [], {}]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_union_order_depends_only_on_the_keys_it_is_cached_by(draw: st.DataObject) -> None:
+    """What _order_keys leaves out of a value changes nothing in the order of its members."""
+    members = draw.draw(st.sampled_from(UNIONS))
+    infos = [_info(m) for m in members if issubclass(m, Model)]
+    literals = {key: allowed for info in infos for key, allowed in info.literals}
+    keys = sorted({f.json for info in infos for f in info.fields} | {"somethingNew"})
+    presence, kinds, literal_keys = _order_keys(members)
+
+    def value_for(key: str) -> Any:
+        choices = [*KIND_VALUES, *literals.get(key, ())]
+        return draw.draw(st.sampled_from(choices))
+
+    data = {key: value_for(key) for key in keys if draw.draw(st.booleans())}
+    other = {}
+    for key in keys:
+        if key in literal_keys or key in kinds:
+            if key in data:
+                other[key] = data[key]
+        elif key in presence:
+            if key in data:
+                other[key] = value_for(key)
+        elif draw.draw(st.booleans()):
+            other[key] = value_for(key)
+    assert _order_members(members, data) == _order_members(members, other)
+
+
+_ISO_ISH = st.from_regex(r"\A[0-9][0-9T:.,+\-W Zz]{0,28}Z\Z")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(roundtrip._datetimes(), _ISO_ISH, st.text(max_size=30)))
+def test_the_date_time_fast_path_agrees_with_the_general_one(text: str) -> None:
+    def parsed(parse: Any) -> Any:
+        try:
+            value = parse(text)
+        except ValueError:
+            return "error"
+        return value, value.tzinfo
+
+    assert parsed(_datetime_from_json) == parsed(_datetime_from_text)
+    assert parsed(_datetime_from_json) == parsed(parse_datetime)

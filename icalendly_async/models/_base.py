@@ -278,6 +278,37 @@ def _order_members(members: tuple[Any, ...], value: object) -> list[Any]:
     return matching + rest
 
 
+_KINDS = ("object", "array", "string", "number", "boolean", "any")
+
+
+def _order_keys(
+    members: tuple[Any, ...],
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """What of an object :func:`_order_members` depends on, for a cache of its answers.
+
+    ``(presence, kinds, literals)``: the keys whose presence matters, those whose value's JSON
+    kind (``None`` included) matters, those whose value matters. The order depends on the models'
+    :func:`_model_score` and on nothing else of the object; a key changes the scores of all the
+    member models alike (so not their order) unless the models disagree about it: a field in
+    some of them only, required in some only, of types that fit different kinds, or a literal.
+    """
+    infos = [_info(m) for m in members if _is_model(m)]
+    by_json = [{f.json: f for f in info.fields} for info in infos]
+    literals = sorted({key for info in infos for key, _ in info.literals})
+    presence, kinds = [], []
+    for key in sorted({key for fields in by_json for key in fields}):
+        roles = {None if key not in fields else fields[key].required for fields in by_json}
+        fits = {
+            tuple(key not in fields or _fits(fields[key].type, kind) for kind in _KINDS)
+            for fields in by_json
+        }
+        if len(roles) > 1 or key in literals:
+            presence.append(key)
+        if len(fits) > 1 or key in literals:
+            kinds.append(key)
+    return tuple(presence), tuple(kinds), tuple(literals)
+
+
 def error_text(exc: BaseException) -> str:
     """A one-line account of a structuring error (cattrs' exception groups flattened)."""
     from cattrs.errors import BaseValidationError
@@ -290,41 +321,21 @@ def error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def register_hooks(conv: cattrs.Converter) -> None:
-    """Install the model, union, literal and number hooks on ``conv``."""
+def register_hooks(
+    conv: cattrs.Converter,
+    *,
+    reference: cattrs.Converter | None = None,
+    fast_paths: Mapping[Any, tuple[type[Any], Callable[[Any], Any]]] | None = None,
+) -> None:
+    """Install the model, union, list, literal and number hooks on ``conv``.
 
-    # Per model class, once: each field's own structure hook, so that decoding a field does not
-    # go through cattrs' dispatch (a hash of the field's type, often a typing.Union) each time.
-    plans: dict[type[Any], tuple[_ModelInfo, tuple[tuple[str, str, Any, Any], ...]]] = {}
+    With a ``reference`` (a converter configured alike, without one), models, unions and lists
+    are decoded by compiled functions that fall back to it; without, by the generic path only.
+    ``fast_paths``: see ``models/_structure.py``'s ``install``.
+    """
+    from ._structure import install
 
-    def plan_for(cls: type[Model]) -> tuple[_ModelInfo, tuple[tuple[str, str, Any, Any], ...]]:
-        info = _info(cls)
-        fields = tuple(
-            (f.name, f.json, f.type, conv.get_structure_hook(f.type)) for f in info.fields
-        )
-        plans[cls] = (info, fields)
-        return info, fields
-
-    def structure_model(data: Any, cls: type[Model]) -> Any:
-        if not isinstance(data, Mapping):
-            raise TypeError(f"expected a JSON object for {cls.__name__}, got {type(data).__name__}")
-        plan = plans.get(cls)
-        info, fields = plan if plan is not None else plan_for(cls)
-        if not info.required <= data.keys():
-            missing = sorted(info.required - data.keys())
-            raise ValueError(f"{cls.__name__}: missing required {', '.join(missing)}")
-        kwargs: dict[str, Any] = {}
-        for name, json, type_, hook in fields:
-            if json in data:
-                value = data[json]
-                if value is None:
-                    kwargs[name] = None
-                    continue
-                try:
-                    kwargs[name] = hook(value, type_)
-                except Exception as exc:
-                    raise ValueError(f"{cls.__name__}.{json}: {error_text(exc)}") from exc
-        return cls(**kwargs)
+    install(conv, reference=reference, fast_paths=fast_paths)
 
     def unstructure_model(obj: Model) -> dict[str, Any]:
         from .converter import UNSET
@@ -337,89 +348,4 @@ def register_hooks(conv: cattrs.Converter) -> None:
             out[field.json] = None if value is None else conv.unstructure(value)
         return out
 
-    def union_hook(type_: Any) -> Callable[[Any, Any], Any]:
-        members = tuple(m for m in get_args(type_) if m is not type(None) and not _is_unset(m))
-        hooks: dict[Any, Any] = {}
-        # The order to try the members in depends only on the value's kind and, for an object,
-        # on its keys and its literal fields: remember it per such shape.
-        literal_keys = tuple(
-            sorted({key for m in members if _is_model(m) for key, _ in _info(m).literals})
-        )
-        orders: dict[Any, list[Any]] = {}
-
-        def hook_for(member: Any) -> Any:
-            hook = hooks.get(member)
-            if hook is None:
-                hook = hooks[member] = conv.get_structure_hook(member)
-            return hook
-
-        def ordered(value: Any) -> list[Any]:
-            if not isinstance(value, Mapping):
-                return _order_members(members, value)
-            try:
-                # The order depends on the keys, the literal fields and each value's JSON kind
-                # (a number where one branch wants a string): all three make the shape.
-                shape = (
-                    frozenset((k, type(v)) for k, v in value.items()),
-                    tuple(value.get(k) for k in literal_keys),
-                )
-                order = orders.get(shape)
-            except TypeError:  # an unhashable literal field: no caching
-                return _order_members(members, value)
-            if order is None:
-                if len(orders) >= 256:
-                    orders.clear()
-                order = orders[shape] = _order_members(members, value)
-            return order
-
-        def structure_union(value: Any, _type: Any) -> Any:
-            if value is None:
-                return None
-            if len(members) == 1:
-                return hook_for(members[0])(value, members[0])
-            errors: list[Exception] = []
-            for member in ordered(value):
-                try:
-                    return hook_for(member)(value, member)
-                except Exception as exc:  # try the next branch
-                    errors.append(exc)
-            names = " | ".join(getattr(m, "__name__", str(m)) for m in members)
-            reasons = "; ".join(error_text(e) for e in errors[:2])
-            raise ValueError(f"{value!r:.120} matches none of {names} ({reasons})")
-
-        return structure_union
-
-    # These three are dispatched by class, so they also receive str/int subclasses (enums).
-    def structure_float(value: Any, _type: Any) -> Any:
-        if _type is not float:
-            return _type(value)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return value  # keep 60 as 60: JSON has one number type
-        return float(value)
-
-    def structure_int(value: Any, _type: Any) -> Any:
-        if _type is not int:
-            return _type(value)
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float):
-            return int(value) if value.is_integer() else value  # never truncate
-        return int(value)
-
-    def structure_str(value: Any, _type: Any) -> Any:
-        if _type is not str:
-            return _type(value)
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (Mapping, list)):
-            raise TypeError(f"expected a string, got {type(value).__name__}")
-        return str(value)
-
-    conv.register_structure_hook_factory(_is_model, lambda _cls: structure_model)
     conv.register_unstructure_hook_func(lambda cls: _is_model(cls), unstructure_model)
-    conv.register_structure_hook_factory(_is_union, union_hook)
-    # A literal the client does not know is kept: the server may add values.
-    conv.register_structure_hook_func(_is_literal, lambda v, _t: v)
-    conv.register_structure_hook(float, structure_float)
-    conv.register_structure_hook(int, structure_int)
-    conv.register_structure_hook(str, structure_str)
