@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
 
 import attrs
 
-from .endpoints._base import SupportsCall, Timeout, decode
+from .endpoints._base import SupportsCall, Timeout, decode, record
 from .endpoints._operation import Operation, PaginationStyle
 from .errors import ConfigurationError
 
@@ -150,6 +150,7 @@ class AsyncPaginator(Generic[T]):
             "api_version": api_version,
         }
         self._first: Page[T] | None = None
+        self._first_raw: _RawPage | None = None
         self.prefetch = prefetch
         """Whether walks request the next page while the current one is processed."""
 
@@ -164,35 +165,59 @@ class AsyncPaginator(Generic[T]):
     async def first_page(self) -> Page[T]:
         """The first page (fetched once; the walks below start from it)."""
         if self._first is None:
-            self._first = await self._fetch(0, self._start)
+            self._first = self._decode(await self._first_received())
         return self._first
 
-    async def pages(self, *, prefetch: bool | None = None) -> AsyncIterator[Page[T]]:
+    async def _first_received(self) -> _RawPage:
+        if self._first_raw is None:
+            self._first_raw = await self._request(0, self._start)
+        return self._first_raw
+
+    @overload
+    def pages(
+        self, *, prefetch: bool | None = None, decode: Literal[True] = True
+    ) -> AsyncIterator[Page[T]]: ...
+
+    @overload
+    def pages(
+        self, *, prefetch: bool | None = None, decode: Literal[False]
+    ) -> AsyncIterator[Page[dict[str, Any]]]: ...
+
+    def pages(
+        self, *, prefetch: bool | None = None, decode: bool = True
+    ) -> AsyncIterator[Page[T]] | AsyncIterator[Page[dict[str, Any]]]:
         """Every page, fetched as the iteration gets to it.
 
         With ``prefetch`` (default: the paginator's, ``True`` unless created otherwise) the
         next page is requested as soon as the current one has arrived, so it travels while the
         current one is decoded and processed. Leaving the walk early then costs at most that
         one request (it is cancelled if still in flight).
+
+        ``decode=False`` gives each page's items as the JSON objects the server sent, without
+        building models: for exports and syncs that store JSON anyway.
         """
-        ahead = self.prefetch if prefetch is None else prefetch
+        return self._walk(self.prefetch if prefetch is None else prefetch, decode)
+
+    def items(self, *, decode: bool = True, prefetch: bool | None = None) -> AsyncIterator[Any]:
+        """Every item of every page; ``decode=False`` gives the JSON objects (see :meth:`pages`)."""
+        return self._items(self.prefetch if prefetch is None else prefetch, decode)
+
+    async def _items(self, prefetch: bool, decode: bool) -> AsyncIterator[Any]:
+        async for page in self._walk(prefetch, decode):
+            for item in page.items:
+                yield item
+
+    async def _walk(self, prefetch: bool, decode: bool) -> AsyncIterator[Any]:
         expected = self.page_size or self.operation.default_page_size
         offset = self._start if isinstance(self._start, int) else 0
         seen = 0
-        page = self._first
-        raw: _RawPage | None = None
-        if page is None:
-            raw = await self._request(0, self._start)
+        raw = await self._first_received()
         pending: asyncio.Future[_RawPage] | None = None
         try:
             while True:
-                if raw is not None:
-                    count, info, requested = raw.count, raw.info, raw.limit
-                else:
-                    assert page is not None
-                    count, info, requested = len(page.items), page.info, page.requested
+                count, info = raw.count, raw.info
                 after = seen + count
-                done = self._done(count, info, requested, after, expected)
+                done = self._done(count, info, raw.limit, after, expected)
                 position: int | str | None = None
                 if not done:
                     if expected is None:
@@ -203,14 +228,15 @@ class AsyncPaginator(Generic[T]):
                     else:
                         offset += count
                         position = offset
-                    if ahead:  # the next page travels while this one is decoded and used
+                    if prefetch:  # the next page travels while this one is decoded and used
                         pending = asyncio.ensure_future(self._request(after, position))
-                if raw is not None:
-                    page = self._decode(raw)
-                    if self._first is None:
-                        self._first = page
-                assert page is not None
-                yield page
+                if not decode:
+                    record(raw.response)
+                    yield Page(raw.data, info, raw.response, raw.limit)
+                elif raw is self._first_raw:
+                    yield await self.first_page()  # decoded once, however many walks
+                else:
+                    yield self._decode(raw)
                 if done:
                     return
                 seen = after
@@ -223,7 +249,7 @@ class AsyncPaginator(Generic[T]):
                 _discard(pending)
 
     async def __aiter__(self) -> AsyncIterator[T]:
-        async for page in self.pages():
+        async for page in self._walk(self.prefetch, True):
             for item in page.items:
                 yield item
 
@@ -289,10 +315,6 @@ class AsyncPaginator(Generic[T]):
     def _decode(self, raw: _RawPage) -> Page[T]:
         items: list[T] = decode(raw.response, self._list_type, self.operation, data=raw.data)
         return Page(items, raw.info, raw.response, raw.limit)
-
-    async def _fetch(self, seen: int, position: int | str | None) -> Page[T]:
-        """The page after ``seen`` items, at ``position``; never more than ``max_items`` allow."""
-        return self._decode(await self._request(seen, position))
 
 
 class _RawPage:

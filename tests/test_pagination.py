@@ -216,20 +216,23 @@ async def test_options_reach_every_call() -> None:
         assert kwargs["api_version"] == "2024-08-13"
 
 
-async def test_items_are_decoded_into_models() -> None:
-    class KeysServer(Server):
-        def __init__(self) -> None:
-            super().__init__(0)
-            self.items = [
-                {
-                    "accessToken": f"a{i}",
-                    "refreshToken": "r",
-                    "accessTokenExpiresAt": 1,
-                    "refreshTokenExpiresAt": 2,
-                }
-                for i in range(3)
-            ]
+class KeysServer(Server):
+    """Items shaped like ``KeysDto``."""
 
+    def __init__(self, total: int = 3) -> None:
+        super().__init__(0)
+        self.items = [
+            {
+                "accessToken": f"a{i}",
+                "refreshToken": "r",
+                "accessTokenExpiresAt": 1,
+                "refreshTokenExpiresAt": 2,
+            }
+            for i in range(total)
+        ]
+
+
+async def test_items_are_decoded_into_models() -> None:
     pager = AsyncPaginator[gen.KeysDto](
         KeysServer(), operation(PaginationStyle.TAKE_SKIP), (1,), item_type=gen.KeysDto, page_size=2
     )
@@ -340,3 +343,30 @@ async def test_no_request_beyond_the_last_page_or_max_items() -> None:
     capped = Server(30, meta=True)
     assert len(await paginator(capped, page_size=10, max_items=15).collect()) == 15
     assert [q.get("take") for q in capped.queries] == [10, 5]
+
+
+async def test_pages_and_items_without_decoding_give_the_json_objects() -> None:
+    pager = AsyncPaginator[gen.KeysDto](
+        KeysServer(5),
+        operation(PaginationStyle.TAKE_SKIP),
+        (1,),
+        item_type=gen.KeysDto,
+        page_size=2,
+    )
+    raw_pages = [page async for page in pager.pages(decode=False)]
+    assert [len(p) for p in raw_pages] == [2, 2, 1]
+    assert raw_pages[0].items[0] == KeysServer(5).items[0]  # the dict as sent
+    items = [item async for item in pager.items(decode=False)]
+    assert [i["accessToken"] for i in items] == [f"a{i}" for i in range(5)]
+    decoded = [item async for item in pager.items()]
+    assert all(isinstance(k, gen.KeysDto) for k in decoded)
+    assert (await pager).items[0] is decoded[0]  # the first page is decoded once
+
+
+async def test_capture_responses_sees_every_page_decoded_or_not() -> None:
+    from icalendly_async.endpoints import capture_responses
+
+    server = Server(25)
+    with capture_responses() as responses:
+        assert len([i async for i in paginator(server, page_size=10).items(decode=False)]) == 25
+    assert len(responses) == 3
