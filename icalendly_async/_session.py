@@ -362,8 +362,8 @@ class Transport:
             spec.method,
             spec.template or spec.path,
             credential.limit_key,
-            plan.value if plan is not None else None,
-            options.priority.name,
+            plan._value_ if plan is not None else None,
+            options.priority._name_,
             spec.headers.get("cal-api-version"),
             self._host,
             time.monotonic(),
@@ -380,8 +380,8 @@ class Transport:
     ) -> Response:
         session = self.session
         url = self._url(spec.path)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        clock = time.monotonic  # durations only; cheaper than loop.time(), a Python method
+        started = clock()
         policy = options.retry
         limiter = self.limiter
         key, rate_limit, priority = credential.limit_key, credential.rate_limit, options.priority
@@ -403,9 +403,9 @@ class Transport:
                         f"{policy.max_rate_limit_wait:g} s; nothing was sent",
                         retry_after=held,
                     )
-            asked = loop.time() if observed else 0.0
+            asked = clock() if observed else 0.0
             await limiter.acquire(key, rate_limit, priority=priority)
-            sent = loop.time() if observed else 0.0
+            sent = clock() if observed else 0.0
             waited = sent - asked
             tracker.attempt_start(attempt, waited)
             state = _NO_RESPONSE
@@ -428,7 +428,7 @@ class Transport:
                 await limiter.observe(key, state)
             if failure is not None:
                 tracker.attempt_failed(
-                    attempt, waited, loop.time() - sent, type(failure.error).__name__
+                    attempt, waited, clock() - sent, type(failure.error).__name__
                 )
                 decision = policy.decide(attempt, Outcome(failure.outcome_kind, spec.method))
                 if not decision.retry:
@@ -439,9 +439,7 @@ class Transport:
 
             request_id = _request_id(resp_headers)
             if observed:
-                tracker.attempt_answered(
-                    attempt, waited, loop.time() - sent, status, request_id, state
-                )
+                tracker.attempt_answered(attempt, waited, clock() - sent, status, request_id, state)
             if 200 <= status < 300:
                 decoded = decode_success(status, body)
                 return Response(
@@ -454,7 +452,7 @@ class Transport:
                     request_id,
                     state,
                     attempt,
-                    loop.time() - started,
+                    clock() - started,
                 )
             if status in (401, 498) and credential.can_refresh and not replayed:
                 replayed = True
@@ -489,7 +487,7 @@ class Transport:
                 request_id,
                 state,
                 attempt,
-                loop.time() - started,
+                clock() - started,
             )
             raise self._api_error(status, body, failed, retry_after)
 

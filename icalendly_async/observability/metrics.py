@@ -26,6 +26,9 @@ from .._hooks import CallInfo, Observer
 
 __all__ = ["Histogram", "MetricsObserver"]
 
+_bucket = bisect.bisect_left
+_monotonic = time.monotonic
+
 BUCKETS: tuple[float, ...] = (
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 )  # fmt: skip
@@ -34,17 +37,19 @@ BUCKETS: tuple[float, ...] = (
 class Histogram:
     """Cumulative-bucket histogram (Prometheus style): counts per upper bound, sum, count."""
 
-    __slots__ = ("count", "counts", "sum")
+    __slots__ = ("counts", "sum")
 
     def __init__(self) -> None:
         self.counts = [0] * (len(BUCKETS) + 1)  # the last one is +Inf
         self.sum = 0.0
-        self.count = 0
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
 
     def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(BUCKETS, value)] += 1
+        self.counts[_bucket(BUCKETS, value)] += 1
         self.sum += value
-        self.count += 1
 
     def snapshot(self) -> dict[str, Any]:
         cumulative, running = {}, 0
@@ -105,10 +110,12 @@ class MetricsObserver(Observer):
     def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
         # Everything is counted once, here, from what the call gathered (attempts, retries,
         # 429s, holds): one update per series per call, whatever the number of attempts.
-        latency = time.monotonic() - call.started
+        latency = _monotonic() - call.started
         wait = call.limiter_wait
-        wait_bucket = bisect.bisect_left(BUCKETS, wait)
-        latency_bucket = bisect.bisect_left(BUCKETS, latency)
+        wait_bucket = _bucket(BUCKETS, wait)
+        latency_bucket = _bucket(BUCKETS, latency)
+        sent = call.sent
+        unusual = error is not None or call.retries or call.rate_limited or call.holds
         by_operation = self._by_operation.get(call.name)
         if by_operation is None:
             by_operation = self._series(self._by_operation, call.name)
@@ -117,23 +124,19 @@ class MetricsObserver(Observer):
             by_credential = self._series(self._by_credential, call.credential)
         for series in (by_operation, by_credential):
             series.calls += 1
-            series.attempts += call.sent
-            if call.retries:
+            series.attempts += sent
+            if unusual:
                 series.retries += call.retries
-            if call.rate_limited:
                 series.rate_limited += call.rate_limited
-            if call.holds:
                 series.holds += call.holds
-            if error is not None:
-                series.errors[type(error).__name__] += 1
+                if error is not None:
+                    series.errors[type(error).__name__] += 1
             histogram = series.wait
             histogram.counts[wait_bucket] += 1
             histogram.sum += wait
-            histogram.count += 1
             histogram = series.latency
             histogram.counts[latency_bucket] += 1
             histogram.sum += latency
-            histogram.count += 1
 
     def snapshot(self) -> dict[str, Any]:
         """Everything counted so far, as plain data (safe to serve as JSON)."""
