@@ -563,3 +563,28 @@ def test_the_date_time_fast_path_agrees_with_the_general_one(text: str) -> None:
 
     assert parsed(_datetime_from_json) == parsed(_datetime_from_text)
     assert parsed(_datetime_from_json) == parsed(parse_datetime)
+
+
+@pytest.mark.parametrize(
+    ("sent", "decoded"),
+    [(True, True), (False, False), ("false", False), (" TRUE ", True), (0, False), (1, True)],
+)
+def test_booleans_are_read_as_booleans_never_by_truthiness(sent: object, decoded: bool) -> None:
+    from icalendly_async.models._generated.me import MeOrgOutput
+
+    org = converter.structure({"isPlatform": sent, "id": 1}, MeOrgOutput)
+    assert org.is_platform is decoded
+
+
+@pytest.mark.parametrize("sent", ["yes", 2, [], {}])
+def test_a_value_that_is_no_boolean_is_an_error_naming_the_field(sent: object) -> None:
+    from icalendly_async.models._generated.me import MeOrgOutput
+
+    with pytest.raises(ValueError, match=r"MeOrgOutput\.isPlatform: expected a boolean"):
+        converter.structure({"isPlatform": sent, "id": 1}, MeOrgOutput)
+
+
+def test_nulls_inside_lists_stay_null() -> None:
+    assert converter.structure(["a", None], list[str]) == ["a", None]
+    assert converter.structure([1, None], list[int]) == [1, None]
+    assert converter.structure([1.5, None], list[float]) == [1.5, None]

@@ -63,6 +63,8 @@ _ABSENT: Any = object()  # a key the data does not have
 
 # These three are dispatched by class, so they also receive str/int subclasses (enums).
 def structure_float(value: Any, _type: Any) -> Any:
+    if value is None:
+        return None  # a null inside a list: kept, as null fields are
     if _type is not float:
         return _type(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -71,6 +73,10 @@ def structure_float(value: Any, _type: Any) -> Any:
 
 
 def structure_int(value: Any, _type: Any) -> Any:
+    if _type is bool:
+        return _structure_bool(value)
+    if value is None:
+        return None  # a null inside a list: kept, as null fields are
     if _type is not int:
         return _type(value)
     if isinstance(value, int):
@@ -81,6 +87,8 @@ def structure_int(value: Any, _type: Any) -> Any:
 
 
 def structure_str(value: Any, _type: Any) -> Any:
+    if value is None:
+        return None  # a null inside a list: kept, not turned into "None"
     if _type is not str:
         return _type(value)
     if isinstance(value, str):
@@ -88,6 +96,19 @@ def structure_str(value: Any, _type: Any) -> Any:
     if isinstance(value, (Mapping, list)):
         raise TypeError(f"expected a string, got {type(value).__name__}")
     return str(value)
+
+
+def _structure_bool(value: Any) -> bool | None:
+    """JSON booleans, and "true"/"false" or 0/1 as some servers send them; never bool("false")."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "false"):
+            return text == "true"
+    elif isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    raise TypeError(f"expected a boolean, got {value!r:.40}")
 
 
 def structure_literal(value: Any, _type: Any) -> Any:
