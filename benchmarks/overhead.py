@@ -108,6 +108,8 @@ async def _run(quick: bool) -> Result:
             'no models: request("GET", "/v2/me")': json_only,
         }
         runs: dict[tuple[str, int], list[LoopFigures]] = {}
+        paired: dict[str, list[float]] = {}
+        pairs, pair_seconds = (3, 0.3) if quick else (15, 0.4)
         try:
             for call in (*calls.values(), *observer_calls.values(), *variant_calls.values()):
                 await closed_loop(call, 8, 0.2, 0.1)  # connections open, code warm
@@ -122,6 +124,16 @@ async def _run(quick: bool) -> Result:
                         continue  # the default client: measured above
                     figures = await closed_loop(call, 64, seconds, warmup)
                     runs.setdefault((name, 64), []).append(figures)
+            # The observers end to end: short runs without and with each observer back to back,
+            # many pairs, the median of the paired CPU ratios (drifts of the machine hit both
+            # runs of a pair alike).
+            for _ in range(pairs):
+                for name in ("LoggingObserver (default)", "MetricsObserver"):
+                    without = await closed_loop(
+                        observer_calls["no observer (observers=[])"], 64, pair_seconds, warmup
+                    )
+                    with_it = await closed_loop(observer_calls[name], 64, pair_seconds, warmup)
+                    paired.setdefault(name, []).append(with_it.cpu_us / without.cpu_us - 1)
         finally:
             await session.close()
             await httpx_client.aclose()
@@ -219,8 +231,9 @@ async def _run(quick: bool) -> Result:
         for name in ("LoggingObserver (default)", "MetricsObserver")
     }
     priced = {name: value / base_cpu for name, value in extra.items()}
-    logging_cost = priced["LoggingObserver (default)"]
     metrics_cost = priced["MetricsObserver"]
+    logging_e2e = statistics.median(paired["LoggingObserver (default)"])
+    metrics_e2e = statistics.median(paired["MetricsObserver"])
     return {
         "title": TITLE,
         "checks": [
@@ -240,22 +253,23 @@ async def _run(quick: bool) -> Result:
                 None,
             ),
             check(
-                "CPU cost per call of the default LoggingObserver (vs observers=[])",
-                logging_cost,
-                f"{logging_cost * 100:.1f}% ({extra['LoggingObserver (default)']:+.2f} µs of "
-                f"{base_cpu:.0f} µs; "
-                f"end to end {costs['LoggingObserver (default)'] * 100:+.1f}%)",
+                "CPU cost per call of the default LoggingObserver at concurrency 64 "
+                "(vs observers=[], paired runs)",
+                logging_e2e,
+                f"{logging_e2e * 100:+.1f}% (median of {len(paired['LoggingObserver (default)'])}"
+                f" pairs; without network {extra['LoggingObserver (default)']:+.2f} µs per call)",
                 f"≤ {TARGET_OBSERVER_COST * 100:.0f}%",
-                logging_cost <= TARGET_OBSERVER_COST,
+                logging_e2e <= TARGET_OBSERVER_COST,
             ),
             check(
-                "CPU cost per call of MetricsObserver (vs observers=[])",
-                metrics_cost,
-                f"{metrics_cost * 100:.1f}% ({extra['MetricsObserver']:+.2f} µs of "
-                f"{base_cpu:.0f} µs; "
-                f"end to end {costs['MetricsObserver'] * 100:+.1f}%)",
+                "CPU cost per call of MetricsObserver at concurrency 64 (vs observers=[], "
+                "paired runs)",
+                metrics_e2e,
+                f"{metrics_e2e * 100:+.1f}% (median of {len(paired['MetricsObserver'])} pairs; "
+                f"without network {extra['MetricsObserver']:+.2f} µs per call, "
+                f"{metrics_cost * 100:.1f}% of a whole call's {base_cpu:.0f} µs)",
                 f"≤ {TARGET_OBSERVER_COST * 100:.0f}%",
-                metrics_cost <= TARGET_OBSERVER_COST,
+                metrics_e2e <= TARGET_OBSERVER_COST,
             ),
         ],
         "tables": [
@@ -300,11 +314,15 @@ async def _run(quick: bool) -> Result:
             "µs/req is the client process's CPU time per completed call; 'raw CPU / its CPU' "
             "is the req/s ratio a run limited only by the client's CPU would show (it is less "
             "sensitive to other load on the machine than req/s).",
-            "Observer cost (the checks): the extra CPU per call an observer adds, measured "
-            "against a canned answer (no network: sequential calls, best of 5 runs), divided "
-            "by the CPU of a whole call at concurrency 64 without observers. The table's "
-            "end-to-end difference at concurrency 64 carries several percent of run-to-run "
-            "noise on a shared machine.",
+            "Observer cost (the checks): the client's CPU per call at concurrency 64 with the "
+            "observer over the same without it, in short runs back to back "
+            f"({pairs} pairs of {pair_seconds} s each), the median of the pairs. 'Without "
+            "network' is the CPU the observer adds to one call against a canned answer "
+            "(sequential calls, best of 5 runs). Under load the same work costs two to three "
+            "times as much (measured: a 4 µs pure-Python loop added to each raw aiohttp call "
+            "adds 8-12 µs per call at concurrency 64 while the server keeps the other vCPU "
+            "busy), which is why the end-to-end figure is the one judged. The observer "
+            "table's single runs carry several percent of run-to-run noise.",
             f"Calls that raised: {errors}.",
         ],
         "plots": ["overhead.png"],
@@ -318,6 +336,7 @@ async def _run(quick: bool) -> Result:
             "observers": list(observer_calls),
             "ours_ratio": ours_ratio,
             "observer_costs": costs,
+            "observer_paired_costs": paired,
             "how": how,
         },
     }
