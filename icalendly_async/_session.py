@@ -407,7 +407,8 @@ class Transport:
             await limiter.acquire(key, rate_limit, priority=priority)
             sent = clock() if observed else 0.0
             waited = sent - asked
-            tracker.attempt_start(attempt, waited)
+            if observed:
+                tracker.attempt_start(attempt, waited)
             state = _NO_RESPONSE
             failure: _Failure | None = None
             try:

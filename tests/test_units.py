@@ -181,3 +181,15 @@ def test_tiers_by_tag_and_path() -> None:
     assert tier_for_path("/v2/bookings") is Tier.EVERYONE
     assert Tier.TEAMS.allows(Plan.PLATFORM) and not Tier.TEAMS.allows(Plan.ORGANIZATIONS)
     assert Tier.PLATFORM.allows(None)
+
+
+def test_rate_limit_header_names_are_remembered_within_a_bound() -> None:
+    from icalendly_async.ratelimit import headers as rl_headers
+
+    for i in range(3000):  # a server (or proxy) inventing header names
+        state = RateLimitState.from_headers(
+            {f"X-Noise-{i}": "1", f"X-RateLimit-Remaining-N{i}": "7", "Date": "today"}
+        )
+        assert [(lim.name, lim.remaining) for lim in state.limits] == [(f"N{i}", 7)]
+    assert len(rl_headers._MEANINGS) <= 1024
+    assert RateLimitState.from_headers({"x-ratelimit-limit-default": "5"}).limits[0].limit == 5

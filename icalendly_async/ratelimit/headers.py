@@ -13,6 +13,7 @@ skipped rather than trusted (a proxy mangling one header must not stop a request
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -80,14 +81,24 @@ class NamedLimit:
     reset_seconds: float | None
 
 
-def _number(value: str) -> float | None:
-    try:
-        number = float(value)  # float() ignores surrounding whitespace
-    except ValueError:
-        return None
-    if not math.isfinite(number) or number < 0:
-        return None
-    return number
+_Meaning = tuple[int, str, str]  # field index (1 limit, 2 remaining, 3 reset), name, name lowered
+_UNKNOWN: Any = object()
+_MEANINGS: dict[object, _Meaning | None] = {}
+
+
+def _meaning(key: object) -> _Meaning | None:
+    """What a header name says: ``None`` unless ``X-RateLimit-<Field>-<Name>`` (remembered)."""
+    meaning: _Meaning | None = None
+    if isinstance(key, str) and key[:12].lower() == _PREFIX:
+        field, _, name = key[12:].partition("-")
+        index = _FIELD_INDEX.get(field.lower())
+        if index is not None and name:
+            meaning = (index, name, name.lower())
+    if len(_MEANINGS) >= 1024:  # names are few; a server inventing them must not grow this
+        _MEANINGS.clear()
+    with contextlib.suppress(TypeError):  # an unhashable name is not remembered
+        _MEANINGS[key] = meaning
+    return meaning
 
 
 @attrs.frozen
@@ -110,24 +121,26 @@ class RateLimitState:
     @classmethod
     def from_headers(cls, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> RateLimitState:
         """Collect every ``X-RateLimit-{Limit,Remaining,Reset}-{Name}``; skip bad values."""
-        # On the hot path of every call (about 1 µs for a usual response): most headers are
-        # dismissed by their first letter, and only the rate-limit ones are parsed.
+        # On the hot path of every call: what a header's name means is remembered per name
+        # (servers send the same few names), so a header costs one dictionary lookup.
         items = headers.items() if hasattr(headers, "items") else headers
         found: dict[str, list[Any]] | None = None  # name lowered -> [name, limit, left, reset]
         for raw_key, raw_value in items:
             try:
-                if raw_key[0] not in "xX" or raw_key[:12].lower() != _PREFIX:
-                    continue
-                field, _, name = raw_key[12:].partition("-")
-                index = _FIELD_INDEX.get(field.lower())
-                if index is None or not name:
-                    continue
+                meaning = _MEANINGS.get(raw_key, _UNKNOWN)
+            except TypeError:  # an unhashable name (only odd iterables have them)
+                meaning = _UNKNOWN
+            if meaning is _UNKNOWN:
+                meaning = _meaning(raw_key)
+            if meaning is None:
+                continue
+            index, name, lowered = meaning
+            try:
                 number = float(raw_value)  # float() ignores surrounding whitespace
-            except (TypeError, ValueError, IndexError):
-                continue  # not a string, not a number: a proxy's noise, skipped
+            except (TypeError, ValueError):
+                continue  # not a number: a proxy's noise, skipped
             if not 0 <= number < math.inf:
                 continue
-            lowered = name.lower()
             if found is None:
                 found = {}
             entry = found.get(lowered)
