@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import math
 import random
+import time
 
 import pytest
 
@@ -245,3 +246,31 @@ async def test_bad_settings_are_refused() -> None:
     assert RateLimit.parse("120/60") == RateLimit(120, 60)
     with pytest.raises(ConfigurationError):
         RateLimit.parse("fast")
+
+
+async def test_a_late_resume_paces_the_next_burst_from_when_the_calls_went_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The loop stalls (a GC pause, a long callback) right after the second burst is granted:
+    # those calls go out 0.15 s late, and the third burst must wait a window from then, not
+    # from the grant, or three bursts' worth would reach the server within one window.
+    from icalendly_async.ratelimit import local
+
+    loop = asyncio.get_running_loop()
+    original = local._Bucket.commit
+    commits = 0
+
+    def commit(self: local._Bucket, now: float, cost: int, calibrate: bool, bulk: bool) -> None:
+        nonlocal commits
+        commits += 1
+        original(self, now, cost, calibrate, bulk)
+        if commits == 4:  # the first grant of the second burst, before its call resumes
+            loop.call_soon(time.sleep, 0.15)
+
+    monkeypatch.setattr(local._Bucket, "commit", commit)
+    rl = RateLimit(3, 0.2)
+    limiter = LocalLimiter(margin=0.0, calibrate=False)
+    starts = sorted(await _run(limiter, "k", rl, 9))
+    assert starts[3] - starts[0] >= 0.2 + 0.14  # the second burst went out late
+    assert starts[6] - starts[3] >= 0.2 - 0.005  # the third waited a window from then
+    assert _max_in_window(starts, 0.2) <= 3

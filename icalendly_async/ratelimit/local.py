@@ -33,6 +33,7 @@ the credentials in use.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
 import enum
 import math
@@ -259,6 +260,22 @@ class _Bucket:
         self.in_flight += 1
         self.prepaid = False
 
+    def restamp(self, granted: float, started: float, cost: int, bulk: bool) -> None:
+        """A queued call granted at ``granted`` resumed at ``started``: pace from that time.
+
+        A loaded event loop (a GC pause, a long callback) can resume the calls of a burst well
+        after their grant; stamped at grant time, the next burst could then be granted less
+        than a window after those calls actually went out.
+        """
+        for log in (self.log, self.bulk_log if bulk else None):
+            if log is None:
+                continue
+            for _ in range(cost):
+                index = bisect.bisect_left(log, granted)
+                if index < len(log) and log[index] == granted:
+                    del log[index]
+                    bisect.insort(log, started)
+
     def give_back(self, when: float, cost: int, bulk: bool) -> None:
         """Undo a grant whose call was cancelled before it could send anything."""
         _remove(self.log, when, cost)
@@ -435,6 +452,9 @@ class LocalLimiter:
             bucket.wake()  # a new call may outrank the one the dispatcher is waiting for
         try:
             await future
+            started = loop.time()
+            if started > waiter.granted_at:
+                bucket.restamp(waiter.granted_at, started, cost, waiter.bulk)
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
                 if future.exception() is None:
