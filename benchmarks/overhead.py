@@ -49,6 +49,7 @@ async def _run(quick: bool) -> Result:
     import httpx
 
     from icalendly_async import ApiKey, ICalendly, Plan, RateLimit
+    from icalendly_async.observability import LoggingObserver
     from icalendly_async.observability.metrics import MetricsObserver
     from icalendly_async.ratelimit import Unlimited
 
@@ -124,21 +125,34 @@ async def _run(quick: bool) -> Result:
                         continue  # the default client: measured above
                     figures = await closed_loop(call, 64, seconds, warmup)
                     runs.setdefault((name, 64), []).append(figures)
-            # The observers end to end: short runs without and with each observer back to back,
-            # many pairs, the median of the paired CPU ratios (drifts of the machine hit both
-            # runs of a pair alike).
-            # The order alternates: the second run of a pair measures about 1% slower even
-            # with the same client twice.
-            bare = observer_calls["no observer (observers=[])"]
+            # The observers end to end: one client, its observers switched between short runs
+            # (the same connections and the same objects: two clients differ by a percent or
+            # two on their own), without and with each observer back to back, in alternating
+            # order (the second run of a pair measures about 1% slower even when nothing
+            # changed), many pairs, the median of the paired CPU ratios.
+            toggled = ours(observers=[])
+            transport = toggled._transport
+            toggled_call = me_getter(toggled)[0]
+            observer_sets: dict[str, tuple[Any, ...]] = {
+                "LoggingObserver (default)": (LoggingObserver(),),
+                "MetricsObserver": (MetricsObserver(),),
+            }
+            await closed_loop(toggled_call, 8, 0.2, 0.1)
+
+            async def measure(observers: tuple[Any, ...]) -> LoopFigures:
+                transport.set_observers(observers)
+                return await closed_loop(toggled_call, 64, pair_seconds, warmup)
+
             for index in range(pairs):
-                for name in ("LoggingObserver (default)", "MetricsObserver"):
+                for name, observers in observer_sets.items():
                     if index % 2 == 0:
-                        without = await closed_loop(bare, 64, pair_seconds, warmup)
-                        with_it = await closed_loop(observer_calls[name], 64, pair_seconds, warmup)
+                        without = await measure(())
+                        with_it = await measure(observers)
                     else:
-                        with_it = await closed_loop(observer_calls[name], 64, pair_seconds, warmup)
-                        without = await closed_loop(bare, 64, pair_seconds, warmup)
+                        with_it = await measure(observers)
+                        without = await measure(())
                     paired.setdefault(name, []).append(with_it.cpu_us / without.cpu_us - 1)
+            await toggled.aclose()
         finally:
             await session.close()
             await httpx_client.aclose()
@@ -152,7 +166,6 @@ async def _run(quick: bool) -> Result:
     # canned answer (no network, no server, sequential calls: little noise), over the CPU of a
     # whole call at concurrency 64 measured above. The end-to-end difference at concurrency 64
     # (the table) moves by several percent between runs on a shared machine.
-    from icalendly_async.observability import LoggingObserver
 
     added: dict[str, float] = {}
     async with canned_network():

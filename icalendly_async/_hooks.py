@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .ratelimit.headers import RateLimitState
+from typing import Any
 
 __all__ = ["AttemptInfo", "CallInfo", "NULL_TRACKER", "Events", "Observer", "Tracker"]
 
@@ -27,10 +24,10 @@ class CallInfo:
     """One logical call (all its attempts). Observers may keep their own state in ``extra``."""
 
     __slots__ = (
+        "_extra",
         "api_version",
         "attempts",
         "credential",
-        "extra",
         "holds",
         "limiter_wait",
         "method",
@@ -77,7 +74,15 @@ class CallInfo:
         self.holds = 0  # times the credential was held during the call
         self.limiter_wait = 0.0  # seconds, all attempts
         self.status: int | None = None  # the last HTTP status seen
-        self.extra: dict[object, Any] = {}  # observers keep their own state here
+        self._extra: dict[object, Any] | None = None
+
+    @property
+    def extra(self) -> dict[object, Any]:
+        """Where observers keep their own state for this call (created on first use)."""
+        extra = self._extra
+        if extra is None:
+            extra = self._extra = {}
+        return extra
 
     def __repr__(self) -> str:
         return f"<CallInfo {self.name} attempts={self.attempts}>"
@@ -206,11 +211,12 @@ class Tracker:
             except Exception as exc:  # an observer never breaks a call
                 _failed(observer, "on_call_start", exc)
 
+    # The session keeps the call's counters (attempts, sent, limiter_wait, status,
+    # rate_limited) itself and calls the three methods below only when an observer listens
+    # to per-attempt events: an observer that only counts calls costs no call here.
+
     def attempt_start(self, attempt: int, limiter_wait: float) -> None:
         call = self.call
-        call.attempts = attempt
-        call.sent += 1
-        call.limiter_wait += limiter_wait
         for observer in self.events.attempt_start:
             try:
                 observer.on_attempt_start(call, attempt, limiter_wait)
@@ -219,29 +225,13 @@ class Tracker:
 
     def attempt_failed(self, attempt: int, waited: float, duration: float, error: str) -> None:
         """An attempt ended without a response."""
-        if self.events.attempt_end:
-            self._attempt_end(AttemptInfo(attempt, waited, duration, None, None, error))
+        self._attempt_end(AttemptInfo(attempt, waited, duration, None, None, error))
 
     def attempt_answered(
-        self,
-        attempt: int,
-        waited: float,
-        duration: float,
-        status: int,
-        request_id: str | None,
-        state: RateLimitState,
+        self, attempt: int, waited: float, duration: float, status: int, request_id: str | None
     ) -> None:
-        """An attempt got an answer; a ``Remaining: 0`` in it is reported as a hold."""
-        call = self.call
-        call.status = status
-        if status == 429:
-            call.rate_limited += 1
-        if self.events.attempt_end:
-            self._attempt_end(AttemptInfo(attempt, waited, duration, status, request_id, None))
-        if status != 429:
-            exhausted = state.exhausted_for
-            if exhausted is not None:
-                self.hold(exhausted, "remaining 0")
+        """An attempt got an answer."""
+        self._attempt_end(AttemptInfo(attempt, waited, duration, status, request_id, None))
 
     def _attempt_end(self, info: AttemptInfo) -> None:
         for observer in self.events.attempt_end:
@@ -287,7 +277,7 @@ class _NullTracker(Tracker):
     __slots__ = ()
 
     def __init__(self) -> None:
-        pass
+        self.events = Events(())
 
     def start(self) -> None:
         pass
@@ -299,13 +289,7 @@ class _NullTracker(Tracker):
         pass
 
     def attempt_answered(
-        self,
-        attempt: int,
-        waited: float,
-        duration: float,
-        status: int,
-        request_id: str | None,
-        state: RateLimitState,
+        self, attempt: int, waited: float, duration: float, status: int, request_id: str | None
     ) -> None:
         pass
 

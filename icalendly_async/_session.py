@@ -275,6 +275,11 @@ class Transport:
         self._connection_limit = connection_limit
         self._closed = False
 
+    def set_observers(self, observers: tuple[Observer, ...]) -> None:
+        """Replace the observers of every later call (the benchmarks toggle them this way)."""
+        self.observers = observers
+        self._events = Events(observers)
+
     @property
     def session(self) -> aiohttp.ClientSession:
         """The aiohttp session, created on first use inside the running loop."""
@@ -408,7 +413,12 @@ class Transport:
             sent = clock() if observed else 0.0
             waited = sent - asked
             if observed:
-                tracker.attempt_start(attempt, waited)
+                call = tracker.call
+                call.attempts = attempt
+                call.sent += 1
+                call.limiter_wait += waited
+                if tracker.events.attempt_start:
+                    tracker.attempt_start(attempt, waited)
             state = _NO_RESPONSE
             failure: _Failure | None = None
             try:
@@ -428,9 +438,10 @@ class Transport:
             finally:
                 await limiter.observe(key, state)
             if failure is not None:
-                tracker.attempt_failed(
-                    attempt, waited, clock() - sent, type(failure.error).__name__
-                )
+                if tracker.events.attempt_end:
+                    tracker.attempt_failed(
+                        attempt, waited, clock() - sent, type(failure.error).__name__
+                    )
                 decision = policy.decide(attempt, Outcome(failure.outcome_kind, spec.method))
                 if not decision.retry:
                     raise failure.error from None
@@ -440,7 +451,16 @@ class Transport:
 
             request_id = _request_id(resp_headers)
             if observed:
-                tracker.attempt_answered(attempt, waited, clock() - sent, status, request_id, state)
+                call = tracker.call
+                call.status = status
+                if status == 429:
+                    call.rate_limited += 1
+                if tracker.events.attempt_end:
+                    tracker.attempt_answered(attempt, waited, clock() - sent, status, request_id)
+                if status != 429 and state.limits:
+                    exhausted = state.exhausted_for  # "Remaining: 0": a hold, reported as one
+                    if exhausted is not None:
+                        tracker.hold(exhausted, "remaining 0")
             if 200 <= status < 300:
                 decoded = decode_success(status, body)
                 return Response(

@@ -81,6 +81,22 @@ class _Series:
         self.wait = Histogram()
         self.latency = Histogram()
 
+    @classmethod
+    def total(cls, parts: list[_Series]) -> _Series:
+        """One series counting what ``parts`` counted."""
+        total = cls()
+        for part in parts:
+            total.calls += part.calls
+            total.attempts += part.attempts
+            total.retries += part.retries
+            total.rate_limited += part.rate_limited
+            total.holds += part.holds
+            total.errors.update(part.errors)
+            for mine, theirs in ((total.wait, part.wait), (total.latency, part.latency)):
+                mine.counts = [a + b for a, b in zip(mine.counts, theirs.counts, strict=True)]
+                mine.sum += theirs.sum
+        return total
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "calls": self.calls,
@@ -95,11 +111,18 @@ class _Series:
 
 
 class MetricsObserver(Observer):
-    """Counts every call, per operation and per credential digest (never a secret)."""
+    """Counts every call, per operation and per credential digest (never a secret).
+
+    While a single credential has been seen (one client, one key: the usual case), its series
+    is the sum of the operations' and is not kept twice: a call then updates one series, not
+    two. The second credential to appear gets the first one's series written out, and from
+    then on every call updates both.
+    """
 
     def __init__(self) -> None:
         self._by_operation: dict[str, _Series] = {}
         self._by_credential: dict[str, _Series] = {}
+        self._sole: str | None = None  # the only credential seen so far, if only one
 
     def _series(self, table: dict[str, _Series], key: str) -> _Series:
         series = table.get(key)
@@ -119,10 +142,21 @@ class MetricsObserver(Observer):
         by_operation = self._by_operation.get(call.name)
         if by_operation is None:
             by_operation = self._series(self._by_operation, call.name)
-        by_credential = self._by_credential.get(call.credential)
-        if by_credential is None:
-            by_credential = self._series(self._by_credential, call.credential)
-        for series in (by_operation, by_credential):
+        credential = call.credential
+        if credential == self._sole:
+            updated: tuple[_Series, ...] = (by_operation,)
+        elif self._sole is None and not self._by_credential:
+            self._sole = credential  # the first call: its credential is the only one so far
+            updated = (by_operation,)
+        else:
+            if self._sole is not None:  # a second credential: the first one's series, apart
+                self._by_credential[self._sole] = _Series.total(list(self._by_operation.values()))
+                self._sole = None
+            by_credential = self._by_credential.get(credential)
+            if by_credential is None:
+                by_credential = self._series(self._by_credential, credential)
+            updated = (by_operation, by_credential)
+        for series in updated:
             series.calls += 1
             series.attempts += sent
             if unusual:
@@ -140,14 +174,21 @@ class MetricsObserver(Observer):
 
     def snapshot(self) -> dict[str, Any]:
         """Everything counted so far, as plain data (safe to serve as JSON)."""
+        operations = sorted(self._by_operation.items())
+        sole = self._sole
+        if sole is not None:
+            credentials = [(sole, _Series.total([series for _, series in operations]))]
+        else:
+            credentials = sorted(self._by_credential.items())
         return {
-            "operations": {k: v.snapshot() for k, v in sorted(self._by_operation.items())},
-            "credentials": {k: v.snapshot() for k, v in sorted(self._by_credential.items())},
+            "operations": {k: v.snapshot() for k, v in operations},
+            "credentials": {k: v.snapshot() for k, v in credentials},
         }
 
     def reset(self) -> None:
         self._by_operation.clear()
         self._by_credential.clear()
+        self._sole = None
 
     def register(self, registry: Any = None) -> Any:
         """Expose these metrics to a ``prometheus_client`` registry (default: the global one).
