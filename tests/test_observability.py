@@ -220,3 +220,31 @@ async def test_each_observer_gets_the_events_it_overrides_and_active_is_asked_pe
     assert sometimes.calls == 1  # off for the first call, on for the second
     counts = metrics.snapshot()["operations"]["me.get"]
     assert (counts["calls"], counts["attempts"], counts["retries"]) == (2, 3, 1)
+
+
+async def test_metrics_per_credential_stay_exact_when_a_second_credential_appears() -> None:
+    metrics = MetricsObserver()
+    async with Emulator() as emu, _client(emu, [metrics]) as client:
+        other = client.with_credential(ApiKey(emu.add_api_key()))
+        for _ in range(3):
+            await client.request("GET", "/v2/me")
+        with pytest.raises(errors.NotFoundError):
+            await client.request("GET", "/v2/bookings/nope")
+        one = metrics.snapshot()
+        (first,) = one["credentials"].items()
+        assert (first[1]["calls"], first[1]["errors"]) == (4, {"NotFoundError": 1})
+        assert first[1]["latency_seconds"]["count"] == 4
+        for _ in range(2):
+            await other.request("GET", "/v2/me")
+        await client.request("GET", "/v2/me")
+    two = metrics.snapshot()
+    assert two["operations"]["me.get"]["calls"] == 6
+    by_credential = two["credentials"]
+    assert len(by_credential) == 2
+    assert by_credential[first[0]]["calls"] == 5  # its four, then one more
+    assert by_credential[first[0]]["errors"] == {"NotFoundError": 1}
+    (second,) = (v for k, v in by_credential.items() if k != first[0])
+    assert (second["calls"], second["attempts"], second["errors"]) == (2, 2, {})
+    assert sum(v["latency_seconds"]["count"] for v in by_credential.values()) == 7
+    metrics.reset()
+    assert metrics.snapshot() == {"operations": {}, "credentials": {}}
