@@ -195,19 +195,20 @@ class Events:
         self.conditional = overriding("active")
 
 
-class Tracker:
-    """Reports one call's events to the installed observers (an observer's error is logged)."""
+class Tracker(CallInfo):
+    """A call's :class:`CallInfo` that also reports its events to the installed observers (an
+    observer's error is logged). One object per observed call: the session builds it with
+    :class:`CallInfo`'s arguments, then sets ``events``; observers see it as the ``CallInfo``.
+    """
 
-    __slots__ = ("call", "events")
+    __slots__ = ("events",)
 
-    def __init__(self, events: Events, call: CallInfo) -> None:
-        self.events = events
-        self.call = call
+    events: Events
 
     def start(self) -> None:
         for observer in self.events.call_start:
             try:
-                observer.on_call_start(self.call)
+                observer.on_call_start(self)
             except Exception as exc:  # an observer never breaks a call
                 _failed(observer, "on_call_start", exc)
 
@@ -216,7 +217,7 @@ class Tracker:
     # to per-attempt events: an observer that only counts calls costs no call here.
 
     def attempt_start(self, attempt: int, limiter_wait: float) -> None:
-        call = self.call
+        call = self
         for observer in self.events.attempt_start:
             try:
                 observer.on_attempt_start(call, attempt, limiter_wait)
@@ -236,37 +237,37 @@ class Tracker:
     def _attempt_end(self, info: AttemptInfo) -> None:
         for observer in self.events.attempt_end:
             try:
-                observer.on_attempt_end(self.call, info)
+                observer.on_attempt_end(self, info)
             except Exception as exc:
                 _failed(observer, "on_attempt_end", exc)
 
     def retry(self, attempt: int, delay: float, reason: str) -> None:
-        self.call.retries += 1
+        self.retries += 1
         for observer in self.events.retry:
             try:
-                observer.on_retry(self.call, attempt, delay, reason)
+                observer.on_retry(self, attempt, delay, reason)
             except Exception as exc:
                 _failed(observer, "on_retry", exc)
 
     def refresh(self, ok: bool) -> None:
         for observer in self.events.refresh:
             try:
-                observer.on_refresh(self.call, ok)
+                observer.on_refresh(self, ok)
             except Exception as exc:
                 _failed(observer, "on_refresh", exc)
 
     def hold(self, seconds: float, reason: str) -> None:
-        self.call.holds += 1
+        self.holds += 1
         for observer in self.events.hold:
             try:
-                observer.on_hold(self.call, seconds, reason)
+                observer.on_hold(self, seconds, reason)
             except Exception as exc:
                 _failed(observer, "on_hold", exc)
 
     def end(self, error: BaseException | None) -> None:
         for observer in self.events.call_end:
             try:
-                observer.on_call_end(self.call, error)
+                observer.on_call_end(self, error)
             except Exception as exc:
                 _failed(observer, "on_call_end", exc)
 

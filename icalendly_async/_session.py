@@ -30,7 +30,7 @@ from yarl import URL
 
 from . import errors
 from ._encode import encode_body, format_path
-from ._hooks import NULL_TRACKER, CallInfo, Events, Observer, Tracker
+from ._hooks import NULL_TRACKER, Events, Observer, Tracker
 from ._version import __version__
 from .auth import Credential, FixedCredential, TokenPair, TokenRefresher, _digest
 from .endpoints._operation import AuthRequirement
@@ -335,7 +335,8 @@ class Transport:
             raise errors.PlanTierError(spec.name, plan, spec.tier.plans)
         self._check_auth(spec, credential)
         tracker = self._tracker(spec, credential, plan, options)
-        tracker.start()
+        if tracker.events.call_start:
+            tracker.start()
         try:
             response = await self._send(spec, credential, options, timeout, tracker)
         except BaseException as exc:
@@ -361,7 +362,7 @@ class Transport:
                     return NULL_TRACKER
                 if len(active) < len(observers):
                     events = Events(active)
-        call = CallInfo(
+        tracker = Tracker(
             spec.name,
             spec.operation_id,
             spec.method,
@@ -373,7 +374,8 @@ class Transport:
             self._host,
             time.monotonic(),
         )
-        return Tracker(events, call)
+        tracker.events = events
+        return tracker
 
     async def _send(
         self,
@@ -413,7 +415,7 @@ class Transport:
             sent = clock() if observed else 0.0
             waited = sent - asked
             if observed:
-                call = tracker.call
+                call = tracker
                 call.attempts = attempt
                 call.sent += 1
                 call.limiter_wait += waited
@@ -451,7 +453,7 @@ class Transport:
 
             request_id = _request_id(resp_headers)
             if observed:
-                call = tracker.call
+                call = tracker
                 call.status = status
                 if status == 429:
                     call.rate_limited += 1

@@ -59,55 +59,38 @@ class Histogram:
         return {"count": self.count, "sum": self.sum, "buckets": cumulative}
 
 
-class _Series:
-    __slots__ = (
-        "attempts",
-        "calls",
-        "errors",
-        "holds",
-        "latency",
-        "rate_limited",
-        "retries",
-        "wait",
-    )
+# One series is one flat list (a call then touches one object per series, not five):
+# calls, attempts, retries, 429s, holds, the two sums, then the wait and latency buckets.
+_CALLS, _ATTEMPTS, _RETRIES, _RATE_LIMITED, _HOLDS, _WAIT_SUM, _LATENCY_SUM = range(7)
+_WAIT = 7
+_LATENCY = _WAIT + len(BUCKETS) + 1
+_WIDTH = _LATENCY + len(BUCKETS) + 1
 
-    def __init__(self) -> None:
-        self.calls = 0
-        self.attempts = 0
-        self.retries = 0
-        self.rate_limited = 0
-        self.holds = 0
-        self.errors: Counter[str] = Counter()
-        self.wait = Histogram()
-        self.latency = Histogram()
 
-    @classmethod
-    def total(cls, parts: list[_Series]) -> _Series:
-        """One series counting what ``parts`` counted."""
-        total = cls()
-        for part in parts:
-            total.calls += part.calls
-            total.attempts += part.attempts
-            total.retries += part.retries
-            total.rate_limited += part.rate_limited
-            total.holds += part.holds
-            total.errors.update(part.errors)
-            for mine, theirs in ((total.wait, part.wait), (total.latency, part.latency)):
-                mine.counts = [a + b for a, b in zip(mine.counts, theirs.counts, strict=True)]
-                mine.sum += theirs.sum
-        return total
+def _new_series() -> list[Any]:
+    series: list[Any] = [0] * _WIDTH
+    series[_WAIT_SUM] = series[_LATENCY_SUM] = 0.0
+    return series
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "calls": self.calls,
-            "attempts": self.attempts,
-            "retries": self.retries,
-            "rate_limited": self.rate_limited,
-            "holds": self.holds,
-            "errors": dict(self.errors),
-            "limiter_wait_seconds": self.wait.snapshot(),
-            "latency_seconds": self.latency.snapshot(),
-        }
+
+def _histogram(series: list[Any], first: int, total: float) -> dict[str, Any]:
+    histogram = Histogram()
+    histogram.counts = series[first : first + len(BUCKETS) + 1]
+    histogram.sum = total
+    return histogram.snapshot()
+
+
+def _snapshot(series: list[Any], errors: Counter[str] | None) -> dict[str, Any]:
+    return {
+        "calls": series[_CALLS],
+        "attempts": series[_ATTEMPTS],
+        "retries": series[_RETRIES],
+        "rate_limited": series[_RATE_LIMITED],
+        "holds": series[_HOLDS],
+        "errors": dict(errors or {}),
+        "limiter_wait_seconds": _histogram(series, _WAIT, series[_WAIT_SUM]),
+        "latency_seconds": _histogram(series, _LATENCY, series[_LATENCY_SUM]),
+    }
 
 
 class MetricsObserver(Observer):
@@ -120,74 +103,110 @@ class MetricsObserver(Observer):
     """
 
     def __init__(self) -> None:
-        self._by_operation: dict[str, _Series] = {}
-        self._by_credential: dict[str, _Series] = {}
+        self._by_operation: dict[str, list[Any]] = {}
+        self._by_credential: dict[str, list[Any]] = {}
+        self._errors_by_operation: dict[str, Counter[str]] = {}
+        self._errors_by_credential: dict[str, Counter[str]] = {}
         self._sole: str | None = None  # the only credential seen so far, if only one
-
-    def _series(self, table: dict[str, _Series], key: str) -> _Series:
-        series = table.get(key)
-        if series is None:
-            series = table[key] = _Series()
-        return series
 
     def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
         # Everything is counted once, here, from what the call gathered (attempts, retries,
         # 429s, holds): one update per series per call, whatever the number of attempts.
         latency = _monotonic() - call.started
         wait = call.limiter_wait
-        wait_bucket = _bucket(BUCKETS, wait)
-        latency_bucket = _bucket(BUCKETS, latency)
-        sent = call.sent
-        unusual = error is not None or call.retries or call.rate_limited or call.holds
-        by_operation = self._by_operation.get(call.name)
+        wait_bucket = _WAIT + _bucket(BUCKETS, wait)
+        latency_bucket = _LATENCY + _bucket(BUCKETS, latency)
+        name = call.name
+        by_operation = self._by_operation.get(name)
         if by_operation is None:
-            by_operation = self._series(self._by_operation, call.name)
+            by_operation = self._by_operation[name] = _new_series()
         credential = call.credential
-        if credential == self._sole:
-            updated: tuple[_Series, ...] = (by_operation,)
-        elif self._sole is None and not self._by_credential:
-            self._sole = credential  # the first call: its credential is the only one so far
-            updated = (by_operation,)
-        else:
-            if self._sole is not None:  # a second credential: the first one's series, apart
-                self._by_credential[self._sole] = _Series.total(list(self._by_operation.values()))
-                self._sole = None
-            by_credential = self._by_credential.get(credential)
-            if by_credential is None:
-                by_credential = self._series(self._by_credential, credential)
-            updated = (by_operation, by_credential)
-        for series in updated:
-            series.calls += 1
-            series.attempts += sent
-            if unusual:
-                series.retries += call.retries
-                series.rate_limited += call.rate_limited
-                series.holds += call.holds
-                if error is not None:
-                    series.errors[type(error).__name__] += 1
-            histogram = series.wait
-            histogram.counts[wait_bucket] += 1
-            histogram.sum += wait
-            histogram = series.latency
-            histogram.counts[latency_bucket] += 1
-            histogram.sum += latency
+        by_credential: list[Any] | None = None
+        if credential != self._sole:
+            if self._sole is None and not self._by_credential:
+                self._sole = credential  # the first call: its credential is the only one so far
+            else:
+                if self._sole is not None:  # a second credential: the first one's, apart
+                    self._by_credential[self._sole] = self._total()
+                    self._errors_by_credential[self._sole] = self._total_errors()
+                    self._sole = None
+                by_credential = self._by_credential.get(credential)
+                if by_credential is None:
+                    by_credential = self._by_credential[credential] = _new_series()
+        sent = call.sent
+        by_operation[_CALLS] += 1
+        by_operation[_ATTEMPTS] += sent
+        by_operation[_WAIT_SUM] += wait
+        by_operation[_LATENCY_SUM] += latency
+        by_operation[wait_bucket] += 1
+        by_operation[latency_bucket] += 1
+        if by_credential is not None:
+            by_credential[_CALLS] += 1
+            by_credential[_ATTEMPTS] += sent
+            by_credential[_WAIT_SUM] += wait
+            by_credential[_LATENCY_SUM] += latency
+            by_credential[wait_bucket] += 1
+            by_credential[latency_bucket] += 1
+        if error is not None or call.retries or call.rate_limited or call.holds:
+            self._unusual(call, error, by_operation, name, self._errors_by_operation)
+            if by_credential is not None:
+                self._unusual(call, error, by_credential, credential, self._errors_by_credential)
+
+    @staticmethod
+    def _unusual(
+        call: CallInfo,
+        error: BaseException | None,
+        series: list[Any],
+        key: str,
+        errors: dict[str, Counter[str]],
+    ) -> None:
+        series[_RETRIES] += call.retries
+        series[_RATE_LIMITED] += call.rate_limited
+        series[_HOLDS] += call.holds
+        if error is not None:
+            counter = errors.get(key)
+            if counter is None:
+                counter = errors[key] = Counter()
+            counter[type(error).__name__] += 1
+
+    def _total(self) -> list[Any]:
+        """The sum of the per-operation series: the sole credential's series."""
+        total = _new_series()
+        for series in list(self._by_operation.values()):
+            total = [a + b for a, b in zip(total, series, strict=True)]
+        return total
+
+    def _total_errors(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for errors in list(self._errors_by_operation.values()):
+            total.update(errors)
+        return total
 
     def snapshot(self) -> dict[str, Any]:
         """Everything counted so far, as plain data (safe to serve as JSON)."""
         operations = sorted(self._by_operation.items())
         sole = self._sole
         if sole is not None:
-            credentials = [(sole, _Series.total([series for _, series in operations]))]
+            credentials = {sole: _snapshot(self._total(), self._total_errors())}
         else:
-            credentials = sorted(self._by_credential.items())
+            errors = self._errors_by_credential
+            credentials = {
+                key: _snapshot(series, errors.get(key))
+                for key, series in sorted(self._by_credential.items())
+            }
+        by_operation_errors = self._errors_by_operation
         return {
-            "operations": {k: v.snapshot() for k, v in operations},
-            "credentials": {k: v.snapshot() for k, v in credentials},
+            "operations": {
+                key: _snapshot(series, by_operation_errors.get(key)) for key, series in operations
+            },
+            "credentials": credentials,
         }
 
     def reset(self) -> None:
         self._by_operation.clear()
         self._by_credential.clear()
+        self._errors_by_operation.clear()
+        self._errors_by_credential.clear()
         self._sole = None
 
     def register(self, registry: Any = None) -> Any:
