@@ -414,11 +414,10 @@ class Transport:
             await limiter.acquire(key, rate_limit, priority=priority)
             sent = clock() if observed else 0.0
             waited = sent - asked
-            if observed:
-                call = tracker
-                call.attempts = attempt
-                call.sent += 1
-                call.limiter_wait += waited
+            if observed:  # the call's counters, kept here; observers told only if listening
+                tracker.attempts = attempt
+                tracker.sent += 1
+                tracker.limiter_wait += waited
                 if tracker.events.attempt_start:
                     tracker.attempt_start(attempt, waited)
             state = _NO_RESPONSE
@@ -453,10 +452,9 @@ class Transport:
 
             request_id = _request_id(resp_headers)
             if observed:
-                call = tracker
-                call.status = status
+                tracker.status = status
                 if status == 429:
-                    call.rate_limited += 1
+                    tracker.rate_limited += 1
                 if tracker.events.attempt_end:
                     tracker.attempt_answered(attempt, waited, clock() - sent, status, request_id)
                 if status != 429 and state.limits:
