@@ -262,7 +262,7 @@ class Transport:
         self._events = Events(observers)
         self._base_path = base_url.raw_path.rstrip("/")
         self._host = base_url.host or ""
-        self._urls: dict[str, URL] = {}
+        self._urls: dict[str, tuple[URL, str]] = {}
         self.limiter = limiter
         self._held_for = getattr(limiter, "hold_remaining", None)
         self._session = session
@@ -300,11 +300,13 @@ class Transport:
                 self._session._retry_connection = False
         return self._session
 
-    def _url(self, path: str) -> URL:
-        """The URL of ``path`` (already quoted), built once per distinct path while few."""
+    def _url(self, path: str) -> tuple[URL, str]:
+        """The URL of ``path`` (already quoted) and its text, built once per distinct path
+        while few."""
         url = self._urls.get(path)
         if url is None:
-            url = self.base_url.with_path(self._base_path + path, encoded=True)
+            built = self.base_url.with_path(self._base_path + path, encoded=True)
+            url = (built, str(built))
             if len(self._urls) >= 4096:  # paths with ids are endless: keep the cache bounded
                 self._urls.clear()
             self._urls[path] = url
@@ -386,7 +388,7 @@ class Transport:
         tracker: Tracker,
     ) -> Response:
         session = self.session
-        url = self._url(spec.path)
+        url, url_text = self._url(spec.path)
         clock = time.monotonic  # durations only; cheaper than loop.time(), a Python method
         started = clock()
         policy = options.retry
@@ -466,7 +468,7 @@ class Transport:
                 return Response(
                     status,
                     spec.method,
-                    str(url),
+                    url_text,
                     resp_headers,
                     decoded.data,
                     decoded.pagination,
@@ -501,7 +503,7 @@ class Transport:
             failed = Response(
                 status,
                 spec.method,
-                str(url),
+                url_text,
                 resp_headers,
                 None,
                 None,
