@@ -209,29 +209,25 @@ class _Bucket:
             if index >= 0 and bulk_log[index] + span - now > wait:
                 wait = bulk_log[index] + span - now
         if self.budgets:
-            expired = None
-            for name, (budget, reset_at) in self.budgets.items():
-                if now >= reset_at:
-                    expired = [name] if expired is None else [*expired, name]
-                elif budget < cost and reset_at - now > wait:
-                    wait = reset_at - now
-            for name in expired or ():
-                del self.budgets[name]
+            budget_wait = self.budget_wait(now, cost)
+            if budget_wait > wait:
+                wait = budget_wait
         return wait
 
-    def budgets_allow(self, now: float) -> bool:
-        """Whether every server budget still in force has a request left (expired ones go)."""
+    def budget_wait(self, now: float, cost: int) -> float:
+        """Seconds until every server budget in force has ``cost`` left (expired ones go)."""
         budgets = self.budgets
         assert budgets is not None
+        wait = 0.0
         expired = None
         for name, (budget, reset_at) in budgets.items():
             if now >= reset_at:
                 expired = [name] if expired is None else [*expired, name]
-            elif budget < 1:
-                return False
+            elif budget < cost and reset_at - now > wait:
+                wait = reset_at - now
         for name in expired or ():
             del budgets[name]
-        return True
+        return wait
 
     def commit(self, now: float, cost: int, calibrate: bool, bulk: bool) -> None:
         log = self.log
@@ -419,7 +415,7 @@ class LocalLimiter:
                 (index < 0 or log[index] + bucket.window + bucket.margin <= now)
                 and bucket.hold_until <= now
                 and bucket.calibration is not _Calibration.PROBING
-                and (bucket.budgets is None or bucket.budgets_allow(now))
+                and (bucket.budgets is None or bucket.budget_wait(now, 1) <= 0)
             ):
                 bucket.commit(now, 1, self._calibrate, False)
                 return
