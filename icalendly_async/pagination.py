@@ -248,10 +248,8 @@ class AsyncPaginator(Generic[T]):
             if pending is not None:
                 _discard(pending)
 
-    async def __aiter__(self) -> AsyncIterator[T]:
-        async for page in self._walk(self.prefetch, True):
-            for item in page.items:
-                yield item
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._items(self.prefetch, True)
 
     async def collect(self) -> list[T]:
         """Every item of every page (mind ``max_items`` on large collections)."""
