@@ -258,8 +258,7 @@ class Transport:
         observers: tuple[Observer, ...] = (),
     ) -> None:
         self.base_url = base_url
-        self.observers = observers
-        self._events = Events(observers)
+        self.set_observers(observers)
         self._base_path = base_url.raw_path.rstrip("/")
         self._host = base_url.host or ""
         self._urls: dict[str, tuple[URL, str]] = {}
