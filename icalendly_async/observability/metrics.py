@@ -134,19 +134,13 @@ class MetricsObserver(Observer):
                 if by_credential is None:
                     by_credential = self._by_credential[credential] = _new_series()
         sent = call.sent
-        by_operation[_CALLS] += 1
-        by_operation[_ATTEMPTS] += sent
-        by_operation[_WAIT_SUM] += wait
-        by_operation[_LATENCY_SUM] += latency
-        by_operation[wait_bucket] += 1
-        by_operation[latency_bucket] += 1
-        if by_credential is not None:
-            by_credential[_CALLS] += 1
-            by_credential[_ATTEMPTS] += sent
-            by_credential[_WAIT_SUM] += wait
-            by_credential[_LATENCY_SUM] += latency
-            by_credential[wait_bucket] += 1
-            by_credential[latency_bucket] += 1
+        for series in (by_operation,) if by_credential is None else (by_operation, by_credential):
+            series[_CALLS] += 1
+            series[_ATTEMPTS] += sent
+            series[_WAIT_SUM] += wait
+            series[_LATENCY_SUM] += latency
+            series[wait_bucket] += 1
+            series[latency_bucket] += 1
         if error is not None or call.retries or call.rate_limited or call.holds:
             self._unusual(call, error, by_operation, name, self._errors_by_operation)
             if by_credential is not None:
