@@ -12,21 +12,8 @@ import pytest
 
 from icalendly_async.errors import ConfigurationError
 from icalendly_async.ratelimit import LocalLimiter, RateLimit, RateLimitState
-from icalendly_async.ratelimit.headers import NamedLimit
 
-
-def _state(limit: int, remaining: int, reset: float, name: str = "Default") -> RateLimitState:
-    return RateLimitState((NamedLimit(name, limit, remaining, reset),))
-
-
-def _max_in_window(times: list[float], window: float) -> int:
-    times = sorted(times)
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
+from ._limits import max_in_window, state
 
 
 async def _run(limiter: LocalLimiter, key: str, rl: RateLimit, n: int) -> list[float]:
@@ -48,7 +35,7 @@ async def test_window_guarantee_with_10000_coroutines() -> None:
     limiter = LocalLimiter(margin=0.01, calibrate=False)
     starts = sorted(await _run(limiter, "k", rl, 10_000))
     assert len(starts) == 10_000
-    assert _max_in_window(starts, rl.window_seconds) <= rl.limit
+    assert max_in_window(starts, rl.window_seconds) <= rl.limit
     # The ideal schedule: L at once, then L more as each window ends. Each batch's first grant
     # comes one window (plus the margin) after the previous batch's first, on a timer, whatever
     # the load on the machine: check those gaps, not the wall time of starting 10,000 tasks and
@@ -70,7 +57,7 @@ async def test_burst_goes_out_at_once_then_waits_for_the_window() -> None:
     assert all(r < 0.05 for r in rel[:10])  # the first L at once
     assert all(0.39 <= r < 0.5 for r in rel[10:20])  # the next L one window later
     assert all(0.79 <= r < 0.95 for r in rel[20:])
-    assert _max_in_window(starts, 0.4) <= 10
+    assert max_in_window(starts, 0.4) <= 10
 
 
 async def test_fifo_within_a_key() -> None:
@@ -108,7 +95,7 @@ async def test_remaining_zero_holds_until_reset() -> None:
     limiter = LocalLimiter(margin=0.0)
     loop = asyncio.get_running_loop()
     await limiter.acquire("k", rl)
-    await limiter.observe("k", _state(100, 0, 0.3))
+    await limiter.observe("k", state(100, 0, 0.3))
     t0 = loop.time()
     await limiter.acquire("k", rl)
     assert loop.time() - t0 >= 0.29
@@ -123,7 +110,7 @@ async def test_remaining_counts_requests_in_flight() -> None:
     for _ in range(3):
         await limiter.acquire("k", rl)  # three in flight
     # The server says 3 remain, but our three are still in flight: none remain for new calls.
-    await limiter.observe("k", _state(100, 4, 0.3))  # one of them answered; two still out
+    await limiter.observe("k", state(100, 4, 0.3))  # one of them answered; two still out
     t0 = loop.time()
     await limiter.acquire("k", rl)  # budget 4 - 2 = 2: goes at once
     await limiter.acquire("k", rl)
@@ -136,7 +123,7 @@ async def test_follows_a_lower_server_limit() -> None:
     rl = RateLimit(30, 0.5)
     limiter = LocalLimiter(margin=0.0)
     await limiter.acquire("k", rl)
-    await limiter.observe("k", _state(5, 4, 0.5))
+    await limiter.observe("k", state(5, 4, 0.5))
     snap = limiter.snapshot("k")
     assert snap is not None and snap.limit == 5
 
@@ -148,7 +135,7 @@ async def test_calibration_sends_the_first_request_alone() -> None:
     second = asyncio.create_task(limiter.acquire("k", rl))
     await asyncio.sleep(0.05)
     assert not second.done()  # waits for the probe's headers
-    await limiter.observe("k", _state(10, 9, 5))
+    await limiter.observe("k", state(10, 9, 5))
     await asyncio.wait_for(second, 0.1)
 
 
@@ -194,7 +181,7 @@ async def test_cancelling_1000_waiters_leaves_a_consistent_bucket() -> None:
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     starts = await _run(limiter, "k", rl, 10)
-    assert _max_in_window(starts, 0.3) <= 5
+    assert max_in_window(starts, 0.3) <= 5
     assert max(starts) - t0 < 0.7
 
 
@@ -229,7 +216,7 @@ async def test_smooth_pacing_spaces_requests_evenly() -> None:
     starts.sort()
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= 0.09  # (W + margin) / (L - 1) = 0.1 s apart
-    assert _max_in_window(starts, 0.4) <= 5
+    assert max_in_window(starts, 0.4) <= 5
 
 
 async def test_bad_settings_are_refused() -> None:
@@ -273,4 +260,4 @@ async def test_a_late_resume_paces_the_next_burst_from_when_the_calls_went_out(
     starts = sorted(await _run(limiter, "k", rl, 9))
     assert starts[3] - starts[0] >= 0.2 + 0.14  # the second burst went out late
     assert starts[6] - starts[3] >= 0.2 - 0.005  # the third waited a window from then
-    assert _max_in_window(starts, 0.2) <= 3
+    assert max_in_window(starts, 0.2) <= 3

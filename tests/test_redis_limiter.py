@@ -20,6 +20,7 @@ from icalendly_async.ratelimit.headers import NamedLimit
 from icalendly_async.ratelimit.redis import LimiterUnavailableError, RedisLimiter
 from icalendly_async.testing import Emulator
 
+from ._limits import max_in_window, state
 from .redis_server import RedisServer, free_port, redis_server_fixture  # noqa: F401
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
@@ -58,20 +59,6 @@ async def make(
         await limiter.aclose()
 
 
-def _state(limit: int, remaining: int, reset: float, name: str = "Default") -> RateLimitState:
-    return RateLimitState((NamedLimit(name, limit, remaining, reset),))
-
-
-def _max_in_window(times: list[float], window: float) -> int:
-    times = sorted(times)
-    best, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
-
 async def _run(
     limiters: list[RedisLimiter], key: str, rl: RateLimit, n: int, **kwargs: Any
 ) -> list[float]:
@@ -105,7 +92,7 @@ async def test_three_limiters_share_one_window_and_reach_the_ideal(
     started = loop.time()
     starts = await _run(limiters, "api_key:one", rl, 150)
     elapsed = loop.time() - started
-    assert _max_in_window(starts, rl.window_seconds) <= rl.limit
+    assert max_in_window(starts, rl.window_seconds) <= rl.limit
     ideal = (math.ceil(150 / 20) - 1) * rl.window_seconds  # 3.5 s
     assert ideal <= elapsed < ideal * 1.1
     calls = sum(limiter.stats.grant_calls for limiter in limiters)
@@ -124,7 +111,7 @@ async def test_window_guarantee_with_10000_coroutines_in_two_processes(
     starts = await _run(limiters, "api_key:many", rl, 10_000)
     elapsed = loop.time() - started
     assert len(starts) == 10_000
-    assert _max_in_window(starts, rl.window_seconds) <= rl.limit
+    assert max_in_window(starts, rl.window_seconds) <= rl.limit
     ideal = (math.ceil(10_000 / 2000) - 1) * rl.window_seconds
     # 2.2 s here when the machine is quiet; 10,000 tasks also cost CPU time, so the bound
     # leaves room for a busy CI machine (calls one by one would take far longer).
@@ -173,7 +160,7 @@ async def test_keys_share_a_hash_tag_and_expire_when_idle(
     limiter = make(margin=0.0)
     rl = RateLimit(5, 0.2)
     await limiter.acquire(key, rl)
-    await limiter.observe(key, _state(5, 4, 1))
+    await limiter.observe(key, state(5, 4, 1))
     keys = sorted(await redis.keys(f"{prefix}:*"))
     assert keys == [f"{prefix}:{{{key}}}:{part}" for part in ("budgets", "cal", "log")]
     for name in keys:
@@ -211,7 +198,7 @@ async def test_remaining_zero_from_one_process_holds_the_others(
     a, b = make(calibrate=False), make(calibrate=False)
     rl = RateLimit(100, 60)
     await a.acquire("api_key:fb", rl)
-    await a.observe("api_key:fb", _state(100, 0, 0.6))  # spent elsewhere: nothing left for 0.6 s
+    await a.observe("api_key:fb", state(100, 0, 0.6))  # spent elsewhere: nothing left for 0.6 s
     loop = asyncio.get_running_loop()
     started = loop.time()
     await b.acquire("api_key:fb", rl)
@@ -223,10 +210,10 @@ async def test_feedback_is_written_only_when_it_is_news(make: Callable[..., Redi
     rl = RateLimit(100, 60)
     for remaining in range(99, 89, -1):  # a trickle: each answer echoes our own grant
         await a.acquire("api_key:news", rl)
-        await a.observe("api_key:news", _state(100, remaining, 50))
+        await a.observe("api_key:news", state(100, remaining, 50))
     assert a.stats.feedback_calls == 1
     await a.acquire("api_key:news", rl)
-    await a.observe("api_key:news", _state(100, 0, 0.5))  # someone outside spent the rest
+    await a.observe("api_key:news", state(100, 0, 0.5))  # someone outside spent the rest
     assert a.stats.feedback_calls == 2
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -242,7 +229,7 @@ async def test_a_server_limit_lower_than_configured_binds_the_fleet(
     await a.acquire("api_key:lower", rl)
     await a.observe("api_key:lower", RateLimitState((NamedLimit("Default", 3, None, None),)))
     starts = await _run([b], "api_key:lower", rl, 6)
-    assert _max_in_window([*starts, min(starts) - 0.01], 0.5) <= 3 + 1
+    assert max_in_window([*starts, min(starts) - 0.01], 0.5) <= 3 + 1
 
 
 async def test_a_penalty_holds_every_process(make: Callable[..., RedisLimiter]) -> None:
@@ -267,7 +254,7 @@ async def test_a_fresh_credential_sends_one_probe_for_the_whole_fleet(
     await asyncio.sleep(0.3)
     assert not waiting.done()  # B waits for the probe's headers
     answered = loop.time()
-    await a.observe("api_key:cal", _state(50, 49, 10))
+    await a.observe("api_key:cal", state(50, 49, 10))
     await waiting
     assert loop.time() - answered < 0.2  # B polls every probe_poll (0.05 s)
 
@@ -451,7 +438,7 @@ async def test_fallback_paces_locally_at_the_workers_share(
     loop = asyncio.get_running_loop()
     started = loop.time()
     starts = await _run([limiter], "api_key:fb", rl, 15)
-    assert _max_in_window(starts, 0.5) <= 5  # limit // expected_workers
+    assert max_in_window(starts, 0.5) <= 5  # limit // expected_workers
     assert loop.time() - started >= 1.0
 
 
@@ -507,7 +494,7 @@ async def test_aclose_closes_only_what_it_created(redis: redis_asyncio.Redis, pr
 async def test_client_clock_mode_paces_too(make: Callable[..., RedisLimiter]) -> None:
     limiter = make(clock="client", calibrate=False, margin=0.0)
     starts = await _run([limiter], "api_key:clock", RateLimit(5, 0.3), 10)
-    assert _max_in_window(starts, 0.3) <= 5
+    assert max_in_window(starts, 0.3) <= 5
 
 
 async def test_a_server_refusing_time_in_scripts_switches_to_the_client_clock(
@@ -526,7 +513,7 @@ async def test_a_server_refusing_time_in_scripts_switches_to_the_client_clock(
 
     limiter._grant = old_server  # type: ignore[assignment]
     starts = await _run([limiter], "api_key:old", RateLimit(5, 0.3), 10)
-    assert _max_in_window(starts, 0.3) <= 5
+    assert max_in_window(starts, 0.3) <= 5
     assert limiter._server_time is False
 
 
