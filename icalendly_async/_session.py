@@ -264,6 +264,10 @@ class Transport:
         self._urls: dict[str, tuple[URL, str]] = {}
         self.limiter = limiter
         self._held_for = getattr(limiter, "hold_remaining", None)
+        # A limiter's optional synchronous fast paths (LocalLimiter, Unlimited): a call granted
+        # at once and its feedback then cost no coroutine each.
+        self._try_acquire = getattr(limiter, "try_acquire", None)
+        self._observe_nowait = getattr(limiter, "observe_nowait", None)
         self._session = session
         self._owns_session = session is None
         if session is not None and hasattr(session, "_retry_connection"):
@@ -394,27 +398,37 @@ class Transport:
         limiter = self.limiter
         key, rate_limit, priority = credential.limit_key, credential.rate_limit, options.priority
         timeout = timeout or options.timeout
-        held_for = self._held_for
+        held_for, try_acquire, observe_nowait = (
+            self._held_for,
+            self._try_acquire,
+            self._observe_nowait,
+        )
         observed = tracker is not NULL_TRACKER
+        # Attempt durations are measured only for observers of attempts.
+        timed = observed and bool(tracker.events.attempt_end)
         attempt = 0
         replayed = False
         while True:
             attempt += 1
-            if held_for is not None:
-                held = held_for(key)
-                if held > policy.max_rate_limit_wait:
-                    raise errors.RateLimitError(
-                        429,
-                        None,
-                        f"{spec.name}: the credential is held for {held:.1f} s by the server's "
-                        f"rate limit, more than max_rate_limit_wait="
-                        f"{policy.max_rate_limit_wait:g} s; nothing was sent",
-                        retry_after=held,
-                    )
-            asked = clock() if observed else 0.0
-            await limiter.acquire(key, rate_limit, priority=priority)
-            sent = clock() if observed else 0.0
-            waited = sent - asked
+            if try_acquire is not None and try_acquire(key, rate_limit, priority):
+                waited = 0.0  # granted at once (so the credential is not held either)
+                sent = clock() if timed else 0.0
+            else:
+                if held_for is not None:
+                    held = held_for(key)
+                    if held > policy.max_rate_limit_wait:
+                        raise errors.RateLimitError(
+                            429,
+                            None,
+                            f"{spec.name}: the credential is held for {held:.1f} s by the "
+                            f"server's rate limit, more than max_rate_limit_wait="
+                            f"{policy.max_rate_limit_wait:g} s; nothing was sent",
+                            retry_after=held,
+                        )
+                asked = clock() if observed else 0.0
+                await limiter.acquire(key, rate_limit, priority=priority)
+                sent = clock() if observed else 0.0
+                waited = sent - asked
             if observed:  # the call's counters, kept here; observers told only if listening
                 tracker.attempts = attempt
                 tracker.sent += 1
@@ -438,7 +452,10 @@ class Transport:
             except _Failure as exc:
                 failure = exc
             finally:
-                await limiter.observe(key, state)
+                if observe_nowait is not None:
+                    observe_nowait(key, state)
+                else:
+                    await limiter.observe(key, state)
             if failure is not None:
                 if tracker.events.attempt_end:
                     tracker.attempt_failed(

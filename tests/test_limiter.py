@@ -11,7 +11,7 @@ import time
 import pytest
 
 from icalendly_async.errors import ConfigurationError
-from icalendly_async.ratelimit import LocalLimiter, RateLimit, RateLimitState
+from icalendly_async.ratelimit import LocalLimiter, Priority, RateLimit, RateLimitState
 
 from ._limits import max_in_window, state
 
@@ -261,3 +261,65 @@ async def test_a_late_resume_paces_the_next_burst_from_when_the_calls_went_out(
     assert starts[3] - starts[0] >= 0.2 + 0.14  # the second burst went out late
     assert starts[6] - starts[3] >= 0.2 - 0.005  # the third waited a window from then
     assert max_in_window(starts, 0.2) <= 3
+
+
+async def test_try_acquire_takes_a_free_request_and_declines_otherwise() -> None:
+    rl = RateLimit(3, 10)
+    limiter = LocalLimiter(margin=0.0, calibrate=False)
+    assert [limiter.try_acquire("k", rl) for _ in range(4)] == [True, True, True, False]
+    snap = limiter.snapshot("k")
+    assert snap is not None and snap.in_flight == 3  # a declined try took nothing
+    for _ in range(3):
+        limiter.observe_nowait("k", RateLimitState())
+    assert limiter.try_acquire("k", rl) is False  # the window is still full
+    # BULK calls and calls behind a queue go through acquire(), which orders them.
+    assert LocalLimiter().try_acquire("b", rl, Priority.BULK) is False
+    waiter = asyncio.create_task(limiter.acquire("k", rl))
+    await asyncio.sleep(0.01)
+    assert limiter.try_acquire("k", rl) is False
+    waiter.cancel()
+    # An exhausted server budget declines, and so does a hold after a 429 (the session then
+    # checks max_rate_limit_wait before it waits).
+    other = LocalLimiter(margin=0.0, calibrate=False)
+    assert other.try_acquire("h", rl)
+    other.observe_nowait("h", state(3, 0, 0.3))
+    assert other.try_acquire("h", rl) is False
+    assert other.try_acquire("p", rl)
+    other.observe_nowait("p", RateLimitState())
+    await other.penalize("p", 0.3)  # the answer was a 429
+    assert other.try_acquire("p", rl) is False and other.hold_remaining("p") > 0.2
+
+
+async def test_a_limiter_without_the_fast_paths_is_used_through_the_protocol() -> None:
+    from icalendly_async import ApiKey, ICalendly
+    from icalendly_async.testing import Emulator
+
+    class Plain:
+        """Only the protocol's coroutines (as a third-party limiter may have)."""
+
+        def __init__(self) -> None:
+            self.inner = LocalLimiter()
+            self.calls: list[str] = []
+
+        async def acquire(
+            self, key: str, rate_limit: RateLimit, cost: int = 1, *, priority: int = 1
+        ) -> None:
+            self.calls.append("acquire")
+            await self.inner.acquire(key, rate_limit, cost, priority=priority)
+
+        async def observe(self, key: str, state: RateLimitState) -> None:
+            self.calls.append("observe")
+            await self.inner.observe(key, state)
+
+        async def penalize(self, key: str, seconds: float) -> None:
+            await self.inner.penalize(key, seconds)
+
+    plain = Plain()
+    async with Emulator() as emu:
+        client = ICalendly(
+            ApiKey(emu.api_key), base_url=emu.base_url, allow_insecure_http=True, limiter=plain
+        )
+        async with client:
+            await client.request("GET", "/v2/me")
+            await client.request("GET", "/v2/me")
+    assert plain.calls == ["acquire", "observe"] * 2

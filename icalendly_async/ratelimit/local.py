@@ -394,9 +394,14 @@ class LocalLimiter:
 
     # -- the protocol ---------------------------------------------------------------------------
 
-    async def acquire(
-        self, key: str, rate_limit: RateLimit, cost: int = 1, *, priority: int = Priority.NORMAL
-    ) -> None:
+    def try_acquire(self, key: str, rate_limit: RateLimit, priority: int = Priority.NORMAL) -> bool:
+        """Take one request of ``key`` if it is free right now, without waiting.
+
+        ``True`` counts the request as started, exactly as a returned :meth:`acquire` does (an
+        :meth:`observe` must follow). ``False`` changes nothing: call :meth:`acquire`. The
+        session tries this first, which spares a coroutine per call when nothing is waiting.
+        Call it from the event loop's thread.
+        """
         loop = asyncio.get_running_loop()
         self._acquisitions += 1
         if self._acquisitions % self._sweep_every == 0:
@@ -404,22 +409,40 @@ class LocalLimiter:
         bucket = self._buckets.get(key)
         if bucket is None or (bucket.config is not rate_limit and bucket.config != rate_limit):
             bucket = self._bucket(key, rate_limit)
+        if bucket.waiting or bucket.smooth is not None or priority == Priority.BULK:
+            return False
+        # Free now if the call `limit` starts back is out of the window, nothing holds the
+        # credential and every server budget has a request left.
+        now = loop.time()
+        log = bucket.log
+        index = len(log) - (bucket.server_limit or bucket.config.limit)
+        if (
+            (index < 0 or log[index] + bucket.window + bucket.margin <= now)
+            and bucket.hold_until <= now
+            and bucket.calibration is not _Calibration.PROBING
+            and (bucket.budgets is None or bucket.budget_wait(now, 1) <= 0)
+        ):
+            bucket.commit(now, 1, self._calibrate, False)
+            return True
+        return False
+
+    async def acquire(
+        self, key: str, rate_limit: RateLimit, cost: int = 1, *, priority: int = Priority.NORMAL
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        if cost == 1:
+            if self.try_acquire(key, rate_limit, priority):
+                return
+        else:  # try_acquire counts the acquisitions it sees; these are counted here
+            self._acquisitions += 1
+            if self._acquisitions % self._sweep_every == 0:
+                self._sweep(loop.time())
+        bucket = self._buckets.get(key)
+        if bucket is None or (bucket.config is not rate_limit and bucket.config != rate_limit):
+            bucket = self._bucket(key, rate_limit)
         bulk = priority == Priority.BULK
         now = loop.time()
-        if bucket.waiting == 0 and bucket.smooth is None and not bulk and cost == 1:
-            # The common case, inlined: free now if the call `limit` starts back is out of the
-            # window, nothing holds the credential and every server budget has a request left.
-            log = bucket.log
-            index = len(log) - (bucket.server_limit or bucket.config.limit)
-            if (
-                (index < 0 or log[index] + bucket.window + bucket.margin <= now)
-                and bucket.hold_until <= now
-                and bucket.calibration is not _Calibration.PROBING
-                and (bucket.budgets is None or bucket.budget_wait(now, 1) <= 0)
-            ):
-                bucket.commit(now, 1, self._calibrate, False)
-                return
-        elif (
+        if (
             bucket.waiting == 0
             and bucket.delay(now, cost, self._calibration_timeout, self._bulk_cap(bucket, bulk))
             <= 0
@@ -543,6 +566,10 @@ class LocalLimiter:
             bucket.wakeup = None
 
     async def observe(self, key: str, state: RateLimitState) -> None:
+        self.observe_nowait(key, state)
+
+    def observe_nowait(self, key: str, state: RateLimitState) -> None:
+        """:meth:`observe` without a coroutine (it never waits); the session calls this one."""
         bucket = self._buckets.get(key)
         if bucket is None:
             return

@@ -16,7 +16,13 @@ class Unlimited:
     ) -> None:
         return None
 
+    def try_acquire(self, key: str, rate_limit: RateLimit, priority: int = Priority.NORMAL) -> bool:
+        return True
+
     async def observe(self, key: str, state: RateLimitState) -> None:
+        return None
+
+    def observe_nowait(self, key: str, state: RateLimitState) -> None:
         return None
 
     async def penalize(self, key: str, seconds: float) -> None:
