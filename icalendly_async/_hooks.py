@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._session import RequestSpec
+    from .plans import Plan
+    from .ratelimit import Priority
 
 __all__ = ["AttemptInfo", "CallInfo", "NULL_TRACKER", "Events", "Observer", "Tracker"]
 
@@ -21,21 +26,24 @@ log = logging.getLogger("icalendly_async.observers")
 
 
 class CallInfo:
-    """One logical call (all its attempts). Observers may keep their own state in ``extra``."""
+    """One logical call (all its attempts). Observers may keep their own state in ``extra``.
+
+    What the call is (``method``, ``path``, ``operation_id``, ``api_version``, ``plan``,
+    ``priority``) is read from the request when asked: one is built for every observed call,
+    and most observers read only a few of these.
+    """
 
     __slots__ = (
         "_extra",
-        "api_version",
+        "_plan",
+        "_priority",
+        "_spec",
         "attempts",
         "credential",
+        "duration",
         "holds",
         "limiter_wait",
-        "method",
         "name",
-        "operation_id",
-        "path",
-        "plan",
-        "priority",
         "rate_limited",
         "retries",
         "sent",
@@ -46,25 +54,18 @@ class CallInfo:
 
     def __init__(
         self,
-        name: str,
-        operation_id: str | None,
-        method: str,
-        path: str,
+        spec: RequestSpec,
         credential: str,
-        plan: str | None,
-        priority: str,
-        api_version: str | None,
+        plan: Plan | None,
+        priority: Priority,
         server: str,
         started: float,
     ) -> None:
-        self.name = name  # "bookings.get", or "GET /v2/me" for raw requests
-        self.operation_id = operation_id
-        self.method = method
-        self.path = path  # the path template: never ids, query strings or secrets
+        self._spec = spec
+        self.name = spec.name  # "bookings.get", or "GET /v2/me" for raw requests
         self.credential = credential  # the credential's digest (its limit key)
-        self.plan = plan
-        self.priority = priority
-        self.api_version = api_version
+        self._plan = plan
+        self._priority = priority
         self.server = server  # the API host
         self.started = started  # time.monotonic()
         self.attempts = 0
@@ -74,7 +75,39 @@ class CallInfo:
         self.holds = 0  # times the credential was held during the call
         self.limiter_wait = 0.0  # seconds, all attempts
         self.status: int | None = None  # the last HTTP status seen
+        self.duration = 0.0  # seconds from start to end, set just before on_call_end
         self._extra: dict[object, Any] | None = None
+
+    @property
+    def operation_id(self) -> str | None:
+        """The OpenAPI operation id (``None`` for raw requests)."""
+        return self._spec.operation_id
+
+    @property
+    def method(self) -> str:
+        return self._spec.method
+
+    @property
+    def path(self) -> str:
+        """The path template: never ids, query strings or secrets."""
+        spec = self._spec
+        return spec.template or spec.path
+
+    @property
+    def api_version(self) -> str | None:
+        """The ``cal-api-version`` header the call sends, if any."""
+        return self._spec.headers.get("cal-api-version")
+
+    @property
+    def plan(self) -> str | None:
+        """The client's plan (``"platform"``…), ``None`` when none was given."""
+        plan = self._plan
+        return plan._value_ if plan is not None else None
+
+    @property
+    def priority(self) -> str:
+        """``"INTERACTIVE"``, ``"NORMAL"`` or ``"BULK"``."""
+        return self._priority._name_
 
     @property
     def extra(self) -> dict[object, Any]:

@@ -339,23 +339,28 @@ class Transport:
             assert plan is not None
             raise errors.PlanTierError(spec.name, plan, spec.tier.plans)
         self._check_auth(spec, credential)
+        if not self.observers:
+            return await self._send(spec, credential, options, timeout, NULL_TRACKER)
         tracker = self._tracker(spec, credential, plan, options)
+        if tracker is NULL_TRACKER:  # no observer active for this call
+            return await self._send(spec, credential, options, timeout, tracker)
         if tracker.events.call_start:
             tracker.start()
         try:
             response = await self._send(spec, credential, options, timeout, tracker)
         except BaseException as exc:
+            tracker.duration = time.monotonic() - tracker.started
             tracker.end(exc)
             raise
+        tracker.duration = response.elapsed  # timed from the tracker's start (see _send)
         tracker.end(None)
         return response
 
     def _tracker(
         self, spec: RequestSpec, credential: Credential, plan: Plan | None, options: CallOptions
     ) -> Tracker:
+        """A new call's tracker, or :data:`NULL_TRACKER` when no installed observer is active."""
         observers = self.observers
-        if not observers:
-            return NULL_TRACKER
         events = self._events
         if events.conditional:
             if len(observers) == 1:
@@ -368,16 +373,7 @@ class Transport:
                 if len(active) < len(observers):
                     events = Events(active)
         tracker = Tracker(
-            spec.name,
-            spec.operation_id,
-            spec.method,
-            spec.template or spec.path,
-            credential.limit_key,
-            plan._value_ if plan is not None else None,
-            options.priority._name_,
-            spec.headers.get("cal-api-version"),
-            self._host,
-            time.monotonic(),
+            spec, credential.limit_key, plan, options.priority, self._host, time.monotonic()
         )
         tracker.events = events
         return tracker
@@ -393,7 +389,8 @@ class Transport:
         session = self.session
         url, url_text = self._url(spec.path)
         clock = time.monotonic  # durations only; cheaper than loop.time(), a Python method
-        started = clock()
+        observed = tracker is not NULL_TRACKER
+        started = tracker.started if observed else clock()
         policy = options.retry
         limiter = self.limiter
         key, rate_limit, priority = credential.limit_key, credential.rate_limit, options.priority
@@ -403,7 +400,6 @@ class Transport:
             self._try_acquire,
             self._observe_nowait,
         )
-        observed = tracker is not NULL_TRACKER
         # Attempt durations are measured only for observers of attempts.
         timed = observed and bool(tracker.events.attempt_end)
         attempt = 0

@@ -248,3 +248,45 @@ async def test_metrics_per_credential_stay_exact_when_a_second_credential_appear
     assert sum(v["latency_seconds"]["count"] for v in by_credential.values()) == 7
     metrics.reset()
     assert metrics.snapshot() == {"operations": {}, "credentials": {}}
+
+
+async def test_call_info_describes_the_call_and_its_duration() -> None:
+    from icalendly_async import Plan, Priority
+
+    ended: list[tuple[dict[str, object], float]] = []
+
+    class Recorder(Observer):
+        def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
+            fields = ("name", "operation_id", "method", "path", "plan", "priority", "server")
+            seen = {field: getattr(call, field) for field in fields}
+            seen["api_version"] = call.api_version
+            ended.append((seen, call.duration))
+
+    metrics = MetricsObserver()
+    async with Emulator(bookings=3) as emu:
+        client = ICalendly(
+            ApiKey(emu.api_key),
+            base_url=emu.base_url,
+            allow_insecure_http=True,
+            plan=Plan.ORGANIZATIONS,
+            observers=[Recorder(), metrics],
+        )
+        async with client:
+            listed = await client.request("GET", "/v2/bookings", params={"take": 1})
+            uid = listed[0]["uid"]
+            await client.bookings.get(uid)
+            response = await client.with_options(priority=Priority.BULK).request_response(
+                "GET", f"/v2/bookings/{uid}"
+            )
+    _, (typed, typed_duration), (raw, raw_duration) = ended
+    assert typed["name"] == "bookings.get" and typed["method"] == "GET"
+    assert typed["operation_id"] and typed["api_version"]
+    assert typed["path"] == "/v2/bookings/{bookingUid}"  # the template: never an id
+    assert typed["plan"] == "organizations" and typed["priority"] == "NORMAL"
+    assert typed["server"] == "127.0.0.1"
+    # A raw request that matches an operation is described as that operation.
+    assert raw == {**typed, "priority": "BULK"}
+    assert raw_duration == response.elapsed > 0 and typed_duration > 0
+    (series,) = metrics.snapshot()["credentials"].values()
+    durations = sum(duration for _, duration in ended)
+    assert series["latency_seconds"]["sum"] == pytest.approx(durations)

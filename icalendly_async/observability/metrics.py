@@ -18,7 +18,6 @@ What each metric means:
 from __future__ import annotations
 
 import bisect
-import time
 from collections import Counter
 from typing import Any
 
@@ -27,7 +26,6 @@ from .._hooks import CallInfo, Observer
 __all__ = ["Histogram", "MetricsObserver"]
 
 _bucket = bisect.bisect_left
-_monotonic = time.monotonic
 
 BUCKETS: tuple[float, ...] = (
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
@@ -112,7 +110,7 @@ class MetricsObserver(Observer):
     def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
         # Everything is counted once, here, from what the call gathered (attempts, retries,
         # 429s, holds): one update per series per call, whatever the number of attempts.
-        latency = _monotonic() - call.started
+        latency = call.duration
         wait = call.limiter_wait
         wait_bucket = _WAIT + _bucket(BUCKETS, wait)
         latency_bucket = _LATENCY + _bucket(BUCKETS, latency)
