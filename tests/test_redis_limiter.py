@@ -135,6 +135,34 @@ async def test_a_burst_is_granted_in_one_call_and_the_next_waits_exactly(
     assert limiter.stats.grant_calls == 2
 
 
+async def test_a_late_resume_paces_the_next_burst_from_when_the_calls_went_out(
+    make: Callable[..., RedisLimiter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The loop stalls right after the second burst is granted: those calls go out 0.2 s after
+    # Redis stamped them, and the third burst must wait a window from then, not from the
+    # stamp, or two bursts would reach the server within one window.
+    loop = asyncio.get_running_loop()
+    original = RedisLimiter._grant_batch
+    grants = 0
+
+    async def grant_batch(self: RedisLimiter, *args: Any) -> Any:
+        nonlocal grants
+        outcome = await original(self, *args)
+        if outcome.granted > 0:
+            grants += 1
+            if grants == 2:  # before the granted calls resume
+                loop.call_soon(time.sleep, 0.2)
+        return outcome
+
+    monkeypatch.setattr(RedisLimiter, "_grant_batch", grant_batch)
+    rl = RateLimit(3, 0.4)
+    limiter = make(calibrate=False, margin=0.01)
+    starts = sorted(await _run([limiter], "api_key:late", rl, 9))
+    assert starts[3] - starts[0] >= 0.4 + 0.19  # the second burst went out late
+    assert starts[6] - starts[3] >= 0.4  # the third waited a window from then
+    assert limiter.stats.restamp_calls == 3  # one per late call; the others were on time
+
+
 async def test_a_denial_writes_nothing(
     make: Callable[..., RedisLimiter], redis: redis_asyncio.Redis
 ) -> None:

@@ -26,7 +26,7 @@ Every key has a TTL, so an idle credential leaves nothing behind.
 
 from __future__ import annotations
 
-__all__ = ["FEEDBACK", "GRANT", "PENALIZE", "RELEASE"]
+__all__ = ["FEEDBACK", "GRANT", "PENALIZE", "RELEASE", "RESTAMP"]
 
 _CLOCK = """
 local function fmt(x) return string.format('%d', x) end
@@ -310,3 +310,24 @@ if cal and string.sub(cal, 1, 2) == 'p:' and string.sub(cal, -(#ARGV[1] + 1)) ==
 end
 return removed
 """
+
+RESTAMP = (
+    _CLOCK
+    + """
+-- KEYS: log, bulk.  ARGV: now, server_time, then the members of a grant whose call resumed
+-- late (a stalled event loop): their starts move to now, so the window counts from when the
+-- calls went out. A member already gone (expired, given back) stays gone.
+local moved = 0
+for i = 3, #ARGV do
+  local member = ARGV[i]
+  for _, key in ipairs(KEYS) do
+    local score = redis.call('ZSCORE', key, member)
+    if score and tonumber(score) < now then
+      redis.call('ZADD', key, fmt(now), member)
+      if key == KEYS[1] then moved = moved + 1 end
+    end
+  end
+end
+return moved
+"""
+)

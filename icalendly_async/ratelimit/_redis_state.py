@@ -44,6 +44,7 @@ class Waiter:
     priority: int
     since: float
     head_at: float | None = None  # when it became the first of its class's queue
+    granted_at: float = 0.0  # loop time when the grant script's answer arrived
 
 
 @attrs.define(slots=True)
@@ -139,11 +140,18 @@ class RedisLimiterStats:
     feedback_calls: int = 0  # feedback scripts (answers of one credential are coalesced)
     penalty_calls: int = 0
     release_calls: int = 0  # slots given back by cancelled calls
+    restamp_calls: int = 0  # grants whose calls resumed late, their starts moved to then
 
     @property
     def calls(self) -> int:
         """Every script call."""
-        return self.grant_calls + self.feedback_calls + self.penalty_calls + self.release_calls
+        return (
+            self.grant_calls
+            + self.feedback_calls
+            + self.penalty_calls
+            + self.release_calls
+            + self.restamp_calls
+        )
 
 
 @attrs.frozen

@@ -188,6 +188,7 @@ class RedisLimiter:
         self._feedback = self._client.register_script(lua.FEEDBACK)
         self._penalize = self._client.register_script(lua.PENALIZE)
         self._release = self._client.register_script(lua.RELEASE)
+        self._restamp = self._client.register_script(lua.RESTAMP)
         self._token = secrets.token_hex(6)  # this process's members: unique in the log
         self._sequence = itertools.count()
         self._credentials: dict[str, Credential] = {}
@@ -286,6 +287,8 @@ class RedisLimiter:
             stats.grant_calls += 1
         elif script is self._feedback:
             stats.feedback_calls += 1
+        elif script is self._restamp:
+            stats.restamp_calls += 1
         else:
             stats.penalty_calls += 1
         try:
@@ -364,6 +367,13 @@ class RedisLimiter:
             raise
         if isinstance(result, UseFallback):
             await self._use_fallback(key, cred, cost, priority)
+        elif loop.time() - waiter.granted_at > self._margin_for(cred.config.window_seconds) / 2:
+            # The loop resumed this call late (a GC pause, a long callback): the grant was
+            # stamped when the script ran, and the window must count from when the call goes
+            # out, now. The margin absorbs smaller delays; this one is written back. The call
+            # does not wait for it: the new stamp lands a round trip after the send, later
+            # than the send itself, which only errs on the safe side.
+            self._spawn(self._restamp_members(key, cred, result))
 
     async def observe(self, key: str, state: RateLimitState) -> None:
         cred = self._credentials.get(key)
@@ -494,7 +504,7 @@ class RedisLimiter:
                     else:
                         cred.in_flight += 1
                         cred.grants += 1
-                        cred.last_grant = loop.time()
+                        cred.last_grant = waiter.granted_at = loop.time()
                         waiter.future.set_result(members)
                 self.stats.grants += outcome.granted
                 if outcome.probe and outcome.members:
@@ -594,6 +604,13 @@ class RedisLimiter:
         except LimiterUnavailableError as exc:
             log.warning("could not give a cancelled call's slot back: %s", exc)
         cred.wake()
+
+    async def _restamp_members(self, key: str, cred: Credential, members: tuple[str, ...]) -> None:
+        """Move a late call's starts to Redis's now (see :meth:`acquire`)."""
+        try:
+            await self._script(self._restamp, [cred.keys[0], cred.keys[5]], members)
+        except LimiterUnavailableError as exc:
+            log.warning("could not move a late call's start in Redis: %s", exc)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
