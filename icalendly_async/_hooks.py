@@ -28,6 +28,10 @@ log = logging.getLogger("icalendly_async.observers")
 class CallInfo:
     """One logical call (all its attempts). Observers may keep their own state in ``extra``.
 
+    The counters (``attempts``, ``sent``, ``limiter_wait``, ``status``, ``rate_limited``, and
+    ``duration``) are written when the call ends, before ``on_call_end``; ``retries`` and
+    ``holds`` grow as they happen. Per-attempt events carry their own figures as arguments.
+
     What the call is (``method``, ``path``, ``operation_id``, ``api_version``, ``plan``,
     ``priority``) is read from the request when asked: one is built for every observed call,
     and most observers read only a few of these.

@@ -39,6 +39,7 @@ from .models.envelope import decode_error, decode_success
 from .plans import Plan, Tier
 from .ratelimit import Limiter, Priority, RateLimit, RateLimitState
 from .ratelimit.headers import NO_RESPONSE as _NO_RESPONSE
+from .ratelimit.headers import parse_headers
 from .response import Response
 from .retry import Outcome, OutcomeKind, RetryPolicy
 
@@ -404,127 +405,138 @@ class Transport:
         timed = observed and bool(tracker.events.attempt_end)
         attempt = 0
         replayed = False
-        while True:
-            attempt += 1
-            if try_acquire is not None and try_acquire(key, rate_limit, priority):
-                waited = 0.0  # granted at once (so the credential is not held either)
-                sent = clock() if timed else 0.0
-            else:
-                if held_for is not None:
-                    held = held_for(key)
-                    if held > policy.max_rate_limit_wait:
-                        raise errors.RateLimitError(
-                            429,
-                            None,
-                            f"{spec.name}: the credential is held for {held:.1f} s by the "
-                            f"server's rate limit, more than max_rate_limit_wait="
-                            f"{policy.max_rate_limit_wait:g} s; nothing was sent",
-                            retry_after=held,
-                        )
-                asked = clock() if observed else 0.0
-                await limiter.acquire(key, rate_limit, priority=priority)
-                sent = clock() if observed else 0.0
-                waited = sent - asked
-            if observed:  # the call's counters, kept here; observers told only if listening
-                tracker.attempts = attempt
-                tracker.sent += 1
-                tracker.limiter_wait += waited
-                if tracker.events.attempt_start:
+        # The call's counters live here and reach the tracker once, when the call ends: an
+        # observed call then touches its tracker only at its start and end (per-attempt events
+        # get their figures as arguments).
+        counted, sent_count, waited_total, last_status, rate_limited = 0, 0, 0.0, None, 0
+        try:
+            while True:
+                attempt += 1
+                if try_acquire is not None and try_acquire(key, rate_limit, priority):
+                    waited = 0.0  # granted at once (so the credential is not held either)
+                    sent = clock() if timed else 0.0
+                else:
+                    if held_for is not None:
+                        held = held_for(key)
+                        if held > policy.max_rate_limit_wait:
+                            raise errors.RateLimitError(
+                                429,
+                                None,
+                                f"{spec.name}: the credential is held for {held:.1f} s by the "
+                                f"server's rate limit, more than max_rate_limit_wait="
+                                f"{policy.max_rate_limit_wait:g} s; nothing was sent",
+                                retry_after=held,
+                            )
+                    asked = clock() if observed else 0.0
+                    await limiter.acquire(key, rate_limit, priority=priority)
+                    sent = clock() if observed else 0.0
+                    waited = sent - asked
+                counted, sent_count, waited_total = attempt, sent_count + 1, waited_total + waited
+                if observed and tracker.events.attempt_start:
                     tracker.attempt_start(attempt, waited)
-            state = _NO_RESPONSE
-            failure: _Failure | None = None
-            try:
-                auth = await self._auth_headers(spec, credential)
-                if options.headers:
-                    headers = {**options.headers, **auth, **spec.headers}
-                elif spec.headers:
-                    headers = {**auth, **spec.headers}
-                else:
-                    headers = auth  # aiohttp copies it; nobody writes to it
-                status, resp_headers, body = await self._attempt(
-                    session, spec, url, headers, timeout
-                )
-                state = RateLimitState.from_headers(resp_headers)
-            except _Failure as exc:
-                failure = exc
-            finally:
-                if observe_nowait is not None:
-                    observe_nowait(key, state)
-                else:
-                    await limiter.observe(key, state)
-            if failure is not None:
-                if tracker.events.attempt_end:
-                    tracker.attempt_failed(
-                        attempt, waited, clock() - sent, type(failure.error).__name__
+                state = _NO_RESPONSE
+                failure: _Failure | None = None
+                try:
+                    auth = await self._auth_headers(spec, credential)
+                    if options.headers:
+                        headers = {**options.headers, **auth, **spec.headers}
+                    elif spec.headers:
+                        headers = {**auth, **spec.headers}
+                    else:
+                        headers = auth  # aiohttp copies it; nobody writes to it
+                    status, resp_headers, body = await self._attempt(
+                        session, spec, url, headers, timeout
                     )
-                decision = policy.decide(attempt, Outcome(failure.outcome_kind, spec.method))
-                if not decision.retry:
-                    raise failure.error from None
-                tracker.retry(attempt, decision.delay, decision.reason)
-                await asyncio.sleep(decision.delay)
-                continue
+                    state, exhausted = parse_headers(resp_headers)
+                except _Failure as exc:
+                    failure = exc
+                finally:
+                    if observe_nowait is not None:
+                        observe_nowait(key, state)
+                    else:
+                        await limiter.observe(key, state)
+                if failure is not None:
+                    if tracker.events.attempt_end:
+                        tracker.attempt_failed(
+                            attempt, waited, clock() - sent, type(failure.error).__name__
+                        )
+                    decision = policy.decide(attempt, Outcome(failure.outcome_kind, spec.method))
+                    if not decision.retry:
+                        raise failure.error from None
+                    tracker.retry(attempt, decision.delay, decision.reason)
+                    await asyncio.sleep(decision.delay)
+                    continue
 
-            request_id = _request_id(resp_headers)
-            if observed:
-                tracker.status = status
+                request_id = _request_id(resp_headers)
+                last_status = status
+                if observed:
+                    if status == 429:
+                        rate_limited += 1
+                    if tracker.events.attempt_end:
+                        tracker.attempt_answered(
+                            attempt, waited, clock() - sent, status, request_id
+                        )
+                    if exhausted is not None and status != 429:
+                        tracker.hold(exhausted, "remaining 0")  # "Remaining: 0" holds the calls
+                if 200 <= status < 300:
+                    decoded = decode_success(status, body)
+                    return Response(
+                        status,
+                        spec.method,
+                        url_text,
+                        resp_headers,
+                        decoded.data,
+                        decoded.pagination,
+                        request_id,
+                        state,
+                        attempt,
+                        clock() - started,
+                    )
+                if status in (401, 498) and credential.can_refresh and not replayed:
+                    replayed = True
+                    attempt -= 1  # the replay after a refresh is not a retry
+                    try:
+                        await credential.refresh(self._refresh_tokens, auth)
+                    except BaseException:
+                        tracker.refresh(False)
+                        raise
+                    tracker.refresh(True)
+                    continue
+                retry_after = (
+                    _retry_after(resp_headers, state) if status in (408, 429, 503) else None
+                )
                 if status == 429:
-                    tracker.rate_limited += 1
-                if tracker.events.attempt_end:
-                    tracker.attempt_answered(attempt, waited, clock() - sent, status, request_id)
-                if status != 429 and state.limits:
-                    exhausted = state.exhausted_for  # "Remaining: 0": a hold, reported as one
-                    if exhausted is not None:
-                        tracker.hold(exhausted, "remaining 0")
-            if 200 <= status < 300:
-                decoded = decode_success(status, body)
-                return Response(
+                    await limiter.penalize(key, retry_after or 0.0)
+                    tracker.hold(retry_after or 0.0, "429")
+                decision = policy.decide(
+                    attempt, Outcome(OutcomeKind.STATUS, spec.method, status, retry_after)
+                )
+                if decision.retry:
+                    # After a 429 the limiter holds every caller of this credential too; this call
+                    # sleeps itself as well, so the wait is kept even by a limiter that ignores it.
+                    tracker.retry(attempt, decision.delay, decision.reason)
+                    await asyncio.sleep(decision.delay)
+                    continue
+                failed = Response(
                     status,
                     spec.method,
                     url_text,
                     resp_headers,
-                    decoded.data,
-                    decoded.pagination,
+                    None,
+                    None,
                     request_id,
                     state,
                     attempt,
                     clock() - started,
                 )
-            if status in (401, 498) and credential.can_refresh and not replayed:
-                replayed = True
-                attempt -= 1  # the replay after a refresh is not a retry
-                try:
-                    await credential.refresh(self._refresh_tokens, auth)
-                except BaseException:
-                    tracker.refresh(False)
-                    raise
-                tracker.refresh(True)
-                continue
-            retry_after = _retry_after(resp_headers, state) if status in (408, 429, 503) else None
-            if status == 429:
-                await limiter.penalize(key, retry_after or 0.0)
-                tracker.hold(retry_after or 0.0, "429")
-            decision = policy.decide(
-                attempt, Outcome(OutcomeKind.STATUS, spec.method, status, retry_after)
-            )
-            if decision.retry:
-                # After a 429 the limiter holds every caller of this credential too; this call
-                # sleeps itself as well, so the wait is kept even by a limiter that ignores it.
-                tracker.retry(attempt, decision.delay, decision.reason)
-                await asyncio.sleep(decision.delay)
-                continue
-            failed = Response(
-                status,
-                spec.method,
-                url_text,
-                resp_headers,
-                None,
-                None,
-                request_id,
-                state,
-                attempt,
-                clock() - started,
-            )
-            raise self._api_error(status, body, failed, retry_after)
+                raise self._api_error(status, body, failed, retry_after)
+        finally:
+            if observed:
+                tracker.attempts = counted
+                tracker.sent = sent_count
+                tracker.limiter_wait = waited_total
+                tracker.status = last_status
+                tracker.rate_limited = rate_limited
 
     @staticmethod
     def _check_auth(spec: RequestSpec, credential: Credential) -> None:

@@ -121,45 +121,7 @@ class RateLimitState:
     @classmethod
     def from_headers(cls, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> RateLimitState:
         """Collect every ``X-RateLimit-{Limit,Remaining,Reset}-{Name}``; skip bad values."""
-        # On the hot path of every call: what a header's name means is remembered per name
-        # (servers send the same few names), so a header costs one dictionary lookup.
-        items = headers.items() if hasattr(headers, "items") else headers
-        found: dict[str, list[Any]] | None = None  # name lowered -> [name, limit, left, reset]
-        for raw_key, raw_value in items:
-            try:
-                meaning = _MEANINGS.get(raw_key, _UNKNOWN)
-            except TypeError:  # an unhashable name (only odd iterables have them)
-                meaning = _UNKNOWN
-            if meaning is _UNKNOWN:
-                meaning = _meaning(raw_key)
-            if meaning is None:
-                continue
-            index, name, lowered = meaning
-            try:
-                number = float(raw_value)  # float() ignores surrounding whitespace
-            except (TypeError, ValueError):
-                continue  # not a number: a proxy's noise, skipped
-            if not 0 <= number < math.inf:
-                continue
-            if found is None:
-                found = {}
-            entry = found.get(lowered)
-            if entry is None:
-                entry = found[lowered] = [name, None, None, None]
-            entry[index] = number
-        if found is None:
-            return _EMPTY
-        limits = []
-        for name, limit, remaining, reset in found.values():
-            limits.append(
-                NamedLimit(
-                    name,
-                    int(limit) if limit is not None and limit >= 1 else None,
-                    int(remaining) if remaining is not None else None,
-                    reset,
-                )
-            )
-        return cls(tuple(limits))
+        return parse_headers(headers)[0]
 
     def __bool__(self) -> bool:
         return bool(self.limits)
@@ -194,3 +156,54 @@ class RateLimitState:
 
 NO_RESPONSE = RateLimitState((), received=False)
 _EMPTY = RateLimitState(())
+_NOTHING: tuple[RateLimitState, float | None] = (_EMPTY, None)
+
+
+def parse_headers(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
+) -> tuple[RateLimitState, float | None]:
+    """:meth:`RateLimitState.from_headers`, and its ``exhausted_for`` found on the way.
+
+    The session parses every response with this: a response showing ``Remaining: 0`` is a
+    hold its observers hear of, and this way telling costs nothing on the others.
+    """
+    # On the hot path of every call: what a header's name means is remembered per name
+    # (servers send the same few names), so a header costs one dictionary lookup.
+    items = headers.items() if hasattr(headers, "items") else headers
+    found: dict[str, list[Any]] | None = None  # name lowered -> [name, limit, left, reset]
+    for raw_key, raw_value in items:
+        try:
+            meaning = _MEANINGS.get(raw_key, _UNKNOWN)
+        except TypeError:  # an unhashable name (only odd iterables have them)
+            meaning = _UNKNOWN
+        if meaning is _UNKNOWN:
+            meaning = _meaning(raw_key)
+        if meaning is None:
+            continue
+        index, name, lowered = meaning
+        try:
+            number = float(raw_value)  # float() ignores surrounding whitespace
+        except (TypeError, ValueError):
+            continue  # not a number: a proxy's noise, skipped
+        if not 0 <= number < math.inf:
+            continue
+        if found is None:
+            found = {}
+        entry = found.get(lowered)
+        if entry is None:
+            entry = found[lowered] = [name, None, None, None]
+        entry[index] = number
+    if found is None:
+        return _NOTHING
+    limits = []
+    exhausted: float | None = None
+    for name, limit, remaining, reset in found.values():
+        left = int(remaining) if remaining is not None else None
+        if left == 0:  # as RateLimitState.exhausted_for: the latest reset of these
+            at = reset or 0.0
+            if exhausted is None or at > exhausted:
+                exhausted = at
+        limits.append(
+            NamedLimit(name, int(limit) if limit is not None and limit >= 1 else None, left, reset)
+        )
+    return RateLimitState(tuple(limits)), exhausted

@@ -20,6 +20,7 @@ from icalendly_async import RateLimit, errors
 from icalendly_async._session import _retry_after
 from icalendly_async.models.envelope import decode_error, decode_success
 from icalendly_async.ratelimit import LocalLimiter, RateLimitState
+from icalendly_async.ratelimit.headers import parse_headers
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -142,6 +143,10 @@ def test_rate_limit_header_parser_is_total(headers: list[tuple[str, str]]) -> No
     _check_state(RateLimitState.from_headers(headers))  # an iterable of pairs
     _check_state(RateLimitState.from_headers(dict(headers)))  # a plain mapping
     _check_state(RateLimitState.from_headers(CIMultiDict(headers)))  # what aiohttp gives
+    # What the session parses with: the same state, and its exhausted_for found on the way.
+    state, exhausted = parse_headers(CIMultiDict(headers))
+    assert state == RateLimitState.from_headers(CIMultiDict(headers))
+    assert exhausted == state.exhausted_for
 
 
 @SETTINGS
