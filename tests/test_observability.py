@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import subprocess
@@ -290,3 +291,58 @@ async def test_call_info_describes_the_call_and_its_duration() -> None:
     (series,) = metrics.snapshot()["credentials"].values()
     durations = sum(duration for _, duration in ended)
     assert series["latency_seconds"]["sum"] == pytest.approx(durations)
+
+
+def test_metrics_derived_counts_match_a_direct_count() -> None:
+    """MetricsObserver stores only what a call adds beyond the plain case (one attempt, no
+    wait); its snapshot must equal a plain count of every figure."""
+    import bisect
+    import random
+    from collections import Counter, defaultdict
+
+    from icalendly_async._session import RequestSpec
+    from icalendly_async.observability.metrics import BUCKETS
+    from icalendly_async.ratelimit import Priority
+
+    rng = random.Random(7)
+    metrics = MetricsObserver()
+    counts: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    waits: defaultdict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * (len(BUCKETS) + 1))
+    wait_sums: defaultdict[tuple[str, str], float] = defaultdict(float)
+    for index in range(500):
+        name = rng.choice(["me.get", "bookings.list"])
+        credential = rng.choice(["k1", "k2"]) if index > 50 else "k1"  # a second one, later
+        call = CallInfo(
+            RequestSpec("GET", "/v2/me", name), credential, None, Priority.NORMAL, "h", 0
+        )
+        call.sent = rng.choice([1, 1, 1, 0, 2, 3])
+        call.retries = max(0, call.sent - 1) if rng.random() < 0.5 else 0
+        call.rate_limited = rng.choice([0, 0, 1])
+        call.holds = rng.choice([0, 0, 0, 2])
+        call.limiter_wait = rng.choice([0.0, 0.0, 0.0005, 0.02, 3.0])
+        call.duration = rng.choice([0.0004, 0.03, 0.3, 7.0])
+        error = rng.choice([None, None, None, KeyError("x")])
+        metrics.on_call_end(call, error)
+        for label in (("operations", name), ("credentials", credential)):
+            counts[label].update(
+                calls=1,
+                attempts=call.sent,
+                retries=call.retries,
+                rate_limited=call.rate_limited,
+                holds=call.holds,
+                KeyError=error is not None,
+            )
+            waits[label][bisect.bisect_left(BUCKETS, call.limiter_wait)] += 1
+            wait_sums[label] += call.limiter_wait
+    snapshot = metrics.snapshot()
+    assert len(snapshot["credentials"]) == 2
+    for (group, key), expected in counts.items():
+        got = snapshot[group][key]
+        for field in ("calls", "attempts", "retries", "rate_limited", "holds"):
+            assert got[field] == expected[field], (group, key, field)
+        assert got["errors"] == ({"KeyError": expected["KeyError"]} if expected["KeyError"] else {})
+        histogram = got["limiter_wait_seconds"]
+        assert histogram["count"] == expected["calls"]
+        assert histogram["sum"] == pytest.approx(wait_sums[group, key])
+        cumulative = list(itertools.accumulate(waits[group, key]))
+        assert list(histogram["buckets"].values()) == cumulative

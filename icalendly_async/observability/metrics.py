@@ -57,10 +57,13 @@ class Histogram:
         return {"count": self.count, "sum": self.sum, "buckets": cumulative}
 
 
-# One series is one flat list (a call then touches one object per series, not five):
-# calls, attempts, retries, 429s, holds, the two sums, then the wait and latency buckets.
-_CALLS, _ATTEMPTS, _RETRIES, _RATE_LIMITED, _HOLDS, _WAIT_SUM, _LATENCY_SUM = range(7)
-_WAIT = 7
+# One series is one flat list (a call then touches one object per series, not five). What
+# every call adds is derived instead of counted: a call is one count in a latency bucket (the
+# calls are their sum), most calls send one attempt and wait for nothing. So the list holds:
+# attempts beyond one per call, retries, 429s, holds, the two sums, then the buckets of the
+# calls that waited (a call that did not is in the first bucket) and the latency buckets.
+_EXTRA_ATTEMPTS, _RETRIES, _RATE_LIMITED, _HOLDS, _WAIT_SUM, _LATENCY_SUM = range(6)
+_WAIT = 6
 _LATENCY = _WAIT + len(BUCKETS) + 1
 _WIDTH = _LATENCY + len(BUCKETS) + 1
 
@@ -71,23 +74,28 @@ def _new_series() -> list[Any]:
     return series
 
 
-def _histogram(series: list[Any], first: int, total: float) -> dict[str, Any]:
+def _histogram(counts: list[int], total: float) -> dict[str, Any]:
     histogram = Histogram()
-    histogram.counts = series[first : first + len(BUCKETS) + 1]
+    histogram.counts = counts
     histogram.sum = total
     return histogram.snapshot()
 
 
 def _snapshot(series: list[Any], errors: Counter[str] | None) -> dict[str, Any]:
+    width = len(BUCKETS) + 1
+    latency = series[_LATENCY : _LATENCY + width]
+    calls = sum(latency)
+    waits = series[_WAIT : _WAIT + width]
+    waits[0] += calls - sum(waits)  # the calls that did not wait
     return {
-        "calls": series[_CALLS],
-        "attempts": series[_ATTEMPTS],
+        "calls": calls,
+        "attempts": calls + series[_EXTRA_ATTEMPTS],
         "retries": series[_RETRIES],
         "rate_limited": series[_RATE_LIMITED],
         "holds": series[_HOLDS],
         "errors": dict(errors or {}),
-        "limiter_wait_seconds": _histogram(series, _WAIT, series[_WAIT_SUM]),
-        "latency_seconds": _histogram(series, _LATENCY, series[_LATENCY_SUM]),
+        "limiter_wait_seconds": _histogram(waits, series[_WAIT_SUM]),
+        "latency_seconds": _histogram(latency, series[_LATENCY_SUM]),
     }
 
 
@@ -108,50 +116,61 @@ class MetricsObserver(Observer):
         self._sole: str | None = None  # the only credential seen so far, if only one
 
     def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
-        # Everything is counted once, here, from what the call gathered (attempts, retries,
-        # 429s, holds): one update per series per call, whatever the number of attempts.
+        # Counted once per call, from what the call gathered. A plain call (one attempt, no
+        # limiter wait, nothing unusual) adds its latency and nothing else: see _snapshot.
         latency = call.duration
-        wait = call.limiter_wait
-        wait_bucket = _WAIT + _bucket(BUCKETS, wait)
         latency_bucket = _LATENCY + _bucket(BUCKETS, latency)
         name = call.name
         by_operation = self._by_operation.get(name)
         if by_operation is None:
             by_operation = self._by_operation[name] = _new_series()
         credential = call.credential
-        by_credential: list[Any] | None = None
-        if credential != self._sole:
-            if self._sole is None and not self._by_credential:
-                self._sole = credential  # the first call: its credential is the only one so far
-            else:
-                if self._sole is not None:  # a second credential: the first one's, apart
-                    self._by_credential[self._sole] = self._total()
-                    self._errors_by_credential[self._sole] = self._total_errors()
-                    self._sole = None
-                by_credential = self._by_credential.get(credential)
-                if by_credential is None:
-                    by_credential = self._by_credential[credential] = _new_series()
-        sent = call.sent
+        by_credential = None if credential == self._sole else self._series_of(credential)
         for series in (by_operation,) if by_credential is None else (by_operation, by_credential):
-            series[_CALLS] += 1
-            series[_ATTEMPTS] += sent
-            series[_WAIT_SUM] += wait
             series[_LATENCY_SUM] += latency
-            series[wait_bucket] += 1
             series[latency_bucket] += 1
-        if error is not None or call.retries or call.rate_limited or call.holds:
-            self._unusual(call, error, by_operation, name, self._errors_by_operation)
+        if (
+            error is not None
+            or call.sent != 1
+            or call.limiter_wait
+            or call.retries
+            or call.rate_limited
+            or call.holds
+        ):
+            error_name = None if error is None else type(error).__name__
+            self._unusual(call, error_name, by_operation, name, self._errors_by_operation)
             if by_credential is not None:
-                self._unusual(call, error, by_credential, credential, self._errors_by_credential)
+                errors = self._errors_by_credential
+                self._unusual(call, error_name, by_credential, credential, errors)
+
+    def _series_of(self, credential: str) -> list[Any] | None:
+        """The series of a credential other than the sole one seen so far (``None`` when it
+        becomes the sole one: the very first call)."""
+        if self._sole is None and not self._by_credential:
+            self._sole = credential
+            return None
+        if self._sole is not None:  # a second credential: the first one's, apart
+            self._by_credential[self._sole] = self._total()
+            self._errors_by_credential[self._sole] = self._total_errors()
+            self._sole = None
+        series = self._by_credential.get(credential)
+        if series is None:
+            series = self._by_credential[credential] = _new_series()
+        return series
 
     @staticmethod
     def _unusual(
         call: CallInfo,
-        error: BaseException | None,
+        error: str | None,
         series: list[Any],
         key: str,
         errors: dict[str, Counter[str]],
     ) -> None:
+        wait = call.limiter_wait
+        if wait:
+            series[_WAIT_SUM] += wait
+            series[_WAIT + _bucket(BUCKETS, wait)] += 1
+        series[_EXTRA_ATTEMPTS] += call.sent - 1
         series[_RETRIES] += call.retries
         series[_RATE_LIMITED] += call.rate_limited
         series[_HOLDS] += call.holds
@@ -159,7 +178,7 @@ class MetricsObserver(Observer):
             counter = errors.get(key)
             if counter is None:
                 counter = errors[key] = Counter()
-            counter[type(error).__name__] += 1
+            counter[error] += 1
 
     def _total(self) -> list[Any]:
         """The sum of the per-operation series: the sole credential's series."""
