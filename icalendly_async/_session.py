@@ -342,10 +342,17 @@ class Transport:
         self._check_auth(spec, credential)
         if not self.observers:
             return await self._send(spec, credential, options, timeout, NULL_TRACKER)
-        tracker = self._tracker(spec, credential, plan, options)
-        if tracker is NULL_TRACKER:  # no observer active for this call
-            return await self._send(spec, credential, options, timeout, tracker)
-        if tracker.events.call_start:
+        events = self._events
+        if events.conditional:
+            active = self._active_events()
+            if active is None:  # no observer active for this call
+                return await self._send(spec, credential, options, timeout, NULL_TRACKER)
+            events = active
+        tracker = Tracker(
+            spec, credential.limit_key, plan, options.priority, self._host, time.monotonic()
+        )
+        tracker.events = events
+        if events.call_start:
             tracker.start()
         try:
             response = await self._send(spec, credential, options, timeout, tracker)
@@ -357,27 +364,15 @@ class Transport:
         tracker.end(None)
         return response
 
-    def _tracker(
-        self, spec: RequestSpec, credential: Credential, plan: Plan | None, options: CallOptions
-    ) -> Tracker:
-        """A new call's tracker, or :data:`NULL_TRACKER` when no installed observer is active."""
+    def _active_events(self) -> Events | None:
+        """The events of the observers active for a call starting now (``None``: none is)."""
         observers = self.observers
-        events = self._events
-        if events.conditional:
-            if len(observers) == 1:
-                if not observers[0].active():
-                    return NULL_TRACKER
-            else:
-                active = tuple(o for o in observers if o.active())
-                if not active:
-                    return NULL_TRACKER
-                if len(active) < len(observers):
-                    events = Events(active)
-        tracker = Tracker(
-            spec, credential.limit_key, plan, options.priority, self._host, time.monotonic()
-        )
-        tracker.events = events
-        return tracker
+        if len(observers) == 1:
+            return self._events if observers[0].active() else None
+        active = tuple(o for o in observers if o.active())
+        if not active:
+            return None
+        return self._events if len(active) == len(observers) else Events(active)
 
     async def _send(
         self,
