@@ -110,7 +110,7 @@ async def _run(quick: bool) -> Result:
         }
         runs: dict[tuple[str, int], list[LoopFigures]] = {}
         paired: dict[str, list[float]] = {}
-        pairs, pair_seconds = (4, 0.3) if quick else (16, 0.4)
+        pairs, pair_seconds = (4, 0.3) if quick else (32, 0.4)
         try:
             for call in (*calls.values(), *observer_calls.values(), *variant_calls.values()):
                 await closed_loop(call, 8, 0.2, 0.1)  # connections open, code warm
