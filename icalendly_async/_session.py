@@ -389,7 +389,8 @@ class Transport:
         started = tracker.started if observed else clock()
         policy = options.retry
         limiter = self.limiter
-        key, rate_limit, priority = credential.limit_key, credential.rate_limit, options.priority
+        key = tracker.credential if observed else credential.limit_key  # the same digest
+        rate_limit, priority = credential.rate_limit, options.priority
         timeout = timeout or options.timeout
         held_for, try_acquire, observe_nowait = (
             self._held_for,
@@ -397,7 +398,7 @@ class Transport:
             self._observe_nowait,
         )
         # Attempt durations are measured only for observers of attempts.
-        timed = observed and bool(tracker.events.attempt_end)
+        timed = observed and tracker.events.attempt_end != ()
         attempt = 0
         replayed = False
         # The call's counters live here and reach the tracker once, when the call ends: an
