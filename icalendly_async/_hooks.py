@@ -12,7 +12,7 @@ which could quote a request) and the call goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -20,7 +20,17 @@ if TYPE_CHECKING:
     from .plans import Plan
     from .ratelimit import Priority
 
-__all__ = ["AttemptInfo", "CallInfo", "NULL_TRACKER", "Events", "Observer", "Tracker"]
+__all__ = [
+    "AttemptInfo",
+    "CallCounter",
+    "CallInfo",
+    "NULL_TRACKER",
+    "Events",
+    "Observer",
+    "Tracker",
+    "count_call",
+    "counts_calls",
+]
 
 log = logging.getLogger("icalendly_async.observers")
 
@@ -28,9 +38,9 @@ log = logging.getLogger("icalendly_async.observers")
 class CallInfo:
     """One logical call (all its attempts). Observers may keep their own state in ``extra``.
 
-    The counters (``attempts``, ``sent``, ``limiter_wait``, ``status``, ``rate_limited``, and
-    ``duration``) are written when the call ends, before ``on_call_end``; ``retries`` and
-    ``holds`` grow as they happen. Per-attempt events carry their own figures as arguments.
+    The counters (``attempts``, ``sent``, ``retries``, ``rate_limited``, ``holds``,
+    ``limiter_wait``, ``status`` and ``duration``) are written when the call ends, before
+    ``on_call_end``. Per-attempt events carry their own figures as arguments.
 
     What the call is (``method``, ``path``, ``operation_id``, ``api_version``, ``plan``,
     ``priority``) is read from the request when asked: one is built for every observed call,
@@ -186,7 +196,32 @@ class Observer:
         """The call finished: ``error`` is ``None`` on success."""
 
 
-def _failed(observer: Observer, method: str, exc: Exception) -> None:
+#: What the pipeline calls when a call ends, for an observer that only counts (see
+#: :class:`Events`): name, credential digest, duration, limiter wait, attempts sent, retries,
+#: 429s, holds, and the error the call ended with (``None`` on success).
+CallCounter = Callable[[str, str, float, float, int, int, int, int, "BaseException | None"], None]
+
+
+def count_call(
+    counter: CallCounter,
+    name: str,
+    credential: str,
+    duration: float,
+    limiter_wait: float,
+    sent: int,
+    retries: int,
+    rate_limited: int,
+    holds: int,
+    error: BaseException | None,
+) -> None:
+    """Call one counter; like any observer, one that raises never breaks the call."""
+    try:
+        counter(name, credential, duration, limiter_wait, sent, retries, rate_limited, holds, error)
+    except Exception as exc:
+        _failed(getattr(counter, "__self__", counter), "_count_call", exc)
+
+
+def _failed(observer: object, method: str, exc: Exception) -> None:
     log.warning(
         "observer %s failed in %s (%s); the call goes on",
         type(observer).__name__,
@@ -195,11 +230,22 @@ def _failed(observer: Observer, method: str, exc: Exception) -> None:
     )
 
 
+def counts_calls(on_call_end: Callable[..., None]) -> Callable[..., None]:
+    """Mark an observer's ``on_call_end`` as a wrapper of its ``_count_call`` (a
+    :data:`CallCounter`): the pipeline then calls ``_count_call`` with the call's figures,
+    and builds no :class:`CallInfo` for it. A subclass that overrides ``on_call_end`` again
+    is an ordinary observer."""
+    on_call_end._counts_calls = True  # type: ignore[attr-defined]
+    return on_call_end
+
+
 class Events:
     """For each event, the installed observers that override its method (computed once).
 
     An observer that only counts calls (``MetricsObserver``) is then not called, nor are event
-    objects built for it, at every attempt.
+    objects built for it, at every attempt. One whose ``on_call_end`` is marked with
+    :func:`counts_calls` is a *counter*: the pipeline hands it the call's figures as arguments,
+    and a call observed only by counters builds no tracker at all (``tracked`` is false).
     """
 
     __slots__ = (
@@ -208,10 +254,12 @@ class Events:
         "call_end",
         "call_start",
         "conditional",
+        "counters",
         "hold",
         "observers",
         "refresh",
         "retry",
+        "tracked",
     )
 
     def __init__(self, observers: Sequence[Observer]) -> None:
@@ -227,9 +275,27 @@ class Events:
         self.retry = overriding("on_retry")
         self.refresh = overriding("on_refresh")
         self.hold = overriding("on_hold")
-        self.call_end = overriding("on_call_end")
+        counting = tuple(
+            o
+            for o in self.observers
+            if getattr(type(o).on_call_end, "_counts_calls", False) and hasattr(o, "_count_call")
+        )
+        self.counters: tuple[CallCounter, ...] = tuple(o._count_call for o in counting)
+        self.call_end = tuple(o for o in overriding("on_call_end") if o not in counting)
         # Observers that may be off for a call (their `active()` is asked at every call).
         self.conditional = overriding("active")
+        # Whether a call needs a tracker: some observer wants more than the counters get.
+        self.tracked = any(
+            (
+                self.call_start,
+                self.attempt_start,
+                self.attempt_end,
+                self.retry,
+                self.refresh,
+                self.hold,
+                self.call_end,
+            )
+        )
 
 
 class Tracker(CallInfo):
@@ -279,7 +345,6 @@ class Tracker(CallInfo):
                 _failed(observer, "on_attempt_end", exc)
 
     def retry(self, attempt: int, delay: float, reason: str) -> None:
-        self.retries += 1
         for observer in self.events.retry:
             try:
                 observer.on_retry(self, attempt, delay, reason)
@@ -294,7 +359,6 @@ class Tracker(CallInfo):
                 _failed(observer, "on_refresh", exc)
 
     def hold(self, seconds: float, reason: str) -> None:
-        self.holds += 1
         for observer in self.events.hold:
             try:
                 observer.on_hold(self, seconds, reason)

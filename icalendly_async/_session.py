@@ -30,7 +30,7 @@ from yarl import URL
 
 from . import errors
 from ._encode import encode_body, format_path
-from ._hooks import NULL_TRACKER, Events, Observer, Tracker
+from ._hooks import NULL_TRACKER, CallCounter, Events, Observer, Tracker, count_call
 from ._version import __version__
 from .auth import Credential, FixedCredential, TokenPair, TokenRefresher, _digest
 from .endpoints._operation import AuthRequirement
@@ -283,6 +283,7 @@ class Transport:
         """Replace the observers of every later call (the benchmarks toggle them this way)."""
         self.observers = observers
         self._events = Events(observers)
+        self._subsets: dict[tuple[Observer, ...], Events] = {}  # the active ones, per call
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -341,13 +342,17 @@ class Transport:
             raise errors.PlanTierError(spec.name, plan, spec.tier.plans)
         self._check_auth(spec, credential)
         if not self.observers:
-            return await self._send(spec, credential, options, timeout, NULL_TRACKER)
+            return await self._send(spec, credential, options, timeout, NULL_TRACKER, ())
         events = self._events
         if events.conditional:
             active = self._active_events()
             if active is None:  # no observer active for this call
-                return await self._send(spec, credential, options, timeout, NULL_TRACKER)
+                return await self._send(spec, credential, options, timeout, NULL_TRACKER, ())
             events = active
+        if not events.tracked:  # only counters (MetricsObserver): the pipeline reports to them
+            return await self._send(
+                spec, credential, options, timeout, NULL_TRACKER, events.counters
+            )
         tracker = Tracker(
             spec, credential.limit_key, plan, options.priority, self._host, time.monotonic()
         )
@@ -355,12 +360,12 @@ class Transport:
         if events.call_start:
             tracker.start()
         try:
-            response = await self._send(spec, credential, options, timeout, tracker)
+            response = await self._send(
+                spec, credential, options, timeout, tracker, events.counters
+            )
         except BaseException as exc:
-            tracker.duration = time.monotonic() - tracker.started
             tracker.end(exc)
             raise
-        tracker.duration = response.elapsed  # timed from the tracker's start (see _send)
         tracker.end(None)
         return response
 
@@ -372,7 +377,12 @@ class Transport:
         active = tuple(o for o in observers if o.active())
         if not active:
             return None
-        return self._events if len(active) == len(observers) else Events(active)
+        if len(active) == len(observers):
+            return self._events
+        events = self._subsets.get(active)
+        if events is None:  # a few observers: a few subsets, each computed once
+            events = self._subsets[active] = Events(active)
+        return events
 
     async def _send(
         self,
@@ -381,6 +391,7 @@ class Transport:
         options: CallOptions,
         timeout: aiohttp.ClientTimeout | None,
         tracker: Tracker,
+        counters: tuple[CallCounter, ...],
     ) -> Response:
         session = self.session
         url, url_text = self._url(spec.path)
@@ -401,10 +412,13 @@ class Transport:
         timed = observed and tracker.events.attempt_end != ()
         attempt = 0
         replayed = False
-        # The call's counters live here and reach the tracker once, when the call ends: an
-        # observed call then touches its tracker only at its start and end (per-attempt events
-        # get their figures as arguments).
-        counted, sent_count, waited_total, last_status, rate_limited = 0, 0, 0.0, None, 0
+        # The call's counters live here. When the call ends they reach its tracker (an observed
+        # call touches it only at its start and end; per-attempt events get their figures as
+        # arguments) and the counters (MetricsObserver), which need no tracker at all.
+        counted, sent_count, waited_total, last_status = 0, 0, 0.0, None
+        retries = rate_limited = holds = 0
+        error: BaseException | None = None
+        ended: float | None = None
         try:
             while True:
                 attempt += 1
@@ -459,23 +473,23 @@ class Transport:
                     decision = policy.decide(attempt, Outcome(failure.outcome_kind, spec.method))
                     if not decision.retry:
                         raise failure.error from None
+                    retries += 1
                     tracker.retry(attempt, decision.delay, decision.reason)
                     await asyncio.sleep(decision.delay)
                     continue
 
                 request_id = _request_id(resp_headers)
                 last_status = status
-                if observed:
-                    if status == 429:
-                        rate_limited += 1
-                    if tracker.events.attempt_end:
-                        tracker.attempt_answered(
-                            attempt, waited, clock() - sent, status, request_id
-                        )
-                    if exhausted is not None and status != 429:
-                        tracker.hold(exhausted, "remaining 0")  # "Remaining: 0" holds the calls
+                if status == 429:
+                    rate_limited += 1
+                elif exhausted is not None:  # "Remaining: 0" holds the calls: a hold too
+                    holds += 1
+                    tracker.hold(exhausted, "remaining 0")
+                if timed:
+                    tracker.attempt_answered(attempt, waited, clock() - sent, status, request_id)
                 if 200 <= status < 300:
                     decoded = decode_success(status, body)
+                    ended = clock()
                     return Response(
                         status,
                         spec.method,
@@ -486,7 +500,7 @@ class Transport:
                         request_id,
                         state,
                         attempt,
-                        clock() - started,
+                        ended - started,
                     )
                 if status in (401, 498) and credential.can_refresh and not replayed:
                     replayed = True
@@ -503,6 +517,7 @@ class Transport:
                 )
                 if status == 429:
                     await limiter.penalize(key, retry_after or 0.0)
+                    holds += 1
                     tracker.hold(retry_after or 0.0, "429")
                 decision = policy.decide(
                     attempt, Outcome(OutcomeKind.STATUS, spec.method, status, retry_after)
@@ -510,6 +525,7 @@ class Transport:
                 if decision.retry:
                     # After a 429 the limiter holds every caller of this credential too; this call
                     # sleeps itself as well, so the wait is kept even by a limiter that ignores it.
+                    retries += 1
                     tracker.retry(attempt, decision.delay, decision.reason)
                     await asyncio.sleep(decision.delay)
                     continue
@@ -526,13 +542,36 @@ class Transport:
                     clock() - started,
                 )
                 raise self._api_error(status, body, failed, retry_after)
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
+            if observed or counters:
+                # The call's duration, from its start (the tracker's) to its end: on success
+                # the Response's elapsed.
+                duration = (clock() if ended is None else ended) - started
             if observed:
+                tracker.duration = duration
                 tracker.attempts = counted
                 tracker.sent = sent_count
                 tracker.limiter_wait = waited_total
                 tracker.status = last_status
-                tracker.rate_limited = rate_limited
+                tracker.retries, tracker.rate_limited, tracker.holds = retries, rate_limited, holds
+            if counters:
+                for count in counters:
+                    count_call(
+                        count,
+                        spec.name,
+                        key,
+                        duration,
+                        waited_total,
+                        sent_count,
+                        retries,
+                        rate_limited,
+                        holds,
+                        error,
+                    )
+            error = None  # not kept alive by this frame through its own traceback
 
     @staticmethod
     def _check_auth(spec: RequestSpec, credential: Credential) -> None:

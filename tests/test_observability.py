@@ -346,3 +346,40 @@ def test_metrics_derived_counts_match_a_direct_count() -> None:
         assert histogram["sum"] == pytest.approx(wait_sums[group, key])
         cumulative = list(itertools.accumulate(waits[group, key]))
         assert list(histogram["buckets"].values()) == cumulative
+
+
+async def test_counters_get_the_figures_without_a_tracker_and_never_break_a_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from icalendly_async._hooks import Events
+
+    class Broken(MetricsObserver):
+        def _count_call(self, *figures: object) -> None:
+            raise RuntimeError("boom")
+
+    class Extended(MetricsObserver):  # overrides on_call_end again: an ordinary observer
+        def __init__(self) -> None:
+            super().__init__()
+            self.ended = 0
+
+        def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
+            self.ended += 1
+            super().on_call_end(call, error)
+
+    metrics, extended = MetricsObserver(), Extended()
+    only_counters = Events((metrics, Broken()))
+    assert not only_counters.tracked and len(only_counters.counters) == 2
+    assert Events((extended,)).tracked and not Events((extended,)).counters
+
+    caplog.set_level(logging.WARNING, logger="icalendly_async")
+    async with Emulator() as emu:
+        async with _client(emu, [metrics, Broken()]) as client:
+            emu.inject(Fault("status", status=429, path="/v2/me", times=1))
+            assert await client.request("GET", "/v2/me")
+        async with _client(emu, [extended]) as client:
+            await client.request("GET", "/v2/me")
+    assert any("Broken failed in _count_call" in r.getMessage() for r in caplog.records)
+    me = metrics.snapshot()["operations"]["me.get"]
+    counted = (me["calls"], me["attempts"], me["retries"], me["rate_limited"], me["holds"])
+    assert counted == (1, 2, 1, 1, 1)
+    assert extended.ended == 1 and extended.snapshot()["operations"]["me.get"]["calls"] == 1

@@ -21,7 +21,7 @@ import bisect
 from collections import Counter
 from typing import Any
 
-from .._hooks import CallInfo, Observer
+from .._hooks import CallInfo, Observer, counts_calls
 
 __all__ = ["Histogram", "MetricsObserver"]
 
@@ -115,33 +115,56 @@ class MetricsObserver(Observer):
         self._errors_by_credential: dict[str, Counter[str]] = {}
         self._sole: str | None = None  # the only credential seen so far, if only one
 
+    @counts_calls
     def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
+        # The pipeline calls _count_call directly, with no CallInfo built for this observer;
+        # this is for calls described by a CallInfo some other way.
+        self._count_call(
+            call.name,
+            call.credential,
+            call.duration,
+            call.limiter_wait,
+            call.sent,
+            call.retries,
+            call.rate_limited,
+            call.holds,
+            error,
+        )
+
+    def _count_call(
+        self,
+        name: str,
+        credential: str,
+        duration: float,
+        limiter_wait: float,
+        sent: int,
+        retries: int,
+        rate_limited: int,
+        holds: int,
+        error: BaseException | None,
+    ) -> None:
         # Counted once per call, from what the call gathered. A plain call (one attempt, no
         # limiter wait, nothing unusual) adds its latency and nothing else: see _snapshot.
-        latency = call.duration
-        latency_bucket = _LATENCY + _bucket(BUCKETS, latency)
-        name = call.name
+        latency_bucket = _LATENCY + _bucket(BUCKETS, duration)
         by_operation = self._by_operation.get(name)
         if by_operation is None:
             by_operation = self._by_operation[name] = _new_series()
-        credential = call.credential
         by_credential = None if credential == self._sole else self._series_of(credential)
         for series in (by_operation,) if by_credential is None else (by_operation, by_credential):
-            series[_LATENCY_SUM] += latency
+            series[_LATENCY_SUM] += duration
             series[latency_bucket] += 1
-        if (
-            error is not None
-            or call.sent != 1
-            or call.limiter_wait
-            or call.retries
-            or call.rate_limited
-            or call.holds
-        ):
-            error_name = None if error is None else type(error).__name__
-            self._unusual(call, error_name, by_operation, name, self._errors_by_operation)
+        if error is not None or sent != 1 or limiter_wait or retries or rate_limited or holds:
+            unusual = (
+                limiter_wait,
+                sent - 1,
+                retries,
+                rate_limited,
+                holds,
+                None if error is None else type(error).__name__,
+            )
+            self._unusual(unusual, by_operation, name, self._errors_by_operation)
             if by_credential is not None:
-                errors = self._errors_by_credential
-                self._unusual(call, error_name, by_credential, credential, errors)
+                self._unusual(unusual, by_credential, credential, self._errors_by_credential)
 
     def _series_of(self, credential: str) -> list[Any] | None:
         """The series of a credential other than the sole one seen so far (``None`` when it
@@ -160,20 +183,19 @@ class MetricsObserver(Observer):
 
     @staticmethod
     def _unusual(
-        call: CallInfo,
-        error: str | None,
+        unusual: tuple[float, int, int, int, int, str | None],
         series: list[Any],
         key: str,
         errors: dict[str, Counter[str]],
     ) -> None:
-        wait = call.limiter_wait
+        wait, extra_attempts, retries, rate_limited, holds, error = unusual
         if wait:
             series[_WAIT_SUM] += wait
             series[_WAIT + _bucket(BUCKETS, wait)] += 1
-        series[_EXTRA_ATTEMPTS] += call.sent - 1
-        series[_RETRIES] += call.retries
-        series[_RATE_LIMITED] += call.rate_limited
-        series[_HOLDS] += call.holds
+        series[_EXTRA_ATTEMPTS] += extra_attempts
+        series[_RETRIES] += retries
+        series[_RATE_LIMITED] += rate_limited
+        series[_HOLDS] += holds
         if error is not None:
             counter = errors.get(key)
             if counter is None:
