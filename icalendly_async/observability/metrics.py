@@ -82,6 +82,10 @@ def _histogram(counts: list[int], total: float) -> dict[str, Any]:
 
 
 def _snapshot(series: list[Any], errors: Counter[str] | None) -> dict[str, Any]:
+    # One copy first (atomic: a C-level copy under the GIL), so the figures derived from it
+    # agree even when a metrics exporter's thread reads while the loop counts. A call counted
+    # mid-copy at worst shows in its latency bucket and not yet in its wait bucket.
+    series = series[:]
     width = len(BUCKETS) + 1
     latency = series[_LATENCY : _LATENCY + width]
     calls = sum(latency)
@@ -216,7 +220,11 @@ class MetricsObserver(Observer):
         return total
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything counted so far, as plain data (safe to serve as JSON)."""
+        """Everything counted so far, as plain data (safe to serve as JSON).
+
+        May be called from another thread (a metrics exporter's): it never fails while the
+        loop counts, and a call counted at that very moment may show in part.
+        """
         operations = sorted(self._by_operation.items())
         sole = self._sole
         if sole is not None:
