@@ -379,9 +379,12 @@ class Transport:
             return None
         if len(active) == len(observers):
             return self._events
-        events = self._subsets.get(active)
-        if events is None:  # a few observers: a few subsets, each computed once
-            events = self._subsets[active] = Events(active)
+        try:
+            events = self._subsets.get(active)
+            if events is None:  # a few observers: a few subsets, each computed once
+                events = self._subsets[active] = Events(active)
+        except TypeError:  # an observer that cannot be hashed: computed for this call
+            events = Events(active)
         return events
 
     async def _send(

@@ -383,3 +383,34 @@ async def test_counters_get_the_figures_without_a_tracker_and_never_break_a_call
     counted = (me["calls"], me["attempts"], me["retries"], me["rate_limited"], me["holds"])
     assert counted == (1, 2, 1, 1, 1)
     assert extended.ended == 1 and extended.snapshot()["operations"]["me.get"]["calls"] == 1
+
+
+async def test_an_inactive_observer_beside_others_costs_no_events_per_call() -> None:
+    class Off(Observer):
+        def active(self) -> bool:
+            return False
+
+        def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
+            raise AssertionError("an inactive observer is not called")
+
+    class Unhashable(Observer):  # __eq__ without __hash__
+        def __init__(self) -> None:
+            self.ended = 0
+
+        def __eq__(self, other: object) -> bool:
+            return other is self
+
+        def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
+            self.ended += 1
+
+    metrics, unhashable = MetricsObserver(), Unhashable()
+    async with Emulator() as emu:
+        async with _client(emu, [Off(), metrics]) as client:
+            for _ in range(3):
+                await client.request("GET", "/v2/me")
+            (cached,) = client._transport._subsets.values()
+            assert cached.counters and not cached.tracked
+        async with _client(emu, [Off(), unhashable]) as client:
+            await client.request("GET", "/v2/me")
+    assert metrics.snapshot()["operations"]["me.get"]["calls"] == 3
+    assert unhashable.ended == 1
