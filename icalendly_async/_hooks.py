@@ -3,7 +3,10 @@
 The session creates one :class:`CallInfo` per logical call and reports to every installed
 observer at call start and end, at each attempt's start (after the limiter's wait) and end, before
 a retry, on a token refresh, and when the credential is held (429, or ``Remaining: 0``). With no
-observer installed the session uses :data:`NULL_TRACKER`, whose methods do nothing.
+observer installed the session uses :data:`NULL_TRACKER`, whose methods do nothing. Counters
+(observers whose ``on_call_end`` is marked with :func:`counts_calls`, such as
+``MetricsObserver``) get a call's figures as arguments when it ends: a call observed only by
+counters builds no :class:`CallInfo`.
 
 An observer that raises never breaks a call: its error is logged (type only, never the message,
 which could quote a request) and the call goes on.
