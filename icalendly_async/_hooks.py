@@ -31,7 +31,7 @@ __all__ = [
     "Events",
     "Observer",
     "Tracker",
-    "count_call",
+    "count_calls",
     "counts_calls",
 ]
 
@@ -205,23 +205,14 @@ class Observer:
 CallCounter = Callable[[str, str, float, float, int, int, int, int, "BaseException | None"], None]
 
 
-def count_call(
-    counter: CallCounter,
-    name: str,
-    credential: str,
-    duration: float,
-    limiter_wait: float,
-    sent: int,
-    retries: int,
-    rate_limited: int,
-    holds: int,
-    error: BaseException | None,
-) -> None:
-    """Call one counter; like any observer, one that raises never breaks the call."""
-    try:
-        counter(name, credential, duration, limiter_wait, sent, retries, rate_limited, holds, error)
-    except Exception as exc:
-        _failed(getattr(counter, "__self__", counter), "_count_call", exc)
+def count_calls(counters: Sequence[CallCounter], *figures: Any) -> None:
+    """Hand a finished call's figures (in :data:`CallCounter`'s order) to each counter; like
+    any observer, one that raises is logged and never breaks the call."""
+    for counter in counters:
+        try:
+            counter(*figures)
+        except Exception as exc:
+            _failed(getattr(counter, "__self__", counter), "_count_call", exc)
 
 
 def _failed(observer: object, method: str, exc: Exception) -> None:

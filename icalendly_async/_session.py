@@ -30,7 +30,7 @@ from yarl import URL
 
 from . import errors
 from ._encode import encode_body, format_path
-from ._hooks import NULL_TRACKER, CallCounter, Events, Observer, Tracker, count_call
+from ._hooks import NULL_TRACKER, CallCounter, Events, Observer, Tracker, count_calls
 from ._version import __version__
 from .auth import Credential, FixedCredential, TokenPair, TokenRefresher, _digest
 from .endpoints._operation import AuthRequirement
@@ -469,7 +469,7 @@ class Transport:
                     else:
                         await limiter.observe(key, state)
                 if failure is not None:
-                    if tracker.events.attempt_end:
+                    if timed:
                         tracker.attempt_failed(
                             attempt, waited, clock() - sent, type(failure.error).__name__
                         )
@@ -561,19 +561,18 @@ class Transport:
                 tracker.status = last_status
                 tracker.retries, tracker.rate_limited, tracker.holds = retries, rate_limited, holds
             if counters:
-                for count in counters:
-                    count_call(
-                        count,
-                        spec.name,
-                        key,
-                        duration,
-                        waited_total,
-                        sent_count,
-                        retries,
-                        rate_limited,
-                        holds,
-                        error,
-                    )
+                count_calls(
+                    counters,
+                    spec.name,
+                    key,
+                    duration,
+                    waited_total,
+                    sent_count,
+                    retries,
+                    rate_limited,
+                    holds,
+                    error,
+                )
             error = None  # not kept alive by this frame through its own traceback
 
     @staticmethod
