@@ -376,15 +376,22 @@ class LocalLimiter:
     def __repr__(self) -> str:
         return f"LocalLimiter(pacing={self._pacing!r}, buckets={len(self._buckets)})"
 
-    def _bucket(self, key: str, config: RateLimit) -> _Bucket:
+    def _take_bucket(self, key: str, rate_limit: RateLimit, now: float) -> _Bucket:
+        """Count one acquisition (every ``sweep_every``-th sweeps idle buckets out) and return
+        ``key``'s bucket, created or set up for ``rate_limit``."""
+        self._acquisitions += 1
+        if self._acquisitions % self._sweep_every == 0:
+            self._sweep(now)
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = _Bucket(config, self._margin, self._pacing == "smooth", not self._calibrate)
+            bucket = _Bucket(
+                rate_limit, self._margin, self._pacing == "smooth", not self._calibrate
+            )
             if self._bulk_share is not None:
                 bucket.bulk_log = []
             self._buckets[key] = bucket
-        elif bucket.config is not config and bucket.config != config:
-            bucket.reconfigure(config)
+        elif bucket.config is not rate_limit and bucket.config != rate_limit:
+            bucket.reconfigure(rate_limit)
         return bucket
 
     def _bulk_cap(self, bucket: _Bucket, bulk: bool) -> int:
@@ -398,22 +405,17 @@ class LocalLimiter:
         """Take one request of ``key`` if it is free right now, without waiting.
 
         ``True`` counts the request as started, exactly as a returned :meth:`acquire` does (an
-        :meth:`observe` must follow). ``False`` changes nothing: call :meth:`acquire`. The
-        session tries this first, which spares a coroutine per call when nothing is waiting.
-        Call it from the event loop's thread.
+        :meth:`observe` must follow). ``False`` takes nothing (the try counts only towards
+        sweeping idle buckets): call :meth:`acquire`. The session tries this first, which
+        spares a coroutine per call when nothing is waiting. Call it from the event loop's
+        thread.
         """
-        loop = asyncio.get_running_loop()
-        self._acquisitions += 1
-        if self._acquisitions % self._sweep_every == 0:
-            self._sweep(loop.time())
-        bucket = self._buckets.get(key)
-        if bucket is None or (bucket.config is not rate_limit and bucket.config != rate_limit):
-            bucket = self._bucket(key, rate_limit)
+        now = asyncio.get_running_loop().time()
+        bucket = self._take_bucket(key, rate_limit, now)
         if bucket.waiting or bucket.smooth is not None or priority == Priority.BULK:
             return False
         # Free now if the call `limit` starts back is out of the window, nothing holds the
         # credential and every server budget has a request left.
-        now = loop.time()
         log = bucket.log
         index = len(log) - (bucket.server_limit or bucket.config.limit)
         if (
@@ -429,17 +431,13 @@ class LocalLimiter:
     async def acquire(
         self, key: str, rate_limit: RateLimit, cost: int = 1, *, priority: int = Priority.NORMAL
     ) -> None:
+        if cost == 1 and self.try_acquire(key, rate_limit, priority):
+            return
         loop = asyncio.get_running_loop()
         if cost == 1:
-            if self.try_acquire(key, rate_limit, priority):
-                return
-        else:  # try_acquire counts the acquisitions it sees; these are counted here
-            self._acquisitions += 1
-            if self._acquisitions % self._sweep_every == 0:
-                self._sweep(loop.time())
-        bucket = self._buckets.get(key)
-        if bucket is None or (bucket.config is not rate_limit and bucket.config != rate_limit):
-            bucket = self._bucket(key, rate_limit)
+            bucket = self._buckets[key]  # counted and set up by try_acquire
+        else:
+            bucket = self._take_bucket(key, rate_limit, loop.time())
         bulk = priority == Priority.BULK
         now = loop.time()
         if (
