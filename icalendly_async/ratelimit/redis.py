@@ -373,7 +373,7 @@ class RedisLimiter:
             # out, now. The margin absorbs smaller delays; this one is written back. The call
             # does not wait for it: the new stamp lands a round trip after the send, later
             # than the send itself, which only errs on the safe side.
-            self._spawn(self._restamp_members(key, cred, result))
+            self._spawn(self._restamp_members(cred, result))
 
     async def observe(self, key: str, state: RateLimitState) -> None:
         cred = self._credentials.get(key)
@@ -605,7 +605,7 @@ class RedisLimiter:
             log.warning("could not give a cancelled call's slot back: %s", exc)
         cred.wake()
 
-    async def _restamp_members(self, key: str, cred: Credential, members: tuple[str, ...]) -> None:
+    async def _restamp_members(self, cred: Credential, members: tuple[str, ...]) -> None:
         """Move a late call's starts to Redis's now (see :meth:`acquire`)."""
         try:
             await self._script(self._restamp, [cred.keys[0], cred.keys[5]], members)
