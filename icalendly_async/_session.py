@@ -118,6 +118,8 @@ class RequestSpec:
     __slots__ = (
         "auth",
         "body",
+        "content_type",
+        "envelope",
         "headers",
         "method",
         "name",
@@ -140,6 +142,9 @@ class RequestSpec:
         headers: Mapping[str, str] | None = None,
         template: str | None = None,  # the path template, for logs and metrics (no ids)
         operation_id: str | None = None,
+        *,
+        content_type: str = "application/json",
+        envelope: bool = True,
     ) -> None:
         self.method = method
         self.path = path
@@ -151,6 +156,10 @@ class RequestSpec:
         self.headers: Mapping[str, str] = headers if headers is not None else {}
         self.template = template
         self.operation_id = operation_id
+        # The body's media type (the OAuth token endpoint also takes a form), and whether the
+        # answer is the service's envelope (False: the body is the data, as RFC 6749's is).
+        self.content_type = content_type
+        self.envelope = envelope
 
     def __repr__(self) -> str:
         return f"RequestSpec({self.method} {self.path}, name={self.name!r})"
@@ -491,7 +500,7 @@ class Transport:
                 if timed:
                     tracker.attempt_answered(attempt, waited, clock() - sent, status, request_id)
                 if 200 <= status < 300:
-                    decoded = decode_success(status, body)
+                    decoded = decode_success(status, body, envelope=spec.envelope)
                     ended = clock()
                     return Response(
                         status,
@@ -504,6 +513,7 @@ class Transport:
                         state,
                         attempt,
                         ended - started,
+                        body,
                     )
                 if status in (401, 498) and credential.can_refresh and not replayed:
                     replayed = True
@@ -543,6 +553,7 @@ class Transport:
                     state,
                     attempt,
                     clock() - started,
+                    body,
                 )
                 raise self._api_error(status, body, failed, retry_after)
         except BaseException as exc:
@@ -613,7 +624,7 @@ class Transport:
                 params=spec.query or None,
                 data=spec.body,
                 headers=(
-                    {**headers, "Content-Type": "application/json"}
+                    {**headers, "Content-Type": spec.content_type}
                     if spec.body is not None
                     else headers
                 ),

@@ -16,8 +16,10 @@ __all__ = ["Response"]
 class Response:
     """A decoded success envelope and the HTTP facts around it.
 
-    ``data`` is the envelope's ``data`` as JSON; ``pagination`` its ``pagination`` object when the
-    endpoint sends one. ``headers`` are the response headers (case-insensitive).
+    ``data`` is the envelope's ``data`` as JSON (the whole body for the few endpoints that send no
+    envelope, such as the OAuth token endpoint); ``pagination`` its ``pagination`` object when the
+    endpoint sends one. ``headers`` are the response headers (case-insensitive); ``content`` the
+    raw body.
     """
 
     status: int
@@ -30,6 +32,8 @@ class Response:
     rate_limit: RateLimitState = attrs.field(factory=RateLimitState)
     attempts: int = 1
     elapsed: float = 0.0
+    content: bytes = attrs.field(default=b"", repr=False, eq=False)
+    """The body exactly as received (for a decode error's report, or to read it yourself)."""
 
     def __repr__(self) -> str:
         rid = f" request_id={self.request_id!r}" if self.request_id else ""

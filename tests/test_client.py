@@ -105,6 +105,42 @@ async def test_user_agent_api_version_and_content_type(recording_server: Recordi
     assert sent["X-Team"] == "a"
 
 
+async def test_a_bare_form_call_keeps_its_media_type_and_reads_a_bare_body(
+    recording_server: RecordingServer,
+) -> None:
+    """The OAuth token endpoint's shape: a form body in, JSON without the envelope out."""
+    from icalendly_async._session import CallOptions, RequestSpec
+
+    async def token(request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        if form.get("grant_type") != "refresh_token":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        return web.json_response({"access_token": "at", "token_type": "bearer"})
+
+    recording_server.handler = token
+    async with ICalendly(base_url=recording_server.base_url, allow_insecure_http=True) as client:
+        transport, anonymous = client._transport, client.credential
+
+        def spec(grant: str) -> RequestSpec:
+            return RequestSpec(
+                "POST",
+                "/v2/auth/oauth2/token",
+                "oauth token",
+                body=f"grant_type={grant}".encode(),
+                content_type="application/x-www-form-urlencoded",
+                envelope=False,
+            )
+
+        ok = await transport.send(spec("refresh_token"), anonymous, None, CallOptions())
+        assert ok.data == {"access_token": "at", "token_type": "bearer"}
+        assert ok.content.startswith(b"{") and "content" not in repr(ok)
+        with pytest.raises(errors.BadRequestError) as info:
+            await transport.send(spec("password"), anonymous, None, CallOptions())
+        assert info.value.code == "unsupported_grant_type"
+    sent = recording_server.requests[0]["headers"]
+    assert sent["Content-Type"] == "application/x-www-form-urlencoded"
+
+
 async def test_redirects_are_not_followed(recording_server: RecordingServer) -> None:
     async def redirect(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("https://elsewhere.example/steal")

@@ -145,6 +145,13 @@ def test_envelopes() -> None:
     assert (err.code, err.message) == ("NotFound", "no")
     html = decode_error(502, b"<html><body>Bad gateway</body></html>" * 50)
     assert "Bad gateway" in html.message and len(html.message) < 300
+    # Endpoints without the envelope (RFC 6749's token endpoint): the body is the data, and
+    # its error body (section 5.2) names the error code.
+    bare = decode_success(200, b'{"access_token": "a", "expires_in": 1800}', envelope=False)
+    assert bare.data == {"access_token": "a", "expires_in": 1800} and bare.pagination is None
+    oauth = decode_error(400, b'{"error": "invalid_grant", "error_description": "code used"}')
+    assert (oauth.code, oauth.message) == ("invalid_grant", "code used")
+    assert decode_error(400, b'{"error": "invalid_client"}').message == "invalid_client"
 
 
 def test_encoding() -> None:

@@ -81,8 +81,12 @@ def _make_loads() -> Callable[[bytes], Any]:
 _loads = _make_loads()
 
 
-def decode_success(status: int, body: bytes) -> SuccessBody:
-    """The ``data`` (and ``pagination``) of a 2xx body; :class:`DecodeError` for anything else."""
+def decode_success(status: int, body: bytes, *, envelope: bool = True) -> SuccessBody:
+    """The ``data`` (and ``pagination``) of a 2xx body; :class:`DecodeError` for anything else.
+
+    ``envelope=False``: the endpoint sends its data bare (RFC 6749's token endpoint); the whole
+    JSON body is the data.
+    """
     if not body.strip():
         if status == 204:
             return SuccessBody(None, None)
@@ -97,6 +101,8 @@ def decode_success(status: int, body: bytes) -> SuccessBody:
             status=status,
             body=preview(body),
         ) from None
+    if not envelope:
+        return SuccessBody(payload, None)
     if not isinstance(payload, dict) or payload.get("status") != "success":
         raise DecodeError(
             f"HTTP {status} body is not the success envelope "
@@ -124,6 +130,9 @@ def decode_error(status: int, body: bytes) -> ErrorBody:
                 str(message) if message is not None else "",
                 error.get("details"),
             )
+        if isinstance(error, str):  # RFC 6749 section 5.2: {"error": code, "error_description"}
+            description = payload.get("error_description")
+            return ErrorBody(error, description if isinstance(description, str) else error, None)
         message = payload.get("message")
         if isinstance(message, str):
             return ErrorBody(None, message, None)

@@ -1,0 +1,134 @@
+"""Time, injected: every wait and every expiry in the library reads a :class:`Clock`.
+
+The pipeline, the limiters, the retry backoff and token expiry take a clock instead of calling
+``time`` and ``asyncio.sleep`` themselves, so tests run them on :class:`VirtualClock` (virtual
+seconds pass in no wall time) and production on :data:`SYSTEM_CLOCK`.
+
+- ``monotonic()``: seconds on a clock that never goes back (durations, deadlines, windows);
+- ``time()``: seconds since the Unix epoch (token expiry, which servers state as wall time);
+- ``sleep(seconds)``: wait that long on this clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time as _time
+from typing import Protocol, runtime_checkable
+
+__all__ = ["SYSTEM_CLOCK", "Clock", "SystemClock", "VirtualClock"]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """What the library asks of a clock."""
+
+    def monotonic(self) -> float: ...
+
+    def time(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The machine's clocks and the running loop's ``asyncio.sleep``."""
+
+    __slots__ = ()
+
+    def monotonic(self) -> float:
+        return _time.monotonic()
+
+    def time(self) -> float:
+        return _time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def __repr__(self) -> str:
+        return "SYSTEM_CLOCK"
+
+
+SYSTEM_CLOCK = SystemClock()
+
+
+class VirtualClock:
+    """A clock whose time moves only when told to (:meth:`advance`), for tests.
+
+    ``sleep()`` parks the caller until :meth:`advance` moves the clock past its deadline;
+    sleepers wake in deadline order, and the loop runs everything they set in motion before
+    the clock moves on to the next deadline. ``time()`` is ``epoch + monotonic()``.
+
+    ::
+
+        clock = VirtualClock()
+        task = asyncio.create_task(limiter_user(clock))
+        await clock.advance(60)        # a minute passes at once
+    """
+
+    def __init__(self, start: float = 0.0, *, epoch: float = 1_800_000_000.0) -> None:
+        self._now = float(start)
+        self._epoch = float(epoch)
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def monotonic(self) -> float:
+        return self._now
+
+    def time(self) -> float:
+        return self._epoch + self._now
+
+    async def sleep(self, seconds: float) -> None:
+        if not seconds > 0:  # zero, negative or NaN: yield once, as asyncio.sleep(0) does
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._now + seconds, next(self._order), future))
+        await future
+
+    @property
+    def sleepers(self) -> int:
+        """How many callers are waiting on this clock now."""
+        return sum(1 for _, _, future in self._sleepers if not future.done())
+
+    def next_deadline(self) -> float | None:
+        """When the earliest sleeper wakes (``None``: nobody sleeps)."""
+        self._drop_cancelled()
+        return self._sleepers[0][0] if self._sleepers else None
+
+    async def advance(self, seconds: float) -> None:
+        """Move the clock ``seconds`` ahead, waking every sleeper due on the way, in order."""
+        if seconds < 0:
+            raise ValueError(f"a clock does not go back (advance({seconds}))")
+        target = self._now + seconds
+        await settle()
+        while True:
+            self._drop_cancelled()
+            if not self._sleepers or self._sleepers[0][0] > target:
+                break
+            deadline, _, future = heapq.heappop(self._sleepers)
+            self._now = max(self._now, deadline)
+            future.set_result(None)
+            await settle()
+        self._now = target
+        await settle()
+
+    async def run_until_idle(self, limit: float = 86_400.0) -> None:
+        """Advance from deadline to deadline until nobody sleeps (at most ``limit`` seconds)."""
+        end = self._now + limit
+        while (deadline := self.next_deadline()) is not None and deadline <= end:
+            await self.advance(deadline - self._now)
+        await settle()
+
+    def _drop_cancelled(self) -> None:
+        while self._sleepers and self._sleepers[0][2].done():
+            heapq.heappop(self._sleepers)
+
+    def __repr__(self) -> str:
+        return f"VirtualClock(now={self._now:g}, sleepers={self.sleepers})"
+
+
+async def settle(rounds: int = 20) -> None:
+    """Let the loop run what is ready (tasks woken by a clock step and what they start)."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)
