@@ -3,7 +3,6 @@ the response validator, and the README's list of emulated operations."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,18 +19,20 @@ from icalendly_async.testing import (
 )
 from icalendly_async.testing import _views as views
 from icalendly_async.testing._auth import AuthKind
-from icalendly_async.testing._repairs import ID_PATH_PARAMS, REPAIRS, repair
 from icalendly_async.testing._resources import ROUTES
 from icalendly_async.testing._routes import route_table
 from icalendly_async.testing._routes_doc import END, START, render_markdown, replace_block, stale
-from icalendly_async.testing._spec import _from_document, load_document, spec_path
+from icalendly_async.testing._spec import _from_document, id_path_params, load_document, spec_path
 from icalendly_async.testing._validation import ResponseValidator
+from tools.codegen import spec as codegen_spec
 
 from ._schema_validation import validate_emulator_responses  # noqa: F401
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
-needs_spec = pytest.mark.skipif(spec_path() is None, reason="openapi.json not found")
+needs_spec = pytest.mark.skipif(
+    spec_path() is None, reason="the repaired document is missing: run python -m tools.codegen"
+)
 
 
 @pytest_asyncio.fixture
@@ -120,30 +121,14 @@ async def test_unimplemented_operations_answer_501_after_auth_limits_and_tier(
 
 
 @needs_spec
-def test_the_repairs_act_where_notes_say() -> None:
-    _, report = repair(load_document())
-    counts = {name: len(where) for name, where in report.items()}
-    assert counts["oneof-as-anyof"] == 67  # 67 of 68: one has a discriminator
-    assert counts["object-with-scalar-example"] == 36
-    assert counts["placeholder-pattern"] == 4
-    assert counts["js-literal-pattern"] == 2
-    assert counts["enum-on-array"] == 1
-    assert counts["id-types"] == 6
-    assert counts["untyped-response"] == 11
-    assert counts["list-data-not-array"] == 3
-    assert counts["webhook-triggers"] == 4
-    assert {entry.name for entry in REPAIRS} == set(report)
-    mixed = {where.rsplit(" ", 1)[1] for where in report["id-types"]}
-    assert mixed == {"orgId", "teamId", "eventTypeId", "scheduleId"}
-    assert mixed <= ID_PATH_PARAMS
-
-
-@needs_spec
-def test_the_repairs_do_not_touch_the_published_document() -> None:
-    document = load_document()
-    before = json.dumps(document, sort_keys=True)
-    repair(document)
-    assert json.dumps(document, sort_keys=True) == before
+def test_the_emulator_reads_the_one_repaired_document() -> None:
+    """No second table: what the emulator validates against is the generator's repair."""
+    shipped = dict(load_document())
+    shipped.pop("x-generated")
+    assert shipped == codegen_spec.repair(codegen_spec.load_original()).doc
+    # ids are whole numbers wherever the repaired document says so, and nowhere else
+    assert {"orgId", "teamId", "eventTypeId", "scheduleId", "userId"} <= id_path_params()
+    assert "webhookId" not in id_path_params() and "bookingUid" not in id_path_params()
 
 
 @needs_spec
@@ -187,8 +172,8 @@ async def test_each_repair_is_needed_for_correct_bodies(
             assert answer.status == 200
             body = await answer.read()
     assert ResponseValidator().check(operation, 200, body) is None
-    unrepaired = ResponseValidator(skip_repairs=frozenset({repair_name}))
-    assert unrepaired.check(operation, 200, body) is not None
+    without = codegen_spec.repair(codegen_spec.load_original(), skip=frozenset({repair_name})).doc
+    assert ResponseValidator(without).check(operation, 200, body) is not None
 
 
 # --- the validator ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Contract test: every operation, through its generated method and the real client, against
-Stoplight Prism mocking ``spec/openapi.repaired.json`` with request validation on.
+Stoplight Prism mocking ``icalendly_async/spec/openapi.repaired.json`` with request validation on.
 
 Prism answers a request that breaks the document with 422 (``application/problem+json``,
 listing the violations); the test fails on any of those, and on any response the models cannot
@@ -29,7 +29,7 @@ from .test_endpoints import method_of, sample_arguments
 
 ROOT = Path(__file__).resolve().parents[1]
 PRISM = ROOT / "tools" / "prism" / "node_modules" / ".bin" / "prism"
-SPEC = ROOT / "spec" / "openapi.repaired.json"
+SPEC = ROOT / "icalendly_async" / "spec" / "openapi.repaired.json"
 
 pytestmark = pytest.mark.slow
 

@@ -1,15 +1,15 @@
-"""Where the OpenAPI document is, and its operations as the emulator needs them.
+"""The repaired OpenAPI document the emulator reads, and its operations as the emulator needs them.
 
-The emulator does not need the document to serve what it implements (its own table has the
-method and path of each). It needs it for two things:
+There is one repaired document: ``icalendly_async/spec/openapi.repaired.json``, written by the
+code generator from the published document and the one table of repairs (``spec/REPAIRS.md``).
+The emulator never repairs anything itself. It reads the document for:
 
-* the 501 routes of the operations it does not implement, which come from the generated
-  ``icalendly_async.endpoints.OPERATIONS`` when the package has them, else from the document;
-* the response validator (``Emulator(validate_responses=True)``), which reads the schemas.
+* the routes of the operations it does not implement (from the generated
+  ``icalendly_async.endpoints.OPERATIONS`` when the package has them, else from the document);
+* the validation of the requests it receives and the answers it sends;
+* the types of path parameters (ids are whole numbers where the document says ``number``).
 
-The document is looked up, in order: the ``ICALENDLY_OPENAPI`` environment variable (a path);
-``openapi.json`` shipped inside the package (``icalendly_async/spec/openapi.json``); the
-``spec/openapi.json`` of a source checkout next to the package.
+``ICALENDLY_OPENAPI`` (a path) points it at another repaired document instead.
 """
 
 from __future__ import annotations
@@ -25,7 +25,14 @@ import attrs
 from ..plans import Tier, tier_for_tag
 from ._auth import AuthKind
 
-__all__ = ["SPEC_ENV", "SpecOperation", "load_document", "operations", "spec_path"]
+__all__ = [
+    "SPEC_ENV",
+    "SpecOperation",
+    "id_path_params",
+    "load_document",
+    "operations",
+    "spec_path",
+]
 
 SPEC_ENV = "ICALENDLY_OPENAPI"
 _METHODS = ("get", "post", "put", "patch", "delete")
@@ -45,17 +52,12 @@ class SpecOperation:
 
 
 def spec_path() -> Path | None:
-    """The OpenAPI document to read, or ``None`` when none is found."""
+    """The repaired document to read, or ``None`` when none is found."""
     configured = os.environ.get(SPEC_ENV)
     if configured:
         return Path(configured)
-    for candidate in (
-        _PACKAGE / "spec" / "openapi.json",
-        _PACKAGE.parent / "spec" / "openapi.json",
-    ):
-        if candidate.is_file():
-            return candidate
-    return None
+    candidate = _PACKAGE / "spec" / "openapi.repaired.json"
+    return candidate if candidate.is_file() else None
 
 
 @functools.lru_cache(maxsize=4)
@@ -70,8 +72,9 @@ def load_document() -> dict[str, Any]:
     path = spec_path()
     if path is None:
         raise FileNotFoundError(
-            "the OpenAPI document was not found: set ICALENDLY_OPENAPI to the path of "
-            "openapi.json (the spec/ directory of the icalendly_async source tree)"
+            "the repaired OpenAPI document was not found (icalendly_async/spec/"
+            "openapi.repaired.json ships with the package; run python -m tools.codegen in a "
+            "source checkout), or set ICALENDLY_OPENAPI to its path"
         )
     return _load(path)
 
@@ -139,3 +142,16 @@ def operations() -> tuple[SpecOperation, ...]:
         return _from_document()
     except FileNotFoundError:
         return ()
+
+
+@functools.lru_cache(maxsize=1)
+def id_path_params() -> frozenset[str]:
+    """Path parameters the document types as numbers (ids): read as whole numbers."""
+    found = set()
+    for item in load_document().get("paths", {}).values():
+        for method in _METHODS:
+            for parameter in item.get(method, {}).get("parameters", ()):
+                kind = parameter.get("schema", {}).get("type")
+                if parameter.get("in") == "path" and kind in ("number", "integer"):
+                    found.add(parameter["name"])
+    return frozenset(found)

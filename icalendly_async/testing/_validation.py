@@ -7,7 +7,7 @@ each mismatch. Success bodies are checked against the operation's response schem
 status (a status the operation does not document is a violation); error bodies against the
 service's error envelope (NOTES.md).
 
-The document is the published one with the repairs of :mod:`._repairs` applied, converted from
+The document is the one repaired document the package ships (:mod:`._spec`), converted from
 OpenAPI 3.0 to JSON Schema (``nullable``, ``example`` and the other OpenAPI-only keywords).
 Validators are compiled on first use per (operation, status).
 """
@@ -20,7 +20,6 @@ from typing import Any
 
 import attrs
 
-from ._repairs import repair
 from ._spec import load_document
 
 __all__ = ["ERROR_ENVELOPE", "ResponseValidator", "SchemaViolation", "to_json_schema"]
@@ -109,11 +108,8 @@ def _describe(error: Any) -> str:
 class ResponseValidator:
     """Validates the emulator's answers against the repaired document."""
 
-    def __init__(
-        self, document: dict[str, Any] | None = None, *, skip_repairs: frozenset[str] = frozenset()
-    ) -> None:
-        source = document if document is not None else load_document()
-        repaired, self.repairs = repair(source, skip=skip_repairs)
+    def __init__(self, document: dict[str, Any] | None = None) -> None:
+        repaired = document if document is not None else load_document()
         self._components = {"schemas": to_json_schema(repaired["components"]["schemas"])}
         self._responses: dict[str, dict[str, Any]] = {}
         for item in repaired["paths"].values():

@@ -11,7 +11,7 @@ from .spec import ROOT, RepairedSpec, load_original, repair
 
 ENDPOINTS_DIR = ROOT / "icalendly_async" / "endpoints" / "_generated"
 MODELS_DIR = ROOT / "icalendly_async" / "models" / "_generated"
-REPAIRED_SPEC = ROOT / "spec" / "openapi.repaired.json"
+REPAIRED_SPEC = ROOT / "icalendly_async" / "spec" / "openapi.repaired.json"
 REPAIRS_DOC = ROOT / "spec" / "REPAIRS.md"
 API_DOC = ROOT / "docs" / "api.md"
 #: Directories that hold nothing but generated files: anything else in them is removed.

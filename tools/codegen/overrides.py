@@ -212,6 +212,14 @@ REPAIRS: tuple[Repair, ...] = (
         "declare `additionalProperties: true`; they are typed `dict[str, Any]`, kept as sent",
     ),
     Repair(
+        "webhook-triggers",
+        "webhook inputs declare `triggers` as one string of the trigger enum, while their own "
+        "example (and the service) uses a list of trigger names; webhook outputs declare it as "
+        "a list of objects, while the service sends the names",
+        "`triggers` is an array of trigger names everywhere; the names are the enum's values "
+        "and the further ones the document's example gives",
+    ),
+    Repair(
         "self-referencing-data",
         "an envelope whose `data` is the envelope itself (infinite recursion)",
         "point `data` at the schema in SELF_REFERENCING_DATA",
@@ -306,6 +314,16 @@ WRONG_DATA_SCHEMAS: dict[str, bool] = {
 #: Header parameters that are never method arguments ("auth-headers").
 AUTH_HEADERS: frozenset[str] = frozenset({"authorization", "x-cal-client-id", "x-cal-secret-key"})
 VERSION_HEADER = "cal-api-version"
+
+#: Schemas whose ``triggers`` is a webhook's list of trigger names ("webhook-triggers").
+WEBHOOK_TRIGGER_SCHEMAS: tuple[str, ...] = (
+    "CreateWebhookInputDto",
+    "UpdateWebhookInputDto",
+    "UserWebhookOutputDto",
+    "EventTypeWebhookOutputDto",
+    "OAuthClientWebhookOutputDto",
+    "TeamWebhookOutputDto",
+)
 
 #: The token refresh takes the client secret that the access-token credential holds.
 CLIENT_SECRET_OPERATIONS: frozenset[str] = frozenset({"OAuthFlowController_refreshTokens"})

@@ -776,9 +776,12 @@ def render_repairs(repaired: RepairedSpec) -> str:
         "",
         "# Repairs of the OpenAPI document",
         "",
-        "`spec/openapi.json` is the document as published; `spec/openapi.repaired.json` is what "
-        "the code is generated from and what the contract test's mock server validates against. "
-        "Each repair below is one entry of `REPAIRS` in `tools/codegen/overrides.py`.",
+        "`spec/openapi.json` is the document as published. The one table of repairs below "
+        "(`REPAIRS` in `tools/codegen/overrides.py`, applied by `tools/codegen/spec.py`) turns it "
+        "into `icalendly_async/spec/openapi.repaired.json`, which ships inside the package and is "
+        "the only repaired document: the code is generated from it, the emulator validates the "
+        "requests it receives and the answers it sends against it, and the tests read it. "
+        "`python -m tools.codegen` rewrites it and this page; a test fails when either is stale.",
         "",
         "| repair | defect | action | changes |",
         "|---|---|---|---|",

@@ -1,8 +1,8 @@
 """Load ``spec/openapi.json`` and repair it, logging every change (see ``overrides.REPAIRS``).
 
 The repaired document is what the models and endpoints are generated from, and what the
-contract test's mock server (Prism) and the emulator validate against. It is written to
-``spec/openapi.repaired.json``; the log to ``spec/REPAIRS.md``.
+contract test's mock server (Prism) and the emulator validate against. It ships inside the
+package (``icalendly_async/spec/openapi.repaired.json``); the log is ``spec/REPAIRS.md``.
 """
 
 from __future__ import annotations
@@ -263,6 +263,29 @@ class _Repairer:
                     f"{param['name']}: {param['schema']['type']} (example {example!r})",
                 )
 
+    def webhook_triggers(self) -> None:
+        names: list[str] = []
+        for name in ov.WEBHOOK_TRIGGER_SCHEMAS:
+            prop = self.schemas[name]["properties"]["triggers"]
+            for value in [*prop.get("enum", ()), *(prop.get("example") or ())]:
+                if isinstance(value, str) and value not in names:
+                    names.append(value)
+        for name in ov.WEBHOOK_TRIGGER_SCHEMAS:
+            props = self.schemas[name]["properties"]
+            old = props["triggers"]
+            example = old.get("example")
+            props["triggers"] = {
+                "type": "array",
+                "items": {"type": "string", "enum": list(names)},
+                **({"description": old["description"]} if "description" in old else {}),
+                **({"example": example} if isinstance(example, list) else {}),
+            }
+            self.note(
+                "webhook-triggers",
+                f"#/components/schemas/{name}/properties/triggers",
+                f"array of {len(names)} trigger names (was {old.get('type')})",
+            )
+
     def self_referencing_data(self) -> None:
         for name, data in ov.SELF_REFERENCING_DATA.items():
             props = self.schemas[name]["properties"]
@@ -417,6 +440,7 @@ _STEPS: dict[str, Callable[[_Repairer], None]] = {
     "untyped-query-params": _Repairer.untyped_query_params,
     "date-time-from-example": _Repairer.date_time_from_example,
     "slot-maps": _Repairer.slot_maps,
+    "webhook-triggers": _Repairer.webhook_triggers,
     "empty-object-schema": _Repairer.empty_object_schema,
     "self-referencing-data": _Repairer.self_referencing_data,
     "wrong-data-schema": _Repairer.wrong_data_schema,
@@ -430,11 +454,18 @@ if set(_STEPS) != {r.key for r in ov.REPAIRS}:  # pragma: no cover - a table/imp
     raise RuntimeError("overrides.REPAIRS and spec._STEPS disagree")
 
 
-def repair(original: Json) -> RepairedSpec:
-    """A repaired deep copy of ``original`` and the log of every change."""
+def repair(original: Json, *, skip: frozenset[str] = frozenset()) -> RepairedSpec:
+    """A repaired deep copy of ``original`` and the log of every change.
+
+    ``skip``: keys of repairs not to make (a test shows what each one is for that way).
+    """
+    unknown = skip - _STEPS.keys()
+    if unknown:
+        raise ValueError(f"no such repairs: {sorted(unknown)}")
     fixer = _Repairer(copy.deepcopy(original))
-    for step in _STEPS.values():
-        step(fixer)
+    for key, step in _STEPS.items():
+        if key not in skip:
+            step(fixer)
     fixer.doc.setdefault("info", {})["x-icalendly-repairs"] = dict(
         sorted(Counter(e.repair for e in fixer.log).items())
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from typing import Any, overload
 
@@ -40,7 +41,7 @@ class PlatformWebhooks(Group):
         *,
         active: bool,
         subscriber_url: str,
-        triggers: WebhookTrigger,
+        triggers: builtins.list[WebhookTrigger],
         payload_template: str | Unset = UNSET,
         secret: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
@@ -175,7 +176,7 @@ class PlatformWebhooks(Group):
         payload_template: str | Unset = UNSET,
         active: bool | Unset = UNSET,
         subscriber_url: str | Unset = UNSET,
-        triggers: WebhookTrigger | Unset = UNSET,
+        triggers: builtins.list[WebhookTrigger] | Unset = UNSET,
         secret: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,

@@ -847,7 +847,7 @@ class CreateWebhookInputDto(Model):
 
     subscriber_url: str
 
-    triggers: WebhookTrigger
+    triggers: list[WebhookTrigger]
 
     secret: str | Unset = UNSET
 
@@ -2952,7 +2952,7 @@ class UpdateWebhookInputDto(Model):
 
     subscriber_url: str | Unset = UNSET
 
-    triggers: WebhookTrigger | Unset = UNSET
+    triggers: list[WebhookTrigger] | Unset = UNSET
 
     secret: str | Unset = UNSET
 

@@ -271,7 +271,7 @@ class TimeFormat(OpenIntEnum):
 
 
 class WebhookTrigger(OpenStrEnum):
-    """One of 18 values; unknown ones are kept."""
+    """One of 22 values; unknown ones are kept."""
 
     BOOKING_CREATED = "BOOKING_CREATED"
     BOOKING_PAYMENT_INITIATED = "BOOKING_PAYMENT_INITIATED"
@@ -291,6 +291,10 @@ class WebhookTrigger(OpenStrEnum):
     AFTER_HOSTS_CAL_VIDEO_NO_SHOW = "AFTER_HOSTS_CAL_VIDEO_NO_SHOW"
     AFTER_GUESTS_CAL_VIDEO_NO_SHOW = "AFTER_GUESTS_CAL_VIDEO_NO_SHOW"
     FORM_SUBMITTED_NO_EVENT = "FORM_SUBMITTED_NO_EVENT"
+    BOOKING_CONFIRMED = "BOOKING_CONFIRMED"
+    BOOKING_COMPLETED = "BOOKING_COMPLETED"
+    BOOKING_NO_SHOW = "BOOKING_NO_SHOW"
+    BOOKING_REOPENED = "BOOKING_REOPENED"
 
 
 class Weekday(OpenStrEnum):

@@ -81,6 +81,7 @@ from ._common import (
     UrlFieldInput_2024_06_14,
     UrlFieldOutput_2024_06_14,
 )
+from ._enums import WebhookTrigger
 
 __all__ = [
     "CreateEventTypeInput_2024_06_14",
@@ -421,7 +422,7 @@ class EventTypeWebhookOutputDto(Model):
 
     id: int
 
-    triggers: list[dict[str, Any]]
+    triggers: list[WebhookTrigger]
 
     subscriber_url: str
 

@@ -20,6 +20,7 @@ from ._enums import (
     AttributeType,
     MembershipRole,
     OutOfOfficeReason,
+    WebhookTrigger,
     WorkflowStepAction,
     WorkflowStepRecipient,
     WorkflowStepTemplate,
@@ -1052,7 +1053,7 @@ class TeamWebhookOutputDto(Model):
 
     id: int
 
-    triggers: list[dict[str, Any]]
+    triggers: list[WebhookTrigger]
 
     subscriber_url: str
 

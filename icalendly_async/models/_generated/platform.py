@@ -15,7 +15,7 @@ import attrs
 
 from .._base import Model
 from ..converter import UNSET, Unset
-from ._enums import Locale, TimeFormat, Weekday
+from ._enums import Locale, TimeFormat, WebhookTrigger, Weekday
 
 __all__ = [
     "CreateManagedUserData",
@@ -143,7 +143,7 @@ class OAuthClientWebhookOutputDto(Model):
 
     id: int
 
-    triggers: list[dict[str, Any]]
+    triggers: list[WebhookTrigger]
 
     subscriber_url: str
 

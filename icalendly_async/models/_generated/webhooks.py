@@ -8,12 +8,11 @@ A field the server did not send is :data:`~icalendly_async.models.UNSET`, one it
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
 from .._base import Model
 from ..converter import UNSET, Unset
+from ._enums import WebhookTrigger
 
 __all__ = [
     "UserWebhookOutputDto",
@@ -35,7 +34,7 @@ class UserWebhookOutputDto(Model):
 
     id: int
 
-    triggers: list[dict[str, Any]]
+    triggers: list[WebhookTrigger]
 
     subscriber_url: str
 

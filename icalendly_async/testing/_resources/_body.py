@@ -8,19 +8,19 @@ from typing import Any
 
 from .._context import Context
 from .._envelope import ApiError
-from .._repairs import HH_MM, ID_PATH_PARAMS
+from .._spec import id_path_params
 
 __all__ = ["Body", "path_id", "read_body"]
 
 _MISSING = object()
-_HH_MM = re.compile(HH_MM)
+_HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")  # the document's "TIME_FORMAT_HH_MM"
 
 
 def path_id(ctx: Context, name: str) -> int:
-    """The whole-number path parameter ``name`` (ids are numbers, whatever the document
-    declares: the ``id-types`` repair); 400 otherwise."""
+    """The whole-number path parameter ``name`` (the repaired document types ids as numbers:
+    the ``id-types`` repair); 400 otherwise."""
     raw = ctx.request.match_info[name]
-    if name not in ID_PATH_PARAMS or not raw.isdigit():
+    if name not in id_path_params() or not raw.isdigit():
         raise ApiError(400, f"{name} must be a whole number, got {raw!r}")
     return int(raw)
 

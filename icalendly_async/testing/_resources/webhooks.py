@@ -99,10 +99,12 @@ def _url(body: Body, *, required: bool) -> str | None:
 
 
 def _one(ctx: Context, scope: Scope, owner: int | str) -> Subscription:
-    webhook_id = path_id(ctx, "webhookId")
-    found = ctx.state.data.subscriptions.by_id.get(webhook_id)
+    # The document types webhookId as a string (the outputs' ids are numbers): any text is a
+    # valid id, and one that is not the text of a webhook's id finds nothing.
+    raw = ctx.request.match_info["webhookId"]
+    found = ctx.state.data.subscriptions.by_id.get(int(raw)) if raw.isdigit() else None
     if found is None or found.scope is not scope or found.owner != owner:
-        raise ApiError(404, f"Webhook with id={webhook_id} was not found")
+        raise ApiError(404, f"Webhook with id={raw} was not found")
     return found
 
 
