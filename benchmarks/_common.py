@@ -132,7 +132,7 @@ async def canned_network() -> AsyncIterator[None]:
     """
     from multidict import CIMultiDict, CIMultiDictProxy
 
-    from icalendly_async._session import Transport
+    from icalendly_async._http import Answer, HttpTransport
 
     from ._servers import TRIVIAL_LIMIT, me_body
 
@@ -151,15 +151,15 @@ async def canned_network() -> AsyncIterator[None]:
         )
     )
 
-    async def canned(*_args: Any, **_kwargs: Any) -> tuple[int, Any, bytes]:
-        return 200, headers, body
+    async def canned(*_args: Any, **_kwargs: Any) -> Answer:
+        return Answer(200, headers, body)
 
-    original = Transport._attempt
-    Transport._attempt = canned  # type: ignore[method-assign]
+    original = HttpTransport.send
+    HttpTransport.send = canned  # type: ignore[method-assign]
     try:
         yield
     finally:
-        Transport._attempt = original  # type: ignore[method-assign]
+        HttpTransport.send = original  # type: ignore[method-assign]
 
 
 async def cpu_per_call(call: Callable[[], Awaitable[object]], calls: int, runs: int = 5) -> float:

@@ -131,7 +131,7 @@ async def _run(quick: bool) -> Result:
             # order (the second run of a pair measures about 1% slower even when nothing
             # changed), many pairs, the median of the paired CPU ratios.
             toggled = ours(observers=[])
-            transport = toggled._transport
+            transport = toggled._pipeline
             toggled_call = me_getter(toggled)[0]
             observer_sets: dict[str, tuple[Any, ...]] = {
                 "LoggingObserver (default)": (LoggingObserver(),),

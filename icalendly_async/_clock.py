@@ -12,12 +12,16 @@ seconds pass in no wall time) and production on :data:`SYSTEM_CLOCK`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time as _time
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar, runtime_checkable
 
-__all__ = ["SYSTEM_CLOCK", "Clock", "SystemClock", "VirtualClock"]
+__all__ = ["SYSTEM_CLOCK", "Clock", "SystemClock", "VirtualClock", "settle", "wait_for"]
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -132,3 +136,23 @@ async def settle(rounds: int = 20) -> None:
     """Let the loop run what is ready (tasks woken by a clock step and what they start)."""
     for _ in range(rounds):
         await asyncio.sleep(0)
+
+
+async def wait_for(clock: Clock, awaitable: Awaitable[T], seconds: float) -> T:
+    """``awaitable``'s result, or ``asyncio.TimeoutError`` once ``seconds`` pass on ``clock``
+    (the awaitable is then cancelled)."""
+    if isinstance(clock, SystemClock):
+        return await asyncio.wait_for(awaitable, seconds)
+    task = asyncio.ensure_future(awaitable)
+    timer = asyncio.ensure_future(clock.sleep(seconds))
+    try:
+        await asyncio.wait((task, timer), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task  # let it finish its cancellation (a limiter gives its slot back)
+    if task.cancelled():
+        raise asyncio.TimeoutError
+    return task.result()

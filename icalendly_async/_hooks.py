@@ -1,12 +1,11 @@
-"""What the pipeline tells observers, and how: events, the :class:`Observer` base, safe dispatch.
+"""What the pipeline tells observers: the per-call record, the :class:`Observer` base, dispatch.
 
-The session creates one :class:`CallInfo` per logical call and reports to every installed
-observer at call start and end, at each attempt's start (after the limiter's wait) and end, before
-a retry, on a token refresh, and when the credential is held (429, or ``Remaining: 0``). With no
-observer installed the session uses :data:`NULL_TRACKER`, whose methods do nothing. Counters
-(observers whose ``on_call_end`` is marked with :func:`counts_calls`, such as
-``MetricsObserver``) get a call's figures as arguments when it ends: a call observed only by
-counters builds no :class:`CallInfo`.
+The pipeline builds one :class:`CallInfo` per logical call: what the call is and what happened
+to it (attempts, waits, retries, holds, where its time went). It reports to the installed
+observers at call start and end, at each attempt's start (after the limiter's wait) and end,
+before a retry, on a token refresh, and when the credential is held (429, or
+``Remaining: 0``). :class:`Events` knows, per event, which observers want it, so that an event
+nobody listens to costs nothing but a check of an empty tuple.
 
 An observer that raises never breaks a call: its error is logged (type only, never the message,
 which could quote a request) and the call goes on.
@@ -15,25 +14,15 @@ which could quote a request) and the call goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._session import RequestSpec
+    from ._request import RequestSpec
     from .plans import Plan
     from .ratelimit import Priority
 
-__all__ = [
-    "AttemptInfo",
-    "CallCounter",
-    "CallInfo",
-    "NULL_TRACKER",
-    "Events",
-    "Observer",
-    "Tracker",
-    "count_calls",
-    "counts_calls",
-]
+__all__ = ["AttemptInfo", "CallInfo", "Events", "Observer"]
 
 log = logging.getLogger("icalendly_async.observers")
 
@@ -41,13 +30,13 @@ log = logging.getLogger("icalendly_async.observers")
 class CallInfo:
     """One logical call (all its attempts). Observers may keep their own state in ``extra``.
 
-    The counters (``attempts``, ``sent``, ``retries``, ``rate_limited``, ``holds``,
-    ``limiter_wait``, ``status`` and ``duration``) are written when the call ends, before
-    ``on_call_end``. Per-attempt events carry their own figures as arguments.
+    The pipeline updates the figures (``attempts``, ``sent``, ``retries``, ``rate_limited``,
+    ``holds``, ``limiter_wait``, ``in_flight``, ``backing_off``, ``status``) as the call goes,
+    and sets ``duration`` just before ``on_call_end``. Per-attempt events carry their own
+    figures as arguments.
 
     What the call is (``method``, ``path``, ``operation_id``, ``api_version``, ``plan``,
-    ``priority``) is read from the request when asked: one is built for every observed call,
-    and most observers read only a few of these.
+    ``priority``) is read from the request when asked.
     """
 
     __slots__ = (
@@ -56,9 +45,12 @@ class CallInfo:
         "_priority",
         "_spec",
         "attempts",
+        "backing_off",
         "credential",
+        "deadline",
         "duration",
         "holds",
+        "in_flight",
         "limiter_wait",
         "name",
         "rate_limited",
@@ -77,6 +69,7 @@ class CallInfo:
         priority: Priority,
         server: str,
         started: float,
+        deadline: float | None = None,
     ) -> None:
         self._spec = spec
         self.name = spec.name  # "bookings.get", or "GET /v2/me" for raw requests
@@ -84,13 +77,16 @@ class CallInfo:
         self._plan = plan
         self._priority = priority
         self.server = server  # the API host
-        self.started = started  # time.monotonic()
+        self.started = started  # on the pipeline's clock (monotonic seconds)
+        self.deadline = deadline  # when the call's timeout runs out (None: no total timeout)
         self.attempts = 0
         self.retries = 0
         self.sent = 0  # attempts sent: retries and the replay after a token refresh included
         self.rate_limited = 0  # 429 answers among the attempts
         self.holds = 0  # times the credential was held during the call
-        self.limiter_wait = 0.0  # seconds, all attempts
+        self.limiter_wait = 0.0  # seconds queued for the limiter, all attempts
+        self.in_flight = 0.0  # seconds connecting, sending and reading, all attempts
+        self.backing_off = 0.0  # seconds slept between attempts
         self.status: int | None = None  # the last HTTP status seen
         self.duration = 0.0  # seconds from start to end, set just before on_call_end
         self._extra: dict[object, Any] | None = None
@@ -199,22 +195,6 @@ class Observer:
         """The call finished: ``error`` is ``None`` on success."""
 
 
-#: What the pipeline calls when a call ends, for an observer that only counts (see
-#: :class:`Events`): name, credential digest, duration, limiter wait, attempts sent, retries,
-#: 429s, holds, and the error the call ended with (``None`` on success).
-CallCounter = Callable[[str, str, float, float, int, int, int, int, "BaseException | None"], None]
-
-
-def count_calls(counters: Sequence[CallCounter], *figures: Any) -> None:
-    """Hand a finished call's figures (in :data:`CallCounter`'s order) to each counter; like
-    any observer, one that raises is logged and never breaks the call."""
-    for counter in counters:
-        try:
-            counter(*figures)
-        except Exception as exc:
-            _failed(getattr(counter, "__self__", counter), "_count_call", exc)
-
-
 def _failed(observer: object, method: str, exc: Exception) -> None:
     log.warning(
         "observer %s failed in %s (%s); the call goes on",
@@ -224,36 +204,25 @@ def _failed(observer: object, method: str, exc: Exception) -> None:
     )
 
 
-def counts_calls(on_call_end: Callable[..., None]) -> Callable[..., None]:
-    """Mark an observer's ``on_call_end`` as a wrapper of its ``_count_call`` (a
-    :data:`CallCounter`): the pipeline then calls ``_count_call`` with the call's figures,
-    and builds no :class:`CallInfo` for it. A subclass that overrides ``on_call_end`` again
-    is an ordinary observer."""
-    on_call_end._counts_calls = True  # type: ignore[attr-defined]
-    return on_call_end
-
-
 class Events:
-    """For each event, the installed observers that override its method (computed once).
+    """The installed observers, and for each event the ones that override its method.
 
-    An observer that only counts calls (``MetricsObserver``) is then not called, nor are event
-    objects built for it, at every attempt. One whose ``on_call_end`` is marked with
-    :func:`counts_calls` is a *counter*: the pipeline hands it the call's figures as arguments,
-    and a call observed only by counters builds no tracker at all (``tracked`` is false).
+    ``for_call()`` gives the events of the observers active for a call starting now (an
+    inactive ``LoggingObserver`` is skipped); each reporting method calls the observers that
+    want that event, logging any error they raise.
     """
 
     __slots__ = (
-        "attempt_end",
-        "attempt_start",
-        "call_end",
-        "call_start",
-        "conditional",
-        "counters",
-        "hold",
+        "_attempt_end",
+        "_attempt_start",
+        "_call_end",
+        "_call_start",
+        "_conditional",
+        "_hold",
+        "_refresh",
+        "_retry",
+        "_subsets",
         "observers",
-        "refresh",
-        "retry",
-        "tracked",
     )
 
     def __init__(self, observers: Sequence[Observer]) -> None:
@@ -263,143 +232,81 @@ class Events:
             base = getattr(Observer, method)
             return tuple(o for o in self.observers if getattr(type(o), method, base) is not base)
 
-        self.call_start = overriding("on_call_start")
-        self.attempt_start = overriding("on_attempt_start")
-        self.attempt_end = overriding("on_attempt_end")
-        self.retry = overriding("on_retry")
-        self.refresh = overriding("on_refresh")
-        self.hold = overriding("on_hold")
-        counting = tuple(
-            o
-            for o in self.observers
-            if getattr(type(o).on_call_end, "_counts_calls", False) and hasattr(o, "_count_call")
-        )
-        self.counters: tuple[CallCounter, ...] = tuple(o._count_call for o in counting)
-        self.call_end = tuple(o for o in overriding("on_call_end") if o not in counting)
-        # Observers that may be off for a call (their `active()` is asked at every call).
-        self.conditional = overriding("active")
-        # Whether a call needs a tracker: some observer wants more than the counters get.
-        self.tracked = any(
-            (
-                self.call_start,
-                self.attempt_start,
-                self.attempt_end,
-                self.retry,
-                self.refresh,
-                self.hold,
-                self.call_end,
-            )
-        )
+        self._call_start = overriding("on_call_start")
+        self._attempt_start = overriding("on_attempt_start")
+        self._attempt_end = overriding("on_attempt_end")
+        self._retry = overriding("on_retry")
+        self._refresh = overriding("on_refresh")
+        self._hold = overriding("on_hold")
+        self._call_end = overriding("on_call_end")
+        self._conditional = overriding("active")  # asked at every call
+        self._subsets: dict[tuple[Observer, ...], Events] = {}
 
+    @property
+    def wants_attempts(self) -> bool:
+        """Whether an observer listens to attempts' ends (the pipeline then times them)."""
+        return bool(self._attempt_end)
 
-class Tracker(CallInfo):
-    """A call's :class:`CallInfo` that also reports its events to the installed observers (an
-    observer's error is logged). One object per observed call: the session builds it with
-    :class:`CallInfo`'s arguments, then sets ``events``; observers see it as the ``CallInfo``.
-    """
+    def for_call(self) -> Events:
+        """The events of the observers active for a call starting now."""
+        if not self._conditional:
+            return self
+        active = tuple(o for o in self.observers if o.active())
+        if len(active) == len(self.observers):
+            return self
+        try:
+            events = self._subsets.get(active)
+            if events is None:  # a few observers: a few subsets, each computed once
+                events = self._subsets[active] = Events(active)
+        except TypeError:  # an observer that cannot be hashed: computed for this call
+            events = Events(active)
+        return events
 
-    __slots__ = ("events",)
-
-    events: Events
-
-    def start(self) -> None:
-        for observer in self.events.call_start:
+    def call_start(self, call: CallInfo) -> None:
+        for observer in self._call_start:
             try:
-                observer.on_call_start(self)
+                observer.on_call_start(call)
             except Exception as exc:  # an observer never breaks a call
                 _failed(observer, "on_call_start", exc)
 
-    # The session keeps the call's counters (attempts, sent, limiter_wait, status,
-    # rate_limited) itself and calls the three methods below only when an observer listens
-    # to per-attempt events: an observer that only counts calls costs no call here.
-
-    def attempt_start(self, attempt: int, limiter_wait: float) -> None:
-        call = self
-        for observer in self.events.attempt_start:
+    def attempt_start(self, call: CallInfo, attempt: int, limiter_wait: float) -> None:
+        for observer in self._attempt_start:
             try:
                 observer.on_attempt_start(call, attempt, limiter_wait)
             except Exception as exc:
                 _failed(observer, "on_attempt_start", exc)
 
-    def attempt_failed(self, attempt: int, waited: float, duration: float, error: str) -> None:
-        """An attempt ended without a response."""
-        self._attempt_end(AttemptInfo(attempt, waited, duration, None, None, error))
-
-    def attempt_answered(
-        self, attempt: int, waited: float, duration: float, status: int, request_id: str | None
-    ) -> None:
-        """An attempt got an answer."""
-        self._attempt_end(AttemptInfo(attempt, waited, duration, status, request_id, None))
-
-    def _attempt_end(self, info: AttemptInfo) -> None:
-        for observer in self.events.attempt_end:
+    def attempt_end(self, call: CallInfo, info: AttemptInfo) -> None:
+        for observer in self._attempt_end:
             try:
-                observer.on_attempt_end(self, info)
+                observer.on_attempt_end(call, info)
             except Exception as exc:
                 _failed(observer, "on_attempt_end", exc)
 
-    def retry(self, attempt: int, delay: float, reason: str) -> None:
-        for observer in self.events.retry:
+    def retry(self, call: CallInfo, attempt: int, delay: float, reason: str) -> None:
+        for observer in self._retry:
             try:
-                observer.on_retry(self, attempt, delay, reason)
+                observer.on_retry(call, attempt, delay, reason)
             except Exception as exc:
                 _failed(observer, "on_retry", exc)
 
-    def refresh(self, ok: bool) -> None:
-        for observer in self.events.refresh:
+    def refresh(self, call: CallInfo, ok: bool) -> None:
+        for observer in self._refresh:
             try:
-                observer.on_refresh(self, ok)
+                observer.on_refresh(call, ok)
             except Exception as exc:
                 _failed(observer, "on_refresh", exc)
 
-    def hold(self, seconds: float, reason: str) -> None:
-        for observer in self.events.hold:
+    def hold(self, call: CallInfo, seconds: float, reason: str) -> None:
+        for observer in self._hold:
             try:
-                observer.on_hold(self, seconds, reason)
+                observer.on_hold(call, seconds, reason)
             except Exception as exc:
                 _failed(observer, "on_hold", exc)
 
-    def end(self, error: BaseException | None) -> None:
-        for observer in self.events.call_end:
+    def call_end(self, call: CallInfo, error: BaseException | None) -> None:
+        for observer in self._call_end:
             try:
-                observer.on_call_end(self, error)
+                observer.on_call_end(call, error)
             except Exception as exc:
                 _failed(observer, "on_call_end", exc)
-
-
-class _NullTracker(Tracker):
-    """The tracker when no observer is installed: every report is a no-op."""
-
-    __slots__ = ()
-
-    def __init__(self) -> None:
-        self.events = Events(())
-
-    def start(self) -> None:
-        pass
-
-    def attempt_start(self, attempt: int, limiter_wait: float) -> None:
-        pass
-
-    def attempt_failed(self, attempt: int, waited: float, duration: float, error: str) -> None:
-        pass
-
-    def attempt_answered(
-        self, attempt: int, waited: float, duration: float, status: int, request_id: str | None
-    ) -> None:
-        pass
-
-    def retry(self, attempt: int, delay: float, reason: str) -> None:
-        pass
-
-    def refresh(self, ok: bool) -> None:
-        pass
-
-    def hold(self, seconds: float, reason: str) -> None:
-        pass
-
-    def end(self, error: BaseException | None) -> None:
-        pass
-
-
-NULL_TRACKER: Tracker = _NullTracker()

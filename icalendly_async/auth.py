@@ -6,7 +6,7 @@ that expires and is refreshed with rotation). No secret is ever shown: reprs and
 to its last four characters.
 
 This module does no I/O of its own: a refresh goes through a :data:`TokenRefresher` that the
-session supplies, so the network stays in ``_session.py``.
+pipeline supplies, so the network stays in ``_http.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from .errors import AuthenticationError, ConfigurationError
 from .ratelimit.headers import RateLimit
 
 __all__ = [
+    "ANONYMOUS",
     "AccessToken",
     "ApiKey",
     "ApiKeyMode",
@@ -205,6 +206,44 @@ class FixedCredential:
 
     def client_secret_headers(self) -> dict[str, str] | None:
         return None
+
+
+class _Anonymous(FixedCredential):
+    """No credential: public endpoints only, 120 requests / 60 s per IP."""
+
+    __slots__ = ()
+
+    kind = "anonymous"
+
+    def __init__(self) -> None:
+        super().__init__("anonymous", RateLimit(120, 60))
+
+    def __repr__(self) -> str:
+        return "<no credential>"
+
+
+ANONYMOUS: Credential = _Anonymous()
+
+
+class ClientSecret(FixedCredential):
+    """The OAuth client's secret alone: what the managed-user token refresh takes."""
+
+    __slots__ = ("_secret",)
+
+    kind = "client_secret"
+
+    def __init__(self, client_id: str, secret: str) -> None:
+        super().__init__(_digest("client_secret", client_id, secret), PLATFORM_RATE_LIMIT)
+        self._secret = secret
+
+    async def auth_headers(self, refresher: TokenRefresher) -> dict[str, str]:
+        return {"x-cal-secret-key": self._secret}
+
+    def client_secret_headers(self) -> dict[str, str] | None:
+        return {"x-cal-secret-key": self._secret}
+
+    def __repr__(self) -> str:
+        return "<OAuth client secret>"
 
 
 class ApiKeyMode(enum.Enum):

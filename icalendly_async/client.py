@@ -10,18 +10,13 @@ from typing import Any
 import aiohttp
 import attrs
 
+from ._clock import SYSTEM_CLOCK, Clock
 from ._encode import encode_body, encode_query, format_path
 from ._hooks import Observer
-from ._session import (
-    ANONYMOUS,
-    DEFAULT_BASE_URL,
-    CallOptions,
-    RequestSpec,
-    Transport,
-    check_base_url,
-    to_timeout,
-)
-from .auth import Credential
+from ._http import HttpTransport
+from ._pipeline import Pipeline
+from ._request import DEFAULT_BASE_URL, CallOptions, RequestSpec, check_base_url, to_timeout
+from .auth import ANONYMOUS, Credential
 from .endpoints._generated import GeneratedGroups
 from .endpoints._match import match_operation
 from .endpoints._operation import AuthRequirement, Operation
@@ -71,12 +66,18 @@ class ICalendly(GeneratedGroups):
     server decides). ``limiter`` paces every credential (default: a :class:`LocalLimiter`; for
     many processes a ``RedisLimiter``). ``session`` is an ``aiohttp.ClientSession`` you own and
     close; otherwise the client creates one on first use and closes it in :meth:`aclose`.
-    ``timeout`` is seconds (total) or an ``aiohttp.ClientTimeout``; the default is 60 s total,
-    10 s to connect (an ``aiohttp.ClientTimeout`` with ``sock_read`` also bounds the gap
+    ``timeout`` is seconds or an ``aiohttp.ClientTimeout``: its total bounds each whole call
+    (waiting for the limiter, every attempt, every backoff); the default is 60 s, at most 10 s
+    of it to connect (an ``aiohttp.ClientTimeout`` with ``sock_read`` also bounds the gap
     between reads). ``api_versions`` maps an operation id or tag to the
     ``cal-api-version`` to send instead of the operation's own. ``observers`` receive every
     call's events (default: a :class:`~icalendly_async.observability.LoggingObserver`, silent
-    until the ``icalendly_async`` logger is enabled; ``[]`` for none).
+    until the ``icalendly_async`` logger is enabled; ``[]`` for none). ``clock`` is what the
+    pipeline's deadlines and backoffs read (tests pass a virtual one).
+
+    A client belongs to the event loop of its first call: create it inside the coroutine that
+    uses it (one client per ``asyncio.run()``); a call from another loop raises
+    :class:`~icalendly_async.errors.ConfigurationError`.
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class ICalendly(GeneratedGroups):
         ssl: _ssl.SSLContext | bool = True,
         connection_limit: int = 100,
         observers: Sequence[Observer] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         configure_from_env()
         if credential is not None and not isinstance(credential, Credential):
@@ -113,7 +115,12 @@ class ICalendly(GeneratedGroups):
                 "pacing off on purpose pass icalendly_async.ratelimit.Unlimited()"
             )
         elif not isinstance(limiter, Limiter):
-            raise ConfigurationError("limiter must implement acquire/observe/penalize")
+            raise ConfigurationError(
+                "limiter must implement the Limiter protocol: try_acquire, acquire, observe, "
+                "penalize and hold_remaining"
+            )
+        if not isinstance(clock, Clock):
+            raise ConfigurationError("clock must have monotonic(), time() and sleep()")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ConfigurationError("session must be an aiohttp.ClientSession")
         if isinstance(connection_limit, bool) or not isinstance(connection_limit, int):
@@ -130,14 +137,13 @@ class ICalendly(GeneratedGroups):
         policy = retry if retry is not None else RetryPolicy()
         if max_retries is not None:
             policy = attrs.evolve(policy, max_retries=max_retries)
-        self._transport = Transport(
-            base_url=check_base_url(base_url, allow_insecure_http),
-            limiter=limiter,
+        http = HttpTransport(
+            check_base_url(base_url, allow_insecure_http),
             session=session,
             ssl=ssl,
             connection_limit=connection_limit,
-            observers=tuple(observers),
         )
+        self._pipeline = Pipeline(http, limiter, clock, tuple(observers))
         self._credential: Credential = credential if credential is not None else ANONYMOUS
         self._plan = plan
         self._options = CallOptions(
@@ -154,7 +160,7 @@ class ICalendly(GeneratedGroups):
         self, credential: Credential, options: CallOptions, api_versions: dict[str, str]
     ) -> ICalendly:
         view = object.__new__(type(self))
-        view._transport = self._transport
+        view._pipeline = self._pipeline
         view._credential = credential
         view._plan = self._plan
         view._options = options
@@ -212,16 +218,16 @@ class ICalendly(GeneratedGroups):
 
     @property
     def limiter(self) -> Limiter:
-        return self._transport.limiter
+        return self._pipeline.limiter
 
     @property
     def base_url(self) -> str:
-        return str(self._transport.base_url)
+        return str(self._pipeline.http.base_url)
 
     @property
     def connector(self) -> aiohttp.BaseConnector | None:
         """The shared connection pool, once the first request created it."""
-        return self._transport.connector
+        return self._pipeline.http.connector
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -239,7 +245,7 @@ class ICalendly(GeneratedGroups):
     async def aclose(self) -> None:
         """Close the connection pool if this client created it. Views leave it open."""
         if not self._is_view:
-            await self._transport.aclose()
+            await self._pipeline.http.aclose()
 
     def __repr__(self) -> str:
         kind = "view of ICalendly" if self._is_view else "ICalendly"
@@ -310,7 +316,7 @@ class ICalendly(GeneratedGroups):
             template=operation.path if operation else path,
             operation_id=operation.operation_id if operation else None,
         )
-        return await self._transport.send(
+        return await self._pipeline.send(
             spec, self._credential, self._plan, self._options, to_timeout(timeout)
         )
 
@@ -350,7 +356,7 @@ class ICalendly(GeneratedGroups):
             operation.path,
             operation.operation_id,
         )
-        return await self._transport.send(
+        return await self._pipeline.send(
             spec, self._credential, self._plan, self._options, to_timeout(timeout)
         )
 

@@ -83,7 +83,33 @@ class TransportError(ICalendlyError):
 
 
 class TimeoutError(TransportError, asyncio.TimeoutError):  # noqa: A001 - deliberate, namespaced
-    """Connecting or reading took longer than the configured timeout."""
+    """The call's ``timeout`` ran out: nothing more is sent for it.
+
+    A call's timeout bounds all of it: waiting for the rate limiter, every attempt, every
+    backoff between attempts. ``phase`` says where the time ran out (``"queued"``: waiting for
+    the limiter; ``"in_flight"``: connecting, sending or reading; ``"backing_off"``: the next
+    retry would start after the deadline), and ``queued``, ``in_flight`` and ``backing_off``
+    how many seconds the call spent in each, over its ``attempts``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        phase: str = "in_flight",
+        timeout: float | None = None,
+        queued: float = 0.0,
+        in_flight: float = 0.0,
+        backing_off: float = 0.0,
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.phase = phase
+        self.timeout = timeout
+        self.queued = queued
+        self.in_flight = in_flight
+        self.backing_off = backing_off
+        self.attempts = attempts
 
 
 class ConnectionError(TransportError, builtins.ConnectionError):  # noqa: A001 - deliberate, namespaced

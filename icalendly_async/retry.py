@@ -7,14 +7,22 @@ to the limiter, so every call of that credential holds back together.
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import enum
+import math
 import random
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
 from .errors import ConfigurationError
 
-__all__ = ["Decision", "Outcome", "OutcomeKind", "RetryPolicy"]
+if TYPE_CHECKING:
+    from .ratelimit.headers import RateLimitState
+
+__all__ = ["Decision", "Outcome", "OutcomeKind", "RetryPolicy", "server_wait"]
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
@@ -107,3 +115,32 @@ class RetryPolicy:
         if outcome.retry_after is not None:
             return min(outcome.retry_after, self.max_rate_limit_wait)
         return self.backoff(attempt)
+
+
+def server_wait(headers: Mapping[str, str], state: RateLimitState, now: float) -> float | None:
+    """Seconds the server asks to wait: the reset of an exhausted limit (else the tightest
+    limit's), or ``Retry-After`` (seconds or an HTTP date; ``now`` is the epoch time)."""
+    waits: list[float] = []
+    exhausted = state.exhausted_for
+    tightest = state.tightest
+    if exhausted is not None:
+        waits.append(exhausted)
+    elif tightest is not None and tightest.reset_seconds is not None:
+        waits.append(tightest.reset_seconds)
+    value = headers.get("Retry-After")
+    if value and value.strip():
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                when = None  # neither seconds nor an HTTP date: a proxy's noise, ignored
+            if when is not None:
+                if when.tzinfo is None:  # "-0000": UTC by RFC 5322
+                    when = when.replace(tzinfo=datetime.timezone.utc)
+                waits.append(max(0.0, when.timestamp() - now))
+        else:
+            if math.isfinite(seconds):
+                waits.append(max(0.0, seconds))
+    return max(waits) if waits else None

@@ -109,7 +109,7 @@ async def test_a_bare_form_call_keeps_its_media_type_and_reads_a_bare_body(
     recording_server: RecordingServer,
 ) -> None:
     """The OAuth token endpoint's shape: a form body in, JSON without the envelope out."""
-    from icalendly_async._session import CallOptions, RequestSpec
+    from icalendly_async._request import CallOptions, RequestSpec
 
     async def token(request: web.Request) -> web.StreamResponse:
         form = await request.post()
@@ -119,7 +119,7 @@ async def test_a_bare_form_call_keeps_its_media_type_and_reads_a_bare_body(
 
     recording_server.handler = token
     async with ICalendly(base_url=recording_server.base_url, allow_insecure_http=True) as client:
-        transport, anonymous = client._transport, client.credential
+        transport, anonymous = client._pipeline, client.credential
 
         def spec(grant: str) -> RequestSpec:
             return RequestSpec(

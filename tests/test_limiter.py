@@ -270,7 +270,7 @@ async def test_try_acquire_takes_a_free_request_and_declines_otherwise() -> None
     snap = limiter.snapshot("k")
     assert snap is not None and snap.in_flight == 3  # a declined try took nothing
     for _ in range(3):
-        limiter.observe_nowait("k", RateLimitState())
+        await limiter.observe("k", RateLimitState())
     assert limiter.try_acquire("k", rl) is False  # the window is still full
     # BULK calls and calls behind a queue go through acquire(), which orders them.
     assert LocalLimiter().try_acquire("b", rl, Priority.BULK) is False
@@ -282,24 +282,28 @@ async def test_try_acquire_takes_a_free_request_and_declines_otherwise() -> None
     # checks max_rate_limit_wait before it waits).
     other = LocalLimiter(margin=0.0, calibrate=False)
     assert other.try_acquire("h", rl)
-    other.observe_nowait("h", state(3, 0, 0.3))
+    await other.observe("h", state(3, 0, 0.3))
     assert other.try_acquire("h", rl) is False
     assert other.try_acquire("p", rl)
-    other.observe_nowait("p", RateLimitState())
+    await other.observe("p", RateLimitState())
     await other.penalize("p", 0.3)  # the answer was a 429
     assert other.try_acquire("p", rl) is False and other.hold_remaining("p") > 0.2
 
 
-async def test_a_limiter_without_the_fast_paths_is_used_through_the_protocol() -> None:
+async def test_a_third_party_limiter_is_used_through_the_declared_protocol_only() -> None:
     from icalendly_async import ApiKey, ICalendly
     from icalendly_async.testing import Emulator
 
-    class Plain:
-        """Only the protocol's coroutines (as a third-party limiter may have)."""
+    class Remote:
+        """The five methods of the protocol, as a limiter that asks elsewhere has them."""
 
         def __init__(self) -> None:
             self.inner = LocalLimiter()
             self.calls: list[str] = []
+
+        def try_acquire(self, key: str, rate_limit: RateLimit, priority: int = 1) -> bool:
+            self.calls.append("try_acquire")
+            return False  # it must always ask: the pipeline then awaits acquire()
 
         async def acquire(
             self, key: str, rate_limit: RateLimit, cost: int = 1, *, priority: int = 1
@@ -314,12 +318,28 @@ async def test_a_limiter_without_the_fast_paths_is_used_through_the_protocol() -
         async def penalize(self, key: str, seconds: float) -> None:
             await self.inner.penalize(key, seconds)
 
-    plain = Plain()
+        def hold_remaining(self, key: str) -> float:
+            self.calls.append("hold_remaining")
+            return 0.0
+
+    class Partial:  # an old-style limiter without try_acquire / hold_remaining
+        async def acquire(
+            self, key: str, rate_limit: RateLimit, cost: int = 1, *, priority: int = 1
+        ) -> None: ...
+
+        async def observe(self, key: str, state: RateLimitState) -> None: ...
+
+        async def penalize(self, key: str, seconds: float) -> None: ...
+
+    with pytest.raises(ConfigurationError, match="try_acquire, acquire, observe"):
+        ICalendly(ApiKey("ical_0123456789abcdef"), limiter=Partial())  # type: ignore[arg-type]
+
+    remote = Remote()
     async with Emulator() as emu:
         client = ICalendly(
-            ApiKey(emu.api_key), base_url=emu.base_url, allow_insecure_http=True, limiter=plain
+            ApiKey(emu.api_key), base_url=emu.base_url, allow_insecure_http=True, limiter=remote
         )
         async with client:
             await client.request("GET", "/v2/me")
             await client.request("GET", "/v2/me")
-    assert plain.calls == ["acquire", "observe"] * 2
+    assert remote.calls == ["try_acquire", "hold_remaining", "acquire", "observe"] * 2

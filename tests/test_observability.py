@@ -300,7 +300,7 @@ def test_metrics_derived_counts_match_a_direct_count() -> None:
     import random
     from collections import Counter, defaultdict
 
-    from icalendly_async._session import RequestSpec
+    from icalendly_async._request import RequestSpec
     from icalendly_async.observability.metrics import BUCKETS
     from icalendly_async.ratelimit import Priority
 
@@ -348,16 +348,14 @@ def test_metrics_derived_counts_match_a_direct_count() -> None:
         assert list(histogram["buckets"].values()) == cumulative
 
 
-async def test_counters_get_the_figures_without_a_tracker_and_never_break_a_call(
+async def test_metrics_count_each_call_once_and_a_failing_observer_never_breaks_a_call(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from icalendly_async._hooks import Events
-
     class Broken(MetricsObserver):
-        def _count_call(self, *figures: object) -> None:
+        def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
             raise RuntimeError("boom")
 
-    class Extended(MetricsObserver):  # overrides on_call_end again: an ordinary observer
+    class Extended(MetricsObserver):  # overrides on_call_end again, and counts too
         def __init__(self) -> None:
             super().__init__()
             self.ended = 0
@@ -367,10 +365,6 @@ async def test_counters_get_the_figures_without_a_tracker_and_never_break_a_call
             super().on_call_end(call, error)
 
     metrics, extended = MetricsObserver(), Extended()
-    only_counters = Events((metrics, Broken()))
-    assert not only_counters.tracked and len(only_counters.counters) == 2
-    assert Events((extended,)).tracked and not Events((extended,)).counters
-
     caplog.set_level(logging.WARNING, logger="icalendly_async")
     async with Emulator() as emu:
         async with _client(emu, [metrics, Broken()]) as client:
@@ -378,7 +372,7 @@ async def test_counters_get_the_figures_without_a_tracker_and_never_break_a_call
             assert await client.request("GET", "/v2/me")
         async with _client(emu, [extended]) as client:
             await client.request("GET", "/v2/me")
-    assert any("Broken failed in _count_call" in r.getMessage() for r in caplog.records)
+    assert any("Broken failed in on_call_end" in r.getMessage() for r in caplog.records)
     me = metrics.snapshot()["operations"]["me.get"]
     counted = (me["calls"], me["attempts"], me["retries"], me["rate_limited"], me["holds"])
     assert counted == (1, 2, 1, 1, 1)
@@ -408,8 +402,8 @@ async def test_an_inactive_observer_beside_others_costs_no_events_per_call() -> 
         async with _client(emu, [Off(), metrics]) as client:
             for _ in range(3):
                 await client.request("GET", "/v2/me")
-            (cached,) = client._transport._subsets.values()
-            assert cached.counters and not cached.tracked
+            (cached,) = client._pipeline.events._subsets.values()
+            assert cached.observers == (metrics,)
         async with _client(emu, [Off(), unhashable]) as client:
             await client.request("GET", "/v2/me")
     assert metrics.snapshot()["operations"]["me.get"]["calls"] == 3

@@ -7,7 +7,8 @@ import os
 
 from yarl import URL
 
-from .._session import DEFAULT_BASE_URL, _is_loopback
+from .._request import DEFAULT_BASE_URL
+from .._request import is_loopback as _is_loopback
 from ..auth import ApiKey, Credential, PlatformClient
 from ..client import ICalendly
 from ..errors import ConfigurationError

@@ -114,6 +114,17 @@ def decode_success(status: int, body: bytes, *, envelope: bool = True) -> Succes
     return SuccessBody(payload.get("data"), pagination if isinstance(pagination, dict) else None)
 
 
+_MESSAGE_MAX = 500
+
+
+def _bounded(value: object) -> str:
+    """A server's message as text of bounded length (it ends up in exception messages)."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > _MESSAGE_MAX:
+        return text[:_MESSAGE_MAX] + f"… ({len(text)} characters)"
+    return text
+
+
 def decode_error(status: int, body: bytes) -> ErrorBody:
     """Code, message and details of an error body; never raises (HTML pages become the message)."""
     try:
@@ -126,15 +137,16 @@ def decode_error(status: int, body: bytes) -> ErrorBody:
             code = error.get("code")
             message = error.get("message")
             return ErrorBody(
-                str(code) if code is not None else None,
-                str(message) if message is not None else "",
+                _bounded(code) if code is not None else None,
+                _bounded(message) if message is not None else "",
                 error.get("details"),
             )
         if isinstance(error, str):  # RFC 6749 section 5.2: {"error": code, "error_description"}
             description = payload.get("error_description")
-            return ErrorBody(error, description if isinstance(description, str) else error, None)
+            message = description if isinstance(description, str) else error
+            return ErrorBody(_bounded(error), _bounded(message), None)
         message = payload.get("message")
         if isinstance(message, str):
-            return ErrorBody(None, message, None)
+            return ErrorBody(None, _bounded(message), None)
     text = preview(body) if body.strip() else "(empty body)"
     return ErrorBody(None, f"unexpected error body: {text}", None)

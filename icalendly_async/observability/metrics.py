@@ -21,7 +21,7 @@ import bisect
 from collections import Counter
 from typing import Any
 
-from .._hooks import CallInfo, Observer, counts_calls
+from .._hooks import CallInfo, Observer
 
 __all__ = ["Histogram", "MetricsObserver"]
 
@@ -119,36 +119,10 @@ class MetricsObserver(Observer):
         self._errors_by_credential: dict[str, Counter[str]] = {}
         self._sole: str | None = None  # the only credential seen so far, if only one
 
-    @counts_calls
     def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
-        # The pipeline calls _count_call directly, with no CallInfo built for this observer;
-        # this is for calls described by a CallInfo some other way.
-        self._count_call(
-            call.name,
-            call.credential,
-            call.duration,
-            call.limiter_wait,
-            call.sent,
-            call.retries,
-            call.rate_limited,
-            call.holds,
-            error,
-        )
-
-    def _count_call(
-        self,
-        name: str,
-        credential: str,
-        duration: float,
-        limiter_wait: float,
-        sent: int,
-        retries: int,
-        rate_limited: int,
-        holds: int,
-        error: BaseException | None,
-    ) -> None:
         # Counted once per call, from what the call gathered. A plain call (one attempt, no
         # limiter wait, nothing unusual) adds its latency and nothing else: see _snapshot.
+        name, credential, duration = call.name, call.credential, call.duration
         latency_bucket = _LATENCY + _bucket(BUCKETS, duration)
         by_operation = self._by_operation.get(name)
         if by_operation is None:
@@ -157,13 +131,15 @@ class MetricsObserver(Observer):
         for series in (by_operation,) if by_credential is None else (by_operation, by_credential):
             series[_LATENCY_SUM] += duration
             series[latency_bucket] += 1
-        if error is not None or sent != 1 or limiter_wait or retries or rate_limited or holds:
+        sent, wait = call.sent, call.limiter_wait
+        plain = error is None and sent == 1 and not wait
+        if not plain or call.retries or call.rate_limited or call.holds:
             unusual = (
-                limiter_wait,
+                wait,
                 sent - 1,
-                retries,
-                rate_limited,
-                holds,
+                call.retries,
+                call.rate_limited,
+                call.holds,
                 None if error is None else type(error).__name__,
             )
             self._unusual(unusual, by_operation, name, self._errors_by_operation)

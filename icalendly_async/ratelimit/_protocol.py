@@ -14,18 +14,25 @@ __all__ = ["Limiter"]
 class Limiter(Protocol):
     """Paces the requests of each credential (``key`` is the credential's ``limit_key``).
 
-    The session keeps one rule: every ``acquire`` that returns is followed by exactly one
-    ``observe`` when that attempt ends, with the response's rate-limit headers, or with
-    :meth:`RateLimitState.no_response` when no response came (error, timeout, cancellation).
-    That pairing is how a limiter counts requests in flight.
+    The pipeline calls exactly these five methods. It keeps one rule: every grant (a
+    ``try_acquire`` that returns ``True``, or an ``acquire`` that returns) is followed by
+    exactly one ``observe`` when that attempt ends, with the response's rate-limit headers, or
+    with :data:`~icalendly_async.ratelimit.headers.NO_RESPONSE` when no response came (error,
+    timeout, cancellation). That pairing is how a limiter counts requests in flight.
     """
+
+    def try_acquire(self, key: str, rate_limit: RateLimit, priority: int = Priority.NORMAL) -> bool:
+        """Grant one request of ``key`` now if that needs no waiting (``False``: call
+        :meth:`acquire`). A limiter that must ask elsewhere (Redis) always answers ``False``."""
+        ...
 
     async def acquire(
         self, key: str, rate_limit: RateLimit, cost: int = 1, *, priority: int = Priority.NORMAL
     ) -> None:
         """Wait until ``cost`` more requests of ``key`` may start, then count them as started.
 
-        Waiting calls of a higher ``priority`` (a :class:`Priority`) go first.
+        Waiting calls of a higher ``priority`` (a :class:`Priority`) go first. Cancelling the
+        wait takes nothing: a slot granted to a call cancelled before it resumes is given back.
         """
         ...
 
@@ -35,4 +42,10 @@ class Limiter(Protocol):
 
     async def penalize(self, key: str, seconds: float) -> None:
         """Send nothing for ``key`` for ``seconds`` (after a 429: the service's block)."""
+        ...
+
+    def hold_remaining(self, key: str) -> float:
+        """Seconds ``key`` is still held by the server (a 429's block, ``Remaining: 0``), as far
+        as this limiter knows; ``0.0`` when it is not. The pipeline fails a call fast when this
+        is longer than ``RetryPolicy.max_rate_limit_wait`` or the call's time left."""
         ...

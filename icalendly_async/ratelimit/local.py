@@ -564,10 +564,6 @@ class LocalLimiter:
             bucket.wakeup = None
 
     async def observe(self, key: str, state: RateLimitState) -> None:
-        self.observe_nowait(key, state)
-
-    def observe_nowait(self, key: str, state: RateLimitState) -> None:
-        """:meth:`observe` without a coroutine (it never waits); the session calls this one."""
         bucket = self._buckets.get(key)
         if bucket is None:
             return
@@ -637,7 +633,7 @@ class LocalLimiter:
         """Seconds ``key`` is held beyond ordinary pacing (0: not held): after a 429, or by a
         limit at ``Remaining: 0`` whose reset lies beyond a window (a daily limit, a proxy).
 
-        The session raises :class:`~icalendly_async.errors.RateLimitError` instead of waiting
+        The pipeline raises :class:`~icalendly_async.errors.RateLimitError` instead of waiting
         when this exceeds ``RetryPolicy.max_rate_limit_wait``.
         """
         bucket = self._buckets.get(key)

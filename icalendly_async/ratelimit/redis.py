@@ -312,6 +312,19 @@ class RedisLimiter:
 
     # -- the protocol ---------------------------------------------------------------------------
 
+    def try_acquire(self, key: str, rate_limit: RateLimit, priority: int = Priority.NORMAL) -> bool:
+        """Never grants without asking Redis: every grant is decided there, for the fleet."""
+        return False
+
+    def hold_remaining(self, key: str) -> float:
+        """Seconds this process knows ``key`` to be held (after a 429 any worker of the fleet
+        saw and this one was told of, or its own); ``0.0`` when not held."""
+        cred = self._credentials.get(key)
+        if cred is None:
+            return 0.0
+        wait = cred.hold_until - cred.margin - asyncio.get_running_loop().time()
+        return wait if wait > 0.0 else 0.0
+
     async def acquire(
         self, key: str, rate_limit: RateLimit, cost: int = 1, *, priority: int = Priority.NORMAL
     ) -> None:

@@ -22,11 +22,11 @@ class Unlimited:
     async def observe(self, key: str, state: RateLimitState) -> None:
         return None
 
-    def observe_nowait(self, key: str, state: RateLimitState) -> None:
-        return None
-
     async def penalize(self, key: str, seconds: float) -> None:
         return None
+
+    def hold_remaining(self, key: str) -> float:
+        return 0.0
 
     def __repr__(self) -> str:
         return "Unlimited()"

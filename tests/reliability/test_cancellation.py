@@ -15,6 +15,7 @@ import collections
 import random
 import time
 
+import aiohttp
 import pytest
 
 from icalendly_async import ApiKey, RateLimit, errors
@@ -35,6 +36,9 @@ from .conftest import (
 
 CALLS = 10_000
 LIMIT = RateLimit(300, 2)
+# A hang is cut by the read timeout (then retried); the call's whole budget is long enough that
+# the cancellations, not the budget, end the calls.
+PER_ATTEMPT = aiohttp.ClientTimeout(total=60, sock_read=0.4)
 
 
 @pytest.mark.slow
@@ -45,7 +49,10 @@ async def test_cancelling_10000_calls_at_random_points_leaks_nothing() -> None:
         port = port_of(emu.base_url)
         key = ApiKey(emu.api_key, rate_limit=LIMIT)
         async with emulator_client(
-            emu, credential=key, limiter=limiter, connection_limit=100, timeout=0.4
+            emu,
+            credential=key,
+            limiter=limiter,
+            connection_limit=100,
         ) as client:
             await client.request("GET", "/v2/me")  # calibrated: the burst goes out at once
             # Of the next requests, many trickle their body for a second (in flight when
@@ -59,7 +66,9 @@ async def test_cancelling_10000_calls_at_random_points_leaks_nothing() -> None:
                 return "/v2/me" if i % 2 else "/v2/bookings"
 
             tasks = [
-                asyncio.create_task(client.request("GET", target(i), params={"take": 1}))
+                asyncio.create_task(
+                    client.request("GET", target(i), params={"take": 1}, timeout=PER_ATTEMPT)
+                )
                 for i in range(CALLS)
             ]
             # Once a first wave is on the wire (however loaded the machine), cancel every call
@@ -81,7 +90,9 @@ async def test_cancelling_10000_calls_at_random_points_leaks_nothing() -> None:
                 and not isinstance(r, (asyncio.CancelledError, errors.ICalendlyError))
             ]
             assert not unexpected, unexpected[:3]
-            assert kinds["CancelledError"] >= CALLS - 400, kinds  # the limit lets ~300 through
+            # The limit lets 300 through per 2-s window; the 1.5 s of cancellations can straddle
+            # the end of a window, so up to two windows' worth may complete.
+            assert kinds["CancelledError"] >= CALLS - 2 * LIMIT.limit, kinds
 
             await drain_loop(20)
             # zero connections checked out, nobody queued for one
@@ -107,7 +118,10 @@ async def test_cancelling_10000_calls_at_random_points_leaks_nothing() -> None:
             # 20 ms); and the burst takes the ideal schedule (two windows after the first) with
             # less than a window of slack: no slot was lost to the cancellations.
             emu.clear_faults()
-            await asyncio.sleep(LIMIT.window_seconds)  # let the server's window of the burst end
+            # Let the server's window end: requests cancelled in flight may still have reached
+            # it after the cancellations, so its window (and the Remaining: 0 it announced)
+            # can last up to a window beyond them.
+            await asyncio.sleep(2 * LIMIT.window_seconds)
             emu.reset_stats()
             samples: list[int] = []
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 from typing import Any
 
 import pytest
@@ -17,10 +18,10 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict
 
 from icalendly_async import RateLimit, errors
-from icalendly_async._session import _retry_after
 from icalendly_async.models.envelope import decode_error, decode_success
 from icalendly_async.ratelimit import LocalLimiter, RateLimitState
 from icalendly_async.ratelimit.headers import parse_headers
+from icalendly_async.retry import server_wait
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -186,5 +187,5 @@ retry_after_text = (
 @example("soon", [])
 def test_retry_after_parsing_is_total(value: str, headers: list[tuple[str, str]]) -> None:
     state = RateLimitState.from_headers(headers)
-    wait = _retry_after(CIMultiDict([*headers, ("Retry-After", value)]), state)
+    wait = server_wait(CIMultiDict([*headers, ("Retry-After", value)]), state, time.time())
     assert wait is None or wait >= 0
