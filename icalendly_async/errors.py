@@ -116,6 +116,16 @@ class ConnectionError(TransportError, builtins.ConnectionError):  # noqa: A001 -
     """The connection could not be made, or broke before a full response arrived."""
 
 
+class ResponseTooLargeError(TransportError):
+    """The response body is larger than ``ICalendly(max_response_bytes=…)``; it was not read
+    whole (a ``Content-Length`` over the limit is refused before reading anything)."""
+
+    def __init__(self, message: str, *, limit: int, size: int | None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.size = size
+
+
 class DecodeError(ICalendlyError):
     """The body is not the documented envelope (HTML error page, truncated JSON, ...)."""
 
