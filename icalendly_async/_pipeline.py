@@ -316,10 +316,13 @@ class Pipeline:
         status = answer.status
         if 200 <= status < 300:
             return _Step.DONE
-        if status in (401, 498) and credential.can_refresh:
-            if await self._replay_after_refresh(call, credential, attempt, refreshed, events):
-                call.attempts -= 1  # the replay after a refresh is not a retry
-                return _Step.REPLAY
+        if (
+            status in (401, 498)
+            and credential.can_refresh
+            and await self._replay_after_refresh(call, credential, attempt, refreshed, events)
+        ):
+            call.attempts -= 1  # the replay after a refresh is not a retry
+            return _Step.REPLAY
         wait = None
         if status in (408, 429, 503):
             wait = server_wait(answer.headers, attempt.state, self.clock.time())

@@ -20,7 +20,7 @@ from ._routes import implemented_operations
 from ._serve import ServerInfo, run, serve
 from ._stats import EmulatorStats, RequestRecord
 from ._validation import SchemaViolation
-from ._webhooks import WebhookDelivery
+from ._webhooks import DeliveryAttempt, WebhookDelivery
 from .emulator import VALIDATE_ENV, Emulator, SchemaViolationError
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "SchemaViolationError",
     "ServerInfo",
     "TokenPair",
+    "DeliveryAttempt",
     "WebhookDelivery",
     "WebhookReceiver",
     "implemented_operations",
