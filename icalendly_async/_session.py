@@ -519,11 +519,12 @@ class Transport:
                     replayed = True
                     attempt -= 1  # the replay after a refresh is not a retry
                     try:
-                        await credential.refresh(self._refresh_tokens, auth)
+                        refreshed = await credential.refresh(self._refresh_tokens, auth)
                     except BaseException:
                         tracker.refresh(False)
                         raise
-                    tracker.refresh(True)
+                    if refreshed is not False:  # False: another caller's new pair, nothing sent
+                        tracker.refresh(True)
                     continue
                 retry_after = (
                     _retry_after(resp_headers, state) if status in (408, 429, 503) else None

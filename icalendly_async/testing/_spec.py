@@ -25,7 +25,14 @@ import attrs
 from ..plans import Tier, tier_for_tag
 from ._auth import AuthKind
 
-__all__ = ["SPEC_ENV", "SpecOperation", "load_document", "operations", "spec_path"]
+__all__ = [
+    "SPEC_ENV",
+    "SpecOperation",
+    "documented_additions",
+    "load_document",
+    "operations",
+    "spec_path",
+]
 
 SPEC_ENV = "ICALENDLY_OPENAPI"
 _METHODS = ("get", "post", "put", "patch", "delete")
@@ -74,6 +81,28 @@ def load_document() -> dict[str, Any]:
             "openapi.json (the spec/ directory of the icalendly_async source tree)"
         )
     return _load(path)
+
+
+@functools.lru_cache(maxsize=1)
+def documented_additions() -> dict[str, dict[str, Any]]:
+    """The operations the repaired document adds (``x-icalendly-addition``: the OAuth 2.0
+    authorize page and token endpoint), by path and method; empty when the repaired document
+    (``spec/openapi.repaired.json``, written by ``python -m tools.codegen``) is not found."""
+    found = spec_path()
+    candidates = [_PACKAGE / "spec" / "openapi.repaired.json"]
+    if found is not None:
+        candidates.insert(0, found.with_name("openapi.repaired.json"))
+    for candidate in candidates:
+        if candidate.is_file():
+            document = _load(candidate)
+            return {
+                path: {m: op for m, op in item.items() if "x-icalendly-addition" in op}
+                for path, item in document.get("paths", {}).items()
+                if any(
+                    isinstance(op, dict) and "x-icalendly-addition" in op for op in item.values()
+                )
+            }
+    return {}
 
 
 def _auth_of_document(operation: dict[str, Any], path: str) -> AuthKind:

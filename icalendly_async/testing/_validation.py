@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from ._repairs import repair
-from ._spec import load_document
+from ._spec import documented_additions, load_document
 
 __all__ = ["ERROR_ENVELOPE", "ResponseValidator", "SchemaViolation", "to_json_schema"]
 
@@ -114,6 +114,9 @@ class ResponseValidator:
     ) -> None:
         source = document if document is not None else load_document()
         repaired, self.repairs = repair(source, skip=skip_repairs)
+        if document is None:  # the operations the service runs beyond the published document
+            for path, item in documented_additions().items():
+                repaired["paths"].setdefault(path, {}).update(item)
         self._components = {"schemas": to_json_schema(repaired["components"]["schemas"])}
         self._responses: dict[str, dict[str, Any]] = {}
         for item in repaired["paths"].values():
@@ -158,13 +161,23 @@ class ResponseValidator:
         """What is wrong with this answer (``None``: nothing)."""
         if operation_id not in self._responses:
             return f"{operation_id} is not an operation of the document"
+        documented = self._responses[operation_id].get(str(status))
+        if documented is not None:
+            content = documented.get("content")
+            if (content is None and 300 <= status < 400) or (
+                content and "application/json" not in content
+            ):
+                return None  # a redirect, or a page: nothing JSON to check
         try:
             value = json.loads(body)
         except ValueError:
             return "the body is not JSON"
         if status >= 400:
-            error = _jsonschema().exceptions.best_match(self._error.iter_errors(value))
-            return None if error is None else "error envelope " + _describe(error)
+            # The operation's own error schema where it documents one (RFC 6749 bodies of the
+            # OAuth token endpoint), else the service's error envelope.
+            own = self._validator(operation_id, status) if documented is not None else None
+            error = _jsonschema().exceptions.best_match((own or self._error).iter_errors(value))
+            return None if error is None else "error " + _describe(error)
         if str(status) not in self._responses[operation_id]:
             documented = ", ".join(self.statuses(operation_id)) or "none"
             return f"status {status} is not documented for it (documented: {documented})"
