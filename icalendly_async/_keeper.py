@@ -57,6 +57,7 @@ _RUNNING: set[asyncio.Task[_Outcome]] = set()  # refreshes running on, their cal
 
 class _Outcome(NamedTuple):
     pair: TokenPair
+    refreshed: bool = False  # False: another caller's (or process's) newer pair was found
     # What only the caller that refreshed is told (the refresh itself succeeded): an
     # on_refresh exception, or the store write that failed.
     error: BaseException | None = None
@@ -236,7 +237,7 @@ class TokenKeeper:
             raise
         if outcome.error is not None:
             raise outcome.error
-        return outcome.pair, outcome.pair.access_token != stale_access
+        return outcome.pair, outcome.refreshed
 
     def _land(self, flight: _Flight) -> None:
         if self._shared.flights.get(self._key) is flight:
@@ -304,10 +305,10 @@ class TokenKeeper:
                 failure.__cause__ = exc
                 if error is not None:
                     failure.__context__ = error
-                return _Outcome(new, failure)
+                return _Outcome(new, True, failure)
             if shared.unsaved.get(key) is kept:
                 del shared.unsaved[key]
-            return _Outcome(new, error)
+            return _Outcome(new, True, error)
 
     async def _write(self, pair: TokenPair) -> None:
         delay = WRITE_BACKOFF
