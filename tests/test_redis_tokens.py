@@ -8,11 +8,21 @@ import datetime as dt
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
+import aiohttp
 import pytest
 import redis.asyncio as redis_asyncio
 
-from icalendly_async import AccessToken, ICalendly, RateLimit, TokenPair, errors
+from icalendly_async import (
+    AccessToken,
+    ICalendly,
+    OAuthApp,
+    RateLimit,
+    ReauthorizationRequired,
+    TokenPair,
+    errors,
+)
 from icalendly_async.ratelimit.redis import (
     RedisLimiter,
     RedisTokenStore,
@@ -187,3 +197,63 @@ async def test_validation() -> None:
     await store.aclose()
     with pytest.raises(errors.ConfigurationError, match="lock_ttl"):
         RedisTokenStore("redis://127.0.0.1:1/0", lock_ttl=0)
+
+
+async def test_oauth_users_on_a_shared_store_refresh_once_per_fleet(
+    make: Callable[..., RedisTokenStore],
+) -> None:
+    limit = RateLimit(5000, 60)
+    async with Emulator(rate_limit=limit) as emu:
+        partner = emu.oauth_app
+        apps = [  # four "processes": their own store object, app and client
+            OAuthApp(
+                partner.client_id,
+                client_secret=partner.client_secret,
+                redirect_uri=partner.redirect_uris[0],
+                store=make(),
+                base_url=emu.base_url,
+                authorize_url=emu.authorize_url,
+                allow_insecure_http=True,
+                rate_limit=limit,
+            )
+            for _ in range(4)
+        ]
+        clients = [ICalendly(base_url=emu.base_url, allow_insecure_http=True) for _ in apps]
+        try:
+            request = apps[0].authorization_url()
+            async with (
+                aiohttp.ClientSession() as browser,
+                browser.get(request.url, allow_redirects=False) as answer,
+            ):
+                callback = dict(parse_qsl(urlsplit(answer.headers["Location"]).query))
+            await apps[0].exchange_code(
+                callback["code"],
+                state=callback["state"],
+                expected_state=request.state,
+                user_key="user-1",
+            )
+            emu.expire_access_tokens()
+            results = await asyncio.gather(
+                *(
+                    clients[i % 4].with_credential(apps[i % 4].credential("user-1")).me.get()
+                    for i in range(200)
+                ),
+                return_exceptions=True,
+            )
+            assert not [r for r in results if isinstance(r, BaseException)], results[:3]
+            assert emu.stats.refreshes == 1 and emu.stats.refresh_failures == 0
+            pairs = {await app.store.get("user-1") for app in apps}
+            assert len(pairs) == 1  # every process sees the rotated pair
+
+            emu.revoke_oauth_grants()
+            with pytest.raises(ReauthorizationRequired):
+                await clients[0].with_credential(apps[0].credential("user-1")).me.get()
+            tried = emu.stats.refresh_failures
+            for app, client in zip(apps[1:], clients[1:], strict=True):
+                with pytest.raises(ReauthorizationRequired):
+                    await client.with_credential(app.credential("user-1")).me.get()
+            assert emu.stats.refresh_failures == tried  # nobody else tried the dead pair
+        finally:
+            for app, client in zip(apps, clients, strict=True):
+                await app.aclose()
+                await client.aclose()
