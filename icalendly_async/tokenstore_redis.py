@@ -36,7 +36,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ._clock import SYSTEM_CLOCK, Clock
@@ -117,7 +117,9 @@ class RedisTokenStore:
     while held). ``lock_timeout``: the longest wait for another process's refresh.
     ``cache_seconds``: how long :meth:`get` may reuse a pair it read (0: read Redis on every
     call; a stale pair costs at most one refused attempt, which is then replayed with the
-    fresh one).
+    fresh one); callers that ask for one user's pair at the same moment share one read either
+    way. ``max_concurrency``: Redis commands in flight at once (keep it below the connection
+    pool's size: redis-py refuses more than that).
     """
 
     def __init__(
@@ -129,6 +131,7 @@ class RedisTokenStore:
         lock_ttl: float = 15.0,
         lock_timeout: float = 75.0,
         cache_seconds: float = 0.0,
+        max_concurrency: int = 50,
     ) -> None:
         if isinstance(cache_seconds, bool) or not cache_seconds >= 0:
             raise ConfigurationError("RedisTokenStore: cache_seconds must be >= 0")
@@ -145,6 +148,13 @@ class RedisTokenStore:
         self._holding: set[str] = set()
         self._releases: set[asyncio.Task[None]] = set()
         self._cached: dict[str, tuple[TokenPair, float]] = {}
+        self._reads: dict[str, asyncio.Future[TokenPair | None]] = {}
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise ConfigurationError("RedisTokenStore: max_concurrency must be a whole number")
+        if max_concurrency < 1:
+            raise ConfigurationError("RedisTokenStore: max_concurrency must be >= 1")
+        self._max_concurrency = max_concurrency
+        self._slots: asyncio.Semaphore | None = None
 
     def __repr__(self) -> str:
         return f"RedisTokenStore(prefix={self._prefix!r})"
@@ -155,8 +165,13 @@ class RedisTokenStore:
         pair_key, lock_key = credential_keys(self._prefix, key, "pair", "lock")
         return pair_key, lock_key
 
-    async def _call(self, awaitable: Any, what: str) -> Any:
-        return await bounded(awaitable, self._timeout, what, TokenStoreUnavailableError)
+    async def _call(self, command: Callable[[], Awaitable[Any]], what: str) -> Any:
+        """One Redis command, at most ``max_concurrency`` at a time (redis-py's pool refuses
+        more than its size at once), bounded by ``timeout``."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._max_concurrency)
+        async with self._slots:
+            return await bounded(command(), self._timeout, what, TokenStoreUnavailableError)
 
     def _remember(self, key: str, pair: TokenPair | None) -> None:
         if not self._cache_seconds:
@@ -176,33 +191,52 @@ class RedisTokenStore:
             cached = self._cached.get(key)
             if cached is not None and time.monotonic() - cached[1] < self._cache_seconds:
                 return cached[0]
-        raw = await self._call(self._client.get(pair_key), "reading a token pair")
+        if key in self._holding:  # deciding a refresh: a read begun before the lock is stale
+            return await self._read(key, pair_key)
+        reading = self._reads.get(key)
+        if reading is None:  # callers that ask at once share one read
+            reading = self._reads[key] = asyncio.ensure_future(self._read(key, pair_key))
+            reading.add_done_callback(lambda done: self._end_read(key, done))
+        return await asyncio.shield(reading)
+
+    async def _read(self, key: str, pair_key: str) -> TokenPair | None:
+        raw = await self._call(lambda: self._client.get(pair_key), "reading a token pair")
         pair = _decode(raw) if raw is not None else None
         self._remember(key, pair)
         return pair
+
+    def _end_read(self, key: str, done: asyncio.Future[TokenPair | None]) -> None:
+        if self._reads.get(key) is done:
+            del self._reads[key]
+        if not done.cancelled():
+            done.exception()  # retrieved: every caller got it already
 
     async def set(self, key: str, pair: TokenPair) -> None:
         """Store ``key``'s pair for every process."""
         if not isinstance(pair, TokenPair):
             raise ConfigurationError(f"a TokenStore holds TokenPair values, got {pair!r}")
         pair_key, _ = self._keys(key)
-        await self._call(self._client.set(pair_key, _encode(pair)), "storing a token pair")
+        await self._call(lambda: self._client.set(pair_key, _encode(pair)), "storing a token pair")
+        self._reads.pop(key, None)  # a read begun before this write would return the old pair
         self._remember(key, pair)
 
     async def add(self, key: str, pair: TokenPair) -> TokenPair:
         """Store ``pair`` unless ``key`` has one already; the pair stored now."""
         pair_key, _ = self._keys(key)
-        await self._call(self._client.set(pair_key, _encode(pair), nx=True), "seeding a token pair")
-        stored = await self.get(key)
+        await self._call(
+            lambda: self._client.set(pair_key, _encode(pair), nx=True), "seeding a token pair"
+        )
+        stored = await self._read(key, pair_key)  # not a shared read begun before the SET
         return stored if stored is not None else pair
 
     async def mark_dead(self, key: str, pair: TokenPair) -> None:
         """Delete ``key``'s pair if it is still ``pair`` (its refresh was refused for good)."""
         pair_key, _ = self._keys(key)
         await self._call(
-            self._mark_dead(keys=[pair_key], args=[pair.access_token]),
+            lambda: self._mark_dead(keys=[pair_key], args=[pair.access_token]),
             "deleting a dead token pair",
         )
+        self._reads.pop(key, None)
         self._remember(key, None)
 
     @contextlib.asynccontextmanager
@@ -240,7 +274,7 @@ class RedisTokenStore:
         delay = 0.005
         try:
             while not await self._call(
-                self._client.set(lock_key, token, nx=True, px=ttl_ms),
+                lambda: self._client.set(lock_key, token, nx=True, px=ttl_ms),
                 "taking the refresh lock",
             ):
                 if loop.time() >= deadline:
@@ -265,7 +299,7 @@ class RedisTokenStore:
             await asyncio.sleep(self._lock_ttl / 3)
             try:
                 kept = await self._call(
-                    self._extend(keys=[lock_key], args=[token, ttl_ms]),
+                    lambda: self._extend(keys=[lock_key], args=[token, ttl_ms]),
                     "extending the refresh lock",
                 )
             except TokenStoreUnavailableError as exc:
@@ -278,7 +312,7 @@ class RedisTokenStore:
     async def _release(self, lock_key: str, token: str) -> None:
         try:
             await self._call(
-                self._unlock(keys=[lock_key], args=[token]), "releasing the refresh lock"
+                lambda: self._unlock(keys=[lock_key], args=[token]), "releasing the refresh lock"
             )
         except TokenStoreUnavailableError as exc:  # its lease ends it anyway
             log.warning("could not release the token refresh lock: %s", exc)

@@ -257,3 +257,21 @@ async def test_oauth_users_on_a_shared_store_refresh_once_per_fleet(
             for app, client in zip(apps, clients, strict=True):
                 await app.aclose()
                 await client.aclose()
+
+
+async def test_a_burst_of_reads_fits_the_connection_pool(
+    make: Callable[..., RedisTokenStore], redis_server: RedisServer
+) -> None:
+    """A thousand concurrent calls each read the user's pair: redis-py's pool (100 connections
+    by default) refuses the 101st command in flight, so reads of one user are shared and the
+    commands in flight are bounded."""
+    small = redis_asyncio.Redis.from_url(redis_server.url, max_connections=8)
+    try:
+        store = make(url=small, max_concurrency=8)
+        await store.set("user-1", PAIR)
+        same = await asyncio.gather(*(store.get("user-1") for _ in range(1000)))
+        assert same == [PAIR] * 1000
+        others = await asyncio.gather(*(store.get(f"user-{i}") for i in range(300)))
+        assert others[1] == PAIR and others.count(None) == 299
+    finally:
+        await small.aclose()
