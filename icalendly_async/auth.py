@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from ._clock import SYSTEM_CLOCK, Clock
-from ._keeper import TokenKeeper
+from ._keeper import RefreshFunction, TokenKeeper
 from ._tokens import InMemoryTokenStore, TokenPair, TokenStore, mask, to_instant
 from .errors import AuthenticationError, ConfigurationError
 from .ratelimit.headers import RateLimit
@@ -279,8 +279,67 @@ def _bound(entries: dict[str, Any], limit: int) -> None:
 _REGISTRY = _PairRegistry()
 
 
-class AccessToken:
-    """A managed-user or OAuth access token, 500 requests / 60 s, refreshed with rotation.
+class _KeptToken:
+    """Base of the bearer-token credentials whose pair a :class:`TokenKeeper` keeps: the
+    ``Authorization`` header from the current pair, refreshed (once for everyone) shortly before
+    it expires and after a 401/498. Subclasses say how to refresh (:meth:`_refresh_function`)."""
+
+    __slots__ = ("_keeper", "_limit_key", "_rate_limit")
+
+    _keeper: TokenKeeper
+    _limit_key: str
+    _rate_limit: RateLimit
+
+    @property
+    def kind(self) -> str:
+        return "access_token"
+
+    @property
+    def limit_key(self) -> str:
+        return self._limit_key
+
+    @property
+    def rate_limit(self) -> RateLimit:
+        return self._rate_limit
+
+    @property
+    def can_refresh(self) -> bool:
+        return True
+
+    @property
+    def store(self) -> TokenStore:
+        """Where the pair lives."""
+        return self._keeper.store
+
+    async def current(self) -> TokenPair:
+        """The pair in use now (after any refresh)."""
+        return await self._keeper.current()
+
+    def _refresh_function(self, refresher: TokenRefresher) -> RefreshFunction:
+        raise NotImplementedError
+
+    async def auth_headers(self, refresher: TokenRefresher) -> dict[str, str]:
+        keeper = self._keeper
+        pair = await keeper.current()
+        if self.can_refresh and pair.refresh_token and keeper.expiring(pair):
+            pair, _ = await keeper.refresh(pair.access_token, self._refresh_function(refresher))
+        return {"Authorization": f"Bearer {pair.access_token}"}
+
+    async def refresh(self, refresher: TokenRefresher, failed: Mapping[str, str]) -> bool:
+        used = failed.get("Authorization", "").removeprefix("Bearer ")
+        _, refreshed = await self._keeper.refresh(used, self._refresh_function(refresher))
+        return refreshed
+
+    def client_secret_headers(self) -> dict[str, str] | None:
+        return None
+
+
+class AccessToken(_KeptToken):
+    """A managed user's access token, 500 requests / 60 s, refreshed with rotation.
+
+    (An OAuth partner app's users get their credential from
+    :meth:`~icalendly_async.OAuthApp.credential`, which refreshes at the OAuth token endpoint;
+    any other bearer token can be given without ``client_id``/``client_secret``: not refreshed.)
 
     With ``refresh_token``, ``client_id`` and ``client_secret`` it refreshes itself shortly before
     ``expires_at`` (``refresh_margin`` seconds, on ``clock``) and whenever the server answers
@@ -299,14 +358,7 @@ class AccessToken:
     the given pair seeding it when it holds none.
     """
 
-    __slots__ = (
-        "_client_id",
-        "_client_secret",
-        "_keeper",
-        "_limit_key",
-        "_rate_limit",
-        "_registered",
-    )
+    __slots__ = ("_client_id", "_client_secret", "_registered")
 
     def __init__(
         self,
@@ -370,45 +422,10 @@ class AccessToken:
         self._rate_limit = rate_limit or PLATFORM_RATE_LIMIT
 
     @property
-    def kind(self) -> str:
-        return "access_token"
-
-    @property
-    def limit_key(self) -> str:
-        return self._limit_key
-
-    @property
-    def rate_limit(self) -> RateLimit:
-        return self._rate_limit
-
-    @property
-    def store(self) -> TokenStore:
-        """Where the pair lives (a process-wide in-memory store unless one was given)."""
-        return self._keeper.store
-
-    @property
     def can_refresh(self) -> bool:
         return self._client_id is not None and self._client_secret is not None
 
-    async def current(self) -> TokenPair:
-        """The pair in use now (after any refresh)."""
-        return await self._keeper.current()
-
-    async def auth_headers(self, refresher: TokenRefresher) -> dict[str, str]:
-        keeper = self._keeper
-        pair = await keeper.current()
-        if self.can_refresh and pair.refresh_token and keeper.expiring(pair):
-            pair, _ = await keeper.refresh(pair.access_token, self._refresh_function(refresher))
-        return {"Authorization": f"Bearer {pair.access_token}"}
-
-    async def refresh(self, refresher: TokenRefresher, failed: Mapping[str, str]) -> bool:
-        used = failed.get("Authorization", "").removeprefix("Bearer ")
-        _, refreshed = await self._keeper.refresh(used, self._refresh_function(refresher))
-        return refreshed
-
-    def _refresh_function(
-        self, refresher: TokenRefresher
-    ) -> Callable[[TokenPair], Awaitable[TokenPair]]:
+    def _refresh_function(self, refresher: TokenRefresher) -> RefreshFunction:
         client_id, client_secret = self._client_id, self._client_secret
         if client_id is None or client_secret is None:
             raise ConfigurationError(

@@ -41,10 +41,17 @@ import attrs
 
 from . import errors
 from ._clock import SYSTEM_CLOCK, Clock
-from ._keeper import TokenKeeper, forget_unsaved
+from ._keeper import RefreshFunction, TokenKeeper, forget_unsaved
 from ._session import DEFAULT_BASE_URL, CallOptions, RequestSpec, _is_loopback
 from ._tokens import InMemoryTokenStore, TokenPair, TokenStore, mask
-from .auth import PLATFORM_RATE_LIMIT, TokenRefresher, _check_margin, _check_secret, _digest
+from .auth import (
+    PLATFORM_RATE_LIMIT,
+    TokenRefresher,
+    _check_margin,
+    _check_secret,
+    _digest,
+    _KeptToken,
+)
 from .client import ICalendly
 from .ratelimit.headers import RateLimit
 
@@ -360,7 +367,7 @@ class OAuthApp:
             clock=self._clock,
         )
 
-    def _refresher(self, user_key: str) -> Callable[[TokenPair], Awaitable[TokenPair]]:
+    def _refresher(self, user_key: str) -> RefreshFunction:
         async def refresh(pair: TokenPair) -> TokenPair:
             if not pair.refresh_token:
                 raise errors.ReauthorizationRequired(
@@ -441,7 +448,7 @@ def _token_pair(data: Any, status: int, now: float, keep: str | None, what: str)
         raise wrong("has an expires_in that is not seconds") from None
 
 
-class OAuthCredential:
+class OAuthCredential(_KeptToken):
     """Calls as one user of an :class:`OAuthApp` (``app.credential(user_key)``).
 
     ``Authorization: Bearer <the user's access token>``, paced as access tokens are (500 / 60 s
@@ -449,54 +456,23 @@ class OAuthCredential:
     once for everyone using the user's pair (it ignores the session's managed-user refresher).
     """
 
-    __slots__ = ("_app", "_keeper", "_limit_key", "_refresh", "_user_key")
+    __slots__ = ("_app", "_refresh", "_user_key")
 
     def __init__(self, app: OAuthApp, user_key: str) -> None:
         self._app = app
         self._user_key = user_key
         self._keeper = app._keeper(user_key)
         self._refresh = app._refresher(user_key)
+        self._rate_limit = app._rate_limit
         # Per app and user: stable across rotations and processes, and never a token.
         self._limit_key = _digest("access_token", "oauth", app.client_id, user_key)
-
-    @property
-    def kind(self) -> str:
-        return "access_token"
-
-    @property
-    def limit_key(self) -> str:
-        return self._limit_key
-
-    @property
-    def rate_limit(self) -> RateLimit:
-        return self._app._rate_limit
-
-    @property
-    def can_refresh(self) -> bool:
-        return True
 
     @property
     def user_key(self) -> str:
         return self._user_key
 
-    async def current(self) -> TokenPair:
-        """The user's pair in use now."""
-        return await self._keeper.current()
-
-    async def auth_headers(self, refresher: TokenRefresher) -> dict[str, str]:
-        keeper = self._keeper
-        pair = await keeper.current()
-        if pair.refresh_token and keeper.expiring(pair):
-            pair, _ = await keeper.refresh(pair.access_token, self._refresh)
-        return {"Authorization": f"Bearer {pair.access_token}"}
-
-    async def refresh(self, refresher: TokenRefresher, failed: Mapping[str, str]) -> bool:
-        used = failed.get("Authorization", "").removeprefix("Bearer ")
-        _, refreshed = await self._keeper.refresh(used, self._refresh)
-        return refreshed
-
-    def client_secret_headers(self) -> dict[str, str] | None:
-        return None
+    def _refresh_function(self, refresher: TokenRefresher) -> RefreshFunction:
+        return self._refresh
 
     def __repr__(self) -> str:
         return f"OAuthCredential(client_id={self._app.client_id!r}, user_key={self._user_key!r})"

@@ -14,8 +14,9 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestServer
 
-from icalendly_async import OAuthApp
-from icalendly_async.testing import Emulator, PartnerApp
+from icalendly_async.testing import Emulator
+
+from ._oauth_flow import partner_app
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -26,17 +27,6 @@ def _load(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _oauth(emu: Emulator, partner: PartnerApp) -> OAuthApp:
-    return OAuthApp(
-        partner.client_id,
-        client_secret=partner.client_secret,
-        redirect_uri=partner.redirect_uris[0],
-        base_url=emu.base_url,
-        authorize_url=emu.authorize_url,
-        allow_insecure_http=True,
-    )
 
 
 def _hops(answer: httpx.Response) -> list[str]:
@@ -53,7 +43,7 @@ async def test_fastapi_app_continue_with_icalendly(public: bool) -> None:
             emu.client_id,
             emu.client_secret,
             example.TokenDirectory(),
-            oauth=_oauth(emu, partner),
+            oauth=partner_app(emu, partner),
             session_secret="a-session-secret-0123456789",
         )
         async with app.router.lifespan_context(app):
@@ -102,7 +92,7 @@ async def test_aiohttp_app_continue_with_icalendly() -> None:
     async with Emulator() as emu:
         port = _free_port()
         partner = emu.add_oauth_app(redirect_uris=[f"http://127.0.0.1:{port}/oauth/callback"])
-        app = example.create_app(emu.base_url, emu.api_key, oauth=_oauth(emu, partner))
+        app = example.create_app(emu.base_url, emu.api_key, oauth=partner_app(emu, partner))
         async with (
             TestServer(app, host="127.0.0.1", port=port) as server,
             aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser,

@@ -12,9 +12,8 @@ import time
 import traceback
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-import aiohttp
 import pytest
 
 from icalendly_async import (
@@ -30,45 +29,12 @@ from icalendly_async import (
 )
 from icalendly_async._clock import VirtualClock
 from icalendly_async.oauth import code_challenge
-from icalendly_async.testing import Emulator, PartnerApp
+from icalendly_async.testing import Emulator
+
+from ._oauth_flow import approve, log_in, partner_app
 
 ROOMY = RateLimit(5000, 60)
 TOKEN_PATH = "/v2/auth/oauth2/token"
-
-
-def _app(emu: Emulator, partner: PartnerApp | None = None, **kwargs: Any) -> OAuthApp:
-    partner = partner or emu.oauth_app
-    return OAuthApp(
-        partner.client_id,
-        client_secret=partner.client_secret,
-        redirect_uri=partner.redirect_uris[0],
-        base_url=emu.base_url,
-        authorize_url=emu.authorize_url,
-        allow_insecure_http=True,
-        **kwargs,
-    )
-
-
-async def _approve(url: str) -> dict[str, str]:
-    """The user's browser: open the authorization URL, read where it is sent back."""
-    async with (
-        aiohttp.ClientSession() as browser,
-        browser.get(url, allow_redirects=False) as answer,
-    ):
-        assert answer.status == 302, await answer.text()
-        return dict(parse_qsl(urlsplit(answer.headers["Location"]).query))
-
-
-async def _log_in(app: OAuthApp, user_key: str = "user-1") -> TokenPair:
-    request = app.authorization_url()
-    callback = await _approve(request.url)
-    return await app.exchange_code(
-        callback["code"],
-        state=callback["state"],
-        expected_state=request.state,
-        code_verifier=request.code_verifier,
-        user_key=user_key,
-    )
 
 
 def _token_requests(emu: Emulator) -> int:
@@ -83,7 +49,7 @@ async def _flow(**options: Any) -> AsyncIterator[tuple[Emulator, OAuthApp, ICale
         if "clock" in options:
             app_options["clock"] = options["clock"]
         async with (
-            _app(emu, rate_limit=ROOMY, **app_options) as app,
+            partner_app(emu, rate_limit=ROOMY, **app_options) as app,
             ICalendly(base_url=emu.base_url, allow_insecure_http=True) as client,
         ):
             yield emu, app, client
@@ -93,7 +59,7 @@ async def _flow(**options: Any) -> AsyncIterator[tuple[Emulator, OAuthApp, ICale
 
 
 async def test_authorization_url_of_a_confidential_client() -> None:
-    async with Emulator() as emu, _app(emu) as app:
+    async with Emulator() as emu, partner_app(emu) as app:
         request = app.authorization_url(scopes=["READ_BOOKING", "READ_PROFILE"])
         query = parse_qs(urlsplit(request.url).query)
         assert request.url.startswith(emu.authorize_url + "?")
@@ -111,7 +77,7 @@ async def test_authorization_url_of_a_confidential_client() -> None:
 
 
 async def test_authorization_url_of_a_public_client_always_has_pkce() -> None:
-    async with Emulator() as emu, _app(emu, emu.oauth_public_app) as app:
+    async with Emulator() as emu, partner_app(emu, emu.oauth_public_app) as app:
         request = app.authorization_url()
         verifier = request.code_verifier
         assert verifier is not None and re.fullmatch(r"[A-Za-z0-9._~-]{43,128}", verifier)
@@ -124,7 +90,7 @@ async def test_authorization_url_of_a_public_client_always_has_pkce() -> None:
 
 
 async def test_authorization_url_checks_what_it_is_given() -> None:
-    async with Emulator() as emu, _app(emu) as app:
+    async with Emulator() as emu, partner_app(emu) as app:
         assert app.authorization_url(state="s" * 16).state == "s" * 16
         with pytest.raises(errors.ConfigurationError, match="16"):
             app.authorization_url(state="short")
@@ -184,10 +150,10 @@ async def test_the_whole_flow_then_calls_as_the_user(public: bool) -> None:
         emu.oauth_user_id = 2
         partner = emu.oauth_public_app if public else emu.oauth_app
         async with (
-            _app(emu, partner) as app,
+            partner_app(emu, partner) as app,
             ICalendly(base_url=emu.base_url, allow_insecure_http=True) as client,
         ):
-            pair = await _log_in(app, "user-42")
+            pair = await log_in(app, "user-42")
             assert pair.expires_at is not None and pair.refresh_token is not None
             assert abs(pair.expires_at.timestamp() - (time.time() + 1800)) < 5  # expires_in
             assert await app.store.get("user-42") == pair
@@ -197,9 +163,9 @@ async def test_the_whole_flow_then_calls_as_the_user(public: bool) -> None:
 
 
 async def test_a_state_mismatch_is_refused_before_anything_is_sent() -> None:
-    async with Emulator() as emu, _app(emu) as app:
+    async with Emulator() as emu, partner_app(emu) as app:
         request = app.authorization_url()
-        callback = await _approve(request.url)
+        callback = await approve(request.url)
         for state, expected in ((callback["state"] + "x", request.state), ("a" * 43, None)):
             with pytest.raises(OAuthStateError):
                 await app.exchange_code(callback["code"], state=state, expected_state=expected)
@@ -211,9 +177,9 @@ async def test_a_state_mismatch_is_refused_before_anything_is_sent() -> None:
 
 
 async def test_a_public_client_without_its_verifier_is_refused_before_sending() -> None:
-    async with Emulator() as emu, _app(emu, emu.oauth_public_app) as app:
+    async with Emulator() as emu, partner_app(emu, emu.oauth_public_app) as app:
         request = app.authorization_url()
-        callback = await _approve(request.url)
+        callback = await approve(request.url)
         with pytest.raises(errors.ConfigurationError, match="code_verifier"):
             await app.exchange_code(
                 callback["code"], state=callback["state"], expected_state=request.state
@@ -231,9 +197,9 @@ async def test_a_public_client_without_its_verifier_is_refused_before_sending() 
 
 
 async def test_codes_are_single_use_and_a_second_use_revokes_the_first() -> None:
-    async with Emulator() as emu, _app(emu) as app:
+    async with Emulator() as emu, partner_app(emu) as app:
         request = app.authorization_url()
-        callback = await _approve(request.url)
+        callback = await approve(request.url)
         await app.exchange_code(
             callback["code"], state=callback["state"], expected_state=request.state, user_key="u"
         )
@@ -251,9 +217,9 @@ async def test_codes_are_single_use_and_a_second_use_revokes_the_first() -> None
 
 async def test_codes_live_ten_minutes_on_the_emulators_clock() -> None:
     clock = VirtualClock(epoch=time.time())
-    async with Emulator(clock=clock) as emu, _app(emu, clock=clock) as app:
+    async with Emulator(clock=clock) as emu, partner_app(emu, clock=clock) as app:
         late, on_time = app.authorization_url(), app.authorization_url()
-        late_callback, on_time_callback = await _approve(late.url), await _approve(on_time.url)
+        late_callback, on_time_callback = await approve(late.url), await approve(on_time.url)
         await clock.advance(599)
         await app.exchange_code(
             on_time_callback["code"], state=on_time_callback["state"], expected_state=on_time.state
@@ -278,7 +244,7 @@ async def test_a_wrong_client_secret_is_invalid_client_and_not_echoed() -> None:
             allow_insecure_http=True,
         ) as app:
             request = app.authorization_url()
-            callback = await _approve(request.url)
+            callback = await approve(request.url)
             with pytest.raises(errors.AuthenticationError) as info:
                 await app.exchange_code(
                     callback["code"], state=callback["state"], expected_state=request.state
@@ -292,7 +258,7 @@ async def test_a_wrong_client_secret_is_invalid_client_and_not_echoed() -> None:
 async def test_refresh_ahead_of_expiry_on_the_injected_clock() -> None:
     clock = VirtualClock(epoch=time.time())
     async with _flow(clock=clock, refresh_margin=120) as (emu, app, client):
-        first = await _log_in(app)
+        first = await log_in(app)
         user = client.with_credential(app.credential("user-1"))
         await user.me.get()
         await clock.advance(1800 - 121)  # not yet inside the margin
@@ -307,7 +273,7 @@ async def test_refresh_ahead_of_expiry_on_the_injected_clock() -> None:
 @pytest.mark.parametrize("status", [498, 401])
 async def test_refused_token_is_refreshed_and_the_call_replayed(status: int) -> None:
     async with _flow() as (emu, app, client):
-        first = await _log_in(app)
+        first = await log_in(app)
         if status == 498:
             emu.expire_access_tokens()
         else:  # a token the server no longer knows: rotated by another process, say
@@ -322,7 +288,7 @@ async def test_refused_token_is_refreshed_and_the_call_replayed(status: int) -> 
 async def test_credentials_built_per_call_refresh_once(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="icalendly_async")
     async with _flow() as (emu, app, client):
-        await _log_in(app)
+        await log_in(app)
         emu.expire_access_tokens()
         results = await asyncio.gather(
             *(client.with_credential(app.credential("user-1")).me.get() for _ in range(200)),
@@ -355,8 +321,8 @@ class _SeparateProcess:
 async def test_a_caller_with_a_stale_pair_uses_the_newer_one_instead_of_refreshing() -> None:
     shared = InMemoryTokenStore()
     async with _flow(store=_SeparateProcess(shared)) as (emu, app, client):
-        first = await _log_in(app)
-        async with _app(emu, store=_SeparateProcess(shared)) as other:
+        first = await log_in(app)
+        async with partner_app(emu, store=_SeparateProcess(shared)) as other:
             emu.expire_access_tokens()
             await client.with_credential(app.credential("user-1")).me.get()  # refreshes
             assert emu.stats.refreshes == 1
@@ -375,19 +341,19 @@ async def test_a_caller_with_a_stale_pair_uses_the_newer_one_instead_of_refreshi
 async def test_a_dead_grant_asks_for_authorization_once_for_every_process() -> None:
     shared = InMemoryTokenStore()
     async with _flow(store=_SeparateProcess(shared)) as (emu, app, client):
-        await _log_in(app, "user-9")
+        await log_in(app, "user-9")
         emu.revoke_oauth_grants()  # the user removed the app from their account
         with pytest.raises(ReauthorizationRequired) as info:
             await client.with_credential(app.credential("user-9")).me.get()
         assert info.value.user_key == "user-9" and info.value.error == "invalid_grant"
         assert await shared.get("user-9") is None  # marked dead
         sent = _token_requests(emu)
-        async with _app(emu, store=_SeparateProcess(shared)) as other:
+        async with partner_app(emu, store=_SeparateProcess(shared)) as other:
             with pytest.raises(ReauthorizationRequired):
                 await client.with_credential(other.credential("user-9")).me.get()
         assert _token_requests(emu) == sent  # the other process did not try the dead pair
         # authorizing again brings the user back
-        await _log_in(app, "user-9")
+        await log_in(app, "user-9")
         await client.with_credential(app.credential("user-9")).me.get()
 
 
@@ -410,7 +376,7 @@ async def test_on_refresh_gets_each_pair_and_its_exception_keeps_type_and_messag
             raise Unwritable("backup database is read-only")
 
     async with _flow(on_refresh=on_refresh) as (emu, app, client):
-        await _log_in(app)
+        await log_in(app)
         user = client.with_credential(app.credential("user-1"))
         emu.expire_access_tokens()
         with pytest.raises(Unwritable, match=r"^backup database is read-only$"):
@@ -452,7 +418,7 @@ async def test_a_refreshed_pair_survives_a_store_that_cannot_write_it() -> None:
         order.append("handed to on_refresh")
 
     async with _flow(clock=clock, store=store, on_refresh=on_refresh) as (emu, app, client):
-        await _log_in(app)
+        await log_in(app)
         old = await store.get("user-1")
         user = client.with_credential(app.credential("user-1"))
         order.clear()
@@ -484,7 +450,7 @@ async def test_a_store_write_that_fails_once_is_retried() -> None:
     clock = VirtualClock(epoch=time.time())
     store = _BrokenStore()
     async with _flow(clock=clock, store=store) as (emu, app, client):
-        await _log_in(app)
+        await log_in(app)
         emu.expire_access_tokens()
         store.failing = 1
         call = asyncio.ensure_future(client.with_credential(app.credential("user-1")).me.get())
@@ -512,7 +478,7 @@ async def test_no_secret_in_urls_reprs_logs_exceptions_or_tracebacks(
         secret = emu.oauth_app.client_secret
         assert secret is not None
         request = app.authorization_url(pkce=True)
-        callback = await _approve(request.url)
+        callback = await approve(request.url)
         pair = await app.exchange_code(
             callback["code"],
             state=callback["state"],

@@ -8,16 +8,13 @@ import datetime as dt
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-import aiohttp
 import pytest
 import redis.asyncio as redis_asyncio
 
 from icalendly_async import (
     AccessToken,
     ICalendly,
-    OAuthApp,
     RateLimit,
     ReauthorizationRequired,
     TokenPair,
@@ -30,6 +27,7 @@ from icalendly_async.ratelimit.redis import (
 )
 from icalendly_async.testing import Emulator
 
+from ._oauth_flow import log_in, partner_app
 from .redis_server import RedisServer, free_port, redis_server_fixture  # noqa: F401
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
@@ -204,34 +202,12 @@ async def test_oauth_users_on_a_shared_store_refresh_once_per_fleet(
 ) -> None:
     limit = RateLimit(5000, 60)
     async with Emulator(rate_limit=limit) as emu:
-        partner = emu.oauth_app
         apps = [  # four "processes": their own store object, app and client
-            OAuthApp(
-                partner.client_id,
-                client_secret=partner.client_secret,
-                redirect_uri=partner.redirect_uris[0],
-                store=make(),
-                base_url=emu.base_url,
-                authorize_url=emu.authorize_url,
-                allow_insecure_http=True,
-                rate_limit=limit,
-            )
-            for _ in range(4)
+            partner_app(emu, store=make(), rate_limit=limit) for _ in range(4)
         ]
         clients = [ICalendly(base_url=emu.base_url, allow_insecure_http=True) for _ in apps]
         try:
-            request = apps[0].authorization_url()
-            async with (
-                aiohttp.ClientSession() as browser,
-                browser.get(request.url, allow_redirects=False) as answer,
-            ):
-                callback = dict(parse_qsl(urlsplit(answer.headers["Location"]).query))
-            await apps[0].exchange_code(
-                callback["code"],
-                state=callback["state"],
-                expected_state=request.state,
-                user_key="user-1",
-            )
+            await log_in(apps[0])
             emu.expire_access_tokens()
             results = await asyncio.gather(
                 *(
