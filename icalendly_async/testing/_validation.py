@@ -161,9 +161,9 @@ class ResponseValidator:
         """What is wrong with this answer (``None``: nothing)."""
         if operation_id not in self._responses:
             return f"{operation_id} is not an operation of the document"
-        documented = self._responses[operation_id].get(str(status))
-        if documented is not None:
-            content = documented.get("content")
+        response = self._responses[operation_id].get(str(status))
+        if response is not None:
+            content = response.get("content")
             if (content is None and 300 <= status < 400) or (
                 content and "application/json" not in content
             ):
@@ -175,7 +175,7 @@ class ResponseValidator:
         if status >= 400:
             # The operation's own error schema where it documents one (RFC 6749 bodies of the
             # OAuth token endpoint), else the service's error envelope.
-            own = self._validator(operation_id, status) if documented is not None else None
+            own = self._validator(operation_id, status) if response is not None else None
             error = _jsonschema().exceptions.best_match((own or self._error).iter_errors(value))
             return None if error is None else "error " + _describe(error)
         if str(status) not in self._responses[operation_id]:
