@@ -394,11 +394,12 @@ class Pipeline:
         """
         if not refreshed:
             try:
-                await credential.refresh(self._refresh_tokens, attempt.headers)
+                sent = await credential.refresh(self._refresh_tokens, attempt.headers)
             except BaseException:
                 events.refresh(call, False)
                 raise
-            events.refresh(call, True)
+            if sent is not False:  # False: another caller's new pair is used, nothing was sent
+                events.refresh(call, True)
             return True
         if call.sent - call.attempts >= _MAX_REPLAYS:
             return False

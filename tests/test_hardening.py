@@ -178,10 +178,16 @@ async def test_a_replay_refused_after_another_rotation_is_sent_again_with_the_ne
     rotates T2 to T3 in the shared store and the server refuses T2: the call is replayed once
     more with T3 instead of failing. A token refused right after the call's own refresh is an
     error (see the 498 storm test), so this happens only when the token changed meanwhile."""
-    from icalendly_async import AccessToken, TokenPair
+    from icalendly_async import AccessToken, InMemoryTokenStore, TokenPair
 
+    store = InMemoryTokenStore()  # shared with "another process" below
     token = AccessToken(
-        "at-one-0123456789", "rt-one-0123456789", client_id="cid", client_secret="csecret-0123"
+        "at-one-0123456789",
+        "rt-one-0123456789",
+        client_id="cid",
+        client_secret="csecret-0123",
+        store=store,
+        key="user-1",
     )
 
     async def server(request: web.Request) -> web.StreamResponse:
@@ -190,7 +196,7 @@ async def test_a_replay_refused_after_another_rotation_is_sent_again_with_the_ne
             return web.json_response({"status": "success", "data": data})
         used = request.headers["Authorization"].removeprefix("Bearer ")
         if used == "at-two-0123456789":  # meanwhile another process rotated it
-            await token.store.set(TokenPair("at-three-0123456789", "rt-three-0123456789"))
+            await store.set("user-1", TokenPair("at-three-0123456789", "rt-three-0123456789"))
         if used != "at-three-0123456789":
             body = {"status": "error", "error": {"code": "ACCESS_TOKEN_IS_EXPIRED", "message": "x"}}
             return web.json_response(body, status=498)

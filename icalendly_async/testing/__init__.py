@@ -13,8 +13,9 @@ fixtures ``icalendly_emulator`` and ``icalendly_webhook_receiver``. From a shell
 ``icalendly mock-server`` (:func:`serve`).
 """
 
-from ._credentials import OAuthClient, TokenPair
+from ._credentials import OAuthClient
 from ._faults import Fault, FaultKind
+from ._oauth import PartnerApp
 from ._receiver import ReceivedWebhook, WebhookReceiver
 from ._routes import implemented_operations
 from ._serve import ServerInfo, run, serve
@@ -30,12 +31,12 @@ __all__ = [
     "Fault",
     "FaultKind",
     "OAuthClient",
+    "PartnerApp",
     "ReceivedWebhook",
     "RequestRecord",
     "SchemaViolation",
     "SchemaViolationError",
     "ServerInfo",
-    "TokenPair",
     "DeliveryAttempt",
     "WebhookDelivery",
     "WebhookReceiver",
