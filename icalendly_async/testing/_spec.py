@@ -33,6 +33,7 @@ __all__ = [
     "load_document",
     "operations",
     "spec_path",
+    "webhook_triggers",
 ]
 
 SPEC_ENV = "ICALENDLY_OPENAPI"
@@ -167,3 +168,10 @@ def id_path_params() -> frozenset[str]:
                 if parameter.get("in") == "path" and kind in ("number", "integer"):
                     found.add(parameter["name"])
     return frozenset(found)
+
+
+@functools.lru_cache(maxsize=1)
+def webhook_triggers() -> tuple[str, ...]:
+    """The trigger names a webhook may subscribe to, as the repaired document lists them."""
+    schema = load_document()["components"]["schemas"]["CreateWebhookInputDto"]
+    return tuple(schema["properties"]["triggers"]["items"]["enum"])
