@@ -13,6 +13,7 @@ fixtures ``icalendly_emulator`` and ``icalendly_webhook_receiver``. From a shell
 ``icalendly mock-server`` (:func:`serve`).
 """
 
+from .._clock import VirtualClock
 from ._credentials import OAuthClient, TokenPair
 from ._faults import Fault, FaultKind
 from ._receiver import ReceivedWebhook, WebhookReceiver
@@ -36,6 +37,7 @@ __all__ = [
     "SchemaViolationError",
     "ServerInfo",
     "TokenPair",
+    "VirtualClock",
     "WebhookDelivery",
     "WebhookReceiver",
     "implemented_operations",
