@@ -32,16 +32,14 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _run(
-    *args: str, timeout: float = 120, cwd: Path | None = None, **env: str
-) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``icalendly ARGS`` with ``env`` added to the environment (ICALENDLY_* cleared first)."""
+    return _run_in(None, *args, **env)
+
+
+def _run_in(cwd: Path | None, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*_command(), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=_env(**env),
-        cwd=cwd,
+        [*_command(), *args], capture_output=True, text=True, timeout=120, env=_env(**env), cwd=cwd
     )
 
 
@@ -95,7 +93,7 @@ def test_demo_reports_zero_429s_and_writes_under_the_directory_it_names(tmp_path
 
 
 def test_demo_writes_under_icalendly_demo_by_default(tmp_path: Path) -> None:
-    done = _run("demo", "--bookings", "50", "--rate-limit", "1000/1", "--quiet", cwd=tmp_path)
+    done = _run_in(tmp_path, "demo", "--bookings", "50", "--rate-limit", "1000/1", "--quiet")
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["icalendly-demo"]  # nothing else
     written = tmp_path / "icalendly-demo" / "bookings.jsonl"

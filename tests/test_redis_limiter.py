@@ -614,7 +614,7 @@ async def test_a_server_refusing_time_in_scripts_switches_to_the_client_clock(
     limiter = make(calibrate=False, margin=0.0)
     script = limiter._grant
 
-    async def old_server(*, keys: list[str], args: list[object]) -> Any:
+    async def old_server(*, keys: list[str], args: list[str | int | float]) -> Any:
         if args[1] == "1":  # what Redis < 5 answers a script that writes after TIME
             raise ResponseError(
                 "Write commands not allowed after non deterministic commands. Call "
