@@ -35,6 +35,9 @@ from icalendly_async.models import _generated as generated
 from icalendly_async.models._base import _kind, json_name
 from icalendly_async.models.converter import UNSET
 
+# The reliability sweep runs in the full suite (.ci/run: pytest -m slow), not the default run.
+pytestmark = pytest.mark.slow
+
 SAMPLE = 40  # classes per run ("a few dozen")
 MAX_DEPTH = 3  # below this, optional nesting is left out and lists are empty
 
