@@ -1,4 +1,4 @@
-"""The generated models and the converter rules of DESIGN.md."""
+"""The generated models and the converter's rules (``icalendly_async.models.converter``)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """The pacing rules both limiters follow; only where a credential's state lives differs.
 
-Why a sliding log and not a plain token bucket (DESIGN.md, "The limiter's arithmetic"): the
-service counts a fixed window that opens at a credential's first request and blocks it for 60 s
-after an overrun. A token bucket with burst ``B`` and rate ``r`` admits ``B + r·W`` per window,
-so a bucket with ``B = L`` lets about ``2L`` through the first window, and the safe bucket
-(``B = 1``) spreads a burst of ``N`` over ``(N-1)·W/L`` instead of ``(ceil(N/L)-1)·W``. The log of
-the last ``L`` start times is both safe (never more than ``L`` starts in any window of
-``W + margin``) and ideal (``L`` at once, ``L`` more as each window ends).
+Why a sliding log and not a plain token bucket: the service counts a fixed window that opens at
+a credential's first request and blocks it for 60 s after an overrun. A token bucket with burst
+``B`` and rate ``r`` admits ``B + r·W`` per window, so a bucket with ``B = L`` lets about ``2L``
+through the first window, and the safe bucket (``B = 1``) spreads a burst of ``N`` over
+``(N-1)·W/L`` instead of ``(ceil(N/L)-1)·W``. The log of the last ``L`` start times is both safe
+(never more than ``L`` starts in any window of ``W + margin``) and ideal (``L`` at once, ``L``
+more as each window ends).
 
 A call of cost ``c`` (BULK or not) may start at ``now`` when none of these holds it back
 (:class:`Reason` names each; :meth:`Window.delay` is the rule, ``_redis_lua.GRANT`` the same rule

@@ -5,7 +5,7 @@ or 500 requests per minute. Each with its own :class:`~icalendly_async.ratelimit
 would let N times the limit through, and the service blocks the credential for 60 s after an
 overrun. This limiter keeps the same sliding log as ``LocalLimiter`` (never more than ``limit``
 starts in any window of ``window + margin``, ``limit`` at once and ``limit`` more as each window
-ends; DESIGN.md, "The limiter's arithmetic") in a Redis sorted set, and decides every grant in
+ends; :mod:`._window` says why) in a Redis sorted set, and decides every grant in
 one atomic Lua script (``_redis_lua.py``) on the server's clock. A denial writes nothing and
 returns the exact wait, so a caller sleeps once instead of polling.
 
