@@ -35,6 +35,7 @@ from ..ratelimit.headers import RateLimit
 from ._credentials import CredentialStore, OAuthClient, digest
 from ._data import OWNER_ID, DataStore
 from ._faults import Fault
+from ._info import ServerInfo
 from ._oauth import DEFAULT_REDIRECT_URI, OAuthFlows, PartnerApp
 from ._ratelimit import RateLimits
 from ._routes import build_app
@@ -275,6 +276,24 @@ class Emulator:
         if self._base_url is None:
             raise RuntimeError("the emulator is not running: use 'async with Emulator() as emu'")
         return self._base_url
+
+    @property
+    def info(self) -> ServerInfo:
+        """Everything a client needs to call this running emulator: its base URL, the ready
+        API key, the platform client, the OAuth partner apps (secrets stay out of the repr;
+        ``info.environment()`` gives them as ``ICALENDLY_*`` variables)."""
+        app, public = self.oauth_app, self.oauth_public_app
+        return ServerInfo(
+            self.base_url,
+            self.api_key,
+            self.client_id,
+            self.client_secret,
+            authorize_url=self.authorize_url,
+            oauth_client_id=app.client_id,
+            oauth_client_secret=app.client_secret or "",
+            oauth_public_client_id=public.client_id,
+            oauth_redirect_uri=app.redirect_uris[0],
+        )
 
     @property
     def api_key(self) -> str:
