@@ -55,7 +55,7 @@ SAMPLER = Sampler(DOCUMENT)
 RAW = {op["operationId"]: (path, op) for path, _method, op in iter_operations(DOCUMENT)}
 
 
-# --- arguments from the document ---------------------------------------------------------------
+# --- arguments from the document ------------------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -135,7 +135,7 @@ def build_call(operation: Operation, method: Any, path_values: dict[str, Any]) -
     return Call([values[name] for name in operation.path_params], kwargs)
 
 
-# --- the emulated state: what the path parameters name -----------------------------------------
+# --- the emulated state: what the path parameters name --------------------------------------------
 
 
 class World:
@@ -242,7 +242,7 @@ class World:
         return getattr(created, field)
 
 
-# --- what the document allows and the emulated service refuses ---------------------------------
+# --- what the document allows and the emulated service refuses ------------------------------------
 
 
 Adjustment = Callable[[Call, World], Awaitable[None]]
@@ -393,7 +393,7 @@ async def adjust(operation: Operation, call: Call, world: World) -> None:
         await entry[1](call, world)
 
 
-# --- the return type, at runtime -----------------------------------------------------------------
+# --- the return type, at runtime ------------------------------------------------------------------
 
 
 def hints_of(function: Any) -> dict[str, Any]:
@@ -417,14 +417,17 @@ def type_errors(value: Any, hint: Any, where: str = "$", depth: int = 0) -> list
         tries = [type_errors(value, option, where, depth) for option in args]
         if any(not errors for errors in tries):
             return []
-        return [f"{where}: {type(value).__name__} matches none of {hint}"] + min(tries, key=len)
+        closest = min(tries, key=len)
+        return [f"{where}: {type(value).__name__} matches none of {hint}", *closest]
     if origin is typing.Literal:
         return [] if value in args else [f"{where}: {value!r} is not one of {args}"]
     if origin in (list, tuple, set, frozenset) or origin is typing.Sequence:
         if not isinstance(value, origin if origin is not typing.Sequence else list):
             return [f"{where}: {type(value).__name__} is not a {origin.__name__}"]
         item = args[0] if args else Any
-        return [e for i, v in enumerate(value) for e in type_errors(v, item, f"{where}[{i}]", depth)]
+        return [
+            e for i, v in enumerate(value) for e in type_errors(v, item, f"{where}[{i}]", depth)
+        ]
     if origin in (dict, typing.Mapping) or origin is getattr(typing, "Mapping", None):
         if not isinstance(value, dict):
             return [f"{where}: {type(value).__name__} is not a dict"]
@@ -439,10 +442,10 @@ def type_errors(value: Any, hint: Any, where: str = "$", depth: int = 0) -> list
     if not isinstance(value, hint):
         return [f"{where}: {type(value).__name__} {value!r:.80} is not a {hint.__name__}"]
     if attrs.has(hint):
-        fields = typing.get_type_hints(type(value))
+        fields = typing.get_type_hints(hint)
         return [
             error
-            for field in attrs.fields(type(value))
+            for field in attrs.fields(hint)
             if field.name in fields and not field.name.startswith("_")
             for error in type_errors(
                 getattr(value, field.name), fields[field.name], f"{where}.{field.name}", depth + 1
@@ -451,7 +454,7 @@ def type_errors(value: Any, hint: Any, where: str = "$", depth: int = 0) -> list
     return []
 
 
-# --- the sweep -------------------------------------------------------------------------------------
+# --- the sweep ------------------------------------------------------------------------------------
 
 #: Operations that fail today for a reason that is the typed layer's job (issue #16 items 3-4).
 TYPED: dict[str, str] = {}

@@ -69,10 +69,13 @@ class DocumentAnswers:
             status, schema = self._responses[operation_id]
             rng = random.Random(f"{self._seed}/{operation_id}")
             body = None if schema is None else _Builder(self._schemas, rng).build(schema)
-            if isinstance(body, dict) and isinstance(body.get("data"), list):
-                if isinstance(body.get("pagination"), dict):
-                    count = len(body["data"])
-                    body["pagination"] = pagination(count, 0, max(count, 1), count)
+            if (
+                isinstance(body, dict)
+                and isinstance(body.get("data"), list)
+                and isinstance(body.get("pagination"), dict)
+            ):
+                count = len(body["data"])
+                body["pagination"] = pagination(count, 0, max(count, 1), count)
             cached = self._cache[operation_id] = (status, body)
         return cached
 
@@ -135,7 +138,7 @@ class _Builder:
         for key in ("anyOf", "oneOf"):
             if schema.get(key):
                 return self.build(schema[key][0], depth)
-        if "enum" in schema and schema["enum"]:
+        if schema.get("enum"):
             values = [value for value in schema["enum"] if value is not None]
             return "success" if "success" in values else values[0]
         kind = schema.get("type")
@@ -200,10 +203,7 @@ class _Builder:
         ):
             return list(example)
         minimum = int(schema.get("minItems", 0))
-        if depth >= _MAX_DEPTH:
-            count = minimum
-        else:
-            count = max(minimum, 1 + (self._rng.random() < 0.5))
+        count = minimum if depth >= _MAX_DEPTH else max(minimum, self._rng.randint(1, 2))
         maximum = schema.get("maxItems")
         if maximum is not None:
             count = min(count, int(maximum))

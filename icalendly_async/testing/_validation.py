@@ -10,12 +10,12 @@ runs. What was received is kept as a :class:`ReceivedRequest` (``Emulator.receiv
 so a test can check what a client sent. The documented additions (the OAuth 2.0 endpoints)
 check their requests themselves, as RFC 6749 says (their errors are not the error envelope).
 
-Answers: on when asked (``Emulator(validate_responses=True)``, or the ``ICALENDLY_EMULATOR_VALIDATE``
-environment variable): the pipeline hands each answer of an operation to
-:meth:`ResponseValidator.check`, which validates it and keeps a :class:`SchemaViolation` for
-each mismatch. Success bodies are checked against the operation's response schema for that
-status (a status the operation does not document is a violation); error bodies against the
-service's error envelope (NOTES.md).
+Answers: on when asked (``Emulator(validate_responses=True)``, or the
+``ICALENDLY_EMULATOR_VALIDATE`` environment variable): the pipeline hands each answer of an
+operation to :meth:`ResponseValidator.check`, which validates it and keeps a
+:class:`SchemaViolation` for each mismatch. Success bodies are checked against the
+operation's response schema for that status (a status the operation does not document is a
+violation); error bodies against the service's error envelope (NOTES.md).
 
 The document is the one repaired document the package ships (:mod:`._spec`), converted from
 OpenAPI 3.0 to JSON Schema (``nullable``, ``example`` and the other OpenAPI-only keywords).
@@ -425,12 +425,10 @@ class RequestValidator:
 
 def _request_problem(error: Any) -> str:
     parts = list(error.absolute_path)
+    message = str(error.message)[:300]
     if not parts:
-        if error.validator == "required":
-            return "The request needs a JSON body"
-        return error.message[:300]
+        return "The request needs a JSON body" if error.validator == "required" else message
     place, rest = parts[0], parts[1:]
-    message = error.message[:300]
     if not rest:
         return f"body: {message}" if place == "body" else f"{place} parameters: {message}"
     where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in rest)
