@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
+import pytest
 import pytest_asyncio
 
 from icalendly_async import ApiKey, ICalendly
@@ -226,3 +227,16 @@ async def test_a_paginator_over_a_document_answer_ends() -> None:
             items = [item async for item in client.orgs.attributes.list(100, take=1)]
     assert 1 <= len(first.items) <= 2
     assert len(items) == len(first.items)
+
+
+def test_request_validation_follows_jsonschema_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without jsonschema the emulator still runs (the CLI's demo); asked for, it says why not."""
+    from icalendly_async.testing import _validation
+
+    def missing() -> None:
+        raise ImportError("No module named 'jsonschema'")
+
+    monkeypatch.setattr(_validation, "_jsonschema", missing)
+    assert not Emulator().validates_requests
+    with pytest.raises(ImportError, match=r"icalendly-async\[testing\]"):
+        Emulator(validate_requests=True)

@@ -1,7 +1,8 @@
 """Validation against the repaired document: the requests the emulator receives, the answers it
 sends.
 
-Requests (:class:`RequestValidator`, on unless ``Emulator(validate_requests=False)``): each
+Requests (:class:`RequestValidator`, on when ``jsonschema`` is installed unless
+``Emulator(validate_requests=False)``): each
 request to an operation of the document is read as the service reads it (path parameters,
 query parameters, the JSON body) and checked against that operation's parameters and request
 body: a missing required or unknown query parameter, a value of the wrong type, a body that
@@ -41,8 +42,18 @@ __all__ = [
     "ResponseValidator",
     "SchemaViolation",
     "is_date_time",
+    "jsonschema_available",
     "to_json_schema",
 ]
+
+
+def jsonschema_available() -> bool:
+    """Whether ``jsonschema`` (extra ``testing``) can be imported."""
+    try:
+        _jsonschema()
+    except ImportError:
+        return False
+    return True
 
 
 @functools.cache
@@ -292,6 +303,7 @@ class RequestValidator:
     """Reads the requests the emulator receives and checks them against the repaired document."""
 
     def __init__(self, document: dict[str, Any] | None = None) -> None:
+        _jsonschema()  # now, not at the first request
         repaired = document if document is not None else load_document()
         self._components = {"schemas": to_json_schema(repaired["components"]["schemas"])}
         self._operations: dict[str, dict[str, Any]] = {}

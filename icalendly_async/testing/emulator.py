@@ -43,7 +43,13 @@ from ._ratelimit import RateLimits
 from ._routes import build_app
 from ._state import EmulatorState
 from ._stats import EmulatorStats, RequestRecord, max_in_window
-from ._validation import ReceivedRequest, RequestValidator, ResponseValidator, SchemaViolation
+from ._validation import (
+    ReceivedRequest,
+    RequestValidator,
+    ResponseValidator,
+    SchemaViolation,
+    jsonschema_available,
+)
 from ._webhooks import WebhookDelivery, WebhookDispatcher
 
 __all__ = ["VALIDATE_ENV", "Emulator", "SchemaViolationError"]
@@ -102,11 +108,12 @@ class Emulator:
     environment variable ``ICALENDLY_EMULATOR_VALIDATE`` is ``1``. It needs the document (see
     :mod:`icalendly_async.testing._spec`) and costs time: it is meant for test suites.
 
-    ``validate_requests`` (on by default, as the service validates what it receives): each
-    request to an operation of the document is checked against it (path and query parameters:
-    required, unknown, types; the JSON body against its schema) and a wrong one is answered
-    400 with the service's error envelope, naming what is wrong, before the handler runs.
-    :attr:`received_requests` keeps what was read. Needs ``jsonschema`` (extra ``testing``).
+    ``validate_requests``: each request to an operation of the document is checked against it
+    (path and query parameters: required, unknown, types; the JSON body against its schema), as
+    the service validates what it receives, and a wrong one is answered 400 with the service's
+    error envelope, naming what is wrong, before the handler runs. :attr:`received_requests`
+    keeps what was read. It needs ``jsonschema`` (extra ``testing``): ``None`` (the default)
+    turns it on when that is installed; ``True`` insists (``ImportError`` without it).
 
     ``document_answers``: the operations the emulator does not implement answer their first
     documented success status with a body built from the repaired document's response schema
@@ -146,7 +153,7 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         validate_responses: bool | None = None,
-        validate_requests: bool = True,
+        validate_requests: bool | None = None,
         document_answers: bool = False,
         webhook_retries: int = 3,
         webhook_backoff: float = 0.2,
@@ -176,6 +183,13 @@ class Emulator:
             )
         if validate_responses is None:
             validate_responses = _validate_default()
+        if validate_requests is None:
+            validate_requests = jsonschema_available()
+        elif validate_requests and not jsonschema_available():
+            raise ImportError(
+                "Emulator(validate_requests=True) needs jsonschema: "
+                "pip install 'icalendly-async[testing]'"
+            )
         self._host = host
         self._port = port
         self._ssl_context = ssl_context
