@@ -240,3 +240,29 @@ def test_request_validation_follows_jsonschema_by_default(monkeypatch: pytest.Mo
     assert not Emulator().validates_requests
     with pytest.raises(ImportError, match=r"icalendly-async\[testing\]"):
         Emulator(validate_requests=True)
+
+
+def test_the_emulator_knows_the_service_from_the_document_alone() -> None:
+    """It never imports the client's models or endpoints, nor the generator."""
+    import ast
+    from pathlib import Path
+
+    import icalendly_async.testing as testing
+
+    root = Path(testing.__file__).parent
+    for source in sorted(root.rglob("*.py")):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+                dots = node.level
+            elif isinstance(node, ast.Import):
+                names, dots = [alias.name for alias in node.names], 0
+            else:
+                continue
+            for name in names:
+                resolved = name if dots == 0 else "." * dots + name
+                assert not resolved.lstrip(".").startswith(("models", "endpoints", "tools")), (
+                    f"{source.relative_to(root)} imports {resolved}"
+                )
+                assert not name.startswith(("icalendly_async.models", "icalendly_async.endpoints"))
