@@ -25,7 +25,6 @@ import os
 import socket
 import subprocess
 import time
-import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,11 +33,10 @@ import pytest
 
 from icalendly_async import ApiKey, ICalendly, PlatformClient
 from icalendly_async.endpoints import OPERATIONS, AuthRequirement, Operation
-from icalendly_async.pagination import AsyncPaginator
 from icalendly_async.ratelimit import Unlimited
 from tools.codegen import spec
 
-from .test_operation_sweep import build_call, hints_of, method_of, type_errors
+from .test_operation_sweep import build_call, call_and_check, cases, method_of
 
 ROOT = Path(__file__).resolve().parents[1]
 PRISM = ROOT / "tools" / "prism" / "node_modules" / ".bin" / "prism"
@@ -88,18 +86,6 @@ TYPED: dict[str, str] = {
 }
 
 
-def _cases() -> list[Any]:
-    cases = []
-    for operation in GETS:
-        if operation.operation_id in UNSATISFIABLE:
-            continue
-        marks = []
-        if operation.operation_id in TYPED:
-            marks.append(pytest.mark.xfail(strict=True, reason=TYPED[operation.operation_id]))
-        cases.append(pytest.param(operation, id=operation.operation_id, marks=marks))
-    return cases
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -140,7 +126,9 @@ def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("operation", _cases())
+@pytest.mark.parametrize(
+    "operation", cases([op for op in GETS if op.operation_id not in UNSATISFIABLE], TYPED)
+)
 async def test_get_against_prism(operation: Operation, prism: str) -> None:
     options: dict[str, Any] = {
         "base_url": prism,
@@ -154,17 +142,8 @@ async def test_get_against_prism(operation: Operation, prism: str) -> None:
         credential = PlatformClient("contract-test-client", "contract-test-secret-0123456789")
     async with ICalendly(credential, **options) as client:
         method = method_of(client, operation)
-        call = build_call(operation, method, {})
-        returns = hints_of(method)["return"]
-        result = method(*call.args, **call.kwargs)
-        if operation.paginated:
-            assert isinstance(result, AsyncPaginator), type(result)
-            page = await result
-            (item_type,) = typing.get_args(returns)
-            errors = type_errors(page.items, list[item_type])  # type: ignore[valid-type]
-        else:
-            errors = type_errors(await result, returns)
-    assert not errors, f"{operation}: the result is not a {returns}:\n" + "\n".join(errors[:10])
+        errors = await call_and_check(operation, method, build_call(operation, method, {}))
+    assert not errors, "\n".join(errors)
 
 
 def _schemas_of(node: Any, schemas: dict[str, Any], seen: set[str]) -> set[str]:

@@ -460,14 +460,29 @@ def type_errors(value: Any, hint: Any, where: str = "$", depth: int = 0) -> list
 TYPED: dict[str, str] = {}
 
 
-def _cases() -> list[Any]:
-    cases = []
-    for operation in OPERATIONS:
-        marks = []
-        if operation.operation_id in TYPED:
-            marks.append(pytest.mark.xfail(strict=True, reason=TYPED[operation.operation_id]))
-        cases.append(pytest.param(operation, id=operation.operation_id, marks=marks))
-    return cases
+def cases(operations: list[Operation], typed: dict[str, str]) -> list[Any]:
+    """One test case per operation (its operationId the id); ``typed`` ones are strict xfails."""
+    found = []
+    for operation in operations:
+        reason = typed.get(operation.operation_id)
+        marks = [] if reason is None else [pytest.mark.xfail(strict=True, reason=reason)]
+        found.append(pytest.param(operation, id=operation.operation_id, marks=marks))
+    return found
+
+
+async def call_and_check(operation: Operation, method: Any, call: Call) -> list[str]:
+    """Call ``method`` (a paginator: its first page) and say where the result is not of the
+    method's declared return type (empty: it is)."""
+    returns = hints_of(method)["return"]
+    result = method(*call.args, **call.kwargs)
+    if operation.paginated:
+        assert isinstance(result, AsyncPaginator), type(result)
+        page = await result
+        (item_type,) = typing.get_args(returns)
+        errors = type_errors(page.items, list[item_type])  # type: ignore[valid-type]
+    else:
+        errors = type_errors(await result, returns)
+    return [f"{operation}: the result is not a {returns}:", *errors[:10]] if errors else []
 
 
 def test_the_sweep_covers_every_operation_of_the_document() -> None:
@@ -478,7 +493,7 @@ def test_the_sweep_covers_every_operation_of_the_document() -> None:
     assert set(ADJUSTMENTS) <= documented
 
 
-@pytest.mark.parametrize("operation", _cases())
+@pytest.mark.parametrize("operation", cases(list(OPERATIONS), TYPED))
 async def test_operation(operation: Operation) -> None:
     async with Emulator(enforce_rate_limits=False, document_answers=True) as emu:
         options: dict[str, Any] = {
@@ -495,20 +510,12 @@ async def test_operation(operation: Operation) -> None:
             call = build_call(operation, method, await world.path_values(operation))
             await adjust(operation, call, world)
             before = len(emu.received_requests)
-            result = method(*call.args, **call.kwargs)
-            returns = hints_of(method)["return"]
-            if operation.paginated:
-                assert isinstance(result, AsyncPaginator), type(result)
-                page = await result
-                (item_type,) = typing.get_args(returns)
-                errors = type_errors(page.items, list[item_type])  # type: ignore[valid-type]
-            else:
-                errors = type_errors(await result, returns)
+            errors = await call_and_check(operation, method, call)
         received = emu.received_requests[before:]
     assert [r.operation_id for r in received] == [operation.operation_id]
     (request,) = received
     assert request.problem is None, request
-    assert not errors, f"{operation}: the result is not a {returns}:\n" + "\n".join(errors[:10])
+    assert not errors, "\n".join(errors)
 
 
 def test_models_are_checked_field_by_field() -> None:
