@@ -561,14 +561,14 @@ async def test_webhook_subscriptions(api: Api, emu: Emulator) -> None:
     ).status == 400
     alone = {**hook, "subscriberUrl": "http://localhost:9/a", "triggers": "BOOKING_CREATED"}
     refused = await api("POST", "/v2/webhooks", alone)  # triggers is an array, even of one
-    assert refused.status == 400 and refused.error["message"].startswith("body.triggers: ")
+    assert refused.status == 400 and refused.error["message"] == "body.triggers must be of type array"
     one = await api("POST", "/v2/webhooks", {**alone, "triggers": ["BOOKING_CREATED"]})
     assert one["triggers"] == ["BOOKING_CREATED"]
     assert len(await api("GET", "/v2/webhooks")) == 2
     assert len(await api("GET", "/v2/webhooks?take=1&skip=1")) == 1
     # the document types secret a string: null is refused, naming the field
     nulled = await api("PATCH", f"/v2/webhooks/{made['id']}", {"secret": None})
-    assert nulled.status == 400 and nulled.error["message"].startswith("body.secret: None is not")
+    assert nulled.status == 400 and nulled.error["message"] == "body.secret must be of type string"
     changed = await api("PATCH", f"/v2/webhooks/{made['id']}", {"active": False, "secret": "t"})
     assert changed["active"] is False and changed["secret"] == "t"
     await api("DELETE", f"/v2/webhooks/{made['id']}", expect=200)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -435,15 +436,46 @@ class RequestValidator:
         )
 
 
+_REQUIRED = re.compile(r"^'(.+)' is a required property$")
+_LIMITS = {
+    "minimum": "must not be less than {}",
+    "maximum": "must not be greater than {}",
+    "minLength": "must be at least {} characters long",
+    "maxLength": "must be at most {} characters long",
+    "minItems": "must have at least {} items",
+    "maxItems": "must have at most {} items",
+    "pattern": "must match {}",
+    "format": "must be a {}",
+}
+
+
+def _rule(error: Any) -> str:
+    """What the value must be, without the value (a body may hold secrets)."""
+    keyword, expected = error.validator, error.validator_value
+    if keyword == "type":
+        kinds = [expected] if isinstance(expected, str) else list(expected)
+        return "must be of type " + " or ".join(kinds)
+    if keyword in ("enum", "const"):
+        values = expected if keyword == "enum" else [expected]
+        return "must be one of " + ", ".join(str(value) for value in values)
+    if keyword in _LIMITS:
+        return _LIMITS[keyword].format(expected)
+    if keyword in ("anyOf", "oneOf"):
+        return "matches none of the shapes the document allows"
+    return f"does not satisfy {keyword}"
+
+
 def _request_problem(error: Any) -> str:
+    """The 400's message: which parameter or body field, and what it must be (NestJS style)."""
     parts = list(error.absolute_path)
-    message = str(error.message)[:300]
     if not parts:
-        return "The request needs a JSON body" if error.validator == "required" else message
+        return "The request needs a JSON body"  # the only rule at the top: the body is required
     place, rest = parts[0], parts[1:]
-    if not rest:
-        return f"body: {message}" if place == "body" else f"{place} parameters: {message}"
+    missing = _REQUIRED.match(str(error.message)) if error.validator == "required" else None
+    if missing is not None:
+        rest = [*rest, missing.group(1)]
     where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in rest)
-    if place == "body":
-        return f"body{where}: {message}"
-    return f"{place} parameter {where.lstrip('.')}: {message}"
+    subject = f"body{where}" if place == "body" else f"{place} parameter {where.lstrip('.')}"
+    if missing is not None:
+        return f"{subject} is required"
+    return f"{subject} {_rule(error)}"[:400]
