@@ -561,7 +561,8 @@ async def test_webhook_subscriptions(api: Api, emu: Emulator) -> None:
     ).status == 400
     alone = {**hook, "subscriberUrl": "http://localhost:9/a", "triggers": "BOOKING_CREATED"}
     refused = await api("POST", "/v2/webhooks", alone)  # triggers is an array, even of one
-    assert refused.status == 400 and refused.error["message"] == "body.triggers must be of type array"
+    assert refused.status == 400
+    assert refused.error["message"] == "body.triggers must be of type array"
     one = await api("POST", "/v2/webhooks", {**alone, "triggers": ["BOOKING_CREATED"]})
     assert one["triggers"] == ["BOOKING_CREATED"]
     assert len(await api("GET", "/v2/webhooks")) == 2

@@ -467,6 +467,12 @@ def _rule(error: Any) -> str:
 
 def _request_problem(error: Any) -> str:
     """The 400's message: which parameter or body field, and what it must be (NestJS style)."""
+    while error.validator in ("anyOf", "oneOf") and error.context:
+        # the alternative the value came closest to: the one with the fewest errors
+        branches: dict[Any, list[Any]] = {}
+        for inner in error.context:
+            branches.setdefault(inner.relative_schema_path[0], []).append(inner)
+        error = _jsonschema().exceptions.best_match(min(branches.values(), key=len))
     parts = list(error.absolute_path)
     if not parts:
         return "The request needs a JSON body"  # the only rule at the top: the body is required
