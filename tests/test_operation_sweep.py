@@ -515,6 +515,7 @@ async def test_operation(operation: Operation) -> None:
     assert [r.operation_id for r in received] == [operation.operation_id]
     (request,) = received
     assert request.problem is None, request
+    assert list(request.path_params) == list(operation.path_params), request
     assert not errors, "\n".join(errors)
 
 
