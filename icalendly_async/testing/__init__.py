@@ -22,7 +22,7 @@ from ._receiver import ReceivedWebhook, WebhookReceiver
 from ._routes import implemented_operations
 from ._serve import run, serve
 from ._stats import EmulatorStats, RequestRecord
-from ._validation import SchemaViolation
+from ._validation import ReceivedRequest, SchemaViolation
 from ._webhooks import DeliveryAttempt, WebhookDelivery
 from .emulator import VALIDATE_ENV, Emulator, SchemaViolationError
 
@@ -35,6 +35,7 @@ __all__ = [
     "FaultKind",
     "OAuthClient",
     "PartnerApp",
+    "ReceivedRequest",
     "ReceivedWebhook",
     "RequestRecord",
     "SchemaViolation",
