@@ -48,11 +48,8 @@ class SystemClock:
 
     __slots__ = ()
 
-    def monotonic(self) -> float:
-        return _time.monotonic()
-
-    def time(self) -> float:
-        return _time.time()
+    monotonic = staticmethod(_time.monotonic)
+    time = staticmethod(_time.time)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

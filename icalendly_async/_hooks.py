@@ -115,12 +115,12 @@ class CallInfo:
     def plan(self) -> str | None:
         """The client's plan (``"platform"``…), ``None`` when none was given."""
         plan = self._plan
-        return plan._value_ if plan is not None else None
+        return plan.value if plan is not None else None
 
     @property
     def priority(self) -> str:
         """``"INTERACTIVE"``, ``"NORMAL"`` or ``"BULK"``."""
-        return self._priority._name_
+        return self._priority.name
 
     @property
     def extra(self) -> dict[object, Any]:

@@ -70,7 +70,8 @@ class HttpTransport:
         self.base_url = base_url
         self.max_response_bytes = max_response_bytes
         self.host = base_url.host or ""
-        self._base_path = base_url.raw_path.rstrip("/")
+        # The base URL without its trailing slash: a call's URL is this and the call's path.
+        self._prefix = str(base_url.with_path(base_url.raw_path.rstrip("/"), encoded=True))
         self._session = session
         self._owns_session = session is None
         if session is not None:
@@ -124,9 +125,9 @@ class HttpTransport:
         """The connection pool, once created (for diagnostics and tests)."""
         return self._session.connector if self._session is not None else None
 
-    def url(self, path: str) -> URL:
+    def url(self, path: str) -> str:
         """The URL of ``path`` (already quoted) under the base URL."""
-        return self.base_url.with_path(self._base_path + path, encoded=True)
+        return self._prefix + path
 
     async def aclose(self) -> None:
         self._closed = True
@@ -136,7 +137,7 @@ class HttpTransport:
     async def send(
         self,
         spec: RequestSpec,
-        url: URL,
+        url: str,
         headers: Mapping[str, str],
         timeout: aiohttp.ClientTimeout,
     ) -> Answer:
@@ -146,7 +147,7 @@ class HttpTransport:
         try:
             async with self.session.request(
                 spec.method,
-                url,
+                URL(url, encoded=True),  # quoted already: sent as it is
                 params=spec.query or None,
                 data=spec.body,
                 headers=headers,

@@ -11,7 +11,8 @@
     4 send       one HTTP attempt (_http.py), bounded by what is left of the deadline
     5 feed back  the X-RateLimit-* headers (or "no response") to the limiter, exactly once
                  per grant
-    6 decide     done, retry after a backoff, refresh the token and replay once, or raise
+    6 decide     a 2xx goes on to decode; anything else is retried after a backoff, replayed
+                 once after a token refresh, or raised
     7 decode     the success envelope -> Response (data, pagination, headers); error
                  statuses become the exception types of errors.py
 
@@ -28,7 +29,6 @@ import enum
 from collections.abc import Mapping
 
 import aiohttp
-from yarl import URL
 
 from . import errors
 from ._clock import Clock, wait_for
@@ -57,7 +57,6 @@ _MAX_REPLAYS = 3
 
 
 class _Step(enum.Enum):
-    DONE = "done"
     RETRY = "retry"
     REPLAY = "replay"  # after a token refresh: the same attempt again, not a retry
 
@@ -67,6 +66,7 @@ class _Attempt:
 
     __slots__ = (
         "answer",
+        "ended",
         "failure",
         "headers",
         "request_id",
@@ -76,12 +76,13 @@ class _Attempt:
         "waited",
     )
 
-    def __init__(self, url: URL, waited: float, sent_at: float) -> None:
+    def __init__(self, url: str, waited: float, sent_at: float) -> None:
         self.url = url
         self.waited = waited
         self.sent_at = sent_at
         self.headers: dict[str, str] = {}
         self.answer: Answer | None = None
+        self.ended = sent_at  # when its answer (or failure) was complete
         self.failure: AttemptFailed | None = None
         self.state: RateLimitState = NO_RESPONSE
         self.request_id: str | None = None
@@ -153,9 +154,9 @@ class Pipeline:
                 await self._send(call, spec, attempt, timeout, events)
             finally:
                 await self._feed_back(call, attempt, events)
-            step = await self._decide(call, spec, credential, options, attempt, refreshed, events)
-            if step is _Step.DONE:
+            if attempt.answer is not None and 200 <= attempt.answer.status < 300:
                 return self._decode(call, spec, attempt)
+            step = await self._decide(call, spec, credential, options, attempt, refreshed, events)
             if step is _Step.REPLAY:
                 refreshed = True
 
@@ -186,7 +187,7 @@ class Pipeline:
     async def _acquire(
         self,
         call: CallInfo,
-        url: URL,
+        url: str,
         credential: Credential,
         options: CallOptions,
         events: Events,
@@ -210,7 +211,9 @@ class Pipeline:
             except asyncio.TimeoutError:
                 call.limiter_wait += clock.monotonic() - asked
                 raise self._timeout(call, "queued") from None
-        sent_at = clock.monotonic()
+            sent_at = clock.monotonic()
+        else:
+            sent_at = asked  # granted at once
         waited = sent_at - asked
         call.attempts += 1
         call.sent += 1
@@ -256,7 +259,8 @@ class Pipeline:
         events: Events,
     ) -> None:
         clock = self.clock
-        left = self._left(call, clock.monotonic())
+        started = clock.monotonic()
+        left = self._left(call, started)
         if left is not None and left <= 0:
             raise self._timeout(call, "queued")
         if left is not None and timeout.total is not None and left < timeout.total - _SLACK:
@@ -266,12 +270,12 @@ class Pipeline:
                 sock_read=timeout.sock_read,
                 sock_connect=timeout.sock_connect,
             )
-        started = clock.monotonic()
         try:
             attempt.answer = await self.http.send(spec, attempt.url, attempt.headers, timeout)
         except AttemptFailed as failure:
             attempt.failure = failure
-        took = clock.monotonic() - started
+        attempt.ended = clock.monotonic()
+        took = attempt.ended - started
         call.in_flight += took
         if attempt.answer is not None:
             call.status = attempt.answer.status
@@ -310,14 +314,13 @@ class Pipeline:
         refreshed: bool,
         events: Events,
     ) -> _Step:
+        """An attempt without a 2xx answer: retry it, replay it after a refresh, or raise."""
         policy = options.retry
         answer = attempt.answer
         if answer is None:
             assert attempt.failure is not None
             return await self._after_failure(call, spec, options, attempt.failure, events)
         status = answer.status
-        if 200 <= status < 300:
-            return _Step.DONE
         if (
             status in (401, 498)
             and credential.can_refresh
@@ -418,14 +421,14 @@ class Pipeline:
         return Response(
             answer.status,
             spec.method,
-            str(attempt.url),
+            attempt.url,
             answer.headers,
             decoded.data,
             decoded.pagination,
             attempt.request_id,
             attempt.state,
             call.attempts,
-            self.clock.monotonic() - call.started,
+            attempt.ended - call.started,
             answer.body,
         )
 
@@ -438,7 +441,7 @@ class Pipeline:
         response = Response(
             status,
             spec.method,
-            str(attempt.url),
+            attempt.url,
             answer.headers,
             None,
             None,

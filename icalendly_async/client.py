@@ -71,9 +71,6 @@ def _api_versions(value: Mapping[str, str] | None) -> dict[str, str]:
     return versions
 
 
-_UPPER = {m.lower(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE")}
-
-
 class ICalendly(GeneratedGroups):
     """An asyncio client for the iCalendly API v2.
 
@@ -384,7 +381,7 @@ class ICalendly(GeneratedGroups):
         """Run one generated operation (the generated endpoint methods call this)."""
         version = self._api_version(operation, api_version)
         spec = RequestSpec(
-            _UPPER.get(operation.method) or operation.method.upper(),
+            operation.method.upper(),
             format_path(operation.path, operation.path_params, path_params)
             if path_params or operation.path_params
             else operation.path,

@@ -36,9 +36,7 @@ class Tier(enum.Enum):
 
     def allows(self, plan: Plan | None) -> bool:
         """``True`` when ``plan`` may call this tier; ``None`` (no plan given) allows everything."""
-        # Keyed by the value (a str, its hash cached) and tested by identity: on every call,
-        # where an Enum's hash would run Python code twice.
-        return plan is None or plan in _ALLOWED_BY_VALUE[self._value_]
+        return plan is None or plan in _ALLOWED[self]
 
 
 _ALLOWED: dict[Tier, frozenset[Plan]] = {
@@ -46,10 +44,6 @@ _ALLOWED: dict[Tier, frozenset[Plan]] = {
     Tier.TEAMS: frozenset({Plan.TEAMS, Plan.PLATFORM}),
     Tier.ORGANIZATIONS: frozenset({Plan.ORGANIZATIONS, Plan.PLATFORM}),
     Tier.PLATFORM: frozenset({Plan.PLATFORM}),
-}
-
-_ALLOWED_BY_VALUE: dict[str, tuple[Plan, ...]] = {
-    tier.value: tuple(plans) for tier, plans in _ALLOWED.items()
 }
 
 # Tags whose tier is not given by their prefix (NOTES.md, "Applied to this document's tags").

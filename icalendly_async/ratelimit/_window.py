@@ -159,26 +159,22 @@ def same_window(reset_at: float, other: float, margin: float) -> bool:
 
 
 def fold_budget(
-    budgets: dict[str, Budget], name: str, budget: Budget, now: float, margin: float
+    budgets: dict[str, Budget], name: str, left: float, reset_at: float, now: float, margin: float
 ) -> None:
-    """Record what an answer said of limit ``name``.
+    """Record what an answer said of limit ``name``: ``left`` until ``reset_at``.
 
     Within one server window the most conservative view wins: answers can arrive out of order,
     so a later one may carry an older (higher) ``Remaining``. A new window replaces the old one.
     At most :data:`MAX_TRACKED_LIMITS` names are kept; the oldest goes first.
     """
     old = budgets.get(name)
-    if (
-        old is not None
-        and now < old.reset_at
-        and same_window(budget.reset_at, old.reset_at, margin)
-    ):
-        old.left = min(old.left, budget.left)
-        old.reset_at = min(old.reset_at, budget.reset_at)
+    if old is not None and now < old.reset_at and same_window(reset_at, old.reset_at, margin):
+        old.left = min(old.left, left)
+        old.reset_at = min(old.reset_at, reset_at)
         return
     if old is None and len(budgets) >= MAX_TRACKED_LIMITS:
         forget_oldest(budgets)
-    budgets[name] = budget
+    budgets[name] = Budget(left, reset_at)
 
 
 class Following:
@@ -219,11 +215,15 @@ class Following:
         another limit)."""
         if named.limit is None:
             return
-        self.server_limit = None if named.limit == self.config.limit else named.limit
+        server_limit = None if named.limit == self.config.limit else named.limit
+        server_window = self.server_window
         reset, remaining = named.reset_seconds, named.remaining
         if reset is not None and remaining is not None and remaining > 0:
-            self.server_window = max(self.server_window, reset)
-        self._set_window()
+            server_window = max(server_window, reset)
+        if server_limit != self.server_limit or server_window != self.server_window:
+            self.server_limit = server_limit
+            self.server_window = server_window
+            self._set_window()
 
     def _set_window(self) -> None:
         if self.server_limit is not None and self.server_window > 0:
@@ -360,10 +360,9 @@ class Window(Following):
             if name == "default":
                 self.follow(named)
             if named.remaining is not None and named.reset_seconds is not None:
-                budget = Budget(
-                    named.remaining - self.in_flight, now + named.reset_seconds + self.margin
-                )
-                fold_budget(self.budgets, name, budget, now, self.margin)
+                left = named.remaining - self.in_flight
+                reset_at = now + named.reset_seconds + self.margin
+                fold_budget(self.budgets, name, left, reset_at, now, self.margin)
 
     def penalize(self, now: float, seconds: float) -> None:
         """Hold everything for ``seconds`` (and the margin); the budgets are void."""
