@@ -249,18 +249,22 @@ class Events:
 
     def for_call(self) -> Events:
         """The events of the observers active for a call starting now."""
-        if not self._conditional:
-            return self
-        active = tuple(o for o in self.observers if o.active())
-        if len(active) == len(self.observers):
+        off: tuple[Observer, ...] = ()
+        for observer in self._conditional:
+            if not observer.active():
+                off += (observer,)
+        if not off:
             return self
         try:
-            events = self._subsets.get(active)
+            events = self._subsets.get(off)
             if events is None:  # a few observers: a few subsets, each computed once
-                events = self._subsets[active] = Events(active)
+                events = self._subsets[off] = self._without(off)
         except TypeError:  # an observer that cannot be hashed: computed for this call
-            events = Events(active)
+            events = self._without(off)
         return events
+
+    def _without(self, off: tuple[Observer, ...]) -> Events:
+        return Events([o for o in self.observers if not any(o is x for x in off)])
 
     def call_start(self, call: CallInfo) -> None:
         for observer in self._call_start:
