@@ -194,6 +194,10 @@ class Pipeline:
     ) -> _Attempt:
         clock, limiter, key = self.clock, self.limiter, call.credential
         asked = clock.monotonic()
+        # A free credential is granted without a coroutine or a deadline timer. Measured
+        # (client.me.get() against benchmarks/_common.canned_network, callgrind): awaiting
+        # acquire() under the call's deadline instead costs 112,000 more instructions per call
+        # (175,000 -> 287,000, +64 %).
         if not limiter.try_acquire(key, credential.rate_limit, options.priority):
             max_wait = options.retry.max_rate_limit_wait
             left = self._left(call, asked)

@@ -210,8 +210,11 @@ def parse_headers(
     The session parses every response with this: a response showing ``Remaining: 0`` is a
     hold its observers hear of, and this way telling costs nothing on the others.
     """
-    # On the hot path of every call: what a header's name means is remembered per name
-    # (servers send the same few names), so a header costs one dictionary lookup.
+    # What a header's name means is remembered per name (servers send the same few names), so
+    # a header costs one dictionary lookup. Measured (client.me.get() against
+    # benchmarks/_common.canned_network, 7 headers): lowering and splitting every name instead
+    # costs 18,000 more instructions per call (callgrind; +10 % of the pipeline's 177,000) and
+    # 2.2 µs more per parse (6.2 against 4.0 µs, timeit on a loaded 2-core machine).
     items = headers.items() if hasattr(headers, "items") else headers
     found: dict[str, list[Any]] | None = None  # name lowered -> [name, limit, left, reset]
     for raw_key, raw_value in items:
