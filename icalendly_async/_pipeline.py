@@ -50,7 +50,9 @@ __all__ = ["Pipeline"]
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid")
 # A per-attempt aiohttp timeout is rebuilt from what is left of the call's budget only when
 # that is shorter than the configured total by more than this (seconds): on a call granted at
-# once the configured timeout object is reused as is.
+# once the configured timeout object is reused as is. Measured (client.me.get() against
+# benchmarks/_common.canned_network, callgrind): a new ClientTimeout per attempt costs 11,400 more
+# instructions per call (+6.5 % of 175,000).
 _SLACK = 0.01
 # Replays of one call after token refreshes (see Pipeline._replay_after_refresh).
 _MAX_REPLAYS = 3
