@@ -32,10 +32,10 @@ from ..errors import ConfigurationError
 from ._window import Reason
 from .priority import Priority
 
-__all__ = ["CredentialHeld", "Grantor", "Outcome", "Queue", "Waiter"]
+__all__ = ["CLASSES", "CredentialHeld", "Grantor", "Outcome", "Queue", "Waiter"]
 
 G = TypeVar("G")
-_CLASSES = len(Priority)
+CLASSES = len(Priority)  # priority classes: 0 .. CLASSES - 1
 
 
 class CredentialHeld(Exception):
@@ -172,7 +172,7 @@ class Queue(Generic[G]):
 
     async def wait(self, cost: int, priority: int, max_hold: float = math.inf) -> G:
         """Queue a call; its grant once the dispatcher grants it."""
-        if not 0 <= priority < _CLASSES:
+        if not 0 <= priority < CLASSES:
             raise ConfigurationError(f"priority must be a Priority, got {priority!r}")
         loop = asyncio.get_running_loop()
         waiter = Waiter(
@@ -245,12 +245,12 @@ class Queue(Generic[G]):
         for queue in self.queues:
             while queue and queue[0].future.done():
                 queue.popleft()  # cancelled while queued
-        positions = [0] * _CLASSES
+        positions = [0] * CLASSES
         chosen: list[Waiter] = []
         while len(chosen) < n:
             best: Waiter | None = None
             best_class = -1
-            best_rank = (_CLASSES, math.inf)
+            best_rank = (CLASSES, math.inf)
             for cls, queue in enumerate(self.queues):
                 i = positions[cls]
                 while i < len(queue) and queue[i].future.done():

@@ -179,21 +179,22 @@ def fold_budget(
 
 class Following:
     """One credential's configured limit, and the server's ``Default`` limit and window when
-    they differ from it."""
+    they differ from it. ``limit`` is the limit in force: the server's, else the configured."""
 
-    __slots__ = ("config", "margin", "policy", "server_limit", "server_window", "window")
+    __slots__ = ("config", "limit", "margin", "policy", "server_window", "window")
 
     def __init__(self, config: RateLimit, policy: WindowPolicy) -> None:
         self.policy = policy
         self.config = config
-        self.server_limit: int | None = None
+        self.limit = config.limit
         self.server_window = 0.0  # the longest Reset announced outside a block
         self.window = config.window_seconds
         self.margin = policy.margin_for(self.window)
 
     @property
-    def limit(self) -> int:
-        return self.server_limit or self.config.limit
+    def server_limit(self) -> int | None:
+        """The server's ``Default`` limit when it differs from the configured one."""
+        return None if self.limit == self.config.limit else self.limit
 
     @property
     def span(self) -> float:
@@ -203,9 +204,9 @@ class Following:
     def configure(self, config: RateLimit) -> None:
         """Use ``config`` from now on (a credential's limit can be changed at any time)."""
         if config != self.config:
+            server_limit = self.server_limit
             self.config = config
-            if self.server_limit == config.limit:
-                self.server_limit = None
+            self.limit = server_limit or config.limit
             self._set_window()
 
     def follow(self, named: NamedLimit) -> None:
@@ -215,18 +216,17 @@ class Following:
         another limit)."""
         if named.limit is None:
             return
-        server_limit = None if named.limit == self.config.limit else named.limit
         server_window = self.server_window
         reset, remaining = named.reset_seconds, named.remaining
         if reset is not None and remaining is not None and remaining > 0:
             server_window = max(server_window, reset)
-        if server_limit != self.server_limit or server_window != self.server_window:
-            self.server_limit = server_limit
+        if named.limit != self.limit or server_window != self.server_window:
+            self.limit = named.limit
             self.server_window = server_window
             self._set_window()
 
     def _set_window(self) -> None:
-        if self.server_limit is not None and self.server_window > 0:
+        if self.limit != self.config.limit and self.server_window > 0:
             self.window = self.server_window
         else:
             self.window = self.config.window_seconds

@@ -16,7 +16,7 @@ import math
 
 from .._clock import SYSTEM_CLOCK, Clock
 from ..errors import ConfigurationError
-from ._dispatch import CredentialHeld, Outcome, Queue, Waiter
+from ._dispatch import CLASSES, CredentialHeld, Outcome, Queue, Waiter
 from ._window import Pacing, Window, WindowPolicy, check_cost, default_margin
 from .headers import RateLimit, RateLimitState
 from .priority import Priority
@@ -191,7 +191,7 @@ class LocalLimiter:
         max_hold: float = math.inf,
     ) -> None:
         check_cost(cost, rate_limit.limit)
-        if not 0 <= priority < len(Priority):
+        if not 0 <= priority < CLASSES:
             raise ConfigurationError(f"priority must be a Priority, got {priority!r}")
         now = self._clock.monotonic()
         cred = self._credential(key, rate_limit, now)

@@ -67,7 +67,7 @@ from .._clock import SYSTEM_CLOCK, Clock
 from ..errors import ConfigurationError
 from ..tokenstore_redis import RedisTokenStore
 from . import _redis_lua as lua
-from ._dispatch import CredentialHeld, Outcome, Queue, Waiter
+from ._dispatch import CLASSES, CredentialHeld, Outcome, Queue, Waiter
 from ._redis_common import (
     LimiterUnavailableError,
     RedisClient,
@@ -345,7 +345,7 @@ class RedisLimiter:
         max_hold: float = math.inf,
     ) -> None:
         check_cost(cost, rate_limit.limit)
-        if not 0 <= priority < len(Priority):
+        if not 0 <= priority < CLASSES:
             raise ConfigurationError(f"priority must be a Priority, got {priority!r}")
         if self._closed:
             raise ConfigurationError("this RedisLimiter is closed")
