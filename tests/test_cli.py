@@ -170,6 +170,7 @@ def test_an_existing_file_is_not_overwritten_silently(tmp_path: Path) -> None:
     assert out.read_text() == "precious\n"
 
 
+@pytest.mark.slow  # starts processes (seconds each): in the full run, not the fast set
 def test_errors_are_one_line_and_never_echo_secrets(tmp_path: Path) -> None:
     secret = "sk_0123456789abcdefSECRET"
     done = _run("export", "bookings", "--out", str(tmp_path / "a.jsonl"), ICALENDLY_API_KEY=secret)
@@ -237,6 +238,7 @@ def test_export_shares_limits_through_redis(
     assert len(out.read_text().splitlines()) == 5000
 
 
+@pytest.mark.slow  # starts processes (seconds each): in the full run, not the fast set
 def test_the_key_comes_from_a_file_or_the_environment_and_a_flag_is_warned_about(
     mock_server: MockServer, tmp_path: Path
 ) -> None:

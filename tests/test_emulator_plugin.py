@@ -35,6 +35,7 @@ async def test_fixture_gives_a_configured_running_emulator(icalendly_emulator: E
         assert len((await response.json())["data"]) == 3
 
 
+@pytest.mark.slow  # starts processes (seconds each): in the full run, not the fast set
 def test_marker_in_a_users_project(pytester: pytest.Pytester) -> None:
     pytester.makeconftest('pytest_plugins = ["icalendly_async.testing.pytest_plugin"]\n')
     pytester.makepyfile(

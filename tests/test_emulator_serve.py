@@ -124,6 +124,7 @@ async def test_receiver_standalone() -> None:
         assert got.event is not None and got.event.trigger_name == "PING"
 
 
+@pytest.mark.slow  # starts processes (seconds each): in the full run, not the fast set
 def test_plugin_ini_option_and_receiver_fixture(pytester: pytest.Pytester) -> None:
     pytester.makeconftest('pytest_plugins = ["icalendly_async.testing.pytest_plugin"]\n')
     pytester.makeini("[pytest]\nicalendly_validate_responses = true\nasyncio_mode = auto\n")

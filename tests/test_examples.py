@@ -64,6 +64,7 @@ async def test_aiohttp_app() -> None:
     assert 0 < len(body["bookings"]) <= 10
 
 
+@pytest.mark.slow  # starts processes (seconds each): in the full run, not the fast set
 def test_bulk_sync_script() -> None:
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / "bulk_sync.py")],
