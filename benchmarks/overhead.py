@@ -38,7 +38,7 @@ from ._servers import TRIVIAL_LIMIT, client_cpus, pin_to, serve_in_child
 NAME = "overhead"
 TITLE = "Overhead"
 
-TARGET_RATIO = 0.85
+TARGET_RATIO = 0.90
 TARGET_OBSERVER_COST = 0.05
 CONCURRENCY = (1, 64, 256)
 

@@ -30,7 +30,8 @@ from ._results import Result, check
 NAME = "scale"
 TITLE = "Scale"
 
-TARGET_ACQUIRE_US = 2.0
+TARGET_ACQUIRE_US = 1.5  # tokens free (issue #17)
+TARGET_NEW_BUCKET_US = 2.0  # a credential's first acquire, which creates its bucket
 TARGET_BYTES = 1024
 CONCURRENT = 10_000
 CREDENTIALS = 100_000
@@ -335,8 +336,8 @@ async def _run(quick: bool) -> Result:
                 f"{many['median_us']:.2f} µs median, {many['mean_us']:.2f} µs mean, slowest "
                 f"{many['worst_ms']:.0f} ms (aiolimiter per key: {many_aio['median_us']:.2f} / "
                 f"{many_aio['mean_us']:.2f} µs)",
-                f"≤ {TARGET_ACQUIRE_US:g} µs",
-                many["median_us"] <= TARGET_ACQUIRE_US,
+                f"≤ {TARGET_NEW_BUCKET_US:g} µs",
+                many["median_us"] <= TARGET_NEW_BUCKET_US,
             ),
             check(
                 "memory per idle credential",
@@ -421,6 +422,7 @@ async def _run(quick: bool) -> Result:
                 "aiolimiter per key, 100k (median)": many_aio["median_us"],
             },
             "target_acquire_us": TARGET_ACQUIRE_US,
+            "target_new_bucket_us": TARGET_NEW_BUCKET_US,
             "hot": hot,
             "many": many,
             "many_aiolimiter": many_aio,
