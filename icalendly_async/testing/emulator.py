@@ -30,6 +30,7 @@ from aiohttp import web
 
 from ..plans import Plan
 from ..ratelimit.headers import RateLimit
+from ._churn import Churn
 from ._credentials import CredentialStore, OAuthClient, TokenPair, digest
 from ._data import OWNER_ID, DataStore
 from ._faults import Fault
@@ -98,6 +99,13 @@ class Emulator:
 
     ``ssl_context``: serve HTTPS with it (a throwaway certificate, e.g. from ``trustme``), so
     a test exercises the client's TLS path; :attr:`base_url` is then ``https://…``.
+
+    ``churn``: changes per second made to the owner's bookings while the emulator runs
+    (updates, cancellations, new bookings), as on a live account; ``churn_delay``: a quarter of
+    them become visible only later, up to that many seconds after the time they are stamped
+    with, while later changes land at once (what a sync's lookback window is for);
+    ``churn_seed``: the same changes for the same seed. :meth:`apply_churn` makes changes at
+    once, :meth:`stop_churn` stops and lets the late ones land.
     """
 
     def __init__(
@@ -118,6 +126,9 @@ class Emulator:
         webhook_backoff: float = 0.2,
         webhook_timeout: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
+        churn: float = 0.0,
+        churn_delay: float = 2.0,
+        churn_seed: int | None = None,
     ) -> None:
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise TypeError(f"rate_limit must be a RateLimit, got {rate_limit!r}")
@@ -131,6 +142,8 @@ class Emulator:
             raise ValueError(
                 "webhook_retries and webhook_backoff must be >= 0 and webhook_timeout > 0"
             )
+        if churn < 0 or churn_delay < 0:
+            raise ValueError(f"churn and churn_delay must be >= 0, got {churn!r}, {churn_delay!r}")
         if validate_responses is None:
             validate_responses = _validate_default()
         self._host = host
@@ -172,6 +185,8 @@ class Emulator:
         }
         for _ in range(DEFAULT_MANAGED_USERS):
             data.add_managed_user(self._client.client_id)
+        self._churn = Churn(self._state, rate=churn, seed=churn_seed, max_delay=churn_delay)
+        self._churn_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
 
@@ -204,6 +219,8 @@ class Emulator:
         host = f"[{self._host}]" if ":" in self._host else self._host
         scheme = "https" if self._ssl_context is not None else "http"
         self._base_url = f"{scheme}://{host}:{port}"
+        if self._churn.rate > 0:
+            self._churn_task = asyncio.get_running_loop().create_task(self._churn.run())
         return self
 
     async def stop(self) -> None:
@@ -212,6 +229,8 @@ class Emulator:
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        await self._cancel_churn()
+        self._churn.abandon()
         self._state.closing.set()
         try:
             await self._state.webhooks.close()
@@ -308,6 +327,29 @@ class Emulator:
     def expire_access_tokens(self) -> None:
         """Every access token issued so far is expired now (they get 498 from now on)."""
         self._state.credentials.expire_access_tokens()
+
+    # --- churn -------------------------------------------------------------------------------
+
+    def apply_churn(self, changes: int = 1) -> None:
+        """Make ``changes`` changes to the owner's bookings now (visible at once)."""
+        for _ in range(changes):
+            self._churn.change()
+
+    async def stop_churn(self) -> None:
+        """Stop making changes, and wait until the late ones have landed."""
+        await self._cancel_churn()
+        await self._churn.settle()
+
+    @property
+    def churned(self) -> int:
+        """How many churn changes have landed so far."""
+        return self._churn.made
+
+    async def _cancel_churn(self) -> None:
+        task, self._churn_task = self._churn_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     # --- faults ------------------------------------------------------------------------------
 
