@@ -73,10 +73,11 @@ class Churn:
             late = self._rng.random() < self.late_share
             self.change(delay=self._rng.uniform(0.1, self.max_delay) if late else 0.0)
 
-    def change(self, *, delay: float = 0.0) -> None:
-        """Make one change, stamped now, visible after ``delay`` seconds (0: at once)."""
+    def change(self, *, delay: float = 0.0, backdate: float = 0.0) -> None:
+        """Make one change, stamped ``backdate`` seconds ago, visible after ``delay`` seconds
+        (0: at once)."""
         kind = self._rng.choice(_KINDS)
-        stamp = time.time()
+        stamp = time.time() - backdate
         if delay <= 0:
             self._make(kind, stamp)
             return

@@ -330,10 +330,13 @@ class Emulator:
 
     # --- churn -------------------------------------------------------------------------------
 
-    def apply_churn(self, changes: int = 1) -> None:
-        """Make ``changes`` changes to the owner's bookings now (visible at once)."""
+    def apply_churn(self, changes: int = 1, *, backdate: float = 0.0) -> None:
+        """Make ``changes`` changes to the owner's bookings now; ``backdate``: stamp them that
+        many seconds in the past, as a write that becomes visible late."""
+        if backdate < 0:
+            raise ValueError(f"backdate must be >= 0 seconds, got {backdate!r}")
         for _ in range(changes):
-            self._churn.change()
+            self._churn.change(backdate=backdate)
 
     async def stop_churn(self) -> None:
         """Stop making changes, and wait until the late ones have landed."""
