@@ -15,7 +15,7 @@ from ..client import ICalendly
 from ..endpoints import Operation
 from ..errors import ICalendlyError
 from ..ratelimit import Priority
-from . import _demo, _mock
+from . import _demo, _mock, _sync
 from ._export import Exporter, ExportResult
 from ._progress import Progress
 from ._resources import FILTERS, RESOURCES, Resource, operation_for
@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _demo.add_parser(sub)
     _add_export(sub)
+    _sync.add_parser(sub)
     _mock.add_parser(sub)
     return parser
 
@@ -126,6 +127,8 @@ def _run(args: argparse.Namespace) -> int:
         resumed = f" (resumed at record {result.resumed_from})" if result.resumed_from else ""
         _say(f"exported {result.total_records} {args.resource} to {result.out}{resumed}")
         return 0
+    if args.command == "sync":
+        return _sync.run(args, _say)
     asyncio.run(_mock.run(args, _say))
     return 0
 
@@ -139,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if args.command == "export":
             print("interrupted: run the same command with --resume to continue", file=sys.stderr)
+        elif args.command == "sync":
+            print("interrupted: run the same command again to go on", file=sys.stderr)
         return 130
     except (ICalendlyError, OSError) as exc:
         if args.debug:
