@@ -13,7 +13,7 @@ import attrs
 from .errors import ConfigurationError
 from .models.converter import UNSET, converter
 
-__all__ = ["encode_body", "encode_query", "format_path"]
+__all__ = ["encode_body", "encode_query", "format_path", "is_dot_segment"]
 
 
 def _scalar(name: str, value: object) -> str:
@@ -85,5 +85,26 @@ def format_path(template: str, names: tuple[str, ...], values: tuple[object, ...
     for name, value in zip(names, values, strict=True):
         if value is None or value == "":
             raise ConfigurationError(f"path parameter {name!r} of {template} is empty")
-        path = path.replace("{" + name + "}", quote(_scalar(name, value), safe=""))
+        text = _scalar(name, value)
+        if is_dot_segment(text):
+            raise ConfigurationError(
+                f"path parameter {name!r} of {template} is {text!r}, a dot segment: a server or "
+                "proxy that normalises paths would make it address another resource (the "
+                "parent one, for '..'). Pass the real id."
+            )
+        path = path.replace("{" + name + "}", quote(text, safe=""))
     return path
+
+
+def is_dot_segment(text: str) -> bool:
+    """Whether ``text`` is ``.`` or ``..`` once percent-decoded (``%2e%2E``, ``.%2e``, ...)."""
+    from urllib.parse import unquote
+
+    for _ in range(3):  # decoded again by each layer that might decode it
+        if text in (".", ".."):
+            return True
+        decoded = unquote(text)
+        if decoded == text:
+            return False
+        text = decoded
+    return text in (".", "..")

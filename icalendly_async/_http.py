@@ -22,7 +22,12 @@ from ._request import DEFAULT_TIMEOUT, RequestSpec
 from ._version import __version__
 from .retry import OutcomeKind
 
-__all__ = ["USER_AGENT", "Answer", "AttemptFailed", "HttpTransport"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "USER_AGENT", "Answer", "AttemptFailed", "HttpTransport"]
+
+#: The largest response body read by default (64 MiB): far above any page the API sends, far
+#: below what would exhaust a worker's memory when a server (or a proxy) misbehaves.
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+_CHUNK = 256 * 1024
 
 USER_AGENT = (
     f"icalendly-async/{__version__} (python {platform.python_version()}; "
@@ -60,8 +65,10 @@ class HttpTransport:
         session: aiohttp.ClientSession | None,
         ssl: _ssl.SSLContext | bool,
         connection_limit: int,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = base_url
+        self.max_response_bytes = max_response_bytes
         self.host = base_url.host or ""
         self._base_path = base_url.raw_path.rstrip("/")
         self._session = session
@@ -149,9 +156,38 @@ class HttpTransport:
                 # ICalendly(ssl=...) applies to a user-supplied session too
                 ssl=self._ssl,
             ) as resp:
-                return Answer(resp.status, resp.headers, await resp.read())
+                return Answer(resp.status, resp.headers, await self._read(spec, resp))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _failure(f"{spec.method} {spec.path}", exc, timeout) from None
+
+    async def _read(self, spec: RequestSpec, resp: aiohttp.ClientResponse) -> bytes:
+        """The body, never more than ``max_response_bytes`` of it (else AttemptFailed)."""
+        limit = self.max_response_bytes
+        declared = resp.content_length
+        if declared is not None and declared <= limit:
+            return await resp.read()  # aiohttp reads no more than the declared length
+        if declared is not None:
+            raise self._too_large(spec, declared)
+        body = bytearray()
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            body += chunk
+            if len(body) > limit:
+                raise self._too_large(spec, None)
+        return bytes(body)
+
+    def _too_large(self, spec: RequestSpec, size: int | None) -> AttemptFailed:
+        limit = self.max_response_bytes
+        told = f"{size:,} bytes" if size is not None else f"more than {limit:,} bytes"
+        return AttemptFailed(
+            OutcomeKind.FATAL,  # the same request would get the same body
+            errors.ResponseTooLargeError(
+                f"{spec.method} {spec.path}: the response body is {told}, over "
+                f"max_response_bytes={limit:,}; it was not read whole (raise the limit with "
+                "ICalendly(max_response_bytes=…) if this is expected)",
+                limit=limit,
+                size=size,
+            ),
+        )
 
 
 def _failure(

@@ -27,6 +27,7 @@ __all__ = [
     "CallOptions",
     "RequestSpec",
     "check_base_url",
+    "check_header_text",
     "is_loopback",
     "to_timeout",
 ]
@@ -78,6 +79,24 @@ def check_base_url(base_url: str, allow_insecure_http: bool) -> URL:
                 f"not {url.host!r}; use https:// for any other host"
             )
     return url
+
+
+_CONTROL = ("\r", "\n", "\0")
+
+
+def check_header_text(what: str, value: str) -> str:
+    """``value`` when it can go into an HTTP header (or a request line) as it is.
+
+    CR, LF and NUL could end the header early and smuggle another one in (header injection):
+    refused before anything is sent, naming where the value came from.
+    """
+    for char in _CONTROL:
+        if char in value:
+            raise errors.ConfigurationError(
+                f"{what} contains a {char!r} character; a header value or path cannot hold CR, "
+                "LF or NUL (it would split the request). Remove it."
+            )
+    return value
 
 
 def is_loopback(host: str) -> bool:

@@ -11,11 +11,18 @@ import aiohttp
 import attrs
 
 from ._clock import SYSTEM_CLOCK, Clock
-from ._encode import encode_body, encode_query, format_path
+from ._encode import encode_body, encode_query, format_path, is_dot_segment
 from ._hooks import Observer
-from ._http import HttpTransport
+from ._http import DEFAULT_MAX_RESPONSE_BYTES, HttpTransport
 from ._pipeline import Pipeline
-from ._request import DEFAULT_BASE_URL, CallOptions, RequestSpec, check_base_url, to_timeout
+from ._request import (
+    DEFAULT_BASE_URL,
+    CallOptions,
+    RequestSpec,
+    check_base_url,
+    check_header_text,
+    to_timeout,
+)
 from .auth import ANONYMOUS, Credential
 from .endpoints._generated import GeneratedGroups
 from .endpoints._match import match_operation
@@ -47,7 +54,21 @@ def _headers(value: Mapping[str, str] | None, what: str) -> dict[str, str]:
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
         raise ConfigurationError(f"{what} must be a mapping of header names to strings")
+    for name, text in value.items():
+        if not name or any(c in name for c in " \t:"):
+            raise ConfigurationError(f"{what}: {name!r} is not a header name")
+        check_header_text(f"{what}: the name {name!r}", name)
+        check_header_text(f"{what}: the value of {name!r}", text)
     return dict(value)
+
+
+def _api_versions(value: Mapping[str, str] | None) -> dict[str, str]:
+    versions = dict(value or {})
+    for key, version in versions.items():
+        if not isinstance(version, str):
+            raise ConfigurationError(f"api_versions[{key!r}] must be a string, got {version!r}")
+        check_header_text(f"api_versions[{key!r}]", version)
+    return versions
 
 
 _UPPER = {m.lower(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE")}
@@ -73,7 +94,9 @@ class ICalendly(GeneratedGroups):
     ``cal-api-version`` to send instead of the operation's own. ``observers`` receive every
     call's events (default: a :class:`~icalendly_async.observability.LoggingObserver`, silent
     until the ``icalendly_async`` logger is enabled; ``[]`` for none). ``clock`` is what the
-    pipeline's deadlines and backoffs read (tests pass a virtual one).
+    pipeline's deadlines and backoffs read (tests pass a virtual one). ``max_response_bytes``
+    caps a response body (64 MiB by default; over it:
+    :class:`~icalendly_async.errors.ResponseTooLargeError`, the body not read whole).
 
     A client belongs to the event loop of its first call: create it inside the coroutine that
     uses it (one client per ``asyncio.run()``); a call from another loop raises
@@ -98,6 +121,7 @@ class ICalendly(GeneratedGroups):
         connection_limit: int = 100,
         observers: Sequence[Observer] | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         configure_from_env()
         if credential is not None and not isinstance(credential, Credential):
@@ -121,6 +145,14 @@ class ICalendly(GeneratedGroups):
             )
         if not isinstance(clock, Clock):
             raise ConfigurationError("clock must have monotonic(), time() and sleep()")
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1
+        ):
+            raise ConfigurationError(
+                f"max_response_bytes must be a positive whole number, got {max_response_bytes!r}"
+            )
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ConfigurationError("session must be an aiohttp.ClientSession")
         if isinstance(connection_limit, bool) or not isinstance(connection_limit, int):
@@ -142,6 +174,7 @@ class ICalendly(GeneratedGroups):
             session=session,
             ssl=ssl,
             connection_limit=connection_limit,
+            max_response_bytes=max_response_bytes,
         )
         self._pipeline = Pipeline(http, limiter, clock, tuple(observers))
         self._credential: Credential = credential if credential is not None else ANONYMOUS
@@ -151,7 +184,7 @@ class ICalendly(GeneratedGroups):
             retry=policy,
             headers=_headers(headers, "headers"),
         )
-        self._api_versions = dict(api_versions or {})
+        self._api_versions = _api_versions(api_versions)
         self._is_view = False
 
     # -- views ----------------------------------------------------------------------------------
@@ -195,7 +228,9 @@ class ICalendly(GeneratedGroups):
             headers={**options.headers, **_headers(headers, "headers")},
             priority=priority if priority is not None else options.priority,
         )
-        return self._view(self._credential, options, {**self._api_versions, **(api_versions or {})})
+        return self._view(
+            self._credential, options, {**self._api_versions, **_api_versions(api_versions)}
+        )
 
     def with_credential(self, credential: Credential) -> ICalendly:
         """A view acting as ``credential`` (one managed user, say), sharing pool and limiter."""
@@ -301,6 +336,12 @@ class ICalendly(GeneratedGroups):
             raise ConfigurationError(f"path must start with '/', e.g. '/v2/me'; got {path!r}")
         if "?" in path:
             raise ConfigurationError("pass query parameters as params=, not in the path")
+        check_header_text("path", path)
+        if any(is_dot_segment(segment) for segment in path.split("/")):
+            raise ConfigurationError(
+                f"path {path!r} has a '.' or '..' segment; a server or proxy that normalises "
+                "paths would send it elsewhere. Write the path of the resource itself."
+            )
         operation = match_operation(verb, path)
         if api_version is None and operation is not None:
             api_version = self._api_version(operation, None)
@@ -363,8 +404,10 @@ class ICalendly(GeneratedGroups):
     @staticmethod
     def _call_headers(headers: Mapping[str, str] | None, api_version: str | None) -> dict[str, str]:
         if headers is None:
-            return {"cal-api-version": api_version} if api_version is not None else {}
+            if api_version is None:
+                return {}
+            return {"cal-api-version": check_header_text("api_version", api_version)}
         result = _headers(headers, "headers")
         if api_version is not None:
-            result["cal-api-version"] = api_version
+            result["cal-api-version"] = check_header_text("api_version", api_version)
         return result

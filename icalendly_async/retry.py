@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .errors import ConfigurationError
+from .ratelimit.headers import clamp_server_wait
 
 if TYPE_CHECKING:
     from .ratelimit.headers import RateLimitState
@@ -119,7 +120,8 @@ class RetryPolicy:
 
 def server_wait(headers: Mapping[str, str], state: RateLimitState, now: float) -> float | None:
     """Seconds the server asks to wait: the reset of an exhausted limit (else the tightest
-    limit's), or ``Retry-After`` (seconds or an HTTP date; ``now`` is the epoch time)."""
+    limit's), or ``Retry-After`` (seconds or an HTTP date; ``now`` is the epoch time); never
+    more than ``MAX_SERVER_WAIT`` (an hour)."""
     waits: list[float] = []
     exhausted = state.exhausted_for
     tightest = state.tightest
@@ -143,4 +145,4 @@ def server_wait(headers: Mapping[str, str], state: RateLimitState, now: float) -
         else:
             if math.isfinite(seconds):
                 waits.append(max(0.0, seconds))
-    return max(waits) if waits else None
+    return clamp_server_wait(max(waits), "Retry-After") if waits else None

@@ -14,6 +14,7 @@ skipped rather than trusted (a proxy mangling one header must not stop a request
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -22,7 +23,28 @@ import attrs
 
 from ..errors import ConfigurationError
 
-__all__ = ["NamedLimit", "RateLimit", "RateLimitState"]
+__all__ = [
+    "MAX_NAMED_LIMITS",
+    "MAX_SERVER_WAIT",
+    "MAX_TRACKED_LIMITS",
+    "NamedLimit",
+    "RateLimit",
+    "RateLimitState",
+    "clamp_server_wait",
+    "forget_oldest",
+]
+
+log = logging.getLogger("icalendly_async.ratelimit")
+
+#: The longest wait a server may announce (``X-RateLimit-Reset``, ``Retry-After``) that the
+#: client believes: a longer one is cut to this, and logged. A server (or a proxy) announcing
+#: ``Reset: 1e18`` must not make the limiter wait forever.
+MAX_SERVER_WAIT = 3600.0
+#: The named limits one response may report that the client tracks (``Default`` always is):
+#: invented ``X-RateLimit-*-{Name}`` headers must not grow the limiter's state without bound.
+MAX_NAMED_LIMITS = 16
+#: The named limits a limiter keeps per credential; the oldest goes first (``default`` stays).
+MAX_TRACKED_LIMITS = 32
 
 _PREFIX = "x-ratelimit-"
 _FIELD_INDEX = {"limit": 1, "remaining": 2, "reset": 3}
@@ -154,6 +176,27 @@ class RateLimitState:
         return latest
 
 
+def clamp_server_wait(seconds: float, what: str) -> float:
+    """``seconds`` cut to :data:`MAX_SERVER_WAIT` (logged when cut)."""
+    if seconds > MAX_SERVER_WAIT:
+        log.warning(
+            "the server announced a wait of %.6g s (%s); waiting at most %g s",
+            seconds,
+            what,
+            MAX_SERVER_WAIT,
+        )
+        return MAX_SERVER_WAIT
+    return seconds
+
+
+def forget_oldest(by_name: dict[str, Any]) -> None:
+    """Drop the oldest named limit of a limiter's per-credential table (``default`` stays)."""
+    for name in by_name:
+        if name != "default":
+            del by_name[name]
+            return
+
+
 NO_RESPONSE = RateLimitState((), received=False)
 _EMPTY = RateLimitState(())
 _NOTHING: tuple[RateLimitState, float | None] = (_EMPTY, None)
@@ -187,10 +230,14 @@ def parse_headers(
             continue  # not a number: a proxy's noise, skipped
         if not 0 <= number < math.inf:
             continue
+        if index == 3 and number > MAX_SERVER_WAIT:
+            number = clamp_server_wait(number, f"X-RateLimit-Reset-{name}")
         if found is None:
             found = {}
         entry = found.get(lowered)
         if entry is None:
+            if len(found) >= MAX_NAMED_LIMITS and lowered != "default":
+                continue  # a server inventing names: the first ones are tracked
             entry = found[lowered] = [name, None, None, None]
         entry[index] = number
     if found is None:

@@ -42,7 +42,7 @@ from typing import Literal
 from aiolimiter import AsyncLimiter
 
 from ..errors import ConfigurationError
-from .headers import RateLimit, RateLimitState
+from .headers import MAX_TRACKED_LIMITS, RateLimit, RateLimitState, forget_oldest
 from .priority import Priority
 
 __all__ = ["BucketSnapshot", "LocalLimiter", "default_margin"]
@@ -617,6 +617,8 @@ class LocalLimiter:
                 if reset_at < entry[1]:
                     entry[1] = reset_at
             else:
+                if name not in budgets and len(budgets) >= MAX_TRACKED_LIMITS:
+                    forget_oldest(budgets)
                 budgets[name] = [budget, reset_at]
 
     async def penalize(self, key: str, seconds: float) -> None:

@@ -86,7 +86,7 @@ from ._redis_state import (
     Waiter,
     set_if_pending,
 )
-from .headers import RateLimit, RateLimitState
+from .headers import MAX_TRACKED_LIMITS, RateLimit, RateLimitState, forget_oldest
 from .local import LocalLimiter, default_margin
 from .priority import Priority
 
@@ -665,6 +665,8 @@ class RedisLimiter:
                 view.reset_at = min(view.reset_at, old.reset_at)
             if old is None and not view.news(cred.written.get(name), cred.grants, cred.margin):
                 continue
+            if name not in cred.written and len(cred.written) >= MAX_TRACKED_LIMITS:
+                forget_oldest(cred.written)
             pending[name] = view
         if pending or cred.probe_answered:
             cred.pending = pending
