@@ -9,6 +9,7 @@ updated. It blocks; from async code call it through ``asyncio.to_thread``.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -20,7 +21,9 @@ import attrs
 import dlt
 from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
+from dlt.common.exceptions import DltException
 from dlt.common.typing import TLoaderFileFormat, TRefreshMode
+from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from .._request import DEFAULT_BASE_URL
@@ -154,14 +157,17 @@ def destination_for(to: str) -> tuple[Destination[Any, Any], TLoaderFileFormat |
             raise ConfigurationError(
                 f"{redact(text)}: give host and database, e.g. postgresql://user@host:5432/db"
             )
-        url = urlunsplit(("postgresql", *parts[1:]))
         try:
-            destination = dlt.destinations.postgres(url)
+            import psycopg2  # noqa: F401  (dlt's PostgreSQL driver)
         except ImportError:  # pragma: no cover - depends on the installation
             raise ConfigurationError(
                 "loading into PostgreSQL needs psycopg2: pip install 'dlt[postgres]'"
             ) from None
-        return destination, _FORMATS.get("postgres")
+        credentials = PostgresCredentials()
+        credentials.parse_native_representation(urlunsplit(("postgresql", *parts[1:])))
+        # dlt insists on a password; libpq does not (trust or peer authentication, ~/.pgpass).
+        credentials.password = parts.password or os.environ.get("PGPASSWORD") or ""
+        return dlt.destinations.postgres(credentials=credentials), _FORMATS.get("postgres")
     raise ConfigurationError(
         f"{redact(text)}: unknown destination; use duckdb:///file.duckdb or postgresql://…"
     )
@@ -267,9 +273,11 @@ def sync(
             loader_file_format=_format(file_format),
             refresh=cast(TRefreshMode, "drop_resources" if full_refresh else None),
         )
+        after = _table_counts(pipeline, names)
     except PipelineStepFailed as exc:
         raise SyncError(str(exc.step), _root_cause(exc.exception)) from exc
-    after = _table_counts(pipeline, names)
+    except DltException as exc:  # the database before or after the run: counting, connecting
+        raise SyncError("load", _root_cause(exc)) from exc
     tables = []
     for resource in [*names, *(n for n in stats.resources if n not in names)]:
         figures = stats[resource]
