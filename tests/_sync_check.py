@@ -8,18 +8,46 @@ snake_case, nested objects flattened into ``parent__child`` columns, lists into 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
+import duckdb
+import psycopg2
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-__all__ = ["Fetch", "assert_table_matches", "flatten"]
+__all__ = ["Fetch", "assert_table_matches", "duckdb_fetch", "flatten", "postgres_fetch"]
 
 Fetch = Callable[[str], list[dict[str, Any]]]
 """Runs a query, returns its rows as dicts (column name -> value)."""
 
 _NAMES = NamingConvention()
+
+
+def duckdb_fetch(path: Path) -> Fetch:
+    """Queries on the DuckDB file ``path`` (read-only; the sync must not be running)."""
+
+    def fetch(sql: str) -> list[dict[str, Any]]:
+        with duckdb.connect(str(path), read_only=True) as db:
+            cursor = db.execute(sql)
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    return fetch
+
+
+def postgres_fetch(url: str) -> Fetch:
+    """Queries on the PostgreSQL database ``url``."""
+
+    def fetch(sql: str) -> list[dict[str, Any]]:
+        with contextlib.closing(psycopg2.connect(url)) as db, db.cursor() as cursor:
+            cursor.execute(sql)
+            names = [column[0] for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    return fetch
 
 
 def _name(key: str) -> str:

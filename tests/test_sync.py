@@ -13,7 +13,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from icalendly_async import ApiKey, ICalendly, Plan, RateLimit
@@ -21,19 +20,13 @@ from icalendly_async.errors import ConfigurationError
 from icalendly_async.sync import SyncError, SyncResult, TableResult, icalendly_source, sync
 from icalendly_async.testing import Emulator
 
-from ._sync_check import assert_table_matches
+from ._sync_check import Fetch, assert_table_matches, duckdb_fetch
 
 LIFTED = RateLimit(1_000_000, 60)  # the emulator enforces no limit in most of these tests
 
 
-def _fetch(path: Path) -> Any:
-    def fetch(sql: str) -> list[dict[str, Any]]:
-        with duckdb.connect(str(path), read_only=True) as db:
-            cursor = db.execute(sql)
-            names = [column[0] for column in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-    return fetch
+def _fetch(path: Path) -> Fetch:
+    return duckdb_fetch(path)
 
 
 async def _sync(emu: Emulator, tmp_path: Path, **options: Any) -> SyncResult:
