@@ -47,7 +47,7 @@ from ..response import Response
 from ._catalog import DEFAULT_LOOKBACK, RESOURCES
 from ._merge import merged
 from ._stats import SyncStats
-from ._walk import Row, fetch_all, first_page, instant, walk_cursor
+from ._walk import Position, Row, fetch_all, first_page, instant, walk_cursor
 
 __all__ = ["DEFAULT_LOOKBACK", "RESOURCES", "icalendly_source"]
 
@@ -258,7 +258,11 @@ def _walk_bookings(
             return rows
 
         async for page in walk_cursor(
-            fetch, field="updatedAt", key="uid", start=start, page_size=config.page_size
+            fetch,
+            field="updatedAt",
+            key="uid",
+            position=Position(start),
+            page_size=config.page_size,
         ):
             for row in page:  # dlt's incremental compares datetimes; the column is a timestamp
                 row["updatedAt"] = instant(row["updatedAt"], field="updatedAt")
@@ -342,7 +346,7 @@ def _walk_responses(config: _Config, since: datetime | None, began: list[datetim
                 return rows
 
             return walk_cursor(
-                fetch, field="createdAt", key="id", start=None, page_size=config.page_size
+                fetch, field="createdAt", key="id", position=Position(), page_size=config.page_size
             )
 
         async for page in merged([form_walk(str(form["id"])) for form in forms]):

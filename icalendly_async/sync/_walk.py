@@ -21,12 +21,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
+import attrs
+
 from ..endpoints import Operation
 from ..errors import DecodeError
 from ..pagination import AsyncPaginator
 from ..response import Response
 
-__all__ = ["Fetch", "Row", "fetch_all", "first_page", "instant", "walk_cursor"]
+__all__ = ["Fetch", "Position", "Row", "fetch_all", "first_page", "instant", "walk_cursor"]
 
 Row = dict[str, Any]
 Fetch = Callable[[datetime | None, int], Awaitable[list[Row]]]
@@ -54,34 +56,42 @@ def instant(value: object, *, field: str = "value") -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
+@attrs.define
+class Position:
+    """Where a cursor walk is: the last ``cursor`` value given (``None``: before the first row),
+    and the keys of the rows given with exactly that value. Kept, it resumes a walk exactly."""
+
+    cursor: datetime | None = None
+    seen: set[object] = attrs.field(factory=set)
+
+
 async def walk_cursor(
     fetch: Fetch,
     *,
     field: str,
     key: str,
-    start: datetime | None,
+    position: Position,
     page_size: int,
 ) -> AsyncIterator[list[Row]]:
-    """Every row whose ``field`` is at or after ``start`` (``None``: every row), page by page
-    in ``field`` order, each given once per walk (a row that changes during the walk may be
-    given again, newer: keep the last)."""
-    cursor = start
-    seen: set[object] = set()  # the keys already given whose field equals the cursor
+    """Every row whose ``field`` is at or after ``position`` and not given there already,
+    page by page in ``field`` order, each given once per walk (a row that changes during the
+    walk may be given again, newer: keep the last). ``position`` moves with each page given."""
     skip = 0
     while True:
-        base = cursor
+        base = position.cursor
         rows = await fetch(None if base is None else base - _TICK, skip)
         fresh: list[Row] = []
         for row in rows:
             if not isinstance(row, dict):
                 raise DecodeError(f"expected a JSON object per row, got {type(row).__name__}")
             moment = instant(row.get(field), field=field)
+            cursor = position.cursor
             if cursor is not None and moment <= cursor:
-                if moment < cursor or row.get(key) in seen:
+                if moment < cursor or row.get(key) in position.seen:
                     continue  # before the cursor (the margin), or given already
-                seen.add(row.get(key))
+                position.seen.add(row.get(key))
             else:
-                cursor, seen = moment, {row.get(key)}
+                position.cursor, position.seen = moment, {row.get(key)}
             fresh.append(row)
         if fresh:
             yield fresh
@@ -89,7 +99,7 @@ async def walk_cursor(
             return
         # A new cursor: ask from it. The same one (a page inside a run of rows stamped alike):
         # step over what this request already returned.
-        skip = 0 if cursor != base else skip + len(rows)
+        skip = 0 if position.cursor != base else skip + len(rows)
 
 
 async def first_page(
