@@ -54,7 +54,13 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     parser.add_argument("--out", required=True, help="output file: *.csv for CSV, else JSONL")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted export")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
-    parser.add_argument("--concurrency", type=int, default=4, help="pages in flight (4)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help="pages in flight (4) for collections paged by offset; bookings are read by their "
+        "updatedAt cursor, one page after another",
+    )
     parser.add_argument("--page-size", type=int, default=100, help="records per request (100)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--team-id", type=int, help="the team (memberships)")
@@ -111,6 +117,7 @@ async def _export_with(
             concurrency=args.concurrency,
             resume=args.resume,
             overwrite=args.overwrite,
+            cursor=resource.cursor,
             progress=bar.update,
         ).run()
 
