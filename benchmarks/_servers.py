@@ -22,7 +22,6 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -107,35 +106,32 @@ def _trivial_app(body: bytes) -> web.Application:
 
 async def _serve(args: argparse.Namespace) -> None:
     pin_to(_server_cpus())
-    emulator: Any = None
     if args.kind == "trivial":
         runner = web.AppRunner(_trivial_app(await me_body()), access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
         await site.start()
         port = runner.addresses[0][1]
-        info = {"base_url": f"http://127.0.0.1:{port}", "api_key": TRIVIAL_API_KEY}
-    else:
-        import inspect
+        try:
+            await _announce_and_wait(f"http://127.0.0.1:{port}", TRIVIAL_API_KEY)
+        finally:
+            await runner.cleanup()
+        return
+    from icalendly_async.testing import Emulator
 
-        from icalendly_async.testing import Emulator
+    emulator = Emulator(
+        bookings=args.bookings,
+        enforce_rate_limits=not args.no_limits,
+        validate_responses=False,  # a benchmark measures serving, not checking
+    )
+    async with emulator as emu:
+        await _announce_and_wait(emu.base_url, emu.api_key)
 
-        options: dict[str, Any] = {}
-        if "validate_responses" in inspect.signature(Emulator).parameters:
-            options["validate_responses"] = False  # a benchmark measures serving, not checking
-        emulator = Emulator(
-            bookings=args.bookings, enforce_rate_limits=not args.no_limits, **options
-        )
-        await emulator.start()
-        info = {"base_url": emulator.base_url, "api_key": emulator.api_key}
-    print(json.dumps(info), flush=True)
-    loop = asyncio.get_running_loop()
-    # Serve until the parent closes our stdin (or dies).
-    await loop.run_in_executor(None, sys.stdin.read)
-    if emulator is not None:
-        await emulator.stop()
-    else:
-        await runner.cleanup()
+
+async def _announce_and_wait(base_url: str, api_key: str) -> None:
+    """Tell the parent where we listen; serve until it closes our stdin (or dies)."""
+    print(json.dumps({"base_url": base_url, "api_key": api_key}), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
 
 @contextlib.asynccontextmanager

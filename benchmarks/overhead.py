@@ -170,16 +170,16 @@ async def _run(quick: bool) -> Result:
     added: dict[str, float] = {}
     async with canned_network():
         for name, observers in (
-            ("no observer (observers=[])", []),
-            ("LoggingObserver (default)", [LoggingObserver()]),
-            ("MetricsObserver", [MetricsObserver()]),
+            ("no observer (observers=[])", ()),
+            ("LoggingObserver (default)", (LoggingObserver(),)),
+            ("MetricsObserver", (MetricsObserver(),)),
         ):
             client = ICalendly(
                 credential,
                 plan=Plan.PLATFORM,
                 base_url="http://127.0.0.1:9",
                 allow_insecure_http=True,
-                observers=observers,
+                observers=list(observers),
             )
             added[name] = await cpu_per_call(client.me.get, 5_000 if quick else 20_000)
             await client.aclose()

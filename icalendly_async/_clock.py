@@ -19,7 +19,15 @@ import time as _time
 from collections.abc import Awaitable
 from typing import Protocol, TypeVar, runtime_checkable
 
-__all__ = ["SYSTEM_CLOCK", "Clock", "SystemClock", "VirtualClock", "settle", "wait_for"]
+__all__ = [
+    "SYSTEM_CLOCK",
+    "Clock",
+    "SystemClock",
+    "VirtualClock",
+    "settle",
+    "sleep_or_wake",
+    "wait_for",
+]
 
 T = TypeVar("T")
 
@@ -68,6 +76,9 @@ class VirtualClock:
         clock = VirtualClock()
         task = asyncio.create_task(limiter_user(clock))
         await clock.advance(60)        # a minute passes at once
+
+    :meth:`run` moves the clock by itself instead: whenever nothing is left to run but
+    sleepers of this clock, it jumps to the next deadline (``await clock.run(main())``).
     """
 
     def __init__(self, start: float = 0.0, *, epoch: float = 1_800_000_000.0) -> None:
@@ -75,6 +86,7 @@ class VirtualClock:
         self._epoch = float(epoch)
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+        self._calls = 0  # sleep() calls so far: how run() tells that something happened
 
     def monotonic(self) -> float:
         return self._now
@@ -86,9 +98,61 @@ class VirtualClock:
         if not seconds > 0:  # zero, negative or NaN: yield once, as asyncio.sleep(0) does
             await asyncio.sleep(0)
             return
+        self._calls += 1
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._now + seconds, next(self._order), future))
         await future
+
+    async def run(
+        self, awaitable: Awaitable[T], *, limit: float = 86_400.0, grace: float = 0.0
+    ) -> T:
+        """Await ``awaitable`` while the clock moves on by itself (auto-advancing).
+
+        Whenever the loop has run everything that is ready and the awaitable still waits, the
+        clock jumps to the earliest sleeper's deadline: an hour of pacing takes milliseconds,
+        and no sleeper ever wakes early. ``RuntimeError`` if nothing sleeps on this clock while
+        the awaitable waits (it waits for something that will not come), or if it still runs
+        after ``limit`` virtual seconds.
+
+        For code that also waits for real I/O (a server on loopback), pass ``grace``: the real
+        seconds to wait before each jump, so that answers on their way arrive first; while
+        nothing sleeps on the clock, it then waits for the I/O instead of failing.
+        """
+        task = asyncio.ensure_future(awaitable)
+        end = self._now + limit
+        try:
+            while not task.done():
+                await self._quiesce(task)
+                if grace > 0 and not task.done():
+                    await asyncio.wait((task,), timeout=grace)
+                if task.done():
+                    break
+                deadline = self.next_deadline()
+                if deadline is None:
+                    if grace > 0:
+                        continue  # waiting for I/O
+                    raise RuntimeError(
+                        "deadlock: the awaitable waits, and nothing sleeps on the VirtualClock"
+                    )
+                if deadline > end:
+                    raise RuntimeError(f"still running after {limit:g} virtual seconds")
+                await self.advance(deadline - self._now)
+            return task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _quiesce(self, task: asyncio.Future[T]) -> None:
+        """Run the loop until the clock's sleepers stop changing (what was woken has run)."""
+        seen: tuple[int, float | None] | None = None
+        for _ in range(100):
+            await settle()
+            now = (self._calls, self.next_deadline())
+            if now == seen or task.done():
+                return
+            seen = now
 
     @property
     def sleepers(self) -> int:
@@ -156,3 +220,24 @@ async def wait_for(clock: Clock, awaitable: Awaitable[T], seconds: float) -> T:
     if task.cancelled():
         raise asyncio.TimeoutError
     return task.result()
+
+
+async def sleep_or_wake(clock: Clock, seconds: float, wakeup: asyncio.Future[None]) -> None:
+    """Sleep ``seconds`` on ``clock``, or less if ``wakeup`` is resolved first."""
+    if isinstance(clock, SystemClock):  # one timer handle instead of a task
+        handle = asyncio.get_running_loop().call_later(seconds, _resolve, wakeup)
+        try:
+            await wakeup
+        finally:
+            handle.cancel()
+        return
+    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+    try:
+        await asyncio.wait((sleeper, wakeup), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -40,7 +40,7 @@ from .endpoints._operation import AuthRequirement
 from .models.converter import parse_datetime
 from .models.envelope import decode_error, decode_success
 from .plans import Plan
-from .ratelimit import Limiter, RateLimitState
+from .ratelimit import CredentialHeld, Limiter, RateLimitState
 from .ratelimit.headers import NO_RESPONSE, parse_headers
 from .response import Response
 from .retry import Outcome, OutcomeKind, server_wait
@@ -194,18 +194,22 @@ class Pipeline:
         clock, limiter, key = self.clock, self.limiter, call.credential
         asked = clock.monotonic()
         if not limiter.try_acquire(key, credential.rate_limit, options.priority):
-            held = limiter.hold_remaining(key)
-            self._check_hold(call, held, options.retry.max_rate_limit_wait)
+            max_wait = options.retry.max_rate_limit_wait
             left = self._left(call, asked)
-            acquire = limiter.acquire(key, credential.rate_limit, priority=options.priority)
-            if left is None:
-                await acquire
-            else:
-                try:
-                    await wait_for(clock, acquire, left)
-                except asyncio.TimeoutError:
-                    call.limiter_wait += clock.monotonic() - asked
-                    raise self._timeout(call, "queued") from None
+            acquire = limiter.acquire(
+                key,
+                credential.rate_limit,
+                priority=options.priority,
+                max_hold=max_wait if left is None else min(max_wait, left),
+            )
+            try:
+                await (acquire if left is None else wait_for(clock, acquire, left))
+            except CredentialHeld as held:
+                call.limiter_wait += clock.monotonic() - asked
+                raise self._held(call, held.seconds, max_wait) from None
+            except asyncio.TimeoutError:
+                call.limiter_wait += clock.monotonic() - asked
+                raise self._timeout(call, "queued") from None
         sent_at = clock.monotonic()
         waited = sent_at - asked
         call.attempts += 1
@@ -214,21 +218,19 @@ class Pipeline:
         events.attempt_start(call, call.attempts, waited)
         return _Attempt(url, waited, sent_at)
 
-    def _check_hold(self, call: CallInfo, held: float, max_wait: float) -> None:
-        """Fail fast when the server holds the credential longer than the call may wait."""
+    def _held(self, call: CallInfo, held: float, max_wait: float) -> errors.ICalendlyError:
+        """The server holds the credential longer than the call may wait: nothing is sent."""
         if held > max_wait:
-            raise errors.RateLimitError(
+            return errors.RateLimitError(
                 429,
                 None,
                 f"{call.name}: the credential is held for {held:.1f} s by the server's rate "
                 f"limit, more than max_rate_limit_wait={max_wait:g} s; nothing was sent",
                 retry_after=held,
             )
-        left = self._left(call, self.clock.monotonic())
-        if left is not None and held >= left:
-            raise self._timeout(
-                call, "queued", f"the credential is held for {held:.1f} s by the server"
-            )
+        return self._timeout(
+            call, "queued", f"the credential is held for {held:.1f} s by the server"
+        )
 
     # -- 3 authorize ------------------------------------------------------------------------
 

@@ -132,7 +132,7 @@ class ICalendly(GeneratedGroups):
         if plan is not None and not isinstance(plan, Plan):
             raise ConfigurationError(f"plan must be a Plan (e.g. Plan.TEAMS) or None, got {plan!r}")
         if limiter is _DEFAULT:
-            limiter = LocalLimiter()
+            limiter = LocalLimiter(clock=clock)
         elif limiter is None:
             raise ConfigurationError(
                 "limiter=None would send without pacing and get the credential blocked; to turn "

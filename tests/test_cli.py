@@ -32,9 +32,14 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _run(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``icalendly ARGS`` with ``env`` added to the environment (ICALENDLY_* cleared first)."""
+    return _run_in(None, *args, **env)
+
+
+def _run_in(cwd: Path | None, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*_command(), *args], capture_output=True, text=True, timeout=timeout, env=_env(**env)
+        [*_command(), *args], capture_output=True, text=True, timeout=120, env=_env(**env), cwd=cwd
     )
 
 
@@ -74,13 +79,25 @@ def mock_server() -> Iterator[MockServer]:
 
 
 @pytest.mark.slow
-def test_demo_reports_zero_429s(tmp_path: Path) -> None:
-    out = tmp_path / "bookings.jsonl"
-    done = _run("demo", "--bookings", "2000", "--rate-limit", "40/1", "--out", str(out), "--quiet")
+def test_demo_reports_zero_429s_and_writes_under_the_directory_it_names(tmp_path: Path) -> None:
+    out_dir = tmp_path / "demo-output"
+    args = ["demo", "--bookings", "2000", "--rate-limit", "40/1", "--quiet"]
+    done = _run(*args, "--out-dir", str(out_dir))
     assert done.returncode == 0, done.stderr
+    out = out_dir / "bookings.jsonl"
+    assert done.stdout.startswith(f"writing the bookings to {out}\n")
     assert "429s received: 0" in done.stdout
     assert "records exported: 2000" in done.stdout
+    assert f"written to: {out}" in done.stdout
     assert len(out.read_text().splitlines()) == 2000
+
+
+def test_demo_writes_under_icalendly_demo_by_default(tmp_path: Path) -> None:
+    done = _run_in(tmp_path, "demo", "--bookings", "50", "--rate-limit", "1000/1", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["icalendly-demo"]  # nothing else
+    written = tmp_path / "icalendly-demo" / "bookings.jsonl"
+    assert len(written.read_text().splitlines()) == 50
 
 
 @pytest.mark.slow

@@ -271,7 +271,7 @@ async def test_connection_refused_is_retried_for_every_method(closed_port_url: s
 async def test_bad_bodies_are_decode_errors() -> None:
     async with Emulator() as emu, _client(emu) as client:
         for kind in ("truncated", "invalid_json", "no_envelope"):
-            emu.inject(Fault(kind, path="/v2/me"))  # type: ignore[arg-type]
+            emu.inject(Fault(kind, path="/v2/me"))
             with pytest.raises(errors.DecodeError) as info:
                 await client.request("GET", "/v2/me")
             assert "200" in str(info.value)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from icalendly_async._clock import SYSTEM_CLOCK, Clock, VirtualClock
+from icalendly_async._clock import SYSTEM_CLOCK, Clock, VirtualClock, sleep_or_wake
 
 
 async def test_virtual_sleepers_wake_in_deadline_order_when_advanced() -> None:
@@ -44,3 +44,45 @@ async def test_virtual_clock_cancelled_sleeper_is_dropped_and_time_is_epoch_base
 def test_both_clocks_satisfy_the_protocol() -> None:
     assert isinstance(SYSTEM_CLOCK, Clock)
     assert isinstance(VirtualClock(), Clock)
+
+
+async def test_run_advances_by_itself_from_deadline_to_deadline() -> None:
+    clock = VirtualClock()
+
+    async def an_hour_of_naps() -> list[float]:
+        woke = []
+        for _ in range(60):
+            await clock.sleep(60)
+            woke.append(clock.monotonic())
+        return woke
+
+    woke = await clock.run(an_hour_of_naps())
+    assert woke == [60.0 * (i + 1) for i in range(60)]  # never early, never late
+
+
+async def test_run_says_when_nothing_can_ever_wake_the_awaitable() -> None:
+    clock = VirtualClock()
+    never = asyncio.get_running_loop().create_future()
+    with pytest.raises(RuntimeError, match="deadlock"):
+        await clock.run(never)
+    assert never.cancelled()
+    with pytest.raises(RuntimeError, match="still running after 10 virtual seconds"):
+        await clock.run(clock.sleep(11), limit=10)
+
+
+async def test_sleep_or_wake_returns_on_the_wakeup_or_the_deadline() -> None:
+    clock = VirtualClock()
+    loop = asyncio.get_running_loop()
+    wakeup: asyncio.Future[None] = loop.create_future()
+    sleeper = asyncio.create_task(sleep_or_wake(clock, 10, wakeup))
+    await clock.advance(1)
+    assert not sleeper.done()
+    wakeup.set_result(None)
+    await clock.advance(0)
+    assert sleeper.done() and clock.sleepers == 0  # its timer is gone too
+    timed = asyncio.create_task(sleep_or_wake(clock, 10, loop.create_future()))
+    await clock.advance(10)
+    assert timed.done()
+    real: asyncio.Future[None] = loop.create_future()
+    await sleep_or_wake(SYSTEM_CLOCK, 0.001, real)  # the real clock's timer resolves it
+    assert real.done()

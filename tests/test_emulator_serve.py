@@ -12,12 +12,28 @@ import textwrap
 import aiohttp
 import pytest
 
+from icalendly_async import ApiKey, ICalendly, PlatformClient
 from icalendly_async.ratelimit import RateLimit
-from icalendly_async.testing import ServerInfo, WebhookReceiver, serve
+from icalendly_async.testing import Emulator, ServerInfo, WebhookReceiver, serve
 
 from ._schema_validation import validate_emulator_responses  # noqa: F401
 
 pytest_plugins = ["pytester"]
+
+
+async def test_a_running_emulator_says_how_to_reach_it() -> None:
+    async with Emulator(seed=7) as emu:
+        info = emu.info
+        assert info.base_url == emu.base_url and info.api_key == emu.api_key
+        assert info.authorize_url == emu.authorize_url
+        assert info.oauth_client_id == emu.oauth_app.client_id
+        assert emu.api_key not in repr(info) and emu.client_secret not in repr(info)
+        async with ICalendly(
+            ApiKey(info.api_key), base_url=info.base_url, allow_insecure_http=True
+        ) as client:
+            assert (await client.me.get()).email
+            platform = client.with_credential(PlatformClient(info.client_id, info.client_secret))
+            assert await platform.request("GET", f"/v2/oauth-clients/{info.client_id}")
 
 
 async def test_serve_until_cancelled() -> None:

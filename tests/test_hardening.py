@@ -101,7 +101,7 @@ async def test_invented_named_limits_do_not_grow_the_limiters_state(
             response = await client.request_response("GET", "/v2/me")
             assert len(response.rate_limit.limits) <= MAX_NAMED_LIMITS
             assert response.rate_limit.get("Default") is not None
-        budgets = limiter._buckets[client.credential.limit_key].budgets  # private: the state
+        budgets = limiter._credentials[client.credential.limit_key].budgets  # private: the state
         assert budgets is not None and "default" in budgets
         assert len(budgets) <= MAX_TRACKED_LIMITS
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, cast
 
 import attrs
 import pytest
@@ -45,7 +45,7 @@ class Server:
         meta: bool = False,
         default: int = 10,
     ) -> None:
-        self.items = [{"id": i} for i in range(total)]
+        self.items: list[dict[str, Any]] = [{"id": i} for i in range(total)]
         self.cap = cap
         self.meta = meta
         self.default = default
@@ -95,7 +95,7 @@ class Server:
 
 def paginator(
     server: Server, style: PaginationStyle = PaginationStyle.TAKE_SKIP, **kw: Any
-) -> AsyncPaginator[gen.KeysDto | Any]:
+) -> AsyncPaginator[Any]:
     default = kw.pop("default_page_size", None)
     return AsyncPaginator[Any](server, operation(style, default), (7,), query={"q": "x"}, **kw)
 
@@ -302,7 +302,10 @@ async def test_the_next_page_is_requested_while_the_current_one_is_used() -> Non
 async def test_prefetch_off_asks_only_when_the_caller_does() -> None:
     server = GatedServer(25)
     server.gate.set()
-    walk = paginator(server, page_size=10).pages(prefetch=False)
+    # pages() is an async generator, which a caller leaving early may close
+    walk = cast(
+        AsyncGenerator[Page[Any], None], paginator(server, page_size=10).pages(prefetch=False)
+    )
     await walk.__anext__()
     await asyncio.sleep(0.01)
     assert len(server.queries) == 1
@@ -316,7 +319,8 @@ async def test_prefetch_off_asks_only_when_the_caller_does() -> None:
 
 async def test_leaving_early_cancels_the_prefetched_page() -> None:
     server = GatedServer(25)
-    async with contextlib.aclosing(paginator(server, page_size=10).pages()) as walk:
+    pages = cast(AsyncGenerator[Page[Any], None], paginator(server, page_size=10).pages())
+    async with contextlib.aclosing(pages) as walk:
         async for _page in walk:
             await asyncio.sleep(0)
             break

@@ -15,10 +15,16 @@ import redis.asyncio as redis_asyncio
 from redis.exceptions import ResponseError
 
 from icalendly_async import ApiKey, ICalendly, RetryPolicy, errors
-from icalendly_async.ratelimit import Limiter, Priority, RateLimit, RateLimitState
+from icalendly_async.ratelimit import (
+    CredentialHeld,
+    Limiter,
+    Priority,
+    RateLimit,
+    RateLimitState,
+)
 from icalendly_async.ratelimit.headers import NamedLimit
 from icalendly_async.ratelimit.redis import LimiterUnavailableError, RedisLimiter
-from icalendly_async.testing import Emulator
+from icalendly_async.testing import Emulator, VirtualClock
 
 from ._limits import max_in_window, state
 from .redis_server import RedisServer, free_port, redis_server_fixture  # noqa: F401
@@ -94,7 +100,9 @@ async def test_three_limiters_share_one_window_and_reach_the_ideal(
     elapsed = loop.time() - started
     assert max_in_window(starts, rl.window_seconds) <= rl.limit
     ideal = (math.ceil(150 / 20) - 1) * rl.window_seconds  # 3.5 s
-    assert ideal <= elapsed < ideal * 1.1
+    # One window of slack for a loaded 2-core CI host: this test guards against a stall;
+    # how close the fleet gets to the ideal is measured by `benchmarks fleet`.
+    assert ideal <= elapsed < ideal * 1.1 + rl.window_seconds
     calls = sum(limiter.stats.grant_calls for limiter in limiters)
     assert sum(limiter.stats.grants for limiter in limiters) == 150
     assert calls < 60  # batched: far fewer script calls than grants
@@ -148,7 +156,7 @@ async def test_a_late_resume_paces_the_next_burst_from_when_the_calls_went_out(
     async def grant_batch(self: RedisLimiter, *args: Any) -> Any:
         nonlocal grants
         outcome = await original(self, *args)
-        if outcome.granted > 0:
+        if outcome.grants:
             grants += 1
             if grants == 2:  # before the granted calls resume
                 loop.call_soon(time.sleep, 0.2)
@@ -299,6 +307,84 @@ async def test_a_probe_without_an_answer_lets_the_next_call_probe(
     await asyncio.wait_for(waiting, 0.5)
 
 
+async def test_a_fleet_hold_longer_than_max_hold_fails_fast_in_another_process(
+    make: Callable[..., RedisLimiter],
+) -> None:
+    clock = VirtualClock()
+    a = make(calibrate=False, margin=0.0, clock=clock)
+    b = make(calibrate=False, margin=0.0, clock=clock)
+    rl = RateLimit(1, 60)
+    key = "api_key:maxhold"
+
+    async def scenario() -> float:
+        await a.acquire(key, rl)
+        queued = asyncio.create_task(b.acquire(key, rl, max_hold=300))  # waits for the window
+        await clock.sleep(10)
+        assert not queued.done()
+        await a.penalize(key, 600)  # a 429 in process A: the fleet is held for 600 s
+        with pytest.raises(CredentialHeld) as held:
+            await queued  # B learns it when its wait for the window ends, and fails then
+        assert clock.monotonic() == pytest.approx(60)
+        # B now knows of the hold: a new call fails before it asks Redis.
+        calls = b.stats.grant_calls
+        with pytest.raises(CredentialHeld):
+            await b.acquire(key, rl, max_hold=300)
+        assert b.stats.grant_calls == calls
+        return held.value.seconds
+
+    assert await clock.run(scenario(), grace=0.01) == pytest.approx(550, abs=1)
+
+
+async def test_max_rate_limit_wait_applies_with_a_redis_limiter(
+    make: Callable[..., RedisLimiter],
+) -> None:
+    async with Emulator() as emu:
+        clients = [
+            ICalendly(
+                ApiKey(emu.api_key),
+                base_url=emu.base_url,
+                allow_insecure_http=True,
+                limiter=make(),
+                retry=RetryPolicy(max_rate_limit_wait=10),
+            )
+            for _ in range(2)
+        ]
+        first, second = clients
+        await first.me.get()
+        await first.limiter.penalize(first.credential.limit_key, 60)  # as after a 429
+        sent = emu.stats.requests
+        started = time.perf_counter()
+        with pytest.raises(errors.RateLimitError, match="max_rate_limit_wait") as caught:
+            await second.me.get()
+        assert time.perf_counter() - started < 1.0
+        assert caught.value.retry_after is not None and caught.value.retry_after > 10
+        assert emu.stats.requests == sent  # nothing was sent
+        for client in clients:
+            await client.aclose()
+
+
+async def test_pacing_on_a_virtual_clock(make: Callable[..., RedisLimiter]) -> None:
+    # The log's times and the dispatcher's waits come from the injected clock: three windows
+    # of pacing in a few milliseconds of wall time, with Redis deciding every grant.
+    clock = VirtualClock()
+    limiter = make(calibrate=False, margin=0.0, clock=clock)
+    rl = RateLimit(5, 60)
+    starts: list[float] = []
+
+    async def one() -> None:
+        await limiter.acquire("api_key:virtual", rl)
+        starts.append(clock.monotonic())
+        await limiter.observe("api_key:virtual", RateLimitState())
+
+    async def burst() -> None:
+        await asyncio.gather(*(one() for _ in range(15)))
+
+    wall = time.perf_counter()
+    await clock.run(burst(), grace=0.01)
+    assert time.perf_counter() - wall < 5
+    assert sorted(starts) == [0.0] * 5 + [pytest.approx(60.0)] * 5 + [pytest.approx(120.0)] * 5
+
+
 # -- priorities -----------------------------------------------------------------------------------
 
 
@@ -354,8 +440,7 @@ async def test_cancelled_waiters_take_nothing(
     await asyncio.sleep(0.05)
     assert await redis.zcard(f"{prefix}:{{{key}}}:log") == 3
     cred = limiter._credentials[key]  # nothing left behind in the process either
-    assert cred.waiting == 0 and cred.dispatcher is None and cred.in_flight == 0
-    assert not any(cred.queues)
+    assert cred.queue is None and cred.in_flight == 0
 
 
 async def test_a_call_cancelled_during_its_grant_gives_the_slot_back(
@@ -531,7 +616,7 @@ async def test_a_server_refusing_time_in_scripts_switches_to_the_client_clock(
     limiter = make(calibrate=False, margin=0.0)
     script = limiter._grant
 
-    async def old_server(*, keys: list[str], args: list[object]) -> Any:
+    async def old_server(*, keys: list[str], args: list[str | int | float]) -> Any:
         if args[1] == "1":  # what Redis < 5 answers a script that writes after TIME
             raise ResponseError(
                 "Write commands not allowed after non deterministic commands. Call "
@@ -585,7 +670,7 @@ async def test_two_clients_share_the_emulators_window(make: Callable[..., RedisL
             await client.aclose()
         assert emu.stats.rate_limited == 0
         assert emu.max_in_window(emu.credential_digest(emu.api_key), 1.0) <= 10
-        assert elapsed < (math.ceil(40 / 10) - 1) * 1.0 * 1.1 + 0.3
+        assert elapsed < (math.ceil(40 / 10) - 1) * 1.0 * 1.1 + 1.0  # one window of slack
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -124,8 +123,9 @@ async def _export_with(
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        args.out = os.path.abspath(args.out)
-        report = asyncio.run(_demo.run(args))
+        out = _demo.output_path(args)
+        _say(f"writing the bookings to {out}")
+        report = asyncio.run(_demo.run(args, out))
         for line in report.lines():
             _say(line)
         return 0

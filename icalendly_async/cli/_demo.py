@@ -19,7 +19,10 @@ from ..testing import Emulator
 from ._export import Exporter
 from ._progress import Progress
 
-__all__ = ["DemoReport", "add_parser", "run"]
+__all__ = ["OUT_DIR", "OUT_FILE", "DemoReport", "add_parser", "output_path", "run"]
+
+OUT_DIR = "icalendly-demo"  # under the current directory; .gitignore lists it
+OUT_FILE = "bookings.jsonl"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,7 +40,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--rate-limit", default="120/3", help="REQUESTS/SECONDS the emulator enforces (120/3)"
     )
     parser.add_argument(
-        "--out", default="icalendly-demo-bookings.jsonl", help="where to write (JSONL or .csv)"
+        "--out-dir",
+        default=OUT_DIR,
+        help=f"the directory it writes under ({OUT_DIR}/, created if missing)",
+    )
+    parser.add_argument(
+        "--out", help=f"the file to write instead of {OUT_DIR}/{OUT_FILE} (JSONL, or *.csv)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -74,9 +82,16 @@ class DemoReport:
         ]
 
 
-async def run(args: argparse.Namespace) -> DemoReport:
+def output_path(args: argparse.Namespace) -> Path:
+    """Where the demo writes (absolute): ``--out``, else ``--out-dir``/bookings.jsonl."""
+    out = Path(args.out) if args.out else Path(args.out_dir) / OUT_FILE
+    return out.absolute()
+
+
+async def run(args: argparse.Namespace, out: Path) -> DemoReport:
+    """Run the demo, writing to ``out`` (see :func:`output_path`; its directory is created)."""
     limit = RateLimit.parse(args.rate_limit)
-    out = Path(args.out)  # made absolute by the caller
+    out.parent.mkdir(parents=True, exist_ok=True)
     metrics = MetricsObserver()
     list_bookings = next(op for op in OPERATIONS if op.python_name == "bookings.list")
     async with Emulator(rate_limit=limit, bookings=args.bookings, seed=7) as emu:

@@ -6,7 +6,7 @@
   :attr:`Model.raw_response` (headers, status, request id).
 - :class:`OpenStrEnum` / :class:`OpenIntEnum`: enums that accept values they do not know (a new
   server-side value must not break an old client); :attr:`is_known` tells them apart.
-- :func:`register_hooks`: the converter hooks that make the rules of DESIGN.md hold (unknown
+- :func:`register_hooks`: the converter hooks that make the converter's rules hold (unknown
   fields ignored, ``null`` kept as ``None``, missing kept as :data:`UNSET`, unions decoded by
   their literal ``type`` field first, then by best fit).
 """

@@ -1,6 +1,6 @@
 """The one cattrs converter of the library, configured once.
 
-Rules (DESIGN.md): unknown fields are ignored, never fatal; unknown enum values do not break
+Rules: unknown fields are ignored, never fatal; unknown enum values do not break
 decoding; "missing" (:data:`UNSET`) stays distinct from ``null`` (``None``); date-times become
 timezone-aware :class:`datetime.datetime`.
 """

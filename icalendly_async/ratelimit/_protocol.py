@@ -1,7 +1,8 @@
-"""The limiter protocol: what the session asks of any rate limiter."""
+"""The limiter protocol: what the pipeline asks of any rate limiter."""
 
 from __future__ import annotations
 
+import math
 from typing import Protocol, runtime_checkable
 
 from .headers import RateLimit, RateLimitState
@@ -14,7 +15,7 @@ __all__ = ["Limiter"]
 class Limiter(Protocol):
     """Paces the requests of each credential (``key`` is the credential's ``limit_key``).
 
-    The pipeline calls exactly these five methods. It keeps one rule: every grant (a
+    The pipeline calls these methods, and only these. It keeps one rule: every grant (a
     ``try_acquire`` that returns ``True``, or an ``acquire`` that returns) is followed by
     exactly one ``observe`` when that attempt ends, with the response's rate-limit headers, or
     with :data:`~icalendly_async.ratelimit.headers.NO_RESPONSE` when no response came (error,
@@ -22,17 +23,27 @@ class Limiter(Protocol):
     """
 
     def try_acquire(self, key: str, rate_limit: RateLimit, priority: int = Priority.NORMAL) -> bool:
-        """Grant one request of ``key`` now if that needs no waiting (``False``: call
-        :meth:`acquire`). A limiter that must ask elsewhere (Redis) always answers ``False``."""
+        """Grant one request of ``key`` now if that needs no waiting (``False``: nothing was
+        taken; call :meth:`acquire`). A limiter that must ask elsewhere (Redis) always answers
+        ``False``."""
         ...
 
     async def acquire(
-        self, key: str, rate_limit: RateLimit, cost: int = 1, *, priority: int = Priority.NORMAL
+        self,
+        key: str,
+        rate_limit: RateLimit,
+        cost: int = 1,
+        *,
+        priority: int = Priority.NORMAL,
+        max_hold: float = math.inf,
     ) -> None:
         """Wait until ``cost`` more requests of ``key`` may start, then count them as started.
 
         Waiting calls of a higher ``priority`` (a :class:`Priority`) go first. Cancelling the
         wait takes nothing: a slot granted to a call cancelled before it resumes is given back.
+        When the server holds the credential (a 429's block, ``Remaining: 0`` until a distant
+        reset) for longer than ``max_hold`` seconds, at the call or while it waits, raise
+        :class:`~icalendly_async.ratelimit.CredentialHeld` instead of waiting.
         """
         ...
 
@@ -45,7 +56,6 @@ class Limiter(Protocol):
         ...
 
     def hold_remaining(self, key: str) -> float:
-        """Seconds ``key`` is still held by the server (a 429's block, ``Remaining: 0``), as far
-        as this limiter knows; ``0.0`` when it is not. The pipeline fails a call fast when this
-        is longer than ``RetryPolicy.max_rate_limit_wait`` or the call's time left."""
+        """Seconds ``key`` is still held by the server, as far as this limiter knows (``0.0``:
+        it is not): what ``max_hold`` is compared with. For diagnostics too."""
         ...

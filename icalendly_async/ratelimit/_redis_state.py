@@ -7,44 +7,26 @@ has in flight, and which feedback it already wrote (to skip echoes).
 
 from __future__ import annotations
 
-import asyncio
-import collections
-
 import attrs
 
+from ._dispatch import Queue
+from ._window import Following, WindowPolicy, same_window
 from .headers import RateLimit
-from .priority import Priority
 
-__all__ = [
-    "CLASSES",
-    "FALLBACK",
-    "Credential",
-    "Outcome",
-    "RedisLimiterStats",
-    "UseFallback",
-    "View",
-    "Waiter",
-    "set_if_pending",
-]
-
-CLASSES = len(Priority)
+__all__ = ["FALLBACK", "Credential", "Grant", "RedisLimiterStats", "UseFallback", "View"]
 
 
 class UseFallback:
-    """The result a waiter gets when Redis is down and the local fallback takes over."""
+    """The grant a waiting call gets when Redis is down and the local fallback takes over."""
+
+    def __repr__(self) -> str:
+        return "FALLBACK"
 
 
 FALLBACK = UseFallback()
 
-
-@attrs.define(slots=True, eq=False)
-class Waiter:
-    future: asyncio.Future[tuple[str, ...] | UseFallback]
-    cost: int
-    priority: int
-    since: float
-    head_at: float | None = None  # when it became the first of its class's queue
-    granted_at: float = 0.0  # loop time when the grant script's answer arrived
+Grant = tuple[str, ...] | UseFallback
+"""What a granted call holds: the members of its starts in the Redis log, or FALLBACK."""
 
 
 @attrs.define(slots=True)
@@ -54,7 +36,7 @@ class View:
     limit: int | None
     grants: int
     budget: float | None = None  # Remaining minus this process's requests in flight
-    reset_at: float | None = None  # loop time
+    reset_at: float | None = None  # on the limiter's clock
 
     def same_window(self, other: View, margin: float) -> bool:
         return (
@@ -62,7 +44,7 @@ class View:
             and other.reset_at is not None
             and self.budget is not None
             and other.budget is not None
-            and abs(self.reset_at - other.reset_at) < 1.0 + margin
+            and same_window(self.reset_at, other.reset_at, margin)
         )
 
     def news(self, written: View | None, grants: int, margin: float) -> bool:
@@ -77,57 +59,54 @@ class View:
         return self.budget < written.budget - (grants - written.grants)
 
 
-@attrs.define(slots=True, eq=False)
-class Credential:
-    """What one process knows about one credential."""
+class Credential(Following):
+    """What one process knows about one credential (the log itself lives in Redis)."""
 
-    keys: list[str]
-    config: RateLimit
-    margin: float
-    queues: list[collections.deque[Waiter]] = attrs.field(
-        factory=lambda: [collections.deque() for _ in range(CLASSES)]
+    __slots__ = (
+        "fallback_in_flight",
+        "flushing",
+        "grants",
+        "hold_until",
+        "in_flight",
+        "keys",
+        "last_grant",
+        "pending",
+        "probe",
+        "probe_answered",
+        "queue",
+        "written",
     )
-    waiting: int = 0  # waiters whose future is not done yet
-    dispatcher: asyncio.Task[None] | None = None
-    wakeup: asyncio.Future[None] | None = None
-    in_flight: int = 0  # Redis grants not yet observed
-    fallback_in_flight: int = 0  # fallback grants not yet observed
-    hold_until: float = 0.0  # this process's copy of the latest penalty (loop time)
-    probe: str | None = None  # the member of our probe, while it is out
-    grants: int = 0  # Redis grants so far (to tell news from echoes in feedback)
-    last_grant: float = 0.0  # loop time
-    pending: dict[str, View] | None = None  # feedback not written yet, per named limit
-    written: dict[str, View] = attrs.field(factory=dict)  # the last feedback written
-    probe_answered: bool = False  # our probe's answer is due to be written
-    blocked: tuple[int, int, bool] | None = None  # the dispatcher's wait: (reason, cost, bulk)
-    flushing: bool = False
-    # The server's window, when its Default limit differs from the configured one: the longest
-    # Reset it announced outside a block (a window's first answer announces all of it).
-    server_window: float = 0.0
-    follows_server: bool = False
 
-    @property
-    def window(self) -> float:
-        """The window in force: the server's when it is followed, else the configured one."""
-        if self.follows_server and self.server_window > 0:
-            return self.server_window
-        return self.config.window_seconds
+    def __init__(self, keys: list[str], config: RateLimit, policy: WindowPolicy) -> None:
+        super().__init__(config, policy)
+        self.keys = keys
+        self.queue: Queue[Grant] | None = None
+        self.in_flight = 0  # Redis grants not yet observed
+        self.fallback_in_flight = 0  # fallback grants not yet observed
+        self.hold_until = 0.0  # this process's copy of the latest hold it heard of
+        self.probe: str | None = None  # the member of our probe, while it is out
+        self.grants = 0  # Redis grants so far (to tell news from echoes in feedback)
+        self.last_grant = 0.0
+        self.pending: dict[str, View] | None = None  # feedback not written yet, per named limit
+        self.written: dict[str, View] = {}  # the last feedback written
+        self.probe_answered = False  # our probe's answer is due to be written
+        self.flushing = False
 
-    def wake(self) -> None:
-        if self.wakeup is not None and not self.wakeup.done():
-            self.wakeup.set_result(None)
+    def held(self, now: float) -> float:
+        """Seconds this process knows the credential to be held (``0.0``: not held)."""
+        wait = self.hold_until - self.margin - now
+        return wait if wait > 0.0 else 0.0
 
     def idle(self, now: float) -> bool:
         """Nothing waiting or in flight, and a whole window since the last grant (before
         that, what ``written`` remembers still saves feedback writes)."""
         return (
-            self.waiting == 0
-            and self.dispatcher is None
+            self.queue is None
             and self.in_flight == 0
             and self.fallback_in_flight == 0
             and not self.flushing
             and now >= self.hold_until
-            and now >= self.last_grant + self.window + self.margin
+            and now >= self.last_grant + self.span
         )
 
 
@@ -152,19 +131,3 @@ class RedisLimiterStats:
             + self.release_calls
             + self.restamp_calls
         )
-
-
-@attrs.frozen
-class Outcome:
-    """What one grant script said: how many went, and how long the next one waits."""
-
-    granted: int
-    wait: float
-    reason: int
-    probe: bool
-    members: tuple[tuple[str, ...], ...]
-
-
-def set_if_pending(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)

@@ -5,17 +5,19 @@ or 500 requests per minute. Each with its own :class:`~icalendly_async.ratelimit
 would let N times the limit through, and the service blocks the credential for 60 s after an
 overrun. This limiter keeps the same sliding log as ``LocalLimiter`` (never more than ``limit``
 starts in any window of ``window + margin``, ``limit`` at once and ``limit`` more as each window
-ends; DESIGN.md, "The limiter's arithmetic") in a Redis sorted set, and decides every grant in
+ends; :mod:`._window` says why) in a Redis sorted set, and decides every grant in
 one atomic Lua script (``_redis_lua.py``) on the server's clock. A denial writes nothing and
 returns the exact wait, so a caller sleeps once instead of polling.
 
-In each process, one dispatcher task per busy credential talks to Redis; the calls waiting on
-it are ordered by :class:`~icalendly_async.ratelimit.Priority` (FIFO within a class, with the
-same aging as ``LocalLimiter``) and granted in batches of up to ``batch`` per script call, so a
-burst of waiting calls costs one round trip per ``batch`` grants and one per wait, not a herd of
-pollers. A call cancelled after its grant but before it could send gives its slot back
-(``ZREM``). The keys of a credential share one Redis Cluster hash tag and expire when it goes
-idle. Create one limiter per process (and event loop), after any fork.
+The rules are ``LocalLimiter``'s (:mod:`._window`; the Lua script is the same rule on Redis),
+and so is the queue (:mod:`._dispatch`): in each process, one dispatcher task per busy
+credential talks to Redis; the calls waiting on it are ordered by
+:class:`~icalendly_async.ratelimit.Priority` (FIFO within a class, with the same aging) and
+granted in batches of up to ``batch`` per script call, so a burst of waiting calls costs one
+round trip per ``batch`` grants and one per wait, not a herd of pollers. A call cancelled after
+its grant but before it could send gives its slot back (``ZREM``). The keys of a credential
+share one Redis Cluster hash tag and expire when it goes idle. Create one limiter per process
+(and event loop), after any fork.
 
 On top of the log, as in ``LocalLimiter`` and now for the whole fleet at once:
 
@@ -42,28 +44,30 @@ the user's:
 
 Either way no call waits on a dead Redis longer than ``timeout`` seconds per attempt.
 
-**Clock**: times come from the Redis server's ``TIME`` (one clock for the fleet). A server that
-refuses ``TIME`` in scripts (very old or restricted ones) is detected and the limiter switches to
-each process's wall clock, clamped so it never runs behind the log; ``clock="client"`` forces it.
-Then the hosts' clocks must agree within the margin (NTP does).
+**Clock**: the log's times come from the Redis server's ``TIME`` (one clock for the fleet). A
+server that refuses ``TIME`` in scripts (very old or restricted ones) is detected and the limiter
+switches to each process's wall clock, clamped so it never runs behind the log;
+``clock="client"`` forces it. Then the hosts' clocks must agree within the margin (NTP does).
+``clock=`` a :class:`~icalendly_async._clock.Clock` (a ``VirtualClock`` in tests) runs the
+limiter on that clock: its waits, and the log's times (as ``"client"`` does).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import math
 import secrets
-import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Literal
 
+from .._clock import SYSTEM_CLOCK, Clock
 from ..errors import ConfigurationError
 from ..tokenstore_redis import RedisTokenStore
 from . import _redis_lua as lua
+from ._dispatch import CredentialHeld, Outcome, Queue, Waiter
 from ._redis_common import (
     LimiterUnavailableError,
     RedisClient,
@@ -75,19 +79,10 @@ from ._redis_common import (
     connect,
     credential_keys,
 )
-from ._redis_state import (
-    CLASSES,
-    FALLBACK,
-    Credential,
-    Outcome,
-    RedisLimiterStats,
-    UseFallback,
-    View,
-    Waiter,
-    set_if_pending,
-)
+from ._redis_state import FALLBACK, Credential, Grant, RedisLimiterStats, UseFallback, View
+from ._window import Reason, WindowPolicy, check_cost
 from .headers import MAX_TRACKED_LIMITS, RateLimit, RateLimitState, forget_oldest
-from .local import LocalLimiter, default_margin
+from .local import LocalLimiter
 from .priority import Priority
 
 __all__ = [
@@ -102,11 +97,9 @@ __all__ = [
 log = logging.getLogger("icalendly_async.ratelimit.redis")
 
 Fallback = Literal["raise", "local"]
-Clock = Literal["redis", "client"]
+TimeSource = Literal["redis", "client"]
 
 _US = 1_000_000
-_REASON_PROBE = 4
-_REASON_BULK = 5
 _KEY_PARTS = ("log", "hold", "budgets", "limit", "cal", "bulk")
 
 
@@ -120,9 +113,10 @@ class RedisLimiter:
     ``probe_poll``: how often other processes look whether it is back.
     ``timeout``: seconds any one Redis call may take. ``fallback``/``expected_workers``: the
     failure policy. ``recheck_after``: after a failure, seconds before Redis is tried again
-    (meanwhile calls fail fast or go to the fallback). ``clock``: ``"redis"`` (server ``TIME``)
-    or ``"client"``. ``aging``/``bulk_share``: priorities as in ``LocalLimiter``; the bulk
-    share holds across the fleet. ``batch``: the most waiting calls one script call grants.
+    (meanwhile calls fail fast or go to the fallback). ``clock``: ``"redis"`` (server ``TIME``),
+    ``"client"`` (this host's wall clock) or a ``Clock``. ``aging``/``bulk_share``: priorities
+    as in ``LocalLimiter``; the bulk share holds across the fleet. ``batch``: the most waiting
+    calls one script call grants.
     """
 
     def __init__(
@@ -138,18 +132,22 @@ class RedisLimiter:
         fallback: Fallback = "raise",
         expected_workers: int | None = None,
         recheck_after: float = 1.0,
-        clock: Clock = "redis",
+        clock: TimeSource | Clock = "redis",
         aging: float | None = None,
         bulk_share: float | None = None,
         batch: int = 64,
     ) -> None:
         self._timeout = check_timeout(timeout, "timeout")
         self._prefix = check_prefix(prefix)
-        if margin is not None and not margin >= 0:
-            raise ConfigurationError(f"margin must be >= 0 seconds, got {margin!r}")
-        check_timeout(calibration_timeout, "calibration_timeout")
-        check_timeout(probe_poll, "probe_poll")
-        check_timeout(recheck_after, "recheck_after")
+        self._policy = WindowPolicy(
+            margin=margin,
+            calibrate=calibrate,
+            calibration_timeout=calibration_timeout,
+            aging=aging,
+            bulk_share=bulk_share,
+        )
+        self._probe_poll = check_timeout(probe_poll, "probe_poll")
+        self._recheck_after = check_timeout(recheck_after, "recheck_after")
         if fallback not in ("raise", "local"):
             raise ConfigurationError(f"fallback must be 'raise' or 'local', got {fallback!r}")
         if fallback == "local":
@@ -164,25 +162,23 @@ class RedisLimiter:
                 )
         elif expected_workers is not None:
             raise ConfigurationError("expected_workers only applies with fallback='local'")
-        if clock not in ("redis", "client"):
-            raise ConfigurationError(f"clock must be 'redis' or 'client', got {clock!r}")
-        if aging is not None and not aging > 0:
-            raise ConfigurationError(f"aging must be > 0 seconds, got {aging!r}")
-        if bulk_share is not None and not 0 < bulk_share <= 1:
-            raise ConfigurationError(f"bulk_share must be a fraction in (0, 1], got {bulk_share!r}")
+        if isinstance(clock, str):
+            if clock not in ("redis", "client"):
+                raise ConfigurationError(
+                    f"clock must be 'redis', 'client' or a Clock, got {clock!r}"
+                )
+            self._clock: Clock = SYSTEM_CLOCK
+            self._server_time = clock == "redis"
+        elif isinstance(clock, Clock):
+            self._clock = clock
+            self._server_time = False
+        else:
+            raise ConfigurationError(f"clock must be 'redis', 'client' or a Clock, got {clock!r}")
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ConfigurationError(f"batch must be a whole number >= 1, got {batch!r}")
         self._client, self._owns_client = connect(redis, self._timeout)
-        self._margin = margin
-        self._calibrate = calibrate
-        self._calibration_timeout = float(calibration_timeout)
-        self._probe_poll = float(probe_poll)
         self._fallback: Fallback = fallback
         self._expected_workers = expected_workers or 1
-        self._recheck_after = float(recheck_after)
-        self._server_time = clock == "redis"
-        self._aging = aging
-        self._bulk_share = bulk_share
         self._batch = batch
         self._grant = self._client.register_script(lua.GRANT)
         self._feedback = self._client.register_script(lua.FEEDBACK)
@@ -213,6 +209,11 @@ class RedisLimiter:
         """The Redis client in use."""
         return self._client
 
+    @property
+    def clock(self) -> Clock:
+        """What this process's waits are measured on."""
+        return self._clock
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def __aenter__(self) -> RedisLimiter:
@@ -231,12 +232,13 @@ class RedisLimiter:
         if self._closed:
             return
         self._closed = True
-        error = LimiterUnavailableError("the RedisLimiter was closed")
+        tasks: list[asyncio.Task[Any]] = []
         for cred in self._credentials.values():
-            self._fail_waiters(cred, error)
-            if cred.dispatcher is not None:
-                cred.dispatcher.cancel()
-        tasks = [c.dispatcher for c in self._credentials.values() if c.dispatcher is not None]
+            if cred.queue is not None:
+                cred.queue.fail(lambda: LimiterUnavailableError("the RedisLimiter was closed"))
+                if cred.queue.task is not None:
+                    cred.queue.task.cancel()
+                    tasks.append(cred.queue.task)
         tasks.extend(self._background)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -245,31 +247,39 @@ class RedisLimiter:
 
     # -- keys and configuration -----------------------------------------------------------------
 
-    def _margin_for(self, window: float) -> float:
-        return self._margin if self._margin is not None else default_margin(window)
-
     def _credential(self, key: str, config: RateLimit) -> Credential:
         cred = self._credentials.get(key)
         if cred is None:
-            cred = Credential(
-                keys=credential_keys(self._prefix, key, *_KEY_PARTS),
-                config=config,
-                margin=self._margin_for(config.window_seconds),
-            )
-            self._credentials[key] = cred
-        elif cred.config is not config and cred.config != config:
-            # The configuration travels with every script call: a change applies at once.
-            cred.config = config
-            cred.margin = self._margin_for(cred.window)
+            keys = credential_keys(self._prefix, key, *_KEY_PARTS)
+            cred = self._credentials[key] = Credential(keys, config, self._policy)
+        elif cred.config is not config:
+            cred.configure(config)  # it travels with every script call: it applies at once
         return cred
+
+    def _queue(self, key: str, cred: Credential) -> Queue[Grant]:
+        if cred.queue is None:
+
+            def idle() -> None:
+                queue = cred.queue
+                if queue is not None and queue.waiting == 0 and queue.task is None:
+                    cred.queue = None
+                self._forget_if_idle(key, cred)
+
+            cred.queue = Queue(
+                _Grantor(self, key, cred),
+                self._clock,
+                aging=lambda: self._policy.aging_for(cred.window),
+                batch=self._batch,
+                stopped=lambda: LimiterUnavailableError("the RedisLimiter was stopped"),
+                on_idle=idle,
+            )
+        return cred.queue
 
     @property
     def _margin_us(self) -> int:
         """The margin for the grant script: -1 means the default for the window in force."""
-        return -1 if self._margin is None else math.ceil(self._margin * _US)
-
-    def _span_us(self, cred: Credential) -> int:
-        return math.ceil((cred.window + cred.margin) * _US)
+        margin = self._policy.margin
+        return -1 if margin is None else math.ceil(margin * _US)
 
     def _sweep(self, now: float) -> None:
         idle = [key for key, cred in self._credentials.items() if cred.idle(now)]
@@ -277,8 +287,11 @@ class RedisLimiter:
             del self._credentials[key]
 
     def _forget_if_idle(self, key: str, cred: Credential) -> None:
-        if cred.idle(asyncio.get_running_loop().time()) and self._credentials.get(key) is cred:
+        if cred.idle(self._clock.monotonic()) and self._credentials.get(key) is cred:
             del self._credentials[key]
+
+    def _now_us(self) -> int:
+        return math.floor(self._clock.time() * _US)
 
     async def _script(self, script: Any, keys: Sequence[str], args: Sequence[object]) -> Any:
         """One bounded script call; switches to the client clock if the server refuses TIME."""
@@ -293,7 +306,7 @@ class RedisLimiter:
             stats.penalty_calls += 1
         try:
             return await bounded(
-                script(keys=keys, args=[_now_us(), "1" if self._server_time else "0", *args]),
+                script(keys=keys, args=[self._now_us(), "1" if self._server_time else "0", *args]),
                 self._timeout,
                 "rate-limit script",
                 LimiterUnavailableError,
@@ -317,76 +330,39 @@ class RedisLimiter:
         return False
 
     def hold_remaining(self, key: str) -> float:
-        """Seconds this process knows ``key`` to be held (after a 429 any worker of the fleet
-        saw and this one was told of, or its own); ``0.0`` when not held."""
+        """Seconds this process knows ``key`` to be held: after a 429 it saw, or a hold any
+        worker of the fleet reported that a grant script answered; ``0.0`` when not held."""
         cred = self._credentials.get(key)
-        if cred is None:
-            return 0.0
-        wait = cred.hold_until - cred.margin - asyncio.get_running_loop().time()
-        return wait if wait > 0.0 else 0.0
+        return 0.0 if cred is None else cred.held(self._clock.monotonic())
 
     async def acquire(
-        self, key: str, rate_limit: RateLimit, cost: int = 1, *, priority: int = Priority.NORMAL
+        self,
+        key: str,
+        rate_limit: RateLimit,
+        cost: int = 1,
+        *,
+        priority: int = Priority.NORMAL,
+        max_hold: float = math.inf,
     ) -> None:
-        if isinstance(cost, bool) or not isinstance(cost, int) or cost < 1:
-            raise ConfigurationError(f"cost must be a whole number >= 1, got {cost!r}")
-        if cost > rate_limit.limit:
-            raise ConfigurationError(
-                f"a request of cost {cost} can never start under a limit of "
-                f"{rate_limit.limit} per window"
-            )
-        if not 0 <= priority < CLASSES:
+        check_cost(cost, rate_limit.limit)
+        if not 0 <= priority < len(Priority):
             raise ConfigurationError(f"priority must be a Priority, got {priority!r}")
         if self._closed:
             raise ConfigurationError("this RedisLimiter is closed")
-        loop = asyncio.get_running_loop()
+        now = self._clock.monotonic()
         self._acquisitions += 1
         if self._acquisitions % self._sweep_every == 0:
-            self._sweep(loop.time())
+            self._sweep(now)
         cred = self._credential(key, rate_limit)
-        if loop.time() < self._down_until:
+        held = cred.held(now)
+        if held > max_hold:
+            raise CredentialHeld(held)
+        if now < self._down_until:
             await self._use_fallback(key, cred, cost, priority)
             return
-        waiter = Waiter(loop.create_future(), cost, int(priority), loop.time())
-        cred.queues[waiter.priority].append(waiter)
-        cred.waiting += 1
-        if cred.dispatcher is None:
-            cred.dispatcher = loop.create_task(self._dispatch(key, cred))
-        elif cred.blocked is not None:
-            reason, blocked_cost, blocked_bulk = cred.blocked
-            bulk = waiter.priority == Priority.BULK
-            if cost < blocked_cost or (reason == _REASON_BULK and blocked_bulk and not bulk):
-                # The dispatcher waits for what only its head lacks (room for a larger cost, or
-                # bulk share): this call may go sooner. Other arrivals would cost a Redis call
-                # each and change nothing: every call of a credential waits for the same slot.
-                cred.wake()
-        try:
-            result = await waiter.future
-        except asyncio.CancelledError:
-            future = waiter.future
-            if future.cancelled() or not future.done():
-                # Still queued (the task's cancellation cancelled the future it awaited): the
-                # dispatcher skips it.
-                future.cancel()
-                cred.waiting -= 1
-                if cred.waiting == 0:
-                    cred.wake()  # nobody left: the dispatcher ends instead of sleeping on
-            elif future.exception() is None:
-                granted = future.result()
-                if isinstance(granted, tuple):
-                    # Granted, but cancelled before it could send: give the slot back.
-                    cred.in_flight -= 1
-                    self._give_back(cred, granted)
-            raise
-        if isinstance(result, UseFallback):
+        grant = await self._queue(key, cred).wait(cost, priority, max_hold)
+        if isinstance(grant, UseFallback):
             await self._use_fallback(key, cred, cost, priority)
-        elif loop.time() - waiter.granted_at > self._margin_for(cred.config.window_seconds) / 2:
-            # The loop resumed this call late (a GC pause, a long callback): the grant was
-            # stamped when the script ran, and the window must count from when the call goes
-            # out, now. The margin absorbs smaller delays; this one is written back. The call
-            # does not wait for it: the new stamp lands a round trip after the send, later
-            # than the send itself, which only errs on the safe side.
-            self._spawn(self._restamp_members(cred, result))
 
     async def observe(self, key: str, state: RateLimitState) -> None:
         cred = self._credentials.get(key)
@@ -408,164 +384,58 @@ class RedisLimiter:
         if not state.received:
             if probe is not None:
                 # The probe taught nothing: free the fleet to probe again.
-                await self._write_feedback(key, cred, received=False, probe=probe)
+                await self._write_feedback(cred, received=False, probe=probe)
         elif state.limits or probe is not None:
             if probe is not None:
                 cred.probe_answered = True  # the fleet learns it is calibrated
             self._merge_feedback(cred, state)
             if cred.pending is not None and not cred.flushing:
-                await self._flush_feedback(key, cred)
-        if probe is not None:
+                await self._flush_feedback(cred)
+        if probe is not None and cred.queue is not None:
             # Our probe is back: the calls waiting for it may go. Other answers only ever
             # lengthen a wait, which the dispatcher learns at its next grant; waking it for
             # them would cost a Redis call each.
-            cred.wake()
+            cred.queue.wake()
         self._forget_if_idle(key, cred)
 
     async def penalize(self, key: str, seconds: float) -> None:
         cred = self._credentials.get(key)
         if cred is None:
             return
-        loop = asyncio.get_running_loop()
+        now = self._clock.monotonic()
         hold = max(0.0, seconds) + cred.margin
-        cred.hold_until = max(cred.hold_until, loop.time() + hold)  # this process, whatever Redis
+        cred.hold_until = max(cred.hold_until, now + hold)  # this process, whatever Redis says
         cred.written.clear()  # the penalty clears the budgets in Redis
         if self._local is not None:
             await self._local.penalize(key, seconds)
-        if loop.time() >= self._down_until:
+        if now >= self._down_until:
             try:
                 await self._script(self._penalize, cred.keys[1:3], [math.ceil(hold * _US)])
             except LimiterUnavailableError as exc:
-                self._outage(exc, loop)  # this process holds all the same
-        cred.wake()
+                self._outage(exc)  # this process holds all the same
+        if cred.queue is not None:
+            cred.queue.wake()  # calls that may not wait that long fail now
 
-    # -- the dispatcher -------------------------------------------------------------------------
+    # -- granting (the dispatcher's side) -------------------------------------------------------
 
-    def _batch_of(self, cred: Credential, now: float) -> list[Waiter]:
-        """Up to ``batch`` waiters in the order to grant: best effective class, then oldest."""
-        aging = self._aging if self._aging is not None else 2 * cred.window
-        for queue in cred.queues:
-            while queue and queue[0].future.done():
-                queue.popleft()  # cancelled while queued
-        positions = [0] * CLASSES
-        chosen: list[Waiter] = []
-        while len(chosen) < self._batch:
-            best: Waiter | None = None
-            best_class = -1
-            best_rank = (CLASSES, math.inf)
-            for cls, queue in enumerate(cred.queues):
-                i = positions[cls]
-                while i < len(queue) and queue[i].future.done():
-                    i += 1
-                positions[cls] = i
-                if i == len(queue):
-                    continue
-                head = queue[i]
-                effective = head.priority
-                if i == 0:
-                    # As in LocalLimiter._pick: the first of a class's queue gains one class for
-                    # every `aging` seconds it spends first, so nothing starves, while a backlog
-                    # as a whole stays behind calls of a higher class.
-                    if head.head_at is None:
-                        head.head_at = now
-                    effective = max(effective - int((now - head.head_at) // aging), 0)
-                rank = (effective, head.since)
-                if rank < best_rank:
-                    best, best_class, best_rank = head, cls, rank
-            if best is None:
-                break
-            chosen.append(best)
-            positions[best_class] += 1
-        return chosen
-
-    async def _dispatch(self, key: str, cred: Credential) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while cred.waiting > 0:
-                now = loop.time()
-                if cred.hold_until > now:
-                    await self._sleep(cred, cred.hold_until - now, loop)
-                    continue
-                batch = self._batch_of(cred, now)
-                if not batch:
-                    cred.waiting = 0  # every queued call was cancelled
-                    break
-                try:
-                    outcome = await self._grant_batch(key, cred, batch)
-                except LimiterUnavailableError as exc:
-                    self._outage(exc, loop)
-                    if self._fallback == "local":
-                        self._hand_to_fallback(cred)
-                    else:
-                        self._fail_waiters(cred, self._closed_error(exc))
-                    break
-                if outcome.granted < 0:
-                    head = batch[0]
-                    self._settle(cred, head)
-                    if not head.future.done():
-                        head.future.set_exception(
-                            ConfigurationError(
-                                f"a request of cost {head.cost} can never start under the "
-                                "server's limit for this credential"
-                            )
-                        )
-                    continue
-                for waiter, members in zip(batch, outcome.members, strict=False):
-                    self._settle(cred, waiter)
-                    if waiter.future.done():  # cancelled while the script ran
-                        self._give_back(cred, members)
-                    else:
-                        cred.in_flight += 1
-                        cred.grants += 1
-                        cred.last_grant = waiter.granted_at = loop.time()
-                        waiter.future.set_result(members)
-                self.stats.grants += outcome.granted
-                if outcome.probe and outcome.members:
-                    cred.probe = outcome.members[0][0]
-                if outcome.wait > 0 and cred.waiting > 0:
-                    wait = outcome.wait
-                    if outcome.reason == _REASON_PROBE and cred.probe is None:
-                        wait = min(wait, self._probe_poll)  # another process's probe is out
-                    head = batch[min(outcome.granted, len(batch) - 1)]
-                    cred.blocked = (outcome.reason, head.cost, head.priority == Priority.BULK)
-                    try:
-                        await self._sleep(cred, wait, loop)
-                    finally:
-                        cred.blocked = None
-        except asyncio.CancelledError:
-            # Only aclose() or the loop's shutdown cancels a dispatcher: nobody is left to
-            # grant the queue, so end it with an error rather than leave it hanging.
-            self._fail_waiters(cred, LimiterUnavailableError("the RedisLimiter was stopped"))
-            raise
-        finally:
-            cred.dispatcher = None
-            if cred.waiting == 0:
-                for queue in cred.queues:
-                    queue.clear()  # only cancelled waiters are left
-            self._forget_if_idle(key, cred)
-
-    def _backfill_count(self, key: str) -> int:
-        """After an outage: how many starts the local fallback made in the last window."""
-        if key not in self._backfill or self._local is None:
-            return 0
-        snapshot = self._local.snapshot(key)
-        return snapshot.recent_starts if snapshot is not None else 0
-
-    async def _grant_batch(self, key: str, cred: Credential, batch: list[Waiter]) -> Outcome:
+    async def _grant_batch(
+        self, key: str, cred: Credential, batch: list[Waiter], now: float
+    ) -> Outcome[Grant]:
+        """One grant script for ``batch``: the members of each call granted, or the wait."""
         prefix = f"{self._token}:{next(self._sequence)}"
-        share = self._bulk_share if self._bulk_share is not None else -1
+        share = self._policy.bulk_share if self._policy.bulk_share is not None else -1
         args: list[object] = [
             cred.config.limit,
-            f"{self._span_us(cred)}:{self._margin_us}",
-            "1" if self._calibrate else "0",
-            math.ceil(self._calibration_timeout * _US),
+            f"{math.ceil(cred.span * _US)}:{self._margin_us}",
+            "1" if self._policy.calibrate else "0",
+            math.ceil(self._policy.calibration_timeout * _US),
             repr(float(share)),
             self._backfill_count(key),
             prefix,
         ]
         for waiter in batch:
             args.append(waiter.cost)
-            args.append("1" if waiter.priority == Priority.BULK else "0")
+            args.append("1" if waiter.bulk else "0")
         try:
             reply = await self._script(self._grant, cred.keys, args)
         except asyncio.CancelledError:
@@ -575,30 +445,46 @@ class RedisLimiter:
             raise
         self._backfill.discard(key)
         granted, wait_us, reason, _now, probe, _limit = (int(x) for x in reply)
-        members = tuple(_members(prefix, i, batch[i].cost) for i in range(max(granted, 0)))
-        return Outcome(granted, wait_us / _US, reason, probe == 1, members)
+        if granted < 0:
+            error = ConfigurationError(
+                f"a request of cost {batch[0].cost} can never start under the server's limit "
+                "for this credential"
+            )
+            return Outcome([], refusals=[error])
+        grants: list[Grant] = [_members(prefix, i, batch[i].cost) for i in range(granted)]
+        cred.in_flight += granted
+        cred.grants += granted
+        cred.last_grant = now
+        self.stats.grants += granted
+        if probe == 1 and grants:
+            cred.probe = grants[0][0]  # type: ignore[index]
+        wait, why = wait_us / _US, Reason(reason)
+        held = 0.0
+        if why is Reason.HOLD:  # a hold any worker of the fleet reported
+            cred.hold_until = max(cred.hold_until, now + wait)
+            held = cred.held(now)
+        elif why is Reason.PROBE and cred.probe is None:
+            wait = min(wait, self._probe_poll)  # another process's probe is out: look again
+        return Outcome(grants, wait, why, held)
 
-    def _settle(self, cred: Credential, waiter: Waiter) -> None:
-        """Take a waiter out of its queue; count it as no longer waiting if still pending."""
-        queue = cred.queues[waiter.priority]
-        with contextlib.suppress(ValueError):
-            queue.remove(waiter)
-        if not waiter.future.done():
-            cred.waiting -= 1
+    def _outage_outcome(self, batch: list[Waiter]) -> Outcome[Grant]:
+        """What waiting calls get while Redis is down: the fallback, or the error."""
+        if self._fallback == "local":
+            return Outcome([FALLBACK for _ in batch])
+        error = self._down_error or LimiterUnavailableError("Redis is unavailable")
+        return Outcome([], refusals=[self._closed_error(error) for _ in batch])
 
-    @staticmethod
-    async def _sleep(cred: Credential, wait: float, loop: asyncio.AbstractEventLoop) -> None:
-        wakeup = cred.wakeup = loop.create_future()
-        timer = loop.call_later(wait, set_if_pending, wakeup)
-        try:
-            await wakeup
-        finally:
-            timer.cancel()
-            cred.wakeup = None
+    def _backfill_count(self, key: str) -> int:
+        """After an outage: how many starts the local fallback made in the last window."""
+        if key not in self._backfill or self._local is None:
+            return 0
+        snapshot = self._local.snapshot(key)
+        return snapshot.recent_starts if snapshot is not None else 0
 
     # -- giving slots back ----------------------------------------------------------------------
 
     def _give_back(self, cred: Credential, members: tuple[str, ...]) -> None:
+        cred.in_flight = max(0, cred.in_flight - 1)
         if cred.probe is not None and cred.probe == members[0]:
             cred.probe = None
         self._spawn(self._release_members(cred, list(members)))
@@ -616,10 +502,11 @@ class RedisLimiter:
             )
         except LimiterUnavailableError as exc:
             log.warning("could not give a cancelled call's slot back: %s", exc)
-        cred.wake()
+        if cred.queue is not None:
+            cred.queue.wake()
 
     async def _restamp_members(self, cred: Credential, members: tuple[str, ...]) -> None:
-        """Move a late call's starts to Redis's now (see :meth:`acquire`)."""
+        """Move a late call's starts to now (see :class:`_Grantor`)."""
         try:
             await self._script(self._restamp, [cred.keys[0], cred.keys[5]], members)
         except LimiterUnavailableError as exc:
@@ -633,23 +520,19 @@ class RedisLimiter:
     # -- feedback -------------------------------------------------------------------------------
 
     def _merge_feedback(self, cred: Credential, state: RateLimitState) -> None:
-        """Queue what this answer says that Redis does not know yet (as ``LocalLimiter._apply``).
+        """Queue what this answer says that Redis does not know yet.
 
         Unsent views of one server window merge to the most conservative. A budget no tighter
         than the last one this process wrote, less this process's grants since, is skipped: Redis
         has decremented that budget for every grant of the fleet and keeps the minimum, so the
         write would change nothing. A steady trickle then writes once per window, not per call.
         """
-        now = asyncio.get_running_loop().time()
+        now = self._clock.monotonic()
         pending = cred.pending if cred.pending is not None else {}
         for named in state.limits:
             name = named.name.lower()
-            if name == "default" and named.limit is not None:
-                # Follow the server's window as LocalLimiter does (see _Bucket.follow_server).
-                cred.follows_server = named.limit != cred.config.limit
-                if named.reset_seconds is not None and (named.remaining or 0) > 0:
-                    cred.server_window = max(cred.server_window, named.reset_seconds)
-                cred.margin = self._margin_for(cred.window)
+            if name == "default":
+                cred.follow(named)
             old = pending.get(name)
             view = View(
                 limit=named.limit if named.limit is not None else (old.limit if old else None),
@@ -671,21 +554,20 @@ class RedisLimiter:
         if pending or cred.probe_answered:
             cred.pending = pending
 
-    async def _flush_feedback(self, key: str, cred: Credential) -> None:
+    async def _flush_feedback(self, cred: Credential) -> None:
         """Write pending feedback; answers arriving meanwhile are written by the next round."""
         cred.flushing = True
         try:
             while cred.pending is not None:
                 pending, cred.pending = cred.pending, None
                 cred.probe_answered = False
-                if await self._write_feedback(key, cred, received=True, pending=pending):
+                if await self._write_feedback(cred, received=True, pending=pending):
                     cred.written.update(pending)
         finally:
             cred.flushing = False
 
     async def _write_feedback(
         self,
-        key: str,
         cred: Credential,
         *,
         received: bool,
@@ -693,13 +575,12 @@ class RedisLimiter:
         pending: dict[str, View] | None = None,
     ) -> bool:
         """One feedback script call; whether Redis took it."""
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = self._clock.monotonic()
         if now < self._down_until:
             return False  # Redis just failed: the caller's answer must not wait on it again
         args: list[object] = [
             cred.config.limit,
-            self._span_us(cred),
+            math.ceil(cred.span * _US),
             math.ceil(cred.margin * _US),
             "1" if received else "0",
             probe or "",
@@ -713,52 +594,36 @@ class RedisLimiter:
         try:
             await self._script(self._feedback, [cred.keys[2], cred.keys[3], cred.keys[4]], args)
         except LimiterUnavailableError as exc:
-            self._outage(exc, loop)
+            self._outage(exc)
             return False
         return True
 
     # -- failure policy -------------------------------------------------------------------------
 
-    def _outage(self, exc: LimiterUnavailableError, loop: asyncio.AbstractEventLoop) -> None:
-        self._down_until = loop.time() + self._recheck_after
+    def _outage(self, exc: LimiterUnavailableError) -> None:
+        self._down_until = self._clock.monotonic() + self._recheck_after
         self._down_error = exc
         how = "pacing locally" if self._fallback == "local" else "failing closed"
         log.warning("Redis rate limiter unavailable (%s); %s", exc, how)
 
     @staticmethod
     def _closed_error(exc: RedisUnavailableError) -> LimiterUnavailableError:
-        return LimiterUnavailableError(
+        error = LimiterUnavailableError(
             f"{exc}. Nothing was sent: the limiter fails closed, because without the shared log "
             "the fleet could overrun the credential's limit (pass fallback='local' and "
             "expected_workers=N to pace each process at limit // N instead)"
         )
-
-    def _fail_waiters(self, cred: Credential, exc: LimiterUnavailableError) -> None:
-        for queue in cred.queues:
-            while queue:
-                waiter = queue.popleft()
-                if not waiter.future.done():
-                    cred.waiting -= 1
-                    # One exception object per waiter: raised in many tasks, a shared one
-                    # would collect all their tracebacks.
-                    error = LimiterUnavailableError(str(exc))
-                    error.__cause__ = exc.__cause__
-                    waiter.future.set_exception(error)
-
-    def _hand_to_fallback(self, cred: Credential) -> None:
-        for queue in cred.queues:
-            while queue:
-                waiter = queue.popleft()
-                if not waiter.future.done():
-                    cred.waiting -= 1
-                    waiter.future.set_result(FALLBACK)
+        error.__cause__ = exc.__cause__
+        return error
 
     async def _use_fallback(self, key: str, cred: Credential, cost: int, priority: int) -> None:
         if self._fallback == "raise":
             error = self._down_error or LimiterUnavailableError("Redis is unavailable")
-            raise self._closed_error(error) from error.__cause__
+            raise self._closed_error(error)
         if self._local is None:
-            self._local = LocalLimiter(margin=self._margin, calibrate=self._calibrate)
+            self._local = LocalLimiter(
+                margin=self._policy.margin, calibrate=self._policy.calibrate, clock=self._clock
+            )
         config = cred.config
         share = RateLimit(max(1, config.limit // self._expected_workers), config.window_seconds)
         await self._local.acquire(key, share, min(cost, share.limit), priority=priority)
@@ -766,10 +631,45 @@ class RedisLimiter:
         self._backfill.add(key)  # the log learns of these starts once Redis answers
 
 
+class _Grantor:
+    """Grants one credential's queued calls through Redis (the dispatcher's Grantor)."""
+
+    __slots__ = ("cred", "key", "limiter")
+
+    def __init__(self, limiter: RedisLimiter, key: str, cred: Credential) -> None:
+        self.limiter = limiter
+        self.key = key
+        self.cred = cred
+
+    @property
+    def restamp_after(self) -> float:
+        # A call resumed later than half the margin after its grant (a GC pause, a long
+        # callback) has its starts moved to when it went out. The margin absorbs smaller
+        # delays; this one is written back, without the call waiting for it: the new stamp
+        # lands a round trip after the send, which only errs on the safe side.
+        return self.cred.margin / 2
+
+    async def grant(self, batch: list[Waiter], now: float) -> Outcome[Grant]:
+        limiter, cred = self.limiter, self.cred
+        if now < limiter._down_until:
+            return limiter._outage_outcome(batch)
+        if cred.hold_until > now:
+            return Outcome([], cred.hold_until - now, Reason.HOLD, cred.held(now))
+        try:
+            return await limiter._grant_batch(self.key, cred, batch, now)
+        except LimiterUnavailableError as exc:
+            limiter._outage(exc)
+            return limiter._outage_outcome(batch)
+
+    def give_back(self, grant: Grant, waiter: Waiter) -> None:
+        if not isinstance(grant, UseFallback):
+            self.limiter._give_back(self.cred, grant)
+
+    def restamp(self, grant: Grant, waiter: Waiter, now: float) -> None:
+        if not isinstance(grant, UseFallback):
+            self.limiter._spawn(self.limiter._restamp_members(self.cred, grant))
+
+
 def _members(prefix: str, index: int, cost: int) -> tuple[str, ...]:
     # The same names the grant script gives: prefix:<waiter index>.<entry>
     return tuple(f"{prefix}:{index}.{j}" for j in range(cost))
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1000

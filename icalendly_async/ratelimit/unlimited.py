@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .headers import RateLimit, RateLimitState
 from .priority import Priority
 
@@ -11,13 +13,19 @@ __all__ = ["Unlimited"]
 class Unlimited:
     """Grants every request at once and ignores feedback. The service still blocks overruns."""
 
-    async def acquire(
-        self, key: str, rate_limit: RateLimit, cost: int = 1, *, priority: int = Priority.NORMAL
-    ) -> None:
-        return None
-
     def try_acquire(self, key: str, rate_limit: RateLimit, priority: int = Priority.NORMAL) -> bool:
         return True
+
+    async def acquire(
+        self,
+        key: str,
+        rate_limit: RateLimit,
+        cost: int = 1,
+        *,
+        priority: int = Priority.NORMAL,
+        max_hold: float = math.inf,
+    ) -> None:
+        return None
 
     async def observe(self, key: str, state: RateLimitState) -> None:
         return None

@@ -13,31 +13,35 @@ fixtures ``icalendly_emulator`` and ``icalendly_webhook_receiver``. From a shell
 ``icalendly mock-server`` (:func:`serve`).
 """
 
+from .._clock import VirtualClock
 from ._credentials import OAuthClient
 from ._faults import Fault, FaultKind
+from ._info import ServerInfo
 from ._oauth import PartnerApp
 from ._receiver import ReceivedWebhook, WebhookReceiver
 from ._routes import implemented_operations
-from ._serve import ServerInfo, run, serve
+from ._serve import run, serve
 from ._stats import EmulatorStats, RequestRecord
-from ._validation import SchemaViolation
+from ._validation import ReceivedRequest, SchemaViolation
 from ._webhooks import DeliveryAttempt, WebhookDelivery
 from .emulator import VALIDATE_ENV, Emulator, SchemaViolationError
 
 __all__ = [
     "VALIDATE_ENV",
+    "DeliveryAttempt",
     "Emulator",
     "EmulatorStats",
     "Fault",
     "FaultKind",
     "OAuthClient",
     "PartnerApp",
+    "ReceivedRequest",
     "ReceivedWebhook",
     "RequestRecord",
     "SchemaViolation",
     "SchemaViolationError",
     "ServerInfo",
-    "DeliveryAttempt",
+    "VirtualClock",
     "WebhookDelivery",
     "WebhookReceiver",
     "implemented_operations",

@@ -7,7 +7,9 @@
     rate limit      429 + error envelope when refused (no Retry-After)
     authenticate    401 unknown / missing, 498 expired access token
     tier            403 when the path's tier does not allow the credential's plan
-    handler         the resource (404 for unknown routes, 501 for operations not emulated)
+    request         when on: path, query and body against the document (400 when wrong)
+    handler         the resource (404 for unknown routes, 501 for operations not emulated,
+                    or their document-driven answers)
     validate        when on: the answer against the document (a mismatch is recorded)
 
 Every answer from "present" on carries ``X-Request-Id`` and, when rate limits are enforced,
@@ -112,6 +114,19 @@ def make_handler(
             tier = route_tier if route_tier is not None else _tier_of_path(path)
             if not tier.allows(principal.plan):
                 raise _plan_error(tier, principal.plan)
+            checker = state.request_validator
+            if checker is not None and operation_id is not None and checker.covers(operation_id):
+                received = checker.receive(
+                    operation_id,
+                    method,
+                    path,
+                    dict(request.match_info),
+                    tuple(request.query.items()),
+                    await request.read(),
+                )
+                state.received.append(received)
+                if received.problem is not None:
+                    raise ApiError(400, received.problem)
             reply = await handler(Context(request, state, principal))
         except ApiError as error:
             reply = error.reply(request.path_qs)

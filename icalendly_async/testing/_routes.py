@@ -1,5 +1,6 @@
 """The aiohttp application: the emulated operations, a 501 for every other operation of the
-document, then a 404 for anything else; all behind the same pipeline.
+document (or, with ``Emulator(document_answers=True)``, its answer built from the document),
+then a 404 for anything else; all behind the same pipeline.
 
 Routes are registered most specific first (a literal segment before a parameter at the same
 place), so ``/v2/schedules/default`` is not read as ``/v2/schedules/{scheduleId}``.
@@ -26,6 +27,9 @@ def _not_implemented(operation: SpecOperation) -> RouteSpec:
     )
 
     async def handler(ctx: Context) -> Reply:
+        answers = ctx.state.answers
+        if answers is not None and answers.answers(operation.operation_id):
+            return answers.reply(operation.operation_id, dict(ctx.request.query))
         raise ApiError(501, message, code="NotImplemented")
 
     return RouteSpec(

@@ -39,7 +39,8 @@ def render_markdown() -> str:
         "<details>",
         f"<summary>The emulator implements {count}{of} operations; every other operation "
         "answers <code>501</code> with the error code <code>NotImplemented</code>, naming the "
-        "operation.</summary>",
+        "operation (with <code>document_answers=True</code>: an answer built from the "
+        "document).</summary>",
         "",
         "| group | operations |",
         "|---|---|",

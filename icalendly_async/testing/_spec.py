@@ -4,8 +4,8 @@ There is one repaired document: ``icalendly_async/spec/openapi.repaired.json``, 
 code generator from the published document and the one table of repairs (``spec/REPAIRS.md``).
 The emulator never repairs anything itself. It reads the document for:
 
-* the routes of the operations it does not implement (from the generated
-  ``icalendly_async.endpoints.OPERATIONS`` when the package has them, else from the document);
+* the routes of the operations it does not implement (it never imports the client's endpoints
+  or models: what it knows of the service, it knows from the document);
 * the validation of the requests it receives and the answers it sends;
 * the types of path parameters (ids are whole numbers where the document says ``number``).
 
@@ -123,34 +123,10 @@ def _from_document() -> tuple[SpecOperation, ...]:
     return tuple(found)
 
 
-def _from_generated() -> tuple[SpecOperation, ...] | None:
-    try:
-        from ..endpoints import OPERATIONS  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return None
-    kinds = {"any": AuthKind.ANY, "platform_client": AuthKind.PLATFORM_CLIENT}
-    found = []
-    for operation in OPERATIONS:
-        auth = getattr(operation.auth, "value", "any")
-        found.append(
-            SpecOperation(
-                operation.operation_id,
-                operation.method.upper(),
-                operation.path,
-                operation.tag,
-                operation.tier,
-                kinds.get(auth, AuthKind.CLIENT_SECRET),
-            )
-        )
-    return tuple(found)
-
-
 @functools.lru_cache(maxsize=1)
 def operations() -> tuple[SpecOperation, ...]:
-    """Every operation: from the generated endpoints, else from the document, else none."""
-    generated = _from_generated()
-    if generated is not None:
-        return generated
+    """Every operation of the document (the documented additions have routes of their own);
+    none when there is no document."""
     try:
         return _from_document()
     except FileNotFoundError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from ..ratelimit.headers import RateLimit
 from ._credentials import CredentialStore
@@ -11,8 +12,11 @@ from ._faults import FaultQueue
 from ._oauth import OAuthFlows
 from ._ratelimit import RateLimits
 from ._stats import EmulatorStats, RequestRecord
-from ._validation import ResponseValidator, SchemaViolation
+from ._validation import ReceivedRequest, RequestValidator, ResponseValidator, SchemaViolation
 from ._webhooks import WebhookDispatcher
+
+if TYPE_CHECKING:
+    from ._answers import DocumentAnswers
 
 __all__ = ["EmulatorState"]
 
@@ -21,6 +25,7 @@ class EmulatorState:
     """Everything one emulator holds; one instance per :class:`Emulator`."""
 
     __slots__ = (
+        "answers",
         "closing",
         "counter",
         "credentials",
@@ -30,6 +35,8 @@ class EmulatorState:
         "log",
         "oauth",
         "rate_limit",
+        "received",
+        "request_validator",
         "stats",
         "validator",
         "violations",
@@ -47,6 +54,8 @@ class EmulatorState:
         closing: asyncio.Event,
         oauth: OAuthFlows,
         validator: ResponseValidator | None = None,
+        request_validator: RequestValidator | None = None,
+        answers: DocumentAnswers | None = None,
     ) -> None:
         self.credentials = credentials
         self.oauth = oauth  # partner apps: the authorization-code flow
@@ -56,6 +65,9 @@ class EmulatorState:
         self.webhooks = webhooks
         self.validator = validator  # None: answers are not validated
         self.violations: list[SchemaViolation] = []
+        self.request_validator = request_validator  # None: requests are not checked
+        self.received: list[ReceivedRequest] = []  # what request validation read, in order
+        self.answers = answers  # None: operations not emulated answer 501
         self.faults = FaultQueue()
         self.stats = EmulatorStats()
         self.log: list[RequestRecord] = []

@@ -206,6 +206,27 @@ _DEFAULT_FIELDS: list[JSONObject] = [
 
 
 DEFAULT_FIELD_SLUGS = frozenset(str(field["slug"]) for field in _DEFAULT_FIELDS)
+#: The default fields an input names by their type alone (``NameDefaultFieldInput``, ...).
+DEFAULT_FIELD_TYPES = {"name": "name", "email": "email"}
+#: What a customization of a default field may not change.
+_DEFAULT_FIELD_FIXED = frozenset({"type", "slug", "isDefault"})
+
+
+def _booking_fields(custom: list[JSONObject] | None) -> list[JSONObject]:
+    """The default fields (with their customizations), then the event type's own."""
+    by_slug = {str(field.get("slug")): field for field in custom or ()}
+    fields = [
+        {
+            **field,
+            **{
+                key: value
+                for key, value in by_slug.get(str(field["slug"]), {}).items()
+                if key not in _DEFAULT_FIELD_FIXED
+            },
+        }
+        for field in _DEFAULT_FIELDS
+    ]
+    return fields + [dict(f) for f in custom or () if f.get("slug") not in DEFAULT_FIELD_SLUGS]
 
 
 def event_type(item: EventType, owner: User | None) -> JSONObject:
@@ -217,12 +238,7 @@ def event_type(item: EventType, owner: User | None) -> JSONObject:
         "slug": item.slug,
         "description": item.description,
         "locations": [dict(location) for location in item.locations],
-        "bookingFields": [dict(field) for field in _DEFAULT_FIELDS]
-        + [
-            dict(field)
-            for field in item.booking_fields or ()
-            if field.get("slug") not in DEFAULT_FIELD_SLUGS
-        ],
+        "bookingFields": _booking_fields(item.booking_fields),
         "disableGuests": False,
         "slotInterval": item.slot_interval,
         "minimumBookingNotice": item.minimum_booking_notice,

@@ -6,8 +6,10 @@ window per credential, block after an overrun, ``X-RateLimit-*`` on every answer
 ``Retry-After``), the envelopes, and injectable faults. And in what a backend drives: users,
 event types, schedules, slots, bookings (create into a free slot, cancel, reschedule, mark
 absent, confirm, decline), webhooks delivered signed to local subscribers, teams, the
-organization and its users, platform OAuth clients and their managed users. Operations it does
-not implement answer 501 (``NotImplemented``), never a made-up 200.
+organization and its users, platform OAuth clients and their managed users. Every request is
+checked against the repaired document (400 when it breaks it). Operations it does not implement
+answer 501 (``NotImplemented``), never a made-up 200, unless ``document_answers=True`` asks
+for answers built from the document.
 
 ::
 
@@ -32,16 +34,24 @@ from .._clock import SYSTEM_CLOCK, Clock
 from .._tokens import TokenPair
 from ..plans import Plan
 from ..ratelimit.headers import RateLimit
+from ._answers import DocumentAnswers
 from ._churn import Churn
 from ._credentials import CredentialStore, OAuthClient, digest
 from ._data import OWNER_ID, DataStore
 from ._faults import Fault
+from ._info import ServerInfo
 from ._oauth import DEFAULT_REDIRECT_URI, OAuthFlows, PartnerApp
 from ._ratelimit import RateLimits
 from ._routes import build_app
 from ._state import EmulatorState
 from ._stats import EmulatorStats, RequestRecord, max_in_window
-from ._validation import ResponseValidator, SchemaViolation
+from ._validation import (
+    ReceivedRequest,
+    RequestValidator,
+    ResponseValidator,
+    SchemaViolation,
+    jsonschema_available,
+)
 from ._webhooks import WebhookDelivery, WebhookDispatcher
 
 __all__ = ["VALIDATE_ENV", "Emulator", "SchemaViolationError"]
@@ -70,6 +80,11 @@ def _shared_validator() -> ResponseValidator:
     return ResponseValidator()
 
 
+@functools.lru_cache(maxsize=1)
+def _shared_request_validator() -> RequestValidator:
+    return RequestValidator()
+
+
 def _validate_default() -> bool:
     return os.environ.get(VALIDATE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -94,6 +109,19 @@ class Emulator:
     :class:`SchemaViolationError` when the ``async with`` block ends. ``None``: on when the
     environment variable ``ICALENDLY_EMULATOR_VALIDATE`` is ``1``. It needs the document (see
     :mod:`icalendly_async.testing._spec`) and costs time: it is meant for test suites.
+
+    ``validate_requests``: each request to an operation of the document is checked against it
+    (path and query parameters: required, unknown, types; the JSON body against its schema), as
+    the service validates what it receives, and a wrong one is answered 400 with the service's
+    error envelope, naming what is wrong, before the handler runs. :attr:`received_requests`
+    keeps what was read. It needs ``jsonschema`` (extra ``testing``): ``None`` (the default)
+    turns it on when that is installed; ``True`` insists (``ImportError`` without it).
+
+    ``document_answers``: the operations the emulator does not implement answer their first
+    documented success status with a body built from the repaired document's response schema
+    (its examples where they fit, else values drawn from ``seed``) instead of 501. Such answers
+    are valid, not true: nothing is stored. Off by default: a test that gets a 200 from the
+    emulator should be able to trust it.
 
     ``webhook_retries``/``webhook_backoff``/``webhook_timeout``: a failed delivery is retried
     that many times, waiting ``backoff`` seconds (doubled each time); each attempt waits at
@@ -134,6 +162,8 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         validate_responses: bool | None = None,
+        validate_requests: bool | None = None,
+        document_answers: bool = False,
         webhook_retries: int = 3,
         webhook_backoff: float = 0.2,
         webhook_timeout: float = 5.0,
@@ -167,6 +197,13 @@ class Emulator:
             raise ValueError(f"churn and churn_delay must be >= 0, got {churn!r}, {churn_delay!r}")
         if validate_responses is None:
             validate_responses = _validate_default()
+        if validate_requests is None:
+            validate_requests = jsonschema_available()
+        elif validate_requests and not jsonschema_available():
+            raise ImportError(
+                "Emulator(validate_requests=True) needs jsonschema: "
+                "pip install 'icalendly-async[testing]'"
+            )
         self._host = host
         self._port = port
         self._ssl_context = ssl_context
@@ -202,6 +239,8 @@ class Emulator:
             closing=closing,
             oauth=oauth,
             validator=_shared_validator() if validate_responses else None,
+            request_validator=_shared_request_validator() if validate_requests else None,
+            answers=DocumentAnswers(seed) if document_answers else None,
         )
         self._api_key = credentials.add_api_key(live=False, plan=plan, rate_limit=None)
         self._client = credentials.add_client(plan=Plan.PLATFORM, rate_limit=None)
@@ -294,6 +333,24 @@ class Emulator:
         if self._base_url is None:
             raise RuntimeError("the emulator is not running: use 'async with Emulator() as emu'")
         return self._base_url
+
+    @property
+    def info(self) -> ServerInfo:
+        """Everything a client needs to call this running emulator: its base URL, the ready
+        API key, the platform client, the OAuth partner apps (secrets stay out of the repr;
+        ``info.environment()`` gives them as ``ICALENDLY_*`` variables)."""
+        app, public = self.oauth_app, self.oauth_public_app
+        return ServerInfo(
+            self.base_url,
+            self.api_key,
+            self.client_id,
+            self.client_secret,
+            authorize_url=self.authorize_url,
+            oauth_client_id=app.client_id,
+            oauth_client_secret=app.client_secret or "",
+            oauth_public_client_id=public.client_id,
+            oauth_redirect_uri=app.redirect_uris[0],
+        )
 
     @property
     def api_key(self) -> str:
@@ -489,6 +546,18 @@ class Emulator:
         return self._state.validator is not None
 
     @property
+    def validates_requests(self) -> bool:
+        """Whether requests are checked against the document (``validate_requests``)."""
+        return self._state.request_validator is not None
+
+    @property
+    def received_requests(self) -> list[ReceivedRequest]:
+        """Every request to an operation of the document as request validation read it (path
+        and query parameters, parsed body, and ``problem``: what was wrong, ``None`` when
+        nothing), in order; empty when ``validate_requests`` is off."""
+        return self._state.received
+
+    @property
     def schema_violations(self) -> list[SchemaViolation]:
         """The answers that did not match the document (with ``validate_responses``)."""
         return self._state.violations
@@ -511,9 +580,11 @@ class Emulator:
         return self._state.log
 
     def reset_stats(self) -> None:
-        """Zero :attr:`stats` and empty :attr:`request_log` (rate-limit state is kept)."""
+        """Zero :attr:`stats`, empty :attr:`request_log` and :attr:`received_requests`
+        (rate-limit state is kept)."""
         self._state.stats.clear()
         self._state.log.clear()
+        self._state.received.clear()
 
     def reset_rate_limits(self) -> None:
         """Forget every rate-limit window and block."""

@@ -34,6 +34,9 @@ from .conftest import (
     settled_census,
 )
 
+# The reliability sweep runs in the full suite (.ci/run: pytest -m slow), not the default run.
+pytestmark = pytest.mark.slow
+
 CALLS = 10_000
 LIMIT = RateLimit(300, 2)
 # A hang is cut by the read timeout (then retried); the call's whole budget is long enough that

@@ -38,6 +38,9 @@ from .conftest import (
     settled_census,
 )
 
+# The reliability sweep runs in the full suite (.ci/run: pytest -m slow), not the default run.
+pytestmark = pytest.mark.slow
+
 PATH = "/v2/bookings/reliability-probe"
 METHODS = ("GET", "DELETE", "POST", "PATCH")  # two idempotent, two not
 TIMEOUT = 0.25  # connect and read, per attempt

@@ -23,6 +23,9 @@ from icalendly_async.ratelimit import LocalLimiter, RateLimitState
 from icalendly_async.ratelimit.headers import parse_headers
 from icalendly_async.retry import server_wait
 
+# The reliability sweep runs in the full suite (.ci/run: pytest -m slow), not the default run.
+pytestmark = pytest.mark.slow
+
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)

@@ -139,7 +139,8 @@ async def test_no_secret_in_logs_errors_reprs_metrics_or_spans(
         lost = emu.issue_tokens(user_id=424242)  # a token held without its refresh token
         wrong_key = "ical_" + "5ec7e7" * 6
         wrong_secret = "0123456789abcdef" * 4
-        secrets = {
+        assert pair.refresh_token is not None
+        secrets: dict[str, str] = {
             "api key": emu.api_key,
             "platform client secret": emu.client_secret,
             "access token": pair.access_token,
@@ -184,7 +185,7 @@ async def test_no_secret_in_logs_errors_reprs_metrics_or_spans(
         await _expect(outcomes, api.request("GET", "/v2/me", timeout=0.2), errors.TimeoutError)
         emu.clear_faults()
         for kind in ("truncated", "no_envelope"):
-            emu.inject(Fault(kind, path="/v2/me"))  # type: ignore[arg-type]
+            emu.inject(Fault(kind, path="/v2/me"))
             await _expect(outcomes, api.request("GET", "/v2/me"), errors.DecodeError)
         emu.inject(Fault("html", status=502, path="/v2/me", times=-1))
         await _expect(outcomes, api.request("GET", "/v2/me"), errors.ServerError)

@@ -35,6 +35,9 @@ from icalendly_async.ratelimit import LocalLimiter, RateLimitState
 
 from .conftest import acquired, library_tasks
 
+# The reliability sweep runs in the full suite (.ci/run: pytest -m slow), not the default run.
+pytestmark = pytest.mark.slow
+
 TOTAL = int(os.environ.get("ICALENDLY_SOAK_REQUESTS", "200000"))
 WARM_UP = TOTAL // 10
 TRACED_TAIL = min(20_000, TOTAL // 5)

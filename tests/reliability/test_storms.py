@@ -19,6 +19,9 @@ from icalendly_async.testing import Emulator, Fault
 
 from .conftest import FAST, ROOMY, AttemptCounter, acquired, drain_loop, emulator_client
 
+# The reliability sweep runs in the full suite (.ci/run: pytest -m slow), not the default run.
+pytestmark = pytest.mark.slow
+
 ME = "/v2/me"
 
 

@@ -202,8 +202,16 @@ REPAIRS: tuple[Repair, ...] = (
     ),
     Repair(
         "date-time-from-example",
-        "date-time strings without `format: date-time` (`createdAt`, `start`, ...)",
+        "date-time strings without `format: date-time` (`createdAt`, `start`, ...; the bookings "
+        "lists' `afterStart`, `beforeEnd`, ... query parameters, whose example is "
+        "`?afterStart=2025-03-07T10:00:00.000Z`)",
         "add `format: date-time` where the example is a full ISO 8601 date-time",
+    ),
+    Repair(
+        "array-items-from-example",
+        "arrays of numbers whose items are typed `string` (`lengthInMinutesOptions`, example "
+        "`[15, 30, 60]`, described as minutes; `assignedUserIds`, example `[124, 224]`)",
+        "type the items `number`, as the example and the service do",
     ),
     Repair(
         "empty-object-schema",
@@ -221,7 +229,9 @@ REPAIRS: tuple[Repair, ...] = (
     ),
     Repair(
         "self-referencing-data",
-        "an envelope whose `data` is the envelope itself (infinite recursion)",
+        "an envelope whose `data` is the envelope itself (infinite recursion): no finite answer "
+        "fits `GetReservedSlotOutput_2024_09_04`, so a mock of the published document (Prism) "
+        "cannot answer `GET /v2/slots/reservations/{uid}` and the contract test skips it",
         "point `data` at the schema in SELF_REFERENCING_DATA",
     ),
     Repair(

@@ -195,7 +195,40 @@ class _Repairer:
                 schema["additionalProperties"] = True
                 self.note("empty-object-schema", f"#/components/schemas/{name}", "dict[str, Any]")
 
+    def array_items_from_example(self) -> None:
+        for node, where in list(_walk(self.doc, "#")):
+            example = node.get("example")
+            items = node.get("items")
+            if (
+                node.get("type") != "array"
+                or not isinstance(example, list)
+                or not example
+                or not isinstance(items, dict)
+                or items.get("type") != "string"
+                or "enum" in items
+            ):
+                continue
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in example):
+                items["type"] = "number"
+                self.note("array-items-from-example", where, f"items number (example {example!r})")
+
     def date_time_from_example(self) -> None:
+        for path, method, op in iter_operations(self.doc):
+            for param in op.get("parameters", []):
+                schema = param.get("schema") or {}
+                example = param.get("example")
+                if param["in"] != "query" or schema.get("type") != "string" or "format" in schema:
+                    continue
+                if not isinstance(example, str):
+                    continue
+                value = re.sub(rf"^\?{re.escape(param['name'])}=", "", example)
+                if _ISO_DATETIME.match(value):
+                    schema["format"] = "date-time"
+                    self.note(
+                        "date-time-from-example",
+                        f"{method.upper()} {path}",
+                        f"query {param['name']}: format date-time (example {example!r})",
+                    )
         for name, schema in self.schemas.items():
             for node, where in list(_walk(schema, f"#/components/schemas/{name}")):
                 for prop, sub in node.get("properties", {}).items():
@@ -451,6 +484,7 @@ _STEPS: dict[str, Callable[[_Repairer], None]] = {
     "id-types": _Repairer.id_types,
     "untyped-query-params": _Repairer.untyped_query_params,
     "date-time-from-example": _Repairer.date_time_from_example,
+    "array-items-from-example": _Repairer.array_items_from_example,
     "slot-maps": _Repairer.slot_maps,
     "webhook-triggers": _Repairer.webhook_triggers,
     "empty-object-schema": _Repairer.empty_object_schema,

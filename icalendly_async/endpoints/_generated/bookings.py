@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal, overload
 
 from ...models._generated._common import (
@@ -118,12 +119,12 @@ class Bookings(Group):
         event_type_id: str | None = None,
         teams_ids: str | None = None,
         team_id: str | None = None,
-        after_start: str | None = None,
-        before_end: str | None = None,
-        after_created_at: str | None = None,
-        before_created_at: str | None = None,
-        after_updated_at: str | None = None,
-        before_updated_at: str | None = None,
+        after_start: datetime | str | None = None,
+        before_end: datetime | str | None = None,
+        after_created_at: datetime | str | None = None,
+        before_created_at: datetime | str | None = None,
+        after_updated_at: datetime | str | None = None,
+        before_updated_at: datetime | str | None = None,
         sort_start: Literal["asc", "desc"] | None = None,
         sort_end: Literal["asc", "desc"] | None = None,
         sort_created: Literal["asc", "desc"] | None = None,

@@ -102,7 +102,7 @@ class EventTypes(Group):
         length_in_minutes: int,
         title: str,
         slug: str,
-        length_in_minutes_options: builtins.list[str] | Unset = UNSET,
+        length_in_minutes_options: builtins.list[float] | Unset = UNSET,
         description: str | Unset = UNSET,
         booking_fields: builtins.list[
             NameDefaultFieldInput_2024_06_14
@@ -306,7 +306,7 @@ class EventTypes(Group):
         event_type_id: int,
         *,
         length_in_minutes: int | Unset = UNSET,
-        length_in_minutes_options: builtins.list[str] | Unset = UNSET,
+        length_in_minutes_options: builtins.list[float] | Unset = UNSET,
         title: str | Unset = UNSET,
         slug: str | Unset = UNSET,
         description: str | Unset = UNSET,

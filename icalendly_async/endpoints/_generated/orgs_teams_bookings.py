@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Literal
 
 from ...models._generated._common import (
@@ -36,8 +37,8 @@ class OrgsTeamsBookings(Group):
         attendee_name: str | None = None,
         event_type_ids: str | None = None,
         event_type_id: str | None = None,
-        after_start: str | None = None,
-        before_end: str | None = None,
+        after_start: datetime | str | None = None,
+        before_end: datetime | str | None = None,
         sort_start: Literal["asc", "desc"] | None = None,
         sort_end: Literal["asc", "desc"] | None = None,
         sort_created: Literal["asc", "desc"] | None = None,

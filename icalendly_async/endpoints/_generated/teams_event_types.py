@@ -88,7 +88,7 @@ class TeamsEventTypes(Group):
         title: str,
         slug: str,
         scheduling_type: SchedulingType,
-        length_in_minutes_options: builtins.list[str] | Unset = UNSET,
+        length_in_minutes_options: builtins.list[float] | Unset = UNSET,
         description: str | Unset = UNSET,
         booking_fields: builtins.list[
             NameDefaultFieldInput_2024_06_14
@@ -289,7 +289,7 @@ class TeamsEventTypes(Group):
         event_type_id: int,
         *,
         length_in_minutes: int | Unset = UNSET,
-        length_in_minutes_options: builtins.list[str] | Unset = UNSET,
+        length_in_minutes_options: builtins.list[float] | Unset = UNSET,
         title: str | Unset = UNSET,
         slug: str | Unset = UNSET,
         description: str | Unset = UNSET,

@@ -682,7 +682,7 @@ class CreateTeamEventTypeInput_2024_06_14(Model):
 
     #: If you want that user can choose between different lengths of the event you can specify them
     #: here.
-    length_in_minutes_options: list[str] | Unset = UNSET
+    length_in_minutes_options: list[float] | Unset = UNSET
 
     title: str
 
@@ -2793,7 +2793,7 @@ class UpdateTeamEventTypeInput_2024_06_14(Model):
 
     #: If you want that user can choose between different lengths of the event you can specify them
     #: here.
-    length_in_minutes_options: list[str] | Unset = UNSET
+    length_in_minutes_options: list[float] | Unset = UNSET
 
     title: str | Unset = UNSET
 

@@ -105,7 +105,7 @@ class CreateEventTypeInput_2024_06_14(Model):
 
     #: If you want that user can choose between different lengths of the event you can specify them
     #: here.
-    length_in_minutes_options: list[str] | Unset = UNSET
+    length_in_minutes_options: list[float] | Unset = UNSET
 
     title: str
 
@@ -442,7 +442,7 @@ class UpdateEventTypeInput_2024_06_14(Model):
 
     #: If you want that user can choose between different lengths of the event you can specify them
     #: here.
-    length_in_minutes_options: list[str] | Unset = UNSET
+    length_in_minutes_options: list[float] | Unset = UNSET
 
     title: str | Unset = UNSET
 

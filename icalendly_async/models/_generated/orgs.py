@@ -164,7 +164,7 @@ class AssignedOptionOutput(Model):
     slug: str
 
     #: Ids of the users assigned to the attribute option.
-    assigned_user_ids: list[str]
+    assigned_user_ids: list[int]
 
 
 @attrs.frozen(kw_only=True)

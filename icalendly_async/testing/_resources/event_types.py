@@ -68,9 +68,13 @@ def _booking_fields(body: Body) -> list[dict[str, Any]] | None:
         return None
     fields = []
     for item in items:
+        # A default field is named by its slug, or (name, email) by its type alone.
+        slug = item.string("slug") or _views.DEFAULT_FIELD_TYPES.get(str(item.raw.get("type")))
+        if slug in _views.DEFAULT_FIELD_SLUGS:
+            fields.append({**item.raw, "slug": slug, "isDefault": True})  # a customization
+            continue
         item.string("type", required=True)
-        slug = item.string("slug")
-        fields.append({**item.raw, "isDefault": slug in _views.DEFAULT_FIELD_SLUGS})
+        fields.append({**item.raw, "isDefault": False})
     return fields
 
 

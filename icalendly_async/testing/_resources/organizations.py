@@ -22,7 +22,7 @@ from .._store.users import User
 from .._time import zone
 from . import teams as _teams
 from ._body import path_id, read_body
-from ._params import integer, list_values, page
+from ._params import integer, list_values
 from ._users import update_profile
 
 __all__ = [
@@ -82,12 +82,9 @@ def _org_team(ctx: Context, *, admin: bool = True) -> Team:
 
 
 async def list_teams(ctx: Context) -> Reply:
-    """The organization's teams (``take``/``skip`` honoured)."""
+    """The organization's teams (the document gives this list no paging parameters)."""
     org = org_of(ctx, admin=False)
-    skip, take = page(ctx.request.query, default=None, maximum=250)
-    teams = ctx.state.data.teams.children(org.id)
-    chunk = teams[skip:] if take is None else teams[skip : skip + take]
-    return success([_views.team(team) for team in chunk])
+    return success([_views.team(team) for team in ctx.state.data.teams.children(org.id)])
 
 
 async def list_my_org_teams(ctx: Context) -> Reply:

@@ -2,7 +2,7 @@
 
 ``subscriberUrl`` must be a loopback URL (``http://127.0.0.1:…``, ``http://localhost:…``,
 ``http://[::1]:…``): the emulator never sends traffic off the machine (400 otherwise).
-``triggers`` are names from the document's list (an array; one name alone is accepted too).
+``triggers`` is an array of names from the document's list.
 Deliveries: see :mod:`.._webhooks`.
 """
 
@@ -59,7 +59,7 @@ def _triggers(body: Body, *, required: bool) -> list[str] | None:
         if required:
             raise ApiError(400, "triggers is required")
         return None
-    values = [raw] if isinstance(raw, str) else raw
+    values = raw
     if not isinstance(values, list) or not values:
         raise ApiError(400, "triggers must be a non-empty array of trigger names")
     known = webhook_triggers()
