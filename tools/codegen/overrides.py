@@ -201,6 +201,14 @@ REPAIRS: tuple[Repair, ...] = (
         "type them from their example (`string` or `number`)",
     ),
     Repair(
+        "query-date-formats",
+        "date and date-time query parameters typed as plain strings (`afterStart`, `start` of "
+        "`/v2/slots`, `dateFrom`); their examples show the format (some prefixed with "
+        "`?afterStart=`)",
+        "add `format: date-time` (or `format: date`) from the example: methods take `datetime` "
+        "(or `date`) and send ISO 8601",
+    ),
+    Repair(
         "date-time-from-example",
         "date-time strings without `format: date-time` (`createdAt`, `start`, ...)",
         "add `format: date-time` where the example is a full ISO 8601 date-time",

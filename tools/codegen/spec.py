@@ -25,6 +25,7 @@ HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 PAGING_PARAMS = frozenset({"take", "skip", "limit", "offset"})
 TIME_HH_MM = r"^([01]\d|2[0-3]):[0-5]\d$"
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PROSE_LITERAL = re.compile(r"only allowed value for \w+ is `([^`]+)`", re.IGNORECASE)
 
 Json = dict[str, Any]
@@ -263,6 +264,31 @@ class _Repairer:
                     f"{param['name']}: {param['schema']['type']} (example {example!r})",
                 )
 
+    def query_date_formats(self) -> None:
+        for path, method, op in iter_operations(self.doc):
+            for param in op.get("parameters", []):
+                schema = param.get("schema") or {}
+                example = param.get("example")
+                if (
+                    param["in"] != "query"
+                    or schema.get("type") != "string"
+                    or {"format", "enum"} & schema.keys()
+                    or not isinstance(example, str)
+                ):
+                    continue
+                text = example.removeprefix(f"?{param['name']}=")
+                if _ISO_DATETIME.match(text):
+                    schema["format"] = "date-time"
+                elif _ISO_DATE.match(text):
+                    schema["format"] = "date"
+                else:
+                    continue
+                self.note(
+                    "query-date-formats",
+                    f"{method.upper()} {path}",
+                    f"{param['name']}: format {schema['format']} (example {example!r})",
+                )
+
     def webhook_triggers(self) -> None:
         names: list[str] = []
         for name in ov.WEBHOOK_TRIGGER_SCHEMAS:
@@ -438,6 +464,7 @@ _STEPS: dict[str, Callable[[_Repairer], None]] = {
     "path-params": _Repairer.path_params,
     "id-types": _Repairer.id_types,
     "untyped-query-params": _Repairer.untyped_query_params,
+    "query-date-formats": _Repairer.query_date_formats,
     "date-time-from-example": _Repairer.date_time_from_example,
     "slot-maps": _Repairer.slot_maps,
     "webhook-triggers": _Repairer.webhook_triggers,
