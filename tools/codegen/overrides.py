@@ -335,3 +335,30 @@ WEBHOOK_TRIGGER_SCHEMAS: tuple[str, ...] = (
 
 #: The token refresh takes the client secret that the access-token credential holds.
 CLIENT_SECRET_OPERATIONS: frozenset[str] = frozenset({"OAuthFlowController_refreshTokens"})
+
+# --------------------------------------------------------------------------------------------
+# Families (models that appear together in unions share a generated base class)
+# --------------------------------------------------------------------------------------------
+
+#: First member of a family (document order) → the name of its base class, where the name
+#: derived from the members' common words reads badly.
+FAMILY_NAMES: dict[str, str] = {
+    "BookingOutput_2024_08_13": "Booking",
+    "CreateBookingInput_2024_08_13": "CreateBookingBody",
+    "RescheduleBookingInput_2024_08_13": "RescheduleBookingBody",
+    "CancelBookingInput_2024_08_13": "CancelBookingBody",
+    "TextAttribute": "AttributeWithOptions",
+    "NameDefaultFieldInput_2024_06_14": "BookingFieldInput",
+    "NameDefaultFieldOutput_2024_06_14": "BookingFieldOutput",
+    "InputAddressLocation_2024_06_14": "Location",
+    "TimeBasedPrivateLinkOutput": "PrivateLinkOutput",
+    "OnBeforeEventTriggerDto": "WorkflowTriggerDto",
+    "HtmlWorkflowMessageDto": "WorkflowMessageDto",
+}
+
+#: Family base → (class, attribute) of its series: the list some operations answer with
+#: instead of one (a recurring booking's occurrences).
+SERIES_NAMES: dict[str, tuple[str, str]] = {
+    "Booking": ("BookingSeries", "occurrences"),
+    "TeamEventTypeOutput_2024_06_14": ("TeamEventTypeOutputs", "event_types"),
+}
