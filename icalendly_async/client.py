@@ -396,6 +396,7 @@ class ICalendly(GeneratedGroups):
             self._call_headers(extra_headers, version),
             operation.path,
             operation.operation_id,
+            lenient=not operation.envelope_declared,
         )
         return await self._pipeline.send(
             spec, self._credential, self._plan, self._options, to_timeout(timeout)

@@ -233,8 +233,8 @@ class KeysServer(Server):
 
 
 async def test_items_are_decoded_into_models() -> None:
-    pager = AsyncPaginator[gen.KeysDto](
-        KeysServer(), operation(PaginationStyle.TAKE_SKIP), (1,), item_type=gen.KeysDto, page_size=2
+    pager = AsyncPaginator(
+        KeysServer(), operation(PaginationStyle.TAKE_SKIP), (1,), gen.KeysDto.from_dict, page_size=2
     )
     items = await pager.collect()
     assert [k.access_token for k in items] == ["a0", "a1", "a2"]
@@ -346,11 +346,11 @@ async def test_no_request_beyond_the_last_page_or_max_items() -> None:
 
 
 async def test_pages_and_items_without_decoding_give_the_json_objects() -> None:
-    pager = AsyncPaginator[gen.KeysDto](
+    pager = AsyncPaginator(
         KeysServer(5),
         operation(PaginationStyle.TAKE_SKIP),
         (1,),
-        item_type=gen.KeysDto,
+        gen.KeysDto.from_dict,
         page_size=2,
     )
     raw_pages = [page async for page in pager.pages(decode=False)]

@@ -266,7 +266,7 @@ def body_json(
     if body is None:
         if not given and operation.body is None:
             return None
-        value: object = given
+        value: object = input_json(classes, given, "") if classes else given
     elif isinstance(body, Model):
         value = body.to_dict()
     elif isinstance(body, Mapping):

@@ -42,6 +42,7 @@ __all__ = [
     "located",
     "map_of",
     "member_of",
+    "object_or_empty",
     "open_member",
     "series",
 ]
@@ -176,6 +177,11 @@ def as_dict(value: object) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     raise Mismatch("dict (a JSON object)", value)
+
+
+def object_or_empty(value: object) -> dict[str, Any]:
+    """A free-form JSON object; no data at all (an empty body) is an empty one."""
+    return {} if value is None else as_dict(value)
 
 
 def as_list(value: object) -> list[Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Final
 
-from ..errors import ConfigurationError
+from ..errors import ParameterError
 from ._base import UNSET, Unset
 
 __all__ = ["UNSET", "Unset", "format_date", "format_datetime", "parse_datetime"]
@@ -41,10 +41,12 @@ def format_datetime(value: _dt.datetime, what: str = "date-time") -> str:
     """
     offset = value.utcoffset()
     if offset is None:
-        raise ConfigurationError(
+        raise ParameterError(
             f"{what}: a naive datetime ({value.isoformat()}) is ambiguous; pass an aware one, "
             "e.g. datetime(2024, 8, 13, 9, 0, tzinfo=timezone.utc) or .astimezone() of a local "
-            "time"
+            "time",
+            parameter=what,
+            expected="an aware datetime",
         )
     utc = value - offset
     return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"

@@ -1020,6 +1020,7 @@ class _Group:
         self.shadowed = shadowed
         self.dec = Decoders(spec, None)
         self.base: set[str] = {"Group"}
+        self.typing: set[str] = set()
         self.words: set[str] = set()
         self.paginator = False
 
@@ -1032,6 +1033,8 @@ class _Group:
         """The decoder argument of ``decode()`` for a return type (``None``: no data)."""
         if type_ is None or type_.kind == "any":
             return "None"
+        if type_.kind == "dict" and not type_.nullable:  # nothing at all is an empty object
+            return self.dec.use("object_or_empty")
         return self.dec.fn(type_)
 
 
@@ -1098,6 +1101,7 @@ def _method(op: OpDef, spec: Spec, group: _Group) -> list[str]:
     body_lines: list[str] = []
     sig_body: list[str] = []
     body_doc: list[tuple[str, str]] = []
+    overload_lines: list[str] = []
     if op.body is not None:
         group.base.add("body_json")
         body_type = op.body.type
@@ -1124,13 +1128,33 @@ def _method(op: OpDef, spec: Spec, group: _Group) -> list[str]:
         group.words.add("Any")
         sig_body = [body_param]
         field_sigs = []
+        required_sigs = []  # the keyword overload: required fields without a default
         for name, fdef in kw:
             text = group.ann(fdef.type, unset=True)
             field_sigs.append(f"{name}: {text} = UNSET")
+            if fdef.required:
+                required_sigs.append(f"{name}: {group.ann(fdef.type)}")
+            else:
+                required_sigs.append(f"{name}: {text} = UNSET")
             body_doc.append((name, fdef.description))
         if kw:
             group.words.add("UNSET")
         sig = ["self", *positional, *sig_body, "*", *keywords, *field_sigs, *_SIGNATURE_COMMON]
+        if any(f.required for _, f in kw):
+            # Two ways to call: with the body (model or dict), or with its fields as keywords,
+            # the required ones required.
+            group.typing.add("overload")
+            model_form = f"body: {annotated} | Mapping[str, Any]"
+            overloads = [
+                ["self", *positional, model_form, "*", *keywords, *_SIGNATURE_COMMON],
+                ["self", *positional, "*", *keywords, *required_sigs, *_SIGNATURE_COMMON],
+            ]
+            for form in overloads:
+                overload_lines += [
+                    "    @overload",
+                    f"    async def {op.name}({', '.join(form)}) -> {returns}: ...",
+                    "",
+                ]
     else:
         sig = ["self", *positional, "*", *keywords, *_SIGNATURE_COMMON]
     if sig[-1] == "*":
@@ -1143,6 +1167,7 @@ def _method(op: OpDef, spec: Spec, group: _Group) -> list[str]:
         group.base.add("decode")
         tail = f"        return decode(_response, _op, {decoder})"
     return [
+        *overload_lines,
         f"    async def {op.name}({', '.join(sig)}) -> {returns}:",
         *doc,
         f"        _op = {ops_ref}",
@@ -1199,7 +1224,7 @@ def render_group(node: Node, nodes: dict[tuple[str, ...], Node], spec: Spec) -> 
     dt = [n for n in ("date", "datetime") if n in words]
     if dt:
         stdlib.append(f"from datetime import {', '.join(dt)}")
-    typing_names = {n for n in ("Any", "Literal") if n in words}
+    typing_names = {n for n in ("Any", "Literal") if n in words} | group.typing
     if children:
         typing_names.add("TYPE_CHECKING")
     if typing_names:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from ...models._base import UNSET, Unset
-from ...models._decode import as_dict, as_str, first_fit
+from ...models._decode import as_str, first_fit, object_or_empty
 from ...models._generated import bookings as _bookings
 from ...models._generated.bookings import (
     Booking,
@@ -37,6 +37,44 @@ class Bookings(Group):
 
     Tags: ``Bookings``. Tier: everyone (every plan)
     """
+
+    @overload
+    async def create(
+        self,
+        body: CreateBookingInput_2024_08_13 | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> Booking: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        start: datetime,
+        attendee: CreateBookingAttendee,
+        booking_fields_responses: dict[str, Any] | Unset = UNSET,
+        event_type_id: int | Unset = UNSET,
+        event_type_slug: str | Unset = UNSET,
+        username: str | Unset = UNSET,
+        team_slug: str | Unset = UNSET,
+        organization_slug: str | Unset = UNSET,
+        guests: builtins.list[str] | Unset = UNSET,
+        meeting_url: str | Unset = UNSET,
+        location: Location | Unset = UNSET,
+        metadata: dict[str, Any] | Unset = UNSET,
+        length_in_minutes: int | Unset = UNSET,
+        routing: Routing | Unset = UNSET,
+        email_verification_code: str | Unset = UNSET,
+        instant: bool | Unset = UNSET,
+        recurrence_count: int | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> Booking: ...
 
     async def create(
         self,
@@ -368,6 +406,34 @@ class Bookings(Group):
             api_version=api_version,
         )
 
+    @overload
+    async def reschedule(
+        self,
+        booking_uid: str,
+        body: RescheduleBookingBody | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> Booking: ...
+
+    @overload
+    async def reschedule(
+        self,
+        booking_uid: str,
+        *,
+        start: datetime,
+        rescheduled_by: str | Unset = UNSET,
+        email_verification_code: str | Unset = UNSET,
+        rescheduling_reason: str | Unset = UNSET,
+        seat_uid: str | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> Booking: ...
+
     async def reschedule(
         self,
         booking_uid: str,
@@ -579,7 +645,7 @@ class Bookings(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)
 
     async def reassign_to_user(
         self,
@@ -624,7 +690,7 @@ class Bookings(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)
 
     async def confirm(
         self,

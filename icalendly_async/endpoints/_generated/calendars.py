@@ -6,10 +6,10 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from ...models._base import UNSET, Unset
-from ...models._decode import as_dict
+from ...models._decode import object_or_empty
 from ...models._generated import calendars as _calendars
 from ...models._generated.calendars import (
     BusyTimesOutput,
@@ -29,6 +29,29 @@ class Calendars(Group):
 
     Tags: ``Calendars``. Tier: everyone (every plan)
     """
+
+    @overload
+    async def save_ics_feed(
+        self,
+        body: CreateIcsFeedInputDto | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> CreateIcsFeedOutput: ...
+
+    @overload
+    async def save_ics_feed(
+        self,
+        *,
+        urls: builtins.list[str],
+        read_only: bool | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> CreateIcsFeedOutput: ...
 
     async def save_ics_feed(
         self,
@@ -92,7 +115,7 @@ class Calendars(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)
 
     def get_busy_times(
         self,
@@ -200,7 +223,7 @@ class Calendars(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)
 
     async def save_oauth_credentials(
         self,
@@ -229,6 +252,31 @@ class Calendars(Group):
             api_version=api_version,
         )
         return decode(_response, _op, None)
+
+    @overload
+    async def save_credentials(
+        self,
+        calendar: Literal["apple"],
+        body: CreateCalendarCredentialsInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> Any: ...
+
+    @overload
+    async def save_credentials(
+        self,
+        calendar: Literal["apple"],
+        *,
+        username: str,
+        password: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> Any: ...
 
     async def save_credentials(
         self,
@@ -292,7 +340,31 @@ class Calendars(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)
+
+    @overload
+    async def disconnect(
+        self,
+        calendar: Literal["apple", "google", "office365"],
+        body: DeleteCalendarCredentialsInputBodyDto | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> CreateIcsFeedOutput: ...
+
+    @overload
+    async def disconnect(
+        self,
+        calendar: Literal["apple", "google", "office365"],
+        *,
+        id_: int,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> CreateIcsFeedOutput: ...
 
     async def disconnect(
         self,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import destination_calendars as _destination_calendars
@@ -22,6 +22,30 @@ class DestinationCalendars(Group):
 
     Tags: ``Destination Calendars``. Tier: everyone (every plan)
     """
+
+    @overload
+    async def update(
+        self,
+        body: DestinationCalendarsInputBodyDto | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> DestinationCalendarsOutputDto: ...
+
+    @overload
+    async def update(
+        self,
+        *,
+        integration: CalendarIntegration,
+        external_id: str,
+        delegation_credential_id: str | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> DestinationCalendarsOutputDto: ...
 
     async def update(
         self,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 import functools
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import event_types as _event_types
@@ -59,6 +59,72 @@ class EventTypes(Group):
         from .event_types_private_links import EventTypesPrivateLinks
 
         return EventTypesPrivateLinks(self._client)
+
+    @overload
+    async def create(
+        self,
+        body: CreateEventTypeInput_2024_06_14 | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> EventTypeOutput_2024_06_14: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        length_in_minutes: int,
+        title: str,
+        slug: str,
+        length_in_minutes_options: builtins.list[str] | Unset = UNSET,
+        description: str | Unset = UNSET,
+        booking_fields: builtins.list[BookingFieldInput] | Unset = UNSET,
+        disable_guests: bool | Unset = UNSET,
+        slot_interval: float | Unset = UNSET,
+        minimum_booking_notice: float | Unset = UNSET,
+        before_event_buffer: float | Unset = UNSET,
+        after_event_buffer: float | Unset = UNSET,
+        schedule_id: int | Unset = UNSET,
+        booking_limits_count: BaseBookingLimitsCount_2024_06_14
+        | Disabled_2024_06_14
+        | Unset = UNSET,
+        only_show_first_available_slot: bool | Unset = UNSET,
+        booking_limits_duration: BaseBookingLimitsDuration_2024_06_14
+        | Disabled_2024_06_14
+        | Unset = UNSET,
+        booking_window: BusinessDaysWindow_2024_06_14
+        | CalendarDaysWindow_2024_06_14
+        | RangeWindow_2024_06_14
+        | Disabled_2024_06_14
+        | Unset = UNSET,
+        offset_start: float | Unset = UNSET,
+        booker_layouts: BookerLayouts_2024_06_14 | Unset = UNSET,
+        confirmation_policy: BaseConfirmationPolicy_2024_06_14
+        | Disabled_2024_06_14
+        | Unset = UNSET,
+        recurrence: Recurrence_2024_06_14 | Disabled_2024_06_14 | Unset = UNSET,
+        requires_booker_email_verification: bool | Unset = UNSET,
+        hide_calendar_notes: bool | Unset = UNSET,
+        lock_time_zone_toggle_on_booking_page: bool | Unset = UNSET,
+        color: EventTypeColor_2024_06_14 | Unset = UNSET,
+        seats: Seats_2024_06_14 | Disabled_2024_06_14 | Unset = UNSET,
+        custom_name: str | Unset = UNSET,
+        destination_calendar: DestinationCalendar_2024_06_14 | Unset = UNSET,
+        use_destination_calendar_email: bool | Unset = UNSET,
+        hide_calendar_event_details: bool | Unset = UNSET,
+        success_redirect_url: str | Unset = UNSET,
+        hide_organizer_email: bool | Unset = UNSET,
+        cal_video_settings: CalVideoSettings | Unset = UNSET,
+        hidden: bool | Unset = UNSET,
+        booking_requires_authentication: bool | Unset = UNSET,
+        locations: builtins.list[Location] | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> EventTypeOutput_2024_06_14: ...
 
     async def create(
         self,

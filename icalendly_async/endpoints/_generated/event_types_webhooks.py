@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._decode import as_str
@@ -27,6 +27,34 @@ class EventTypesWebhooks(Group):
 
     Tags: ``Event Types / Webhooks``. Tier: everyone (every plan)
     """
+
+    @overload
+    async def create(
+        self,
+        event_type_id: int,
+        body: CreateWebhookInputDto | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> EventTypeWebhookOutputDto: ...
+
+    @overload
+    async def create(
+        self,
+        event_type_id: int,
+        *,
+        active: bool,
+        subscriber_url: str,
+        triggers: builtins.list[WebhookTrigger],
+        payload_template: str | Unset = UNSET,
+        secret: str | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> EventTypeWebhookOutputDto: ...
 
     async def create(
         self,

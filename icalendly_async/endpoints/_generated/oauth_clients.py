@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import oauth_clients as _oauth_clients
@@ -26,6 +26,37 @@ class OauthClients(Group):
 
     Tags: ``OAuth Clients``. Tier: platform (Plan.PLATFORM)
     """
+
+    @overload
+    async def create(
+        self,
+        body: CreateOAuthClientInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> CreateOAuthClientOutput: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        name: str,
+        redirect_uris: builtins.list[str],
+        permissions: builtins.list[OAuthClientPermission],
+        logo: str | Unset = UNSET,
+        booking_redirect_uri: str | Unset = UNSET,
+        booking_cancel_redirect_uri: str | Unset = UNSET,
+        booking_reschedule_redirect_uri: str | Unset = UNSET,
+        are_emails_enabled: bool | Unset = UNSET,
+        are_default_event_types_enabled: bool | Unset = UNSET,
+        are_calendar_events_enabled: bool | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> CreateOAuthClientOutput: ...
 
     async def create(
         self,

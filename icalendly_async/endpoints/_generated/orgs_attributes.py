@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 import functools
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import orgs as _orgs
@@ -77,6 +77,34 @@ class OrgsAttributes(Group):
             timeout=timeout,
             api_version=api_version,
         )
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        body: CreateOrganizationAttributeInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> Attribute: ...
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        *,
+        name: str,
+        slug: str,
+        type_: AttributeType,
+        options: builtins.list[CreateOrganizationAttributeOptionInput],
+        enabled: bool | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> Attribute: ...
 
     async def create(
         self,

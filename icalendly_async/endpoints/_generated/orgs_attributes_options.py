@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import orgs as _orgs
@@ -28,6 +28,33 @@ class OrgsAttributesOptions(Group):
     Tags: ``Orgs / Attributes / Options``. Tier: organizations (Plan.ORGANIZATIONS,
     Plan.PLATFORM)
     """
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        attribute_id: str,
+        body: CreateOrganizationAttributeOptionInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> OptionOutput: ...
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        attribute_id: str,
+        *,
+        value: str,
+        slug: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> OptionOutput: ...
 
     async def create(
         self,
@@ -277,6 +304,34 @@ class OrgsAttributesOptions(Group):
             timeout=timeout,
             api_version=api_version,
         )
+
+    @overload
+    async def assign_to_user(
+        self,
+        org_id: int,
+        user_id: int,
+        body: AssignOrganizationAttributeOptionToUserInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> AssignOptionUserOutputData: ...
+
+    @overload
+    async def assign_to_user(
+        self,
+        org_id: int,
+        user_id: int,
+        *,
+        attribute_id: str,
+        value: str | Unset = UNSET,
+        attribute_option_id: str | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> AssignOptionUserOutputData: ...
 
     async def assign_to_user(
         self,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import orgs as _orgs
@@ -24,6 +24,32 @@ class OrgsDelegationCredentials(Group):
     Tags: ``Orgs / Delegation Credentials``. Tier: organizations (Plan.ORGANIZATIONS,
     Plan.PLATFORM)
     """
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        body: CreateDelegationCredentialInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> DelegationCredentialOutput: ...
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        *,
+        workspace_platform_slug: str,
+        domain: str,
+        service_account_key: list[ServiceAccountKeyInput],
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> DelegationCredentialOutput: ...
 
     async def create(
         self,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import orgs as _orgs
@@ -24,6 +24,34 @@ class OrgsManagedOrgs(Group):
 
     Tags: ``Managed Orgs``. Tier: platform (Plan.PLATFORM)
     """
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        body: CreateOrganizationInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> ManagedOrganizationWithApiKeyOutput: ...
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        *,
+        name: str,
+        api_key_days_valid: int | Unset = UNSET,
+        api_key_never_expires: bool | Unset = UNSET,
+        slug: str | Unset = UNSET,
+        metadata: dict[str, Any] | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> ManagedOrganizationWithApiKeyOutput: ...
 
     async def create(
         self,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import orgs as _orgs
@@ -64,6 +64,33 @@ class OrgsMemberships(Group):
             timeout=timeout,
             api_version=api_version,
         )
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        body: CreateOrgMembershipDto | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> OrganizationMembershipOutput: ...
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        *,
+        user_id: int,
+        role: MembershipRole,
+        accepted: bool | Unset = UNSET,
+        disable_impersonation: bool | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> OrganizationMembershipOutput: ...
 
     async def create(
         self,

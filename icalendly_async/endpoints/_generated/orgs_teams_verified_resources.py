@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
-from ...models._decode import as_dict
+from ...models._decode import object_or_empty
 from ...models._generated import verified_resources as _verified_resources
 from ...models._generated.verified_resources import (
     RequestEmailVerificationInput,
@@ -27,6 +27,32 @@ class OrgsTeamsVerifiedResources(Group):
     Tags: ``Organization Team Verified Resources``. Tier: organizations (Plan.ORGANIZATIONS,
     Plan.PLATFORM)
     """
+
+    @overload
+    async def request_email_code(
+        self,
+        org_id: int,
+        team_id: int,
+        body: RequestEmailVerificationInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> None: ...
+
+    @overload
+    async def request_email_code(
+        self,
+        org_id: int,
+        team_id: int,
+        *,
+        email: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> None: ...
 
     async def request_email_code(
         self,
@@ -73,6 +99,32 @@ class OrgsTeamsVerifiedResources(Group):
         )
         record(_response)
 
+    @overload
+    async def request_phone_code(
+        self,
+        org_id: int,
+        team_id: int,
+        body: RequestPhoneVerificationInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> None: ...
+
+    @overload
+    async def request_phone_code(
+        self,
+        org_id: int,
+        team_id: int,
+        *,
+        phone: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> None: ...
+
     async def request_phone_code(
         self,
         org_id: int,
@@ -117,6 +169,33 @@ class OrgsTeamsVerifiedResources(Group):
             api_version=api_version,
         )
         record(_response)
+
+    @overload
+    async def verify_email(
+        self,
+        org_id: int,
+        team_id: int,
+        body: VerifyEmailInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    @overload
+    async def verify_email(
+        self,
+        org_id: int,
+        team_id: int,
+        *,
+        email: str,
+        code: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> dict[str, Any]: ...
 
     async def verify_email(
         self,
@@ -163,7 +242,34 @@ class OrgsTeamsVerifiedResources(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)
+
+    @overload
+    async def verify_phone(
+        self,
+        org_id: int,
+        team_id: int,
+        body: VerifyPhoneInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    @overload
+    async def verify_phone(
+        self,
+        org_id: int,
+        team_id: int,
+        *,
+        phone: str,
+        code: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> dict[str, Any]: ...
 
     async def verify_phone(
         self,
@@ -210,7 +316,7 @@ class OrgsTeamsVerifiedResources(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)
 
     def list_emails(
         self,
@@ -242,7 +348,7 @@ class OrgsTeamsVerifiedResources(Group):
             self._client,
             _op,
             path_args(_op, org_id, team_id),
-            as_dict,
+            object_or_empty,
             query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
@@ -283,7 +389,7 @@ class OrgsTeamsVerifiedResources(Group):
             self._client,
             _op,
             path_args(_op, org_id, team_id),
-            as_dict,
+            object_or_empty,
             query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
@@ -319,7 +425,7 @@ class OrgsTeamsVerifiedResources(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)
 
     async def get_phone(
         self,
@@ -346,4 +452,4 @@ class OrgsTeamsVerifiedResources(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)

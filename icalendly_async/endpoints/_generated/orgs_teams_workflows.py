@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._decode import list_of
@@ -71,6 +71,35 @@ class OrgsTeamsWorkflows(Group):
             timeout=timeout,
             api_version=api_version,
         )
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        team_id: int,
+        body: CreateWorkflowDto | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> builtins.list[WorkflowOutput]: ...
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        team_id: int,
+        *,
+        name: str,
+        activation: WorkflowActivationDto,
+        trigger: WorkflowTriggerDto,
+        steps: builtins.list[WorkflowStepDto],
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> builtins.list[WorkflowOutput]: ...
 
     async def create(
         self,

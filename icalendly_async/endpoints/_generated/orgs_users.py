@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 import functools
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import orgs as _orgs
@@ -110,6 +110,46 @@ class OrgsUsers(Group):
             timeout=timeout,
             api_version=api_version,
         )
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        body: CreateOrganizationUserInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> GetOrgUsersWithProfileOutput: ...
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        *,
+        email: str,
+        username: str | Unset = UNSET,
+        weekday: str | Unset = UNSET,
+        brand_color: str | Unset = UNSET,
+        bio: str | Unset = UNSET,
+        metadata: dict[str, Any] | Unset = UNSET,
+        dark_brand_color: str | Unset = UNSET,
+        hide_branding: bool | Unset = UNSET,
+        time_zone: str | Unset = UNSET,
+        theme: str | Unset | None = UNSET,
+        app_theme: str | Unset | None = UNSET,
+        time_format: int | Unset = UNSET,
+        default_schedule_id: int | Unset = UNSET,
+        locale: str | Unset | None = UNSET,
+        avatar_url: str | Unset = UNSET,
+        organization_role: MembershipRole | Unset = UNSET,
+        auto_accept: bool | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> GetOrgUsersWithProfileOutput: ...
 
     async def create(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import orgs as _orgs
@@ -71,6 +71,36 @@ class OrgsUsersOoo(Group):
             timeout=timeout,
             api_version=api_version,
         )
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        user_id: int,
+        body: CreateOutOfOfficeEntryDto | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> Any: ...
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        user_id: int,
+        *,
+        start: datetime,
+        end: datetime,
+        notes: str | Unset = UNSET,
+        to_user_id: int | Unset = UNSET,
+        reason: OutOfOfficeReason | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> Any: ...
 
     async def create(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import schedules as _schedules
@@ -27,6 +27,36 @@ class OrgsUsersSchedules(Group):
     Tags: ``Orgs / Users / Schedules``. Tier: organizations (Plan.ORGANIZATIONS,
     Plan.PLATFORM)
     """
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        user_id: int,
+        body: CreateScheduleInput_2024_06_11 | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> ScheduleOutput_2024_06_11: ...
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        user_id: int,
+        *,
+        name: str,
+        time_zone: str,
+        is_default: bool,
+        availability: builtins.list[ScheduleAvailabilityInput_2024_06_11] | Unset = UNSET,
+        overrides: builtins.list[ScheduleOverrideInput_2024_06_11] | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> ScheduleOutput_2024_06_11: ...
 
     async def create(
         self,

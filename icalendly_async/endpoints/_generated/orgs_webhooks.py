@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import orgs as _orgs
@@ -66,6 +66,34 @@ class OrgsWebhooks(Group):
             timeout=timeout,
             api_version=api_version,
         )
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        body: CreateWebhookInputDto | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> TeamWebhookOutputDto: ...
+
+    @overload
+    async def create(
+        self,
+        org_id: int,
+        *,
+        active: bool,
+        subscriber_url: str,
+        triggers: builtins.list[WebhookTrigger],
+        payload_template: str | Unset = UNSET,
+        secret: str | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> TeamWebhookOutputDto: ...
 
     async def create(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import me as _me
@@ -74,6 +74,38 @@ class PlatformManagedUsers(Group):
             timeout=timeout,
             api_version=api_version,
         )
+
+    @overload
+    async def create(
+        self,
+        client_id: str,
+        body: CreateManagedUserInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> CreateManagedUserData: ...
+
+    @overload
+    async def create(
+        self,
+        client_id: str,
+        *,
+        email: str,
+        name: str,
+        time_format: TimeFormat | Unset = UNSET,
+        week_start: Weekday | Unset = UNSET,
+        time_zone: str | Unset = UNSET,
+        locale: Locale | Unset = UNSET,
+        avatar_url: str | Unset = UNSET,
+        bio: str | Unset = UNSET,
+        metadata: dict[str, Any] | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> CreateManagedUserData: ...
 
     async def create(
         self,
@@ -301,6 +333,30 @@ class PlatformManagedUsers(Group):
             api_version=api_version,
         )
         return decode(_response, _op, _platform.decode_KeysDto)
+
+    @overload
+    async def refresh_tokens(
+        self,
+        client_id: str,
+        body: RefreshTokenInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> KeysDto: ...
+
+    @overload
+    async def refresh_tokens(
+        self,
+        client_id: str,
+        *,
+        refresh_token: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> KeysDto: ...
 
     async def refresh_tokens(
         self,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import destination_calendars as _destination_calendars
@@ -20,6 +20,31 @@ class SelectedCalendars(Group):
 
     Tags: ``Selected Calendars``. Tier: everyone (every plan)
     """
+
+    @overload
+    async def add(
+        self,
+        body: SelectedCalendarsInputDto | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> DestinationCalendarsOutputDto: ...
+
+    @overload
+    async def add(
+        self,
+        *,
+        integration: str,
+        external_id: str,
+        credential_id: int,
+        delegation_credential_id: str | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> DestinationCalendarsOutputDto: ...
 
     async def add(
         self,

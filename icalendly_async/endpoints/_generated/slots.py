@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._decode import first_fit, list_of, map_of
@@ -121,6 +121,31 @@ class Slots(Group):
         )
         return decode(_response, _op, _union_map_of_list_of__slots_decode_RangeSlot_2024_4630ee)
 
+    @overload
+    async def reserve(
+        self,
+        body: ReserveSlotInput_2024_09_04 | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> ReserveSlotOutput_2024_09_04: ...
+
+    @overload
+    async def reserve(
+        self,
+        *,
+        event_type_id: int,
+        slot_start: datetime,
+        slot_duration: float | Unset = UNSET,
+        reservation_duration: int | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> ReserveSlotOutput_2024_09_04: ...
+
     async def reserve(
         self,
         body: ReserveSlotInput_2024_09_04 | Mapping[str, Any] | None = None,
@@ -204,6 +229,33 @@ class Slots(Group):
             api_version=api_version,
         )
         return decode(_response, _op, _nullable_slots_decode_ReserveSlotOutput_2024_09_04)
+
+    @overload
+    async def update_reservation(
+        self,
+        uid: str,
+        body: ReserveSlotInput_2024_09_04 | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> ReserveSlotOutput_2024_09_04: ...
+
+    @overload
+    async def update_reservation(
+        self,
+        uid: str,
+        *,
+        event_type_id: int,
+        slot_start: datetime,
+        slot_duration: float | Unset = UNSET,
+        reservation_duration: int | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> ReserveSlotOutput_2024_09_04: ...
 
     async def update_reservation(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._decode import first_fit
@@ -60,6 +60,46 @@ class Teams(Group):
         from .teams_verified_resources import TeamsVerifiedResources
 
         return TeamsVerifiedResources(self._client)
+
+    @overload
+    async def create(
+        self,
+        body: CreateOrgTeamDto | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> CreateTeamOutputData | OrgTeamOutputDto: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        name: str,
+        slug: str | Unset = UNSET,
+        logo_url: str | Unset = UNSET,
+        cal_video_logo: str | Unset = UNSET,
+        app_logo: str | Unset = UNSET,
+        app_icon_logo: str | Unset = UNSET,
+        bio: str | Unset = UNSET,
+        hide_branding: bool | Unset = UNSET,
+        is_private: bool | Unset = UNSET,
+        hide_book_a_team_member: bool | Unset = UNSET,
+        metadata: dict[str, Any] | Unset = UNSET,
+        theme: str | Unset = UNSET,
+        brand_color: str | Unset = UNSET,
+        dark_brand_color: str | Unset = UNSET,
+        banner_url: str | Unset = UNSET,
+        time_format: float | Unset = UNSET,
+        time_zone: str | Unset = UNSET,
+        week_start: str | Unset = UNSET,
+        auto_accept_creator: bool | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> CreateTeamOutputData | OrgTeamOutputDto: ...
 
     async def create(
         self,

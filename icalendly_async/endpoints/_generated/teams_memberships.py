@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import orgs as _orgs
@@ -21,6 +21,33 @@ class TeamsMemberships(Group):
 
     Tags: ``Teams / Memberships``. Tier: teams (Plan.TEAMS, Plan.PLATFORM)
     """
+
+    @overload
+    async def create(
+        self,
+        team_id: int,
+        body: CreateTeamMembershipInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> TeamMembershipOutput: ...
+
+    @overload
+    async def create(
+        self,
+        team_id: int,
+        *,
+        user_id: int,
+        accepted: bool | Unset = UNSET,
+        role: MembershipRole | Unset = UNSET,
+        disable_impersonation: bool | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> TeamMembershipOutput: ...
 
     async def create(
         self,

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
-from ...models._decode import as_dict
+from ...models._decode import object_or_empty
 from ...models._generated import verified_resources as _verified_resources
 from ...models._generated.verified_resources import (
     RequestEmailVerificationInput,
@@ -25,6 +25,30 @@ class TeamsVerifiedResources(Group):
 
     Tags: ``Teams Verified Resources``. Tier: teams (Plan.TEAMS, Plan.PLATFORM)
     """
+
+    @overload
+    async def request_email_code(
+        self,
+        team_id: int,
+        body: RequestEmailVerificationInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> None: ...
+
+    @overload
+    async def request_email_code(
+        self,
+        team_id: int,
+        *,
+        email: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> None: ...
 
     async def request_email_code(
         self,
@@ -69,6 +93,30 @@ class TeamsVerifiedResources(Group):
         )
         record(_response)
 
+    @overload
+    async def request_phone_code(
+        self,
+        team_id: int,
+        body: RequestPhoneVerificationInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> None: ...
+
+    @overload
+    async def request_phone_code(
+        self,
+        team_id: int,
+        *,
+        phone: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> None: ...
+
     async def request_phone_code(
         self,
         team_id: int,
@@ -111,6 +159,31 @@ class TeamsVerifiedResources(Group):
             api_version=api_version,
         )
         record(_response)
+
+    @overload
+    async def verify_email(
+        self,
+        team_id: int,
+        body: VerifyEmailInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    @overload
+    async def verify_email(
+        self,
+        team_id: int,
+        *,
+        email: str,
+        code: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> dict[str, Any]: ...
 
     async def verify_email(
         self,
@@ -155,7 +228,32 @@ class TeamsVerifiedResources(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)
+
+    @overload
+    async def verify_phone(
+        self,
+        team_id: int,
+        body: VerifyPhoneInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    @overload
+    async def verify_phone(
+        self,
+        team_id: int,
+        *,
+        phone: str,
+        code: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> dict[str, Any]: ...
 
     async def verify_phone(
         self,
@@ -200,7 +298,7 @@ class TeamsVerifiedResources(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)
 
     def list_emails(
         self,
@@ -231,7 +329,7 @@ class TeamsVerifiedResources(Group):
             self._client,
             _op,
             path_args(_op, team_id),
-            as_dict,
+            object_or_empty,
             query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
@@ -271,7 +369,7 @@ class TeamsVerifiedResources(Group):
             self._client,
             _op,
             path_args(_op, team_id),
-            as_dict,
+            object_or_empty,
             query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
@@ -306,7 +404,7 @@ class TeamsVerifiedResources(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)
 
     async def get_phone(
         self,
@@ -332,4 +430,4 @@ class TeamsVerifiedResources(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)

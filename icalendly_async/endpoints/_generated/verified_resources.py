@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
-from ...models._decode import as_dict
+from ...models._decode import object_or_empty
 from ...models._generated import verified_resources as _verified_resources
 from ...models._generated.verified_resources import (
     RequestEmailVerificationInput,
@@ -25,6 +25,28 @@ class VerifiedResources(Group):
 
     Tags: ``Verified Resources``. Tier: everyone (every plan)
     """
+
+    @overload
+    async def request_email_code(
+        self,
+        body: RequestEmailVerificationInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> None: ...
+
+    @overload
+    async def request_email_code(
+        self,
+        *,
+        email: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> None: ...
 
     async def request_email_code(
         self,
@@ -68,6 +90,28 @@ class VerifiedResources(Group):
         )
         record(_response)
 
+    @overload
+    async def request_phone_code(
+        self,
+        body: RequestPhoneVerificationInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> None: ...
+
+    @overload
+    async def request_phone_code(
+        self,
+        *,
+        phone: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> None: ...
+
     async def request_phone_code(
         self,
         body: RequestPhoneVerificationInput | Mapping[str, Any] | None = None,
@@ -109,6 +153,29 @@ class VerifiedResources(Group):
             api_version=api_version,
         )
         record(_response)
+
+    @overload
+    async def verify_email(
+        self,
+        body: VerifyEmailInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    @overload
+    async def verify_email(
+        self,
+        *,
+        email: str,
+        code: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> dict[str, Any]: ...
 
     async def verify_email(
         self,
@@ -152,7 +219,30 @@ class VerifiedResources(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)
+
+    @overload
+    async def verify_phone(
+        self,
+        body: VerifyPhoneInput | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    @overload
+    async def verify_phone(
+        self,
+        *,
+        phone: str,
+        code: str,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> dict[str, Any]: ...
 
     async def verify_phone(
         self,
@@ -196,7 +286,7 @@ class VerifiedResources(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)
 
     def list_emails(
         self,
@@ -226,7 +316,7 @@ class VerifiedResources(Group):
             self._client,
             _op,
             (),
-            as_dict,
+            object_or_empty,
             query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
@@ -265,7 +355,7 @@ class VerifiedResources(Group):
             self._client,
             _op,
             (),
-            as_dict,
+            object_or_empty,
             query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
@@ -299,7 +389,7 @@ class VerifiedResources(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)
 
     async def get_phone(
         self,
@@ -324,4 +414,4 @@ class VerifiedResources(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_dict)
+        return decode(_response, _op, object_or_empty)

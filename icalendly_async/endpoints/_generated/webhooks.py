@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 from ...models._base import UNSET, Unset
 from ...models._generated import webhooks as _webhooks
@@ -25,6 +25,32 @@ class Webhooks(Group):
 
     Tags: ``Webhooks``. Tier: everyone (every plan)
     """
+
+    @overload
+    async def create(
+        self,
+        body: CreateWebhookInputDto | Mapping[str, Any],
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> UserWebhookOutputDto: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        active: bool,
+        subscriber_url: str,
+        triggers: builtins.list[WebhookTrigger],
+        payload_template: str | Unset = UNSET,
+        secret: str | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> UserWebhookOutputDto: ...
 
     async def create(
         self,
