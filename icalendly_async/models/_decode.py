@@ -6,6 +6,11 @@ enum), or one of the wrong type, which the ``as_*`` helpers either accept as ser
 (an integral ``60.0`` for an integer, ``"true"`` for a boolean) or refuse with a
 :class:`Mismatch`.
 
+A ``null`` is kept as ``None`` wherever it comes, whether the document allows it there or not
+(the helpers' slow paths and the decoders' guards do that): a server that leaves a value out
+that way must not make the whole answer unreadable. Every other value of the wrong type is a
+:class:`Mismatch`.
+
 A :class:`Mismatch` does not know where it happened when it is raised; each model decoder it
 passes through puts its field name in front of its path (:func:`located`), so that the caller
 gets ``attendees[2].email`` without any decoder spending time on paths when nothing is wrong.
@@ -142,46 +147,57 @@ def in_list(error: Mismatch, items: list[Any]) -> Mismatch:
 # -- the slow paths of the inline checks ------------------------------------------------------
 
 
-def as_str(value: object) -> str:
-    if type(value) is str or isinstance(value, str):
+def as_str(value: object) -> Any:
+    """A string (``null`` kept)."""
+    if isinstance(value, str):
         return str(value)
+    if value is None:
+        return None
     raise Mismatch("str", value)
 
 
-def as_int(value: object) -> int:
-    """An integer; an integral float (``60.0``) is read as one, nothing else is."""
+def as_int(value: object) -> Any:
+    """An integer; an integral float (``60.0``) is read as one, nothing else is (``null`` kept)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if value is None:
+        return None
     raise Mismatch("int", value)
 
 
-def as_float(value: object) -> float | int:
-    """A number; an integer stays one (JSON has one number type)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+def as_float(value: object) -> Any:
+    """A number; an integer stays one (JSON has one number type) (``null`` kept)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) or value is None:
         return value
     raise Mismatch("float", value)
 
 
-def as_bool(value: object) -> bool:
-    """A boolean; ``"true"``/``"false"`` as some servers send them, never ``bool("false")``."""
-    if isinstance(value, bool):
+def as_bool(value: object) -> Any:
+    """A boolean; ``"true"``/``"false"`` as some servers send them, never ``bool("false")``
+    (``null`` kept)."""
+    if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise Mismatch("bool", value)
 
 
-def as_dict(value: object) -> dict[str, Any]:
-    if isinstance(value, dict):
+def as_dict(value: object) -> Any:
+    """A JSON object (``null`` kept)."""
+    if isinstance(value, dict) or value is None:
         return value
     raise Mismatch("dict (a JSON object)", value)
 
 
 def object_or_empty(value: object) -> dict[str, Any]:
     """A free-form JSON object; no data at all (an empty body) is an empty one."""
-    return {} if value is None else as_dict(value)
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    raise Mismatch("dict (a JSON object)", value)
 
 
 def as_list(value: object) -> list[Any]:
@@ -194,8 +210,9 @@ _UTC: Final = _dt.timezone.utc
 _fromisoformat: Final = _dt.datetime.fromisoformat
 
 
-def as_datetime(value: object) -> _dt.datetime:
-    """ISO 8601 text to an aware datetime (UTC when it has no offset); epoch ms are accepted."""
+def as_datetime(value: object) -> Any:
+    """ISO 8601 text to an aware datetime (UTC when it has no offset); epoch ms are accepted
+    (``null`` kept)."""
     if type(value) is str:
         try:
             parsed = _fromisoformat(value)
@@ -204,6 +221,8 @@ def as_datetime(value: object) -> _dt.datetime:
         return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return _dt.datetime.fromtimestamp(value / 1000, tz=_UTC)
+    if value is None:
+        return None
     raise Mismatch("datetime (ISO 8601 text)", value)
 
 
@@ -217,12 +236,15 @@ def _datetime_slow(value: str) -> _dt.datetime:
         raise Mismatch("datetime (ISO 8601 text)", value) from None
 
 
-def as_date(value: object) -> _dt.date:
+def as_date(value: object) -> Any:
+    """``YYYY-MM-DD`` (or the date of a date-time) to a date (``null`` kept)."""
     if type(value) is str:
         try:
             return _dt.date.fromisoformat(value[:10] if len(value) > 10 else value)
         except ValueError:
             pass
+    if value is None:
+        return None
     raise Mismatch("date (YYYY-MM-DD)", value)
 
 
@@ -231,9 +253,11 @@ def identity(value: T) -> T:
     return value
 
 
-def open_member(cls: type[E], value: object) -> E:
+def open_member(cls: type[E], value: object) -> Any:
     """The member of an open enum for ``value``, known or not; a value of the wrong JSON type
-    (a number for a string enum) is a :class:`Mismatch`."""
+    (a number for a string enum) is a :class:`Mismatch` (``null`` kept)."""
+    if value is None:
+        return None
     try:
         return cls(value)
     except ValueError:
@@ -246,7 +270,7 @@ def member_of(cls: type[E]) -> Callable[[object], E]:
 
     def decode_member(value: object) -> E:
         member = members.get(value) if type(value) is str or type(value) is int else None
-        return cast(E, member) if member is not None else open_member(cls, value)
+        return cast(E, member) if member is not None else cast(E, open_member(cls, value))
 
     return decode_member
 

@@ -225,10 +225,12 @@ class Decoders:
             return self.ref(type_.name)
         if kind == "union":
             return self.union(type_)
-        if kind in _CHECKS:
-            return self.use(_CHECKS[kind][1])
-        if kind in _CONVERT:
-            return self.use(_CONVERT[kind])
+        if kind in _CHECKS or kind in _CONVERT:
+            helper = self.use(_CHECKS[kind][1] if kind in _CHECKS else _CONVERT[kind])
+            if self.module is not None:
+                return helper
+            returns = self.ann(annotation(type_))  # a method's answer: typed for its caller
+            return self._helper(kind, [f"result: {returns} = {helper}(v)", "return result"], returns)
         if kind == "any":
             return self.use("identity")
         if kind in ("list", "seq"):
@@ -312,18 +314,18 @@ class Decoders:
             getter = f"d.get({key!r}, {self.use('UNSET')})" if optional else f"d[{key!r}]"
             return ([] if optional else [f"k = {key!r}"]) + [f"{slot} = {getter}"]
         getter = f"d.get({key!r}, {self.use('UNSET')})" if optional else f"d[{key!r}]"
-        guards = []
-        if optional:
-            guards.append("v is not UNSET")
-        if type_.nullable:
-            guards.append("v is not None")
         plain = type_.with_null(False)
-        if not guards and plain.kind in ("datetime", "date", "model", "union", "map"):
+        if not optional and plain.kind in ("datetime", "date"):  # the helper keeps a null
             (convert,) = self.stmts(plain, "v")  # v = f(v): applied to the lookup directly
             return [
                 f"k = {key!r}",
                 f"{slot} = {convert.split(' = ', 1)[1].replace('(v)', f'({getter})')}",
             ]
+        guards = []
+        if optional:
+            guards.append("v is not UNSET")
+        if type_.nullable or plain.kind in ("model", "union", "map", "list", "seq"):
+            guards.append("v is not None")  # a null is kept, where the document allows it or not
         lines = [f"k = {key!r}", f"v = {getter}"]
         if plain.kind in _CHECKS:
             check, helper = _CHECKS[plain.kind]

@@ -395,7 +395,7 @@ class Bookings(Group):
             self._client,
             _op,
             path_args(_op, booking_uid),
-            as_str,
+            _str,
             query={},
             page_size=None,
             start=None,
@@ -845,6 +845,11 @@ class Bookings(Group):
             timeout=timeout,
             api_version=api_version,
         )
+
+
+def _str(v: Any) -> str:
+    result: str = as_str(v)
+    return result
 
 
 def _union_CancelBookingInput_2024_08_13_or_CancelSeat_ed74c6(

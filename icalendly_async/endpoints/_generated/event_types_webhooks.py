@@ -171,7 +171,7 @@ class EventTypesWebhooks(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_str)
+        return decode(_response, _op, _str)
 
     async def update(
         self,
@@ -277,3 +277,8 @@ class EventTypesWebhooks(Group):
             api_version=api_version,
         )
         return decode(_response, _op, _event_types.decode_EventTypeWebhookOutputDto)
+
+
+def _str(v: Any) -> str:
+    result: str = as_str(v)
+    return result

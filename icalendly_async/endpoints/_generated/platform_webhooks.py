@@ -177,7 +177,7 @@ class PlatformWebhooks(Group):
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(_response, _op, as_str)
+        return decode(_response, _op, _str)
 
     async def update(
         self,
@@ -289,3 +289,8 @@ class PlatformWebhooks(Group):
             api_version=api_version,
         )
         return decode(_response, _op, _platform.decode_OAuthClientWebhookOutputDto)
+
+
+def _str(v: Any) -> str:
+    result: str = as_str(v)
+    return result

@@ -2638,9 +2638,10 @@ def decode_BookingOutput_2024_08_13(d: Any) -> BookingOutput_2024_08_13:
         o._description = v
         k = "hosts"
         v = d["hosts"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_BookingHost(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_BookingHost(x) for x in v]
         o._hosts = v
         k = "status"
         v = d["status"]
@@ -2695,7 +2696,10 @@ def decode_BookingOutput_2024_08_13(d: Any) -> BookingOutput_2024_08_13:
             v = as_int(v)
         o._event_type_id = v
         k = "eventType"
-        o._event_type = decode_EventType(d["eventType"])
+        v = d["eventType"]
+        if v is not None:
+            v = decode_EventType(v)
+        o._event_type = v
         k = "meetingUrl"
         v = d.get("meetingUrl", UNSET)
         if type(v) is not str and v is not UNSET:
@@ -2732,13 +2736,14 @@ def decode_BookingOutput_2024_08_13(d: Any) -> BookingOutput_2024_08_13:
         o._ics_uid = v
         k = "attendees"
         v = d["attendees"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_BookingAttendee(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_BookingAttendee(x) for x in v]
         o._attendees = v
         k = "guests"
         v = d.get("guests", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [x if type(x) is str else as_str(x) for x in v]
@@ -2901,9 +2906,10 @@ def decode_RecurringBookingOutput_2024_08_13(d: Any) -> RecurringBookingOutput_2
         o._description = v
         k = "hosts"
         v = d["hosts"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_BookingHost(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_BookingHost(x) for x in v]
         o._hosts = v
         k = "status"
         v = d["status"]
@@ -2958,7 +2964,10 @@ def decode_RecurringBookingOutput_2024_08_13(d: Any) -> RecurringBookingOutput_2
             v = as_int(v)
         o._event_type_id = v
         k = "eventType"
-        o._event_type = decode_EventType(d["eventType"])
+        v = d["eventType"]
+        if v is not None:
+            v = decode_EventType(v)
+        o._event_type = v
         k = "meetingUrl"
         v = d.get("meetingUrl", UNSET)
         if type(v) is not str and v is not UNSET:
@@ -2995,13 +3004,14 @@ def decode_RecurringBookingOutput_2024_08_13(d: Any) -> RecurringBookingOutput_2
         o._ics_uid = v
         k = "attendees"
         v = d["attendees"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_BookingAttendee(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_BookingAttendee(x) for x in v]
         o._attendees = v
         k = "guests"
         v = d.get("guests", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [x if type(x) is str else as_str(x) for x in v]
@@ -3051,9 +3061,10 @@ def decode_GetSeatedBookingOutput_2024_08_13(d: Any) -> GetSeatedBookingOutput_2
         o._description = v
         k = "hosts"
         v = d["hosts"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_BookingHost(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_BookingHost(x) for x in v]
         o._hosts = v
         k = "status"
         v = d["status"]
@@ -3108,7 +3119,10 @@ def decode_GetSeatedBookingOutput_2024_08_13(d: Any) -> GetSeatedBookingOutput_2
             v = as_int(v)
         o._event_type_id = v
         k = "eventType"
-        o._event_type = decode_EventType(d["eventType"])
+        v = d["eventType"]
+        if v is not None:
+            v = decode_EventType(v)
+        o._event_type = v
         k = "meetingUrl"
         v = d.get("meetingUrl", UNSET)
         if type(v) is not str and v is not UNSET:
@@ -3145,9 +3159,10 @@ def decode_GetSeatedBookingOutput_2024_08_13(d: Any) -> GetSeatedBookingOutput_2
         o._ics_uid = v
         k = "attendees"
         v = d["attendees"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_SeatedAttendee(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_SeatedAttendee(x) for x in v]
         o._attendees = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -3248,9 +3263,10 @@ def decode_GetRecurringSeatedBookingOutput_2024_08_13(
         o._description = v
         k = "hosts"
         v = d["hosts"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_BookingHost(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_BookingHost(x) for x in v]
         o._hosts = v
         k = "status"
         v = d["status"]
@@ -3305,7 +3321,10 @@ def decode_GetRecurringSeatedBookingOutput_2024_08_13(
             v = as_int(v)
         o._event_type_id = v
         k = "eventType"
-        o._event_type = decode_EventType(d["eventType"])
+        v = d["eventType"]
+        if v is not None:
+            v = decode_EventType(v)
+        o._event_type = v
         k = "meetingUrl"
         v = d.get("meetingUrl", UNSET)
         if type(v) is not str and v is not UNSET:
@@ -3342,9 +3361,10 @@ def decode_GetRecurringSeatedBookingOutput_2024_08_13(
         o._ics_uid = v
         k = "attendees"
         v = d["attendees"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_SeatedAttendee(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_SeatedAttendee(x) for x in v]
         o._attendees = v
         k = "recurringBookingUid"
         v = d["recurringBookingUid"]
@@ -3376,9 +3396,10 @@ def decode_Routing(d: Any) -> Routing:
         o._response_id = v
         k = "teamMemberIds"
         v = d["teamMemberIds"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is int else as_int(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is int else as_int(x) for x in v]
         o._team_member_ids = v
         k = "teamMemberEmail"
         v = d.get("teamMemberEmail", UNSET)
@@ -3473,7 +3494,10 @@ def decode_CreateBookingInput_2024_08_13(d: Any) -> CreateBookingInput_2024_08_1
         k = "start"
         o._start = as_datetime(d["start"])
         k = "attendee"
-        o._attendee = decode_CreateBookingAttendee(d["attendee"])
+        v = d["attendee"]
+        if v is not None:
+            v = decode_CreateBookingAttendee(v)
+        o._attendee = v
         k = "bookingFieldsResponses"
         v = d.get("bookingFieldsResponses", UNSET)
         if type(v) is not dict and v is not UNSET:
@@ -3506,7 +3530,7 @@ def decode_CreateBookingInput_2024_08_13(d: Any) -> CreateBookingInput_2024_08_1
         o._organization_slug = v
         k = "guests"
         v = d.get("guests", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [x if type(x) is str else as_str(x) for x in v]
@@ -3518,7 +3542,7 @@ def decode_CreateBookingInput_2024_08_13(d: Any) -> CreateBookingInput_2024_08_1
         o._meeting_url = v
         k = "location"
         v = d.get("location", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_Location_family(v)
         o._location = v
         k = "metadata"
@@ -3533,7 +3557,7 @@ def decode_CreateBookingInput_2024_08_13(d: Any) -> CreateBookingInput_2024_08_1
         o._length_in_minutes = v
         k = "routing"
         v = d.get("routing", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_Routing(v)
         o._routing = v
         k = "emailVerificationCode"
@@ -3599,7 +3623,10 @@ def decode_CreateInstantBookingInput_2024_08_13(d: Any) -> CreateInstantBookingI
         k = "start"
         o._start = as_datetime(d["start"])
         k = "attendee"
-        o._attendee = decode_CreateBookingAttendee(d["attendee"])
+        v = d["attendee"]
+        if v is not None:
+            v = decode_CreateBookingAttendee(v)
+        o._attendee = v
         k = "bookingFieldsResponses"
         v = d.get("bookingFieldsResponses", UNSET)
         if type(v) is not dict and v is not UNSET:
@@ -3632,7 +3659,7 @@ def decode_CreateInstantBookingInput_2024_08_13(d: Any) -> CreateInstantBookingI
         o._organization_slug = v
         k = "guests"
         v = d.get("guests", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [x if type(x) is str else as_str(x) for x in v]
@@ -3644,7 +3671,7 @@ def decode_CreateInstantBookingInput_2024_08_13(d: Any) -> CreateInstantBookingI
         o._meeting_url = v
         k = "location"
         v = d.get("location", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_Location_family(v)
         o._location = v
         k = "metadata"
@@ -3659,7 +3686,7 @@ def decode_CreateInstantBookingInput_2024_08_13(d: Any) -> CreateInstantBookingI
         o._length_in_minutes = v
         k = "routing"
         v = d.get("routing", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_Routing(v)
         o._routing = v
         k = "emailVerificationCode"
@@ -3688,7 +3715,10 @@ def decode_CreateRecurringBookingInput_2024_08_13(d: Any) -> CreateRecurringBook
         k = "start"
         o._start = as_datetime(d["start"])
         k = "attendee"
-        o._attendee = decode_CreateBookingAttendee(d["attendee"])
+        v = d["attendee"]
+        if v is not None:
+            v = decode_CreateBookingAttendee(v)
+        o._attendee = v
         k = "bookingFieldsResponses"
         v = d.get("bookingFieldsResponses", UNSET)
         if type(v) is not dict and v is not UNSET:
@@ -3721,7 +3751,7 @@ def decode_CreateRecurringBookingInput_2024_08_13(d: Any) -> CreateRecurringBook
         o._organization_slug = v
         k = "guests"
         v = d.get("guests", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [x if type(x) is str else as_str(x) for x in v]
@@ -3733,7 +3763,7 @@ def decode_CreateRecurringBookingInput_2024_08_13(d: Any) -> CreateRecurringBook
         o._meeting_url = v
         k = "location"
         v = d.get("location", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_Location_family(v)
         o._location = v
         k = "metadata"
@@ -3748,7 +3778,7 @@ def decode_CreateRecurringBookingInput_2024_08_13(d: Any) -> CreateRecurringBook
         o._length_in_minutes = v
         k = "routing"
         v = d.get("routing", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_Routing(v)
         o._routing = v
         k = "emailVerificationCode"
@@ -3796,9 +3826,10 @@ def decode_CreateSeatedBookingOutput_2024_08_13(d: Any) -> CreateSeatedBookingOu
         o._description = v
         k = "hosts"
         v = d["hosts"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_BookingHost(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_BookingHost(x) for x in v]
         o._hosts = v
         k = "status"
         v = d["status"]
@@ -3853,7 +3884,10 @@ def decode_CreateSeatedBookingOutput_2024_08_13(d: Any) -> CreateSeatedBookingOu
             v = as_int(v)
         o._event_type_id = v
         k = "eventType"
-        o._event_type = decode_EventType(d["eventType"])
+        v = d["eventType"]
+        if v is not None:
+            v = decode_EventType(v)
+        o._event_type = v
         k = "meetingUrl"
         v = d.get("meetingUrl", UNSET)
         if type(v) is not str and v is not UNSET:
@@ -3890,9 +3924,10 @@ def decode_CreateSeatedBookingOutput_2024_08_13(d: Any) -> CreateSeatedBookingOu
         o._ics_uid = v
         k = "attendees"
         v = d["attendees"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_SeatedAttendee(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_SeatedAttendee(x) for x in v]
         o._attendees = v
         k = "seatUid"
         v = d["seatUid"]
@@ -3936,9 +3971,10 @@ def decode_CreateRecurringSeatedBookingOutput_2024_08_13(
         o._description = v
         k = "hosts"
         v = d["hosts"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_BookingHost(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_BookingHost(x) for x in v]
         o._hosts = v
         k = "status"
         v = d["status"]
@@ -3993,7 +4029,10 @@ def decode_CreateRecurringSeatedBookingOutput_2024_08_13(
             v = as_int(v)
         o._event_type_id = v
         k = "eventType"
-        o._event_type = decode_EventType(d["eventType"])
+        v = d["eventType"]
+        if v is not None:
+            v = decode_EventType(v)
+        o._event_type = v
         k = "meetingUrl"
         v = d.get("meetingUrl", UNSET)
         if type(v) is not str and v is not UNSET:
@@ -4030,9 +4069,10 @@ def decode_CreateRecurringSeatedBookingOutput_2024_08_13(
         o._ics_uid = v
         k = "attendees"
         v = d["attendees"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_SeatedAttendee(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_SeatedAttendee(x) for x in v]
         o._attendees = v
         k = "seatUid"
         v = d["seatUid"]
@@ -4244,7 +4284,7 @@ def decode_MarkAbsentBookingInput_2024_08_13(d: Any) -> MarkAbsentBookingInput_2
         o._host = v
         k = "attendees"
         v = d.get("attendees", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [decode_MarkAbsentAttendee(x) for x in v]

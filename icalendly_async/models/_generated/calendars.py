@@ -896,9 +896,10 @@ def decode_CreateIcsFeedInputDto(d: Any) -> CreateIcsFeedInputDto:
     try:
         k = "urls"
         v = d["urls"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._urls = v
         k = "readOnly"
         v = d.get("readOnly", UNSET)
@@ -985,12 +986,16 @@ def decode_ConnectedCalendarsData(d: Any) -> ConnectedCalendarsData:
     try:
         k = "connectedCalendars"
         v = d["connectedCalendars"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_ConnectedCalendar(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_ConnectedCalendar(x) for x in v]
         o._connected_calendars = v
         k = "destinationCalendar"
-        o._destination_calendar = decode_DestinationCalendar(d["destinationCalendar"])
+        v = d["destinationCalendar"]
+        if v is not None:
+            v = decode_DestinationCalendar(v)
+        o._destination_calendar = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -1005,7 +1010,10 @@ def decode_ConnectedCalendar(d: Any) -> ConnectedCalendar:
     v: Any
     try:
         k = "integration"
-        o._integration = decode_Integration(d["integration"])
+        v = d["integration"]
+        if v is not None:
+            v = decode_Integration(v)
+        o._integration = v
         k = "credentialId"
         v = d["credentialId"]
         if type(v) is not int:
@@ -1018,12 +1026,12 @@ def decode_ConnectedCalendar(d: Any) -> ConnectedCalendar:
         o._delegation_credential_id = v
         k = "primary"
         v = d.get("primary", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_Primary(v)
         o._primary = v
         k = "calendars"
         v = d.get("calendars", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [decode_Calendar(x) for x in v]
@@ -1093,9 +1101,10 @@ def decode_Integration(d: Any) -> Integration:
         o._category = v
         k = "categories"
         v = d["categories"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._categories = v
         k = "logo"
         v = d["logo"]

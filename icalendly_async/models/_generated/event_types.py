@@ -7169,9 +7169,10 @@ def decode_SelectFieldInput_2024_06_14(d: Any) -> SelectFieldInput_2024_06_14:
         o._placeholder = v
         k = "options"
         v = d["options"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -7218,9 +7219,10 @@ def decode_MultiSelectFieldInput_2024_06_14(d: Any) -> MultiSelectFieldInput_202
         o._required = v
         k = "options"
         v = d["options"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -7315,9 +7317,10 @@ def decode_CheckboxGroupFieldInput_2024_06_14(d: Any) -> CheckboxGroupFieldInput
         o._required = v
         k = "options"
         v = d["options"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -7364,9 +7367,10 @@ def decode_RadioGroupFieldInput_2024_06_14(d: Any) -> RadioGroupFieldInput_2024_
         o._required = v
         k = "options"
         v = d["options"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -7634,9 +7638,10 @@ def decode_RangeWindow_2024_06_14(d: Any) -> RangeWindow_2024_06_14:
         o._type = v
         k = "value"
         v = d["value"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._value = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7661,14 +7666,15 @@ def decode_BookerLayouts_2024_06_14(d: Any) -> BookerLayouts_2024_06_14:
         o._default_layout = v
         k = "enabledLayouts"
         v = d["enabledLayouts"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [
-            (BookerLayout._value2member_map_.get(x) or open_member(BookerLayout, x))
-            if type(x) is str
-            else open_member(BookerLayout, x)
-            for x in v
-        ]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [
+                (BookerLayout._value2member_map_.get(x) or open_member(BookerLayout, x))
+                if type(x) is str
+                else open_member(BookerLayout, x)
+                for x in v
+            ]
         o._enabled_layouts = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7696,7 +7702,7 @@ def decode_BaseConfirmationPolicy_2024_06_14(d: Any) -> BaseConfirmationPolicy_2
         o._type = v
         k = "noticeThreshold"
         v = d.get("noticeThreshold", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_NoticeThreshold_2024_06_14(v)
         o._notice_threshold = v
         k = "blockUnconfirmedBookingsInBooker"
@@ -9667,9 +9673,10 @@ def decode_SelectFieldOutput_2024_06_14(d: Any) -> SelectFieldOutput_2024_06_14:
         o._placeholder = v
         k = "options"
         v = d["options"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -9721,9 +9728,10 @@ def decode_MultiSelectFieldOutput_2024_06_14(d: Any) -> MultiSelectFieldOutput_2
         o._required = v
         k = "options"
         v = d["options"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -9828,9 +9836,10 @@ def decode_CheckboxGroupFieldOutput_2024_06_14(d: Any) -> CheckboxGroupFieldOutp
         o._required = v
         k = "options"
         v = d["options"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -9882,9 +9891,10 @@ def decode_RadioGroupFieldOutput_2024_06_14(d: Any) -> RadioGroupFieldOutput_202
         o._required = v
         k = "options"
         v = d["options"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -10288,7 +10298,7 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
         o._length_in_minutes = v
         k = "lengthInMinutesOptions"
         v = d.get("lengthInMinutesOptions", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [x if type(x) is str else as_str(x) for x in v]
@@ -10310,7 +10320,7 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
         o._description = v
         k = "bookingFields"
         v = d.get("bookingFields", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [decode_BookingFieldInput_family(x) for x in v]
@@ -10347,7 +10357,7 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
         o._schedule_id = v
         k = "bookingLimitsCount"
         v = d.get("bookingLimitsCount", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BaseBookingLimitsCount_2024_06_14_or_Disabl_45baff(v)
         o._booking_limits_count = v
         k = "onlyShowFirstAvailableSlot"
@@ -10357,12 +10367,12 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
         o._only_show_first_available_slot = v
         k = "bookingLimitsDuration"
         v = d.get("bookingLimitsDuration", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BaseBookingLimitsDuration_2024_06_14_or_Dis_33a30a(v)
         o._booking_limits_duration = v
         k = "bookingWindow"
         v = d.get("bookingWindow", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BusinessDaysWindow_2024_06_14_or_more(v)
         o._booking_window = v
         k = "offsetStart"
@@ -10372,17 +10382,17 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
         o._offset_start = v
         k = "bookerLayouts"
         v = d.get("bookerLayouts", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_BookerLayouts_2024_06_14(v)
         o._booker_layouts = v
         k = "confirmationPolicy"
         v = d.get("confirmationPolicy", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BaseConfirmationPolicy_2024_06_14_or_Disabl_03e6bc(v)
         o._confirmation_policy = v
         k = "recurrence"
         v = d.get("recurrence", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_Recurrence_2024_06_14_or_Disabled_2024_06_14(v)
         o._recurrence = v
         k = "requiresBookerEmailVerification"
@@ -10402,12 +10412,12 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
         o._lock_time_zone_toggle_on_booking_page = v
         k = "color"
         v = d.get("color", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_EventTypeColor_2024_06_14(v)
         o._color = v
         k = "seats"
         v = d.get("seats", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_Seats_2024_06_14_or_Disabled_2024_06_14(v)
         o._seats = v
         k = "customName"
@@ -10417,7 +10427,7 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
         o._custom_name = v
         k = "destinationCalendar"
         v = d.get("destinationCalendar", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_DestinationCalendar_2024_06_14(v)
         o._destination_calendar = v
         k = "useDestinationCalendarEmail"
@@ -10442,7 +10452,7 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
         o._hide_organizer_email = v
         k = "calVideoSettings"
         v = d.get("calVideoSettings", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_CalVideoSettings(v)
         o._cal_video_settings = v
         k = "hidden"
@@ -10457,7 +10467,7 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
         o._booking_requires_authentication = v
         k = "locations"
         v = d.get("locations", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [decode_Location_family(x) for x in v]
@@ -10487,7 +10497,7 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
         o._length_in_minutes = v
         k = "lengthInMinutesOptions"
         v = d.get("lengthInMinutesOptions", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [as_float(x) for x in v]
@@ -10509,15 +10519,17 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
         o._description = v
         k = "locations"
         v = d["locations"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_Location_family(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_Location_family(x) for x in v]
         o._locations = v
         k = "bookingFields"
         v = d["bookingFields"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_BookingFieldOutput_family(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_BookingFieldOutput_family(x) for x in v]
         o._booking_fields = v
         k = "disableGuests"
         v = d["disableGuests"]
@@ -10616,14 +10628,14 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
         o._booking_limits_duration = v
         k = "bookingWindow"
         v = d.get("bookingWindow", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [_union_BusinessDaysWindow_2024_06_14_or_CalendarDa_955614(x) for x in v]
         o._booking_window = v
         k = "bookerLayouts"
         v = d.get("bookerLayouts", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_BookerLayouts_2024_06_14(v)
         o._booker_layouts = v
         k = "confirmationPolicy"
@@ -10643,12 +10655,12 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
         o._hide_calendar_notes = v
         k = "color"
         v = d.get("color", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_EventTypeColor_2024_06_14(v)
         o._color = v
         k = "seats"
         v = d.get("seats", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_Seats_2024_06_14(v)
         o._seats = v
         k = "offsetStart"
@@ -10663,7 +10675,7 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
         o._custom_name = v
         k = "destinationCalendar"
         v = d.get("destinationCalendar", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_DestinationCalendar_2024_06_14(v)
         o._destination_calendar = v
         k = "useDestinationCalendarEmail"
@@ -10683,7 +10695,7 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
         o._hide_organizer_email = v
         k = "calVideoSettings"
         v = d.get("calVideoSettings", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_CalVideoSettings(v)
         o._cal_video_settings = v
         k = "hidden"
@@ -10703,9 +10715,10 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
         o._owner_id = v
         k = "users"
         v = d["users"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._users = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -10727,7 +10740,7 @@ def decode_UpdateEventTypeInput_2024_06_14(d: Any) -> UpdateEventTypeInput_2024_
         o._length_in_minutes = v
         k = "lengthInMinutesOptions"
         v = d.get("lengthInMinutesOptions", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [x if type(x) is str else as_str(x) for x in v]
@@ -10749,7 +10762,7 @@ def decode_UpdateEventTypeInput_2024_06_14(d: Any) -> UpdateEventTypeInput_2024_
         o._description = v
         k = "bookingFields"
         v = d.get("bookingFields", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [decode_BookingFieldInput_family(x) for x in v]
@@ -10786,7 +10799,7 @@ def decode_UpdateEventTypeInput_2024_06_14(d: Any) -> UpdateEventTypeInput_2024_
         o._schedule_id = v
         k = "bookingLimitsCount"
         v = d.get("bookingLimitsCount", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BaseBookingLimitsCount_2024_06_14_or_Disabl_45baff(v)
         o._booking_limits_count = v
         k = "onlyShowFirstAvailableSlot"
@@ -10796,12 +10809,12 @@ def decode_UpdateEventTypeInput_2024_06_14(d: Any) -> UpdateEventTypeInput_2024_
         o._only_show_first_available_slot = v
         k = "bookingLimitsDuration"
         v = d.get("bookingLimitsDuration", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BaseBookingLimitsDuration_2024_06_14_or_Dis_33a30a(v)
         o._booking_limits_duration = v
         k = "bookingWindow"
         v = d.get("bookingWindow", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BusinessDaysWindow_2024_06_14_or_more(v)
         o._booking_window = v
         k = "offsetStart"
@@ -10811,17 +10824,17 @@ def decode_UpdateEventTypeInput_2024_06_14(d: Any) -> UpdateEventTypeInput_2024_
         o._offset_start = v
         k = "bookerLayouts"
         v = d.get("bookerLayouts", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_BookerLayouts_2024_06_14(v)
         o._booker_layouts = v
         k = "confirmationPolicy"
         v = d.get("confirmationPolicy", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BaseConfirmationPolicy_2024_06_14_or_Disabl_03e6bc(v)
         o._confirmation_policy = v
         k = "recurrence"
         v = d.get("recurrence", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_Recurrence_2024_06_14_or_Disabled_2024_06_14(v)
         o._recurrence = v
         k = "requiresBookerEmailVerification"
@@ -10841,12 +10854,12 @@ def decode_UpdateEventTypeInput_2024_06_14(d: Any) -> UpdateEventTypeInput_2024_
         o._lock_time_zone_toggle_on_booking_page = v
         k = "color"
         v = d.get("color", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_EventTypeColor_2024_06_14(v)
         o._color = v
         k = "seats"
         v = d.get("seats", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_Seats_2024_06_14_or_Disabled_2024_06_14(v)
         o._seats = v
         k = "customName"
@@ -10856,7 +10869,7 @@ def decode_UpdateEventTypeInput_2024_06_14(d: Any) -> UpdateEventTypeInput_2024_
         o._custom_name = v
         k = "destinationCalendar"
         v = d.get("destinationCalendar", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_DestinationCalendar_2024_06_14(v)
         o._destination_calendar = v
         k = "useDestinationCalendarEmail"
@@ -10881,7 +10894,7 @@ def decode_UpdateEventTypeInput_2024_06_14(d: Any) -> UpdateEventTypeInput_2024_
         o._hide_organizer_email = v
         k = "calVideoSettings"
         v = d.get("calVideoSettings", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_CalVideoSettings(v)
         o._cal_video_settings = v
         k = "hidden"
@@ -10896,7 +10909,7 @@ def decode_UpdateEventTypeInput_2024_06_14(d: Any) -> UpdateEventTypeInput_2024_
         o._booking_requires_authentication = v
         k = "locations"
         v = d.get("locations", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [decode_Location_family(x) for x in v]
@@ -10964,17 +10977,18 @@ def decode_EventTypeWebhookOutputDto(d: Any) -> EventTypeWebhookOutputDto:
         o._id = v
         k = "triggers"
         v = d["triggers"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [
-            (
-                _webhooks.WebhookTrigger._value2member_map_.get(x)
-                or open_member(_webhooks.WebhookTrigger, x)
-            )
-            if type(x) is str
-            else open_member(_webhooks.WebhookTrigger, x)
-            for x in v
-        ]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [
+                (
+                    _webhooks.WebhookTrigger._value2member_map_.get(x)
+                    or open_member(_webhooks.WebhookTrigger, x)
+                )
+                if type(x) is str
+                else open_member(_webhooks.WebhookTrigger, x)
+                for x in v
+            ]
         o._triggers = v
         k = "subscriberUrl"
         v = d["subscriberUrl"]

@@ -436,7 +436,7 @@ def decode_MeOutput(d: Any) -> MeOutput:
         o._organization_id = v
         k = "organization"
         v = d.get("organization", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_MeOrgOutput(v)
         o._organization = v
     except (Mismatch, KeyError) as error:

@@ -492,23 +492,25 @@ def decode_CreateOAuthClientInput(d: Any) -> CreateOAuthClientInput:
         o._name = v
         k = "redirectUris"
         v = d["redirectUris"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._redirect_uris = v
         k = "permissions"
         v = d["permissions"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [
-            (
-                OAuthClientPermission._value2member_map_.get(x)
-                or open_member(OAuthClientPermission, x)
-            )
-            if type(x) is str
-            else open_member(OAuthClientPermission, x)
-            for x in v
-        ]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [
+                (
+                    OAuthClientPermission._value2member_map_.get(x)
+                    or open_member(OAuthClientPermission, x)
+                )
+                if type(x) is str
+                else open_member(OAuthClientPermission, x)
+                for x in v
+            ]
         o._permissions = v
         k = "bookingRedirectUri"
         v = d.get("bookingRedirectUri", UNSET)
@@ -593,17 +595,18 @@ def decode_PlatformOAuthClientDto(d: Any) -> PlatformOAuthClientDto:
         o._secret = v
         k = "permissions"
         v = d["permissions"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [
-            (
-                OAuthClientPermission._value2member_map_.get(x)
-                or open_member(OAuthClientPermission, x)
-            )
-            if type(x) is str
-            else open_member(OAuthClientPermission, x)
-            for x in v
-        ]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [
+                (
+                    OAuthClientPermission._value2member_map_.get(x)
+                    or open_member(OAuthClientPermission, x)
+                )
+                if type(x) is str
+                else open_member(OAuthClientPermission, x)
+                for x in v
+            ]
         o._permissions = v
         k = "logo"
         v = d.get("logo", UNSET)
@@ -612,9 +615,10 @@ def decode_PlatformOAuthClientDto(d: Any) -> PlatformOAuthClientDto:
         o._logo = v
         k = "redirectUris"
         v = d["redirectUris"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._redirect_uris = v
         k = "organizationId"
         v = d["organizationId"]
@@ -678,7 +682,7 @@ def decode_UpdateOAuthClientInput(d: Any) -> UpdateOAuthClientInput:
         o._name = v
         k = "redirectUris"
         v = d.get("redirectUris", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [x if type(x) is str else as_str(x) for x in v]

@@ -4514,9 +4514,10 @@ def decode_CreateOrganizationAttributeInput(d: Any) -> CreateOrganizationAttribu
         o._type = v
         k = "options"
         v = d["options"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_CreateOrganizationAttributeOptionInput(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_CreateOrganizationAttributeOptionInput(x) for x in v]
         o._options = v
         k = "enabled"
         v = d.get("enabled", UNSET)
@@ -4674,9 +4675,10 @@ def decode_AssignedOptionOutput(d: Any) -> AssignedOptionOutput:
         o._slug = v
         k = "assignedUserIds"
         v = d["assignedUserIds"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._assigned_user_ids = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4761,9 +4763,10 @@ def decode_CreateDelegationCredentialInput(d: Any) -> CreateDelegationCredential
         o._domain = v
         k = "serviceAccountKey"
         v = d["serviceAccountKey"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_ServiceAccountKeyInput_family(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_ServiceAccountKeyInput_family(x) for x in v]
         o._service_account_key = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4875,7 +4878,10 @@ def decode_DelegationCredentialOutput(d: Any) -> DelegationCredentialOutput:
             v = as_int(v)
         o._organization_id = v
         k = "workspacePlatform"
-        o._workspace_platform = decode_WorkspacePlatformDto(d["workspacePlatform"])
+        v = d["workspacePlatform"]
+        if v is not None:
+            v = decode_WorkspacePlatformDto(v)
+        o._workspace_platform = v
         k = "createdAt"
         o._created_at = as_datetime(d["createdAt"])
         k = "updatedAt"
@@ -4923,7 +4929,7 @@ def decode_UpdateDelegationCredentialInput(d: Any) -> UpdateDelegationCredential
         o._enabled = v
         k = "serviceAccountKey"
         v = d.get("serviceAccountKey", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [decode_ServiceAccountKeyInput_family(x) for x in v]
@@ -4975,12 +4981,16 @@ def decode_OrganizationMembershipOutput(d: Any) -> OrganizationMembershipOutput:
             v = as_bool(v)
         o._disable_impersonation = v
         k = "user"
-        o._user = decode_MembershipUserOutputDto(d["user"])
+        v = d["user"]
+        if v is not None:
+            v = decode_MembershipUserOutputDto(v)
+        o._user = v
         k = "attributes"
         v = d["attributes"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_AttributeWithOptions_family(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_AttributeWithOptions_family(x) for x in v]
         o._attributes = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5156,9 +5166,10 @@ def decode_MultiSelectAttribute(d: Any) -> MultiSelectAttribute:
         o._type = v
         k = "options"
         v = d["options"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_MultiSelectAttributeOption(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_MultiSelectAttributeOption(x) for x in v]
         o._options = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5378,7 +5389,7 @@ def decode_CreateRoutingFormResponseOutputData(d: Any) -> CreateRoutingFormRespo
         o._event_type_id = v
         k = "routing"
         v = d.get("routing", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _bookings.decode_Routing(v)
         o._routing = v
         k = "routingCustomMessage"
@@ -5393,7 +5404,7 @@ def decode_CreateRoutingFormResponseOutputData(d: Any) -> CreateRoutingFormRespo
         o._routing_external_redirect_url = v
         k = "slots"
         v = d.get("slots", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_map_of_list_of__slots_decode_RangeSlot_2024_4630ee(v)
         o._slots = v
     except (Mismatch, KeyError) as error:
@@ -5471,14 +5482,21 @@ def decode_WorkflowOutput(d: Any) -> WorkflowOutput:
             v = as_int(v)
         o._team_id = v
         k = "activation"
-        o._activation = decode_WorkflowActivationOutputDto(d["activation"])
+        v = d["activation"]
+        if v is not None:
+            v = decode_WorkflowActivationOutputDto(v)
+        o._activation = v
         k = "trigger"
-        o._trigger = decode_WorkflowTriggerOutputDto(d["trigger"])
+        v = d["trigger"]
+        if v is not None:
+            v = decode_WorkflowTriggerOutputDto(v)
+        o._trigger = v
         k = "steps"
         v = d["steps"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_WorkflowStepOutputDto(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_WorkflowStepOutputDto(x) for x in v]
         o._steps = v
         k = "createdAt"
         v = d.get("createdAt", UNSET)
@@ -5510,7 +5528,7 @@ def decode_WorkflowActivationOutputDto(d: Any) -> WorkflowActivationOutputDto:
         o._is_active_on_all_event_types = v
         k = "activeOnEventTypeIds"
         v = d.get("activeOnEventTypeIds", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [x if type(x) is int else as_int(x) for x in v]
@@ -5538,7 +5556,7 @@ def decode_WorkflowTriggerOutputDto(d: Any) -> WorkflowTriggerOutputDto:
         o._type = v
         k = "offset"
         v = d.get("offset", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_WorkflowTriggerOffsetOutputDto(v)
         o._offset = v
     except (Mismatch, KeyError) as error:
@@ -5641,7 +5659,10 @@ def decode_WorkflowStepOutputDto(d: Any) -> WorkflowStepOutputDto:
             v = as_str(v)
         o._sender = v
         k = "message"
-        o._message = decode_WorkflowMessageOutputDto(d["message"])
+        v = d["message"]
+        if v is not None:
+            v = decode_WorkflowMessageOutputDto(v)
+        o._message = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -5689,14 +5710,21 @@ def decode_CreateWorkflowDto(d: Any) -> CreateWorkflowDto:
             v = as_str(v)
         o._name = v
         k = "activation"
-        o._activation = decode_WorkflowActivationDto(d["activation"])
+        v = d["activation"]
+        if v is not None:
+            v = decode_WorkflowActivationDto(v)
+        o._activation = v
         k = "trigger"
-        o._trigger = decode_WorkflowTriggerDto_family(d["trigger"])
+        v = d["trigger"]
+        if v is not None:
+            v = decode_WorkflowTriggerDto_family(v)
+        o._trigger = v
         k = "steps"
         v = d["steps"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_WorkflowStepDto_family(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_WorkflowStepDto_family(x) for x in v]
         o._steps = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5718,7 +5746,7 @@ def decode_WorkflowActivationDto(d: Any) -> WorkflowActivationDto:
         o._is_active_on_all_event_types = v
         k = "activeOnEventTypeIds"
         v = d.get("activeOnEventTypeIds", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [x if type(x) is int else as_int(x) for x in v]
@@ -5995,7 +6023,10 @@ def decode_OnBeforeEventTriggerDto(d: Any) -> OnBeforeEventTriggerDto:
             v = as_str(v)
         o._type = v
         k = "offset"
-        o._offset = decode_WorkflowTriggerOffsetOutputDto(d["offset"])
+        v = d["offset"]
+        if v is not None:
+            v = decode_WorkflowTriggerOffsetOutputDto(v)
+        o._offset = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -6015,7 +6046,10 @@ def decode_OnAfterEventTriggerDto(d: Any) -> OnAfterEventTriggerDto:
             v = as_str(v)
         o._type = v
         k = "offset"
-        o._offset = decode_WorkflowTriggerOffsetOutputDto(d["offset"])
+        v = d["offset"]
+        if v is not None:
+            v = decode_WorkflowTriggerOffsetOutputDto(v)
+        o._offset = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -6089,7 +6123,10 @@ def decode_OnAfterCalVideoGuestsNoShowTriggerDto(d: Any) -> OnAfterCalVideoGuest
             v = as_str(v)
         o._type = v
         k = "offset"
-        o._offset = decode_WorkflowTriggerOffsetOutputDto(d["offset"])
+        v = d["offset"]
+        if v is not None:
+            v = decode_WorkflowTriggerOffsetOutputDto(v)
+        o._offset = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -6109,7 +6146,10 @@ def decode_OnAfterCalVideoHostsNoShowTriggerDto(d: Any) -> OnAfterCalVideoHostsN
             v = as_str(v)
         o._type = v
         k = "offset"
-        o._offset = decode_WorkflowTriggerOffsetOutputDto(d["offset"])
+        v = d["offset"]
+        if v is not None:
+            v = decode_WorkflowTriggerOffsetOutputDto(v)
+        o._offset = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -6300,7 +6340,10 @@ def decode_WorkflowEmailAddressStepDto(d: Any) -> WorkflowEmailAddressStepDto:
             v = as_str(v)
         o._sender = v
         k = "message"
-        o._message = decode_HtmlWorkflowMessageDto(d["message"])
+        v = d["message"]
+        if v is not None:
+            v = decode_HtmlWorkflowMessageDto(v)
+        o._message = v
         k = "verifiedEmailId"
         v = d["verifiedEmailId"]
         if type(v) is not int:
@@ -6399,7 +6442,10 @@ def decode_WorkflowEmailAttendeeStepDto(d: Any) -> WorkflowEmailAttendeeStepDto:
             v = as_str(v)
         o._sender = v
         k = "message"
-        o._message = decode_HtmlWorkflowMessageDto(d["message"])
+        v = d["message"]
+        if v is not None:
+            v = decode_HtmlWorkflowMessageDto(v)
+        o._message = v
         k = "includeCalendarEvent"
         v = d["includeCalendarEvent"]
         if type(v) is not bool:
@@ -6456,7 +6502,10 @@ def decode_WorkflowPhoneWhatsAppAttendeeStepDto(d: Any) -> WorkflowPhoneWhatsApp
             v = as_str(v)
         o._sender = v
         k = "message"
-        o._message = decode_TextWorkflowMessageDto(d["message"])
+        v = d["message"]
+        if v is not None:
+            v = decode_TextWorkflowMessageDto(v)
+        o._message = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -6531,7 +6580,10 @@ def decode_WorkflowPhoneWhatsAppNumberStepDto(d: Any) -> WorkflowPhoneWhatsAppNu
             v = as_str(v)
         o._sender = v
         k = "message"
-        o._message = decode_TextWorkflowMessageDto(d["message"])
+        v = d["message"]
+        if v is not None:
+            v = decode_TextWorkflowMessageDto(v)
+        o._message = v
         k = "verifiedPhoneId"
         v = d["verifiedPhoneId"]
         if type(v) is not int:
@@ -6557,17 +6609,17 @@ def decode_UpdateWorkflowDto(d: Any) -> UpdateWorkflowDto:
         o._name = v
         k = "activation"
         v = d.get("activation", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_WorkflowActivationDto(v)
         o._activation = v
         k = "trigger"
         v = d.get("trigger", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_WorkflowTriggerDto_family(v)
         o._trigger = v
         k = "steps"
         v = d.get("steps", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [decode_UpdateWorkflowStepDto_family(x) for x in v]
@@ -6672,7 +6724,10 @@ def decode_UpdateEmailAddressWorkflowStepDto(d: Any) -> UpdateEmailAddressWorkfl
             v = as_str(v)
         o._sender = v
         k = "message"
-        o._message = decode_HtmlWorkflowMessageDto(d["message"])
+        v = d["message"]
+        if v is not None:
+            v = decode_HtmlWorkflowMessageDto(v)
+        o._message = v
         k = "id"
         v = d.get("id", UNSET)
         if type(v) is not int and v is not UNSET:
@@ -6739,7 +6794,10 @@ def decode_UpdateEmailAttendeeWorkflowStepDto(d: Any) -> UpdateEmailAttendeeWork
             v = as_str(v)
         o._sender = v
         k = "message"
-        o._message = decode_HtmlWorkflowMessageDto(d["message"])
+        v = d["message"]
+        if v is not None:
+            v = decode_HtmlWorkflowMessageDto(v)
+        o._message = v
         k = "id"
         v = d.get("id", UNSET)
         if type(v) is not int and v is not UNSET:
@@ -6801,7 +6859,10 @@ def decode_UpdatePhoneAttendeeWorkflowStepDto(d: Any) -> UpdatePhoneAttendeeWork
             v = as_str(v)
         o._sender = v
         k = "message"
-        o._message = decode_TextWorkflowMessageDto(d["message"])
+        v = d["message"]
+        if v is not None:
+            v = decode_TextWorkflowMessageDto(v)
+        o._message = v
         k = "id"
         v = d.get("id", UNSET)
         if type(v) is not int and v is not UNSET:
@@ -6860,7 +6921,10 @@ def decode_UpdatePhoneWhatsAppNumberWorkflowStepDto(
             v = as_str(v)
         o._sender = v
         k = "message"
-        o._message = decode_TextWorkflowMessageDto(d["message"])
+        v = d["message"]
+        if v is not None:
+            v = decode_TextWorkflowMessageDto(v)
+        o._message = v
         k = "id"
         v = d.get("id", UNSET)
         if type(v) is not int and v is not UNSET:
@@ -6992,7 +7056,10 @@ def decode_GetOrgUsersWithProfileOutput(d: Any) -> GetOrgUsersWithProfileOutput:
             v = as_dict(v)
         o._metadata = v
         k = "profile"
-        o._profile = decode_ProfileOutput(d["profile"])
+        v = d["profile"]
+        if v is not None:
+            v = decode_ProfileOutput(v)
+        o._profile = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -7236,17 +7303,18 @@ def decode_TeamWebhookOutputDto(d: Any) -> TeamWebhookOutputDto:
         o._id = v
         k = "triggers"
         v = d["triggers"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [
-            (
-                _webhooks.WebhookTrigger._value2member_map_.get(x)
-                or open_member(_webhooks.WebhookTrigger, x)
-            )
-            if type(x) is str
-            else open_member(_webhooks.WebhookTrigger, x)
-            for x in v
-        ]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [
+                (
+                    _webhooks.WebhookTrigger._value2member_map_.get(x)
+                    or open_member(_webhooks.WebhookTrigger, x)
+                )
+                if type(x) is str
+                else open_member(_webhooks.WebhookTrigger, x)
+                for x in v
+            ]
         o._triggers = v
         k = "subscriberUrl"
         v = d["subscriberUrl"]

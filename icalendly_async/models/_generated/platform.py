@@ -707,7 +707,10 @@ def decode_CreateManagedUserData(d: Any) -> CreateManagedUserData:
             v = as_str(v)
         o._refresh_token = v
         k = "user"
-        o._user = decode_ManagedUserOutput(d["user"])
+        v = d["user"]
+        if v is not None:
+            v = decode_ManagedUserOutput(v)
+        o._user = v
         k = "accessTokenExpiresAt"
         v = d["accessTokenExpiresAt"]
         if type(v) is not float and type(v) is not int:
@@ -799,17 +802,18 @@ def decode_OAuthClientWebhookOutputDto(d: Any) -> OAuthClientWebhookOutputDto:
         o._id = v
         k = "triggers"
         v = d["triggers"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [
-            (
-                _webhooks.WebhookTrigger._value2member_map_.get(x)
-                or open_member(_webhooks.WebhookTrigger, x)
-            )
-            if type(x) is str
-            else open_member(_webhooks.WebhookTrigger, x)
-            for x in v
-        ]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [
+                (
+                    _webhooks.WebhookTrigger._value2member_map_.get(x)
+                    or open_member(_webhooks.WebhookTrigger, x)
+                )
+                if type(x) is str
+                else open_member(_webhooks.WebhookTrigger, x)
+                for x in v
+            ]
         o._triggers = v
         k = "subscriberUrl"
         v = d["subscriberUrl"]

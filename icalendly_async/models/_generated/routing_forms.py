@@ -80,7 +80,10 @@ def decode_ResponseSlotsOutputData(d: Any) -> ResponseSlotsOutputData:
             v = as_int(v)
         o._event_type_id = v
         k = "slots"
-        o._slots = _union_map_of_list_of__slots_decode_RangeSlot_2024_4630ee(d["slots"])
+        v = d["slots"]
+        if v is not None:
+            v = _union_map_of_list_of__slots_decode_RangeSlot_2024_4630ee(v)
+        o._slots = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d

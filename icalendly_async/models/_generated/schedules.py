@@ -380,9 +380,10 @@ def decode_ScheduleOutput_2024_06_11(d: Any) -> ScheduleOutput_2024_06_11:
         o._time_zone = v
         k = "availability"
         v = d["availability"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_ScheduleAvailabilityInput_2024_06_11(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_ScheduleAvailabilityInput_2024_06_11(x) for x in v]
         o._availability = v
         k = "isDefault"
         v = d["isDefault"]
@@ -391,9 +392,10 @@ def decode_ScheduleOutput_2024_06_11(d: Any) -> ScheduleOutput_2024_06_11:
         o._is_default = v
         k = "overrides"
         v = d["overrides"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [decode_ScheduleOverrideInput_2024_06_11(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [decode_ScheduleOverrideInput_2024_06_11(x) for x in v]
         o._overrides = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -410,14 +412,15 @@ def decode_ScheduleAvailabilityInput_2024_06_11(d: Any) -> ScheduleAvailabilityI
     try:
         k = "days"
         v = d["days"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [
-            (Weekday._value2member_map_.get(x) or open_member(Weekday, x))
-            if type(x) is str
-            else open_member(Weekday, x)
-            for x in v
-        ]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [
+                (Weekday._value2member_map_.get(x) or open_member(Weekday, x))
+                if type(x) is str
+                else open_member(Weekday, x)
+                for x in v
+            ]
         o._days = v
         k = "startTime"
         v = d["startTime"]
@@ -482,7 +485,7 @@ def decode_CreateScheduleInput_2024_06_11(d: Any) -> CreateScheduleInput_2024_06
         o._time_zone = v
         k = "availability"
         v = d.get("availability", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [decode_ScheduleAvailabilityInput_2024_06_11(x) for x in v]
@@ -494,7 +497,7 @@ def decode_CreateScheduleInput_2024_06_11(d: Any) -> CreateScheduleInput_2024_06
         o._is_default = v
         k = "overrides"
         v = d.get("overrides", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [decode_ScheduleOverrideInput_2024_06_11(x) for x in v]
@@ -524,7 +527,7 @@ def decode_UpdateScheduleInput_2024_06_11(d: Any) -> UpdateScheduleInput_2024_06
         o._time_zone = v
         k = "availability"
         v = d.get("availability", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [decode_ScheduleAvailabilityInput_2024_06_11(x) for x in v]
@@ -536,7 +539,7 @@ def decode_UpdateScheduleInput_2024_06_11(d: Any) -> UpdateScheduleInput_2024_06
         o._is_default = v
         k = "overrides"
         v = d.get("overrides", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [decode_ScheduleOverrideInput_2024_06_11(x) for x in v]

@@ -3268,7 +3268,7 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
         o._length_in_minutes = v
         k = "lengthInMinutesOptions"
         v = d.get("lengthInMinutesOptions", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [x if type(x) is str else as_str(x) for x in v]
@@ -3290,7 +3290,7 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
         o._description = v
         k = "bookingFields"
         v = d.get("bookingFields", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [_event_types.decode_BookingFieldInput_family(x) for x in v]
@@ -3327,7 +3327,7 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
         o._schedule_id = v
         k = "bookingLimitsCount"
         v = d.get("bookingLimitsCount", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BaseBookingLimitsCount_2024_06_14_or_Disabl_45baff(v)
         o._booking_limits_count = v
         k = "onlyShowFirstAvailableSlot"
@@ -3337,12 +3337,12 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
         o._only_show_first_available_slot = v
         k = "bookingLimitsDuration"
         v = d.get("bookingLimitsDuration", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BaseBookingLimitsDuration_2024_06_14_or_Dis_33a30a(v)
         o._booking_limits_duration = v
         k = "bookingWindow"
         v = d.get("bookingWindow", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BusinessDaysWindow_2024_06_14_or_more(v)
         o._booking_window = v
         k = "offsetStart"
@@ -3352,17 +3352,17 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
         o._offset_start = v
         k = "bookerLayouts"
         v = d.get("bookerLayouts", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_BookerLayouts_2024_06_14(v)
         o._booker_layouts = v
         k = "confirmationPolicy"
         v = d.get("confirmationPolicy", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BaseConfirmationPolicy_2024_06_14_or_Disabl_03e6bc(v)
         o._confirmation_policy = v
         k = "recurrence"
         v = d.get("recurrence", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_Recurrence_2024_06_14_or_Disabled_2024_06_14(v)
         o._recurrence = v
         k = "requiresBookerEmailVerification"
@@ -3382,12 +3382,12 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
         o._lock_time_zone_toggle_on_booking_page = v
         k = "color"
         v = d.get("color", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_EventTypeColor_2024_06_14(v)
         o._color = v
         k = "seats"
         v = d.get("seats", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_Seats_2024_06_14_or_Disabled_2024_06_14(v)
         o._seats = v
         k = "customName"
@@ -3397,7 +3397,7 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
         o._custom_name = v
         k = "destinationCalendar"
         v = d.get("destinationCalendar", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_DestinationCalendar_2024_06_14(v)
         o._destination_calendar = v
         k = "useDestinationCalendarEmail"
@@ -3422,7 +3422,7 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
         o._hide_organizer_email = v
         k = "calVideoSettings"
         v = d.get("calVideoSettings", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_CalVideoSettings(v)
         o._cal_video_settings = v
         k = "hidden"
@@ -3445,7 +3445,7 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
         o._scheduling_type = v
         k = "hosts"
         v = d.get("hosts", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [decode_Host(x) for x in v]
@@ -3457,7 +3457,7 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
         o._assign_all_team_members = v
         k = "locations"
         v = d.get("locations", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [_event_types.decode_Location_family(x) for x in v]
@@ -3524,7 +3524,7 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
         o._length_in_minutes = v
         k = "lengthInMinutesOptions"
         v = d.get("lengthInMinutesOptions", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [as_float(x) for x in v]
@@ -3546,15 +3546,17 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
         o._description = v
         k = "locations"
         v = d["locations"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [_event_types.decode_Location_family(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [_event_types.decode_Location_family(x) for x in v]
         o._locations = v
         k = "bookingFields"
         v = d["bookingFields"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [_event_types.decode_BookingFieldOutput_family(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [_event_types.decode_BookingFieldOutput_family(x) for x in v]
         o._booking_fields = v
         k = "disableGuests"
         v = d["disableGuests"]
@@ -3653,14 +3655,14 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
         o._booking_limits_duration = v
         k = "bookingWindow"
         v = d.get("bookingWindow", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [_union_BusinessDaysWindow_2024_06_14_or_CalendarDa_955614(x) for x in v]
         o._booking_window = v
         k = "bookerLayouts"
         v = d.get("bookerLayouts", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_BookerLayouts_2024_06_14(v)
         o._booker_layouts = v
         k = "confirmationPolicy"
@@ -3680,12 +3682,12 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
         o._hide_calendar_notes = v
         k = "color"
         v = d.get("color", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_EventTypeColor_2024_06_14(v)
         o._color = v
         k = "seats"
         v = d.get("seats", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_Seats_2024_06_14(v)
         o._seats = v
         k = "offsetStart"
@@ -3700,7 +3702,7 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
         o._custom_name = v
         k = "destinationCalendar"
         v = d.get("destinationCalendar", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_DestinationCalendar_2024_06_14(v)
         o._destination_calendar = v
         k = "useDestinationCalendarEmail"
@@ -3720,7 +3722,7 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
         o._hide_organizer_email = v
         k = "calVideoSettings"
         v = d.get("calVideoSettings", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_CalVideoSettings(v)
         o._cal_video_settings = v
         k = "hidden"
@@ -3750,9 +3752,10 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
         o._parent_event_type_id = v
         k = "hosts"
         v = d["hosts"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [x if type(x) is str else as_str(x) for x in v]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [x if type(x) is str else as_str(x) for x in v]
         o._hosts = v
         k = "assignAllTeamMembers"
         v = d.get("assignAllTeamMembers", UNSET)
@@ -3768,7 +3771,10 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
         )
         o._scheduling_type = v
         k = "team"
-        o._team = decode_EventTypeTeam(d["team"])
+        v = d["team"]
+        if v is not None:
+            v = decode_EventTypeTeam(v)
+        o._team = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -3847,7 +3853,7 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
         o._length_in_minutes = v
         k = "lengthInMinutesOptions"
         v = d.get("lengthInMinutesOptions", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [x if type(x) is str else as_str(x) for x in v]
@@ -3869,7 +3875,7 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
         o._description = v
         k = "bookingFields"
         v = d.get("bookingFields", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [_event_types.decode_BookingFieldInput_family(x) for x in v]
@@ -3906,7 +3912,7 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
         o._schedule_id = v
         k = "bookingLimitsCount"
         v = d.get("bookingLimitsCount", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BaseBookingLimitsCount_2024_06_14_or_Disabl_45baff(v)
         o._booking_limits_count = v
         k = "onlyShowFirstAvailableSlot"
@@ -3916,12 +3922,12 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
         o._only_show_first_available_slot = v
         k = "bookingLimitsDuration"
         v = d.get("bookingLimitsDuration", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BaseBookingLimitsDuration_2024_06_14_or_Dis_33a30a(v)
         o._booking_limits_duration = v
         k = "bookingWindow"
         v = d.get("bookingWindow", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BusinessDaysWindow_2024_06_14_or_more(v)
         o._booking_window = v
         k = "offsetStart"
@@ -3931,17 +3937,17 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
         o._offset_start = v
         k = "bookerLayouts"
         v = d.get("bookerLayouts", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_BookerLayouts_2024_06_14(v)
         o._booker_layouts = v
         k = "confirmationPolicy"
         v = d.get("confirmationPolicy", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_BaseConfirmationPolicy_2024_06_14_or_Disabl_03e6bc(v)
         o._confirmation_policy = v
         k = "recurrence"
         v = d.get("recurrence", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_Recurrence_2024_06_14_or_Disabled_2024_06_14(v)
         o._recurrence = v
         k = "requiresBookerEmailVerification"
@@ -3961,12 +3967,12 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
         o._lock_time_zone_toggle_on_booking_page = v
         k = "color"
         v = d.get("color", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_EventTypeColor_2024_06_14(v)
         o._color = v
         k = "seats"
         v = d.get("seats", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _union_Seats_2024_06_14_or_Disabled_2024_06_14(v)
         o._seats = v
         k = "customName"
@@ -3976,7 +3982,7 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
         o._custom_name = v
         k = "destinationCalendar"
         v = d.get("destinationCalendar", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_DestinationCalendar_2024_06_14(v)
         o._destination_calendar = v
         k = "useDestinationCalendarEmail"
@@ -4001,7 +4007,7 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
         o._hide_organizer_email = v
         k = "calVideoSettings"
         v = d.get("calVideoSettings", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = _event_types.decode_CalVideoSettings(v)
         o._cal_video_settings = v
         k = "hidden"
@@ -4016,7 +4022,7 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
         o._booking_requires_authentication = v
         k = "hosts"
         v = d.get("hosts", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [decode_Host(x) for x in v]
@@ -4028,7 +4034,7 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
         o._assign_all_team_members = v
         k = "locations"
         v = d.get("locations", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [_event_types.decode_Location_family(x) for x in v]
@@ -4177,7 +4183,10 @@ def decode_TeamMembershipOutput(d: Any) -> TeamMembershipOutput:
             v = as_bool(v)
         o._disable_impersonation = v
         k = "user"
-        o._user = _orgs.decode_MembershipUserOutputDto(d["user"])
+        v = d["user"]
+        if v is not None:
+            v = _orgs.decode_MembershipUserOutputDto(v)
+        o._user = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -4202,7 +4211,10 @@ def decode_CreateTeamOutputData(d: Any) -> CreateTeamOutputData:
             v = as_str(v)
         o._payment_link = v
         k = "pendingTeam"
-        o._pending_team = decode_OrgTeamOutputDto(d["pendingTeam"])
+        v = d["pendingTeam"]
+        if v is not None:
+            v = decode_OrgTeamOutputDto(v)
+        o._pending_team = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d

@@ -802,9 +802,15 @@ def decode_UnifiedCalendarEventOutput(d: Any) -> UnifiedCalendarEventOutput:
     v: Any
     try:
         k = "start"
-        o._start = decode_UnifiedCalendarEventOutputStart(d["start"])
+        v = d["start"]
+        if v is not None:
+            v = decode_UnifiedCalendarEventOutputStart(v)
+        o._start = v
         k = "end"
-        o._end = decode_UnifiedCalendarEventOutputStart(d["end"])
+        v = d["end"]
+        if v is not None:
+            v = decode_UnifiedCalendarEventOutputStart(v)
+        o._end = v
         k = "id"
         v = d["id"]
         if type(v) is not str:
@@ -1230,12 +1236,12 @@ def decode_UpdateUnifiedCalendarEventInput(d: Any) -> UpdateUnifiedCalendarEvent
     try:
         k = "start"
         v = d.get("start", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_UnifiedCalendarEventOutputStart(v)
         o._start = v
         k = "end"
         v = d.get("end", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             v = decode_UnifiedCalendarEventOutputStart(v)
         o._end = v
         k = "title"

@@ -281,14 +281,15 @@ def decode_CreateWebhookInputDto(d: Any) -> CreateWebhookInputDto:
         o._subscriber_url = v
         k = "triggers"
         v = d["triggers"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [
-            (WebhookTrigger._value2member_map_.get(x) or open_member(WebhookTrigger, x))
-            if type(x) is str
-            else open_member(WebhookTrigger, x)
-            for x in v
-        ]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [
+                (WebhookTrigger._value2member_map_.get(x) or open_member(WebhookTrigger, x))
+                if type(x) is str
+                else open_member(WebhookTrigger, x)
+                for x in v
+            ]
         o._triggers = v
         k = "secret"
         v = d.get("secret", UNSET)
@@ -325,7 +326,7 @@ def decode_UpdateWebhookInputDto(d: Any) -> UpdateWebhookInputDto:
         o._subscriber_url = v
         k = "triggers"
         v = d.get("triggers", UNSET)
-        if v is not UNSET:
+        if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
             v = [
@@ -370,14 +371,15 @@ def decode_UserWebhookOutputDto(d: Any) -> UserWebhookOutputDto:
         o._id = v
         k = "triggers"
         v = d["triggers"]
-        if type(v) is not list:
-            raise Mismatch("list (a JSON array)", v)
-        v = [
-            (WebhookTrigger._value2member_map_.get(x) or open_member(WebhookTrigger, x))
-            if type(x) is str
-            else open_member(WebhookTrigger, x)
-            for x in v
-        ]
+        if v is not None:
+            if type(v) is not list:
+                raise Mismatch("list (a JSON array)", v)
+            v = [
+                (WebhookTrigger._value2member_map_.get(x) or open_member(WebhookTrigger, x))
+                if type(x) is str
+                else open_member(WebhookTrigger, x)
+                for x in v
+            ]
         o._triggers = v
         k = "subscriberUrl"
         v = d["subscriberUrl"]
