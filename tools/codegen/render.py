@@ -451,10 +451,12 @@ def _presence_tests(
     order: list[ModelDef], fns: dict[str, str], fit: str, everything: list[str]
 ) -> list[str]:
     lines: list[str] = []
+    seen: set[tuple[str, ...]] = set()
     for model in order:
         keys = _distinguishing(model, order)
-        if not keys:
-            continue
+        if not keys or tuple(keys) in seen:
+            continue  # the same test as an earlier member's: first_fit tries this one next
+        seen.add(tuple(keys))
         picked = [model.name] + [n for n in everything if n != model.name]
         test = " and ".join(f"{k!r} in v" for k in keys)
         lines += [f"if {test}:", f"    return {fit}(v, {_tuple([fns[n] for n in picked])})"]

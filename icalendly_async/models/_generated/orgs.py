@@ -5050,11 +5050,6 @@ def decode_AttributeWithOptions_family(v: Any) -> AttributeWithOptions:
                 v, (decode_TextAttribute, decode_NumberAttribute, decode_MultiSelectAttribute)
             )
             return result
-        if "option" in v and "optionId" in v:
-            result = first_fit(
-                v, (decode_NumberAttribute, decode_TextAttribute, decode_MultiSelectAttribute)
-            )
-            return result
         if "options" in v:
             result = first_fit(
                 v, (decode_MultiSelectAttribute, decode_TextAttribute, decode_NumberAttribute)
