@@ -4,6 +4,7 @@ from ._version import __version__
 from .auth import AccessToken, ApiKey, Credential, PlatformClient, TokenPair, TokenStore
 from .client import ICalendly
 from .errors import APIError, ICalendlyError, PlanTierError, RateLimitError
+from .models._generated.webhooks import WebhookTrigger
 from .plans import Plan
 from .ratelimit import Limiter, LocalLimiter, Priority, RateLimit
 from .response import Response
@@ -28,5 +29,6 @@ __all__ = [
     "RetryPolicy",
     "TokenPair",
     "TokenStore",
+    "WebhookTrigger",
     "__version__",
 ]
