@@ -88,15 +88,18 @@ class ParameterError(ConfigurationError, TypeError):
         self.suggestions = suggestions
 
     @classmethod
-    def unknown_key(cls, where: str, key: object, valid: list[str]) -> ParameterError:
-        """``where`` is a key the body does not have; the message names the closest ones."""
+    def unknown_key(
+        cls, where: str, key: object, valid: list[str], accepted: list[str] | None = None
+    ) -> ParameterError:
+        """``where`` is a key the body does not have; the message names the closest of
+        ``accepted`` (default ``valid``) and lists ``valid``."""
         import difflib
 
         text = key if isinstance(key, str) else repr(key)
-        close = tuple(difflib.get_close_matches(text, valid, n=3, cutoff=0.5))
+        close = tuple(difflib.get_close_matches(text, accepted or valid, n=3, cutoff=0.5))
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         return cls(
-            f"{where}: unknown field {text!r}{hint} (valid: {', '.join(valid)})",
+            f"body field {where!r} is unknown{hint} (the fields: {', '.join(valid)})",
             parameter=where,
             suggestions=close,
         )

@@ -266,11 +266,11 @@ def body_json(
     if body is None:
         if not given and operation.body is None:
             return None
-        value: object = input_json(classes, given, "") if classes else given
+        value: object = _input(operation, classes, given)
     elif isinstance(body, Model):
         value = body.to_dict()
     elif isinstance(body, Mapping):
-        value = input_json(classes, body, "") if classes else dict(body)
+        value = _input(operation, classes, body)
     elif not classes:
         value = body  # a body the document does not describe: sent as given
     else:
@@ -288,6 +288,21 @@ def body_json(
         except Mismatch as error:
             raise _body_error(operation, error) from None
     return wire
+
+
+def _input(
+    operation: Operation, classes: tuple[type[Model], ...], value: Mapping[str, object]
+) -> dict[str, object]:
+    if not classes:
+        return dict(value)
+    try:
+        return input_json(classes, value, "")
+    except ParameterError as error:
+        raise ParameterError(
+            f"{operation.python_name}(): {error}",
+            parameter=error.parameter,
+            suggestions=error.suggestions,
+        ) from None
 
 
 def _body_error(operation: Operation, error: Mismatch) -> ParameterError:

@@ -294,7 +294,7 @@ def input_json(
         place = f"{where}.{key}" if where else str(key)
         wire = names.get(key) if isinstance(key, str) else None
         if wire is None:
-            raise ParameterError.unknown_key(place, key, sorted(set(names)))
+            raise ParameterError.unknown_key(place, key, sorted(set(names.values())), sorted(names))
         if wire in out:
             raise ParameterError(
                 f"{place}: given twice (as {wire!r} and as its attribute name)",

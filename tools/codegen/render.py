@@ -1324,10 +1324,11 @@ def render_groups_init(spec: Spec, nodes: dict[tuple[str, ...], Node]) -> str:
 _CONVENTIONS = """\
 ## Calling conventions
 
-Every method is `client.<group>.<method>(...)`, a coroutine (list methods return a paginator,
-see below). The examples run against the emulator (`tests/test_readme.py` executes them):
+Every method is `client.<group>.<method>(...)`: a coroutine, or for a list a paginator. This
+example runs against the emulator (`tests/test_readme.py` executes it):
 
 ```python
+import asyncio
 import datetime as dt
 
 from icalendly_async import ApiKey, ICalendly, WebhookTrigger
@@ -1340,46 +1341,52 @@ async def main() -> None:
         ApiKey(emu.api_key), base_url=emu.base_url, allow_insecure_http=True
     ) as client:
         # Path parameters are positional, in the order of the path; query parameters are
-        # keywords, typed from the document (datetimes are sent in UTC, naive ones refused).
-        after = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
-        page = await client.bookings.list(status=["upcoming"], after_start=after, take=10)
+        # keywords, typed from the document: a datetime is sent in UTC (a naive one is refused),
+        # a list as the document's style wants it.
+        since = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+        page = await client.bookings.list(status=["upcoming"], after_start=since, take=10)
         booking = page.items[0]
-        # One of several shapes (regular, recurring, seated): the fields they share need no
-        # isinstance. Fields the server may leave out are UNSET, which is falsy.
-        print(booking.uid, booking.title, booking.start, booking.status, booking.attendees[0].email)
-        if booking.meeting_url:
-            print(booking.meeting_url.upper())
+        # The booking shapes (regular, recurring, seated) share a base class: their common
+        # fields need no isinstance. A field the server left out is UNSET, which is falsy.
+        print(booking.uid, booking.start, booking.status, booking.attendees[0].email)
+        if booking.rating:
+            print("rated", booking.rating + 0)
 
-        # Every list method returns the same paginator: await it for the first page,
-        # iterate it for every item, .pages() for page by page (decode=False: the JSON).
-        async for item in client.bookings.list(take=50, max_items=60):
-            print(item.uid)
-        async for raw_page in client.bookings.list(take=50).pages(decode=False):
-            print(len(raw_page.items))
+        # Every list method returns the same paginator: await it for the first page, iterate
+        # it for every item, .pages() for page by page (decode=False: the JSON as sent).
+        count = len([b async for b in client.bookings.list(take=10, max_items=25)])
+        async for raw in client.bookings.list(take=20).pages(decode=False):
+            print(count, len(raw.items), raw.items[0]["uid"])
 
-        # A body: keyword arguments, the model, or a dict (camelCase or snake_case keys).
+        # A body: its fields as keyword arguments, the model, or a dict (camelCase or
+        # snake_case keys). A body without required fields may be left out.
         hook = await client.webhooks.create(
-            subscriber_url="https://example.com/hooks",
+            subscriber_url="http://127.0.0.1:9/hooks",
             triggers=[WebhookTrigger.BOOKING_CREATED],
             active=True,
         )
         await client.webhooks.update(hook.id, {"active": False})
-        # A body without required fields may be left out.
-        await client.bookings.cancel(booking.uid)
+        cancelled = await client.bookings.cancel(booking.uid)
+        print(cancelled.status)
 
         # Bad input is refused before anything is sent, naming what and why.
         try:
-            await client.webhooks.update(hook.id, {"subscriberUri": "https://x"})
+            await client.webhooks.update(hook.id, {"subscriberUri": "https://example.com/x"})
         except ParameterError as exc:
-            print(exc)  # ... unknown field 'subscriberUri'; did you mean 'subscriberUrl'? ...
+            print(exc)  # ... 'subscriberUri' is unknown; did you mean 'subscriberUrl'? ...
         await client.webhooks.delete(hook.id)
+
+
+asyncio.run(main())
 ```
 
-Models: `Model.to_dict()` gives the JSON (wire names), `Model.from_dict(data)` decodes it;
-`model.extra` holds fields the document does not declare; `model.replace(**changes)` makes a
-changed copy. A response that does not fit the document raises `DecodeError` with the
-operation, the JSON path (`data.attendees[2].email`), the expected type and the raw body
-(`exc.content`).
+Models read like the JSON: snake_case attributes, read-only. `model.to_dict()` gives the JSON
+(wire names), `Model.from_dict(data)` decodes it, `model.replace(**changes)` makes a changed copy,
+`model.extra` holds what the document does not declare. A `null` is `None`; an enum value the
+client does not know is kept (`.is_known` is False). An answer that does not fit the document
+raises `DecodeError` naming the operation, the JSON path (`data.attendees[2].email`), the
+expected type, with the raw body in `.content`. `Operation.params` (in
+`icalendly_async.endpoints.OPERATIONS`) describes every argument of every method.
 """
 
 
