@@ -372,12 +372,13 @@ class Decoders:
         models = [self.spec.models[m] for m in members]
         fns = {m.name: self.ref(m.name) for m in models}
         fit = self.use("first_fit")
+        self.use("Mismatch")
         lines = self._dispatch(models, fns, fit)
         # first_fit returns Any: the result is declared, then returned
         out = [f"result: {returns}"]
         for line in lines:
             stripped = line.lstrip()
-            if stripped.startswith("return "):
+            if stripped.startswith(f"return {fit}("):
                 pad = line[: len(line) - len(stripped)]
                 out += [f"{pad}result = {stripped[len('return ') :]}", f"{pad}return result"]
             else:
@@ -407,11 +408,11 @@ class Decoders:
                 if len(names) > 1:
                     sub = [m for m in order if m.name in names]
                     lines += _indent(_presence_tests(sub, fns, fit, picked), 8)
-                lines.append(f"        return {fit}(v, {_tuple([fns[n] for n in picked])})")
+                lines += _indent(_attempt(names[0], picked, fns, fit), 8)
         else:
             tests = _presence_tests(order, fns, fit, [m.name for m in order])
-            if len(tests) == 2:  # one test: one condition
-                lines = [f"if type(v) is dict and {tests[0][3:]}", tests[1]]
+            if sum(line.startswith("if ") for line in tests) == 1:  # one test: one condition
+                lines = [f"if type(v) is dict and {tests[0][3:]}", *tests[1:]]
             elif tests:
                 lines += _indent(tests, 4)
             else:
@@ -459,8 +460,19 @@ def _presence_tests(
         seen.add(tuple(keys))
         picked = [model.name] + [n for n in everything if n != model.name]
         test = " and ".join(f"{k!r} in v" for k in keys)
-        lines += [f"if {test}:", f"    return {fit}(v, {_tuple([fns[n] for n in picked])})"]
+        lines += [f"if {test}:", *_indent(_attempt(model.name, picked, fns, fit), 4)]
     return lines
+
+
+def _attempt(name: str, picked: list[str], fns: dict[str, str], fit: str) -> list[str]:
+    """Decode as ``name``; should that fail, the first of ``picked`` that fits (``name`` first:
+    its complaint is the one raised when none does)."""
+    return [
+        "try:",
+        f"    return {fns[name]}(v)",
+        "except Mismatch:",
+        f"    return {fit}(v, {_tuple([fns[n] for n in picked])})",
+    ]
 
 
 # --------------------------------------------------------------------------------------------

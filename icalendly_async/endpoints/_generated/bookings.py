@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Literal, overload
 
 from ...models._base import UNSET, Unset
-from ...models._decode import as_str, first_fit, object_or_empty
+from ...models._decode import Mismatch, as_str, first_fit, object_or_empty
 from ...models._generated import bookings as _bookings
 from ...models._generated.bookings import (
     Booking,
@@ -857,14 +857,17 @@ def _union_CancelBookingInput_2024_08_13_or_CancelSeat_ed74c6(
 ) -> CancelBookingInput_2024_08_13 | CancelSeatedBookingInput_2024_08_13:
     result: CancelBookingInput_2024_08_13 | CancelSeatedBookingInput_2024_08_13
     if type(v) is dict and "seatUid" in v:
-        result = first_fit(
-            v,
-            (
-                _bookings.decode_CancelSeatedBookingInput_2024_08_13,
-                _bookings.decode_CancelBookingInput_2024_08_13,
-            ),
-        )
-        return result
+        try:
+            return _bookings.decode_CancelSeatedBookingInput_2024_08_13(v)
+        except Mismatch:
+            result = first_fit(
+                v,
+                (
+                    _bookings.decode_CancelSeatedBookingInput_2024_08_13,
+                    _bookings.decode_CancelBookingInput_2024_08_13,
+                ),
+            )
+            return result
     result = first_fit(
         v,
         (

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, overload
 
 from ...models._base import UNSET, Unset
-from ...models._decode import first_fit
+from ...models._decode import Mismatch, first_fit
 from ...models._generated import teams as _teams
 from ...models._generated.teams import (
     CreateOrgTeamDto,
@@ -363,14 +363,20 @@ def _union_CreateTeamOutputData_or_OrgTeamOutputDto(
     result: CreateTeamOutputData | OrgTeamOutputDto
     if type(v) is dict:
         if "message" in v and "paymentLink" in v and "pendingTeam" in v:
-            result = first_fit(
-                v, (_teams.decode_CreateTeamOutputData, _teams.decode_OrgTeamOutputDto)
-            )
-            return result
+            try:
+                return _teams.decode_CreateTeamOutputData(v)
+            except Mismatch:
+                result = first_fit(
+                    v, (_teams.decode_CreateTeamOutputData, _teams.decode_OrgTeamOutputDto)
+                )
+                return result
         if "id" in v and "name" in v and "isOrganization" in v:
-            result = first_fit(
-                v, (_teams.decode_OrgTeamOutputDto, _teams.decode_CreateTeamOutputData)
-            )
-            return result
+            try:
+                return _teams.decode_OrgTeamOutputDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v, (_teams.decode_OrgTeamOutputDto, _teams.decode_CreateTeamOutputData)
+                )
+                return result
     result = first_fit(v, (_teams.decode_CreateTeamOutputData, _teams.decode_OrgTeamOutputDto))
     return result

@@ -2531,70 +2531,85 @@ def decode_Booking_family(v: Any) -> Booking:
     result: Booking
     if type(v) is dict:
         if "bookingFieldsResponses" in v and "recurringBookingUid" in v:
-            result = first_fit(
-                v,
-                (
-                    decode_RecurringBookingOutput_2024_08_13,
-                    decode_CreateRecurringSeatedBookingOutput_2024_08_13,
-                    decode_BookingOutput_2024_08_13,
-                    decode_GetRecurringSeatedBookingOutput_2024_08_13,
-                    decode_CreateSeatedBookingOutput_2024_08_13,
-                    decode_GetSeatedBookingOutput_2024_08_13,
-                ),
-            )
-            return result
+            try:
+                return decode_RecurringBookingOutput_2024_08_13(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_RecurringBookingOutput_2024_08_13,
+                        decode_CreateRecurringSeatedBookingOutput_2024_08_13,
+                        decode_BookingOutput_2024_08_13,
+                        decode_GetRecurringSeatedBookingOutput_2024_08_13,
+                        decode_CreateSeatedBookingOutput_2024_08_13,
+                        decode_GetSeatedBookingOutput_2024_08_13,
+                    ),
+                )
+                return result
         if "seatUid" in v and "recurringBookingUid" in v:
-            result = first_fit(
-                v,
-                (
-                    decode_CreateRecurringSeatedBookingOutput_2024_08_13,
-                    decode_RecurringBookingOutput_2024_08_13,
-                    decode_BookingOutput_2024_08_13,
-                    decode_GetRecurringSeatedBookingOutput_2024_08_13,
-                    decode_CreateSeatedBookingOutput_2024_08_13,
-                    decode_GetSeatedBookingOutput_2024_08_13,
-                ),
-            )
-            return result
+            try:
+                return decode_CreateRecurringSeatedBookingOutput_2024_08_13(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_CreateRecurringSeatedBookingOutput_2024_08_13,
+                        decode_RecurringBookingOutput_2024_08_13,
+                        decode_BookingOutput_2024_08_13,
+                        decode_GetRecurringSeatedBookingOutput_2024_08_13,
+                        decode_CreateSeatedBookingOutput_2024_08_13,
+                        decode_GetSeatedBookingOutput_2024_08_13,
+                    ),
+                )
+                return result
         if "bookingFieldsResponses" in v:
-            result = first_fit(
-                v,
-                (
-                    decode_BookingOutput_2024_08_13,
-                    decode_RecurringBookingOutput_2024_08_13,
-                    decode_CreateRecurringSeatedBookingOutput_2024_08_13,
-                    decode_GetRecurringSeatedBookingOutput_2024_08_13,
-                    decode_CreateSeatedBookingOutput_2024_08_13,
-                    decode_GetSeatedBookingOutput_2024_08_13,
-                ),
-            )
-            return result
+            try:
+                return decode_BookingOutput_2024_08_13(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_BookingOutput_2024_08_13,
+                        decode_RecurringBookingOutput_2024_08_13,
+                        decode_CreateRecurringSeatedBookingOutput_2024_08_13,
+                        decode_GetRecurringSeatedBookingOutput_2024_08_13,
+                        decode_CreateSeatedBookingOutput_2024_08_13,
+                        decode_GetSeatedBookingOutput_2024_08_13,
+                    ),
+                )
+                return result
         if "recurringBookingUid" in v:
-            result = first_fit(
-                v,
-                (
-                    decode_GetRecurringSeatedBookingOutput_2024_08_13,
-                    decode_RecurringBookingOutput_2024_08_13,
-                    decode_CreateRecurringSeatedBookingOutput_2024_08_13,
-                    decode_BookingOutput_2024_08_13,
-                    decode_CreateSeatedBookingOutput_2024_08_13,
-                    decode_GetSeatedBookingOutput_2024_08_13,
-                ),
-            )
-            return result
+            try:
+                return decode_GetRecurringSeatedBookingOutput_2024_08_13(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_GetRecurringSeatedBookingOutput_2024_08_13,
+                        decode_RecurringBookingOutput_2024_08_13,
+                        decode_CreateRecurringSeatedBookingOutput_2024_08_13,
+                        decode_BookingOutput_2024_08_13,
+                        decode_CreateSeatedBookingOutput_2024_08_13,
+                        decode_GetSeatedBookingOutput_2024_08_13,
+                    ),
+                )
+                return result
         if "seatUid" in v:
-            result = first_fit(
-                v,
-                (
-                    decode_CreateSeatedBookingOutput_2024_08_13,
-                    decode_RecurringBookingOutput_2024_08_13,
-                    decode_CreateRecurringSeatedBookingOutput_2024_08_13,
-                    decode_BookingOutput_2024_08_13,
-                    decode_GetRecurringSeatedBookingOutput_2024_08_13,
-                    decode_GetSeatedBookingOutput_2024_08_13,
-                ),
-            )
-            return result
+            try:
+                return decode_CreateSeatedBookingOutput_2024_08_13(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_CreateSeatedBookingOutput_2024_08_13,
+                        decode_RecurringBookingOutput_2024_08_13,
+                        decode_CreateRecurringSeatedBookingOutput_2024_08_13,
+                        decode_BookingOutput_2024_08_13,
+                        decode_GetRecurringSeatedBookingOutput_2024_08_13,
+                        decode_GetSeatedBookingOutput_2024_08_13,
+                    ),
+                )
+                return result
     result = first_fit(
         v,
         (
@@ -2824,8 +2839,11 @@ def decode_BookingAttendee_family(v: Any) -> BookingAttendee:
     """The member of the ``BookingAttendee`` family that the JSON is."""
     result: BookingAttendee
     if type(v) is dict and "seatUid" in v and "bookingFieldsResponses" in v:
-        result = first_fit(v, (decode_SeatedAttendee, decode_BookingAttendee))
-        return result
+        try:
+            return decode_SeatedAttendee(v)
+        except Mismatch:
+            result = first_fit(v, (decode_SeatedAttendee, decode_BookingAttendee))
+            return result
     result = first_fit(v, (decode_SeatedAttendee, decode_BookingAttendee))
     return result
 
@@ -3464,15 +3482,18 @@ def decode_CreateBookingInput_2024_08_13_family(v: Any) -> CreateBookingInput_20
     """The member of the ``CreateBookingInput_2024_08_13`` family that the JSON is."""
     result: CreateBookingInput_2024_08_13
     if type(v) is dict and "instant" in v:
-        result = first_fit(
-            v,
-            (
-                decode_CreateInstantBookingInput_2024_08_13,
-                decode_CreateBookingInput_2024_08_13,
-                decode_CreateRecurringBookingInput_2024_08_13,
-            ),
-        )
-        return result
+        try:
+            return decode_CreateInstantBookingInput_2024_08_13(v)
+        except Mismatch:
+            result = first_fit(
+                v,
+                (
+                    decode_CreateInstantBookingInput_2024_08_13,
+                    decode_CreateBookingInput_2024_08_13,
+                    decode_CreateRecurringBookingInput_2024_08_13,
+                ),
+            )
+            return result
     result = first_fit(
         v,
         (
@@ -4152,14 +4173,17 @@ def decode_RescheduleBookingBody_family(v: Any) -> RescheduleBookingBody:
     """The member of the ``RescheduleBookingBody`` family that the JSON is."""
     result: RescheduleBookingBody
     if type(v) is dict and "seatUid" in v:
-        result = first_fit(
-            v,
-            (
-                decode_RescheduleSeatedBookingInput_2024_08_13,
-                decode_RescheduleBookingInput_2024_08_13,
-            ),
-        )
-        return result
+        try:
+            return decode_RescheduleSeatedBookingInput_2024_08_13(v)
+        except Mismatch:
+            result = first_fit(
+                v,
+                (
+                    decode_RescheduleSeatedBookingInput_2024_08_13,
+                    decode_RescheduleBookingInput_2024_08_13,
+                ),
+            )
+            return result
     result = first_fit(
         v,
         (decode_RescheduleSeatedBookingInput_2024_08_13, decode_RescheduleBookingInput_2024_08_13),

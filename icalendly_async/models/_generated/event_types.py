@@ -6232,369 +6232,411 @@ def decode_BookingFieldInput_family(v: Any) -> BookingFieldInput:
     if type(v) is dict:
         tag = v.get("type")
         if tag == "select":
-            result = first_fit(
-                v,
-                (
-                    decode_SelectFieldInput_2024_06_14,
-                    decode_PhoneFieldInput_2024_06_14,
-                    decode_AddressFieldInput_2024_06_14,
-                    decode_TextFieldInput_2024_06_14,
-                    decode_NumberFieldInput_2024_06_14,
-                    decode_TextAreaFieldInput_2024_06_14,
-                    decode_MultiSelectFieldInput_2024_06_14,
-                    decode_MultiEmailFieldInput_2024_06_14,
-                    decode_CheckboxGroupFieldInput_2024_06_14,
-                    decode_RadioGroupFieldInput_2024_06_14,
-                    decode_UrlFieldInput_2024_06_14,
-                    decode_BooleanFieldInput_2024_06_14,
-                    decode_NameDefaultFieldInput_2024_06_14,
-                    decode_EmailDefaultFieldInput_2024_06_14,
-                    decode_TitleDefaultFieldInput_2024_06_14,
-                    decode_LocationDefaultFieldInput_2024_06_14,
-                    decode_NotesDefaultFieldInput_2024_06_14,
-                    decode_GuestsDefaultFieldInput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldInput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_SelectFieldInput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_SelectFieldInput_2024_06_14,
+                        decode_PhoneFieldInput_2024_06_14,
+                        decode_AddressFieldInput_2024_06_14,
+                        decode_TextFieldInput_2024_06_14,
+                        decode_NumberFieldInput_2024_06_14,
+                        decode_TextAreaFieldInput_2024_06_14,
+                        decode_MultiSelectFieldInput_2024_06_14,
+                        decode_MultiEmailFieldInput_2024_06_14,
+                        decode_CheckboxGroupFieldInput_2024_06_14,
+                        decode_RadioGroupFieldInput_2024_06_14,
+                        decode_UrlFieldInput_2024_06_14,
+                        decode_BooleanFieldInput_2024_06_14,
+                        decode_NameDefaultFieldInput_2024_06_14,
+                        decode_EmailDefaultFieldInput_2024_06_14,
+                        decode_TitleDefaultFieldInput_2024_06_14,
+                        decode_LocationDefaultFieldInput_2024_06_14,
+                        decode_NotesDefaultFieldInput_2024_06_14,
+                        decode_GuestsDefaultFieldInput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldInput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "phone":
-            result = first_fit(
-                v,
-                (
-                    decode_PhoneFieldInput_2024_06_14,
-                    decode_SelectFieldInput_2024_06_14,
-                    decode_AddressFieldInput_2024_06_14,
-                    decode_TextFieldInput_2024_06_14,
-                    decode_NumberFieldInput_2024_06_14,
-                    decode_TextAreaFieldInput_2024_06_14,
-                    decode_MultiSelectFieldInput_2024_06_14,
-                    decode_MultiEmailFieldInput_2024_06_14,
-                    decode_CheckboxGroupFieldInput_2024_06_14,
-                    decode_RadioGroupFieldInput_2024_06_14,
-                    decode_UrlFieldInput_2024_06_14,
-                    decode_BooleanFieldInput_2024_06_14,
-                    decode_NameDefaultFieldInput_2024_06_14,
-                    decode_EmailDefaultFieldInput_2024_06_14,
-                    decode_TitleDefaultFieldInput_2024_06_14,
-                    decode_LocationDefaultFieldInput_2024_06_14,
-                    decode_NotesDefaultFieldInput_2024_06_14,
-                    decode_GuestsDefaultFieldInput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldInput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_PhoneFieldInput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_PhoneFieldInput_2024_06_14,
+                        decode_SelectFieldInput_2024_06_14,
+                        decode_AddressFieldInput_2024_06_14,
+                        decode_TextFieldInput_2024_06_14,
+                        decode_NumberFieldInput_2024_06_14,
+                        decode_TextAreaFieldInput_2024_06_14,
+                        decode_MultiSelectFieldInput_2024_06_14,
+                        decode_MultiEmailFieldInput_2024_06_14,
+                        decode_CheckboxGroupFieldInput_2024_06_14,
+                        decode_RadioGroupFieldInput_2024_06_14,
+                        decode_UrlFieldInput_2024_06_14,
+                        decode_BooleanFieldInput_2024_06_14,
+                        decode_NameDefaultFieldInput_2024_06_14,
+                        decode_EmailDefaultFieldInput_2024_06_14,
+                        decode_TitleDefaultFieldInput_2024_06_14,
+                        decode_LocationDefaultFieldInput_2024_06_14,
+                        decode_NotesDefaultFieldInput_2024_06_14,
+                        decode_GuestsDefaultFieldInput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldInput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "address":
-            result = first_fit(
-                v,
-                (
-                    decode_AddressFieldInput_2024_06_14,
-                    decode_SelectFieldInput_2024_06_14,
-                    decode_PhoneFieldInput_2024_06_14,
-                    decode_TextFieldInput_2024_06_14,
-                    decode_NumberFieldInput_2024_06_14,
-                    decode_TextAreaFieldInput_2024_06_14,
-                    decode_MultiSelectFieldInput_2024_06_14,
-                    decode_MultiEmailFieldInput_2024_06_14,
-                    decode_CheckboxGroupFieldInput_2024_06_14,
-                    decode_RadioGroupFieldInput_2024_06_14,
-                    decode_UrlFieldInput_2024_06_14,
-                    decode_BooleanFieldInput_2024_06_14,
-                    decode_NameDefaultFieldInput_2024_06_14,
-                    decode_EmailDefaultFieldInput_2024_06_14,
-                    decode_TitleDefaultFieldInput_2024_06_14,
-                    decode_LocationDefaultFieldInput_2024_06_14,
-                    decode_NotesDefaultFieldInput_2024_06_14,
-                    decode_GuestsDefaultFieldInput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldInput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_AddressFieldInput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_AddressFieldInput_2024_06_14,
+                        decode_SelectFieldInput_2024_06_14,
+                        decode_PhoneFieldInput_2024_06_14,
+                        decode_TextFieldInput_2024_06_14,
+                        decode_NumberFieldInput_2024_06_14,
+                        decode_TextAreaFieldInput_2024_06_14,
+                        decode_MultiSelectFieldInput_2024_06_14,
+                        decode_MultiEmailFieldInput_2024_06_14,
+                        decode_CheckboxGroupFieldInput_2024_06_14,
+                        decode_RadioGroupFieldInput_2024_06_14,
+                        decode_UrlFieldInput_2024_06_14,
+                        decode_BooleanFieldInput_2024_06_14,
+                        decode_NameDefaultFieldInput_2024_06_14,
+                        decode_EmailDefaultFieldInput_2024_06_14,
+                        decode_TitleDefaultFieldInput_2024_06_14,
+                        decode_LocationDefaultFieldInput_2024_06_14,
+                        decode_NotesDefaultFieldInput_2024_06_14,
+                        decode_GuestsDefaultFieldInput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldInput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "text":
-            result = first_fit(
-                v,
-                (
-                    decode_TextFieldInput_2024_06_14,
-                    decode_SelectFieldInput_2024_06_14,
-                    decode_PhoneFieldInput_2024_06_14,
-                    decode_AddressFieldInput_2024_06_14,
-                    decode_NumberFieldInput_2024_06_14,
-                    decode_TextAreaFieldInput_2024_06_14,
-                    decode_MultiSelectFieldInput_2024_06_14,
-                    decode_MultiEmailFieldInput_2024_06_14,
-                    decode_CheckboxGroupFieldInput_2024_06_14,
-                    decode_RadioGroupFieldInput_2024_06_14,
-                    decode_UrlFieldInput_2024_06_14,
-                    decode_BooleanFieldInput_2024_06_14,
-                    decode_NameDefaultFieldInput_2024_06_14,
-                    decode_EmailDefaultFieldInput_2024_06_14,
-                    decode_TitleDefaultFieldInput_2024_06_14,
-                    decode_LocationDefaultFieldInput_2024_06_14,
-                    decode_NotesDefaultFieldInput_2024_06_14,
-                    decode_GuestsDefaultFieldInput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldInput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_TextFieldInput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_TextFieldInput_2024_06_14,
+                        decode_SelectFieldInput_2024_06_14,
+                        decode_PhoneFieldInput_2024_06_14,
+                        decode_AddressFieldInput_2024_06_14,
+                        decode_NumberFieldInput_2024_06_14,
+                        decode_TextAreaFieldInput_2024_06_14,
+                        decode_MultiSelectFieldInput_2024_06_14,
+                        decode_MultiEmailFieldInput_2024_06_14,
+                        decode_CheckboxGroupFieldInput_2024_06_14,
+                        decode_RadioGroupFieldInput_2024_06_14,
+                        decode_UrlFieldInput_2024_06_14,
+                        decode_BooleanFieldInput_2024_06_14,
+                        decode_NameDefaultFieldInput_2024_06_14,
+                        decode_EmailDefaultFieldInput_2024_06_14,
+                        decode_TitleDefaultFieldInput_2024_06_14,
+                        decode_LocationDefaultFieldInput_2024_06_14,
+                        decode_NotesDefaultFieldInput_2024_06_14,
+                        decode_GuestsDefaultFieldInput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldInput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "number":
-            result = first_fit(
-                v,
-                (
-                    decode_NumberFieldInput_2024_06_14,
-                    decode_SelectFieldInput_2024_06_14,
-                    decode_PhoneFieldInput_2024_06_14,
-                    decode_AddressFieldInput_2024_06_14,
-                    decode_TextFieldInput_2024_06_14,
-                    decode_TextAreaFieldInput_2024_06_14,
-                    decode_MultiSelectFieldInput_2024_06_14,
-                    decode_MultiEmailFieldInput_2024_06_14,
-                    decode_CheckboxGroupFieldInput_2024_06_14,
-                    decode_RadioGroupFieldInput_2024_06_14,
-                    decode_UrlFieldInput_2024_06_14,
-                    decode_BooleanFieldInput_2024_06_14,
-                    decode_NameDefaultFieldInput_2024_06_14,
-                    decode_EmailDefaultFieldInput_2024_06_14,
-                    decode_TitleDefaultFieldInput_2024_06_14,
-                    decode_LocationDefaultFieldInput_2024_06_14,
-                    decode_NotesDefaultFieldInput_2024_06_14,
-                    decode_GuestsDefaultFieldInput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldInput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_NumberFieldInput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_NumberFieldInput_2024_06_14,
+                        decode_SelectFieldInput_2024_06_14,
+                        decode_PhoneFieldInput_2024_06_14,
+                        decode_AddressFieldInput_2024_06_14,
+                        decode_TextFieldInput_2024_06_14,
+                        decode_TextAreaFieldInput_2024_06_14,
+                        decode_MultiSelectFieldInput_2024_06_14,
+                        decode_MultiEmailFieldInput_2024_06_14,
+                        decode_CheckboxGroupFieldInput_2024_06_14,
+                        decode_RadioGroupFieldInput_2024_06_14,
+                        decode_UrlFieldInput_2024_06_14,
+                        decode_BooleanFieldInput_2024_06_14,
+                        decode_NameDefaultFieldInput_2024_06_14,
+                        decode_EmailDefaultFieldInput_2024_06_14,
+                        decode_TitleDefaultFieldInput_2024_06_14,
+                        decode_LocationDefaultFieldInput_2024_06_14,
+                        decode_NotesDefaultFieldInput_2024_06_14,
+                        decode_GuestsDefaultFieldInput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldInput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "textarea":
-            result = first_fit(
-                v,
-                (
-                    decode_TextAreaFieldInput_2024_06_14,
-                    decode_SelectFieldInput_2024_06_14,
-                    decode_PhoneFieldInput_2024_06_14,
-                    decode_AddressFieldInput_2024_06_14,
-                    decode_TextFieldInput_2024_06_14,
-                    decode_NumberFieldInput_2024_06_14,
-                    decode_MultiSelectFieldInput_2024_06_14,
-                    decode_MultiEmailFieldInput_2024_06_14,
-                    decode_CheckboxGroupFieldInput_2024_06_14,
-                    decode_RadioGroupFieldInput_2024_06_14,
-                    decode_UrlFieldInput_2024_06_14,
-                    decode_BooleanFieldInput_2024_06_14,
-                    decode_NameDefaultFieldInput_2024_06_14,
-                    decode_EmailDefaultFieldInput_2024_06_14,
-                    decode_TitleDefaultFieldInput_2024_06_14,
-                    decode_LocationDefaultFieldInput_2024_06_14,
-                    decode_NotesDefaultFieldInput_2024_06_14,
-                    decode_GuestsDefaultFieldInput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldInput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_TextAreaFieldInput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_TextAreaFieldInput_2024_06_14,
+                        decode_SelectFieldInput_2024_06_14,
+                        decode_PhoneFieldInput_2024_06_14,
+                        decode_AddressFieldInput_2024_06_14,
+                        decode_TextFieldInput_2024_06_14,
+                        decode_NumberFieldInput_2024_06_14,
+                        decode_MultiSelectFieldInput_2024_06_14,
+                        decode_MultiEmailFieldInput_2024_06_14,
+                        decode_CheckboxGroupFieldInput_2024_06_14,
+                        decode_RadioGroupFieldInput_2024_06_14,
+                        decode_UrlFieldInput_2024_06_14,
+                        decode_BooleanFieldInput_2024_06_14,
+                        decode_NameDefaultFieldInput_2024_06_14,
+                        decode_EmailDefaultFieldInput_2024_06_14,
+                        decode_TitleDefaultFieldInput_2024_06_14,
+                        decode_LocationDefaultFieldInput_2024_06_14,
+                        decode_NotesDefaultFieldInput_2024_06_14,
+                        decode_GuestsDefaultFieldInput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldInput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "multiselect":
-            result = first_fit(
-                v,
-                (
-                    decode_MultiSelectFieldInput_2024_06_14,
-                    decode_SelectFieldInput_2024_06_14,
-                    decode_PhoneFieldInput_2024_06_14,
-                    decode_AddressFieldInput_2024_06_14,
-                    decode_TextFieldInput_2024_06_14,
-                    decode_NumberFieldInput_2024_06_14,
-                    decode_TextAreaFieldInput_2024_06_14,
-                    decode_MultiEmailFieldInput_2024_06_14,
-                    decode_CheckboxGroupFieldInput_2024_06_14,
-                    decode_RadioGroupFieldInput_2024_06_14,
-                    decode_UrlFieldInput_2024_06_14,
-                    decode_BooleanFieldInput_2024_06_14,
-                    decode_NameDefaultFieldInput_2024_06_14,
-                    decode_EmailDefaultFieldInput_2024_06_14,
-                    decode_TitleDefaultFieldInput_2024_06_14,
-                    decode_LocationDefaultFieldInput_2024_06_14,
-                    decode_NotesDefaultFieldInput_2024_06_14,
-                    decode_GuestsDefaultFieldInput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldInput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_MultiSelectFieldInput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_MultiSelectFieldInput_2024_06_14,
+                        decode_SelectFieldInput_2024_06_14,
+                        decode_PhoneFieldInput_2024_06_14,
+                        decode_AddressFieldInput_2024_06_14,
+                        decode_TextFieldInput_2024_06_14,
+                        decode_NumberFieldInput_2024_06_14,
+                        decode_TextAreaFieldInput_2024_06_14,
+                        decode_MultiEmailFieldInput_2024_06_14,
+                        decode_CheckboxGroupFieldInput_2024_06_14,
+                        decode_RadioGroupFieldInput_2024_06_14,
+                        decode_UrlFieldInput_2024_06_14,
+                        decode_BooleanFieldInput_2024_06_14,
+                        decode_NameDefaultFieldInput_2024_06_14,
+                        decode_EmailDefaultFieldInput_2024_06_14,
+                        decode_TitleDefaultFieldInput_2024_06_14,
+                        decode_LocationDefaultFieldInput_2024_06_14,
+                        decode_NotesDefaultFieldInput_2024_06_14,
+                        decode_GuestsDefaultFieldInput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldInput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "multiemail":
-            result = first_fit(
-                v,
-                (
-                    decode_MultiEmailFieldInput_2024_06_14,
-                    decode_SelectFieldInput_2024_06_14,
-                    decode_PhoneFieldInput_2024_06_14,
-                    decode_AddressFieldInput_2024_06_14,
-                    decode_TextFieldInput_2024_06_14,
-                    decode_NumberFieldInput_2024_06_14,
-                    decode_TextAreaFieldInput_2024_06_14,
-                    decode_MultiSelectFieldInput_2024_06_14,
-                    decode_CheckboxGroupFieldInput_2024_06_14,
-                    decode_RadioGroupFieldInput_2024_06_14,
-                    decode_UrlFieldInput_2024_06_14,
-                    decode_BooleanFieldInput_2024_06_14,
-                    decode_NameDefaultFieldInput_2024_06_14,
-                    decode_EmailDefaultFieldInput_2024_06_14,
-                    decode_TitleDefaultFieldInput_2024_06_14,
-                    decode_LocationDefaultFieldInput_2024_06_14,
-                    decode_NotesDefaultFieldInput_2024_06_14,
-                    decode_GuestsDefaultFieldInput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldInput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_MultiEmailFieldInput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_MultiEmailFieldInput_2024_06_14,
+                        decode_SelectFieldInput_2024_06_14,
+                        decode_PhoneFieldInput_2024_06_14,
+                        decode_AddressFieldInput_2024_06_14,
+                        decode_TextFieldInput_2024_06_14,
+                        decode_NumberFieldInput_2024_06_14,
+                        decode_TextAreaFieldInput_2024_06_14,
+                        decode_MultiSelectFieldInput_2024_06_14,
+                        decode_CheckboxGroupFieldInput_2024_06_14,
+                        decode_RadioGroupFieldInput_2024_06_14,
+                        decode_UrlFieldInput_2024_06_14,
+                        decode_BooleanFieldInput_2024_06_14,
+                        decode_NameDefaultFieldInput_2024_06_14,
+                        decode_EmailDefaultFieldInput_2024_06_14,
+                        decode_TitleDefaultFieldInput_2024_06_14,
+                        decode_LocationDefaultFieldInput_2024_06_14,
+                        decode_NotesDefaultFieldInput_2024_06_14,
+                        decode_GuestsDefaultFieldInput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldInput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "checkbox":
-            result = first_fit(
-                v,
-                (
-                    decode_CheckboxGroupFieldInput_2024_06_14,
-                    decode_SelectFieldInput_2024_06_14,
-                    decode_PhoneFieldInput_2024_06_14,
-                    decode_AddressFieldInput_2024_06_14,
-                    decode_TextFieldInput_2024_06_14,
-                    decode_NumberFieldInput_2024_06_14,
-                    decode_TextAreaFieldInput_2024_06_14,
-                    decode_MultiSelectFieldInput_2024_06_14,
-                    decode_MultiEmailFieldInput_2024_06_14,
-                    decode_RadioGroupFieldInput_2024_06_14,
-                    decode_UrlFieldInput_2024_06_14,
-                    decode_BooleanFieldInput_2024_06_14,
-                    decode_NameDefaultFieldInput_2024_06_14,
-                    decode_EmailDefaultFieldInput_2024_06_14,
-                    decode_TitleDefaultFieldInput_2024_06_14,
-                    decode_LocationDefaultFieldInput_2024_06_14,
-                    decode_NotesDefaultFieldInput_2024_06_14,
-                    decode_GuestsDefaultFieldInput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldInput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_CheckboxGroupFieldInput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_CheckboxGroupFieldInput_2024_06_14,
+                        decode_SelectFieldInput_2024_06_14,
+                        decode_PhoneFieldInput_2024_06_14,
+                        decode_AddressFieldInput_2024_06_14,
+                        decode_TextFieldInput_2024_06_14,
+                        decode_NumberFieldInput_2024_06_14,
+                        decode_TextAreaFieldInput_2024_06_14,
+                        decode_MultiSelectFieldInput_2024_06_14,
+                        decode_MultiEmailFieldInput_2024_06_14,
+                        decode_RadioGroupFieldInput_2024_06_14,
+                        decode_UrlFieldInput_2024_06_14,
+                        decode_BooleanFieldInput_2024_06_14,
+                        decode_NameDefaultFieldInput_2024_06_14,
+                        decode_EmailDefaultFieldInput_2024_06_14,
+                        decode_TitleDefaultFieldInput_2024_06_14,
+                        decode_LocationDefaultFieldInput_2024_06_14,
+                        decode_NotesDefaultFieldInput_2024_06_14,
+                        decode_GuestsDefaultFieldInput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldInput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "radio":
-            result = first_fit(
-                v,
-                (
-                    decode_RadioGroupFieldInput_2024_06_14,
-                    decode_SelectFieldInput_2024_06_14,
-                    decode_PhoneFieldInput_2024_06_14,
-                    decode_AddressFieldInput_2024_06_14,
-                    decode_TextFieldInput_2024_06_14,
-                    decode_NumberFieldInput_2024_06_14,
-                    decode_TextAreaFieldInput_2024_06_14,
-                    decode_MultiSelectFieldInput_2024_06_14,
-                    decode_MultiEmailFieldInput_2024_06_14,
-                    decode_CheckboxGroupFieldInput_2024_06_14,
-                    decode_UrlFieldInput_2024_06_14,
-                    decode_BooleanFieldInput_2024_06_14,
-                    decode_NameDefaultFieldInput_2024_06_14,
-                    decode_EmailDefaultFieldInput_2024_06_14,
-                    decode_TitleDefaultFieldInput_2024_06_14,
-                    decode_LocationDefaultFieldInput_2024_06_14,
-                    decode_NotesDefaultFieldInput_2024_06_14,
-                    decode_GuestsDefaultFieldInput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldInput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_RadioGroupFieldInput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_RadioGroupFieldInput_2024_06_14,
+                        decode_SelectFieldInput_2024_06_14,
+                        decode_PhoneFieldInput_2024_06_14,
+                        decode_AddressFieldInput_2024_06_14,
+                        decode_TextFieldInput_2024_06_14,
+                        decode_NumberFieldInput_2024_06_14,
+                        decode_TextAreaFieldInput_2024_06_14,
+                        decode_MultiSelectFieldInput_2024_06_14,
+                        decode_MultiEmailFieldInput_2024_06_14,
+                        decode_CheckboxGroupFieldInput_2024_06_14,
+                        decode_UrlFieldInput_2024_06_14,
+                        decode_BooleanFieldInput_2024_06_14,
+                        decode_NameDefaultFieldInput_2024_06_14,
+                        decode_EmailDefaultFieldInput_2024_06_14,
+                        decode_TitleDefaultFieldInput_2024_06_14,
+                        decode_LocationDefaultFieldInput_2024_06_14,
+                        decode_NotesDefaultFieldInput_2024_06_14,
+                        decode_GuestsDefaultFieldInput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldInput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "url":
-            result = first_fit(
-                v,
-                (
-                    decode_UrlFieldInput_2024_06_14,
-                    decode_SelectFieldInput_2024_06_14,
-                    decode_PhoneFieldInput_2024_06_14,
-                    decode_AddressFieldInput_2024_06_14,
-                    decode_TextFieldInput_2024_06_14,
-                    decode_NumberFieldInput_2024_06_14,
-                    decode_TextAreaFieldInput_2024_06_14,
-                    decode_MultiSelectFieldInput_2024_06_14,
-                    decode_MultiEmailFieldInput_2024_06_14,
-                    decode_CheckboxGroupFieldInput_2024_06_14,
-                    decode_RadioGroupFieldInput_2024_06_14,
-                    decode_BooleanFieldInput_2024_06_14,
-                    decode_NameDefaultFieldInput_2024_06_14,
-                    decode_EmailDefaultFieldInput_2024_06_14,
-                    decode_TitleDefaultFieldInput_2024_06_14,
-                    decode_LocationDefaultFieldInput_2024_06_14,
-                    decode_NotesDefaultFieldInput_2024_06_14,
-                    decode_GuestsDefaultFieldInput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldInput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_UrlFieldInput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_UrlFieldInput_2024_06_14,
+                        decode_SelectFieldInput_2024_06_14,
+                        decode_PhoneFieldInput_2024_06_14,
+                        decode_AddressFieldInput_2024_06_14,
+                        decode_TextFieldInput_2024_06_14,
+                        decode_NumberFieldInput_2024_06_14,
+                        decode_TextAreaFieldInput_2024_06_14,
+                        decode_MultiSelectFieldInput_2024_06_14,
+                        decode_MultiEmailFieldInput_2024_06_14,
+                        decode_CheckboxGroupFieldInput_2024_06_14,
+                        decode_RadioGroupFieldInput_2024_06_14,
+                        decode_BooleanFieldInput_2024_06_14,
+                        decode_NameDefaultFieldInput_2024_06_14,
+                        decode_EmailDefaultFieldInput_2024_06_14,
+                        decode_TitleDefaultFieldInput_2024_06_14,
+                        decode_LocationDefaultFieldInput_2024_06_14,
+                        decode_NotesDefaultFieldInput_2024_06_14,
+                        decode_GuestsDefaultFieldInput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldInput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "boolean":
-            result = first_fit(
-                v,
-                (
-                    decode_BooleanFieldInput_2024_06_14,
-                    decode_SelectFieldInput_2024_06_14,
-                    decode_PhoneFieldInput_2024_06_14,
-                    decode_AddressFieldInput_2024_06_14,
-                    decode_TextFieldInput_2024_06_14,
-                    decode_NumberFieldInput_2024_06_14,
-                    decode_TextAreaFieldInput_2024_06_14,
-                    decode_MultiSelectFieldInput_2024_06_14,
-                    decode_MultiEmailFieldInput_2024_06_14,
-                    decode_CheckboxGroupFieldInput_2024_06_14,
-                    decode_RadioGroupFieldInput_2024_06_14,
-                    decode_UrlFieldInput_2024_06_14,
-                    decode_NameDefaultFieldInput_2024_06_14,
-                    decode_EmailDefaultFieldInput_2024_06_14,
-                    decode_TitleDefaultFieldInput_2024_06_14,
-                    decode_LocationDefaultFieldInput_2024_06_14,
-                    decode_NotesDefaultFieldInput_2024_06_14,
-                    decode_GuestsDefaultFieldInput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldInput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_BooleanFieldInput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_BooleanFieldInput_2024_06_14,
+                        decode_SelectFieldInput_2024_06_14,
+                        decode_PhoneFieldInput_2024_06_14,
+                        decode_AddressFieldInput_2024_06_14,
+                        decode_TextFieldInput_2024_06_14,
+                        decode_NumberFieldInput_2024_06_14,
+                        decode_TextAreaFieldInput_2024_06_14,
+                        decode_MultiSelectFieldInput_2024_06_14,
+                        decode_MultiEmailFieldInput_2024_06_14,
+                        decode_CheckboxGroupFieldInput_2024_06_14,
+                        decode_RadioGroupFieldInput_2024_06_14,
+                        decode_UrlFieldInput_2024_06_14,
+                        decode_NameDefaultFieldInput_2024_06_14,
+                        decode_EmailDefaultFieldInput_2024_06_14,
+                        decode_TitleDefaultFieldInput_2024_06_14,
+                        decode_LocationDefaultFieldInput_2024_06_14,
+                        decode_NotesDefaultFieldInput_2024_06_14,
+                        decode_GuestsDefaultFieldInput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldInput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "name":
-            result = first_fit(
-                v,
-                (
-                    decode_NameDefaultFieldInput_2024_06_14,
-                    decode_SelectFieldInput_2024_06_14,
-                    decode_PhoneFieldInput_2024_06_14,
-                    decode_AddressFieldInput_2024_06_14,
-                    decode_TextFieldInput_2024_06_14,
-                    decode_NumberFieldInput_2024_06_14,
-                    decode_TextAreaFieldInput_2024_06_14,
-                    decode_MultiSelectFieldInput_2024_06_14,
-                    decode_MultiEmailFieldInput_2024_06_14,
-                    decode_CheckboxGroupFieldInput_2024_06_14,
-                    decode_RadioGroupFieldInput_2024_06_14,
-                    decode_UrlFieldInput_2024_06_14,
-                    decode_BooleanFieldInput_2024_06_14,
-                    decode_EmailDefaultFieldInput_2024_06_14,
-                    decode_TitleDefaultFieldInput_2024_06_14,
-                    decode_LocationDefaultFieldInput_2024_06_14,
-                    decode_NotesDefaultFieldInput_2024_06_14,
-                    decode_GuestsDefaultFieldInput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldInput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_NameDefaultFieldInput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_NameDefaultFieldInput_2024_06_14,
+                        decode_SelectFieldInput_2024_06_14,
+                        decode_PhoneFieldInput_2024_06_14,
+                        decode_AddressFieldInput_2024_06_14,
+                        decode_TextFieldInput_2024_06_14,
+                        decode_NumberFieldInput_2024_06_14,
+                        decode_TextAreaFieldInput_2024_06_14,
+                        decode_MultiSelectFieldInput_2024_06_14,
+                        decode_MultiEmailFieldInput_2024_06_14,
+                        decode_CheckboxGroupFieldInput_2024_06_14,
+                        decode_RadioGroupFieldInput_2024_06_14,
+                        decode_UrlFieldInput_2024_06_14,
+                        decode_BooleanFieldInput_2024_06_14,
+                        decode_EmailDefaultFieldInput_2024_06_14,
+                        decode_TitleDefaultFieldInput_2024_06_14,
+                        decode_LocationDefaultFieldInput_2024_06_14,
+                        decode_NotesDefaultFieldInput_2024_06_14,
+                        decode_GuestsDefaultFieldInput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldInput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "email":
-            result = first_fit(
-                v,
-                (
-                    decode_EmailDefaultFieldInput_2024_06_14,
-                    decode_SelectFieldInput_2024_06_14,
-                    decode_PhoneFieldInput_2024_06_14,
-                    decode_AddressFieldInput_2024_06_14,
-                    decode_TextFieldInput_2024_06_14,
-                    decode_NumberFieldInput_2024_06_14,
-                    decode_TextAreaFieldInput_2024_06_14,
-                    decode_MultiSelectFieldInput_2024_06_14,
-                    decode_MultiEmailFieldInput_2024_06_14,
-                    decode_CheckboxGroupFieldInput_2024_06_14,
-                    decode_RadioGroupFieldInput_2024_06_14,
-                    decode_UrlFieldInput_2024_06_14,
-                    decode_BooleanFieldInput_2024_06_14,
-                    decode_NameDefaultFieldInput_2024_06_14,
-                    decode_TitleDefaultFieldInput_2024_06_14,
-                    decode_LocationDefaultFieldInput_2024_06_14,
-                    decode_NotesDefaultFieldInput_2024_06_14,
-                    decode_GuestsDefaultFieldInput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldInput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_EmailDefaultFieldInput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_EmailDefaultFieldInput_2024_06_14,
+                        decode_SelectFieldInput_2024_06_14,
+                        decode_PhoneFieldInput_2024_06_14,
+                        decode_AddressFieldInput_2024_06_14,
+                        decode_TextFieldInput_2024_06_14,
+                        decode_NumberFieldInput_2024_06_14,
+                        decode_TextAreaFieldInput_2024_06_14,
+                        decode_MultiSelectFieldInput_2024_06_14,
+                        decode_MultiEmailFieldInput_2024_06_14,
+                        decode_CheckboxGroupFieldInput_2024_06_14,
+                        decode_RadioGroupFieldInput_2024_06_14,
+                        decode_UrlFieldInput_2024_06_14,
+                        decode_BooleanFieldInput_2024_06_14,
+                        decode_NameDefaultFieldInput_2024_06_14,
+                        decode_TitleDefaultFieldInput_2024_06_14,
+                        decode_LocationDefaultFieldInput_2024_06_14,
+                        decode_NotesDefaultFieldInput_2024_06_14,
+                        decode_GuestsDefaultFieldInput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldInput_2024_06_14,
+                    ),
+                )
+                return result
     result = first_fit(
         v,
         (
@@ -7899,6 +7941,34 @@ def decode_Location_family(v: Any) -> Location:
         tag = v.get("type")
         if tag == "address":
             if "address" in v and "public" in v:
+                try:
+                    return decode_InputAddressLocation_2024_06_14(v)
+                except Mismatch:
+                    result = first_fit(
+                        v,
+                        (
+                            decode_InputAddressLocation_2024_06_14,
+                            decode_BookingInputAddressLocation_2024_08_13,
+                            decode_InputLinkLocation_2024_06_14,
+                            decode_InputPhoneLocation_2024_06_14,
+                            decode_InputIntegrationLocation_2024_06_14,
+                            decode_OutputIntegrationLocation_2024_06_14,
+                            decode_OutputUnknownLocation_2024_06_14,
+                            decode_BookingInputAttendeeAddressLocation_2024_08_13,
+                            decode_BookingInputAttendeeDefinedLocation_2024_08_13,
+                            decode_BookingInputAttendeePhoneLocation_2024_08_13,
+                            decode_InputAttendeeAddressLocation_2024_06_14,
+                            decode_InputAttendeePhoneLocation_2024_06_14,
+                            decode_InputAttendeeDefinedLocation_2024_06_14,
+                            decode_InputOrganizersDefaultApp_2024_06_14,
+                            decode_BookingInputLinkLocation_2024_08_13,
+                            decode_BookingInputPhoneLocation_2024_08_13,
+                        ),
+                    )
+                    return result
+            try:
+                return decode_InputAddressLocation_2024_06_14(v)
+            except Mismatch:
                 result = first_fit(
                     v,
                     (
@@ -7921,30 +7991,36 @@ def decode_Location_family(v: Any) -> Location:
                     ),
                 )
                 return result
-            result = first_fit(
-                v,
-                (
-                    decode_InputAddressLocation_2024_06_14,
-                    decode_BookingInputAddressLocation_2024_08_13,
-                    decode_InputLinkLocation_2024_06_14,
-                    decode_InputPhoneLocation_2024_06_14,
-                    decode_InputIntegrationLocation_2024_06_14,
-                    decode_OutputIntegrationLocation_2024_06_14,
-                    decode_OutputUnknownLocation_2024_06_14,
-                    decode_BookingInputAttendeeAddressLocation_2024_08_13,
-                    decode_BookingInputAttendeeDefinedLocation_2024_08_13,
-                    decode_BookingInputAttendeePhoneLocation_2024_08_13,
-                    decode_InputAttendeeAddressLocation_2024_06_14,
-                    decode_InputAttendeePhoneLocation_2024_06_14,
-                    decode_InputAttendeeDefinedLocation_2024_06_14,
-                    decode_InputOrganizersDefaultApp_2024_06_14,
-                    decode_BookingInputLinkLocation_2024_08_13,
-                    decode_BookingInputPhoneLocation_2024_08_13,
-                ),
-            )
-            return result
         if tag == "link":
             if "link" in v and "public" in v:
+                try:
+                    return decode_InputLinkLocation_2024_06_14(v)
+                except Mismatch:
+                    result = first_fit(
+                        v,
+                        (
+                            decode_InputLinkLocation_2024_06_14,
+                            decode_BookingInputLinkLocation_2024_08_13,
+                            decode_InputAddressLocation_2024_06_14,
+                            decode_InputPhoneLocation_2024_06_14,
+                            decode_InputIntegrationLocation_2024_06_14,
+                            decode_OutputIntegrationLocation_2024_06_14,
+                            decode_OutputUnknownLocation_2024_06_14,
+                            decode_BookingInputAttendeeAddressLocation_2024_08_13,
+                            decode_BookingInputAttendeeDefinedLocation_2024_08_13,
+                            decode_BookingInputAttendeePhoneLocation_2024_08_13,
+                            decode_InputAttendeeAddressLocation_2024_06_14,
+                            decode_InputAttendeePhoneLocation_2024_06_14,
+                            decode_InputAttendeeDefinedLocation_2024_06_14,
+                            decode_InputOrganizersDefaultApp_2024_06_14,
+                            decode_BookingInputAddressLocation_2024_08_13,
+                            decode_BookingInputPhoneLocation_2024_08_13,
+                        ),
+                    )
+                    return result
+            try:
+                return decode_InputLinkLocation_2024_06_14(v)
+            except Mismatch:
                 result = first_fit(
                     v,
                     (
@@ -7967,30 +8043,36 @@ def decode_Location_family(v: Any) -> Location:
                     ),
                 )
                 return result
-            result = first_fit(
-                v,
-                (
-                    decode_InputLinkLocation_2024_06_14,
-                    decode_BookingInputLinkLocation_2024_08_13,
-                    decode_InputAddressLocation_2024_06_14,
-                    decode_InputPhoneLocation_2024_06_14,
-                    decode_InputIntegrationLocation_2024_06_14,
-                    decode_OutputIntegrationLocation_2024_06_14,
-                    decode_OutputUnknownLocation_2024_06_14,
-                    decode_BookingInputAttendeeAddressLocation_2024_08_13,
-                    decode_BookingInputAttendeeDefinedLocation_2024_08_13,
-                    decode_BookingInputAttendeePhoneLocation_2024_08_13,
-                    decode_InputAttendeeAddressLocation_2024_06_14,
-                    decode_InputAttendeePhoneLocation_2024_06_14,
-                    decode_InputAttendeeDefinedLocation_2024_06_14,
-                    decode_InputOrganizersDefaultApp_2024_06_14,
-                    decode_BookingInputAddressLocation_2024_08_13,
-                    decode_BookingInputPhoneLocation_2024_08_13,
-                ),
-            )
-            return result
         if tag == "phone":
             if "phone" in v and "public" in v:
+                try:
+                    return decode_InputPhoneLocation_2024_06_14(v)
+                except Mismatch:
+                    result = first_fit(
+                        v,
+                        (
+                            decode_InputPhoneLocation_2024_06_14,
+                            decode_BookingInputPhoneLocation_2024_08_13,
+                            decode_InputAddressLocation_2024_06_14,
+                            decode_InputLinkLocation_2024_06_14,
+                            decode_InputIntegrationLocation_2024_06_14,
+                            decode_OutputIntegrationLocation_2024_06_14,
+                            decode_OutputUnknownLocation_2024_06_14,
+                            decode_BookingInputAttendeeAddressLocation_2024_08_13,
+                            decode_BookingInputAttendeeDefinedLocation_2024_08_13,
+                            decode_BookingInputAttendeePhoneLocation_2024_08_13,
+                            decode_InputAttendeeAddressLocation_2024_06_14,
+                            decode_InputAttendeePhoneLocation_2024_06_14,
+                            decode_InputAttendeeDefinedLocation_2024_06_14,
+                            decode_InputOrganizersDefaultApp_2024_06_14,
+                            decode_BookingInputAddressLocation_2024_08_13,
+                            decode_BookingInputLinkLocation_2024_08_13,
+                        ),
+                    )
+                    return result
+            try:
+                return decode_InputPhoneLocation_2024_06_14(v)
+            except Mismatch:
                 result = first_fit(
                     v,
                     (
@@ -8013,76 +8095,88 @@ def decode_Location_family(v: Any) -> Location:
                     ),
                 )
                 return result
-            result = first_fit(
-                v,
-                (
-                    decode_InputPhoneLocation_2024_06_14,
-                    decode_BookingInputPhoneLocation_2024_08_13,
-                    decode_InputAddressLocation_2024_06_14,
-                    decode_InputLinkLocation_2024_06_14,
-                    decode_InputIntegrationLocation_2024_06_14,
-                    decode_OutputIntegrationLocation_2024_06_14,
-                    decode_OutputUnknownLocation_2024_06_14,
-                    decode_BookingInputAttendeeAddressLocation_2024_08_13,
-                    decode_BookingInputAttendeeDefinedLocation_2024_08_13,
-                    decode_BookingInputAttendeePhoneLocation_2024_08_13,
-                    decode_InputAttendeeAddressLocation_2024_06_14,
-                    decode_InputAttendeePhoneLocation_2024_06_14,
-                    decode_InputAttendeeDefinedLocation_2024_06_14,
-                    decode_InputOrganizersDefaultApp_2024_06_14,
-                    decode_BookingInputAddressLocation_2024_08_13,
-                    decode_BookingInputLinkLocation_2024_08_13,
-                ),
-            )
-            return result
         if tag == "integration":
-            result = first_fit(
-                v,
-                (
-                    decode_InputIntegrationLocation_2024_06_14,
-                    decode_OutputIntegrationLocation_2024_06_14,
-                    decode_InputAddressLocation_2024_06_14,
-                    decode_InputLinkLocation_2024_06_14,
-                    decode_InputPhoneLocation_2024_06_14,
-                    decode_OutputUnknownLocation_2024_06_14,
-                    decode_BookingInputAttendeeAddressLocation_2024_08_13,
-                    decode_BookingInputAttendeeDefinedLocation_2024_08_13,
-                    decode_BookingInputAttendeePhoneLocation_2024_08_13,
-                    decode_InputAttendeeAddressLocation_2024_06_14,
-                    decode_InputAttendeePhoneLocation_2024_06_14,
-                    decode_InputAttendeeDefinedLocation_2024_06_14,
-                    decode_InputOrganizersDefaultApp_2024_06_14,
-                    decode_BookingInputAddressLocation_2024_08_13,
-                    decode_BookingInputLinkLocation_2024_08_13,
-                    decode_BookingInputPhoneLocation_2024_08_13,
-                ),
-            )
-            return result
+            try:
+                return decode_InputIntegrationLocation_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_InputIntegrationLocation_2024_06_14,
+                        decode_OutputIntegrationLocation_2024_06_14,
+                        decode_InputAddressLocation_2024_06_14,
+                        decode_InputLinkLocation_2024_06_14,
+                        decode_InputPhoneLocation_2024_06_14,
+                        decode_OutputUnknownLocation_2024_06_14,
+                        decode_BookingInputAttendeeAddressLocation_2024_08_13,
+                        decode_BookingInputAttendeeDefinedLocation_2024_08_13,
+                        decode_BookingInputAttendeePhoneLocation_2024_08_13,
+                        decode_InputAttendeeAddressLocation_2024_06_14,
+                        decode_InputAttendeePhoneLocation_2024_06_14,
+                        decode_InputAttendeeDefinedLocation_2024_06_14,
+                        decode_InputOrganizersDefaultApp_2024_06_14,
+                        decode_BookingInputAddressLocation_2024_08_13,
+                        decode_BookingInputLinkLocation_2024_08_13,
+                        decode_BookingInputPhoneLocation_2024_08_13,
+                    ),
+                )
+                return result
         if tag == "unknown":
-            result = first_fit(
-                v,
-                (
-                    decode_OutputUnknownLocation_2024_06_14,
-                    decode_InputAddressLocation_2024_06_14,
-                    decode_InputLinkLocation_2024_06_14,
-                    decode_InputPhoneLocation_2024_06_14,
-                    decode_InputIntegrationLocation_2024_06_14,
-                    decode_OutputIntegrationLocation_2024_06_14,
-                    decode_BookingInputAttendeeAddressLocation_2024_08_13,
-                    decode_BookingInputAttendeeDefinedLocation_2024_08_13,
-                    decode_BookingInputAttendeePhoneLocation_2024_08_13,
-                    decode_InputAttendeeAddressLocation_2024_06_14,
-                    decode_InputAttendeePhoneLocation_2024_06_14,
-                    decode_InputAttendeeDefinedLocation_2024_06_14,
-                    decode_InputOrganizersDefaultApp_2024_06_14,
-                    decode_BookingInputAddressLocation_2024_08_13,
-                    decode_BookingInputLinkLocation_2024_08_13,
-                    decode_BookingInputPhoneLocation_2024_08_13,
-                ),
-            )
-            return result
+            try:
+                return decode_OutputUnknownLocation_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_OutputUnknownLocation_2024_06_14,
+                        decode_InputAddressLocation_2024_06_14,
+                        decode_InputLinkLocation_2024_06_14,
+                        decode_InputPhoneLocation_2024_06_14,
+                        decode_InputIntegrationLocation_2024_06_14,
+                        decode_OutputIntegrationLocation_2024_06_14,
+                        decode_BookingInputAttendeeAddressLocation_2024_08_13,
+                        decode_BookingInputAttendeeDefinedLocation_2024_08_13,
+                        decode_BookingInputAttendeePhoneLocation_2024_08_13,
+                        decode_InputAttendeeAddressLocation_2024_06_14,
+                        decode_InputAttendeePhoneLocation_2024_06_14,
+                        decode_InputAttendeeDefinedLocation_2024_06_14,
+                        decode_InputOrganizersDefaultApp_2024_06_14,
+                        decode_BookingInputAddressLocation_2024_08_13,
+                        decode_BookingInputLinkLocation_2024_08_13,
+                        decode_BookingInputPhoneLocation_2024_08_13,
+                    ),
+                )
+                return result
         if tag == "attendeeAddress":
             if "address" in v:
+                try:
+                    return decode_BookingInputAttendeeAddressLocation_2024_08_13(v)
+                except Mismatch:
+                    result = first_fit(
+                        v,
+                        (
+                            decode_BookingInputAttendeeAddressLocation_2024_08_13,
+                            decode_InputAttendeeAddressLocation_2024_06_14,
+                            decode_InputAddressLocation_2024_06_14,
+                            decode_InputLinkLocation_2024_06_14,
+                            decode_InputPhoneLocation_2024_06_14,
+                            decode_InputIntegrationLocation_2024_06_14,
+                            decode_OutputIntegrationLocation_2024_06_14,
+                            decode_OutputUnknownLocation_2024_06_14,
+                            decode_BookingInputAttendeeDefinedLocation_2024_08_13,
+                            decode_BookingInputAttendeePhoneLocation_2024_08_13,
+                            decode_InputAttendeePhoneLocation_2024_06_14,
+                            decode_InputAttendeeDefinedLocation_2024_06_14,
+                            decode_InputOrganizersDefaultApp_2024_06_14,
+                            decode_BookingInputAddressLocation_2024_08_13,
+                            decode_BookingInputLinkLocation_2024_08_13,
+                            decode_BookingInputPhoneLocation_2024_08_13,
+                        ),
+                    )
+                    return result
+            try:
+                return decode_BookingInputAttendeeAddressLocation_2024_08_13(v)
+            except Mismatch:
                 result = first_fit(
                     v,
                     (
@@ -8105,30 +8199,36 @@ def decode_Location_family(v: Any) -> Location:
                     ),
                 )
                 return result
-            result = first_fit(
-                v,
-                (
-                    decode_BookingInputAttendeeAddressLocation_2024_08_13,
-                    decode_InputAttendeeAddressLocation_2024_06_14,
-                    decode_InputAddressLocation_2024_06_14,
-                    decode_InputLinkLocation_2024_06_14,
-                    decode_InputPhoneLocation_2024_06_14,
-                    decode_InputIntegrationLocation_2024_06_14,
-                    decode_OutputIntegrationLocation_2024_06_14,
-                    decode_OutputUnknownLocation_2024_06_14,
-                    decode_BookingInputAttendeeDefinedLocation_2024_08_13,
-                    decode_BookingInputAttendeePhoneLocation_2024_08_13,
-                    decode_InputAttendeePhoneLocation_2024_06_14,
-                    decode_InputAttendeeDefinedLocation_2024_06_14,
-                    decode_InputOrganizersDefaultApp_2024_06_14,
-                    decode_BookingInputAddressLocation_2024_08_13,
-                    decode_BookingInputLinkLocation_2024_08_13,
-                    decode_BookingInputPhoneLocation_2024_08_13,
-                ),
-            )
-            return result
         if tag == "attendeeDefined":
             if "location" in v:
+                try:
+                    return decode_BookingInputAttendeeDefinedLocation_2024_08_13(v)
+                except Mismatch:
+                    result = first_fit(
+                        v,
+                        (
+                            decode_BookingInputAttendeeDefinedLocation_2024_08_13,
+                            decode_InputAttendeeDefinedLocation_2024_06_14,
+                            decode_InputAddressLocation_2024_06_14,
+                            decode_InputLinkLocation_2024_06_14,
+                            decode_InputPhoneLocation_2024_06_14,
+                            decode_InputIntegrationLocation_2024_06_14,
+                            decode_OutputIntegrationLocation_2024_06_14,
+                            decode_OutputUnknownLocation_2024_06_14,
+                            decode_BookingInputAttendeeAddressLocation_2024_08_13,
+                            decode_BookingInputAttendeePhoneLocation_2024_08_13,
+                            decode_InputAttendeeAddressLocation_2024_06_14,
+                            decode_InputAttendeePhoneLocation_2024_06_14,
+                            decode_InputOrganizersDefaultApp_2024_06_14,
+                            decode_BookingInputAddressLocation_2024_08_13,
+                            decode_BookingInputLinkLocation_2024_08_13,
+                            decode_BookingInputPhoneLocation_2024_08_13,
+                        ),
+                    )
+                    return result
+            try:
+                return decode_BookingInputAttendeeDefinedLocation_2024_08_13(v)
+            except Mismatch:
                 result = first_fit(
                     v,
                     (
@@ -8151,30 +8251,36 @@ def decode_Location_family(v: Any) -> Location:
                     ),
                 )
                 return result
-            result = first_fit(
-                v,
-                (
-                    decode_BookingInputAttendeeDefinedLocation_2024_08_13,
-                    decode_InputAttendeeDefinedLocation_2024_06_14,
-                    decode_InputAddressLocation_2024_06_14,
-                    decode_InputLinkLocation_2024_06_14,
-                    decode_InputPhoneLocation_2024_06_14,
-                    decode_InputIntegrationLocation_2024_06_14,
-                    decode_OutputIntegrationLocation_2024_06_14,
-                    decode_OutputUnknownLocation_2024_06_14,
-                    decode_BookingInputAttendeeAddressLocation_2024_08_13,
-                    decode_BookingInputAttendeePhoneLocation_2024_08_13,
-                    decode_InputAttendeeAddressLocation_2024_06_14,
-                    decode_InputAttendeePhoneLocation_2024_06_14,
-                    decode_InputOrganizersDefaultApp_2024_06_14,
-                    decode_BookingInputAddressLocation_2024_08_13,
-                    decode_BookingInputLinkLocation_2024_08_13,
-                    decode_BookingInputPhoneLocation_2024_08_13,
-                ),
-            )
-            return result
         if tag == "attendeePhone":
             if "phone" in v:
+                try:
+                    return decode_BookingInputAttendeePhoneLocation_2024_08_13(v)
+                except Mismatch:
+                    result = first_fit(
+                        v,
+                        (
+                            decode_BookingInputAttendeePhoneLocation_2024_08_13,
+                            decode_InputAttendeePhoneLocation_2024_06_14,
+                            decode_InputAddressLocation_2024_06_14,
+                            decode_InputLinkLocation_2024_06_14,
+                            decode_InputPhoneLocation_2024_06_14,
+                            decode_InputIntegrationLocation_2024_06_14,
+                            decode_OutputIntegrationLocation_2024_06_14,
+                            decode_OutputUnknownLocation_2024_06_14,
+                            decode_BookingInputAttendeeAddressLocation_2024_08_13,
+                            decode_BookingInputAttendeeDefinedLocation_2024_08_13,
+                            decode_InputAttendeeAddressLocation_2024_06_14,
+                            decode_InputAttendeeDefinedLocation_2024_06_14,
+                            decode_InputOrganizersDefaultApp_2024_06_14,
+                            decode_BookingInputAddressLocation_2024_08_13,
+                            decode_BookingInputLinkLocation_2024_08_13,
+                            decode_BookingInputPhoneLocation_2024_08_13,
+                        ),
+                    )
+                    return result
+            try:
+                return decode_BookingInputAttendeePhoneLocation_2024_08_13(v)
+            except Mismatch:
                 result = first_fit(
                     v,
                     (
@@ -8197,51 +8303,32 @@ def decode_Location_family(v: Any) -> Location:
                     ),
                 )
                 return result
-            result = first_fit(
-                v,
-                (
-                    decode_BookingInputAttendeePhoneLocation_2024_08_13,
-                    decode_InputAttendeePhoneLocation_2024_06_14,
-                    decode_InputAddressLocation_2024_06_14,
-                    decode_InputLinkLocation_2024_06_14,
-                    decode_InputPhoneLocation_2024_06_14,
-                    decode_InputIntegrationLocation_2024_06_14,
-                    decode_OutputIntegrationLocation_2024_06_14,
-                    decode_OutputUnknownLocation_2024_06_14,
-                    decode_BookingInputAttendeeAddressLocation_2024_08_13,
-                    decode_BookingInputAttendeeDefinedLocation_2024_08_13,
-                    decode_InputAttendeeAddressLocation_2024_06_14,
-                    decode_InputAttendeeDefinedLocation_2024_06_14,
-                    decode_InputOrganizersDefaultApp_2024_06_14,
-                    decode_BookingInputAddressLocation_2024_08_13,
-                    decode_BookingInputLinkLocation_2024_08_13,
-                    decode_BookingInputPhoneLocation_2024_08_13,
-                ),
-            )
-            return result
         if tag == "organizersDefaultApp":
-            result = first_fit(
-                v,
-                (
-                    decode_InputOrganizersDefaultApp_2024_06_14,
-                    decode_InputAddressLocation_2024_06_14,
-                    decode_InputLinkLocation_2024_06_14,
-                    decode_InputPhoneLocation_2024_06_14,
-                    decode_InputIntegrationLocation_2024_06_14,
-                    decode_OutputIntegrationLocation_2024_06_14,
-                    decode_OutputUnknownLocation_2024_06_14,
-                    decode_BookingInputAttendeeAddressLocation_2024_08_13,
-                    decode_BookingInputAttendeeDefinedLocation_2024_08_13,
-                    decode_BookingInputAttendeePhoneLocation_2024_08_13,
-                    decode_InputAttendeeAddressLocation_2024_06_14,
-                    decode_InputAttendeePhoneLocation_2024_06_14,
-                    decode_InputAttendeeDefinedLocation_2024_06_14,
-                    decode_BookingInputAddressLocation_2024_08_13,
-                    decode_BookingInputLinkLocation_2024_08_13,
-                    decode_BookingInputPhoneLocation_2024_08_13,
-                ),
-            )
-            return result
+            try:
+                return decode_InputOrganizersDefaultApp_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_InputOrganizersDefaultApp_2024_06_14,
+                        decode_InputAddressLocation_2024_06_14,
+                        decode_InputLinkLocation_2024_06_14,
+                        decode_InputPhoneLocation_2024_06_14,
+                        decode_InputIntegrationLocation_2024_06_14,
+                        decode_OutputIntegrationLocation_2024_06_14,
+                        decode_OutputUnknownLocation_2024_06_14,
+                        decode_BookingInputAttendeeAddressLocation_2024_08_13,
+                        decode_BookingInputAttendeeDefinedLocation_2024_08_13,
+                        decode_BookingInputAttendeePhoneLocation_2024_08_13,
+                        decode_InputAttendeeAddressLocation_2024_06_14,
+                        decode_InputAttendeePhoneLocation_2024_06_14,
+                        decode_InputAttendeeDefinedLocation_2024_06_14,
+                        decode_BookingInputAddressLocation_2024_08_13,
+                        decode_BookingInputLinkLocation_2024_08_13,
+                        decode_BookingInputPhoneLocation_2024_08_13,
+                    ),
+                )
+                return result
     result = first_fit(
         v,
         (
@@ -8517,85 +8604,125 @@ def decode_BookingFieldOutput_family(v: Any) -> BookingFieldOutput:
     if type(v) is dict:
         tag = v.get("type")
         if tag == "select":
-            result = first_fit(
-                v,
-                (
-                    decode_SelectFieldOutput_2024_06_14,
-                    decode_PhoneFieldOutput_2024_06_14,
-                    decode_AddressFieldOutput_2024_06_14,
-                    decode_TextFieldOutput_2024_06_14,
-                    decode_NumberFieldOutput_2024_06_14,
-                    decode_TextAreaFieldOutput_2024_06_14,
-                    decode_MultiSelectFieldOutput_2024_06_14,
-                    decode_MultiEmailFieldOutput_2024_06_14,
-                    decode_CheckboxGroupFieldOutput_2024_06_14,
-                    decode_RadioGroupFieldOutput_2024_06_14,
-                    decode_UrlFieldOutput_2024_06_14,
-                    decode_NameDefaultFieldOutput_2024_06_14,
-                    decode_LocationDefaultFieldOutput_2024_06_14,
-                    decode_BooleanFieldOutput_2024_06_14,
-                    decode_EmailDefaultFieldOutput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
-                    decode_TitleDefaultFieldOutput_2024_06_14,
-                    decode_NotesDefaultFieldOutput_2024_06_14,
-                    decode_GuestsDefaultFieldOutput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_SelectFieldOutput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_SelectFieldOutput_2024_06_14,
+                        decode_PhoneFieldOutput_2024_06_14,
+                        decode_AddressFieldOutput_2024_06_14,
+                        decode_TextFieldOutput_2024_06_14,
+                        decode_NumberFieldOutput_2024_06_14,
+                        decode_TextAreaFieldOutput_2024_06_14,
+                        decode_MultiSelectFieldOutput_2024_06_14,
+                        decode_MultiEmailFieldOutput_2024_06_14,
+                        decode_CheckboxGroupFieldOutput_2024_06_14,
+                        decode_RadioGroupFieldOutput_2024_06_14,
+                        decode_UrlFieldOutput_2024_06_14,
+                        decode_NameDefaultFieldOutput_2024_06_14,
+                        decode_LocationDefaultFieldOutput_2024_06_14,
+                        decode_BooleanFieldOutput_2024_06_14,
+                        decode_EmailDefaultFieldOutput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
+                        decode_TitleDefaultFieldOutput_2024_06_14,
+                        decode_NotesDefaultFieldOutput_2024_06_14,
+                        decode_GuestsDefaultFieldOutput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "phone":
-            result = first_fit(
-                v,
-                (
-                    decode_PhoneFieldOutput_2024_06_14,
-                    decode_SelectFieldOutput_2024_06_14,
-                    decode_AddressFieldOutput_2024_06_14,
-                    decode_TextFieldOutput_2024_06_14,
-                    decode_NumberFieldOutput_2024_06_14,
-                    decode_TextAreaFieldOutput_2024_06_14,
-                    decode_MultiSelectFieldOutput_2024_06_14,
-                    decode_MultiEmailFieldOutput_2024_06_14,
-                    decode_CheckboxGroupFieldOutput_2024_06_14,
-                    decode_RadioGroupFieldOutput_2024_06_14,
-                    decode_UrlFieldOutput_2024_06_14,
-                    decode_NameDefaultFieldOutput_2024_06_14,
-                    decode_LocationDefaultFieldOutput_2024_06_14,
-                    decode_BooleanFieldOutput_2024_06_14,
-                    decode_EmailDefaultFieldOutput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
-                    decode_TitleDefaultFieldOutput_2024_06_14,
-                    decode_NotesDefaultFieldOutput_2024_06_14,
-                    decode_GuestsDefaultFieldOutput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_PhoneFieldOutput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_PhoneFieldOutput_2024_06_14,
+                        decode_SelectFieldOutput_2024_06_14,
+                        decode_AddressFieldOutput_2024_06_14,
+                        decode_TextFieldOutput_2024_06_14,
+                        decode_NumberFieldOutput_2024_06_14,
+                        decode_TextAreaFieldOutput_2024_06_14,
+                        decode_MultiSelectFieldOutput_2024_06_14,
+                        decode_MultiEmailFieldOutput_2024_06_14,
+                        decode_CheckboxGroupFieldOutput_2024_06_14,
+                        decode_RadioGroupFieldOutput_2024_06_14,
+                        decode_UrlFieldOutput_2024_06_14,
+                        decode_NameDefaultFieldOutput_2024_06_14,
+                        decode_LocationDefaultFieldOutput_2024_06_14,
+                        decode_BooleanFieldOutput_2024_06_14,
+                        decode_EmailDefaultFieldOutput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
+                        decode_TitleDefaultFieldOutput_2024_06_14,
+                        decode_NotesDefaultFieldOutput_2024_06_14,
+                        decode_GuestsDefaultFieldOutput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "address":
-            result = first_fit(
-                v,
-                (
-                    decode_AddressFieldOutput_2024_06_14,
-                    decode_SelectFieldOutput_2024_06_14,
-                    decode_PhoneFieldOutput_2024_06_14,
-                    decode_TextFieldOutput_2024_06_14,
-                    decode_NumberFieldOutput_2024_06_14,
-                    decode_TextAreaFieldOutput_2024_06_14,
-                    decode_MultiSelectFieldOutput_2024_06_14,
-                    decode_MultiEmailFieldOutput_2024_06_14,
-                    decode_CheckboxGroupFieldOutput_2024_06_14,
-                    decode_RadioGroupFieldOutput_2024_06_14,
-                    decode_UrlFieldOutput_2024_06_14,
-                    decode_NameDefaultFieldOutput_2024_06_14,
-                    decode_LocationDefaultFieldOutput_2024_06_14,
-                    decode_BooleanFieldOutput_2024_06_14,
-                    decode_EmailDefaultFieldOutput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
-                    decode_TitleDefaultFieldOutput_2024_06_14,
-                    decode_NotesDefaultFieldOutput_2024_06_14,
-                    decode_GuestsDefaultFieldOutput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_AddressFieldOutput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_AddressFieldOutput_2024_06_14,
+                        decode_SelectFieldOutput_2024_06_14,
+                        decode_PhoneFieldOutput_2024_06_14,
+                        decode_TextFieldOutput_2024_06_14,
+                        decode_NumberFieldOutput_2024_06_14,
+                        decode_TextAreaFieldOutput_2024_06_14,
+                        decode_MultiSelectFieldOutput_2024_06_14,
+                        decode_MultiEmailFieldOutput_2024_06_14,
+                        decode_CheckboxGroupFieldOutput_2024_06_14,
+                        decode_RadioGroupFieldOutput_2024_06_14,
+                        decode_UrlFieldOutput_2024_06_14,
+                        decode_NameDefaultFieldOutput_2024_06_14,
+                        decode_LocationDefaultFieldOutput_2024_06_14,
+                        decode_BooleanFieldOutput_2024_06_14,
+                        decode_EmailDefaultFieldOutput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
+                        decode_TitleDefaultFieldOutput_2024_06_14,
+                        decode_NotesDefaultFieldOutput_2024_06_14,
+                        decode_GuestsDefaultFieldOutput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "text":
             if "label" in v and "required" in v and "placeholder" in v and "hidden" in v:
+                try:
+                    return decode_TextFieldOutput_2024_06_14(v)
+                except Mismatch:
+                    result = first_fit(
+                        v,
+                        (
+                            decode_TextFieldOutput_2024_06_14,
+                            decode_TitleDefaultFieldOutput_2024_06_14,
+                            decode_SelectFieldOutput_2024_06_14,
+                            decode_PhoneFieldOutput_2024_06_14,
+                            decode_AddressFieldOutput_2024_06_14,
+                            decode_NumberFieldOutput_2024_06_14,
+                            decode_TextAreaFieldOutput_2024_06_14,
+                            decode_MultiSelectFieldOutput_2024_06_14,
+                            decode_MultiEmailFieldOutput_2024_06_14,
+                            decode_CheckboxGroupFieldOutput_2024_06_14,
+                            decode_RadioGroupFieldOutput_2024_06_14,
+                            decode_UrlFieldOutput_2024_06_14,
+                            decode_NameDefaultFieldOutput_2024_06_14,
+                            decode_LocationDefaultFieldOutput_2024_06_14,
+                            decode_BooleanFieldOutput_2024_06_14,
+                            decode_EmailDefaultFieldOutput_2024_06_14,
+                            decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
+                            decode_NotesDefaultFieldOutput_2024_06_14,
+                            decode_GuestsDefaultFieldOutput_2024_06_14,
+                        ),
+                    )
+                    return result
+            try:
+                return decode_TextFieldOutput_2024_06_14(v)
+            except Mismatch:
                 result = first_fit(
                     v,
                     (
@@ -8621,59 +8748,68 @@ def decode_BookingFieldOutput_family(v: Any) -> BookingFieldOutput:
                     ),
                 )
                 return result
-            result = first_fit(
-                v,
-                (
-                    decode_TextFieldOutput_2024_06_14,
-                    decode_TitleDefaultFieldOutput_2024_06_14,
-                    decode_SelectFieldOutput_2024_06_14,
-                    decode_PhoneFieldOutput_2024_06_14,
-                    decode_AddressFieldOutput_2024_06_14,
-                    decode_NumberFieldOutput_2024_06_14,
-                    decode_TextAreaFieldOutput_2024_06_14,
-                    decode_MultiSelectFieldOutput_2024_06_14,
-                    decode_MultiEmailFieldOutput_2024_06_14,
-                    decode_CheckboxGroupFieldOutput_2024_06_14,
-                    decode_RadioGroupFieldOutput_2024_06_14,
-                    decode_UrlFieldOutput_2024_06_14,
-                    decode_NameDefaultFieldOutput_2024_06_14,
-                    decode_LocationDefaultFieldOutput_2024_06_14,
-                    decode_BooleanFieldOutput_2024_06_14,
-                    decode_EmailDefaultFieldOutput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
-                    decode_NotesDefaultFieldOutput_2024_06_14,
-                    decode_GuestsDefaultFieldOutput_2024_06_14,
-                ),
-            )
-            return result
         if tag == "number":
-            result = first_fit(
-                v,
-                (
-                    decode_NumberFieldOutput_2024_06_14,
-                    decode_SelectFieldOutput_2024_06_14,
-                    decode_PhoneFieldOutput_2024_06_14,
-                    decode_AddressFieldOutput_2024_06_14,
-                    decode_TextFieldOutput_2024_06_14,
-                    decode_TextAreaFieldOutput_2024_06_14,
-                    decode_MultiSelectFieldOutput_2024_06_14,
-                    decode_MultiEmailFieldOutput_2024_06_14,
-                    decode_CheckboxGroupFieldOutput_2024_06_14,
-                    decode_RadioGroupFieldOutput_2024_06_14,
-                    decode_UrlFieldOutput_2024_06_14,
-                    decode_NameDefaultFieldOutput_2024_06_14,
-                    decode_LocationDefaultFieldOutput_2024_06_14,
-                    decode_BooleanFieldOutput_2024_06_14,
-                    decode_EmailDefaultFieldOutput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
-                    decode_TitleDefaultFieldOutput_2024_06_14,
-                    decode_NotesDefaultFieldOutput_2024_06_14,
-                    decode_GuestsDefaultFieldOutput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_NumberFieldOutput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_NumberFieldOutput_2024_06_14,
+                        decode_SelectFieldOutput_2024_06_14,
+                        decode_PhoneFieldOutput_2024_06_14,
+                        decode_AddressFieldOutput_2024_06_14,
+                        decode_TextFieldOutput_2024_06_14,
+                        decode_TextAreaFieldOutput_2024_06_14,
+                        decode_MultiSelectFieldOutput_2024_06_14,
+                        decode_MultiEmailFieldOutput_2024_06_14,
+                        decode_CheckboxGroupFieldOutput_2024_06_14,
+                        decode_RadioGroupFieldOutput_2024_06_14,
+                        decode_UrlFieldOutput_2024_06_14,
+                        decode_NameDefaultFieldOutput_2024_06_14,
+                        decode_LocationDefaultFieldOutput_2024_06_14,
+                        decode_BooleanFieldOutput_2024_06_14,
+                        decode_EmailDefaultFieldOutput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
+                        decode_TitleDefaultFieldOutput_2024_06_14,
+                        decode_NotesDefaultFieldOutput_2024_06_14,
+                        decode_GuestsDefaultFieldOutput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "textarea":
             if "label" in v and "required" in v and "placeholder" in v and "hidden" in v:
+                try:
+                    return decode_TextAreaFieldOutput_2024_06_14(v)
+                except Mismatch:
+                    result = first_fit(
+                        v,
+                        (
+                            decode_TextAreaFieldOutput_2024_06_14,
+                            decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
+                            decode_NotesDefaultFieldOutput_2024_06_14,
+                            decode_SelectFieldOutput_2024_06_14,
+                            decode_PhoneFieldOutput_2024_06_14,
+                            decode_AddressFieldOutput_2024_06_14,
+                            decode_TextFieldOutput_2024_06_14,
+                            decode_NumberFieldOutput_2024_06_14,
+                            decode_MultiSelectFieldOutput_2024_06_14,
+                            decode_MultiEmailFieldOutput_2024_06_14,
+                            decode_CheckboxGroupFieldOutput_2024_06_14,
+                            decode_RadioGroupFieldOutput_2024_06_14,
+                            decode_UrlFieldOutput_2024_06_14,
+                            decode_NameDefaultFieldOutput_2024_06_14,
+                            decode_LocationDefaultFieldOutput_2024_06_14,
+                            decode_BooleanFieldOutput_2024_06_14,
+                            decode_EmailDefaultFieldOutput_2024_06_14,
+                            decode_TitleDefaultFieldOutput_2024_06_14,
+                            decode_GuestsDefaultFieldOutput_2024_06_14,
+                        ),
+                    )
+                    return result
+            try:
+                return decode_TextAreaFieldOutput_2024_06_14(v)
+            except Mismatch:
                 result = first_fit(
                     v,
                     (
@@ -8699,59 +8835,68 @@ def decode_BookingFieldOutput_family(v: Any) -> BookingFieldOutput:
                     ),
                 )
                 return result
-            result = first_fit(
-                v,
-                (
-                    decode_TextAreaFieldOutput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
-                    decode_NotesDefaultFieldOutput_2024_06_14,
-                    decode_SelectFieldOutput_2024_06_14,
-                    decode_PhoneFieldOutput_2024_06_14,
-                    decode_AddressFieldOutput_2024_06_14,
-                    decode_TextFieldOutput_2024_06_14,
-                    decode_NumberFieldOutput_2024_06_14,
-                    decode_MultiSelectFieldOutput_2024_06_14,
-                    decode_MultiEmailFieldOutput_2024_06_14,
-                    decode_CheckboxGroupFieldOutput_2024_06_14,
-                    decode_RadioGroupFieldOutput_2024_06_14,
-                    decode_UrlFieldOutput_2024_06_14,
-                    decode_NameDefaultFieldOutput_2024_06_14,
-                    decode_LocationDefaultFieldOutput_2024_06_14,
-                    decode_BooleanFieldOutput_2024_06_14,
-                    decode_EmailDefaultFieldOutput_2024_06_14,
-                    decode_TitleDefaultFieldOutput_2024_06_14,
-                    decode_GuestsDefaultFieldOutput_2024_06_14,
-                ),
-            )
-            return result
         if tag == "multiselect":
-            result = first_fit(
-                v,
-                (
-                    decode_MultiSelectFieldOutput_2024_06_14,
-                    decode_SelectFieldOutput_2024_06_14,
-                    decode_PhoneFieldOutput_2024_06_14,
-                    decode_AddressFieldOutput_2024_06_14,
-                    decode_TextFieldOutput_2024_06_14,
-                    decode_NumberFieldOutput_2024_06_14,
-                    decode_TextAreaFieldOutput_2024_06_14,
-                    decode_MultiEmailFieldOutput_2024_06_14,
-                    decode_CheckboxGroupFieldOutput_2024_06_14,
-                    decode_RadioGroupFieldOutput_2024_06_14,
-                    decode_UrlFieldOutput_2024_06_14,
-                    decode_NameDefaultFieldOutput_2024_06_14,
-                    decode_LocationDefaultFieldOutput_2024_06_14,
-                    decode_BooleanFieldOutput_2024_06_14,
-                    decode_EmailDefaultFieldOutput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
-                    decode_TitleDefaultFieldOutput_2024_06_14,
-                    decode_NotesDefaultFieldOutput_2024_06_14,
-                    decode_GuestsDefaultFieldOutput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_MultiSelectFieldOutput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_MultiSelectFieldOutput_2024_06_14,
+                        decode_SelectFieldOutput_2024_06_14,
+                        decode_PhoneFieldOutput_2024_06_14,
+                        decode_AddressFieldOutput_2024_06_14,
+                        decode_TextFieldOutput_2024_06_14,
+                        decode_NumberFieldOutput_2024_06_14,
+                        decode_TextAreaFieldOutput_2024_06_14,
+                        decode_MultiEmailFieldOutput_2024_06_14,
+                        decode_CheckboxGroupFieldOutput_2024_06_14,
+                        decode_RadioGroupFieldOutput_2024_06_14,
+                        decode_UrlFieldOutput_2024_06_14,
+                        decode_NameDefaultFieldOutput_2024_06_14,
+                        decode_LocationDefaultFieldOutput_2024_06_14,
+                        decode_BooleanFieldOutput_2024_06_14,
+                        decode_EmailDefaultFieldOutput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
+                        decode_TitleDefaultFieldOutput_2024_06_14,
+                        decode_NotesDefaultFieldOutput_2024_06_14,
+                        decode_GuestsDefaultFieldOutput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "multiemail":
             if "label" in v and "required" in v and "placeholder" in v and "hidden" in v:
+                try:
+                    return decode_MultiEmailFieldOutput_2024_06_14(v)
+                except Mismatch:
+                    result = first_fit(
+                        v,
+                        (
+                            decode_MultiEmailFieldOutput_2024_06_14,
+                            decode_GuestsDefaultFieldOutput_2024_06_14,
+                            decode_SelectFieldOutput_2024_06_14,
+                            decode_PhoneFieldOutput_2024_06_14,
+                            decode_AddressFieldOutput_2024_06_14,
+                            decode_TextFieldOutput_2024_06_14,
+                            decode_NumberFieldOutput_2024_06_14,
+                            decode_TextAreaFieldOutput_2024_06_14,
+                            decode_MultiSelectFieldOutput_2024_06_14,
+                            decode_CheckboxGroupFieldOutput_2024_06_14,
+                            decode_RadioGroupFieldOutput_2024_06_14,
+                            decode_UrlFieldOutput_2024_06_14,
+                            decode_NameDefaultFieldOutput_2024_06_14,
+                            decode_LocationDefaultFieldOutput_2024_06_14,
+                            decode_BooleanFieldOutput_2024_06_14,
+                            decode_EmailDefaultFieldOutput_2024_06_14,
+                            decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
+                            decode_TitleDefaultFieldOutput_2024_06_14,
+                            decode_NotesDefaultFieldOutput_2024_06_14,
+                        ),
+                    )
+                    return result
+            try:
+                return decode_MultiEmailFieldOutput_2024_06_14(v)
+            except Mismatch:
                 result = first_fit(
                     v,
                     (
@@ -8777,213 +8922,209 @@ def decode_BookingFieldOutput_family(v: Any) -> BookingFieldOutput:
                     ),
                 )
                 return result
-            result = first_fit(
-                v,
-                (
-                    decode_MultiEmailFieldOutput_2024_06_14,
-                    decode_GuestsDefaultFieldOutput_2024_06_14,
-                    decode_SelectFieldOutput_2024_06_14,
-                    decode_PhoneFieldOutput_2024_06_14,
-                    decode_AddressFieldOutput_2024_06_14,
-                    decode_TextFieldOutput_2024_06_14,
-                    decode_NumberFieldOutput_2024_06_14,
-                    decode_TextAreaFieldOutput_2024_06_14,
-                    decode_MultiSelectFieldOutput_2024_06_14,
-                    decode_CheckboxGroupFieldOutput_2024_06_14,
-                    decode_RadioGroupFieldOutput_2024_06_14,
-                    decode_UrlFieldOutput_2024_06_14,
-                    decode_NameDefaultFieldOutput_2024_06_14,
-                    decode_LocationDefaultFieldOutput_2024_06_14,
-                    decode_BooleanFieldOutput_2024_06_14,
-                    decode_EmailDefaultFieldOutput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
-                    decode_TitleDefaultFieldOutput_2024_06_14,
-                    decode_NotesDefaultFieldOutput_2024_06_14,
-                ),
-            )
-            return result
         if tag == "checkbox":
-            result = first_fit(
-                v,
-                (
-                    decode_CheckboxGroupFieldOutput_2024_06_14,
-                    decode_SelectFieldOutput_2024_06_14,
-                    decode_PhoneFieldOutput_2024_06_14,
-                    decode_AddressFieldOutput_2024_06_14,
-                    decode_TextFieldOutput_2024_06_14,
-                    decode_NumberFieldOutput_2024_06_14,
-                    decode_TextAreaFieldOutput_2024_06_14,
-                    decode_MultiSelectFieldOutput_2024_06_14,
-                    decode_MultiEmailFieldOutput_2024_06_14,
-                    decode_RadioGroupFieldOutput_2024_06_14,
-                    decode_UrlFieldOutput_2024_06_14,
-                    decode_NameDefaultFieldOutput_2024_06_14,
-                    decode_LocationDefaultFieldOutput_2024_06_14,
-                    decode_BooleanFieldOutput_2024_06_14,
-                    decode_EmailDefaultFieldOutput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
-                    decode_TitleDefaultFieldOutput_2024_06_14,
-                    decode_NotesDefaultFieldOutput_2024_06_14,
-                    decode_GuestsDefaultFieldOutput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_CheckboxGroupFieldOutput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_CheckboxGroupFieldOutput_2024_06_14,
+                        decode_SelectFieldOutput_2024_06_14,
+                        decode_PhoneFieldOutput_2024_06_14,
+                        decode_AddressFieldOutput_2024_06_14,
+                        decode_TextFieldOutput_2024_06_14,
+                        decode_NumberFieldOutput_2024_06_14,
+                        decode_TextAreaFieldOutput_2024_06_14,
+                        decode_MultiSelectFieldOutput_2024_06_14,
+                        decode_MultiEmailFieldOutput_2024_06_14,
+                        decode_RadioGroupFieldOutput_2024_06_14,
+                        decode_UrlFieldOutput_2024_06_14,
+                        decode_NameDefaultFieldOutput_2024_06_14,
+                        decode_LocationDefaultFieldOutput_2024_06_14,
+                        decode_BooleanFieldOutput_2024_06_14,
+                        decode_EmailDefaultFieldOutput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
+                        decode_TitleDefaultFieldOutput_2024_06_14,
+                        decode_NotesDefaultFieldOutput_2024_06_14,
+                        decode_GuestsDefaultFieldOutput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "radio":
-            result = first_fit(
-                v,
-                (
-                    decode_RadioGroupFieldOutput_2024_06_14,
-                    decode_SelectFieldOutput_2024_06_14,
-                    decode_PhoneFieldOutput_2024_06_14,
-                    decode_AddressFieldOutput_2024_06_14,
-                    decode_TextFieldOutput_2024_06_14,
-                    decode_NumberFieldOutput_2024_06_14,
-                    decode_TextAreaFieldOutput_2024_06_14,
-                    decode_MultiSelectFieldOutput_2024_06_14,
-                    decode_MultiEmailFieldOutput_2024_06_14,
-                    decode_CheckboxGroupFieldOutput_2024_06_14,
-                    decode_UrlFieldOutput_2024_06_14,
-                    decode_NameDefaultFieldOutput_2024_06_14,
-                    decode_LocationDefaultFieldOutput_2024_06_14,
-                    decode_BooleanFieldOutput_2024_06_14,
-                    decode_EmailDefaultFieldOutput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
-                    decode_TitleDefaultFieldOutput_2024_06_14,
-                    decode_NotesDefaultFieldOutput_2024_06_14,
-                    decode_GuestsDefaultFieldOutput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_RadioGroupFieldOutput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_RadioGroupFieldOutput_2024_06_14,
+                        decode_SelectFieldOutput_2024_06_14,
+                        decode_PhoneFieldOutput_2024_06_14,
+                        decode_AddressFieldOutput_2024_06_14,
+                        decode_TextFieldOutput_2024_06_14,
+                        decode_NumberFieldOutput_2024_06_14,
+                        decode_TextAreaFieldOutput_2024_06_14,
+                        decode_MultiSelectFieldOutput_2024_06_14,
+                        decode_MultiEmailFieldOutput_2024_06_14,
+                        decode_CheckboxGroupFieldOutput_2024_06_14,
+                        decode_UrlFieldOutput_2024_06_14,
+                        decode_NameDefaultFieldOutput_2024_06_14,
+                        decode_LocationDefaultFieldOutput_2024_06_14,
+                        decode_BooleanFieldOutput_2024_06_14,
+                        decode_EmailDefaultFieldOutput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
+                        decode_TitleDefaultFieldOutput_2024_06_14,
+                        decode_NotesDefaultFieldOutput_2024_06_14,
+                        decode_GuestsDefaultFieldOutput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "url":
-            result = first_fit(
-                v,
-                (
-                    decode_UrlFieldOutput_2024_06_14,
-                    decode_SelectFieldOutput_2024_06_14,
-                    decode_PhoneFieldOutput_2024_06_14,
-                    decode_AddressFieldOutput_2024_06_14,
-                    decode_TextFieldOutput_2024_06_14,
-                    decode_NumberFieldOutput_2024_06_14,
-                    decode_TextAreaFieldOutput_2024_06_14,
-                    decode_MultiSelectFieldOutput_2024_06_14,
-                    decode_MultiEmailFieldOutput_2024_06_14,
-                    decode_CheckboxGroupFieldOutput_2024_06_14,
-                    decode_RadioGroupFieldOutput_2024_06_14,
-                    decode_NameDefaultFieldOutput_2024_06_14,
-                    decode_LocationDefaultFieldOutput_2024_06_14,
-                    decode_BooleanFieldOutput_2024_06_14,
-                    decode_EmailDefaultFieldOutput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
-                    decode_TitleDefaultFieldOutput_2024_06_14,
-                    decode_NotesDefaultFieldOutput_2024_06_14,
-                    decode_GuestsDefaultFieldOutput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_UrlFieldOutput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_UrlFieldOutput_2024_06_14,
+                        decode_SelectFieldOutput_2024_06_14,
+                        decode_PhoneFieldOutput_2024_06_14,
+                        decode_AddressFieldOutput_2024_06_14,
+                        decode_TextFieldOutput_2024_06_14,
+                        decode_NumberFieldOutput_2024_06_14,
+                        decode_TextAreaFieldOutput_2024_06_14,
+                        decode_MultiSelectFieldOutput_2024_06_14,
+                        decode_MultiEmailFieldOutput_2024_06_14,
+                        decode_CheckboxGroupFieldOutput_2024_06_14,
+                        decode_RadioGroupFieldOutput_2024_06_14,
+                        decode_NameDefaultFieldOutput_2024_06_14,
+                        decode_LocationDefaultFieldOutput_2024_06_14,
+                        decode_BooleanFieldOutput_2024_06_14,
+                        decode_EmailDefaultFieldOutput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
+                        decode_TitleDefaultFieldOutput_2024_06_14,
+                        decode_NotesDefaultFieldOutput_2024_06_14,
+                        decode_GuestsDefaultFieldOutput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "name":
-            result = first_fit(
-                v,
-                (
-                    decode_NameDefaultFieldOutput_2024_06_14,
-                    decode_SelectFieldOutput_2024_06_14,
-                    decode_PhoneFieldOutput_2024_06_14,
-                    decode_AddressFieldOutput_2024_06_14,
-                    decode_TextFieldOutput_2024_06_14,
-                    decode_NumberFieldOutput_2024_06_14,
-                    decode_TextAreaFieldOutput_2024_06_14,
-                    decode_MultiSelectFieldOutput_2024_06_14,
-                    decode_MultiEmailFieldOutput_2024_06_14,
-                    decode_CheckboxGroupFieldOutput_2024_06_14,
-                    decode_RadioGroupFieldOutput_2024_06_14,
-                    decode_UrlFieldOutput_2024_06_14,
-                    decode_LocationDefaultFieldOutput_2024_06_14,
-                    decode_BooleanFieldOutput_2024_06_14,
-                    decode_EmailDefaultFieldOutput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
-                    decode_TitleDefaultFieldOutput_2024_06_14,
-                    decode_NotesDefaultFieldOutput_2024_06_14,
-                    decode_GuestsDefaultFieldOutput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_NameDefaultFieldOutput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_NameDefaultFieldOutput_2024_06_14,
+                        decode_SelectFieldOutput_2024_06_14,
+                        decode_PhoneFieldOutput_2024_06_14,
+                        decode_AddressFieldOutput_2024_06_14,
+                        decode_TextFieldOutput_2024_06_14,
+                        decode_NumberFieldOutput_2024_06_14,
+                        decode_TextAreaFieldOutput_2024_06_14,
+                        decode_MultiSelectFieldOutput_2024_06_14,
+                        decode_MultiEmailFieldOutput_2024_06_14,
+                        decode_CheckboxGroupFieldOutput_2024_06_14,
+                        decode_RadioGroupFieldOutput_2024_06_14,
+                        decode_UrlFieldOutput_2024_06_14,
+                        decode_LocationDefaultFieldOutput_2024_06_14,
+                        decode_BooleanFieldOutput_2024_06_14,
+                        decode_EmailDefaultFieldOutput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
+                        decode_TitleDefaultFieldOutput_2024_06_14,
+                        decode_NotesDefaultFieldOutput_2024_06_14,
+                        decode_GuestsDefaultFieldOutput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "radioInput":
-            result = first_fit(
-                v,
-                (
-                    decode_LocationDefaultFieldOutput_2024_06_14,
-                    decode_SelectFieldOutput_2024_06_14,
-                    decode_PhoneFieldOutput_2024_06_14,
-                    decode_AddressFieldOutput_2024_06_14,
-                    decode_TextFieldOutput_2024_06_14,
-                    decode_NumberFieldOutput_2024_06_14,
-                    decode_TextAreaFieldOutput_2024_06_14,
-                    decode_MultiSelectFieldOutput_2024_06_14,
-                    decode_MultiEmailFieldOutput_2024_06_14,
-                    decode_CheckboxGroupFieldOutput_2024_06_14,
-                    decode_RadioGroupFieldOutput_2024_06_14,
-                    decode_UrlFieldOutput_2024_06_14,
-                    decode_NameDefaultFieldOutput_2024_06_14,
-                    decode_BooleanFieldOutput_2024_06_14,
-                    decode_EmailDefaultFieldOutput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
-                    decode_TitleDefaultFieldOutput_2024_06_14,
-                    decode_NotesDefaultFieldOutput_2024_06_14,
-                    decode_GuestsDefaultFieldOutput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_LocationDefaultFieldOutput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_LocationDefaultFieldOutput_2024_06_14,
+                        decode_SelectFieldOutput_2024_06_14,
+                        decode_PhoneFieldOutput_2024_06_14,
+                        decode_AddressFieldOutput_2024_06_14,
+                        decode_TextFieldOutput_2024_06_14,
+                        decode_NumberFieldOutput_2024_06_14,
+                        decode_TextAreaFieldOutput_2024_06_14,
+                        decode_MultiSelectFieldOutput_2024_06_14,
+                        decode_MultiEmailFieldOutput_2024_06_14,
+                        decode_CheckboxGroupFieldOutput_2024_06_14,
+                        decode_RadioGroupFieldOutput_2024_06_14,
+                        decode_UrlFieldOutput_2024_06_14,
+                        decode_NameDefaultFieldOutput_2024_06_14,
+                        decode_BooleanFieldOutput_2024_06_14,
+                        decode_EmailDefaultFieldOutput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
+                        decode_TitleDefaultFieldOutput_2024_06_14,
+                        decode_NotesDefaultFieldOutput_2024_06_14,
+                        decode_GuestsDefaultFieldOutput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "boolean":
-            result = first_fit(
-                v,
-                (
-                    decode_BooleanFieldOutput_2024_06_14,
-                    decode_SelectFieldOutput_2024_06_14,
-                    decode_PhoneFieldOutput_2024_06_14,
-                    decode_AddressFieldOutput_2024_06_14,
-                    decode_TextFieldOutput_2024_06_14,
-                    decode_NumberFieldOutput_2024_06_14,
-                    decode_TextAreaFieldOutput_2024_06_14,
-                    decode_MultiSelectFieldOutput_2024_06_14,
-                    decode_MultiEmailFieldOutput_2024_06_14,
-                    decode_CheckboxGroupFieldOutput_2024_06_14,
-                    decode_RadioGroupFieldOutput_2024_06_14,
-                    decode_UrlFieldOutput_2024_06_14,
-                    decode_NameDefaultFieldOutput_2024_06_14,
-                    decode_LocationDefaultFieldOutput_2024_06_14,
-                    decode_EmailDefaultFieldOutput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
-                    decode_TitleDefaultFieldOutput_2024_06_14,
-                    decode_NotesDefaultFieldOutput_2024_06_14,
-                    decode_GuestsDefaultFieldOutput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_BooleanFieldOutput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_BooleanFieldOutput_2024_06_14,
+                        decode_SelectFieldOutput_2024_06_14,
+                        decode_PhoneFieldOutput_2024_06_14,
+                        decode_AddressFieldOutput_2024_06_14,
+                        decode_TextFieldOutput_2024_06_14,
+                        decode_NumberFieldOutput_2024_06_14,
+                        decode_TextAreaFieldOutput_2024_06_14,
+                        decode_MultiSelectFieldOutput_2024_06_14,
+                        decode_MultiEmailFieldOutput_2024_06_14,
+                        decode_CheckboxGroupFieldOutput_2024_06_14,
+                        decode_RadioGroupFieldOutput_2024_06_14,
+                        decode_UrlFieldOutput_2024_06_14,
+                        decode_NameDefaultFieldOutput_2024_06_14,
+                        decode_LocationDefaultFieldOutput_2024_06_14,
+                        decode_EmailDefaultFieldOutput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
+                        decode_TitleDefaultFieldOutput_2024_06_14,
+                        decode_NotesDefaultFieldOutput_2024_06_14,
+                        decode_GuestsDefaultFieldOutput_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "email":
-            result = first_fit(
-                v,
-                (
-                    decode_EmailDefaultFieldOutput_2024_06_14,
-                    decode_SelectFieldOutput_2024_06_14,
-                    decode_PhoneFieldOutput_2024_06_14,
-                    decode_AddressFieldOutput_2024_06_14,
-                    decode_TextFieldOutput_2024_06_14,
-                    decode_NumberFieldOutput_2024_06_14,
-                    decode_TextAreaFieldOutput_2024_06_14,
-                    decode_MultiSelectFieldOutput_2024_06_14,
-                    decode_MultiEmailFieldOutput_2024_06_14,
-                    decode_CheckboxGroupFieldOutput_2024_06_14,
-                    decode_RadioGroupFieldOutput_2024_06_14,
-                    decode_UrlFieldOutput_2024_06_14,
-                    decode_NameDefaultFieldOutput_2024_06_14,
-                    decode_LocationDefaultFieldOutput_2024_06_14,
-                    decode_BooleanFieldOutput_2024_06_14,
-                    decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
-                    decode_TitleDefaultFieldOutput_2024_06_14,
-                    decode_NotesDefaultFieldOutput_2024_06_14,
-                    decode_GuestsDefaultFieldOutput_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_EmailDefaultFieldOutput_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_EmailDefaultFieldOutput_2024_06_14,
+                        decode_SelectFieldOutput_2024_06_14,
+                        decode_PhoneFieldOutput_2024_06_14,
+                        decode_AddressFieldOutput_2024_06_14,
+                        decode_TextFieldOutput_2024_06_14,
+                        decode_NumberFieldOutput_2024_06_14,
+                        decode_TextAreaFieldOutput_2024_06_14,
+                        decode_MultiSelectFieldOutput_2024_06_14,
+                        decode_MultiEmailFieldOutput_2024_06_14,
+                        decode_CheckboxGroupFieldOutput_2024_06_14,
+                        decode_RadioGroupFieldOutput_2024_06_14,
+                        decode_UrlFieldOutput_2024_06_14,
+                        decode_NameDefaultFieldOutput_2024_06_14,
+                        decode_LocationDefaultFieldOutput_2024_06_14,
+                        decode_BooleanFieldOutput_2024_06_14,
+                        decode_RescheduleReasonDefaultFieldOutput_2024_06_14,
+                        decode_TitleDefaultFieldOutput_2024_06_14,
+                        decode_NotesDefaultFieldOutput_2024_06_14,
+                        decode_GuestsDefaultFieldOutput_2024_06_14,
+                    ),
+                )
+                return result
     result = first_fit(
         v,
         (
@@ -10041,15 +10182,21 @@ def decode_PrivateLinkOutput_family(v: Any) -> PrivateLinkOutput:
     result: PrivateLinkOutput
     if type(v) is dict:
         if "maxUsageCount" in v and "usageCount" in v:
-            result = first_fit(
-                v, (decode_UsageBasedPrivateLinkOutput, decode_TimeBasedPrivateLinkOutput)
-            )
-            return result
+            try:
+                return decode_UsageBasedPrivateLinkOutput(v)
+            except Mismatch:
+                result = first_fit(
+                    v, (decode_UsageBasedPrivateLinkOutput, decode_TimeBasedPrivateLinkOutput)
+                )
+                return result
         if "expiresAt" in v:
-            result = first_fit(
-                v, (decode_TimeBasedPrivateLinkOutput, decode_UsageBasedPrivateLinkOutput)
-            )
-            return result
+            try:
+                return decode_TimeBasedPrivateLinkOutput(v)
+            except Mismatch:
+                result = first_fit(
+                    v, (decode_TimeBasedPrivateLinkOutput, decode_UsageBasedPrivateLinkOutput)
+                )
+                return result
     result = first_fit(v, (decode_UsageBasedPrivateLinkOutput, decode_TimeBasedPrivateLinkOutput))
     return result
 
@@ -11016,10 +11163,13 @@ def _union_BaseBookingLimitsCount_2024_06_14_or_Disabl_45baff(
 ) -> BaseBookingLimitsCount_2024_06_14 | Disabled_2024_06_14:
     result: BaseBookingLimitsCount_2024_06_14 | Disabled_2024_06_14
     if type(v) is dict and "disabled" in v:
-        result = first_fit(
-            v, (decode_Disabled_2024_06_14, decode_BaseBookingLimitsCount_2024_06_14)
-        )
-        return result
+        try:
+            return decode_Disabled_2024_06_14(v)
+        except Mismatch:
+            result = first_fit(
+                v, (decode_Disabled_2024_06_14, decode_BaseBookingLimitsCount_2024_06_14)
+            )
+            return result
     result = first_fit(v, (decode_Disabled_2024_06_14, decode_BaseBookingLimitsCount_2024_06_14))
     return result
 
@@ -11029,10 +11179,13 @@ def _union_BaseBookingLimitsDuration_2024_06_14_or_Dis_33a30a(
 ) -> BaseBookingLimitsDuration_2024_06_14 | Disabled_2024_06_14:
     result: BaseBookingLimitsDuration_2024_06_14 | Disabled_2024_06_14
     if type(v) is dict and "disabled" in v:
-        result = first_fit(
-            v, (decode_Disabled_2024_06_14, decode_BaseBookingLimitsDuration_2024_06_14)
-        )
-        return result
+        try:
+            return decode_Disabled_2024_06_14(v)
+        except Mismatch:
+            result = first_fit(
+                v, (decode_Disabled_2024_06_14, decode_BaseBookingLimitsDuration_2024_06_14)
+            )
+            return result
     result = first_fit(v, (decode_Disabled_2024_06_14, decode_BaseBookingLimitsDuration_2024_06_14))
     return result
 
@@ -11054,38 +11207,47 @@ def _union_BusinessDaysWindow_2024_06_14_or_more(
     if type(v) is dict:
         tag = v.get("type")
         if tag == "businessDays":
-            result = first_fit(
-                v,
-                (
-                    decode_BusinessDaysWindow_2024_06_14,
-                    decode_CalendarDaysWindow_2024_06_14,
-                    decode_RangeWindow_2024_06_14,
-                    decode_Disabled_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_BusinessDaysWindow_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_BusinessDaysWindow_2024_06_14,
+                        decode_CalendarDaysWindow_2024_06_14,
+                        decode_RangeWindow_2024_06_14,
+                        decode_Disabled_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "calendarDays":
-            result = first_fit(
-                v,
-                (
-                    decode_CalendarDaysWindow_2024_06_14,
-                    decode_BusinessDaysWindow_2024_06_14,
-                    decode_RangeWindow_2024_06_14,
-                    decode_Disabled_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_CalendarDaysWindow_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_CalendarDaysWindow_2024_06_14,
+                        decode_BusinessDaysWindow_2024_06_14,
+                        decode_RangeWindow_2024_06_14,
+                        decode_Disabled_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "range":
-            result = first_fit(
-                v,
-                (
-                    decode_RangeWindow_2024_06_14,
-                    decode_BusinessDaysWindow_2024_06_14,
-                    decode_CalendarDaysWindow_2024_06_14,
-                    decode_Disabled_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_RangeWindow_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_RangeWindow_2024_06_14,
+                        decode_BusinessDaysWindow_2024_06_14,
+                        decode_CalendarDaysWindow_2024_06_14,
+                        decode_Disabled_2024_06_14,
+                    ),
+                )
+                return result
     result = first_fit(
         v,
         (
@@ -11104,15 +11266,21 @@ def _union_BaseConfirmationPolicy_2024_06_14_or_Disabl_03e6bc(
     result: BaseConfirmationPolicy_2024_06_14 | Disabled_2024_06_14
     if type(v) is dict:
         if "type" in v and "blockUnconfirmedBookingsInBooker" in v:
-            result = first_fit(
-                v, (decode_BaseConfirmationPolicy_2024_06_14, decode_Disabled_2024_06_14)
-            )
-            return result
+            try:
+                return decode_BaseConfirmationPolicy_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v, (decode_BaseConfirmationPolicy_2024_06_14, decode_Disabled_2024_06_14)
+                )
+                return result
         if "disabled" in v:
-            result = first_fit(
-                v, (decode_Disabled_2024_06_14, decode_BaseConfirmationPolicy_2024_06_14)
-            )
-            return result
+            try:
+                return decode_Disabled_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v, (decode_Disabled_2024_06_14, decode_BaseConfirmationPolicy_2024_06_14)
+                )
+                return result
     result = first_fit(v, (decode_BaseConfirmationPolicy_2024_06_14, decode_Disabled_2024_06_14))
     return result
 
@@ -11123,11 +11291,17 @@ def _union_Recurrence_2024_06_14_or_Disabled_2024_06_14(
     result: Recurrence_2024_06_14 | Disabled_2024_06_14
     if type(v) is dict:
         if "interval" in v and "occurrences" in v and "frequency" in v:
-            result = first_fit(v, (decode_Recurrence_2024_06_14, decode_Disabled_2024_06_14))
-            return result
+            try:
+                return decode_Recurrence_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(v, (decode_Recurrence_2024_06_14, decode_Disabled_2024_06_14))
+                return result
         if "disabled" in v:
-            result = first_fit(v, (decode_Disabled_2024_06_14, decode_Recurrence_2024_06_14))
-            return result
+            try:
+                return decode_Disabled_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(v, (decode_Disabled_2024_06_14, decode_Recurrence_2024_06_14))
+                return result
     result = first_fit(v, (decode_Recurrence_2024_06_14, decode_Disabled_2024_06_14))
     return result
 
@@ -11138,11 +11312,17 @@ def _union_Seats_2024_06_14_or_Disabled_2024_06_14(
     result: Seats_2024_06_14 | Disabled_2024_06_14
     if type(v) is dict:
         if "seatsPerTimeSlot" in v and "showAttendeeInfo" in v and "showAvailabilityCount" in v:
-            result = first_fit(v, (decode_Seats_2024_06_14, decode_Disabled_2024_06_14))
-            return result
+            try:
+                return decode_Seats_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(v, (decode_Seats_2024_06_14, decode_Disabled_2024_06_14))
+                return result
         if "disabled" in v:
-            result = first_fit(v, (decode_Disabled_2024_06_14, decode_Seats_2024_06_14))
-            return result
+            try:
+                return decode_Disabled_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(v, (decode_Disabled_2024_06_14, decode_Seats_2024_06_14))
+                return result
     result = first_fit(v, (decode_Seats_2024_06_14, decode_Disabled_2024_06_14))
     return result
 
@@ -11154,35 +11334,44 @@ def _union_BusinessDaysWindow_2024_06_14_or_CalendarDa_955614(
     if type(v) is dict:
         tag = v.get("type")
         if tag == "businessDays":
-            result = first_fit(
-                v,
-                (
-                    decode_BusinessDaysWindow_2024_06_14,
-                    decode_CalendarDaysWindow_2024_06_14,
-                    decode_RangeWindow_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_BusinessDaysWindow_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_BusinessDaysWindow_2024_06_14,
+                        decode_CalendarDaysWindow_2024_06_14,
+                        decode_RangeWindow_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "calendarDays":
-            result = first_fit(
-                v,
-                (
-                    decode_CalendarDaysWindow_2024_06_14,
-                    decode_BusinessDaysWindow_2024_06_14,
-                    decode_RangeWindow_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_CalendarDaysWindow_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_CalendarDaysWindow_2024_06_14,
+                        decode_BusinessDaysWindow_2024_06_14,
+                        decode_RangeWindow_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "range":
-            result = first_fit(
-                v,
-                (
-                    decode_RangeWindow_2024_06_14,
-                    decode_BusinessDaysWindow_2024_06_14,
-                    decode_CalendarDaysWindow_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return decode_RangeWindow_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_RangeWindow_2024_06_14,
+                        decode_BusinessDaysWindow_2024_06_14,
+                        decode_CalendarDaysWindow_2024_06_14,
+                    ),
+                )
+                return result
     result = first_fit(
         v,
         (

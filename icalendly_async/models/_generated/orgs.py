@@ -4779,15 +4779,21 @@ def decode_ServiceAccountKeyInput_family(v: Any) -> ServiceAccountKeyInput:
     result: ServiceAccountKeyInput
     if type(v) is dict:
         if "client_email" in v:
-            result = first_fit(
-                v, (decode_GoogleServiceAccountKeyInput, decode_MicrosoftServiceAccountKeyInput)
-            )
-            return result
+            try:
+                return decode_GoogleServiceAccountKeyInput(v)
+            except Mismatch:
+                result = first_fit(
+                    v, (decode_GoogleServiceAccountKeyInput, decode_MicrosoftServiceAccountKeyInput)
+                )
+                return result
         if "tenant_id" in v:
-            result = first_fit(
-                v, (decode_MicrosoftServiceAccountKeyInput, decode_GoogleServiceAccountKeyInput)
-            )
-            return result
+            try:
+                return decode_MicrosoftServiceAccountKeyInput(v)
+            except Mismatch:
+                result = first_fit(
+                    v, (decode_MicrosoftServiceAccountKeyInput, decode_GoogleServiceAccountKeyInput)
+                )
+                return result
     result = first_fit(
         v, (decode_GoogleServiceAccountKeyInput, decode_MicrosoftServiceAccountKeyInput)
     )
@@ -5046,15 +5052,21 @@ def decode_AttributeWithOptions_family(v: Any) -> AttributeWithOptions:
     result: AttributeWithOptions
     if type(v) is dict:
         if "option" in v and "optionId" in v:
-            result = first_fit(
-                v, (decode_TextAttribute, decode_NumberAttribute, decode_MultiSelectAttribute)
-            )
-            return result
+            try:
+                return decode_TextAttribute(v)
+            except Mismatch:
+                result = first_fit(
+                    v, (decode_TextAttribute, decode_NumberAttribute, decode_MultiSelectAttribute)
+                )
+                return result
         if "options" in v:
-            result = first_fit(
-                v, (decode_MultiSelectAttribute, decode_TextAttribute, decode_NumberAttribute)
-            )
-            return result
+            try:
+                return decode_MultiSelectAttribute(v)
+            except Mismatch:
+                result = first_fit(
+                    v, (decode_MultiSelectAttribute, decode_TextAttribute, decode_NumberAttribute)
+                )
+                return result
     result = first_fit(
         v, (decode_TextAttribute, decode_NumberAttribute, decode_MultiSelectAttribute)
     )
@@ -5758,233 +5770,269 @@ def decode_WorkflowTriggerDto_family(v: Any) -> WorkflowTriggerDto:
     if type(v) is dict:
         tag = v.get("type")
         if tag == "beforeEvent":
-            result = first_fit(
-                v,
-                (
-                    decode_OnBeforeEventTriggerDto,
-                    decode_OnAfterEventTriggerDto,
-                    decode_OnAfterCalVideoGuestsNoShowTriggerDto,
-                    decode_OnAfterCalVideoHostsNoShowTriggerDto,
-                    decode_OnCancelTriggerDto,
-                    decode_OnCreationTriggerDto,
-                    decode_OnRescheduleTriggerDto,
-                    decode_OnRejectedTriggerDto,
-                    decode_OnRequestedTriggerDto,
-                    decode_OnPaidTriggerDto,
-                    decode_OnPaymentInitiatedTriggerDto,
-                    decode_OnNoShowUpdateTriggerDto,
-                ),
-            )
-            return result
+            try:
+                return decode_OnBeforeEventTriggerDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_OnBeforeEventTriggerDto,
+                        decode_OnAfterEventTriggerDto,
+                        decode_OnAfterCalVideoGuestsNoShowTriggerDto,
+                        decode_OnAfterCalVideoHostsNoShowTriggerDto,
+                        decode_OnCancelTriggerDto,
+                        decode_OnCreationTriggerDto,
+                        decode_OnRescheduleTriggerDto,
+                        decode_OnRejectedTriggerDto,
+                        decode_OnRequestedTriggerDto,
+                        decode_OnPaidTriggerDto,
+                        decode_OnPaymentInitiatedTriggerDto,
+                        decode_OnNoShowUpdateTriggerDto,
+                    ),
+                )
+                return result
         if tag == "afterEvent":
-            result = first_fit(
-                v,
-                (
-                    decode_OnAfterEventTriggerDto,
-                    decode_OnBeforeEventTriggerDto,
-                    decode_OnAfterCalVideoGuestsNoShowTriggerDto,
-                    decode_OnAfterCalVideoHostsNoShowTriggerDto,
-                    decode_OnCancelTriggerDto,
-                    decode_OnCreationTriggerDto,
-                    decode_OnRescheduleTriggerDto,
-                    decode_OnRejectedTriggerDto,
-                    decode_OnRequestedTriggerDto,
-                    decode_OnPaidTriggerDto,
-                    decode_OnPaymentInitiatedTriggerDto,
-                    decode_OnNoShowUpdateTriggerDto,
-                ),
-            )
-            return result
+            try:
+                return decode_OnAfterEventTriggerDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_OnAfterEventTriggerDto,
+                        decode_OnBeforeEventTriggerDto,
+                        decode_OnAfterCalVideoGuestsNoShowTriggerDto,
+                        decode_OnAfterCalVideoHostsNoShowTriggerDto,
+                        decode_OnCancelTriggerDto,
+                        decode_OnCreationTriggerDto,
+                        decode_OnRescheduleTriggerDto,
+                        decode_OnRejectedTriggerDto,
+                        decode_OnRequestedTriggerDto,
+                        decode_OnPaidTriggerDto,
+                        decode_OnPaymentInitiatedTriggerDto,
+                        decode_OnNoShowUpdateTriggerDto,
+                    ),
+                )
+                return result
         if tag == "afterGuestsCalVideoNoShow":
-            result = first_fit(
-                v,
-                (
-                    decode_OnAfterCalVideoGuestsNoShowTriggerDto,
-                    decode_OnBeforeEventTriggerDto,
-                    decode_OnAfterEventTriggerDto,
-                    decode_OnAfterCalVideoHostsNoShowTriggerDto,
-                    decode_OnCancelTriggerDto,
-                    decode_OnCreationTriggerDto,
-                    decode_OnRescheduleTriggerDto,
-                    decode_OnRejectedTriggerDto,
-                    decode_OnRequestedTriggerDto,
-                    decode_OnPaidTriggerDto,
-                    decode_OnPaymentInitiatedTriggerDto,
-                    decode_OnNoShowUpdateTriggerDto,
-                ),
-            )
-            return result
+            try:
+                return decode_OnAfterCalVideoGuestsNoShowTriggerDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_OnAfterCalVideoGuestsNoShowTriggerDto,
+                        decode_OnBeforeEventTriggerDto,
+                        decode_OnAfterEventTriggerDto,
+                        decode_OnAfterCalVideoHostsNoShowTriggerDto,
+                        decode_OnCancelTriggerDto,
+                        decode_OnCreationTriggerDto,
+                        decode_OnRescheduleTriggerDto,
+                        decode_OnRejectedTriggerDto,
+                        decode_OnRequestedTriggerDto,
+                        decode_OnPaidTriggerDto,
+                        decode_OnPaymentInitiatedTriggerDto,
+                        decode_OnNoShowUpdateTriggerDto,
+                    ),
+                )
+                return result
         if tag == "afterHostsCalVideoNoShow":
-            result = first_fit(
-                v,
-                (
-                    decode_OnAfterCalVideoHostsNoShowTriggerDto,
-                    decode_OnBeforeEventTriggerDto,
-                    decode_OnAfterEventTriggerDto,
-                    decode_OnAfterCalVideoGuestsNoShowTriggerDto,
-                    decode_OnCancelTriggerDto,
-                    decode_OnCreationTriggerDto,
-                    decode_OnRescheduleTriggerDto,
-                    decode_OnRejectedTriggerDto,
-                    decode_OnRequestedTriggerDto,
-                    decode_OnPaidTriggerDto,
-                    decode_OnPaymentInitiatedTriggerDto,
-                    decode_OnNoShowUpdateTriggerDto,
-                ),
-            )
-            return result
+            try:
+                return decode_OnAfterCalVideoHostsNoShowTriggerDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_OnAfterCalVideoHostsNoShowTriggerDto,
+                        decode_OnBeforeEventTriggerDto,
+                        decode_OnAfterEventTriggerDto,
+                        decode_OnAfterCalVideoGuestsNoShowTriggerDto,
+                        decode_OnCancelTriggerDto,
+                        decode_OnCreationTriggerDto,
+                        decode_OnRescheduleTriggerDto,
+                        decode_OnRejectedTriggerDto,
+                        decode_OnRequestedTriggerDto,
+                        decode_OnPaidTriggerDto,
+                        decode_OnPaymentInitiatedTriggerDto,
+                        decode_OnNoShowUpdateTriggerDto,
+                    ),
+                )
+                return result
         if tag == "eventCancelled":
-            result = first_fit(
-                v,
-                (
-                    decode_OnCancelTriggerDto,
-                    decode_OnBeforeEventTriggerDto,
-                    decode_OnAfterEventTriggerDto,
-                    decode_OnAfterCalVideoGuestsNoShowTriggerDto,
-                    decode_OnAfterCalVideoHostsNoShowTriggerDto,
-                    decode_OnCreationTriggerDto,
-                    decode_OnRescheduleTriggerDto,
-                    decode_OnRejectedTriggerDto,
-                    decode_OnRequestedTriggerDto,
-                    decode_OnPaidTriggerDto,
-                    decode_OnPaymentInitiatedTriggerDto,
-                    decode_OnNoShowUpdateTriggerDto,
-                ),
-            )
-            return result
+            try:
+                return decode_OnCancelTriggerDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_OnCancelTriggerDto,
+                        decode_OnBeforeEventTriggerDto,
+                        decode_OnAfterEventTriggerDto,
+                        decode_OnAfterCalVideoGuestsNoShowTriggerDto,
+                        decode_OnAfterCalVideoHostsNoShowTriggerDto,
+                        decode_OnCreationTriggerDto,
+                        decode_OnRescheduleTriggerDto,
+                        decode_OnRejectedTriggerDto,
+                        decode_OnRequestedTriggerDto,
+                        decode_OnPaidTriggerDto,
+                        decode_OnPaymentInitiatedTriggerDto,
+                        decode_OnNoShowUpdateTriggerDto,
+                    ),
+                )
+                return result
         if tag == "newEvent":
-            result = first_fit(
-                v,
-                (
-                    decode_OnCreationTriggerDto,
-                    decode_OnBeforeEventTriggerDto,
-                    decode_OnAfterEventTriggerDto,
-                    decode_OnAfterCalVideoGuestsNoShowTriggerDto,
-                    decode_OnAfterCalVideoHostsNoShowTriggerDto,
-                    decode_OnCancelTriggerDto,
-                    decode_OnRescheduleTriggerDto,
-                    decode_OnRejectedTriggerDto,
-                    decode_OnRequestedTriggerDto,
-                    decode_OnPaidTriggerDto,
-                    decode_OnPaymentInitiatedTriggerDto,
-                    decode_OnNoShowUpdateTriggerDto,
-                ),
-            )
-            return result
+            try:
+                return decode_OnCreationTriggerDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_OnCreationTriggerDto,
+                        decode_OnBeforeEventTriggerDto,
+                        decode_OnAfterEventTriggerDto,
+                        decode_OnAfterCalVideoGuestsNoShowTriggerDto,
+                        decode_OnAfterCalVideoHostsNoShowTriggerDto,
+                        decode_OnCancelTriggerDto,
+                        decode_OnRescheduleTriggerDto,
+                        decode_OnRejectedTriggerDto,
+                        decode_OnRequestedTriggerDto,
+                        decode_OnPaidTriggerDto,
+                        decode_OnPaymentInitiatedTriggerDto,
+                        decode_OnNoShowUpdateTriggerDto,
+                    ),
+                )
+                return result
         if tag == "rescheduleEvent":
-            result = first_fit(
-                v,
-                (
-                    decode_OnRescheduleTriggerDto,
-                    decode_OnBeforeEventTriggerDto,
-                    decode_OnAfterEventTriggerDto,
-                    decode_OnAfterCalVideoGuestsNoShowTriggerDto,
-                    decode_OnAfterCalVideoHostsNoShowTriggerDto,
-                    decode_OnCancelTriggerDto,
-                    decode_OnCreationTriggerDto,
-                    decode_OnRejectedTriggerDto,
-                    decode_OnRequestedTriggerDto,
-                    decode_OnPaidTriggerDto,
-                    decode_OnPaymentInitiatedTriggerDto,
-                    decode_OnNoShowUpdateTriggerDto,
-                ),
-            )
-            return result
+            try:
+                return decode_OnRescheduleTriggerDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_OnRescheduleTriggerDto,
+                        decode_OnBeforeEventTriggerDto,
+                        decode_OnAfterEventTriggerDto,
+                        decode_OnAfterCalVideoGuestsNoShowTriggerDto,
+                        decode_OnAfterCalVideoHostsNoShowTriggerDto,
+                        decode_OnCancelTriggerDto,
+                        decode_OnCreationTriggerDto,
+                        decode_OnRejectedTriggerDto,
+                        decode_OnRequestedTriggerDto,
+                        decode_OnPaidTriggerDto,
+                        decode_OnPaymentInitiatedTriggerDto,
+                        decode_OnNoShowUpdateTriggerDto,
+                    ),
+                )
+                return result
         if tag == "bookingRejected":
-            result = first_fit(
-                v,
-                (
-                    decode_OnRejectedTriggerDto,
-                    decode_OnBeforeEventTriggerDto,
-                    decode_OnAfterEventTriggerDto,
-                    decode_OnAfterCalVideoGuestsNoShowTriggerDto,
-                    decode_OnAfterCalVideoHostsNoShowTriggerDto,
-                    decode_OnCancelTriggerDto,
-                    decode_OnCreationTriggerDto,
-                    decode_OnRescheduleTriggerDto,
-                    decode_OnRequestedTriggerDto,
-                    decode_OnPaidTriggerDto,
-                    decode_OnPaymentInitiatedTriggerDto,
-                    decode_OnNoShowUpdateTriggerDto,
-                ),
-            )
-            return result
+            try:
+                return decode_OnRejectedTriggerDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_OnRejectedTriggerDto,
+                        decode_OnBeforeEventTriggerDto,
+                        decode_OnAfterEventTriggerDto,
+                        decode_OnAfterCalVideoGuestsNoShowTriggerDto,
+                        decode_OnAfterCalVideoHostsNoShowTriggerDto,
+                        decode_OnCancelTriggerDto,
+                        decode_OnCreationTriggerDto,
+                        decode_OnRescheduleTriggerDto,
+                        decode_OnRequestedTriggerDto,
+                        decode_OnPaidTriggerDto,
+                        decode_OnPaymentInitiatedTriggerDto,
+                        decode_OnNoShowUpdateTriggerDto,
+                    ),
+                )
+                return result
         if tag == "bookingRequested":
-            result = first_fit(
-                v,
-                (
-                    decode_OnRequestedTriggerDto,
-                    decode_OnBeforeEventTriggerDto,
-                    decode_OnAfterEventTriggerDto,
-                    decode_OnAfterCalVideoGuestsNoShowTriggerDto,
-                    decode_OnAfterCalVideoHostsNoShowTriggerDto,
-                    decode_OnCancelTriggerDto,
-                    decode_OnCreationTriggerDto,
-                    decode_OnRescheduleTriggerDto,
-                    decode_OnRejectedTriggerDto,
-                    decode_OnPaidTriggerDto,
-                    decode_OnPaymentInitiatedTriggerDto,
-                    decode_OnNoShowUpdateTriggerDto,
-                ),
-            )
-            return result
+            try:
+                return decode_OnRequestedTriggerDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_OnRequestedTriggerDto,
+                        decode_OnBeforeEventTriggerDto,
+                        decode_OnAfterEventTriggerDto,
+                        decode_OnAfterCalVideoGuestsNoShowTriggerDto,
+                        decode_OnAfterCalVideoHostsNoShowTriggerDto,
+                        decode_OnCancelTriggerDto,
+                        decode_OnCreationTriggerDto,
+                        decode_OnRescheduleTriggerDto,
+                        decode_OnRejectedTriggerDto,
+                        decode_OnPaidTriggerDto,
+                        decode_OnPaymentInitiatedTriggerDto,
+                        decode_OnNoShowUpdateTriggerDto,
+                    ),
+                )
+                return result
         if tag == "bookingPaid":
-            result = first_fit(
-                v,
-                (
-                    decode_OnPaidTriggerDto,
-                    decode_OnBeforeEventTriggerDto,
-                    decode_OnAfterEventTriggerDto,
-                    decode_OnAfterCalVideoGuestsNoShowTriggerDto,
-                    decode_OnAfterCalVideoHostsNoShowTriggerDto,
-                    decode_OnCancelTriggerDto,
-                    decode_OnCreationTriggerDto,
-                    decode_OnRescheduleTriggerDto,
-                    decode_OnRejectedTriggerDto,
-                    decode_OnRequestedTriggerDto,
-                    decode_OnPaymentInitiatedTriggerDto,
-                    decode_OnNoShowUpdateTriggerDto,
-                ),
-            )
-            return result
+            try:
+                return decode_OnPaidTriggerDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_OnPaidTriggerDto,
+                        decode_OnBeforeEventTriggerDto,
+                        decode_OnAfterEventTriggerDto,
+                        decode_OnAfterCalVideoGuestsNoShowTriggerDto,
+                        decode_OnAfterCalVideoHostsNoShowTriggerDto,
+                        decode_OnCancelTriggerDto,
+                        decode_OnCreationTriggerDto,
+                        decode_OnRescheduleTriggerDto,
+                        decode_OnRejectedTriggerDto,
+                        decode_OnRequestedTriggerDto,
+                        decode_OnPaymentInitiatedTriggerDto,
+                        decode_OnNoShowUpdateTriggerDto,
+                    ),
+                )
+                return result
         if tag == "bookingPaymentInitiated":
-            result = first_fit(
-                v,
-                (
-                    decode_OnPaymentInitiatedTriggerDto,
-                    decode_OnBeforeEventTriggerDto,
-                    decode_OnAfterEventTriggerDto,
-                    decode_OnAfterCalVideoGuestsNoShowTriggerDto,
-                    decode_OnAfterCalVideoHostsNoShowTriggerDto,
-                    decode_OnCancelTriggerDto,
-                    decode_OnCreationTriggerDto,
-                    decode_OnRescheduleTriggerDto,
-                    decode_OnRejectedTriggerDto,
-                    decode_OnRequestedTriggerDto,
-                    decode_OnPaidTriggerDto,
-                    decode_OnNoShowUpdateTriggerDto,
-                ),
-            )
-            return result
+            try:
+                return decode_OnPaymentInitiatedTriggerDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_OnPaymentInitiatedTriggerDto,
+                        decode_OnBeforeEventTriggerDto,
+                        decode_OnAfterEventTriggerDto,
+                        decode_OnAfterCalVideoGuestsNoShowTriggerDto,
+                        decode_OnAfterCalVideoHostsNoShowTriggerDto,
+                        decode_OnCancelTriggerDto,
+                        decode_OnCreationTriggerDto,
+                        decode_OnRescheduleTriggerDto,
+                        decode_OnRejectedTriggerDto,
+                        decode_OnRequestedTriggerDto,
+                        decode_OnPaidTriggerDto,
+                        decode_OnNoShowUpdateTriggerDto,
+                    ),
+                )
+                return result
         if tag == "bookingNoShowUpdated":
-            result = first_fit(
-                v,
-                (
-                    decode_OnNoShowUpdateTriggerDto,
-                    decode_OnBeforeEventTriggerDto,
-                    decode_OnAfterEventTriggerDto,
-                    decode_OnAfterCalVideoGuestsNoShowTriggerDto,
-                    decode_OnAfterCalVideoHostsNoShowTriggerDto,
-                    decode_OnCancelTriggerDto,
-                    decode_OnCreationTriggerDto,
-                    decode_OnRescheduleTriggerDto,
-                    decode_OnRejectedTriggerDto,
-                    decode_OnRequestedTriggerDto,
-                    decode_OnPaidTriggerDto,
-                    decode_OnPaymentInitiatedTriggerDto,
-                ),
-            )
-            return result
+            try:
+                return decode_OnNoShowUpdateTriggerDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_OnNoShowUpdateTriggerDto,
+                        decode_OnBeforeEventTriggerDto,
+                        decode_OnAfterEventTriggerDto,
+                        decode_OnAfterCalVideoGuestsNoShowTriggerDto,
+                        decode_OnAfterCalVideoHostsNoShowTriggerDto,
+                        decode_OnCancelTriggerDto,
+                        decode_OnCreationTriggerDto,
+                        decode_OnRescheduleTriggerDto,
+                        decode_OnRejectedTriggerDto,
+                        decode_OnRequestedTriggerDto,
+                        decode_OnPaidTriggerDto,
+                        decode_OnPaymentInitiatedTriggerDto,
+                    ),
+                )
+                return result
     result = first_fit(
         v,
         (
@@ -6246,38 +6294,47 @@ def decode_WorkflowStepDto_family(v: Any) -> WorkflowStepDto:
     result: WorkflowStepDto
     if type(v) is dict:
         if "verifiedEmailId" in v and "includeCalendarEvent" in v:
-            result = first_fit(
-                v,
-                (
-                    decode_WorkflowEmailAddressStepDto,
-                    decode_WorkflowEmailAttendeeStepDto,
-                    decode_WorkflowPhoneWhatsAppNumberStepDto,
-                    decode_WorkflowPhoneWhatsAppAttendeeStepDto,
-                ),
-            )
-            return result
+            try:
+                return decode_WorkflowEmailAddressStepDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_WorkflowEmailAddressStepDto,
+                        decode_WorkflowEmailAttendeeStepDto,
+                        decode_WorkflowPhoneWhatsAppNumberStepDto,
+                        decode_WorkflowPhoneWhatsAppAttendeeStepDto,
+                    ),
+                )
+                return result
         if "includeCalendarEvent" in v:
-            result = first_fit(
-                v,
-                (
-                    decode_WorkflowEmailAttendeeStepDto,
-                    decode_WorkflowEmailAddressStepDto,
-                    decode_WorkflowPhoneWhatsAppNumberStepDto,
-                    decode_WorkflowPhoneWhatsAppAttendeeStepDto,
-                ),
-            )
-            return result
+            try:
+                return decode_WorkflowEmailAttendeeStepDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_WorkflowEmailAttendeeStepDto,
+                        decode_WorkflowEmailAddressStepDto,
+                        decode_WorkflowPhoneWhatsAppNumberStepDto,
+                        decode_WorkflowPhoneWhatsAppAttendeeStepDto,
+                    ),
+                )
+                return result
         if "verifiedPhoneId" in v:
-            result = first_fit(
-                v,
-                (
-                    decode_WorkflowPhoneWhatsAppNumberStepDto,
-                    decode_WorkflowEmailAddressStepDto,
-                    decode_WorkflowEmailAttendeeStepDto,
-                    decode_WorkflowPhoneWhatsAppAttendeeStepDto,
-                ),
-            )
-            return result
+            try:
+                return decode_WorkflowPhoneWhatsAppNumberStepDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_WorkflowPhoneWhatsAppNumberStepDto,
+                        decode_WorkflowEmailAddressStepDto,
+                        decode_WorkflowEmailAttendeeStepDto,
+                        decode_WorkflowPhoneWhatsAppAttendeeStepDto,
+                    ),
+                )
+                return result
     result = first_fit(
         v,
         (
@@ -6360,11 +6417,21 @@ def decode_WorkflowMessageDto_family(v: Any) -> WorkflowMessageDto:
     result: WorkflowMessageDto
     if type(v) is dict:
         if "html" in v:
-            result = first_fit(v, (decode_HtmlWorkflowMessageDto, decode_TextWorkflowMessageDto))
-            return result
+            try:
+                return decode_HtmlWorkflowMessageDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v, (decode_HtmlWorkflowMessageDto, decode_TextWorkflowMessageDto)
+                )
+                return result
         if "text" in v:
-            result = first_fit(v, (decode_TextWorkflowMessageDto, decode_HtmlWorkflowMessageDto))
-            return result
+            try:
+                return decode_TextWorkflowMessageDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v, (decode_TextWorkflowMessageDto, decode_HtmlWorkflowMessageDto)
+                )
+                return result
     result = first_fit(v, (decode_HtmlWorkflowMessageDto, decode_TextWorkflowMessageDto))
     return result
 
@@ -6630,38 +6697,47 @@ def decode_UpdateWorkflowStepDto_family(v: Any) -> UpdateWorkflowStepDto:
     result: UpdateWorkflowStepDto
     if type(v) is dict:
         if "verifiedEmailId" in v and "includeCalendarEvent" in v:
-            result = first_fit(
-                v,
-                (
-                    decode_UpdateEmailAddressWorkflowStepDto,
-                    decode_UpdateEmailAttendeeWorkflowStepDto,
-                    decode_UpdatePhoneWhatsAppNumberWorkflowStepDto,
-                    decode_UpdatePhoneAttendeeWorkflowStepDto,
-                ),
-            )
-            return result
+            try:
+                return decode_UpdateEmailAddressWorkflowStepDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_UpdateEmailAddressWorkflowStepDto,
+                        decode_UpdateEmailAttendeeWorkflowStepDto,
+                        decode_UpdatePhoneWhatsAppNumberWorkflowStepDto,
+                        decode_UpdatePhoneAttendeeWorkflowStepDto,
+                    ),
+                )
+                return result
         if "includeCalendarEvent" in v:
-            result = first_fit(
-                v,
-                (
-                    decode_UpdateEmailAttendeeWorkflowStepDto,
-                    decode_UpdateEmailAddressWorkflowStepDto,
-                    decode_UpdatePhoneWhatsAppNumberWorkflowStepDto,
-                    decode_UpdatePhoneAttendeeWorkflowStepDto,
-                ),
-            )
-            return result
+            try:
+                return decode_UpdateEmailAttendeeWorkflowStepDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_UpdateEmailAttendeeWorkflowStepDto,
+                        decode_UpdateEmailAddressWorkflowStepDto,
+                        decode_UpdatePhoneWhatsAppNumberWorkflowStepDto,
+                        decode_UpdatePhoneAttendeeWorkflowStepDto,
+                    ),
+                )
+                return result
         if "verifiedPhoneId" in v:
-            result = first_fit(
-                v,
-                (
-                    decode_UpdatePhoneWhatsAppNumberWorkflowStepDto,
-                    decode_UpdateEmailAddressWorkflowStepDto,
-                    decode_UpdateEmailAttendeeWorkflowStepDto,
-                    decode_UpdatePhoneAttendeeWorkflowStepDto,
-                ),
-            )
-            return result
+            try:
+                return decode_UpdatePhoneWhatsAppNumberWorkflowStepDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_UpdatePhoneWhatsAppNumberWorkflowStepDto,
+                        decode_UpdateEmailAddressWorkflowStepDto,
+                        decode_UpdateEmailAttendeeWorkflowStepDto,
+                        decode_UpdatePhoneAttendeeWorkflowStepDto,
+                    ),
+                )
+                return result
     result = first_fit(
         v,
         (

@@ -4277,14 +4277,17 @@ def _union_BaseBookingLimitsCount_2024_06_14_or_Disabl_45baff(
 ) -> BaseBookingLimitsCount_2024_06_14 | Disabled_2024_06_14:
     result: BaseBookingLimitsCount_2024_06_14 | Disabled_2024_06_14
     if type(v) is dict and "disabled" in v:
-        result = first_fit(
-            v,
-            (
-                _event_types.decode_Disabled_2024_06_14,
-                _event_types.decode_BaseBookingLimitsCount_2024_06_14,
-            ),
-        )
-        return result
+        try:
+            return _event_types.decode_Disabled_2024_06_14(v)
+        except Mismatch:
+            result = first_fit(
+                v,
+                (
+                    _event_types.decode_Disabled_2024_06_14,
+                    _event_types.decode_BaseBookingLimitsCount_2024_06_14,
+                ),
+            )
+            return result
     result = first_fit(
         v,
         (
@@ -4300,14 +4303,17 @@ def _union_BaseBookingLimitsDuration_2024_06_14_or_Dis_33a30a(
 ) -> BaseBookingLimitsDuration_2024_06_14 | Disabled_2024_06_14:
     result: BaseBookingLimitsDuration_2024_06_14 | Disabled_2024_06_14
     if type(v) is dict and "disabled" in v:
-        result = first_fit(
-            v,
-            (
-                _event_types.decode_Disabled_2024_06_14,
-                _event_types.decode_BaseBookingLimitsDuration_2024_06_14,
-            ),
-        )
-        return result
+        try:
+            return _event_types.decode_Disabled_2024_06_14(v)
+        except Mismatch:
+            result = first_fit(
+                v,
+                (
+                    _event_types.decode_Disabled_2024_06_14,
+                    _event_types.decode_BaseBookingLimitsDuration_2024_06_14,
+                ),
+            )
+            return result
     result = first_fit(
         v,
         (
@@ -4335,38 +4341,47 @@ def _union_BusinessDaysWindow_2024_06_14_or_more(
     if type(v) is dict:
         tag = v.get("type")
         if tag == "businessDays":
-            result = first_fit(
-                v,
-                (
-                    _event_types.decode_BusinessDaysWindow_2024_06_14,
-                    _event_types.decode_CalendarDaysWindow_2024_06_14,
-                    _event_types.decode_RangeWindow_2024_06_14,
-                    _event_types.decode_Disabled_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return _event_types.decode_BusinessDaysWindow_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        _event_types.decode_BusinessDaysWindow_2024_06_14,
+                        _event_types.decode_CalendarDaysWindow_2024_06_14,
+                        _event_types.decode_RangeWindow_2024_06_14,
+                        _event_types.decode_Disabled_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "calendarDays":
-            result = first_fit(
-                v,
-                (
-                    _event_types.decode_CalendarDaysWindow_2024_06_14,
-                    _event_types.decode_BusinessDaysWindow_2024_06_14,
-                    _event_types.decode_RangeWindow_2024_06_14,
-                    _event_types.decode_Disabled_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return _event_types.decode_CalendarDaysWindow_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        _event_types.decode_CalendarDaysWindow_2024_06_14,
+                        _event_types.decode_BusinessDaysWindow_2024_06_14,
+                        _event_types.decode_RangeWindow_2024_06_14,
+                        _event_types.decode_Disabled_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "range":
-            result = first_fit(
-                v,
-                (
-                    _event_types.decode_RangeWindow_2024_06_14,
-                    _event_types.decode_BusinessDaysWindow_2024_06_14,
-                    _event_types.decode_CalendarDaysWindow_2024_06_14,
-                    _event_types.decode_Disabled_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return _event_types.decode_RangeWindow_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        _event_types.decode_RangeWindow_2024_06_14,
+                        _event_types.decode_BusinessDaysWindow_2024_06_14,
+                        _event_types.decode_CalendarDaysWindow_2024_06_14,
+                        _event_types.decode_Disabled_2024_06_14,
+                    ),
+                )
+                return result
     result = first_fit(
         v,
         (
@@ -4385,23 +4400,29 @@ def _union_BaseConfirmationPolicy_2024_06_14_or_Disabl_03e6bc(
     result: BaseConfirmationPolicy_2024_06_14 | Disabled_2024_06_14
     if type(v) is dict:
         if "type" in v and "blockUnconfirmedBookingsInBooker" in v:
-            result = first_fit(
-                v,
-                (
-                    _event_types.decode_BaseConfirmationPolicy_2024_06_14,
-                    _event_types.decode_Disabled_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return _event_types.decode_BaseConfirmationPolicy_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        _event_types.decode_BaseConfirmationPolicy_2024_06_14,
+                        _event_types.decode_Disabled_2024_06_14,
+                    ),
+                )
+                return result
         if "disabled" in v:
-            result = first_fit(
-                v,
-                (
-                    _event_types.decode_Disabled_2024_06_14,
-                    _event_types.decode_BaseConfirmationPolicy_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return _event_types.decode_Disabled_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        _event_types.decode_Disabled_2024_06_14,
+                        _event_types.decode_BaseConfirmationPolicy_2024_06_14,
+                    ),
+                )
+                return result
     result = first_fit(
         v,
         (
@@ -4418,23 +4439,29 @@ def _union_Recurrence_2024_06_14_or_Disabled_2024_06_14(
     result: Recurrence_2024_06_14 | Disabled_2024_06_14
     if type(v) is dict:
         if "interval" in v and "occurrences" in v and "frequency" in v:
-            result = first_fit(
-                v,
-                (
-                    _event_types.decode_Recurrence_2024_06_14,
-                    _event_types.decode_Disabled_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return _event_types.decode_Recurrence_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        _event_types.decode_Recurrence_2024_06_14,
+                        _event_types.decode_Disabled_2024_06_14,
+                    ),
+                )
+                return result
         if "disabled" in v:
-            result = first_fit(
-                v,
-                (
-                    _event_types.decode_Disabled_2024_06_14,
-                    _event_types.decode_Recurrence_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return _event_types.decode_Disabled_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        _event_types.decode_Disabled_2024_06_14,
+                        _event_types.decode_Recurrence_2024_06_14,
+                    ),
+                )
+                return result
     result = first_fit(
         v, (_event_types.decode_Recurrence_2024_06_14, _event_types.decode_Disabled_2024_06_14)
     )
@@ -4447,15 +4474,23 @@ def _union_Seats_2024_06_14_or_Disabled_2024_06_14(
     result: Seats_2024_06_14 | Disabled_2024_06_14
     if type(v) is dict:
         if "seatsPerTimeSlot" in v and "showAttendeeInfo" in v and "showAvailabilityCount" in v:
-            result = first_fit(
-                v, (_event_types.decode_Seats_2024_06_14, _event_types.decode_Disabled_2024_06_14)
-            )
-            return result
+            try:
+                return _event_types.decode_Seats_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (_event_types.decode_Seats_2024_06_14, _event_types.decode_Disabled_2024_06_14),
+                )
+                return result
         if "disabled" in v:
-            result = first_fit(
-                v, (_event_types.decode_Disabled_2024_06_14, _event_types.decode_Seats_2024_06_14)
-            )
-            return result
+            try:
+                return _event_types.decode_Disabled_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (_event_types.decode_Disabled_2024_06_14, _event_types.decode_Seats_2024_06_14),
+                )
+                return result
     result = first_fit(
         v, (_event_types.decode_Seats_2024_06_14, _event_types.decode_Disabled_2024_06_14)
     )
@@ -4469,35 +4504,44 @@ def _union_BusinessDaysWindow_2024_06_14_or_CalendarDa_955614(
     if type(v) is dict:
         tag = v.get("type")
         if tag == "businessDays":
-            result = first_fit(
-                v,
-                (
-                    _event_types.decode_BusinessDaysWindow_2024_06_14,
-                    _event_types.decode_CalendarDaysWindow_2024_06_14,
-                    _event_types.decode_RangeWindow_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return _event_types.decode_BusinessDaysWindow_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        _event_types.decode_BusinessDaysWindow_2024_06_14,
+                        _event_types.decode_CalendarDaysWindow_2024_06_14,
+                        _event_types.decode_RangeWindow_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "calendarDays":
-            result = first_fit(
-                v,
-                (
-                    _event_types.decode_CalendarDaysWindow_2024_06_14,
-                    _event_types.decode_BusinessDaysWindow_2024_06_14,
-                    _event_types.decode_RangeWindow_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return _event_types.decode_CalendarDaysWindow_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        _event_types.decode_CalendarDaysWindow_2024_06_14,
+                        _event_types.decode_BusinessDaysWindow_2024_06_14,
+                        _event_types.decode_RangeWindow_2024_06_14,
+                    ),
+                )
+                return result
         if tag == "range":
-            result = first_fit(
-                v,
-                (
-                    _event_types.decode_RangeWindow_2024_06_14,
-                    _event_types.decode_BusinessDaysWindow_2024_06_14,
-                    _event_types.decode_CalendarDaysWindow_2024_06_14,
-                ),
-            )
-            return result
+            try:
+                return _event_types.decode_RangeWindow_2024_06_14(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        _event_types.decode_RangeWindow_2024_06_14,
+                        _event_types.decode_BusinessDaysWindow_2024_06_14,
+                        _event_types.decode_CalendarDaysWindow_2024_06_14,
+                    ),
+                )
+                return result
     result = first_fit(
         v,
         (

@@ -907,49 +907,61 @@ def decode_CalendarEventLocation_family(v: Any) -> CalendarEventLocation:
     if type(v) is dict:
         tag = v.get("type")
         if tag == "video":
-            result = first_fit(
-                v,
-                (
-                    decode_CalendarEventVideoLocation,
-                    decode_CalendarEventPhoneLocation,
-                    decode_CalendarEventSipLocation,
-                    decode_CalendarEventMoreLocation,
-                ),
-            )
-            return result
+            try:
+                return decode_CalendarEventVideoLocation(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_CalendarEventVideoLocation,
+                        decode_CalendarEventPhoneLocation,
+                        decode_CalendarEventSipLocation,
+                        decode_CalendarEventMoreLocation,
+                    ),
+                )
+                return result
         if tag == "phone":
-            result = first_fit(
-                v,
-                (
-                    decode_CalendarEventPhoneLocation,
-                    decode_CalendarEventVideoLocation,
-                    decode_CalendarEventSipLocation,
-                    decode_CalendarEventMoreLocation,
-                ),
-            )
-            return result
+            try:
+                return decode_CalendarEventPhoneLocation(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_CalendarEventPhoneLocation,
+                        decode_CalendarEventVideoLocation,
+                        decode_CalendarEventSipLocation,
+                        decode_CalendarEventMoreLocation,
+                    ),
+                )
+                return result
         if tag == "sip":
-            result = first_fit(
-                v,
-                (
-                    decode_CalendarEventSipLocation,
-                    decode_CalendarEventVideoLocation,
-                    decode_CalendarEventPhoneLocation,
-                    decode_CalendarEventMoreLocation,
-                ),
-            )
-            return result
+            try:
+                return decode_CalendarEventSipLocation(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_CalendarEventSipLocation,
+                        decode_CalendarEventVideoLocation,
+                        decode_CalendarEventPhoneLocation,
+                        decode_CalendarEventMoreLocation,
+                    ),
+                )
+                return result
         if tag == "more":
-            result = first_fit(
-                v,
-                (
-                    decode_CalendarEventMoreLocation,
-                    decode_CalendarEventVideoLocation,
-                    decode_CalendarEventPhoneLocation,
-                    decode_CalendarEventSipLocation,
-                ),
-            )
-            return result
+            try:
+                return decode_CalendarEventMoreLocation(v)
+            except Mismatch:
+                result = first_fit(
+                    v,
+                    (
+                        decode_CalendarEventMoreLocation,
+                        decode_CalendarEventVideoLocation,
+                        decode_CalendarEventPhoneLocation,
+                        decode_CalendarEventSipLocation,
+                    ),
+                )
+                return result
     result = first_fit(
         v,
         (
