@@ -344,9 +344,7 @@ CLIENT_SECRET_OPERATIONS: frozenset[str] = frozenset({"OAuthFlowController_refre
 #: derived from the members' common words reads badly.
 FAMILY_NAMES: dict[str, str] = {
     "BookingOutput_2024_08_13": "Booking",
-    "CreateBookingInput_2024_08_13": "CreateBookingBody",
     "RescheduleBookingInput_2024_08_13": "RescheduleBookingBody",
-    "CancelBookingInput_2024_08_13": "CancelBookingBody",
     "TextAttribute": "AttributeWithOptions",
     "NameDefaultFieldInput_2024_06_14": "BookingFieldInput",
     "NameDefaultFieldOutput_2024_06_14": "BookingFieldOutput",
