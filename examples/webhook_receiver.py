@@ -1,6 +1,11 @@
-"""A webhook receiver (aiohttp) that verifies every delivery before trusting it.
+"""A webhook receiver (aiohttp): every delivery verified, processed once, retried on failure.
 
 ICALENDLY_WEBHOOK_SECRET=… python examples/webhook_receiver.py   # listens on :8081/webhooks
+
+The processor answers what the sender needs: 200 when the handler succeeded (or the delivery
+was already processed), 4xx for a forged or malformed delivery (not retried), 500 when the
+handler raised (the sender retries, and the retry is processed). With several replicas, pass
+``ledger=RedisLedger(url)`` (``icalendly_async.webhooks.redis``) so that they share the marks.
 """
 
 from __future__ import annotations
@@ -10,33 +15,26 @@ import os
 from aiohttp import web
 
 from icalendly_async.webhooks import (
-    SIGNATURE_HEADER,
-    ReplayGuard,
-    WebhookError,
+    BookingPayload,
     WebhookEvent,
-    verify_and_parse,
+    WebhookProcessor,
+    aiohttp_handler,
 )
 
 EVENTS = web.AppKey("events", list[WebhookEvent])
 
 
 def create_app(secret: str) -> web.Application:
-    guard = ReplayGuard(ttl=600)
-
-    async def receive(request: web.Request) -> web.Response:
-        body = await request.read()  # the raw bytes: the signature covers exactly these
-        try:
-            event = verify_and_parse(
-                body, request.headers.get(SIGNATURE_HEADER), secret, replay_guard=guard
-            )
-        except WebhookError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        request.app[EVENTS].append(event)  # hand it to your queue or database here
-        return web.json_response({"received": event.trigger_name})
-
     app = web.Application()
     app[EVENTS] = []
-    app.router.add_post("/webhooks", receive)
+
+    async def handle(event: WebhookEvent) -> None:
+        # Your work goes here (a database write, a queue): raise and the delivery is retried.
+        if isinstance(event.payload, BookingPayload):
+            print(event.trigger, event.payload.uid, event.payload.start_time)
+        app[EVENTS].append(event)
+
+    app.router.add_post("/webhooks", aiohttp_handler(WebhookProcessor(secret, handle)))
     return app
 
 

@@ -52,6 +52,8 @@ _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid")
 # that is shorter than the configured total by more than this (seconds): on a call granted at
 # once the configured timeout object is reused as is.
 _SLACK = 0.01
+# Replays of one call after token refreshes (see Pipeline._replay_after_refresh).
+_MAX_REPLAYS = 3
 
 
 class _Step(enum.Enum):
@@ -142,7 +144,7 @@ class Pipeline:
         timeout: aiohttp.ClientTimeout,
         events: Events,
     ) -> Response:
-        replayed = False
+        refreshed = False  # whether this call had the credential refreshed already
         url = self.http.url(spec.path)
         while True:
             attempt = await self._acquire(call, url, credential, options, events)
@@ -151,11 +153,11 @@ class Pipeline:
                 await self._send(call, spec, attempt, timeout, events)
             finally:
                 await self._feed_back(call, attempt, events)
-            step = await self._decide(call, spec, credential, options, attempt, replayed, events)
+            step = await self._decide(call, spec, credential, options, attempt, refreshed, events)
             if step is _Step.DONE:
                 return self._decode(call, spec, attempt)
             if step is _Step.REPLAY:
-                replayed = True
+                refreshed = True
 
     # -- 1 gate -----------------------------------------------------------------------------
 
@@ -303,7 +305,7 @@ class Pipeline:
         credential: Credential,
         options: CallOptions,
         attempt: _Attempt,
-        replayed: bool,
+        refreshed: bool,
         events: Events,
     ) -> _Step:
         policy = options.retry
@@ -314,8 +316,11 @@ class Pipeline:
         status = answer.status
         if 200 <= status < 300:
             return _Step.DONE
-        if status in (401, 498) and credential.can_refresh and not replayed:
-            await self._refresh(call, credential, attempt.headers, events)
+        if (
+            status in (401, 498)
+            and credential.can_refresh
+            and await self._replay_after_refresh(call, credential, attempt, refreshed, events)
+        ):
             call.attempts -= 1  # the replay after a refresh is not a retry
             return _Step.REPLAY
         wait = None
@@ -371,15 +376,36 @@ class Pipeline:
         await self.clock.sleep(delay)
         call.backing_off += delay
 
-    async def _refresh(
-        self, call: CallInfo, credential: Credential, used: dict[str, str], events: Events
-    ) -> None:
-        try:
-            await credential.refresh(self._refresh_tokens, used)
-        except BaseException:
-            events.refresh(call, False)
-            raise
-        events.refresh(call, True)
+    async def _replay_after_refresh(
+        self,
+        call: CallInfo,
+        credential: Credential,
+        attempt: _Attempt,
+        refreshed: bool,
+        events: Events,
+    ) -> bool:
+        """After a 401/498: whether to send the attempt again with a refreshed token.
+
+        The first time, the credential is refreshed (single-flight: a caller whose token was
+        replaced meanwhile just takes the new one). After that, the call is replayed again only
+        when the token it was refused with is no longer the current one (another refresh
+        rotated it while this call's replay was in flight), at most ``_MAX_REPLAYS`` times: a
+        token refused right after its refresh is an error, not a race.
+        """
+        if not refreshed:
+            try:
+                sent = await credential.refresh(self._refresh_tokens, attempt.headers)
+            except BaseException:
+                events.refresh(call, False)
+                raise
+            if sent is not False:  # False: another caller's new pair is used, nothing was sent
+                events.refresh(call, True)
+            return True
+        if call.sent - call.attempts >= _MAX_REPLAYS:
+            return False
+        current = await credential.auth_headers(self._refresh_tokens)
+        used = attempt.headers
+        return any(used.get(name) != value for name, value in current.items())
 
     # -- 7 decode ---------------------------------------------------------------------------
 

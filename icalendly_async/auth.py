@@ -1,29 +1,27 @@
 """Credentials: what to send with each attempt, how to name it for the limiter, how to refresh it.
 
 Three kinds (NOTES.md, "Credentials"): :class:`ApiKey` (``Bearer ical_…``), :class:`PlatformClient`
-(``x-cal-client-id`` / ``x-cal-secret-key``) and :class:`AccessToken` (a managed-user or OAuth token
-that expires and is refreshed with rotation). No secret is ever shown: reprs and messages mask it
+(``x-cal-client-id`` / ``x-cal-secret-key``) and :class:`AccessToken` (a managed-user token that
+expires and is refreshed with rotation; an OAuth user's credential comes from
+:meth:`~icalendly_async.OAuthApp.credential`). No secret is ever shown: reprs and messages mask it
 to its last four characters.
 
-This module does no I/O of its own: a refresh goes through a :data:`TokenRefresher` that the
-pipeline supplies, so the network stays in ``_http.py``.
+This module does no I/O of its own: an access token's refresh goes through a
+:data:`TokenRefresher` that the pipeline supplies (the network stays in ``_http.py``), and its
+pair is kept and refreshed once for everyone by :class:`~icalendly_async._keeper.TokenKeeper`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as _dt
 import enum
 import hashlib
-import inspect
-import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
-import attrs
-
+from ._clock import SYSTEM_CLOCK, Clock
+from ._keeper import RefreshFunction, TokenKeeper
+from ._tokens import InMemoryTokenStore, TokenPair, TokenStore, mask, to_instant
 from .errors import AuthenticationError, ConfigurationError
 from .ratelimit.headers import RateLimit
 
@@ -42,19 +40,8 @@ __all__ = [
     "mask",
 ]
 
-log = logging.getLogger("icalendly_async.auth")
-
 API_KEY_RATE_LIMIT = RateLimit(120, 60)
 PLATFORM_RATE_LIMIT = RateLimit(500, 60)
-
-
-def mask(secret: str | None) -> str:
-    """``'…1a2b'``: the last four characters, and nothing at all of a short secret."""
-    if not secret:
-        return "<none>"
-    if len(secret) < 12:
-        return "…****"
-    return "…" + secret[-4:]
 
 
 def _digest(kind: str, *parts: str) -> str:
@@ -78,64 +65,8 @@ def _check_secret(what: str, value: object) -> str:
     return value
 
 
-@attrs.frozen(repr=False)
-class TokenPair:
-    """An access token, its refresh token, and when the access token expires (aware UTC)."""
-
-    access_token: str
-    refresh_token: str | None = None
-    expires_at: _dt.datetime | None = None
-
-    def __repr__(self) -> str:
-        return (
-            f"TokenPair(access_token={mask(self.access_token)!r}, "
-            f"refresh_token={mask(self.refresh_token)!r}, expires_at={self.expires_at!r})"
-        )
-
-
 TokenRefresher = Callable[[str, str, str], Awaitable[TokenPair]]
 """``(client_id, client_secret, refresh_token) -> new pair``: supplied by the session."""
-
-
-class TokenStore(Protocol):
-    """Where an :class:`AccessToken` keeps its current pair.
-
-    ``lock()`` guards a refresh: whoever holds it re-reads the pair, and refreshes only if the
-    pair is still the one that failed. In memory by default; a shared store (Redis) makes the
-    same rule hold across processes.
-    """
-
-    async def get(self) -> TokenPair: ...
-
-    async def set(self, pair: TokenPair) -> None: ...
-
-    def lock(self) -> contextlib.AbstractAsyncContextManager[None]: ...
-
-
-class InMemoryTokenStore:
-    """The default :class:`TokenStore`: one pair and an :class:`asyncio.Lock`, in this process."""
-
-    __slots__ = ("_lock", "_pair")
-
-    def __init__(self, pair: TokenPair) -> None:
-        self._pair = pair
-        self._lock: asyncio.Lock | None = None
-
-    async def get(self) -> TokenPair:
-        return self._pair
-
-    async def set(self, pair: TokenPair) -> None:
-        self._pair = pair
-
-    @contextlib.asynccontextmanager
-    async def lock(self) -> AsyncIterator[None]:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            yield
-
-    def __repr__(self) -> str:
-        return f"InMemoryTokenStore({self._pair!r})"
 
 
 @runtime_checkable
@@ -166,8 +97,12 @@ class Credential(Protocol):
         """Whether :meth:`refresh` can produce new headers after a 401/498."""
         ...
 
-    async def refresh(self, refresher: TokenRefresher, failed: Mapping[str, str]) -> None:
-        """Refresh once for every caller whose attempt with ``failed`` headers was refused."""
+    async def refresh(self, refresher: TokenRefresher, failed: Mapping[str, str]) -> bool | None:
+        """Refresh once for every caller whose attempt with ``failed`` headers was refused.
+
+        ``True``: this call refreshed; ``False``: it uses a pair another caller (or process)
+        refreshed, and sent nothing; ``None``: not said.
+        """
         ...
 
     def client_secret_headers(self) -> dict[str, str] | None:
@@ -201,7 +136,7 @@ class FixedCredential:
     def can_refresh(self) -> bool:
         return False
 
-    async def refresh(self, refresher: TokenRefresher, failed: Mapping[str, str]) -> None:
+    async def refresh(self, refresher: TokenRefresher, failed: Mapping[str, str]) -> bool | None:
         raise AuthenticationError(401, None, f"a {self.kind} credential cannot be refreshed")
 
     def client_secret_headers(self) -> dict[str, str] | None:
@@ -335,40 +270,134 @@ class PlatformClient(FixedCredential):
 
 OnRefresh = Callable[[TokenPair], "Awaitable[None] | None"]
 
-_REFRESHES: set[asyncio.Task[None]] = set()  # refreshes running on, their callers cancelled
 
+class _PairRegistry(InMemoryTokenStore):
+    """Where an :class:`AccessToken` created without a store keeps its pair: one per process.
 
-def _to_datetime(value: _dt.datetime | float | None) -> _dt.datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, _dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _dt.datetime.fromtimestamp(value, tz=_dt.timezone.utc)
-    raise ConfigurationError(
-        f"AccessToken: expires_at must be a datetime or Unix seconds, got {type(value).__name__}"
-    )
-
-
-class AccessToken:
-    """A managed-user or OAuth access token, 500 requests / 60 s, refreshed with rotation.
-
-    With ``refresh_token``, ``client_id`` and ``client_secret`` it refreshes itself shortly before
-    ``expires_at`` and whenever the server answers 401/498, **once** for all concurrent calls
-    (single-flight), and replays the refused call once. Refresh tokens rotate: every refresh
-    returns a new pair, handed to ``on_refresh`` (a function or coroutine function) so you can
-    persist it. ``store`` lets several processes share the pair (see ``RedisTokenStore``).
+    Keyed by a digest of the pair the credential was created with, so that credentials built per
+    request from one stored pair share it: the first to find it expired refreshes, the others
+    wait and use the new pair. A refreshed pair's digest is an alias of the same entry, so a
+    credential built later from either pair finds the current one. At most ``MAX`` pairs and
+    aliases are kept (the least recently stored go first).
     """
 
-    __slots__ = (
-        "_client_id",
-        "_client_secret",
-        "_limit_key",
-        "_on_refresh",
-        "_rate_limit",
-        "_refresh_margin",
-        "_store",
-    )
+    __slots__ = ("_aliases",)
+
+    MAX = 10_000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._aliases: dict[str, str] = {}
+
+    @staticmethod
+    def _digest_of(client_id: str | None, pair: TokenPair) -> str:
+        return _digest("pair", client_id or "", pair.refresh_token or pair.access_token)
+
+    def key_for(self, client_id: str | None, pair: TokenPair) -> str:
+        digest = self._digest_of(client_id, pair)
+        return self._aliases.get(digest, digest)
+
+    def alias(self, client_id: str | None, pair: TokenPair, key: str) -> None:
+        digest = self._digest_of(client_id, pair)
+        if digest != key:
+            self._aliases.pop(digest, None)
+            self._aliases[digest] = key
+            _bound(self._aliases, self.MAX)
+
+    async def set(self, key: str, pair: TokenPair) -> None:
+        self._pairs.pop(key, None)  # most recently stored last
+        await super().set(key, pair)
+        _bound(self._pairs, self.MAX)
+
+
+def _bound(entries: dict[str, Any], limit: int) -> None:
+    while len(entries) > limit:
+        del entries[next(iter(entries))]
+
+
+_REGISTRY = _PairRegistry()
+
+
+class _KeptToken:
+    """Base of the bearer-token credentials whose pair a :class:`TokenKeeper` keeps: the
+    ``Authorization`` header from the current pair, refreshed (once for everyone) shortly before
+    it expires and after a 401/498. Subclasses say how to refresh (:meth:`_refresh_function`)."""
+
+    __slots__ = ("_keeper", "_limit_key", "_rate_limit")
+
+    _keeper: TokenKeeper
+    _limit_key: str
+    _rate_limit: RateLimit
+
+    @property
+    def kind(self) -> str:
+        return "access_token"
+
+    @property
+    def limit_key(self) -> str:
+        return self._limit_key
+
+    @property
+    def rate_limit(self) -> RateLimit:
+        return self._rate_limit
+
+    @property
+    def can_refresh(self) -> bool:
+        return True
+
+    @property
+    def store(self) -> TokenStore:
+        """Where the pair lives."""
+        return self._keeper.store
+
+    async def current(self) -> TokenPair:
+        """The pair in use now (after any refresh)."""
+        return await self._keeper.current()
+
+    def _refresh_function(self, refresher: TokenRefresher) -> RefreshFunction:
+        raise NotImplementedError
+
+    async def auth_headers(self, refresher: TokenRefresher) -> dict[str, str]:
+        keeper = self._keeper
+        pair = await keeper.current()
+        if self.can_refresh and pair.refresh_token and keeper.expiring(pair):
+            pair, _ = await keeper.refresh(pair.access_token, self._refresh_function(refresher))
+        return {"Authorization": f"Bearer {pair.access_token}"}
+
+    async def refresh(self, refresher: TokenRefresher, failed: Mapping[str, str]) -> bool:
+        used = failed.get("Authorization", "").removeprefix("Bearer ")
+        _, refreshed = await self._keeper.refresh(used, self._refresh_function(refresher))
+        return refreshed
+
+    def client_secret_headers(self) -> dict[str, str] | None:
+        return None
+
+
+class AccessToken(_KeptToken):
+    """A managed user's access token, 500 requests / 60 s, refreshed with rotation.
+
+    (An OAuth partner app's users get their credential from
+    :meth:`~icalendly_async.OAuthApp.credential`, which refreshes at the OAuth token endpoint;
+    any other bearer token can be given without ``client_id``/``client_secret``: not refreshed.)
+
+    With ``refresh_token``, ``client_id`` and ``client_secret`` it refreshes itself shortly before
+    ``expires_at`` (``refresh_margin`` seconds, on ``clock``) and whenever the server answers
+    401/498, **once** for all concurrent calls (single-flight), and replays the refused call once.
+    ``expires_at`` is a datetime, Unix seconds, or epoch milliseconds (the platform's
+    ``accessTokenExpiresAt`` as it comes).
+
+    Refresh tokens rotate: every refresh returns a new pair, handed to ``on_refresh`` (a function
+    or coroutine function) so you can persist it; an exception it raises reaches the call that
+    refreshed, unchanged, while the new pair stays in use.
+
+    Building one per request from the pair you stored is fine: credentials created from the same
+    pair share it in this process, so one of them refreshes and the others use its new pair
+    (also when built from the old pair after the refresh). ``store`` and ``key`` keep the pair in
+    a :class:`TokenStore` under ``key`` instead (``RedisTokenStore``: shared by every process),
+    the given pair seeding it when it holds none.
+    """
+
+    __slots__ = ("_client_id", "_client_secret", "_registered")
 
     def __init__(
         self,
@@ -381,8 +410,10 @@ class AccessToken:
         *,
         rate_limit: RateLimit | None = None,
         store: TokenStore | None = None,
+        key: str | None = None,
         refresh_margin: float = 60.0,
         limit_key: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         _check_secret("AccessToken: access_token", access_token)
         if access_token.startswith("ical_"):
@@ -399,94 +430,62 @@ class AccessToken:
             raise ConfigurationError("AccessToken: on_refresh must be callable")
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise ConfigurationError("AccessToken: rate_limit must be a RateLimit")
-        pair = TokenPair(access_token, refresh_token, _to_datetime(expires_at))
-        self._store: TokenStore = store if store is not None else InMemoryTokenStore(pair)
+        _check_margin("AccessToken", refresh_margin)
+        seed = TokenPair(
+            access_token, refresh_token, to_instant(expires_at, "AccessToken: expires_at")
+        )
+        if store is None:
+            if key is not None:
+                raise ConfigurationError(
+                    "AccessToken: key= names a pair in a TokenStore; pass store= as well"
+                )
+            store, key = _REGISTRY, _REGISTRY.key_for(client_id, seed)
+            self._limit_key = limit_key or _digest("access_token", access_token)
+        else:
+            if not isinstance(store, TokenStore):
+                raise ConfigurationError(
+                    "AccessToken: store must be a TokenStore (get, set, mark_dead, lock)"
+                )
+            if key is None:
+                key = _digest("pair", client_id or "", refresh_token or access_token)
+            elif not isinstance(key, str) or not key:
+                raise ConfigurationError("AccessToken: key must be a non-empty string")
+            # Stable across rotations and processes: the pair changes, the user does not.
+            self._limit_key = limit_key or _digest("access_token", client_id or "", key)
+        self._registered = store is _REGISTRY
+        self._keeper = TokenKeeper(
+            store, key, seed=seed, on_new_pair=on_refresh, margin=refresh_margin, clock=clock
+        )
         self._client_id = client_id
         self._client_secret = client_secret
-        self._on_refresh = on_refresh
         self._rate_limit = rate_limit or PLATFORM_RATE_LIMIT
-        self._refresh_margin = refresh_margin
-        # Stable across rotations: the pair changes, the credential (and its bucket) does not.
-        self._limit_key = limit_key or _digest("access_token", access_token)
-
-    @property
-    def kind(self) -> str:
-        return "access_token"
-
-    @property
-    def limit_key(self) -> str:
-        return self._limit_key
-
-    @property
-    def rate_limit(self) -> RateLimit:
-        return self._rate_limit
-
-    @property
-    def store(self) -> TokenStore:
-        return self._store
 
     @property
     def can_refresh(self) -> bool:
         return self._client_id is not None and self._client_secret is not None
 
-    async def current(self) -> TokenPair:
-        """The pair in use now (after any refresh)."""
-        return await self._store.get()
-
-    def _expiring(self, pair: TokenPair) -> bool:
-        if pair.expires_at is None:
-            return False
-        return pair.expires_at.timestamp() - time.time() <= self._refresh_margin
-
-    async def auth_headers(self, refresher: TokenRefresher) -> dict[str, str]:
-        pair = await self._store.get()
-        if self.can_refresh and pair.refresh_token and self._expiring(pair):
-            await self._refresh_if_current(refresher, pair.access_token)
-            pair = await self._store.get()
-        return {"Authorization": f"Bearer {pair.access_token}"}
-
-    async def refresh(self, refresher: TokenRefresher, failed: Mapping[str, str]) -> None:
-        used = failed.get("Authorization", "").removeprefix("Bearer ")
-        await self._refresh_if_current(refresher, used)
-
-    async def _refresh_if_current(self, refresher: TokenRefresher, stale_access: str) -> None:
-        if self._client_id is None or self._client_secret is None:
+    def _refresh_function(self, refresher: TokenRefresher) -> RefreshFunction:
+        client_id, client_secret = self._client_id, self._client_secret
+        if client_id is None or client_secret is None:
             raise ConfigurationError(
                 "AccessToken: cannot refresh without client_id and client_secret "
                 "(the OAuth client the token belongs to)"
             )
-        # Shielded: once begun, a refresh runs to its end even if the call that began it is
-        # cancelled. The server rotates the refresh token as soon as it has the request, so an
-        # abandoned answer would lose the only valid pair and kill the credential for good.
-        task = asyncio.ensure_future(self._refresh_locked(refresher, stale_access))
-        _REFRESHES.add(task)
-        task.add_done_callback(_REFRESHES.discard)
-        await asyncio.shield(task)
+        registered, key = self._registered, self._keeper.key
 
-    async def _refresh_locked(self, refresher: TokenRefresher, stale_access: str) -> None:
-        assert self._client_id is not None and self._client_secret is not None
-        async with self._store.lock():
-            pair = await self._store.get()
-            if pair.access_token != stale_access:
-                return  # someone refreshed while we waited for the lock: use their pair
+        async def refresh(pair: TokenPair) -> TokenPair:
             if not pair.refresh_token:
                 raise AuthenticationError(
                     498,
                     "ACCESS_TOKEN_IS_EXPIRED",
                     "the access token expired and no refresh token is held",
                 )
-            new = await refresher(self._client_id, self._client_secret, pair.refresh_token)
-            await self._store.set(new)
-            if self._on_refresh is not None:
-                try:
-                    result = self._on_refresh(new)
-                    if inspect.isawaitable(result):
-                        await result
-                except Exception as exc:  # the refresh itself succeeded; never lose the new pair
-                    log.error(
-                        "on_refresh callback failed (%s); the new token pair is still in use",
-                        type(exc).__name__,
-                    )
+            new = await refresher(client_id, client_secret, pair.refresh_token)
+            if registered:  # a credential built later from the new pair finds this entry
+                _REGISTRY.alias(client_id, new, key)
+            return new
+
+        return refresh
 
     def client_secret_headers(self) -> dict[str, str] | None:
         if self._client_secret is None:
@@ -496,5 +495,14 @@ class AccessToken:
     def __repr__(self) -> str:
         return (
             f"AccessToken(limit_key={self._limit_key!r}, client_id={self._client_id!r}, "
-            f"client_secret={mask(self._client_secret)!r}, store={type(self._store).__name__})"
+            f"client_secret={mask(self._client_secret)!r}, "
+            f"store={type(self._keeper.store).__name__})"
+        )
+
+
+def _check_margin(owner: str, margin: object) -> None:
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
+        raise ConfigurationError(
+            f"{owner}: refresh_margin must be seconds >= 0 (refresh that long before expiry), "
+            f"got {margin!r}"
         )

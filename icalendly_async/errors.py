@@ -6,6 +6,10 @@
     ├── ConfigurationError            bad arguments; raised before anything is sent
     │   └── ParameterError            an endpoint argument of the wrong type or name
     ├── PlanTierError                 the operation is outside the client's plan; nothing sent
+    ├── ReauthorizationRequired       a user's grant is gone (``invalid_grant``): send them through
+    │                                 the OAuth flow again (``user_key`` says who)
+    ├── OAuthStateError               the ``state`` of an OAuth callback is not the one issued
+    ├── TokenStoreWriteError          a refreshed token pair could not be stored (still in use here)
     ├── TransportError                no usable HTTP response
     │   ├── TimeoutError              (also an ``asyncio.TimeoutError``)
     │   └── ConnectionError           (also a builtin ``ConnectionError``)
@@ -45,12 +49,15 @@ __all__ = [
     "DecodeError",
     "ICalendlyError",
     "NotFoundError",
+    "OAuthStateError",
     "ParameterError",
     "PermissionDeniedError",
     "PlanTierError",
     "RateLimitError",
+    "ReauthorizationRequired",
     "ServerError",
     "TimeoutError",
+    "TokenStoreWriteError",
     "TransportError",
     "UnprocessableEntityError",
     "error_for_status",
@@ -118,6 +125,47 @@ class PlanTierError(ICalendlyError):
             "Nothing was sent. Create the client with the plan your account has "
             "(or plan=None to let the server decide)."
         )
+
+
+class ReauthorizationRequired(ICalendlyError):
+    """The user's tokens can no longer be refreshed: send them through the OAuth flow again.
+
+    Raised when the token endpoint refuses a refresh with ``invalid_grant`` (the user revoked the
+    app, the refresh token expired or was used twice), and by every later call for the same user:
+    the token store forgets the dead pair, so no other process tries it again. ``user_key`` is the
+    key the pair was stored under (your user's id); ``error`` the server's RFC 6749 error code when
+    one was given.
+    """
+
+    def __init__(self, user_key: str, reason: str, *, error: str | None = None) -> None:
+        self.user_key = user_key
+        self.error = error
+        super().__init__(
+            f"user {user_key!r} must authorize the app again: {reason}. Send them to "
+            "OAuthApp.authorization_url() and store the new pair with exchange_code()."
+        )
+
+
+class OAuthStateError(ICalendlyError):
+    """The ``state`` the OAuth callback carries is not the one this browser was sent with.
+
+    Raised by :meth:`~icalendly_async.OAuthApp.exchange_code` before anything is sent: the
+    callback may be forged (CSRF) or belong to another login attempt. Answer 400 and start over.
+    """
+
+
+class TokenStoreWriteError(ICalendlyError):
+    """A refreshed token pair could not be written to the token store.
+
+    The refresh itself succeeded and the old refresh token is now dead on the server, so the new
+    pair is the only one that works: it was handed to ``on_refresh`` first, it is kept in this
+    process (the next call uses it, and writing it is tried again), and the store write was
+    retried. ``user_key`` names the pair; the cause is the store's own error.
+    """
+
+    def __init__(self, user_key: str, message: str) -> None:
+        self.user_key = user_key
+        super().__init__(message)
 
 
 class TransportError(ICalendlyError):

@@ -28,14 +28,13 @@ async def main(config: dict[str, Any]) -> dict[str, Any]:
     store: RedisTokenStore | None = None
     credential: Credential
     if config["mode"] == "refresh":
-        store = RedisTokenStore(
-            url,
-            "managed-user",
-            prefix=config["prefix"],
-            initial=TokenPair(config["access_token"], config["refresh_token"]),
-        )
+        store = RedisTokenStore(url, prefix=config["prefix"])
         credential = await store.access_token(
-            client_id=config["client_id"], client_secret=config["client_secret"], rate_limit=limit
+            "managed-user",
+            initial=TokenPair(config["access_token"], config["refresh_token"]),
+            client_id=config["client_id"],
+            client_secret=config["client_secret"],
+            rate_limit=limit,
         )
     else:
         credential = ApiKey(config["api_key"], rate_limit=limit)
@@ -77,7 +76,7 @@ async def main(config: dict[str, Any]) -> dict[str, Any]:
                 *(timed() for _ in range(config["calls"])), return_exceptions=True
             )
         ended = time.time()
-        pair = await store.get() if store is not None else None
+        pair = await store.get("managed-user") if store is not None else None
         return {
             "started": started,
             "ended": ended,

@@ -218,3 +218,80 @@ def test_export_shares_limits_through_redis(
     )
     assert done.returncode == 0, done.stderr
     assert len(out.read_text().splitlines()) == 5000
+
+
+def test_the_key_comes_from_a_file_or_the_environment_and_a_flag_is_warned_about(
+    mock_server: MockServer, tmp_path: Path
+) -> None:
+    key = mock_server.settings["ICALENDLY_API_KEY"]
+    base_url = mock_server.settings["ICALENDLY_BASE_URL"]
+    key_file = tmp_path / "key"
+    key_file.write_text(key + "\n")
+    by_file = _run(
+        "export", "webhooks", "--out", str(tmp_path / "a.jsonl"), "--api-key-file",
+        str(key_file), "--quiet", ICALENDLY_BASE_URL=base_url,
+    )  # fmt: skip
+    assert by_file.returncode == 0, by_file.stderr
+    assert "warning" not in by_file.stderr and key not in by_file.stdout + by_file.stderr
+    by_flag = _run(
+        "export", "webhooks", "--out", str(tmp_path / "b.jsonl"), "--api-key", key, "--quiet",
+        ICALENDLY_BASE_URL=base_url,
+    )  # fmt: skip
+    assert by_flag.returncode == 0, by_flag.stderr
+    assert "--api-key puts the API key in the process list" in by_flag.stderr
+    assert key not in by_flag.stdout + by_flag.stderr
+    missing = _run(
+        "export", "webhooks", "--out", str(tmp_path / "c.jsonl"), ICALENDLY_BASE_URL=base_url
+    )
+    assert missing.returncode == 1 and "--api-key-file" in missing.stderr
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    blank = _run(
+        "export", "webhooks", "--out", str(tmp_path / "d.jsonl"), "--api-key-file", str(empty),
+        ICALENDLY_BASE_URL=base_url,
+    )  # fmt: skip
+    assert blank.returncode == 1 and "is empty" in blank.stderr
+
+
+def test_the_key_is_prompted_for_without_echo_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import argparse
+
+    from icalendly_async.cli._settings import secret_setting
+
+    prompts: list[str] = []
+
+    def getpass(prompt: str) -> str:
+        prompts.append(prompt)
+        return " ical_0123456789abcdef \n"
+
+    monkeypatch.delenv("ICALENDLY_API_KEY", raising=False)
+    monkeypatch.setattr("getpass.getpass", getpass)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    args = argparse.Namespace(api_key=None, api_key_file=None)
+    value = secret_setting(args, "api_key", "ICALENDLY_API_KEY", "the API key", prompt=True)
+    assert value == "ical_0123456789abcdef" and prompts == ["the API key (not echoed): "]
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)  # a pipe or a cron job: no prompt
+    assert secret_setting(args, "api_key", "ICALENDLY_API_KEY", "the key", prompt=True) is None
+
+
+def test_mock_server_warns_loudly_on_a_non_loopback_host() -> None:
+    process = subprocess.Popen(
+        [*_command(), "mock-server", "--host", "0.0.0.0", "--port", "0", "--bookings", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    try:
+        assert process.stderr is not None
+        warning = process.stderr.readline()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert "WARNING" in warning and "every machine" in warning

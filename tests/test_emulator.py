@@ -15,9 +15,10 @@ import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import pytest
 import pytest_asyncio
 
+from icalendly_async import TokenPair
 from icalendly_async.plans import Plan
 from icalendly_async.ratelimit.headers import RateLimit
-from icalendly_async.testing import Emulator, Fault, TokenPair
+from icalendly_async.testing import Emulator, Fault
 
 from ._schema_validation import validate_emulator_responses  # noqa: F401
 
@@ -218,11 +219,12 @@ async def test_cal_api_version_header_is_ignored_and_not_echoed(
 async def test_access_token_works_then_498_when_expired(http: aiohttp.ClientSession) -> None:
     async with Emulator() as emu:
         pair = emu.issue_tokens()
-        assert isinstance(pair, TokenPair)
+        assert isinstance(pair, TokenPair) and pair.refresh_token is not None
         assert pair.access_token not in repr(pair) and pair.refresh_token not in repr(pair)
-        now_ms = time.time() * 1000
-        assert now_ms + 3500_000 < pair.access_token_expires_at < now_ms + 3700_000
-        assert pair.refresh_token_expires_at > now_ms + 360 * 24 * 3600 * 1000
+        assert pair.expires_at is not None and pair.refresh_expires_at is not None
+        now = time.time()
+        assert now + 3500 < pair.expires_at.timestamp() < now + 3700
+        assert pair.refresh_expires_at.timestamp() > now + 360 * 24 * 3600
         answer = await call(http, emu, "/v2/me", headers=bearer(pair.access_token))
         assert answer.status == 200
         assert answer.json()["data"]["id"] == emu.data.users_of_client[emu.client_id][0]

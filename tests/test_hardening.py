@@ -169,3 +169,48 @@ async def test_dot_segments_never_reach_the_server(
         recording_server.handler = None
         await client.request("GET", "/v2/bookings/a..b")
     assert [r["path"] for r in recording_server.requests] == ["/v2/bookings/a..b"]
+
+
+async def test_a_replay_refused_after_another_rotation_is_sent_again_with_the_newest_token(
+    recording_server: RecordingServer,
+) -> None:
+    """A call refused with T1 refreshes to T2; while its replay is in flight, another process
+    rotates T2 to T3 in the shared store and the server refuses T2: the call is replayed once
+    more with T3 instead of failing. A token refused right after the call's own refresh is an
+    error (see the 498 storm test), so this happens only when the token changed meanwhile."""
+    from icalendly_async import AccessToken, InMemoryTokenStore, TokenPair
+
+    store = InMemoryTokenStore()  # shared with "another process" below
+    token = AccessToken(
+        "at-one-0123456789",
+        "rt-one-0123456789",
+        client_id="cid",
+        client_secret="csecret-0123",
+        store=store,
+        key="user-1",
+    )
+
+    async def server(request: web.Request) -> web.StreamResponse:
+        if request.path.startswith("/v2/oauth/"):
+            data = {"accessToken": "at-two-0123456789", "refreshToken": "rt-two-0123456789"}
+            return web.json_response({"status": "success", "data": data})
+        used = request.headers["Authorization"].removeprefix("Bearer ")
+        if used == "at-two-0123456789":  # meanwhile another process rotated it
+            await store.set("user-1", TokenPair("at-three-0123456789", "rt-three-0123456789"))
+        if used != "at-three-0123456789":
+            body = {"status": "error", "error": {"code": "ACCESS_TOKEN_IS_EXPIRED", "message": "x"}}
+            return web.json_response(body, status=498)
+        return web.json_response(OK)
+
+    recording_server.handler = server
+    async with ICalendly(
+        token, base_url=recording_server.base_url, allow_insecure_http=True
+    ) as client:
+        response = await client.request_response("GET", "/v2/me")
+    assert response.status == 200 and response.attempts == 1
+    sent = [
+        r["headers"]["Authorization"].removeprefix("Bearer ")
+        for r in recording_server.requests
+        if r["path"] == "/v2/me"
+    ]
+    assert sent == ["at-one-0123456789", "at-two-0123456789", "at-three-0123456789"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
+from .._request import is_loopback
 from ..testing import ServerInfo, serve
 
 __all__ = ["add_parser", "run"]
@@ -30,6 +32,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 async def run(args: argparse.Namespace, say: Callable[[str], None]) -> None:
+    if not is_loopback(args.host):
+        print(
+            f"icalendly: WARNING: --host {args.host} is not a loopback address: the emulator "
+            "will serve working test credentials (printed below, and its platform client's "
+            "secret) to every machine that can reach this one. Use --host 127.0.0.1 unless "
+            "that is what you want.",
+            file=sys.stderr,
+            flush=True,
+        )
+
     def announce(info: ServerInfo) -> None:
         say(f"iCalendly emulator listening on {info.base_url}")
         for name, value in info.environment().items():  # throwaway test credentials

@@ -13,14 +13,15 @@ fixtures ``icalendly_emulator`` and ``icalendly_webhook_receiver``. From a shell
 ``icalendly mock-server`` (:func:`serve`).
 """
 
-from ._credentials import OAuthClient, TokenPair
+from ._credentials import OAuthClient
 from ._faults import Fault, FaultKind
+from ._oauth import PartnerApp
 from ._receiver import ReceivedWebhook, WebhookReceiver
 from ._routes import implemented_operations
 from ._serve import ServerInfo, run, serve
 from ._stats import EmulatorStats, RequestRecord
 from ._validation import SchemaViolation
-from ._webhooks import WebhookDelivery
+from ._webhooks import DeliveryAttempt, WebhookDelivery
 from .emulator import VALIDATE_ENV, Emulator, SchemaViolationError
 
 __all__ = [
@@ -30,12 +31,13 @@ __all__ = [
     "Fault",
     "FaultKind",
     "OAuthClient",
+    "PartnerApp",
     "ReceivedWebhook",
     "RequestRecord",
     "SchemaViolation",
     "SchemaViolationError",
     "ServerInfo",
-    "TokenPair",
+    "DeliveryAttempt",
     "WebhookDelivery",
     "WebhookReceiver",
     "implemented_operations",

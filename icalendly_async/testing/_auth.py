@@ -52,7 +52,8 @@ class AuthKind(enum.Enum):
     ANY = "any"  # an API key, an access token or a platform client
     PUBLIC = "public"  # anything, or nothing
     PLATFORM_CLIENT = "platform_client"  # x-cal-secret-key (+ the client id of the path)
-    CLIENT_SECRET = "client_secret"  # the token refresh: the handler checks the secret itself
+    # the token endpoints (and the authorize page): the handler checks the client itself
+    CLIENT_SECRET = "client_secret"
 
 
 DEFAULT_LIMITS: dict[Kind, RateLimit] = {

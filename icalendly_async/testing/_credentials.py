@@ -1,18 +1,22 @@
-"""The credentials the emulator knows: API keys, platform OAuth clients, managed-user tokens.
+"""The credentials the emulator knows: API keys, platform OAuth clients, access tokens.
 
-Access tokens live ``access_token_ttl`` seconds, refresh tokens a year. Refresh tokens rotate:
-a refresh invalidates the refresh token it used and the access token issued with it.
-Expiry instants are epoch milliseconds, as the API sends them.
+Managed users' access tokens live ``access_token_ttl`` seconds, their refresh tokens a year.
+Refresh tokens rotate: a refresh invalidates the refresh token it used and the access token
+issued with it. Expiry instants are epoch milliseconds, as the API sends them, on the
+emulator's clock. (OAuth partner apps' grants are in :mod:`._oauth`; their access tokens are
+registered here, since every route authenticates through this store.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import time
+from datetime import datetime
 
 import attrs
 
+from .._clock import SYSTEM_CLOCK, Clock
+from .._tokens import TokenPair
 from ..plans import Plan
 from ..ratelimit.headers import RateLimit
 from ._envelope import ApiError
@@ -22,8 +26,8 @@ __all__ = [
     "ApiKeyRecord",
     "CredentialStore",
     "OAuthClient",
-    "TokenPair",
     "digest",
+    "keys_json",
 ]
 
 REFRESH_TOKEN_TTL_MS = 365 * 24 * 3600 * 1000
@@ -42,30 +46,21 @@ def digest(value: str) -> str:
     return found
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+def _ms(when: datetime | None) -> int:
+    assert when is not None  # the emulator states both instants of what it issues
+    return round(when.timestamp() * 1000)
 
 
-@attrs.frozen
-class TokenPair:
-    """A managed user's tokens, as ``/v2/oauth/{clientId}/refresh`` returns them.
-
-    The expiry instants are epoch milliseconds. The tokens never appear in the repr.
-    """
-
-    access_token: str = attrs.field(repr=False)
-    refresh_token: str = attrs.field(repr=False)
-    access_token_expires_at: int
-    refresh_token_expires_at: int
-
-    def as_json(self) -> dict[str, str | int]:
-        """The ``data`` of the refresh response."""
-        return {
-            "accessToken": self.access_token,
-            "refreshToken": self.refresh_token,
-            "accessTokenExpiresAt": self.access_token_expires_at,
-            "refreshTokenExpiresAt": self.refresh_token_expires_at,
-        }
+def keys_json(pair: TokenPair) -> dict[str, str | int]:
+    """A managed user's pair as the platform sends it (``KeysResponseDto``'s ``data``): the
+    expiry instants in epoch milliseconds."""
+    assert pair.refresh_token is not None
+    return {
+        "accessToken": pair.access_token,
+        "refreshToken": pair.refresh_token,
+        "accessTokenExpiresAt": _ms(pair.expires_at),
+        "refreshTokenExpiresAt": _ms(pair.refresh_expires_at),
+    }
 
 
 @attrs.frozen
@@ -108,8 +103,9 @@ class _RefreshTokenRecord:
 class CredentialStore:
     """Every credential the emulator accepts, and the token life cycle."""
 
-    def __init__(self, *, access_token_ttl: float) -> None:
+    def __init__(self, *, access_token_ttl: float, clock: Clock = SYSTEM_CLOCK) -> None:
         self.access_token_ttl = access_token_ttl
+        self.clock = clock
         self.api_keys: dict[str, ApiKeyRecord] = {}
         self.clients: dict[str, OAuthClient] = {}
         self.access_tokens: dict[str, AccessTokenRecord] = {}
@@ -165,18 +161,26 @@ class CredentialStore:
             )
         return client
 
+    def now_ms(self) -> int:
+        """Now, in epoch milliseconds, on the emulator's clock."""
+        return int(self.clock.time() * 1000)
+
+    def add_access_token(self, client_id: str, user_id: int, ttl: float) -> tuple[str, int]:
+        """A new access token of ``user_id`` for ``client_id``, and when it expires (ms)."""
+        token = secrets.token_urlsafe(32)
+        expires = self.now_ms() + int(ttl * 1000)
+        self.access_tokens[token] = AccessTokenRecord(client_id, user_id, expires)
+        return token, expires
+
     def issue(self, client_id: str, user_id: int) -> TokenPair:
         """A new token pair for a managed user of ``client_id``."""
-        now = _now_ms()
-        access = secrets.token_urlsafe(32)
+        access, access_expires = self.add_access_token(client_id, user_id, self.access_token_ttl)
         refresh = secrets.token_urlsafe(32)
-        access_expires = now + int(self.access_token_ttl * 1000)
-        refresh_expires = now + REFRESH_TOKEN_TTL_MS
-        self.access_tokens[access] = AccessTokenRecord(client_id, user_id, access_expires)
+        refresh_expires = self.now_ms() + REFRESH_TOKEN_TTL_MS
         self._refresh_tokens[refresh] = _RefreshTokenRecord(
             client_id, user_id, refresh_expires, access
         )
-        return TokenPair(access, refresh, access_expires, refresh_expires)
+        return TokenPair(access, refresh, access_expires, refresh_expires_at=refresh_expires)
 
     def rotate(self, client_id: str, refresh_token: str) -> TokenPair:
         """Exchange ``refresh_token`` for a new pair; the old pair stops working (or a 401)."""
@@ -185,7 +189,7 @@ class CredentialStore:
             raise ApiError(401, "Invalid refresh token: unknown, or already used (they rotate)")
         del self._refresh_tokens[refresh_token]
         self.access_tokens.pop(record.access_token, None)
-        if record.expires_at_ms <= _now_ms():
+        if record.expires_at_ms <= self.now_ms():
             raise ApiError(401, "Refresh token expired")
         return self.issue(client_id, record.user_id)
 
@@ -200,7 +204,7 @@ class CredentialStore:
 
     def expire_access_tokens(self) -> None:
         """Every access token issued so far is expired from now on."""
-        now = _now_ms()
+        now = self.now_ms()
         for record in self.access_tokens.values():
             record.expires_at_ms = min(record.expires_at_ms, now)
 
@@ -209,6 +213,6 @@ class CredentialStore:
         record = self.access_tokens.get(token)
         if record is None:
             raise ApiError(401, "Invalid Access Token")
-        if record.expires_at_ms <= _now_ms():
+        if record.expires_at_ms <= self.now_ms():
             raise ApiError(498, "ACCESS_TOKEN_IS_EXPIRED", code="ACCESS_TOKEN_IS_EXPIRED")
         return record

@@ -50,6 +50,8 @@ class DataStore:
         self.reservations = ReservationStore()
         self.users_of_client: dict[str, list[int]] = {}
         self.client_profiles: dict[str, JSONObject] = {}
+        # who manages each OAuth client (the user whose API key made it); missing: the owner
+        self.client_owners: dict[str, int] = {}
         self._user_rng = random.Random(f"{seed}/managed-users")
         self._next_managed_id = 5001
         seed_world(self, bookings)

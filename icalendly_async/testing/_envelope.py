@@ -12,6 +12,7 @@ The ``code`` is the name of the NestJS exception the real service raises for tha
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Any
@@ -58,11 +59,13 @@ def reason_for(status: int) -> str:
 
 @attrs.frozen(slots=True)
 class Reply:
-    """What a handler answers: the status and the encoded body."""
+    """What a handler answers: the status, the encoded body, and headers of its own (a
+    redirect's ``Location``, say)."""
 
     body: bytes
     status: int = 200
     content_type: str = "application/json"
+    headers: Mapping[str, str] | None = None
 
 
 def success(data: Any, pagination: Any = None, *, status: int = 200) -> Reply:

@@ -119,6 +119,8 @@ def make_handler(
             _log.exception("emulator: the handler of %s %s failed", method, spec.path)
             reply = ApiError(500, "Internal server error").reply(request.path_qs)
         status = reply.status
+        if reply.headers:
+            headers.update(reply.headers)
         validator = state.validator
         if validator is not None:
             problem = (

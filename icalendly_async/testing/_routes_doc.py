@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._resources import ROUTES
-from ._spec import operations
+from ._spec import documented_additions, operations
 
 __all__ = ["END", "START", "render_markdown", "replace_block", "stale"]
 
@@ -24,6 +24,9 @@ END = "<!-- emulator-routes:end -->"
 def render_markdown() -> str:
     """The Markdown list (without the markers)."""
     tags = {operation.operation_id: operation.tag for operation in operations()}
+    for item in documented_additions().values():  # the OAuth 2.0 endpoints: no generated method
+        for added in item.values():
+            tags[added["operationId"]] = added["tags"][0]
     total = len(tags)
     rows: dict[str, list[str]] = {}
     for spec in ROUTES:

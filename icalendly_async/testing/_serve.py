@@ -30,22 +30,41 @@ __all__ = ["ServerInfo", "run", "serve"]
 
 @attrs.frozen
 class ServerInfo:
-    """Where the emulator listens and what to call it with. Secrets stay out of the repr."""
+    """Where the emulator listens and what to call it with. Secrets stay out of the repr.
+
+    ``oauth_*``: the partner apps of "Continue with iCalendly": a confidential one (id and
+    secret) and a public one (PKCE), both registered with ``oauth_redirect_uri``; the browser
+    goes to ``authorize_url``.
+    """
 
     base_url: str
     api_key: str = attrs.field(repr=False)
     client_id: str
     client_secret: str = attrs.field(repr=False)
+    authorize_url: str = ""
+    oauth_client_id: str = ""
+    oauth_client_secret: str = attrs.field(default="", repr=False)
+    oauth_public_client_id: str = ""
+    oauth_redirect_uri: str = ""
 
     def environment(self) -> dict[str, str]:
         """The settings as environment variables (``ICALENDLY_BASE_URL``, ``ICALENDLY_API_KEY``,
-        ``ICALENDLY_CLIENT_ID``, ``ICALENDLY_CLIENT_SECRET``)."""
-        return {
+        ``ICALENDLY_CLIENT_ID``, ``ICALENDLY_CLIENT_SECRET``, and for OAuth partner apps
+        ``ICALENDLY_AUTHORIZE_URL``, ``ICALENDLY_OAUTH_CLIENT_ID``,
+        ``ICALENDLY_OAUTH_CLIENT_SECRET``, ``ICALENDLY_OAUTH_PUBLIC_CLIENT_ID``,
+        ``ICALENDLY_OAUTH_REDIRECT_URI``)."""
+        settings = {
             "ICALENDLY_BASE_URL": self.base_url,
             "ICALENDLY_API_KEY": self.api_key,
             "ICALENDLY_CLIENT_ID": self.client_id,
             "ICALENDLY_CLIENT_SECRET": self.client_secret,
+            "ICALENDLY_AUTHORIZE_URL": self.authorize_url,
+            "ICALENDLY_OAUTH_CLIENT_ID": self.oauth_client_id,
+            "ICALENDLY_OAUTH_CLIENT_SECRET": self.oauth_client_secret,
+            "ICALENDLY_OAUTH_PUBLIC_CLIENT_ID": self.oauth_public_client_id,
+            "ICALENDLY_OAUTH_REDIRECT_URI": self.oauth_redirect_uri,
         }
+        return {name: value for name, value in settings.items() if value}
 
 
 def _rate_limit(value: RateLimit | str | None) -> RateLimit | None:
@@ -81,7 +100,18 @@ async def serve(
         **options,
     )
     async with emulator as emu:
-        info = ServerInfo(emu.base_url, emu.api_key, emu.client_id, emu.client_secret)
+        app, public = emu.oauth_app, emu.oauth_public_app
+        info = ServerInfo(
+            emu.base_url,
+            emu.api_key,
+            emu.client_id,
+            emu.client_secret,
+            authorize_url=emu.authorize_url,
+            oauth_client_id=app.client_id,
+            oauth_client_secret=app.client_secret or "",
+            oauth_public_client_id=public.client_id,
+            oauth_redirect_uri=app.redirect_uris[0],
+        )
         if on_ready is not None:
             on_ready(info)
         if ready is not None and not ready.done():

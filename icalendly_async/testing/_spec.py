@@ -28,10 +28,12 @@ from ._auth import AuthKind
 __all__ = [
     "SPEC_ENV",
     "SpecOperation",
+    "documented_additions",
     "id_path_params",
     "load_document",
     "operations",
     "spec_path",
+    "webhook_triggers",
 ]
 
 SPEC_ENV = "ICALENDLY_OPENAPI"
@@ -79,6 +81,17 @@ def load_document() -> dict[str, Any]:
     return _load(path)
 
 
+@functools.lru_cache(maxsize=1)
+def documented_additions() -> dict[str, dict[str, Any]]:
+    """The operations the repaired document adds (``x-icalendly-addition``: the OAuth 2.0
+    authorize page and token endpoint), by path and method."""
+    return {
+        path: {m: op for m, op in item.items() if "x-icalendly-addition" in op}
+        for path, item in load_document().get("paths", {}).items()
+        if any(isinstance(op, dict) and "x-icalendly-addition" in op for op in item.values())
+    }
+
+
 def _auth_of_document(operation: dict[str, Any], path: str) -> AuthKind:
     if path.startswith("/v2/oauth/") and path.endswith("/refresh"):
         return AuthKind.CLIENT_SECRET
@@ -94,8 +107,8 @@ def _from_document() -> tuple[SpecOperation, ...]:
     for path, item in document.get("paths", {}).items():
         for method in _METHODS:
             operation = item.get(method)
-            if operation is None:
-                continue
+            if operation is None or "x-icalendly-addition" in operation:
+                continue  # the documented additions (OAuth 2.0) have routes of their own
             tag = (operation.get("tags") or [""])[0]
             found.append(
                 SpecOperation(
@@ -155,3 +168,10 @@ def id_path_params() -> frozenset[str]:
                 if parameter.get("in") == "path" and kind in ("number", "integer"):
                     found.add(parameter["name"])
     return frozenset(found)
+
+
+@functools.lru_cache(maxsize=1)
+def webhook_triggers() -> tuple[str, ...]:
+    """The trigger names a webhook may subscribe to, as the repaired document lists them."""
+    schema = load_document()["components"]["schemas"]["CreateWebhookInputDto"]
+    return tuple(schema["properties"]["triggers"]["items"]["enum"])

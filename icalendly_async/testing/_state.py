@@ -8,6 +8,7 @@ from ..ratelimit.headers import RateLimit
 from ._credentials import CredentialStore
 from ._data import DataStore
 from ._faults import FaultQueue
+from ._oauth import OAuthFlows
 from ._ratelimit import RateLimits
 from ._stats import EmulatorStats, RequestRecord
 from ._validation import ResponseValidator, SchemaViolation
@@ -27,6 +28,7 @@ class EmulatorState:
         "faults",
         "limits",
         "log",
+        "oauth",
         "rate_limit",
         "stats",
         "validator",
@@ -43,9 +45,11 @@ class EmulatorState:
         rate_limit: RateLimit | None,
         webhooks: WebhookDispatcher,
         closing: asyncio.Event,
+        oauth: OAuthFlows,
         validator: ResponseValidator | None = None,
     ) -> None:
         self.credentials = credentials
+        self.oauth = oauth  # partner apps: the authorization-code flow
         self.data = data
         self.limits = limits  # None: rate limits are not enforced (and no headers are sent)
         self.rate_limit = rate_limit  # the Default limit of every kind, when configured

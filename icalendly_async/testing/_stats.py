@@ -37,10 +37,11 @@ class EmulatorStats:
 
     ``requests``: every request received, faulted or not. ``rate_limited``: 429 answers of the
     rate limiter (injected 429 faults are not counted here). ``refreshes``: token refreshes
-    that issued a new pair; ``refresh_failures``: refresh requests refused (bad, rotated or
-    expired refresh token, wrong client secret); ``force_refreshes``: pairs issued by
-    force-refresh. ``faults``: requests hit by an injected fault. ``by_status``: answers per
-    HTTP status (``0``: connection dropped without a status line).
+    that issued a new pair (managed users' and OAuth partner apps'); ``refresh_failures``:
+    refresh requests refused (bad, rotated or expired refresh token, wrong client secret);
+    ``force_refreshes``: pairs issued by force-refresh; ``code_exchanges``: OAuth authorization
+    codes exchanged for a pair. ``faults``: requests hit by an injected fault. ``by_status``:
+    answers per HTTP status (``0``: connection dropped without a status line).
     """
 
     requests: int = 0
@@ -48,6 +49,7 @@ class EmulatorStats:
     refreshes: int = 0
     refresh_failures: int = 0
     force_refreshes: int = 0
+    code_exchanges: int = 0
     faults: int = 0
     by_status: Counter[int] = attrs.field(factory=Counter)
 
@@ -55,6 +57,7 @@ class EmulatorStats:
         """Zero every counter (in place: the server holds this object)."""
         self.requests = self.rate_limited = self.faults = 0
         self.refreshes = self.refresh_failures = self.force_refreshes = 0
+        self.code_exchanges = 0
         self.by_status.clear()
 
 

@@ -154,13 +154,23 @@ class ResponseValidator:
         """What is wrong with this answer (``None``: nothing)."""
         if operation_id not in self._responses:
             return f"{operation_id} is not an operation of the document"
+        response = self._responses[operation_id].get(str(status))
+        if response is not None:
+            content = response.get("content")
+            if (content is None and 300 <= status < 400) or (
+                content and "application/json" not in content
+            ):
+                return None  # a redirect, or a page: nothing JSON to check
         try:
             value = json.loads(body)
         except ValueError:
             return "the body is not JSON"
         if status >= 400:
-            error = _jsonschema().exceptions.best_match(self._error.iter_errors(value))
-            return None if error is None else "error envelope " + _describe(error)
+            # The operation's own error schema where it documents one (RFC 6749 bodies of the
+            # OAuth token endpoint), else the service's error envelope.
+            own = self._validator(operation_id, status) if response is not None else None
+            error = _jsonschema().exceptions.best_match((own or self._error).iter_errors(value))
+            return None if error is None else "error " + _describe(error)
         if str(status) not in self._responses[operation_id]:
             documented = ", ".join(self.statuses(operation_id)) or "none"
             return f"status {status} is not documented for it (documented: {documented})"

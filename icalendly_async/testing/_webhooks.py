@@ -6,10 +6,11 @@ exact body under the subscription's secret, ``no-secret-provided`` without one.
 
 Deliveries to one subscription go out one at a time in the order of the events (a failed one
 is retried before the next is sent); subscriptions do not wait for each other. A delivery is
-retried ``retries`` times after a failure (no answer, or a status other than 2xx), waiting
-``backoff`` seconds, doubled each time. Every delivery is a :class:`WebhookDelivery` in the log,
-updated as it goes. Redirects are not followed, and only loopback URLs are accepted (checked
-when a subscription is made, and again before each send): nothing leaves the machine.
+retried ``retries`` times after a failure (no answer, or a status other than 2xx; ``0``: never),
+waiting ``backoff`` seconds, doubled each time; every send is in its ``attempt_log``. Every
+delivery is a :class:`WebhookDelivery` in the log, updated as it goes. Redirects are not
+followed, and only loopback URLs are accepted (checked when a subscription is made, and again
+before each send): nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -33,7 +34,14 @@ from ._envelope import encode
 from ._faults import nap
 from ._store.webhooks import Subscription
 
-__all__ = ["NO_SECRET", "SIGNATURE_HEADER", "WebhookDelivery", "WebhookDispatcher", "is_loopback"]
+__all__ = [
+    "NO_SECRET",
+    "SIGNATURE_HEADER",
+    "DeliveryAttempt",
+    "WebhookDelivery",
+    "WebhookDispatcher",
+    "is_loopback",
+]
 
 SIGNATURE_HEADER = "X-Cal-Signature-256"
 NO_SECRET = "no-secret-provided"
@@ -57,6 +65,17 @@ def is_loopback(url: str) -> bool:
         return False
 
 
+@attrs.frozen
+class DeliveryAttempt:
+    """One send of a delivery: when, what the subscriber answered (``status``; ``None``: no
+    answer), why it failed (``error``), and how long it took."""
+
+    at: datetime
+    status: int | None
+    error: str | None
+    duration: float
+
+
 @attrs.define(eq=False)
 class WebhookDelivery:
     """One delivery of one event to one subscription, updated as it is attempted.
@@ -64,7 +83,8 @@ class WebhookDelivery:
     ``status``: the last HTTP status received (``None``: none yet, or no answer);
     ``attempts``: sends so far; ``delivered_at``: when a 2xx came back (``None``: not delivered,
     yet or at all); ``error``: why the last attempt failed; ``done``: no more attempts will be
-    made. ``body`` is the exact bytes sent (and signed).
+    made; ``attempt_log``: every send, in order (what the receiver answered each time). ``body``
+    is the exact bytes sent (and signed).
     """
 
     url: str
@@ -77,6 +97,12 @@ class WebhookDelivery:
     delivered_at: datetime | None = None
     error: str | None = None
     done: bool = False
+    attempt_log: list[DeliveryAttempt] = attrs.field(factory=list)
+
+    @property
+    def statuses(self) -> list[int | None]:
+        """What the subscriber answered to each send (``None``: no answer)."""
+        return [attempt.status for attempt in self.attempt_log]
 
     @property
     def ok(self) -> bool:
@@ -199,7 +225,18 @@ class WebhookDispatcher:
                 break
             delay *= 2
             delivery.attempts += 1
-            if await self._send(delivery):
+            sent_at = datetime.now(timezone.utc)
+            started = asyncio.get_running_loop().time()
+            delivered = await self._send(delivery)
+            delivery.attempt_log.append(
+                DeliveryAttempt(
+                    sent_at,
+                    delivery.status,
+                    None if delivered else delivery.error,
+                    asyncio.get_running_loop().time() - started,
+                )
+            )
+            if delivered:
                 delivery.delivered_at = datetime.now(timezone.utc)
                 delivery.error = None
                 break

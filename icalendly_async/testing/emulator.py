@@ -23,16 +23,19 @@ import asyncio
 import functools
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 from aiohttp import web
 
+from .._clock import SYSTEM_CLOCK, Clock
+from .._tokens import TokenPair
 from ..plans import Plan
 from ..ratelimit.headers import RateLimit
-from ._credentials import CredentialStore, OAuthClient, TokenPair, digest
+from ._credentials import CredentialStore, OAuthClient, digest
 from ._data import OWNER_ID, DataStore
 from ._faults import Fault
+from ._oauth import DEFAULT_REDIRECT_URI, OAuthFlows, PartnerApp
 from ._ratelimit import RateLimits
 from ._routes import build_app
 from ._state import EmulatorState
@@ -98,6 +101,15 @@ class Emulator:
 
     ``ssl_context``: serve HTTPS with it (a throwaway certificate, e.g. from ``trustme``), so
     a test exercises the client's TLS path; :attr:`base_url` is then ``https://…``.
+
+    OAuth 2.0 for partner apps ("Continue with iCalendly"): :attr:`oauth_app` (confidential,
+    with a secret) and :attr:`oauth_public_app` (public: PKCE) are registered with
+    ``oauth_redirect_uris``; :meth:`add_oauth_app` registers more. At :attr:`authorize_url` the
+    user ``oauth_user_id`` approves every request (``oauth_consent=False``: denies it); their
+    access tokens live ``oauth_token_ttl`` seconds (the service's 1800 by default).
+
+    ``clock``: the clock that token and authorization-code expiry read (a ``VirtualClock``
+    makes an hour pass at once; share it with the client's credentials).
     """
 
     def __init__(
@@ -118,6 +130,11 @@ class Emulator:
         webhook_backoff: float = 0.2,
         webhook_timeout: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
+        oauth_user_id: int = OWNER_ID,
+        oauth_consent: bool = True,
+        oauth_token_ttl: float = 1800.0,
+        oauth_redirect_uris: Sequence[str] = (DEFAULT_REDIRECT_URI,),
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise TypeError(f"rate_limit must be a RateLimit, got {rate_limit!r}")
@@ -125,6 +142,10 @@ class Emulator:
             raise ValueError(f"block_seconds must be >= 0, got {block_seconds!r}")
         if access_token_ttl <= 0:
             raise ValueError(f"access_token_ttl must be > 0 seconds, got {access_token_ttl!r}")
+        if oauth_token_ttl <= 0:
+            raise ValueError(f"oauth_token_ttl must be > 0 seconds, got {oauth_token_ttl!r}")
+        if isinstance(oauth_redirect_uris, str) or not oauth_redirect_uris:
+            raise ValueError("oauth_redirect_uris must be a non-empty sequence of URIs")
         if bookings < 0:
             raise ValueError(f"bookings must be >= 0, got {bookings!r}")
         if webhook_retries < 0 or webhook_backoff < 0 or webhook_timeout <= 0:
@@ -136,8 +157,17 @@ class Emulator:
         self._host = host
         self._port = port
         self._ssl_context = ssl_context
-        credentials = CredentialStore(access_token_ttl=access_token_ttl)
+        credentials = CredentialStore(access_token_ttl=access_token_ttl, clock=clock)
         data = DataStore(seed=seed, bookings=bookings, anchor=DataStore.default_anchor())
+        if data.users.get(oauth_user_id) is None:
+            raise ValueError(f"oauth_user_id: no user with id {oauth_user_id}")
+        oauth = OAuthFlows(
+            credentials,
+            user_id=oauth_user_id,
+            consent=oauth_consent,
+            token_ttl=oauth_token_ttl,
+            clock=clock,
+        )
         limits = (
             RateLimits(block_seconds=block_seconds, extra_limits=extra_limits or {})
             if enforce_rate_limits
@@ -157,6 +187,7 @@ class Emulator:
             rate_limit=rate_limit,
             webhooks=webhooks,
             closing=closing,
+            oauth=oauth,
             validator=_shared_validator() if validate_responses else None,
         )
         self._api_key = credentials.add_api_key(live=False, plan=plan, rate_limit=None)
@@ -172,6 +203,11 @@ class Emulator:
         }
         for _ in range(DEFAULT_MANAGED_USERS):
             data.add_managed_user(self._client.client_id)
+        redirect_uris = tuple(oauth_redirect_uris)
+        self._oauth_app = oauth.add_app(confidential=True, redirect_uris=redirect_uris)
+        self._oauth_public_app = oauth.add_app(
+            confidential=False, redirect_uris=redirect_uris, name="Emulator public app"
+        )
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
 
@@ -305,8 +341,73 @@ class Emulator:
             data.add_managed_user(client, user_id)
         return self._state.credentials.issue(client, user_id)
 
+    # --- OAuth 2.0 for partner apps --------------------------------------------------------
+
+    @property
+    def authorize_url(self) -> str:
+        """Where a partner app sends the user's browser (``OAuthApp(authorize_url=…)``)."""
+        return f"{self.base_url}/auth/oauth2/authorize"
+
+    @property
+    def oauth_app(self) -> PartnerApp:
+        """The ready confidential partner app (``client_id``, ``client_secret``,
+        ``redirect_uris``)."""
+        return self._oauth_app
+
+    @property
+    def oauth_public_app(self) -> PartnerApp:
+        """The ready public partner app: no secret, PKCE required."""
+        return self._oauth_public_app
+
+    def add_oauth_app(
+        self,
+        *,
+        redirect_uris: Sequence[str] = (DEFAULT_REDIRECT_URI,),
+        confidential: bool = True,
+        approved: bool = True,
+        name: str = "Emulator partner app",
+    ) -> PartnerApp:
+        """Register a partner app: ``confidential`` gets a secret; an app not ``approved`` is
+        refused at the authorize page (as the service refuses apps still under review)."""
+        if isinstance(redirect_uris, str):
+            raise ValueError("redirect_uris must be a sequence of URIs, not one string")
+        return self._state.oauth.add_app(
+            confidential=confidential,
+            redirect_uris=tuple(redirect_uris),
+            approved=approved,
+            name=name,
+        )
+
+    @property
+    def oauth_user_id(self) -> int:
+        """The user who answers the authorize page (settable)."""
+        return self._state.oauth.user_id
+
+    @oauth_user_id.setter
+    def oauth_user_id(self, user_id: int) -> None:
+        if self._state.data.users.get(user_id) is None:
+            raise ValueError(f"no user with id {user_id}")
+        self._state.oauth.user_id = user_id
+
+    @property
+    def oauth_consent(self) -> bool:
+        """Whether that user approves (``False``: denies with ``access_denied``; settable)."""
+        return self._state.oauth.consent
+
+    @oauth_consent.setter
+    def oauth_consent(self, consent: bool) -> None:
+        self._state.oauth.consent = bool(consent)
+
+    def revoke_oauth_grants(
+        self, *, client_id: str | None = None, user_id: int | None = None
+    ) -> int:
+        """Revoke partner apps' grants (as a user removing an app does): their tokens stop
+        working and their refreshes answer ``invalid_grant``. Returns how many were revoked."""
+        return self._state.oauth.revoke(client_id=client_id, user_id=user_id)
+
     def expire_access_tokens(self) -> None:
-        """Every access token issued so far is expired now (they get 498 from now on)."""
+        """Every access token issued so far (managed users' and partner apps') is expired now
+        (they get 498 from now on)."""
         self._state.credentials.expire_access_tokens()
 
     # --- faults ------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import time
 import tracemalloc
 from typing import Any
 
+import aiohttp
 import pytest
 
 from icalendly_async import ApiKey, ICalendly, RateLimit, RetryPolicy, errors
@@ -229,7 +230,9 @@ async def _soak(base_url: str, keys: list[str]) -> dict[str, Any]:
         allow_insecure_http=True,
         retry=RetryPolicy(backoff_base=0.01, backoff_max=0.05),
         limiter=limiter,
-        timeout=1.0,
+        # hangs are cut per attempt by the read timeout; a call's whole budget is roomier, so
+        # that every call reaches the server (a call queued past its budget sends nothing)
+        timeout=aiohttp.ClientTimeout(total=30.0, connect=1.0, sock_read=1.0),
         connection_limit=100,
     )
     load = Load(client, limiter, keys)

@@ -262,6 +262,13 @@ REPAIRS: tuple[Repair, ...] = (
         "declare the generic envelope `{status, data}`; methods return `Any`",
     ),
     Repair(
+        "documented-additions",
+        "operations the service documents and runs that were added after the document was "
+        "published (OAuth 2.0 for partner apps: the authorize page and the token endpoint)",
+        "add them from ADDITIONS, after every other repair, marked `x-icalendly-addition` (the "
+        "source) and `x-icalendly-hand-written` (no generated method: `OAuthApp` covers them)",
+    ),
+    Repair(
         "auth-headers",
         "auth headers (`Authorization`, `x-cal-client-id`, `x-cal-secret-key`) and "
         "`cal-api-version` declared as operation parameters",
@@ -335,6 +342,185 @@ WEBHOOK_TRIGGER_SCHEMAS: tuple[str, ...] = (
 
 #: The token refresh takes the client secret that the access-token credential holds.
 CLIENT_SECRET_OPERATIONS: frozenset[str] = frozenset({"OAuthFlowController_refreshTokens"})
+
+# --------------------------------------------------------------------------------------------
+# Documented additions: operations the service runs that the published document lacks
+# --------------------------------------------------------------------------------------------
+
+
+class Addition(NamedTuple):
+    """One operation added to the repaired document ("documented-additions")."""
+
+    method: str
+    path: str
+    source: str  # where the service documents it
+    operation: dict[str, object]
+
+
+_OAUTH_SOURCE = (
+    "the service's public OAuth 2.0 documentation (NOTES.md, 'OAuth 2.0 for partner apps'); "
+    "added to the service after openapi.json was published"
+)
+#: The module that covers the additions: the generator makes no methods of them.
+HAND_WRITTEN = "x-icalendly-hand-written"
+ADDITION_MARK = "x-icalendly-addition"
+
+
+def _query(
+    name: str, description: str, schema: dict[str, object], required: bool = False
+) -> dict[str, object]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": schema,
+    }
+
+
+_STRING: dict[str, object] = {"type": "string"}
+_OAUTH_ERROR: dict[str, object] = {
+    "type": "object",
+    "description": "An RFC 6749 §5.2 error.",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "string",
+            "example": "invalid_grant",
+            "description": "invalid_request, invalid_client, invalid_grant, unauthorized_client, "
+            "unsupported_grant_type or invalid_scope",
+        },
+        "error_description": {"type": "string"},
+    },
+}
+_NO_STORE_HEADERS: dict[str, object] = {
+    "Cache-Control": {"schema": {"type": "string", "example": "no-store"}},
+}
+_PAGE: dict[str, object] = {"text/html": {"schema": {"type": "string"}}}
+_TOKEN_FIELDS: dict[str, object] = {
+    "type": "object",
+    "required": ["grant_type", "client_id"],
+    "properties": {
+        "grant_type": {"type": "string", "enum": ["authorization_code", "refresh_token"]},
+        "client_id": _STRING,
+        "client_secret": {"type": "string", "description": "Confidential clients only."},
+        "code": {"type": "string", "description": "authorization_code: the code received."},
+        "redirect_uri": {
+            "type": "string",
+            "description": "authorization_code: the redirect_uri of the authorization request.",
+        },
+        "code_verifier": {
+            "type": "string",
+            "minLength": 43,
+            "maxLength": 128,
+            "description": "authorization_code, public clients: the PKCE verifier (RFC 7636).",
+        },
+        "refresh_token": {"type": "string", "description": "refresh_token: the refresh token."},
+    },
+}
+
+ADDITIONS: tuple[Addition, ...] = (
+    Addition(
+        "get",
+        "/auth/oauth2/authorize",
+        _OAUTH_SOURCE,
+        {
+            "operationId": "OAuth2Controller_authorize",
+            "summary": "Ask the user to authorize a partner app (in the user's browser)",
+            "description": "The page of 'Continue with iCalendly'. After consent the browser is "
+            "redirected to `redirect_uri?code=…&state=…` (codes are single-use and live 10 "
+            "minutes); a refusal redirects with an RFC 6749 `error`. An unknown or unapproved "
+            "client, or a `redirect_uri` that is not exactly a registered one, is shown to the "
+            "user and never redirected.",
+            "tags": ["OAuth 2.0"],
+            "servers": [{"url": "https://app.icalendly.com"}],
+            "security": [],
+            "parameters": [
+                _query("client_id", "The app's client id.", _STRING, required=True),
+                _query("redirect_uri", "Exactly one of the app's registered URIs.", _STRING),
+                _query("state", "Echoed to the redirect; check it there (CSRF).", _STRING),
+                _query("scope", "Space-separated scopes.", _STRING),
+                _query("response_type", "`code`.", {"type": "string", "enum": ["code"]}),
+                _query(
+                    "code_challenge",
+                    "PKCE (RFC 7636): BASE64URL(SHA-256(code_verifier)); public clients must "
+                    "send it.",
+                    {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"},
+                ),
+                _query("code_challenge_method", "`S256`.", {"type": "string", "enum": ["S256"]}),
+            ],
+            "responses": {
+                "200": {
+                    "description": "The consent page, where a signed-in user approves or denies.",
+                    "content": _PAGE,
+                },
+                "302": {
+                    "description": "To the app's redirect_uri with `code` and `state` (or "
+                    "`error`, `error_description` and `state`).",
+                    "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+                },
+                "400": {"description": "A malformed request, shown to the user.", "content": _PAGE},
+                "403": {
+                    "description": "The app is not approved, shown to the user.",
+                    "content": _PAGE,
+                },
+            },
+        },
+    ),
+    Addition(
+        "post",
+        "/v2/auth/oauth2/token",
+        _OAUTH_SOURCE,
+        {
+            "operationId": "OAuth2Controller_token",
+            "summary": "Exchange an authorization code, or a refresh token, for tokens",
+            "description": "RFC 6749 §4.1.3 and §6. Refresh tokens rotate: a used one is refused "
+            "(`invalid_grant`). `expires_in` is in seconds.",
+            "tags": ["OAuth 2.0"],
+            "security": [],
+            "parameters": [],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {"schema": _TOKEN_FIELDS},
+                    "application/json": {"schema": _TOKEN_FIELDS},
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "The token pair.",
+                    "headers": _NO_STORE_HEADERS,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["access_token", "token_type", "expires_in"],
+                                "properties": {
+                                    "access_token": _STRING,
+                                    "token_type": {"type": "string", "example": "bearer"},
+                                    "refresh_token": _STRING,
+                                    "expires_in": {"type": "number", "example": 1800},
+                                    "scope": _STRING,
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": {
+                    "description": "An RFC 6749 error (invalid_grant, ...).",
+                    "headers": _NO_STORE_HEADERS,
+                    "content": {"application/json": {"schema": _OAUTH_ERROR}},
+                },
+                "401": {
+                    "description": "invalid_client.",
+                    "headers": _NO_STORE_HEADERS,
+                    "content": {"application/json": {"schema": _OAUTH_ERROR}},
+                },
+            },
+        },
+    ),
+)
+
 
 # --------------------------------------------------------------------------------------------
 # Families (models that appear together in unions share a generated base class)

@@ -439,6 +439,18 @@ class _Repairer:
             }
             self.note("untyped-response", f"{method.upper()} {path}", "generic envelope, data Any")
 
+    def documented_additions(self) -> None:
+        for addition in ov.ADDITIONS:
+            operation = copy.deepcopy(addition.operation)
+            operation[ov.ADDITION_MARK] = addition.source
+            operation[ov.HAND_WRITTEN] = "icalendly_async.oauth.OAuthApp"
+            self.doc["paths"].setdefault(addition.path, {})[addition.method] = operation
+            self.note(
+                "documented-additions",
+                f"{addition.method.upper()} {addition.path}",
+                f"{operation['operationId']} ({addition.source})",
+            )
+
     def auth_headers(self) -> None:
         dropped: Counter[str] = Counter()
         for _path, _method, op in iter_operations(self.doc):
@@ -475,6 +487,8 @@ _STEPS: dict[str, Callable[[_Repairer], None]] = {
     "non-envelope-response": _Repairer.non_envelope_response,
     "untyped-response": _Repairer.untyped_response,
     "auth-headers": _Repairer.auth_headers,
+    # Last: the additions are written as the service documents them, and no repair reads them.
+    "documented-additions": _Repairer.documented_additions,
 }
 
 if set(_STEPS) != {r.key for r in ov.REPAIRS}:  # pragma: no cover - a table/implementation drift

@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import _views
 from .._context import Context
+from .._credentials import keys_json
 from .._envelope import ApiError, Reply, success
 from .._store.users import WEEKDAYS, User
 from .._time import zone
@@ -104,16 +105,7 @@ async def create_managed_user(ctx: Context) -> Reply:
     body.raw.pop("email")
     update_profile(data, user, body)
     pair = ctx.state.credentials.issue(client_id, user.id)
-    return success(
-        {
-            "user": _views.managed_user(user),
-            "accessToken": pair.access_token,
-            "refreshToken": pair.refresh_token,
-            "accessTokenExpiresAt": pair.access_token_expires_at,
-            "refreshTokenExpiresAt": pair.refresh_token_expires_at,
-        },
-        status=201,
-    )
+    return success({"user": _views.managed_user(user), **keys_json(pair)}, status=201)
 
 
 async def get_managed_user(ctx: Context) -> Reply:
@@ -160,7 +152,7 @@ async def refresh(ctx: Context) -> Reply:
         state.stats.refresh_failures += 1
         raise
     state.stats.refreshes += 1
-    return success(pair.as_json())
+    return success(keys_json(pair))
 
 
 async def force_refresh(ctx: Context) -> Reply:
@@ -173,4 +165,4 @@ async def force_refresh(ctx: Context) -> Reply:
     state.credentials.revoke_user(client_id, int(raw))
     pair = state.credentials.issue(client_id, int(raw))
     state.stats.force_refreshes += 1
-    return success(pair.as_json())
+    return success(keys_json(pair))

@@ -2,6 +2,12 @@
 
 A client made here is a working credential at once: send its ``clientId``/``clientSecret`` as
 ``x-cal-client-id``/``x-cal-secret-key``. Deleting a client revokes its tokens.
+
+Ownership, as the service enforces it: a client is managed by the user whose API key made it
+(the emulator's ready client: the owner of :attr:`Emulator.api_key`). Only that user lists,
+reads (its secret included), updates or deletes it; another user gets a 404, a platform client's
+own credentials reach only that client, and a managed user's or OAuth user's access token is
+refused (403): those act for a client, they do not administer clients.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from typing import Any
 
 from ...plans import Plan
 from .. import _views
+from .._auth import Kind
 from .._context import Context
+from .._data import OWNER_ID
 from .._envelope import ApiError, Reply, success
 from .._time import iso
 from ._body import Body, read_body
@@ -86,16 +94,34 @@ def _settings(body: Body, *, creating: bool) -> dict[str, Any]:
     return settings
 
 
+def _manager(ctx: Context) -> int:
+    """The id of the user administering OAuth clients with this request's credential."""
+    user = ctx.require_user()
+    if ctx.principal.kind is Kind.ACCESS_TOKEN:
+        raise ApiError(
+            403, "OAuth clients are managed with the organization's API key, not an access token"
+        )
+    return user.id
+
+
+def _owns(ctx: Context, client_id: str, manager: int) -> bool:
+    principal = ctx.principal
+    if principal.kind is Kind.PLATFORM_CLIENT:
+        return principal.client_id == client_id  # a client's own credentials reach it alone
+    return ctx.state.data.client_owners.get(client_id, OWNER_ID) == manager
+
+
 def _client_id(ctx: Context) -> str:
+    manager = _manager(ctx)
     client_id = ctx.request.match_info["clientId"]
-    if client_id not in ctx.state.credentials.clients:
+    if client_id not in ctx.state.credentials.clients or not _owns(ctx, client_id, manager):
         raise ApiError(404, f"OAuth client with id={client_id} was not found")
     return client_id
 
 
 async def create_client(ctx: Context) -> Reply:
     """A new OAuth client (201): its id and secret."""
-    ctx.require_user()
+    manager = _manager(ctx)
     settings = _settings(await read_body(ctx), creating=True)
     client = ctx.state.credentials.add_client(
         plan=ctx.principal.plan or Plan.PLATFORM, rate_limit=None
@@ -107,13 +133,15 @@ async def create_client(ctx: Context) -> Reply:
         "createdAt": iso(time.time()),
         **settings,
     }
+    ctx.state.data.client_owners[client.client_id] = manager
     return success({"clientId": client.client_id, "clientSecret": client.client_secret}, status=201)
 
 
 async def list_clients(ctx: Context) -> Reply:
-    """Every OAuth client of the organization."""
-    ctx.require_user()
-    return success([_json(ctx, client_id) for client_id in ctx.state.credentials.clients])
+    """Every OAuth client the caller manages."""
+    manager = _manager(ctx)
+    clients = ctx.state.credentials.clients
+    return success([_json(ctx, cid) for cid in clients if _owns(ctx, cid, manager)])
 
 
 async def get_client(ctx: Context) -> Reply:
@@ -134,4 +162,5 @@ async def delete_client(ctx: Context) -> Reply:
     body = _json(ctx, client_id)
     ctx.state.credentials.remove_client(client_id)
     ctx.state.data.client_profiles.pop(client_id, None)
+    ctx.state.data.client_owners.pop(client_id, None)
     return success(body)

@@ -13,33 +13,14 @@ from collections.abc import Awaitable, Callable
 from .. import _views
 from .._context import Context
 from .._envelope import ApiError, Reply, success
+from .._spec import webhook_triggers
 from .._store.webhooks import Scope, Subscription
 from .._webhooks import is_loopback
 from ._body import Body, path_id, read_body
 from ._params import page
 
-__all__ = ["HANDLERS", "TRIGGERS"]
+__all__ = ["HANDLERS"]
 
-TRIGGERS = (
-    "BOOKING_CREATED",
-    "BOOKING_PAYMENT_INITIATED",
-    "BOOKING_PAID",
-    "BOOKING_RESCHEDULED",
-    "BOOKING_REQUESTED",
-    "BOOKING_CANCELLED",
-    "BOOKING_REJECTED",
-    "BOOKING_NO_SHOW_UPDATED",
-    "FORM_SUBMITTED",
-    "MEETING_ENDED",
-    "MEETING_STARTED",
-    "RECORDING_READY",
-    "INSTANT_MEETING",
-    "RECORDING_TRANSCRIPTION_GENERATED",
-    "OOO_CREATED",
-    "AFTER_HOSTS_CAL_VIDEO_NO_SHOW",
-    "AFTER_GUESTS_CAL_VIDEO_NO_SHOW",
-    "FORM_SUBMITTED_NO_EVENT",
-)
 
 Owner = Callable[[Context], tuple[Scope, int | str]]
 
@@ -81,9 +62,10 @@ def _triggers(body: Body, *, required: bool) -> list[str] | None:
     values = [raw] if isinstance(raw, str) else raw
     if not isinstance(values, list) or not values:
         raise ApiError(400, "triggers must be a non-empty array of trigger names")
-    wrong = [value for value in values if value not in TRIGGERS]
+    known = webhook_triggers()
+    wrong = [value for value in values if value not in known]
     if wrong:
-        raise ApiError(400, f"unknown triggers {wrong}; expected some of {', '.join(TRIGGERS)}")
+        raise ApiError(400, f"unknown triggers {wrong}; expected some of {', '.join(known)}")
     return list(dict.fromkeys(values))
 
 
