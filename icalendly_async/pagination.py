@@ -24,7 +24,7 @@ says ``hasNextPage: true`` the walk goes on even after a short page: servers cap
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 import attrs
@@ -181,16 +181,16 @@ class AsyncPaginator(Generic[T]):
     @overload
     def pages(
         self, *, prefetch: bool | None = None, decode: Literal[True] = True
-    ) -> AsyncIterator[Page[T]]: ...
+    ) -> AsyncGenerator[Page[T], None]: ...
 
     @overload
     def pages(
         self, *, prefetch: bool | None = None, decode: Literal[False]
-    ) -> AsyncIterator[Page[dict[str, Any]]]: ...
+    ) -> AsyncGenerator[Page[dict[str, Any]], None]: ...
 
     def pages(
         self, *, prefetch: bool | None = None, decode: bool = True
-    ) -> AsyncIterator[Page[T]] | AsyncIterator[Page[dict[str, Any]]]:
+    ) -> AsyncGenerator[Page[T], None] | AsyncGenerator[Page[dict[str, Any]], None]:
         """Every page, fetched as the iteration gets to it.
 
         With ``prefetch`` (default: the paginator's, ``True`` unless created otherwise) the
@@ -203,16 +203,18 @@ class AsyncPaginator(Generic[T]):
         """
         return self._walk(self.prefetch if prefetch is None else prefetch, decode)
 
-    def items(self, *, decode: bool = True, prefetch: bool | None = None) -> AsyncIterator[Any]:
+    def items(
+        self, *, decode: bool = True, prefetch: bool | None = None
+    ) -> AsyncGenerator[Any, None]:
         """Every item of every page; ``decode=False`` gives the JSON objects (see :meth:`pages`)."""
         return self._items(self.prefetch if prefetch is None else prefetch, decode)
 
-    async def _items(self, prefetch: bool, decode: bool) -> AsyncIterator[Any]:
+    async def _items(self, prefetch: bool, decode: bool) -> AsyncGenerator[Any, None]:
         async for page in self._walk(prefetch, decode):
             for item in page.items:
                 yield item
 
-    async def _walk(self, prefetch: bool, decode: bool) -> AsyncIterator[Any]:
+    async def _walk(self, prefetch: bool, decode: bool) -> AsyncGenerator[Any, None]:
         expected = self.page_size or self.operation.default_page_size
         offset = self._start if isinstance(self._start, int) else 0
         seen = 0

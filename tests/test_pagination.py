@@ -45,7 +45,7 @@ class Server:
         meta: bool = False,
         default: int = 10,
     ) -> None:
-        self.items = [{"id": i} for i in range(total)]
+        self.items: list[dict[str, Any]] = [{"id": i} for i in range(total)]
         self.cap = cap
         self.meta = meta
         self.default = default
@@ -95,7 +95,7 @@ class Server:
 
 def paginator(
     server: Server, style: PaginationStyle = PaginationStyle.TAKE_SKIP, **kw: Any
-) -> AsyncPaginator[gen.KeysDto | Any]:
+) -> AsyncPaginator[Any]:
     default = kw.pop("default_page_size", None)
     return AsyncPaginator[Any](server, operation(style, default), (7,), query={"q": "x"}, **kw)
 

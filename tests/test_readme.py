@@ -1,4 +1,4 @@
-"""The examples of the README and of docs/api.md run as written; the quick start reports zero 429s."""
+"""The examples of the README and docs/api.md run as written; the quick start sees zero 429s."""
 
 from __future__ import annotations
 

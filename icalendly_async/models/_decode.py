@@ -169,7 +169,7 @@ def as_int(value: object) -> Any:
 
 def as_float(value: object) -> Any:
     """A number; an integer stays one (JSON has one number type) (``null`` kept)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) or value is None:
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)) or value is None:
         return value
     raise Mismatch("float", value)
 

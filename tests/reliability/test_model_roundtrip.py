@@ -1,4 +1,4 @@
-"""Generated models round-trip: ``cls.from_dict(x).to_dict() == x`` for JSON built from their fields.
+"""Generated models round-trip: ``cls.from_dict(x).to_dict() == x`` for JSON of their fields.
 
 For a deterministic sample of the generated classes, hypothesis builds JSON objects from each
 class's own fields, as its constructor declares them (camelCase names, required fields always

@@ -818,7 +818,7 @@ def _dedupe(spec: Spec) -> None:
     names: dict[str, str] = {}
     for enum in spec.enums.values():
         key = (enum.kind, tuple(sorted(map(str, enum.values))))
-        keep = enum_keys.setdefault(key, enum.name)  # type: ignore[arg-type]
+        keep = enum_keys.setdefault(key, enum.name)
         if keep != enum.name:
             names[enum.name] = keep
     for name in names:
@@ -882,8 +882,8 @@ def _families(spec: Spec) -> None:
         return len(roots) > 1
 
     order = {name: index for index, name in enumerate(spec.models)}
-    for members in _unions(spec):
-        union(members)
+    for together in _unions(spec):
+        union(together)
     while True:
         groups = _groups(spec, find)
         changed = False
@@ -974,13 +974,10 @@ def _make_base(spec: Spec, members: list[str]) -> str:
     shared = _shared_names(spec, members)
     for member in members:
         own = [f.json_name for f in spec.models[member].fields]
-        if own == [n for n in own if n in shared] and len(own) == len(shared):
-            if all(
-                _field(spec, member, n).type == _field(spec, m, n).type
-                for m in members
-                for n in shared
-            ):
-                return member
+        if sorted(own) == sorted(shared) and all(
+            _field(spec, member, n).type == _field(spec, m, n).type for m in members for n in shared
+        ):
+            return member
     name = ov.FAMILY_NAMES.get(members[0]) or _family_name(members)
     while name in spec.models or name in spec.enums:
         name += "_"
@@ -993,15 +990,16 @@ def _make_base(spec: Spec, members: list[str]) -> str:
 
 
 def _family_name(members: list[str]) -> str:
-    """``OutputAddressLocation_2024_06_14`` + ``OutputLinkLocation_2024_06_14`` → ``OutputLocation``."""
+    """The members' common leading and trailing words: ``OutputAddressLocation_2024_06_14``
+    and ``OutputLinkLocation_2024_06_14`` → ``OutputLocation``."""
     words = [re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", _VERSION_SUFFIX.sub("", m)) for m in members]
     head: list[str] = []
-    for column in zip(*words):
+    for column in zip(*words, strict=False):
         if len(set(column)) > 1:
             break
         head.append(column[0])
     tail: list[str] = []
-    for column in zip(*(reversed(w) for w in words)):
+    for column in zip(*(reversed(w) for w in words), strict=False):
         if len(set(column)) > 1:
             break
         tail.insert(0, column[0])
@@ -1049,7 +1047,8 @@ def _base_fields(spec: Spec, bases: dict[str, str]) -> None:
 
 
 def _series(spec: Spec, bases: dict[str, str]) -> None:
-    """A class per family that some union also allows as a list: the list, and its first's fields."""
+    """A class per family that some union also allows as a list (the list, and the fields of
+    its first element)."""
     for type_ in [*spec.types(), *(f.type for m in spec.models.values() for f in m.fields)]:
         for node in type_.walk():
             if node.kind != "union" or not any(a.kind == "list" for a in node.args):

@@ -230,7 +230,9 @@ class Decoders:
             if self.module is not None:
                 return helper
             returns = self.ann(annotation(type_))  # a method's answer: typed for its caller
-            return self._helper(kind, [f"result: {returns} = {helper}(v)", "return result"], returns)
+            return self._helper(
+                kind, [f"result: {returns} = {helper}(v)", "return result"], returns
+            )
         if kind == "any":
             return self.use("identity")
         if kind in ("list", "seq"):
@@ -560,12 +562,12 @@ def _render_model_module(spec: Spec, module: _Module) -> str:
     dt = [n for n in ("date", "datetime") if n in words]
     if dt:
         stdlib.append(f"from datetime import {', '.join(dt)}")
-    typing_names = [n for n in ("Any", "Literal", "cast") if n in words]
+    typing_names: list[str] = [n for n in ("Any", "Literal", "cast") if n in words]
     if foreign:
         typing_names.append("TYPE_CHECKING")
     if typing_names:
         stdlib.append(f"from typing import {', '.join(sorted(typing_names))}")
-    head += stdlib + [""]
+    head += [*stdlib, ""]
     if module.enums:
         words |= {
             "OpenIntEnum" if spec.enums[e].kind == "int" else "OpenStrEnum" for e in module.enums
@@ -667,10 +669,9 @@ def _class_lines(spec: Spec, model: ModelDef, dec: Decoders) -> list[str]:
         by_home: dict[str, list[str]] = {}
         for name in foreign:
             by_home.setdefault(spec.modules[name], []).append(name)
-        for home, names in sorted(by_home.items()):
-            source = "." if home == model.module else f".{home}"
+        for home, imported in sorted(by_home.items()):
             if home != model.module:
-                lines.append(f"        from {source} import {', '.join(names)}")
+                lines.append(f"        from .{home} import {', '.join(imported)}")
         lines.append("")
         items = ", ".join(f"{key!r}: {_tuple(names)}" for key, names in nested.items())
         lines.append(f"        return {{{items}}}")
@@ -717,7 +718,6 @@ def _series_lines(spec: Spec, model: ModelDef, dec: Decoders) -> list[str]:
     base = model.series_of
     assert base is not None
     attr = model.series_attr
-    base_def = spec.models[base]
     doc = [model.description, f"Source: ``{model.source}``."]
     dec.words |= {"Series", "Sequence", base}
     return [
@@ -749,7 +749,8 @@ def _decoder_lines(spec: Spec, model: ModelDef, dec: Decoders) -> list[str]:
             f"def decode_{name}(v: Any) -> {base}:",
             *docstring([f"A ``{base}``, or a :class:`{name}` when the JSON is a list of them."], 4),
             "    if type(v) is list:",
-            f"        return {dec.use('series')}({name}, {dec.use('items')}(v, decode_{base}_family), v)",
+            f"        items = {dec.use('items')}(v, decode_{base}_family)",
+            f"        return {dec.use('series')}({name}, items, v)",
             f"    return decode_{base}_family(v)",
         ]
     lines: list[str] = []

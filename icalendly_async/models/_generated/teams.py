@@ -4266,9 +4266,8 @@ def decode_TeamEventTypeOutputs(v: Any) -> TeamEventTypeOutput_2024_06_14:
     a list of them.
     """
     if type(v) is list:
-        return series(
-            TeamEventTypeOutputs, items(v, decode_TeamEventTypeOutput_2024_06_14_family), v
-        )
+        items = items(v, decode_TeamEventTypeOutput_2024_06_14_family)
+        return series(TeamEventTypeOutputs, items, v)
     return decode_TeamEventTypeOutput_2024_06_14_family(v)
 
 
