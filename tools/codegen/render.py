@@ -749,8 +749,8 @@ def _decoder_lines(spec: Spec, model: ModelDef, dec: Decoders) -> list[str]:
             f"def decode_{name}(v: Any) -> {base}:",
             *docstring([f"A ``{base}``, or a :class:`{name}` when the JSON is a list of them."], 4),
             "    if type(v) is list:",
-            f"        items = {dec.use('items')}(v, decode_{base}_family)",
-            f"        return {dec.use('series')}({name}, items, v)",
+            f"        elements = {dec.use('items')}(v, decode_{base}_family)",
+            f"        return {dec.use('series')}({name}, elements, v)",
             f"    return decode_{base}_family(v)",
         ]
     lines: list[str] = []
@@ -1350,9 +1350,10 @@ from icalendly_async.testing import Emulator
 
 
 async def main() -> None:
-    async with Emulator(seed=1, bookings=30) as emu, ICalendly(
-        ApiKey(emu.api_key), base_url=emu.base_url, allow_insecure_http=True
-    ) as client:
+    async with (
+        Emulator(seed=1, bookings=30) as emu,
+        ICalendly(ApiKey(emu.api_key), base_url=emu.base_url, allow_insecure_http=True) as client,
+    ):
         # Path parameters are positional, in the order of the path; query parameters are
         # keywords, typed from the document: a datetime is sent in UTC (a naive one is refused),
         # a list as the document's style wants it.

@@ -4386,6 +4386,6 @@ def decode_CalendarLink(d: Any) -> CalendarLink:
 def decode_BookingSeries(v: Any) -> Booking:
     """A ``Booking``, or a :class:`BookingSeries` when the JSON is a list of them."""
     if type(v) is list:
-        items = items(v, decode_Booking_family)
-        return series(BookingSeries, items, v)
+        elements = items(v, decode_Booking_family)
+        return series(BookingSeries, elements, v)
     return decode_Booking_family(v)

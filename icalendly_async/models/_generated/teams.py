@@ -4266,8 +4266,8 @@ def decode_TeamEventTypeOutputs(v: Any) -> TeamEventTypeOutput_2024_06_14:
     a list of them.
     """
     if type(v) is list:
-        items = items(v, decode_TeamEventTypeOutput_2024_06_14_family)
-        return series(TeamEventTypeOutputs, items, v)
+        elements = items(v, decode_TeamEventTypeOutput_2024_06_14_family)
+        return series(TeamEventTypeOutputs, elements, v)
     return decode_TeamEventTypeOutput_2024_06_14_family(v)
 
 
