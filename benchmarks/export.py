@@ -38,7 +38,7 @@ TARGET_RATIO = 0.9
 DECODE_TARGET = 0.80
 PAGE = 100
 API_VERSION = "2024-08-13"
-TYPED = "icalendly_async: client.bookings.list() (attrs models)"
+TYPED = "icalendly_async: client.bookings.list() (models)"
 JSON_ITEMS = "icalendly_async: client.bookings.list().items(decode=False) (JSON)"
 UNTYPED = "icalendly_async: request_response page loop (JSON only)"
 RAW = "aiohttp page loop (resp.json())"

@@ -144,6 +144,7 @@ async def test_every_operation_is_a_method_with_its_route(operation: Operation) 
     result = method(*args, **kwargs)
     if operation.paginated:
         assert isinstance(result, AsyncPaginator)
+    if isinstance(result, AsyncPaginator):
         page = await result
         assert isinstance(page, Page)
         if isinstance(client.data, list):

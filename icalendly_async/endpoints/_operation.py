@@ -60,9 +60,9 @@ class Operation:
     ``path`` is the template (``/v2/bookings/{bookingUid}``); ``path_params`` lists its
     parameters in the order they appear in it, which is the order generated methods take them.
     ``python_name`` is the dotted path of the method from the client (``"bookings.get"``).
-    ``paginated`` (list) operations return an
-    :class:`~icalendly_async.pagination.AsyncPaginator` (``pagination`` says how they page;
-    ``None``: one page holds everything). ``params`` describes every argument of the method.
+    ``paginated`` operations page (``pagination`` says how). Every list operation's method returns
+    an :class:`~icalendly_async.pagination.AsyncPaginator`, paged or not (one page then holds
+    everything). ``params`` describes every argument of the method.
     ``body`` is ``"required"``, ``"optional"`` (a body without required fields may be left out)
     or ``None`` (the operation takes none). ``envelope_declared`` is False where the published
     document does not declare the success envelope: an empty body is then no data, and a body

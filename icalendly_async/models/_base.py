@@ -194,7 +194,7 @@ class Model:
         return zip(self._m_fields, self._values(), strict=True)
 
     def replace(self: M, **changes: Any) -> M:
-        """A copy with some fields changed (the attribute names), validated like ``__init__``."""
+        """A copy with some fields changed (by attribute name); what :attr:`extra` holds is kept."""
         unknown = sorted(set(changes) - set(self._m_fields))
         if unknown:
             raise TypeError(f"{type(self).__name__} has no field(s) {', '.join(unknown)}")

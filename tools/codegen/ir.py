@@ -24,7 +24,7 @@ from . import overrides as ov
 from .naming import enum_member, pascal, safe_name, safe_param, singular, snake
 from .overrides import HAND_WRITTEN
 from .plans import tier_for_tag
-from .spec import PAGING_PARAMS, Json, iter_operations, success_response
+from .spec import Json, iter_operations, success_response
 
 _VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
 _VERSION_SUFFIX = re.compile(r"_\d{4}_\d{2}_\d{2}$")
@@ -729,7 +729,7 @@ class Spec:
         return out
 
     def types(self) -> Iterator[Type]:
-        """Every type an operation uses directly (returns, items, bodies, parameters)."""
+        """Every type an operation uses directly (answers, items, bodies, parameters)."""
         for op in self.operations:
             for type_ in (op.returns, op.item, op.body.type if op.body else None):
                 if type_ is not None:
@@ -777,11 +777,9 @@ def _rewrite(spec: Spec, names: dict[str, str]) -> None:
             param.type = param.type.substitute(names)
 
 
-def reachable(spec: Spec) -> set[str]:
-    """The models and enums an operation can send or receive, directly or through others."""
-    todo: set[str] = set()
-    for type_ in spec.types():
-        todo |= type_.names()
+def _closure(spec: Spec, start: set[str]) -> set[str]:
+    """``start`` and every model or enum they lead to (fields, family members and bases)."""
+    todo = set(start)
     seen: set[str] = set()
     while todo:
         name = todo.pop()
@@ -793,11 +791,24 @@ def reachable(spec: Spec) -> set[str]:
             for fdef in model.fields:
                 todo |= fdef.type.names()
             todo |= set(model.members)
-            if model.base:
-                todo.add(model.base)
-            if model.series_of:
-                todo.add(model.series_of)
+            todo |= {n for n in (model.base, model.series_of) if n}
     return seen
+
+
+def _names_of(op: OpDef) -> set[str]:
+    """The models and enums an operation names directly (answer, items, body, parameters)."""
+    names: set[str] = set()
+    for type_ in (op.returns, op.item, op.body.type if op.body else None):
+        if type_ is not None:
+            names |= type_.names()
+    for param in op.path_params + op.query_params:
+        names |= param.type.names()
+    return names
+
+
+def reachable(spec: Spec) -> set[str]:
+    """The models and enums an operation can send or receive, directly or through others."""
+    return _closure(spec, set().union(*(_names_of(op) for op in spec.operations)))
 
 
 def _prune(spec: Spec) -> None:
@@ -1155,28 +1166,10 @@ def _modules(spec: Spec) -> None:
     operations, then the first alphabetically. A family lives with its base.
     """
     uses: dict[str, dict[tuple[str, ...], int]] = {}
-    deps: dict[str, set[str]] = {}
-    for model in spec.models.values():
-        deps[model.name] = set().union(*(f.type.names() for f in model.fields))
-        deps[model.name] |= set(model.members)
-        if model.series_of:
-            deps[model.name].add(model.series_of)
     for op in spec.operations:
-        todo: set[str] = set()
-        for type_ in (op.returns, op.item, op.body.type if op.body else None):
-            if type_ is not None:
-                todo |= type_.names()
-        for param in op.path_params + op.query_params:
-            todo |= param.type.names()
-        seen: set[str] = set()
-        while todo:
-            name = todo.pop()
-            if name in seen:
-                continue
-            seen.add(name)
+        for name in _closure(spec, _names_of(op)):
             counts = uses.setdefault(name, {})
             counts[op.group] = counts.get(op.group, 0) + 1
-            todo |= deps.get(name, set())
 
     def home(name: str) -> str:
         counts = uses.get(name) or {("shared",): 1}
@@ -1197,4 +1190,4 @@ def _modules(spec: Spec) -> None:
         enum.module = home(enum.name)
 
 
-__all__ = ["ANY", "PAGING_PARAMS", "Spec", "Type", "build", "derive_method_name"]
+__all__ = ["ANY", "Spec", "Type", "build", "derive_method_name"]

@@ -185,7 +185,6 @@ class Decoders:
         self.helpers: dict[str, list[str]] = {}  # extra functions (unions, series)
         self.uses: set[str] = set()  # names from models/_decode.py
         self.modules: set[str] = set()  # other models modules referenced at run time
-        self.names: set[str] = set()  # classes referenced at run time
         self.words: set[str] = set()  # names the module's annotations and code use
 
     def ann(self, text: str) -> str:
@@ -555,19 +554,7 @@ def _render_model_module(spec: Spec, module: _Module) -> str:
         "from __future__ import annotations",
         "",
     ]
-    stdlib = []
-    abc = [n for n in ("Mapping", "Sequence") if n in words]
-    if abc:
-        stdlib.append(f"from collections.abc import {', '.join(abc)}")
-    dt = [n for n in ("date", "datetime") if n in words]
-    if dt:
-        stdlib.append(f"from datetime import {', '.join(dt)}")
-    typing_names: list[str] = [n for n in ("Any", "Literal", "cast") if n in words]
-    if foreign:
-        typing_names.append("TYPE_CHECKING")
-    if typing_names:
-        stdlib.append(f"from typing import {', '.join(sorted(typing_names))}")
-    head += [*stdlib, ""]
+    head += [*_stdlib_imports(words, {"TYPE_CHECKING"} if foreign else set()), ""]
     if module.enums:
         words |= {
             "OpenIntEnum" if spec.enums[e].kind == "int" else "OpenStrEnum" for e in module.enums
@@ -589,6 +576,21 @@ def _render_model_module(spec: Spec, module: _Module) -> str:
             head.append(f"    from .{home} import {', '.join(sorted(others))}")
     head += ["", "__all__ = [", *[f"    {n!r}," for n in names], "]", "", "_new = object.__new__"]
     return "\n".join(head + body) + "\n"
+
+
+def _stdlib_imports(words: set[str], typing: set[str]) -> list[str]:
+    """The standard-library imports of a generated module that uses ``words``."""
+    lines = []
+    abc = [n for n in ("Mapping", "Sequence") if n in words]
+    if abc:
+        lines.append(f"from collections.abc import {', '.join(abc)}")
+    dt = [n for n in ("date", "datetime") if n in words]
+    if dt:
+        lines.append(f"from datetime import {', '.join(dt)}")
+    typing_names = {n for n in ("Any", "Literal", "cast") if n in words} | typing
+    if typing_names:
+        lines.append(f"from typing import {', '.join(sorted(typing_names))}")
+    return lines
 
 
 def _enum_lines(spec: Spec, name: str) -> list[str]:
@@ -930,7 +932,7 @@ def render_operations(spec: Spec) -> str:
             f"tag={op.tag!r}",
             f"tier=Tier.{op.tier}",
             f"api_version={op.api_version!r}",
-            f"paginated={op.paginated}",
+            f"paginated={op.pagination is not None}",
             f"python_name={op.python_name!r}",
             f"summary={op.summary!r}",
             f"path_params={tuple(p.json_name for p in op.path_params)!r}",
@@ -1235,17 +1237,7 @@ def render_group(node: Node, nodes: dict[tuple[str, ...], Node], spec: Spec) -> 
         stdlib.append("import builtins")
     if children:
         stdlib.append("import functools")
-    abc = [n for n in ("Mapping", "Sequence") if n in words]
-    if abc:
-        stdlib.append(f"from collections.abc import {', '.join(abc)}")
-    dt = [n for n in ("date", "datetime") if n in words]
-    if dt:
-        stdlib.append(f"from datetime import {', '.join(dt)}")
-    typing_names = {n for n in ("Any", "Literal") if n in words} | group.typing
-    if children:
-        typing_names.add("TYPE_CHECKING")
-    if typing_names:
-        stdlib.append(f"from typing import {', '.join(sorted(typing_names))}")
+    stdlib += _stdlib_imports(words, group.typing | ({"TYPE_CHECKING"} if children else set()))
     head += stdlib
     if stdlib:
         head.append("")
