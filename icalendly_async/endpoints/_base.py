@@ -189,10 +189,23 @@ def _arg(operation: Operation, param: Param, value: object) -> str | list[str]:
 
 def _scalar(operation: Operation, param: Param, value: object) -> str:
     for kind in param.kind.split("|"):
-        text = _as_text(kind, param, value)
+        try:
+            text = _as_text(kind, param, value)
+        except ParameterError as error:  # a naive datetime
+            raise _named(operation, error) from None
         if text is not None:
             return text
     raise _wrong(operation, param, value, _expected(param))
+
+
+def _named(operation: Operation, error: ParameterError) -> ParameterError:
+    """``error`` with the method's name in front."""
+    return ParameterError(
+        f"{operation.python_name}(): {error}",
+        parameter=error.parameter,
+        expected=error.expected,
+        suggestions=error.suggestions,
+    )
 
 
 def _as_text(kind: str, param: Param, value: object) -> str | None:
@@ -281,7 +294,10 @@ def body_json(
             parameter="body",
             expected=names,
         )
-    wire = to_wire(value, "body")
+    try:
+        wire = to_wire(value)
+    except ParameterError as error:  # a naive datetime
+        raise _named(operation, error) from None
     if validate is not None:
         try:
             validate(wire)
@@ -298,11 +314,7 @@ def _input(
     try:
         return input_json(classes, value, "")
     except ParameterError as error:
-        raise ParameterError(
-            f"{operation.python_name}(): {error}",
-            parameter=error.parameter,
-            suggestions=error.suggestions,
-        ) from None
+        raise _named(operation, error) from None
 
 
 def _body_error(operation: Operation, error: Mismatch) -> ParameterError:

@@ -251,10 +251,10 @@ def _restore(cls: type[M], values: tuple[Any, ...], data: Mapping[str, Any] | No
     return obj
 
 
-def to_wire(value: Any, what: str = "value") -> Any:
+def to_wire(value: Any, what: str = "") -> Any:
     """The JSON form of a Python value: models, enums, date-times, lists and mappings of them.
 
-    ``what`` names the value in the error for a naive datetime.
+    ``what`` is where the value is (a JSON path), for the error a naive datetime raises.
     """
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value.value if isinstance(value, enum.Enum) else value
@@ -265,11 +265,11 @@ def to_wire(value: Any, what: str = "value") -> Any:
     if isinstance(value, _dt.datetime):
         from .converter import format_datetime
 
-        return format_datetime(value, what)
+        return format_datetime(value, what or "date-time")
     if isinstance(value, _dt.date):
         return value.isoformat()
     if isinstance(value, Mapping):
-        return {key: to_wire(item, f"{what}.{key}") for key, item in value.items()}
+        return {key: to_wire(item, f"{what}.{key}" if what else key) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_wire(item, f"{what}[{index}]") for index, item in enumerate(value)]
     return value  # whatever else: the decoder that checks the body says what is wrong
