@@ -519,3 +519,36 @@ async def test_the_operations_api_version_is_sent(recording_server: Any) -> None
             await client.schedules.get(5)
     versions = [r["headers"].get("cal-api-version") for r in recording_server.requests]
     assert versions == ["2024-08-13", "2030-01-01", "2099-01-01"]
+
+
+async def test_answers_as_a_server_following_the_published_document_sends_them(
+    recording_server: Any,
+) -> None:
+    """Where the published document declares no envelope (Prism answers as it says), an empty
+    body is no data and a bare JSON body is the data; elsewhere the envelope is required."""
+    from aiohttp import web
+
+    from icalendly_async import ApiKey
+
+    bodies = {
+        "/v2/organizations/1/users/2/ooo": b"",  # no content declared: an empty 200
+        "/v2/calendars/ics-feed/check": b"{}",  # `type: object`, no envelope declared
+        "/v2/me": b"",  # the envelope is declared: an empty body is an error
+    }
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=bodies[request.path], content_type="application/json")
+
+    recording_server.handler = answer
+    cls = _real_client_class()
+    async with cls(
+        ApiKey("ical_test_key_0123456789"),
+        base_url=recording_server.base_url,
+        allow_insecure_http=True,
+    ) as client:
+        assert (await client.orgs.users.ooo.list(1, 2)).items == []
+        assert await client.calendars.check_ics_feed() == {}
+        with pytest.raises(DecodeError, match="empty body"):
+            await client.me.get()
+        raw = await client.request("GET", "/v2/calendars/ics-feed/check")
+        assert raw == {}  # a raw call of such an operation reads it alike
