@@ -237,7 +237,11 @@ class AsyncPaginator(Generic[T]):
                         position = offset
                     if prefetch:  # the next page travels while this one is decoded and used
                         pending = asyncio.ensure_future(self._request(after, position))
-                        await asyncio.sleep(0)  # let it go out before decoding starts
+                        # Let it go out now: without this the request would only start once this
+                        # page is decoded and used, and would not travel meanwhile (one step of
+                        # the loop is enough for it to be written; benchmarks/export.py, typed
+                        # export 0.64x -> 0.68x of decode=False on a loaded 2-core machine).
+                        await asyncio.sleep(0)
                 if not decode:
                     record(raw.response)
                     yield Page(raw.data, info, raw.response, raw.limit)
