@@ -193,8 +193,8 @@ class World:
         the client, as a booker would)."""
         start = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
         slots = await self.client.slots.get_available(
-            start=start.isoformat(),
-            end=(start + dt.timedelta(days=14)).isoformat(),
+            start=start,
+            end=start + dt.timedelta(days=14),
             event_type_id=self.event_type_id,
         )
         for day in sorted(slots):
@@ -302,8 +302,8 @@ async def _attendee(call: Call, world: World) -> None:
 async def _slots_query(call: Call, world: World) -> None:
     start = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
     call.kwargs = {
-        "start": start.isoformat(),
-        "end": (start + dt.timedelta(days=7)).isoformat(),
+        "start": start,
+        "end": dt.datetime.combine(start + dt.timedelta(days=7), dt.time(18), dt.timezone.utc),
         "event_type_id": world.event_type_id,
         "time_zone": call.kwargs["time_zone"],
         "format_": call.kwargs["format_"],
@@ -471,11 +471,13 @@ def cases(operations: list[Operation], typed: dict[str, str]) -> list[Any]:
 
 
 async def call_and_check(operation: Operation, method: Any, call: Call) -> list[str]:
-    """Call ``method`` (a paginator: its first page) and say where the result is not of the
-    method's declared return type (empty: it is)."""
+    """Call ``method`` (a list: its paginator's first page) and say where the result is not of
+    the method's declared return type (empty: it is)."""
     returns = hints_of(method)["return"]
     result = method(*call.args, **call.kwargs)
-    if operation.paginated:
+    if operation.paginated:  # every operation that pages is a paginator (lists that do not, too)
+        assert isinstance(result, AsyncPaginator), type(result)
+    if typing.get_origin(returns) is AsyncPaginator:
         assert isinstance(result, AsyncPaginator), type(result)
         page = await result
         (item_type,) = typing.get_args(returns)
