@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from icalendly_async import RateLimit
+from icalendly_async import ApiKey, ICalendly, RateLimit
 from icalendly_async.testing import Emulator, Fault
 
 from ._sync_check import assert_table_matches, duckdb_fetch
@@ -115,3 +117,47 @@ async def test_a_sync_paces_through_a_fleets_redis(
         assert emu.stats.rate_limited == 0 and "429s received: 0" in out
         assert emu.stats.requests > 10  # more than one window's worth, paced by Redis
         assert _check(emu, tmp_path) == BOOKINGS
+
+
+async def test_mock_server_churn_changes_bookings_while_it_runs() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "icalendly_async.cli",
+        "mock-server",
+        "--port",
+        "0",
+        "--bookings",
+        "50",
+        "--churn",
+        "40",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if not k.startswith("ICALENDLY_")},
+    )
+    assert process.stdout is not None
+    settings: dict[str, str] = {}
+    try:
+        while "ICALENDLY_API_KEY" not in settings or "ICALENDLY_BASE_URL" not in settings:
+            line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+            assert line, "mock-server ended before printing its settings"
+            name, _, value = line.strip().partition("=")
+            if name.startswith("ICALENDLY_") and value:
+                settings[name] = value.split()[0]
+        since = datetime.now(timezone.utc) - timedelta(minutes=1)  # seeded: weeks before
+        async with ICalendly(
+            ApiKey(settings["ICALENDLY_API_KEY"]),
+            base_url=settings["ICALENDLY_BASE_URL"],
+            allow_insecure_http=True,
+        ) as client:
+            changed: list[Any] = []
+            for _ in range(50):  # the churn runs at 40 changes a second
+                page = await client.bookings.list(after_updated_at=since)
+                changed = list(page.items)
+                if changed:
+                    break
+                await asyncio.sleep(0.1)
+        assert changed, "no booking changed in 5 s of --churn 40"
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), 10)
