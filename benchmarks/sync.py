@@ -58,6 +58,7 @@ SYNC = "icalendly_async.sync.sync() into DuckDB (jsonl)"
 _ROOT = Path(__file__).absolute().parent.parent
 EXPORT = "icalendly export bookings (JSONL, updatedAt cursor)"
 EXPORT_OFFSET = "the same export by offset, 4 pages at once (reference)"
+PROFILE = _ROOT / "benchmarks" / "results" / "profiles" / "sync.txt"
 
 
 # --- the worker: one timed run in a fresh process ----------------------------------------------
@@ -78,6 +79,12 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
     if args.worker == "sync":
         from icalendly_async.sync import sync
 
+        profiler: Any = None
+        if args.profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler()  # this thread: normalize and load (extract runs in dlt's)
+            profiler.start()
         started = time.perf_counter()
         result = sync(
             credential,
@@ -91,6 +98,10 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
             pipelines_dir=str(folder / "dlt"),
         )
         seconds = time.perf_counter() - started
+        if profiler is not None:
+            profiler.stop()
+            PROFILE.parent.mkdir(parents=True, exist_ok=True)
+            PROFILE.write_text(profiler.output_text(unicode=True, color=False, show_all=True))
         table = result.tables[0]
         steps = {
             str(step.step): (step.finished_at - step.started_at).total_seconds()
@@ -140,6 +151,7 @@ def _worker_main(argv: list[str]) -> None:
     parser.add_argument("--dir", required=True)
     parser.add_argument("--limit", type=int, default=1_000_000)
     parser.add_argument("--window", type=float, default=60.0)
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")  # dlt's schema notes
     figures = _work(args)
@@ -188,6 +200,18 @@ async def _lifted(rounds: int) -> dict[str, list[dict[str, Any]]]:
             for kind in runs:
                 runs[kind].append(await _run_worker(kind, emu))
     return runs
+
+
+async def profile() -> None:
+    """``python -m benchmarks.sync --profile``: pyinstrument over one lifted sync's normalize and
+    load (and what runs around them in the calling thread) into ``results/profiles/sync.txt``."""
+    from icalendly_async.testing import Emulator
+
+    async with Emulator(
+        bookings=BOOKINGS, enforce_rate_limits=False, validate_responses=False
+    ) as emu:
+        figures = await _run_worker("sync", emu, "--profile")
+    log(f"sync: profiled a {figures['seconds']:.2f} s run: {PROFILE}")
 
 
 async def _bound(window: float) -> dict[str, Any]:
@@ -344,4 +368,7 @@ async def run(quick: bool) -> Result:
 
 
 if __name__ == "__main__":
-    _worker_main(sys.argv[1:])
+    if sys.argv[1:] == ["--profile"]:
+        asyncio.run(profile())
+    else:
+        _worker_main(sys.argv[1:])
