@@ -20,7 +20,7 @@ from . import _lifecycle
 from ._data import OWNER_ID
 from ._envelope import ApiError
 from ._scheduling import free_slots
-from ._seed import FIRST_NAMES, LAST_NAMES, ZONES
+from ._seed import FIRST_NAMES, LAST_NAMES, attendee
 from ._store.bookings import BookingRow
 
 if TYPE_CHECKING:
@@ -171,13 +171,7 @@ class Churn:
                 event_type,
                 start=start,
                 minutes=event_type.length,
-                attendee={
-                    "name": name,
-                    "email": email,
-                    "timeZone": rng.choice(ZONES),
-                    "language": "en",
-                    "absent": False,
-                },
+                attendee=attendee(name, email, rng),
                 guests=[],
                 responses={"name": name, "email": email},
                 metadata={},
