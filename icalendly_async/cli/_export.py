@@ -29,17 +29,14 @@ import attrs
 
 from ..client import ICalendly
 from ..endpoints import Operation, PaginationStyle
-from ..errors import ConfigurationError, DecodeError
-from ..sync._walk import Position, Row, instant, walk_cursor
+from ..errors import ConfigurationError
+from ..sync._walk import Position, Row, first_page, instant, walk_cursor
 from ._resources import Cursor
 from ._writers import RecordWriter, format_for
 
 __all__ = ["ExportError", "ExportResult", "Exporter", "checkpoint_path"]
 
-_OFFSETS = {
-    PaginationStyle.TAKE_SKIP: ("take", "skip"),
-    PaginationStyle.LIMIT_OFFSET: ("limit", "offset"),
-}
+_BY_OFFSET = (PaginationStyle.TAKE_SKIP, PaginationStyle.LIMIT_OFFSET)  # offsets known ahead
 
 
 _CHECKPOINT_VERSION = 2  # 2: the cursor position of a cursor walk
@@ -67,16 +64,6 @@ class _Page:
     records: list[Any]
     has_next: bool | None
     total: int | None
-
-
-def _records(data: Any, where: str) -> list[Any]:
-    if isinstance(data, list):
-        return data
-    if isinstance(data, dict):
-        lists = [v for v in data.values() if isinstance(v, list)]
-        if len(lists) == 1:
-            return lists[0]
-    raise DecodeError(f"{where}: expected a list of records in the response data")
 
 
 class Exporter:
@@ -115,7 +102,7 @@ class Exporter:
         self._out = out
         self._format = format_for(str(out))
         self._page_size = page_size
-        self._concurrency = concurrency if operation.pagination in _OFFSETS else 1
+        self._concurrency = concurrency if operation.pagination in _BY_OFFSET else 1
         self._resume = resume
         self._overwrite = overwrite
         self._cursor = cursor
@@ -167,17 +154,19 @@ class Exporter:
     async def _fetch(
         self, offset: int, size: int, extra: Mapping[str, object] | None = None
     ) -> _Page:
-        query = {**self._query, **(extra or {})}
-        names = _OFFSETS.get(self._operation.pagination or PaginationStyle.TAKE_SKIP)
-        if self._operation.paginated and names is not None:
-            query[names[0]] = size
-            query[names[1]] = offset
-        response = await self._client._call(self._operation, self._path_params, query=query)
+        records, response = await first_page(
+            self._client,
+            self._operation,
+            self._path_params,
+            {**self._query, **(extra or {})},
+            page_size=size,
+            skip=offset,
+        )
         info = response.pagination or {}
         has_next = info.get("hasNextPage")
         total = info.get("totalItems")
         return _Page(
-            _records(response.data, self._operation.python_name),
+            records,
             has_next if isinstance(has_next, bool) else None,
             total if isinstance(total, int) and not isinstance(total, bool) else None,
         )
