@@ -234,6 +234,14 @@ REPAIRS: tuple[Repair, ...] = (
         "and the further ones the document's example gives",
     ),
     Repair(
+        "example-type-mismatch",
+        "examples of another type than their schema (`verifiedEmailId: '31214'` and "
+        "`slotDuration: '30'` typed `number`; a workflow step's `email: 31214` typed `string`): a "
+        "mock serving the document answers them, and a client reading the declared type fails",
+        "a numeric text example of a number becomes the number; any other example that does not "
+        "fit its type is dropped",
+    ),
+    Repair(
         "self-referencing-data",
         "an envelope whose `data` is the envelope itself (infinite recursion): no finite answer "
         "fits `GetReservedSlotOutput_2024_09_04`, so a mock of the published document (Prism) "

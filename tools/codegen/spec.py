@@ -26,6 +26,12 @@ PAGING_PARAMS = frozenset({"take", "skip", "limit", "offset"})
 TIME_HH_MM = r"^([01]\d|2[0-3]):[0-5]\d$"
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SCALARS: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+}
 _DATETIME_IN_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 _PROSE_LITERAL = re.compile(r"only allowed value for \w+ is `([^`]+)`", re.IGNORECASE)
 
@@ -322,6 +328,23 @@ class _Repairer:
                     f"{param['name']}: {told} (example {example!r})",
                 )
 
+    def example_type_mismatch(self) -> None:
+        for node, where in list(_walk(self.doc, "#")):
+            type_ = node.get("type")
+            example = node.get("example")
+            if not isinstance(type_, str) or type_ not in _SCALARS or example is None:
+                continue
+            if isinstance(example, _SCALARS[type_]) and (
+                type_ == "boolean" or not isinstance(example, bool)
+            ):
+                continue
+            if type_ in ("number", "integer") and isinstance(example, str) and example.isdigit():
+                node["example"] = int(example)
+                self.note("example-type-mismatch", where, f"example {int(example)} ({example!r})")
+            else:
+                del node["example"]
+                self.note("example-type-mismatch", where, f"example {example!r} dropped")
+
     def webhook_triggers(self) -> None:
         names: list[str] = []
         for name in ov.WEBHOOK_TRIGGER_SCHEMAS:
@@ -514,6 +537,7 @@ _STEPS: dict[str, Callable[[_Repairer], None]] = {
     "array-items-from-example": _Repairer.array_items_from_example,
     "slot-maps": _Repairer.slot_maps,
     "webhook-triggers": _Repairer.webhook_triggers,
+    "example-type-mismatch": _Repairer.example_type_mismatch,
     "empty-object-schema": _Repairer.empty_object_schema,
     "self-referencing-data": _Repairer.self_referencing_data,
     "wrong-data-schema": _Repairer.wrong_data_schema,

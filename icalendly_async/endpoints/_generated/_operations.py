@@ -7595,7 +7595,7 @@ SLOTS_RESERVE: Final = Operation(
             wire="slotDuration",
             location="body",
             required=False,
-            type="float | Unset",
+            type="int | Unset",
         ),
         Param(
             name="reservation_duration",
@@ -7640,7 +7640,7 @@ SLOTS_UPDATE_RESERVATION: Final = Operation(
             wire="slotDuration",
             location="body",
             required=False,
-            type="float | Unset",
+            type="int | Unset",
         ),
         Param(
             name="reservation_duration",

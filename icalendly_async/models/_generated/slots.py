@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from .._base import UNSET, Model, Unset
-from .._decode import Mismatch, as_datetime, as_float, as_int, as_str, from_json, located
+from .._decode import Mismatch, as_datetime, as_int, as_str, from_json, located
 
 __all__ = [
     "RangeSlot_2024_09_04",
@@ -95,7 +95,7 @@ class ReserveSlotInput_2024_09_04(Model):
 
     _event_type_id: int
     _slot_start: datetime
-    _slot_duration: float | Unset
+    _slot_duration: int | Unset
     _reservation_duration: int | Unset
 
     def __init__(
@@ -103,7 +103,7 @@ class ReserveSlotInput_2024_09_04(Model):
         *,
         event_type_id: int,
         slot_start: datetime,
-        slot_duration: float | Unset = UNSET,
+        slot_duration: int | Unset = UNSET,
         reservation_duration: int | Unset = UNSET,
     ) -> None:
         self._set_fields((event_type_id, slot_start, slot_duration, reservation_duration))
@@ -119,7 +119,7 @@ class ReserveSlotInput_2024_09_04(Model):
         return self._slot_start
 
     @property
-    def slot_duration(self) -> float | Unset:
+    def slot_duration(self) -> int | Unset:
         """By default slot duration is equal to event type length, but if you want to reserve a
         slot for an event type that has a variable length you can specify it here as a number
         in minutes.
@@ -167,7 +167,7 @@ class ReserveSlotOutput_2024_09_04(Model):
     _event_type_id: int
     _slot_start: datetime
     _slot_end: datetime
-    _slot_duration: float
+    _slot_duration: int
     _reservation_uid: str
     _reservation_duration: int
     _reservation_until: datetime
@@ -178,7 +178,7 @@ class ReserveSlotOutput_2024_09_04(Model):
         event_type_id: int,
         slot_start: datetime,
         slot_end: datetime,
-        slot_duration: float,
+        slot_duration: int,
         reservation_uid: str,
         reservation_duration: int,
         reservation_until: datetime,
@@ -211,7 +211,7 @@ class ReserveSlotOutput_2024_09_04(Model):
         return self._slot_end
 
     @property
-    def slot_duration(self) -> float:
+    def slot_duration(self) -> int:
         """By default slot duration is equal to event type length, but if you want to reserve a
         slot for an event type that has a variable length you can specify it here.
         """
@@ -288,8 +288,8 @@ def decode_ReserveSlotInput_2024_09_04(d: Any) -> ReserveSlotInput_2024_09_04:
         o._slot_start = as_datetime(d["slotStart"])
         k = "slotDuration"
         v = d.get("slotDuration", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if type(v) is not int and v is not UNSET:
+            v = as_int(v)
         o._slot_duration = v
         k = "reservationDuration"
         v = d.get("reservationDuration", UNSET)
@@ -320,8 +320,8 @@ def decode_ReserveSlotOutput_2024_09_04(d: Any) -> ReserveSlotOutput_2024_09_04:
         o._slot_end = as_datetime(d["slotEnd"])
         k = "slotDuration"
         v = d["slotDuration"]
-        if type(v) is not float and type(v) is not int:
-            v = as_float(v)
+        if type(v) is not int:
+            v = as_int(v)
         o._slot_duration = v
         k = "reservationUid"
         v = d["reservationUid"]
