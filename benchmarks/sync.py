@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import X, log, ratio
-from ._results import Result, check
+from ._results import RESULTS_DIR, Result, check
 
 NAME = "sync"
 TITLE = "Sync into DuckDB"
@@ -58,7 +58,7 @@ SYNC = "icalendly_async.sync.sync() into DuckDB (jsonl)"
 _ROOT = Path(__file__).absolute().parent.parent
 EXPORT = "icalendly export bookings (JSONL, updatedAt cursor)"
 EXPORT_OFFSET = "the same export by offset, 4 pages at once (reference)"
-PROFILE = _ROOT / "benchmarks" / "results" / "profiles" / "sync.txt"
+PROFILE = RESULTS_DIR / "profiles" / "sync.txt"
 
 
 # --- the worker: one timed run in a fresh process ----------------------------------------------
@@ -364,6 +364,16 @@ async def _run(quick: bool) -> Result:
 
 
 async def run(quick: bool) -> Result:
+    try:
+        import dlt  # noqa: F401
+    except ImportError:
+        reason = "dlt is not installed: pip install -e '.[bench,sync]'"
+        log(f"sync: skipped: {reason}")
+        return {
+            "title": TITLE,
+            "checks": [check("sync benchmark", None, f"not run: {reason}", "", None)],
+            "notes": [reason],
+        }
     return await _run(quick)
 
 
