@@ -26,7 +26,7 @@ ROOT = Path(__file__).absolute().parent.parent  # the checkout (not resolved: sy
 
 
 #: Benchmarks registered after the results' ORDER was laid out (run after the others).
-ADDED = ("oauth",)
+ADDED = ("oauth", "sync")
 
 
 def available() -> list[str]:

@@ -271,6 +271,49 @@ def _priorities(result: Result) -> None:
     _save(fig, "priorities")
 
 
+def _sync(result: Result) -> None:
+    data = result["data"]
+    lifted = data["lifted"]
+    labels = {
+        "sync": "sync() into DuckDB",
+        "export": "export (cursor)",
+        "export-offset": "export (offset, 4)",
+    }
+    names = [name for name in labels if name in lifted]
+    values = [_median([run["rows"] / run["seconds"] for run in lifted[name]]) for name in names]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    bars = left.bar(range(len(names)), values, color=COLORS[: len(names)])
+    _label_bars(left, bars)
+    left.set_xticks(range(len(names)), [labels[name] for name in names], fontsize=8)
+    left.set_ylabel("rows / s (higher is better)")
+    left.set_title("10,000 bookings, limit lifted")
+    bound = data["bound"]
+    arrivals = bound.get("arrivals", [])
+    limit, window = data["limit"], data["window"]
+    right.step(
+        arrivals, range(1, len(arrivals) + 1), where="post", color=OURS, label="requests sent"
+    )
+    ideal_x = [index // limit * window for index in range(len(arrivals))]
+    right.step(
+        ideal_x,
+        range(1, len(arrivals) + 1),
+        where="post",
+        color=COLORS[1],
+        ls="--",
+        label="the limiter's ideal",
+    )
+    right.axvline(
+        bound["seconds"], color=COLORS[3], lw=1, label=f"the whole run: {bound['seconds']:.1f} s"
+    )
+    right.set_xlabel("seconds since the first request")
+    right.set_ylabel("requests")
+    right.set_title(
+        f"At {limit} requests per {window:g} s: ratio {bound['ideal'] / bound['seconds']:.3f}"
+    )
+    right.legend(fontsize=8, loc="lower right")
+    _save(fig, "sync")
+
+
 _DRAW: dict[str, Callable[[Result], None]] = {
     "overhead": _overhead,
     "pacing": _pacing,
@@ -278,6 +321,7 @@ _DRAW: dict[str, Callable[[Result], None]] = {
     "fleet": _fleet,
     "export": _export,
     "priorities": _priorities,
+    "sync": _sync,
 }
 
 

@@ -20,6 +20,7 @@ from .errors import (
     ReauthorizationRequired,
     TokenStoreWriteError,
 )
+from .models._generated.webhooks import WebhookTrigger
 from .oauth import OAuthApp
 from .plans import Plan
 from .ratelimit import Limiter, LocalLimiter, Priority, RateLimit
@@ -50,5 +51,6 @@ __all__ = [
     "TokenPair",
     "TokenStore",
     "TokenStoreWriteError",
+    "WebhookTrigger",
     "__version__",
 ]

@@ -8,10 +8,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
-
 from .errors import ConfigurationError
-from .models.converter import UNSET, converter
+from .models._base import UNSET, Model, to_wire
+from .models.converter import format_date, format_datetime
 
 __all__ = ["encode_body", "encode_query", "format_path", "is_dot_segment"]
 
@@ -22,11 +21,9 @@ def _scalar(name: str, value: object) -> str:
     if isinstance(value, enum.Enum):
         return str(value.value)
     if isinstance(value, _dt.datetime):
-        text = converter.unstructure(value)
-        assert isinstance(text, str)
-        return text
+        return format_datetime(value, f"query parameter {name!r}")
     if isinstance(value, _dt.date):
-        return value.isoformat()
+        return format_date(value)
     if isinstance(value, (str, int, float)):
         return str(value)
     raise ConfigurationError(
@@ -53,19 +50,15 @@ def encode_query(*parts: Mapping[str, object] | None) -> list[tuple[str, str]]:
 
 
 def _default(value: object) -> Any:
-    if attrs.has(type(value)):
-        return converter.unstructure(value)
-    if isinstance(value, (_dt.datetime, _dt.date)):
-        return converter.unstructure(value)
-    if isinstance(value, enum.Enum):
-        return value.value
+    if isinstance(value, (Model, _dt.date, enum.Enum)):
+        return to_wire(value, "body")
     raise TypeError(f"cannot send a {type(value).__name__} as JSON")
 
 
 def encode_body(body: object) -> bytes:
-    """JSON bytes for a request body: attrs models (UNSET fields omitted), dicts, lists."""
-    if attrs.has(type(body)):
-        body = converter.unstructure(body)
+    """JSON bytes for a request body: models (UNSET fields omitted), dicts, lists."""
+    if isinstance(body, Model):
+        body = body.to_dict()
     try:
         return json.dumps(body, separators=(",", ":"), default=_default).encode()
     except (TypeError, ValueError) as exc:

@@ -423,7 +423,9 @@ class Pipeline:
     def _decode(self, call: CallInfo, spec: RequestSpec, attempt: _Attempt) -> Response:
         answer = attempt.answer
         assert answer is not None
-        decoded = decode_success(answer.status, answer.body, envelope=spec.envelope)
+        decoded = decode_success(
+            answer.status, answer.body, envelope=spec.envelope, lenient=spec.lenient
+        )
         return Response(
             answer.status,
             spec.method,

@@ -116,7 +116,9 @@ class RequestSpec:
     ``template`` is the path template, for logs and metrics (never ids). ``content_type`` is
     the body's media type (the OAuth token endpoint also takes a form); ``envelope=False``
     marks an endpoint whose answer is not the service's envelope (RFC 6749's token endpoint),
-    so that the whole JSON body is the data.
+    so that the whole JSON body is the data. ``lenient=True`` marks an operation whose published
+    document does not declare the envelope: an empty body is then no data, and a JSON body
+    that is not the envelope is the data itself.
     """
 
     __slots__ = (
@@ -125,6 +127,7 @@ class RequestSpec:
         "content_type",
         "envelope",
         "headers",
+        "lenient",
         "method",
         "name",
         "operation_id",
@@ -149,6 +152,7 @@ class RequestSpec:
         *,
         content_type: str = "application/json",
         envelope: bool = True,
+        lenient: bool = False,
     ) -> None:
         self.method = method
         self.path = path
@@ -162,6 +166,7 @@ class RequestSpec:
         self.operation_id = operation_id
         self.content_type = content_type
         self.envelope = envelope
+        self.lenient = lenient
 
     def __repr__(self) -> str:
         return f"RequestSpec({self.method} {self.path}, name={self.name!r})"

@@ -353,6 +353,7 @@ class ICalendly(GeneratedGroups):
             headers=self._call_headers(headers, api_version),
             template=operation.path if operation else path,
             operation_id=operation.operation_id if operation else None,
+            lenient=operation is not None and not operation.envelope_declared,
         )
         return await self._pipeline.send(
             spec, self._credential, self._plan, self._options, to_timeout(timeout)
@@ -393,6 +394,7 @@ class ICalendly(GeneratedGroups):
             self._call_headers(extra_headers, version),
             operation.path,
             operation.operation_id,
+            lenient=not operation.envelope_declared,
         )
         return await self._pipeline.send(
             spec, self._credential, self._plan, self._options, to_timeout(timeout)

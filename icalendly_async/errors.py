@@ -4,6 +4,7 @@
 
     ICalendlyError
     ├── ConfigurationError            bad arguments; raised before anything is sent
+    │   └── ParameterError            an endpoint argument of the wrong type or name
     ├── PlanTierError                 the operation is outside the client's plan; nothing sent
     ├── ReauthorizationRequired       a user's grant is gone (``invalid_grant``): send them through
     │                                 the OAuth flow again (``user_key`` says who)
@@ -12,7 +13,7 @@
     ├── TransportError                no usable HTTP response
     │   ├── TimeoutError              (also an ``asyncio.TimeoutError``)
     │   └── ConnectionError           (also a builtin ``ConnectionError``)
-    ├── DecodeError                   a body that is not the documented envelope
+    ├── DecodeError                   a body that is not the envelope, or data of the wrong type
     └── APIError                      the server answered with an error status
         ├── BadRequestError           400
         ├── AuthenticationError       401, 498
@@ -49,6 +50,7 @@ __all__ = [
     "ICalendlyError",
     "NotFoundError",
     "OAuthStateError",
+    "ParameterError",
     "PermissionDeniedError",
     "PlanTierError",
     "RateLimitError",
@@ -68,6 +70,46 @@ class ICalendlyError(Exception):
 
 class ConfigurationError(ICalendlyError, ValueError):
     """An argument or setting is wrong; the message says which and how to fix it."""
+
+
+class ParameterError(ConfigurationError, TypeError):
+    """An argument of an endpoint method (a path or query parameter, or a field of the body) has
+    the wrong type or name. Raised before anything is sent.
+
+    ``parameter`` names it (the method's argument name, or the body field's path such as
+    ``attendee.timeZone``), ``expected`` says what it should be, and ``suggestions`` lists the
+    closest valid names when the name itself is unknown.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str,
+        expected: str | None = None,
+        suggestions: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.expected = expected
+        self.suggestions = suggestions
+
+    @classmethod
+    def unknown_key(
+        cls, where: str, key: object, valid: list[str], accepted: list[str] | None = None
+    ) -> ParameterError:
+        """``where`` is a key the body does not have; the message names the closest of
+        ``accepted`` (default ``valid``) and lists ``valid``."""
+        import difflib
+
+        text = key if isinstance(key, str) else repr(key)
+        close = tuple(difflib.get_close_matches(text, accepted or valid, n=3, cutoff=0.5))
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return cls(
+            f"body field {where!r} is unknown{hint} (the fields: {', '.join(valid)})",
+            parameter=where,
+            suggestions=close,
+        )
 
 
 class PlanTierError(ICalendlyError):
@@ -175,11 +217,34 @@ class ResponseTooLargeError(TransportError):
 
 
 class DecodeError(ICalendlyError):
-    """The body is not the documented envelope (HTML error page, truncated JSON, ...)."""
+    """The body is not the documented envelope (HTML error page, truncated JSON, ...), or its data
+    does not fit the operation's documented type.
 
-    def __init__(self, message: str, *, status: int | None = None, body: str = "") -> None:
+    For the latter, ``operation`` names the method, ``path`` the place in the JSON
+    (``data.attendees[2].email``), ``expected`` the type the document gives it, and
+    ``content`` holds the raw body as received (``response`` the whole response). ``body`` is a
+    short preview of what was received.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: str = "",
+        operation: str | None = None,
+        path: str | None = None,
+        expected: str | None = None,
+        content: bytes = b"",
+        response: Response | None = None,
+    ) -> None:
         self.status = status
         self.body = body
+        self.operation = operation
+        self.path = path
+        self.expected = expected
+        self.content = content
+        self.response = response
         super().__init__(message)
 
 

@@ -170,6 +170,25 @@ def test_an_existing_file_is_not_overwritten_silently(tmp_path: Path) -> None:
     assert out.read_text() == "precious\n"
 
 
+def test_an_output_directory_whose_parent_is_missing_is_refused(tmp_path: Path) -> None:
+    key, url = "ical_0123456789abcdef", "http://127.0.0.1:9"
+    typo = tmp_path / "exprots" / "2026" / "bookings.jsonl"
+    done = _run(
+        "export", "bookings", "--out", str(typo), ICALENDLY_API_KEY=key, ICALENDLY_BASE_URL=url
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"{tmp_path / 'exprots'} does not exist" in done.stderr
+    sync = _run(
+        "sync",
+        "--to",
+        f"duckdb:///{typo.with_suffix('.duckdb')}",
+        ICALENDLY_API_KEY=key,
+        ICALENDLY_BASE_URL=url,
+    )
+    assert sync.returncode == 1 and "does not exist" in sync.stderr, sync.stderr
+    assert not (tmp_path / "exprots").exists()
+
+
 @pytest.mark.slow  # starts processes (seconds each): in the full run, not the fast set
 def test_errors_are_one_line_and_never_echo_secrets(tmp_path: Path) -> None:
     secret = "sk_0123456789abcdefSECRET"

@@ -279,3 +279,35 @@ def test_api_docs_list_every_method() -> None:
         assert f"`{op.method} {op.path}`" in text
         assert f"## `client.{op.python_name.rsplit('.', 1)[0]}`" in text
     assert "TEAMS 106" in text and "ORGANIZATIONS 182" in text and "PLATFORM 230" in text
+
+
+def test_every_family_and_series_name_is_used(built: ir.Spec) -> None:
+    bases = {m.name for m in built.models.values() if m.is_family}
+    for first, name in overrides.FAMILY_NAMES.items():
+        assert name in bases, f"FAMILY_NAMES[{first!r}] names no family base: remove it"
+    for base, (name, _attr) in overrides.SERIES_NAMES.items():
+        assert built.models[name].series_of == base
+
+
+def test_operations_describe_their_arguments() -> None:
+    for op in OPERATIONS:
+        path = [p for p in op.params if p.location == "path"]
+        assert tuple(p.wire for p in path) == op.path_params, op
+        assert all(p.required for p in path)
+        assert all(p.kind for p in op.params if p.location != "body"), op
+        if any(p.location == "body" for p in op.params):
+            assert op.body is not None, op
+    create = next(op for op in OPERATIONS if op.python_name == "bookings.create")
+    start = create.param("start")
+    assert (start.location, start.wire, start.required, start.type) == (
+        "body",
+        "start",
+        True,
+        "datetime",
+    )
+    listing = next(op for op in OPERATIONS if op.python_name == "bookings.list")
+    assert listing.param("afterStart").name == "after_start"
+    assert listing.param("after_start").kind == "datetime"
+    assert listing.param("status").array and listing.param("status").kind == "enum"
+    cancel = next(op for op in OPERATIONS if op.python_name == "bookings.cancel")
+    assert cancel.body == "optional"

@@ -6,16 +6,26 @@ tested elsewhere, and the Prism contract test sends every operation for real).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import datetime as dt
 import inspect
 import re
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import pytest
 
-from icalendly_async.endpoints import OPERATIONS, GeneratedGroups, Operation, capture_responses
-from icalendly_async.models import UNSET, Model, converter
+from icalendly_async.endpoints import (
+    OPERATIONS,
+    GeneratedGroups,
+    Operation,
+    Param,
+    capture_responses,
+)
+from icalendly_async.errors import DecodeError, ParameterError
+from icalendly_async.models import Model, parse_datetime
 from icalendly_async.models import _generated as gen
 from icalendly_async.pagination import AsyncPaginator, Page
 from icalendly_async.plans import Plan, Tier
@@ -82,26 +92,37 @@ def method_of(client: Any, operation: Operation) -> Any:
     return target
 
 
-def sample_arguments(operation: Operation, method: Any) -> tuple[list[Any], dict[str, Any]]:
-    """Valid arguments for ``method``: path values, every query parameter, the body model."""
+def sample_arguments(operation: Operation) -> tuple[list[Any], dict[str, Any]]:
+    """Valid arguments for the operation's method, built from ``operation.params`` and the
+    document: path values in order, every query parameter, the body as a dict of wire names."""
     _path, _method, raw = RAW[operation.operation_id]
-    params = inspect.signature(method).parameters
-    path_values = {}
+    schemas = {(p["in"], p["name"]): p.get("schema") for p in raw["parameters"]}
+    args: list[Any] = []
     kwargs: dict[str, Any] = {}
-    for param in raw["parameters"]:
-        value = SAMPLER.sample(param.get("schema"))
-        if param["in"] == "path":
-            path_values[param["name"]] = value
-        elif param["in"] == "query":
-            name = safe_param(snake(param["name"]))
-            while name not in params:
-                name += "_"
-            kwargs[name] = value
+    for param in operation.params:
+        if param.location == "body":
+            continue
+        value = argument(param, SAMPLER.sample(schemas[(param.location, param.wire)]))
+        if param.location == "path":
+            args.append(value)
+        else:
+            kwargs[param.name] = value
     body = raw.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
     if body is not None:
-        annotation = inspect.signature(method).parameters["body"].annotation
-        kwargs["body"] = body_value(body, annotation)
-    return [path_values[name] for name in operation.path_params], kwargs
+        kwargs["body"] = SAMPLER.sample(body)
+    return args, kwargs
+
+
+def argument(param: Param, value: Any) -> Any:
+    """A sample of the document (JSON) as the method takes it (``param.kind``)."""
+    if param.array:
+        items = value if isinstance(value, list) else [value]
+        return [argument(attrs.evolve(param, array=False), item) for item in items]
+    if param.kind == "datetime":
+        return parse_datetime(value)
+    if param.kind == "date":
+        return dt.date.fromisoformat(value[:10])
+    return value
 
 
 def response_data(operation: Operation) -> Any:
@@ -113,25 +134,17 @@ def response_data(operation: Operation) -> Any:
     return None if data is None else SAMPLER.sample(data)
 
 
-def body_value(schema: dict[str, Any], annotation: str) -> Any:
-    sample = SAMPLER.sample(schema)
-    first = annotation.split("|")[0].strip()
-    cls = getattr(gen, first, None)
-    if isinstance(cls, type) and issubclass(cls, Model):
-        return converter.structure(sample, cls)
-    return sample
-
-
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.python_name)
 async def test_every_operation_is_a_method_with_its_route(operation: Operation) -> None:
     path, method_name, raw = RAW[operation.operation_id]
     client = FakeClient(data=response_data(operation))
     method = method_of(client, operation)
     assert callable(method)
-    args, kwargs = sample_arguments(operation, method)
+    args, kwargs = sample_arguments(operation)
     result = method(*args, **kwargs)
     if operation.paginated:
         assert isinstance(result, AsyncPaginator)
+    if isinstance(result, AsyncPaginator):
         page = await result
         assert isinstance(page, Page)
         if isinstance(client.data, list):
@@ -146,12 +159,11 @@ async def test_every_operation_is_a_method_with_its_route(operation: Operation) 
     assert sent is operation
     assert (sent.method, sent.path) == (method_name.upper(), path)
     assert sent.operation_id == raw["operationId"]
-    assert call["path_params"] == tuple(args)
+    assert call["path_params"] == tuple(str(a) for a in args)
     query_names = {p["name"] for p in raw["parameters"] if p["in"] == "query"}
-    assert set(call["query"]) <= query_names
-    assert {k for k, v in call["query"].items() if v is not None} == query_names
+    assert set(call["query"]) == query_names
     if "body" in kwargs:
-        assert call["body"] is kwargs["body"]
+        assert call["body"] == kwargs["body"]  # the sample is JSON already: sent as given
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.python_name)
@@ -198,10 +210,10 @@ async def test_path_params_positional_query_keyword_and_options() -> None:
     client = FakeClient(data=[])
     await client.orgs.teams.memberships.list(
         1, 2, take=5, extra_headers={"x-a": "1"}, extra_query={"z": 1}, timeout=3.0
-    )
+    ).first_page()
     call = client.calls[0]
     assert call["operation"].python_name == "orgs.teams.memberships.list"
-    assert call["path_params"] == (1, 2)
+    assert call["path_params"] == ("1", "2")
     assert call["query"] == {"take": 5}
     assert call["extra_headers"] == {"x-a": "1"}
     assert call["extra_query"] == {"z": 1}
@@ -212,19 +224,55 @@ async def test_path_params_positional_query_keyword_and_options() -> None:
 
 async def test_query_params_are_snake_case_keywords_sent_camel_case() -> None:
     client = FakeClient(data=[])
+    after = dt.datetime(2024, 8, 13, 11, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     await client.bookings.list(
-        status=["upcoming", "past"], attendee_email="a@b.c", sort_start="asc", take=10
-    )
+        status=["upcoming", "past"],
+        attendee_email="a@b.c",
+        sort_start="asc",
+        after_start=after,
+        take=10,
+    ).first_page()
     query = client.calls[0]["query"]
-    assert query["status"] == ["upcoming", "past"]
-    assert query["attendeeEmail"] == "a@b.c"
-    assert query["sortStart"] == "asc"
-    assert query["take"] == 10
-    assert query["afterStart"] is None  # dropped by the client
+    assert query == {
+        "status": ["upcoming", "past"],  # the document's style: repeated keys
+        "attendeeEmail": "a@b.c",
+        "sortStart": "asc",
+        "afterStart": "2024-08-13T09:30:00.000Z",  # aware datetimes go out in UTC
+        "take": 10,
+    }
+    client.data = {}
+    await client.slots.get_available(start=dt.date(2050, 9, 5), end=dt.date(2050, 9, 6))
+    assert client.calls[1]["query"] == {"start": "2050-09-05", "end": "2050-09-06"}
+
+
+@pytest.mark.parametrize(
+    ("call", "parameter", "expected"),
+    [
+        (lambda c: c.bookings.list(after_start="2024-08-13"), "after_start", "aware datetime"),
+        (lambda c: c.bookings.list(after_start=dt.datetime(2024, 8, 13)), "after_start", "naive"),
+        (lambda c: c.bookings.list(status=["soon"]), "status", "'upcoming'"),
+        (lambda c: c.bookings.list(status="upcoming"), "status", "a list of"),
+        (lambda c: c.bookings.list(take="10"), "take", "int"),
+        (lambda c: c.bookings.list(take=True), "take", "int"),
+        (lambda c: c.event_types.get("12"), "event_type_id", "int"),
+        (lambda c: c.slots.get_available(start="2050-09-05", end="x"), "start", "date"),
+    ],
+)
+async def test_wrong_argument_types_are_refused_before_sending(
+    call: Any, parameter: str, expected: str
+) -> None:
+    client = FakeClient(data=[])
+    with pytest.raises(ParameterError) as info:
+        result = call(client)
+        await (result.first_page() if isinstance(result, AsyncPaginator) else result)
+    assert info.value.parameter == parameter
+    assert expected in str(info.value)
+    assert client.calls == []
 
 
 async def test_api_version_is_the_operations_and_can_be_overridden_per_call() -> None:
-    client = FakeClient(data=None)
+    data = SAMPLER.sample(DOC["components"]["schemas"]["EventTypeOutput_2024_06_14"])
+    client = FakeClient(data=data)
     await client.event_types.get(1)
     assert client.calls[0]["operation"].api_version == "2024-06-14"
     assert client.calls[0]["api_version"] is None
@@ -232,58 +280,116 @@ async def test_api_version_is_the_operations_and_can_be_overridden_per_call() ->
     assert client.calls[1]["api_version"] == "2024-09-99"
 
 
-async def test_body_as_model_or_as_keywords() -> None:
+async def test_body_as_model_dict_or_keywords() -> None:
     client = FakeClient(
         data=SAMPLER.sample(DOC["components"]["schemas"]["ScheduleOutput_2024_06_11"])
     )
     model = gen.CreateScheduleInput_2024_06_11(
         name="Work", time_zone="Europe/Rome", is_default=True
     )
+    wire = {"name": "Work", "timeZone": "Europe/Rome", "isDefault": True}
     first = await client.schedules.create(model)
     second = await client.schedules.create(name="Work", time_zone="Europe/Rome", is_default=True)
-    assert client.calls[0]["body"] is model
-    assert client.calls[1]["body"] == model
-    assert converter.unstructure(client.calls[1]["body"]) == {
-        "name": "Work",
-        "timeZone": "Europe/Rome",
-        "isDefault": True,
-    }
-    assert isinstance(first, gen.ScheduleOutput_2024_06_11) and first == second
+    third = await client.schedules.create(
+        {"name": "Work", "time_zone": "Europe/Rome", "isDefault": True}
+    )
+    assert [call["body"] for call in client.calls] == [wire, wire, wire]
+    assert isinstance(first, gen.ScheduleOutput_2024_06_11) and first == second == third
     assert first.raw_response is not None and first.raw_response.request_id == "req-1"
-    with pytest.raises(TypeError, match="not both"):
+    with pytest.raises(ParameterError, match="not both"):
         await client.schedules.create(model, name="x")  # type: ignore[call-overload]
-    with pytest.raises(TypeError):
+    with pytest.raises(ParameterError, match="timeZone"):
         await client.schedules.create(name="x")  # type: ignore[call-overload]
+    assert len(client.calls) == 3
 
 
-async def test_union_bodies_take_the_model() -> None:
+async def test_dict_bodies_are_checked_against_the_schema() -> None:
+    client = FakeClient(data=None)
+    with pytest.raises(ParameterError) as info:
+        await client.schedules.create({"name": "Work", "timeZon": "Europe/Rome", "isDefault": True})
+    assert info.value.parameter == "timeZon"
+    assert "'timeZone'" in str(info.value) and info.value.suggestions[0] == "timeZone"
+    with pytest.raises(ParameterError) as info:
+        await client.schedules.create(name="Work", time_zone=5, is_default=True)  # type: ignore[call-overload]
+    assert info.value.parameter == "timeZone" and info.value.expected == "str"
+    assert "time_zone" in str(info.value)
+    with pytest.raises(ParameterError) as nested:
+        await client.bookings.create(  # type: ignore[call-overload]
+            start=dt.datetime(2030, 1, 7, 9, tzinfo=dt.timezone.utc),
+            attendee={"name": "Ada", "email": "ada@example.com", "timezone": "Europe/Rome"},
+        )
+    assert nested.value.parameter == "attendee.timezone"
+    assert "timeZone" in nested.value.suggestions
+    with pytest.raises(ParameterError) as wrong:
+        await client.bookings.create(  # type: ignore[call-overload]
+            start="tomorrow",
+            attendee=gen.CreateBookingAttendee(
+                name="Ada", email="ada@example.com", time_zone="Europe/Rome"
+            ),
+        )
+    assert wrong.value.parameter == "start"
+    assert client.calls == []
+
+
+async def test_union_bodies_and_bodies_without_required_fields() -> None:
     client = FakeClient(
         data=SAMPLER.sample(DOC["components"]["schemas"]["BookingOutput_2024_08_13"])
     )
     body = gen.CancelSeatedBookingInput_2024_08_13(seat_uid="seat-1")
     booking = await client.bookings.cancel("uid-1", body)
-    assert client.calls[0]["body"] is body
+    assert client.calls[0]["body"] == {"seatUid": "seat-1"}
     assert client.calls[0]["path_params"] == ("uid-1",)
     assert isinstance(booking, gen.BookingOutput_2024_08_13)
+    await client.bookings.cancel("uid-1")  # no field is required: the body may be left out
+    assert client.calls[1]["body"] == {}
+    await client.bookings.cancel("uid-1", cancellation_reason="sick")
+    assert client.calls[2]["body"] == {"cancellationReason": "sick"}
+    attendee = gen.CreateBookingAttendee(name="Ada", email="ada@example.com", time_zone="UTC")
+    start = dt.datetime(2030, 1, 7, 9, tzinfo=dt.timezone.utc)
+    await client.bookings.create(start=start, attendee=attendee, event_type_id=1, instant=True)
+    assert client.calls[3]["body"] == {
+        "start": "2030-01-07T09:00:00.000Z",
+        "attendee": {"name": "Ada", "email": "ada@example.com", "timeZone": "UTC"},
+        "eventTypeId": 1,
+        "instant": True,
+    }
 
 
 async def test_results_without_a_model_and_capture_responses() -> None:
     client = FakeClient(data=None)
     with capture_responses() as responses:
-        done = client.verified_resources.request_email_code(email="a@b.c")
-        assert await done is None  # type: ignore[func-returns-value]
+        await client.verified_resources.request_email_code(email="a@b.c")  # returns None
         client.data = {"anything": [1]}
         assert await client.calendars.check_ics_feed() == {"anything": [1]}
         client.data = ["https://x/t1"]
-        assert await client.bookings.list_transcripts("uid") == ["https://x/t1"]
+        assert await client.bookings.list_transcripts("uid").collect() == ["https://x/t1"]
     assert [r.status for r in responses] == [200, 200, 200]
     assert responses[0].request_id == "req-1"
+    client.data = None  # an empty body where the document declares an empty object
+    assert await client.calendars.check_ics_feed() == {}
 
 
 async def test_untyped_responses_return_any() -> None:
     client = FakeClient(data={"whatever": True})
     assert await client.orgs.users.ooo.list(1, 2).collect() == [{"whatever": True}]
     assert await client.orgs.teams.workflows.delete(1, 2, 3) == {"whatever": True}
+
+
+async def test_a_response_that_does_not_fit_names_the_operation_the_path_and_the_type() -> None:
+    booking = SAMPLER.sample(DOC["components"]["schemas"]["BookingOutput_2024_08_13"])
+    booking["attendees"] = [*booking["attendees"], {**booking["attendees"][0], "email": 7}]
+    client = FakeClient(data=booking)
+    with pytest.raises(DecodeError) as info:
+        await client.bookings.get("uid-1")
+    error = info.value
+    assert error.operation == "bookings.get"
+    assert error.path == f"data.attendees[{len(booking['attendees']) - 1}].email"
+    assert error.expected == "str"
+    assert "bookings.get" in str(error) and "data.attendees[" in str(error)
+    client.data = [booking]
+    with pytest.raises(DecodeError) as listed:
+        await client.bookings.list().first_page()
+    assert listed.value.path == f"data[0].attendees[{len(booking['attendees']) - 1}].email"
 
 
 def test_operations_are_allowed_per_plan_as_notes_md_says() -> None:
@@ -299,26 +405,26 @@ def test_operations_are_allowed_per_plan_as_notes_md_says() -> None:
 
 
 def test_sample_bodies_are_valid_for_the_document() -> None:
-    # The arguments the contract test sends: what the models encode must match the schemas.
-    import jsonschema
+    # What the methods send (after checking) must match the schemas.
+    import jsonschema  # type: ignore[import-untyped, unused-ignore]
     from referencing import Registry
     from referencing.jsonschema import DRAFT202012
 
     registry = Registry().with_resource("urn:doc", DRAFT202012.create_resource(DOC))
-    client = FakeClient()
     checked = 0
     for operation in OPERATIONS:
         _path, _method, raw = RAW[operation.operation_id]
         body = raw.get("requestBody", {}).get("content", {}).get("application/json", {})
         if "schema" not in body:
             continue
-        _args, kwargs = sample_arguments(operation, method_of(client, operation))
-        encoded = converter.unstructure(kwargs["body"])
+        client = FakeClient(data=response_data(operation))
+        args, kwargs = sample_arguments(operation)
+        result = method_of(client, operation)(*args, **kwargs)
+        asyncio.run(result.first_page() if isinstance(result, AsyncPaginator) else result)
         schema = _rebase(body["schema"])
-        jsonschema.Draft202012Validator(schema, registry=registry).validate(encoded)
+        jsonschema.Draft202012Validator(schema, registry=registry).validate(client.calls[0]["body"])
         checked += 1
     assert checked == 83
-    assert UNSET is not None
 
 
 def _rebase(schema: Any) -> Any:
@@ -390,7 +496,7 @@ async def test_allowed_plan_and_no_plan_do_send(recording_server: Any) -> None:
             base_url=recording_server.base_url,
             allow_insecure_http=True,
         ) as client:
-            assert await client.teams.list() == []
+            assert (await client.teams.list()).items == []
     assert [r["path"] for r in recording_server.requests] == ["/v2/teams", "/v2/teams"]
     assert all(r["headers"].get("cal-api-version") is None for r in recording_server.requests)
 
@@ -413,3 +519,36 @@ async def test_the_operations_api_version_is_sent(recording_server: Any) -> None
             await client.schedules.get(5)
     versions = [r["headers"].get("cal-api-version") for r in recording_server.requests]
     assert versions == ["2024-08-13", "2030-01-01", "2099-01-01"]
+
+
+async def test_answers_as_a_server_following_the_published_document_sends_them(
+    recording_server: Any,
+) -> None:
+    """Where the published document declares no envelope (Prism answers as it says), an empty
+    body is no data and a bare JSON body is the data; elsewhere the envelope is required."""
+    from aiohttp import web
+
+    from icalendly_async import ApiKey
+
+    bodies = {
+        "/v2/organizations/1/users/2/ooo": b"",  # no content declared: an empty 200
+        "/v2/calendars/ics-feed/check": b"{}",  # `type: object`, no envelope declared
+        "/v2/me": b"",  # the envelope is declared: an empty body is an error
+    }
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=bodies[request.path], content_type="application/json")
+
+    recording_server.handler = answer
+    cls = _real_client_class()
+    async with cls(
+        ApiKey("ical_test_key_0123456789"),
+        base_url=recording_server.base_url,
+        allow_insecure_http=True,
+    ) as client:
+        assert (await client.orgs.users.ooo.list(1, 2)).items == []
+        assert await client.calendars.check_ics_feed() == {}
+        with pytest.raises(DecodeError, match="empty body"):
+            await client.me.get()
+        raw = await client.request("GET", "/v2/calendars/ics-feed/check")
+        assert raw == {}  # a raw call of such an operation reads it alike

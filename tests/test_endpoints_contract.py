@@ -11,8 +11,8 @@ which the typed layer must read.
 Some GETs cannot be satisfied by the published document: where it is wrong about the service (a
 defect the repaired document fixes), Prism answers what the defect says. Those are listed in
 ``UNSATISFIABLE`` with the repair that names the defect, and a test checks that the repair log
-(``spec/REPAIRS.md``) really touches each of them. ``TYPED`` lists the GETs that fail today for a
-reason that is the typed layer's job (issue #16 item 3); they are strict xfails.
+(``spec/REPAIRS.md``) really touches each of them. ``TYPED`` would list GETs that fail for a
+reason that is the typed layer's job, as strict xfails; there are none.
 
 Install Prism with ``tools/install_prism.sh`` (into ``tools/prism/node_modules``); without it the
 test is skipped, except under ``CI=true`` where a missing Prism is a failure.
@@ -46,6 +46,7 @@ GETS = [operation for operation in OPERATIONS if operation.method == "GET"]
 
 _TRIGGERS = "the published webhook outputs give `triggers` as objects; the service sends names"
 _BARE = "the published answer is the bare data; the service sends the envelope"
+_EXAMPLE = "the published example of a workflow step's `email` (a string) is the number 31214"
 
 #: GETs whose published answer contradicts the service: operationId → (repair, why).
 UNSATISFIABLE: dict[str, tuple[str, str]] = {
@@ -66,24 +67,15 @@ UNSATISFIABLE: dict[str, tuple[str, str]] = {
         "the published operation requires a path parameter (`app`) its path does not have",
     ),
     "StripeController_save": ("non-envelope-response", _BARE),
+    "OrganizationTeamWorkflowsController_getWorkflows": ("example-type-mismatch", _EXAMPLE),
+    "OrganizationTeamWorkflowsController_getWorkflowById": ("example-type-mismatch", _EXAMPLE),
     "OrganizationsStripeController_save": ("non-envelope-response", _BARE),
 }
 
-_EMPTY = "TYPED: a 200 with an empty body where the document declares no content decodes to None"
-_EMPTY_OBJECT = "TYPED: `{}` where the document declares an object without properties decodes"
-
-#: GETs that fail today because of the typed layer (issue #16 item 3): operationId → reason.
-TYPED: dict[str, str] = {
-    "OrganizationsUsersBookingsController_getOrganizationUserBookings": _EMPTY,
-    "OrganizationsUsersOOOController_getOrganizationUserOOO": _EMPTY,
-    "OrganizationsUsersOOOController_getOrganizationUsersOOO": _EMPTY,
-    "CalendarsController_save": _EMPTY,
-    "ConferencingController_save": _EMPTY,
-    "OrganizationsConferencingController_saveTeamOauthCredentials": _EMPTY,
-    "CalendarsController_checkIcsFeed": _EMPTY_OBJECT,
-    "CalendarsController_check": _EMPTY_OBJECT,
-    "CalendarsController_redirect": _EMPTY_OBJECT,
-}
+#: GETs that fail because of the typed layer: operationId → reason. Empty since the typed
+#: layer decodes an empty body and `{}` as the document allows (issue #16 item 3); the nine
+#: GETs that were here pass.
+TYPED: dict[str, str] = {}
 
 
 def _free_port() -> int:
@@ -186,7 +178,7 @@ def test_unsatisfiable_gets_are_repaired_defects() -> None:
 
 def test_the_sweep_counts() -> None:
     assert len(GETS) == 104
-    assert len(GETS) - len(UNSATISFIABLE) == 92  # the satisfiable GETs
+    assert len(GETS) - len(UNSATISFIABLE) == 90  # the satisfiable GETs
 
 
 def test_prism_is_pinned() -> None:

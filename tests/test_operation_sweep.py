@@ -173,6 +173,17 @@ class World:
             values["membershipId"] = self.org_membership.id
         if "{bookingUid}" in path:
             values["bookingUid"] = self._booking_uid(operation)
+        if "{routingFormId}" in path:
+            team = self.team_id if "/teams/{teamId}/" in path else None
+            form = next(
+                f for f in self.emu.data.routing_forms.of_org(self.org_id) if f.team_id == team
+            )
+            values["routingFormId"] = form.id
+            if "{responseId}" in path:
+                values["responseId"] = self.emu.data.routing_forms.responses_of(form.id)[0].id
+        if "{oooId}" in path:
+            entry = min(self.emu.data.out_of_office.entries.values(), key=lambda e: e.id)
+            values["userId"], values["oooId"] = entry.user_id, entry.id
         for name, create in self._creators(operation).items():
             values[name] = await create(values)
         return values
@@ -193,8 +204,8 @@ class World:
         the client, as a booker would)."""
         start = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
         slots = await self.client.slots.get_available(
-            start=start.isoformat(),
-            end=(start + dt.timedelta(days=14)).isoformat(),
+            start=start,
+            end=start + dt.timedelta(days=14),
             event_type_id=self.event_type_id,
         )
         for day in sorted(slots):
@@ -299,11 +310,22 @@ async def _attendee(call: Call, world: World) -> None:
     call.kwargs["body"]["attendees"] = [{"email": email, "absent": True}]
 
 
+async def _out_of_office(call: Call, world: World) -> None:
+    user_id = call.args[1]  # /v2/organizations/{orgId}/users/{userId}/ooo…
+    cover = next(
+        m.user_id for m in world.emu.data.teams.of_team(world.org_id) if m.user_id != user_id
+    )
+    start = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3 * 365)  # past any seeded entry
+    call.kwargs["body"].update(
+        toUserId=cover, start=start.isoformat(), end=(start + dt.timedelta(days=2)).isoformat()
+    )
+
+
 async def _slots_query(call: Call, world: World) -> None:
     start = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
     call.kwargs = {
-        "start": start.isoformat(),
-        "end": (start + dt.timedelta(days=7)).isoformat(),
+        "start": start,
+        "end": dt.datetime.combine(start + dt.timedelta(days=7), dt.time(18), dt.timezone.utc),
         "event_type_id": world.event_type_id,
         "time_zone": call.kwargs["time_zone"],
         "format_": call.kwargs["format_"],
@@ -322,6 +344,9 @@ _TIME_ZONE = "the service takes an IANA time zone (the document: any string)"
 _SLOT = "a booking or reservation needs a free slot of an event type that exists"
 _NO_SCHEDULE = "the document's example schedule id is not one of this user's schedules"
 _NOT_EMULATED = "recurring and seated event types are not emulated"
+_OOO = (
+    "who covers (toUserId) is another user of the organization, and a user's entries do not overlap"
+)
 
 #: operationId → (why, what): body and query values the document allows and the emulated
 #: service refuses (or that must name the emulator's state).
@@ -382,6 +407,8 @@ ADJUSTMENTS |= {
         "only an attendee of the booking can be marked absent",
         _attendee,
     ),
+    "OrganizationsUsersOOOController_createOrganizationUserOOO": (_OOO, _out_of_office),
+    "OrganizationsUsersOOOController_updateOrganizationUserOOO": (_OOO, _out_of_office),
     "SlotsController_2024_09_04_reserveSlot": (_SLOT, _reservation),
     "SlotsController_2024_09_04_updateReservedSlot": (_SLOT, _reservation),
 }
@@ -471,11 +498,13 @@ def cases(operations: list[Operation], typed: dict[str, str]) -> list[Any]:
 
 
 async def call_and_check(operation: Operation, method: Any, call: Call) -> list[str]:
-    """Call ``method`` (a paginator: its first page) and say where the result is not of the
-    method's declared return type (empty: it is)."""
+    """Call ``method`` (a list: its paginator's first page) and say where the result is not of
+    the method's declared return type (empty: it is)."""
     returns = hints_of(method)["return"]
     result = method(*call.args, **call.kwargs)
-    if operation.paginated:
+    if operation.paginated:  # every operation that pages is a paginator (lists that do not, too)
+        assert isinstance(result, AsyncPaginator), type(result)
+    if typing.get_origin(returns) is AsyncPaginator:
         assert isinstance(result, AsyncPaginator), type(result)
         page = await result
         (item_type,) = typing.get_args(returns)

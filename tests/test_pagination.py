@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Mapping
-from typing import Any, cast
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 import pytest
@@ -233,8 +233,8 @@ class KeysServer(Server):
 
 
 async def test_items_are_decoded_into_models() -> None:
-    pager = AsyncPaginator[gen.KeysDto](
-        KeysServer(), operation(PaginationStyle.TAKE_SKIP), (1,), item_type=gen.KeysDto, page_size=2
+    pager = AsyncPaginator(
+        KeysServer(), operation(PaginationStyle.TAKE_SKIP), (1,), gen.KeysDto.from_dict, page_size=2
     )
     items = await pager.collect()
     assert [k.access_token for k in items] == ["a0", "a1", "a2"]
@@ -303,9 +303,7 @@ async def test_prefetch_off_asks_only_when_the_caller_does() -> None:
     server = GatedServer(25)
     server.gate.set()
     # pages() is an async generator, which a caller leaving early may close
-    walk = cast(
-        AsyncGenerator[Page[Any], None], paginator(server, page_size=10).pages(prefetch=False)
-    )
+    walk = paginator(server, page_size=10).pages(prefetch=False)
     await walk.__anext__()
     await asyncio.sleep(0.01)
     assert len(server.queries) == 1
@@ -319,7 +317,7 @@ async def test_prefetch_off_asks_only_when_the_caller_does() -> None:
 
 async def test_leaving_early_cancels_the_prefetched_page() -> None:
     server = GatedServer(25)
-    pages = cast(AsyncGenerator[Page[Any], None], paginator(server, page_size=10).pages())
+    pages = paginator(server, page_size=10).pages()
     async with contextlib.aclosing(pages) as walk:
         async for _page in walk:
             await asyncio.sleep(0)
@@ -350,11 +348,11 @@ async def test_no_request_beyond_the_last_page_or_max_items() -> None:
 
 
 async def test_pages_and_items_without_decoding_give_the_json_objects() -> None:
-    pager = AsyncPaginator[gen.KeysDto](
+    pager = AsyncPaginator(
         KeysServer(5),
         operation(PaginationStyle.TAKE_SKIP),
         (1,),
-        item_type=gen.KeysDto,
+        gen.KeysDto.from_dict,
         page_size=2,
     )
     raw_pages = [page async for page in pager.pages(decode=False)]

@@ -14,7 +14,7 @@ from ..client import ICalendly
 from ..endpoints import Operation
 from ..errors import ICalendlyError
 from ..ratelimit import Priority
-from . import _demo, _mock
+from . import _demo, _mock, _sync
 from ._export import Exporter, ExportResult
 from ._progress import Progress
 from ._resources import FILTERS, RESOURCES, Resource, operation_for
@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _demo.add_parser(sub)
     _add_export(sub)
+    _sync.add_parser(sub)
     _mock.add_parser(sub)
     return parser
 
@@ -52,7 +53,13 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     parser.add_argument("--out", required=True, help="output file: *.csv for CSV, else JSONL")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted export")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
-    parser.add_argument("--concurrency", type=int, default=4, help="pages in flight (4)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help="pages in flight (4) for collections paged by offset; bookings are read by their "
+        "updatedAt cursor, one page after another",
+    )
     parser.add_argument("--page-size", type=int, default=100, help="records per request (100)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--team-id", type=int, help="the team (memberships)")
@@ -109,6 +116,7 @@ async def _export_with(
             concurrency=args.concurrency,
             resume=args.resume,
             overwrite=args.overwrite,
+            cursor=resource.cursor,
             progress=bar.update,
         ).run()
 
@@ -126,6 +134,8 @@ def _run(args: argparse.Namespace) -> int:
         resumed = f" (resumed at record {result.resumed_from})" if result.resumed_from else ""
         _say(f"exported {result.total_records} {args.resource} to {result.out}{resumed}")
         return 0
+    if args.command == "sync":
+        return _sync.run(args, _say)
     asyncio.run(_mock.run(args, _say))
     return 0
 
@@ -139,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if args.command == "export":
             print("interrupted: run the same command with --resume to continue", file=sys.stderr)
+        elif args.command == "sync":
+            print("interrupted: run the same command again to go on", file=sys.stderr)
         return 130
     except (ICalendlyError, OSError) as exc:
         if args.debug:

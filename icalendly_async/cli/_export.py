@@ -1,10 +1,17 @@
-"""A resumable, ordered, concurrent export of one list operation to a file.
+"""A resumable, ordered export of one list operation to a file.
 
-Pages are fetched ``concurrency`` at a time (their offsets are known in advance) and written in
-order. After each page the file is flushed and fsynced, then a checkpoint next to it records the
-next offset, the record count and the file's size, replaced atomically. A resumed export cuts
-the file back to the checkpoint's size, dropping whatever a crash left after it, and goes on
-from the checkpoint's offset: no record is lost or written twice.
+A collection with a time cursor (bookings: ``updatedAt``) is walked by that cursor, page after
+page, never by offset (:func:`icalendly_async.sync._walk.walk_cursor`, the walk ``icalendly
+sync`` makes): a record that changes while the export runs, or between a kill and the resume,
+moves behind the cursor and is written again with its new state (the last line of a key is the
+newest), and no record that exists throughout is skipped. An offset walk would lose one record
+for good each time another one changed. Collections without one are paged by offset,
+``concurrency`` pages at a time (their offsets are known in advance), written in order.
+
+After each page the file is flushed and fsynced, then a checkpoint next to it records where the
+walk is (the cursor and the keys given at it, or the next offset), the record count and the
+file's size, replaced atomically. A resumed export cuts the file back to the checkpoint's size,
+dropping whatever a crash left after it, and goes on from there.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,15 +29,17 @@ import attrs
 
 from ..client import ICalendly
 from ..endpoints import Operation, PaginationStyle
-from ..errors import ConfigurationError, DecodeError
+from ..errors import ConfigurationError
+from ..sync._walk import Position, Row, first_page, instant, walk_cursor
+from ._resources import Cursor
 from ._writers import RecordWriter, format_for
 
 __all__ = ["ExportError", "ExportResult", "Exporter", "checkpoint_path"]
 
-_OFFSETS = {
-    PaginationStyle.TAKE_SKIP: ("take", "skip"),
-    PaginationStyle.LIMIT_OFFSET: ("limit", "offset"),
-}
+_BY_OFFSET = (PaginationStyle.TAKE_SKIP, PaginationStyle.LIMIT_OFFSET)  # offsets known ahead
+
+
+_CHECKPOINT_VERSION = 2  # 2: the cursor position of a cursor walk
 
 
 class ExportError(ConfigurationError):
@@ -56,16 +66,6 @@ class _Page:
     total: int | None
 
 
-def _records(data: Any, where: str) -> list[Any]:
-    if isinstance(data, list):
-        return data
-    if isinstance(data, dict):
-        lists = [v for v in data.values() if isinstance(v, list)]
-        if len(lists) == 1:
-            return lists[0]
-    raise DecodeError(f"{where}: expected a list of records in the response data")
-
-
 class Exporter:
     """Exports ``operation`` (a list operation) to ``out``, resumably.
 
@@ -84,10 +84,17 @@ class Exporter:
         concurrency: int = 4,
         resume: bool = False,
         overwrite: bool = False,
+        cursor: Cursor | None = None,
         progress: Callable[[int, int | None], None] | None = None,
     ) -> None:
         if page_size < 1 or concurrency < 1:
             raise ExportError("--page-size and --concurrency must be at least 1")
+        folder = out.absolute().parent
+        if not folder.parent.is_dir():
+            raise ExportError(
+                f"{out}: the directory {folder.parent} does not exist (a typo?); "
+                "create it first, or write the export somewhere else"
+            )
         self._client = client
         self._operation = operation
         self._path_params = path_params
@@ -95,9 +102,12 @@ class Exporter:
         self._out = out
         self._format = format_for(str(out))
         self._page_size = page_size
-        self._concurrency = concurrency if operation.pagination in _OFFSETS else 1
+        self._concurrency = concurrency if operation.pagination in _BY_OFFSET else 1
         self._resume = resume
         self._overwrite = overwrite
+        self._cursor = cursor
+        if cursor is not None:
+            self._query[cursor.sort] = "asc"
         self._progress = progress
         self._checkpoint = checkpoint_path(out)
         self._fingerprint = hashlib.sha256(
@@ -127,6 +137,11 @@ class Exporter:
                 )
             return None
         state: dict[str, Any] = json.loads(self._checkpoint.read_text())
+        if state.get("version") != _CHECKPOINT_VERSION:
+            raise ExportError(
+                f"the checkpoint of {self._out} was written by another version of icalendly; "
+                "use --overwrite to start again"
+            )
         if state.get("fingerprint") != self._fingerprint:
             raise ExportError(
                 f"the checkpoint of {self._out} belongs to another export (resource, filters or "
@@ -136,18 +151,22 @@ class Exporter:
 
     # -- fetching -------------------------------------------------------------------------------
 
-    async def _fetch(self, offset: int, size: int) -> _Page:
-        query = dict(self._query)
-        names = _OFFSETS.get(self._operation.pagination or PaginationStyle.TAKE_SKIP)
-        if self._operation.paginated and names is not None:
-            query[names[0]] = size
-            query[names[1]] = offset
-        response = await self._client._call(self._operation, self._path_params, query=query)
+    async def _fetch(
+        self, offset: int, size: int, extra: Mapping[str, object] | None = None
+    ) -> _Page:
+        records, response = await first_page(
+            self._client,
+            self._operation,
+            self._path_params,
+            {**self._query, **(extra or {})},
+            page_size=size,
+            skip=offset,
+        )
         info = response.pagination or {}
         has_next = info.get("hasNextPage")
         total = info.get("totalItems")
         return _Page(
-            _records(response.data, self._operation.python_name),
+            records,
             has_next if isinstance(has_next, bool) else None,
             total if isinstance(total, int) and not isinstance(total, bool) else None,
         )
@@ -156,15 +175,20 @@ class Exporter:
 
     async def run(self) -> ExportResult:
         state = self._load_checkpoint()
-        offset = int(state["next_offset"]) if state else 0
         written_before = int(state["records"]) if state else 0
         sink = _Sink(self._out, self._checkpoint, self._format, self._fingerprint, self._operation)
         # File work (writes, fsyncs, the checkpoint) runs in a thread, one page at a time and in
         # order, so a slow disk never stalls the requests in flight.
-        await asyncio.to_thread(sink.open, state)
+        start = {"cursor": _mark(Position())} if self._cursor else {"next_offset": 0}
+        await asyncio.to_thread(sink.open, state, start)
         finished = False
         try:
-            records, pages = await self._pages(sink, offset, written_before)
+            if self._cursor is not None:
+                position = _position(state["cursor"]) if state else Position()
+                records, pages = await self._walk(sink, self._cursor, position, written_before)
+            else:
+                offset = int(state["next_offset"]) if state else 0
+                records, pages = await self._pages(sink, offset, written_before)
             finished = True
         finally:
             await asyncio.to_thread(sink.close, finished)
@@ -172,15 +196,39 @@ class Exporter:
             records=records - written_before,
             total_records=records,
             pages=pages,
-            resumed_from=offset if state else None,
+            resumed_from=written_before if state else None,
             out=self._out,
         )
+
+    async def _walk(
+        self, sink: _Sink, cursor: Cursor, position: Position, records: int
+    ) -> tuple[int, int]:
+        total: int | None = None
+
+        async def fetch(after: datetime | None, skip: int) -> list[Row]:
+            nonlocal total
+            extra = {} if after is None else {cursor.after: after}
+            page = await self._fetch(skip, self._page_size, extra)
+            total = page.total if total is None else total
+            return page.records
+
+        pages = 0
+        walk = walk_cursor(
+            fetch, field=cursor.field, key=cursor.key, position=position, page_size=self._page_size
+        )
+        async for rows in walk:
+            records += len(rows)
+            pages += 1
+            mark = {"cursor": _mark(position)}
+            await asyncio.to_thread(sink.append, rows, records, mark)
+            self._report(records, total)
+        return records, pages
 
     async def _pages(self, sink: _Sink, offset: int, records: int) -> tuple[int, int]:
         if not self._operation.paginated:
             page = await self._fetch(0, self._page_size)
             count = len(page.records)
-            await asyncio.to_thread(sink.append, page.records, count, count)
+            await asyncio.to_thread(sink.append, page.records, count, {"next_offset": count})
             self._report(count, count)
             return count, 1
         size = self._page_size
@@ -203,7 +251,7 @@ class Exporter:
                 offset += got
                 records += got
                 pages += 1
-                await asyncio.to_thread(sink.append, page.records, offset, records)
+                await asyncio.to_thread(sink.append, page.records, records, {"next_offset": offset})
                 self._report(records, page.total)
                 if got == 0 or got < size or page.has_next is False:
                     return records, pages
@@ -213,6 +261,16 @@ class Exporter:
     def _report(self, records: int, total: int | None) -> None:
         if self._progress is not None:
             self._progress(records, total)
+
+
+def _mark(position: Position) -> dict[str, Any]:
+    at = position.cursor
+    return {"at": None if at is None else at.isoformat(), "seen": sorted(position.seen, key=str)}
+
+
+def _position(mark: Mapping[str, Any]) -> Position:
+    at = mark.get("at")
+    return Position(None if at is None else instant(at, field="cursor"), set(mark["seen"]))
 
 
 async def _cancel(pending: dict[int, asyncio.Task[_Page]]) -> None:
@@ -237,20 +295,22 @@ class _Sink:
         self._handle: IO[bytes] | None = None
         self._writer: RecordWriter | None = None
 
-    def open(self, state: Mapping[str, Any] | None) -> None:
-        self._out.parent.mkdir(parents=True, exist_ok=True)
+    def open(self, state: Mapping[str, Any] | None, start: Mapping[str, Any]) -> None:
+        self._out.parent.mkdir(exist_ok=True)  # its own parent exists (checked before)
         handle = self._handle = open(self._out, "r+b" if state else "wb")  # noqa: SIM115
         if state:
             handle.truncate(int(state["bytes"]))  # drop what a crash wrote after the checkpoint
             handle.seek(0, os.SEEK_END)
         self._writer = RecordWriter(handle, self._format, state.get("columns") if state else None)
         if state is None:
-            self._save(0, 0, 0)
+            self._save(0, 0, start)
 
-    def append(self, records: list[Any], next_offset: int, total: int) -> None:
+    def append(self, records: list[Any], total: int, where: Mapping[str, Any]) -> None:
+        """Write ``records`` (``total`` in the file with them) and save ``where`` the walk is
+        after them."""
         assert self._writer is not None
         self._writer.write(records)
-        self._save(next_offset, total, self._writer.commit())
+        self._save(total, self._writer.commit(), where)
 
     def close(self, finished: bool) -> None:
         if self._handle is not None:
@@ -258,12 +318,12 @@ class _Sink:
         if finished:
             self._checkpoint.unlink(missing_ok=True)
 
-    def _save(self, offset: int, records: int, size: int) -> None:
+    def _save(self, records: int, size: int, where: Mapping[str, Any]) -> None:
         state = {
-            "version": 1,
+            "version": _CHECKPOINT_VERSION,
             "fingerprint": self._fingerprint,
             "operation": self._operation.python_name,
-            "next_offset": offset,
+            **where,
             "records": records,
             "bytes": size,
             "columns": self._writer.columns if self._writer else None,

@@ -29,6 +29,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument(
         "--no-rate-limit", action="store_true", help="do not enforce rate limits at all"
     )
+    parser.add_argument(
+        "--churn",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="change RATE bookings per second (updates, cancellations, new ones; some become "
+        "visible late), as on a live account",
+    )
 
 
 async def run(args: argparse.Namespace, say: Callable[[str], None]) -> None:
@@ -55,5 +63,6 @@ async def run(args: argparse.Namespace, say: Callable[[str], None]) -> None:
         bookings=args.bookings,
         rate_limit=args.rate_limit,
         enforce_rate_limits=not args.no_rate_limit,
+        churn=args.churn,
         on_ready=announce,
     )

@@ -6,7 +6,18 @@ import attrs
 
 from ..endpoints import OPERATIONS, Operation
 
-__all__ = ["FILTERS", "RESOURCES", "Resource", "operation_for"]
+__all__ = ["FILTERS", "RESOURCES", "Cursor", "Resource", "operation_for"]
+
+
+@attrs.frozen
+class Cursor:
+    """How a collection is walked by a time cursor rather than by offset (see
+    :func:`icalendly_async.sync._walk.walk_cursor`)."""
+
+    field: str  # the row's time, e.g. "updatedAt"
+    key: str  # what breaks ties between rows stamped alike, e.g. "uid"
+    after: str  # the query parameter asking for rows from a time on
+    sort: str  # the query parameter ordering by that time
 
 
 @attrs.frozen
@@ -18,6 +29,7 @@ class Resource:
     path_params: tuple[str, ...] = ()  # CLI option names, in the order the path takes them
     filters: tuple[str, ...] = ()  # CLI filter names this resource accepts (see FILTERS)
     help: str = ""
+    cursor: Cursor | None = None  # None: paged by offset
 
 
 # CLI filter name -> (query parameter, several values allowed)
@@ -36,7 +48,13 @@ _BOOKING_FILTERS = tuple(FILTERS)
 RESOURCES: dict[str, Resource] = {
     r.name: r
     for r in (
-        Resource("bookings", "bookings.list", filters=_BOOKING_FILTERS, help="your bookings"),
+        Resource(
+            "bookings",
+            "bookings.list",
+            filters=_BOOKING_FILTERS,
+            help="your bookings (by their updatedAt cursor)",
+            cursor=Cursor("updatedAt", "uid", "afterUpdatedAt", "sortUpdatedAt"),
+        ),
         Resource("event-types", "event_types.list", help="event types"),
         Resource("schedules", "schedules.list", help="availability schedules"),
         Resource("webhooks", "webhooks.list", help="webhook subscriptions"),

@@ -1,47 +1,60 @@
 """What every generated model and enum is built on (hand-written).
 
-- :class:`Model`: the base of the generated attrs classes (frozen, slotted, keyword-only). Python
-  attribute names are snake_case; the JSON names are camelCase (or ``metadata["json"]`` where
-  the two do not convert into each other). A model decoded from a response carries it in
-  :attr:`Model.raw_response` (headers, status, request id).
+- :class:`Model`: the base of the generated classes. Attributes are read-only properties with
+  snake_case names over slots (``_<name>``, set once by ``__init__`` or the decoder; a model is
+  never changed afterwards: :meth:`Model.replace` makes a changed copy); the JSON names are
+  camelCase (``cls._m_wire``). A
+  model keeps the JSON object it was decoded from, so that what the document does not know is
+  still there (:attr:`Model.extra`, and :meth:`Model.to_dict` sends it back), and the response it
+  came in (:attr:`Model.raw_response`).
 - :class:`OpenStrEnum` / :class:`OpenIntEnum`: enums that accept values they do not know (a new
   server-side value must not break an old client); :attr:`is_known` tells them apart.
-- :func:`register_hooks`: the converter hooks that make the converter's rules hold (unknown
-  fields ignored, ``null`` kept as ``None``, missing kept as :data:`UNSET`, unions decoded by
-  their literal ``type`` field first, then by best fit).
+- :data:`UNSET`: a field the server did not send (as opposed to one it sent as ``null``). It is
+  falsy, and typed so that ``if booking.rating:`` narrows ``int | Unset`` to ``int``.
+
+The generated modules hold, per model, the class and a plain decoding function written out at
+generation time (``decode_<Class>``); :mod:`._decode` has the helpers they call.
 """
 
 from __future__ import annotations
 
-import datetime
+import datetime as _dt
 import enum
-import types
-import typing
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
-
-import attrs
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
-    import cattrs
-
     from ..response import Response
 
-__all__ = ["Model", "OpenIntEnum", "OpenStrEnum", "error_text", "json_name", "register_hooks"]
+__all__ = [
+    "UNSET",
+    "Model",
+    "ModelClasses",
+    "OpenIntEnum",
+    "OpenStrEnum",
+    "Series",
+    "Unset",
+    "to_wire",
+]
+
+M = TypeVar("M", bound="Model")
+ModelClasses: TypeAlias = "tuple[type[Model], ...]"
 
 
-class Model:
-    """Base class of the generated models."""
+class _Unset(enum.Enum):
+    UNSET = "UNSET"
 
-    __slots__ = ("_raw_response",)
+    def __repr__(self) -> str:
+        return "UNSET"
 
-    @property
-    def raw_response(self) -> Response | None:
-        """The response this object was decoded from (``None`` when built by hand)."""
-        return typing.cast("Response | None", getattr(self, "_raw_response", None))
+    def __bool__(self) -> Literal[False]:
+        return False
 
-    def _attach_response(self, response: Response) -> None:
-        object.__setattr__(self, "_raw_response", response)
+
+UNSET: Final = _Unset.UNSET
+"""A field the server did not send (as opposed to one it sent as ``null``). Falsy."""
+
+Unset: TypeAlias = Literal[_Unset.UNSET]
 
 
 class OpenStrEnum(str, enum.Enum):
@@ -92,260 +105,220 @@ class OpenIntEnum(int, enum.Enum):
         return self._value_ in type(self)._value2member_map_
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.rstrip("_").split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+class Model:
+    """Base of the generated models: read-only, compared by value, JSON in and out.
 
-
-def json_name(field: attrs.Attribute[Any]) -> str:
-    """The JSON property name of a model field."""
-    explicit = field.metadata.get("json")
-    return explicit if isinstance(explicit, str) else _camel(field.name)
-
-
-@attrs.frozen
-class _FieldInfo:
-    name: str
-    json: str
-    type: Any
-    required: bool
-    literal: tuple[object, ...] | None
-
-
-@attrs.frozen
-class _ModelInfo:
-    fields: tuple[_FieldInfo, ...]
-    json_names: frozenset[str]
-    required: frozenset[str]
-    literals: tuple[tuple[str, tuple[object, ...]], ...]
-
-
-_INFO: dict[type[Any], _ModelInfo] = {}
-
-
-def _info(cls: type[Any]) -> _ModelInfo:
-    info = _INFO.get(cls)
-    if info is None:
-        info = _INFO[cls] = _make_info(cls)
-    return info
-
-
-def _make_info(cls: type[Any]) -> _ModelInfo:
-    attrs.resolve_types(cls)
-    fields = []
-    for field in attrs.fields(cls):
-        type_ = field.type
-        literal = get_args(type_) if _is_literal(type_) else None
-        fields.append(
-            _FieldInfo(
-                field.name,
-                json_name(field),
-                type_,
-                field.default is attrs.NOTHING,
-                literal,
-            )
-        )
-    return _ModelInfo(
-        tuple(fields),
-        frozenset(f.json for f in fields),
-        frozenset(f.json for f in fields if f.required),
-        tuple((f.json, f.literal) for f in fields if f.literal),
-    )
-
-
-def _is_literal(type_: Any) -> bool:
-    return get_origin(type_) is Literal
-
-
-def _is_model(type_: Any) -> bool:
-    return isinstance(type_, type) and issubclass(type_, Model)
-
-
-def _is_union(type_: Any) -> bool:
-    return get_origin(type_) in (Union, types.UnionType)
-
-
-def _is_unset(type_: Any) -> bool:
-    from .converter import Unset
-
-    return bool(type_ == Unset)
-
-
-def _kind(type_: Any) -> str:
-    """The JSON kind a type decodes from: object, array, string, number, boolean or any."""
-    origin = get_origin(type_) or type_
-    if _is_model(origin) or origin in (dict, Mapping):
-        return "object"
-    if origin in (list, tuple, set, frozenset):
-        return "array"
-    if _is_literal(type_):
-        values = get_args(type_)
-        return "number" if all(isinstance(v, (int, float)) for v in values) else "string"
-    if isinstance(origin, type):
-        if issubclass(origin, bool):
-            return "boolean"
-        if issubclass(origin, (str, enum.Enum, datetime.date)):
-            return "number" if issubclass(origin, int) else "string"
-        if issubclass(origin, (int, float)):
-            return "number"
-    return "any"
-
-
-def _value_kind(value: object) -> str:
-    if isinstance(value, Mapping):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "any"
-
-
-def _model_score(cls: type[Model], data: Mapping[str, Any]) -> tuple[int, ...] | None:
-    """How well ``data`` fits ``cls``; ``None`` when a literal field says it cannot be ``cls``.
-
-    Literal fields that match first, then no missing required field, then the most keys the
-    model knows, the fewest it does not; on a tie the most specific model (more of its required
-    fields present, fewer fields in all).
+    A generated class lists its fields in ``_m_names`` (attribute name → JSON name, in
+    order). Each field is a property over the slot ``_<name>``.
     """
-    info = _info(cls)
-    literal_hits = 0
-    for key, allowed in info.literals:
-        if key in data:
-            if data[key] not in allowed:
-                return None
-            literal_hits += 1
-    keys = data.keys()
-    missing = len(info.required - keys)
-    known = len(keys & info.json_names)
-    unknown = len(keys - info.json_names)
-    present_required = len(info.required & keys)
-    # A value whose JSON kind the field cannot hold (a number for a string field) is a misfit:
-    # without this, overlapping branches tie and the first one wins, coercing 42 into "42".
-    misfits = sum(
-        1
-        for field in info.fields
-        if field.json in data
-        and data[field.json] is not None
-        and not _fits(field.type, _value_kind(data[field.json]))
-    )
-    return (
-        literal_hits,
-        -missing,
-        -misfits,
-        known,
-        -unknown,
-        present_required,
-        -len(info.json_names),
-    )
 
+    __slots__ = ("_m_json", "_m_response")
 
-def _fits(type_: Any, kind: str) -> bool:
-    """Whether a JSON value of ``kind`` decodes into ``type_`` without coercion."""
-    if _is_union(type_):
-        return any(
-            _fits(member, kind)
-            for member in get_args(type_)
-            if member is not type(None) and not _is_unset(member)
-        )
-    return _kind(type_) in ("any", kind)
+    #: attribute name → JSON name, in the order of the fields (the generated classes')
+    _m_names: ClassVar[dict[str, str]] = {}
+    # Derived once per class (__init_subclass__).
+    _m_fields: ClassVar[tuple[str, ...]] = ()
+    _m_wire: ClassVar[tuple[str, ...]] = ()
+    _m_slots: ClassVar[tuple[str, ...]] = ()
+    _m_known: ClassVar[frozenset[str]] = frozenset()
+    _m_accepts: ClassVar[dict[str, str]] = {}
 
+    _m_json: Mapping[str, Any] | None
+    _m_response: Response | None
 
-def _order_members(members: tuple[Any, ...], value: object) -> list[Any]:
-    """The union members to try for ``value``, best first."""
-    kind = _value_kind(value)
-    matching = [m for m in members if _kind(m) in (kind, "any")]
-    if kind == "number":  # prefer int for whole numbers, float otherwise
-        matching.sort(key=lambda m: (m is float) if isinstance(value, int) else (m is int))
-    if kind == "object" and isinstance(value, Mapping):
-        scored = []
-        for index, member in enumerate(matching):
-            if _is_model(member):
-                score = _model_score(member, value)
-                if score is None:
-                    continue
-                scored.append(((1, *score, -index), member))
-            else:
-                scored.append(((0, 0, 0, 0, 0, 0, 0, 0, -index), member))
-        matching = [member for _, member in sorted(scored, key=lambda s: s[0], reverse=True)]
-        if not matching:  # every branch excluded by its literal: best fit regardless
-            matching = [m for m in members if _kind(m) == "object"]
-    rest = [m for m in members if m not in matching]
-    return matching + rest
-
-
-_KINDS = ("object", "array", "string", "number", "boolean", "any")
-
-
-def _order_keys(
-    members: tuple[Any, ...],
-) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """What of an object :func:`_order_members` depends on, for a cache of its answers.
-
-    ``(presence, kinds, literals)``: the keys whose presence matters, those whose value's JSON
-    kind (``None`` included) matters, those whose value matters. The order depends on the models'
-    :func:`_model_score` and on nothing else of the object; a key changes the scores of all the
-    member models alike (so not their order) unless the models disagree about it: a field in
-    some of them only, required in some only, of types that fit different kinds, or a literal.
-    """
-    infos = [_info(m) for m in members if _is_model(m)]
-    by_json = [{f.json: f for f in info.fields} for info in infos]
-    literals = sorted({key for info in infos for key, _ in info.literals})
-    presence, kinds = [], []
-    for key in sorted({key for fields in by_json for key in fields}):
-        roles = {None if key not in fields else fields[key].required for fields in by_json}
-        fits = {
-            tuple(key not in fields or _fits(fields[key].type, kind) for kind in _KINDS)
-            for fields in by_json
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._m_fields = tuple(cls._m_names)
+        cls._m_wire = tuple(cls._m_names.values())
+        cls._m_slots = tuple(f"_{name}" for name in cls._m_fields)
+        cls._m_known = frozenset(cls._m_wire)
+        # Every name a caller may use for a field: the JSON name and the attribute name.
+        cls._m_accepts = {
+            **dict(zip(cls._m_fields, cls._m_wire, strict=True)),
+            **{j: j for j in cls._m_wire},
         }
-        if len(roles) > 1 or key in literals:
-            presence.append(key)
-        if len(fits) > 1 or key in literals:
-            kinds.append(key)
-    return tuple(presence), tuple(kinds), tuple(literals)
 
+    def _set_fields(self, values: tuple[Any, ...]) -> None:
+        """Store the fields (in ``_m_fields`` order); for the generated ``__init__``."""
+        for slot, value in zip(self._m_slots, values, strict=True):
+            setattr(self, slot, value)
+        self._m_json = None
+        self._m_response = None
 
-def error_text(exc: BaseException) -> str:
-    """A one-line account of a structuring error (cattrs' exception groups flattened)."""
-    from cattrs.errors import BaseValidationError
+    # -- what the server sent ---------------------------------------------------------------
 
-    if isinstance(exc, BaseValidationError):
-        from cattrs import transform_error
+    @property
+    def raw_response(self) -> Response | None:
+        """The response this object was decoded from (``None`` when built by hand or nested)."""
+        return getattr(self, "_m_response", None)
 
-        messages = transform_error(exc, format_exception=lambda e, _t: error_text(e))
-        return "; ".join(messages[:3]) + ("; …" if len(messages) > 3 else "")
-    return str(exc) or type(exc).__name__
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Fields the server sent that the document does not declare, as JSON."""
+        data = getattr(self, "_m_json", None)
+        if not data:
+            return {}
+        known = self._m_known
+        return {key: value for key, value in data.items() if key not in known}
 
+    # -- JSON -----------------------------------------------------------------------------
 
-def register_hooks(
-    conv: cattrs.Converter,
-    *,
-    reference: cattrs.Converter | None = None,
-    fast_paths: Mapping[Any, tuple[type[Any], Callable[[Any], Any]]] | None = None,
-) -> None:
-    """Install the model, union, list, literal and number hooks on ``conv``.
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (camelCase names, ISO 8601 date-times; unset fields left out).
 
-    With a ``reference`` (a converter configured alike, without one), models, unions and lists
-    are decoded by compiled functions that fall back to it; without, by the generic path only.
-    ``fast_paths``: see ``models/_structure.py``'s ``install``.
-    """
-    from ._structure import install
-
-    install(conv, reference=reference, fast_paths=fast_paths)
-
-    def unstructure_model(obj: Model) -> dict[str, Any]:
-        from .converter import UNSET
-
-        out: dict[str, Any] = {}
-        for field in _info(type(obj)).fields:
-            value = getattr(obj, field.name)
-            if value is UNSET:
-                continue
-            out[field.json] = None if value is None else conv.unstructure(value)
+        Fields the document does not declare (:attr:`extra`) are included as received.
+        """
+        out = self.extra
+        for slot, key in zip(self._m_slots, self._m_wire, strict=True):
+            value = getattr(self, slot)
+            if value is not UNSET:
+                out[key] = to_wire(value, key)
         return out
 
-    conv.register_unstructure_hook_func(lambda cls: _is_model(cls), unstructure_model)
+    @classmethod
+    def from_dict(cls: type[M], data: Mapping[str, Any]) -> M:
+        """Decode a JSON object (camelCase names) as the server sends it.
+
+        Raises :class:`~icalendly_async.errors.DecodeError` naming the JSON path and the
+        expected type when ``data`` does not fit. Generated classes override this with their
+        decoder.
+        """
+        raise NotImplementedError(f"{cls.__name__} has no decoder")  # pragma: no cover
+
+    # -- values ---------------------------------------------------------------------------
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, slot) for slot in self._m_slots)
+
+    def _items(self) -> Iterator[tuple[str, Any]]:
+        return zip(self._m_fields, self._values(), strict=True)
+
+    def replace(self: M, **changes: Any) -> M:
+        """A copy with some fields changed (by attribute name); what :attr:`extra` holds is kept."""
+        unknown = sorted(set(changes) - set(self._m_fields))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field(s) {', '.join(unknown)}")
+        fields = dict(self._items())
+        fields.update(changes)
+        copy = type(self)(**fields)
+        copy._m_json = getattr(self, "_m_json", None)
+        return copy
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Model)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._values()))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{name}={value!r}" for name, value in self._items() if value is not UNSET
+        )
+        return f"{type(self).__name__}({fields})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), self._values(), getattr(self, "_m_json", None)))
+
+
+class Series(Model):
+    """What some operations answer instead of one object: a list of them (a recurring booking's
+    occurrences). It reads as its first element, so code written for one works unchanged, and
+    the attribute named by ``_m_series`` holds them all. ``to_dict()`` gives the first
+    element's fields and that attribute."""
+
+    __slots__ = ()
+    _m_series: ClassVar[str] = "items"
+
+    def _set_series(self, elements: Sequence[Model]) -> None:
+        if not elements:
+            raise ValueError(f"{type(self).__name__} needs at least one element")
+        first = elements[0]
+        for slot in first._m_slots:
+            if slot in self._m_slots:
+                setattr(self, slot, getattr(first, slot))
+        setattr(self, "_" + self._m_series, list(elements))
+        self._m_json = None
+        self._m_response = None
+
+
+def _restore(cls: type[M], values: tuple[Any, ...], data: Mapping[str, Any] | None) -> M:
+    obj = cls.__new__(cls)
+    obj._set_fields(values)
+    obj._m_json = data
+    return obj
+
+
+def to_wire(value: Any, what: str = "") -> Any:
+    """The JSON form of a Python value: models, enums, date-times, lists and mappings of them.
+
+    ``what`` is where the value is (a JSON path), for the error a naive datetime raises.
+    """
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value.value if isinstance(value, enum.Enum) else value
+    if isinstance(value, Model):
+        return value.to_dict()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, _dt.datetime):
+        from .converter import format_datetime
+
+        return format_datetime(value, what or "date-time")
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {key: to_wire(item, f"{what}.{key}" if what else key) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_wire(item, f"{what}[{index}]") for index, item in enumerate(value)]
+    return value  # whatever else: the decoder that checks the body says what is wrong
+
+
+def input_json(
+    classes: tuple[type[Model], ...], value: Mapping[str, Any], where: str
+) -> dict[str, Any]:
+    """``value`` with its keys as JSON names, for one of ``classes`` (nested mappings too).
+
+    Keys may be the JSON names (camelCase) or the attribute names (snake_case). A key no class
+    knows raises :class:`ParameterError` naming it and the closest valid names. Values are left
+    as given (the decoder that checks the body judges them).
+    """
+    from ..errors import ParameterError
+
+    names: dict[str, str] = {}
+    for cls in classes:
+        names.update(cls._m_accepts)
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        place = f"{where}.{key}" if where else str(key)
+        wire = names.get(key) if isinstance(key, str) else None
+        if wire is None:
+            raise ParameterError.unknown_key(place, key, sorted(set(names.values())), sorted(names))
+        if wire in out:
+            raise ParameterError(
+                f"{place}: given twice (as {wire!r} and as its attribute name)",
+                parameter=place,
+            )
+        nested = _nested_classes(classes, wire)
+        out[wire] = _input_value(nested, item, place) if nested else item
+    return out
+
+
+def _input_value(classes: tuple[type[Model], ...], value: Any, where: str) -> Any:
+    if isinstance(value, Model):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return input_json(classes, value, where)
+    if isinstance(value, (list, tuple)):
+        return [_input_value(classes, item, f"{where}[{i}]") for i, item in enumerate(value)]
+    return value
+
+
+def _nested_classes(classes: tuple[type[Model], ...], wire: str) -> tuple[type[Model], ...]:
+    found: list[type[Model]] = []
+    for cls in classes:
+        nested = getattr(cls, "_nested", None)
+        if nested is not None:
+            found.extend(c for c in nested().get(wire, ()) if c not in found)
+    return tuple(found)

@@ -81,14 +81,17 @@ def _make_loads() -> Callable[[bytes], Any]:
 _loads = _make_loads()
 
 
-def decode_success(status: int, body: bytes, *, envelope: bool = True) -> SuccessBody:
+def decode_success(
+    status: int, body: bytes, *, envelope: bool = True, lenient: bool = False
+) -> SuccessBody:
     """The ``data`` (and ``pagination``) of a 2xx body; :class:`DecodeError` for anything else.
 
     ``envelope=False``: the endpoint sends its data bare (RFC 6749's token endpoint); the whole
-    JSON body is the data.
+    JSON body is the data. ``lenient=True``: the document does not declare the envelope for this
+    operation, so an empty body is no data and a body that is not the envelope is the data.
     """
     if not body.strip():
-        if status == 204:
+        if status == 204 or lenient:
             return SuccessBody(None, None)
         raise DecodeError(
             f"HTTP {status} with an empty body; expected the success envelope", status=status
@@ -101,9 +104,10 @@ def decode_success(status: int, body: bytes, *, envelope: bool = True) -> Succes
             status=status,
             body=preview(body),
         ) from None
-    if not envelope:
+    is_envelope = isinstance(payload, dict) and payload.get("status") == "success"
+    if not envelope or (lenient and not is_envelope):
         return SuccessBody(payload, None)
-    if not isinstance(payload, dict) or payload.get("status") != "success":
+    if not is_envelope:
         raise DecodeError(
             f"HTTP {status} body is not the success envelope "
             f'{{"status": "success", "data": …}}: {preview(body)!r}',

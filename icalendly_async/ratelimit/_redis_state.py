@@ -7,6 +7,8 @@ has in flight, and which feedback it already wrote (to skip echoes).
 
 from __future__ import annotations
 
+import asyncio
+
 import attrs
 
 from ._dispatch import Queue
@@ -70,10 +72,12 @@ class Credential(Following):
         "in_flight",
         "keys",
         "last_grant",
+        "late",
         "pending",
         "probe",
         "probe_answered",
         "queue",
+        "restamping",
         "written",
     )
 
@@ -90,6 +94,8 @@ class Credential(Following):
         self.pending: dict[str, View] | None = None  # feedback not written yet, per named limit
         self.written: dict[str, View] = {}  # the last feedback written
         self.probe_answered = False  # our probe's answer is due to be written
+        self.late: list[str] = []  # members of late-resumed calls whose starts are to move
+        self.restamping: asyncio.Task[None] | None = None  # the task writing ``late``
         self.flushing = False
 
     def held(self, now: float) -> float:

@@ -1,4 +1,5 @@
-"""The emulator's data: users, schedules, event types, bookings, teams, webhooks, reservations.
+"""The emulator's data: users, schedules, event types, bookings, teams, webhooks, reservations,
+routing forms and their responses, out-of-office entries.
 
 :class:`DataStore` holds one store per resource (:mod:`._store`) and the few operations that
 span several of them (a new user gets a default schedule; a managed user belongs to an OAuth
@@ -17,9 +18,12 @@ from typing import Any
 from ..plans import Plan
 from . import _views
 from ._seed import FIRST_NAMES, LAST_NAMES, ZONES, seed_world, working_hours
+from ._seed_org import seed_out_of_office, seed_routing_forms
 from ._store.bookings import BookingRow, BookingStore
 from ._store.event_types import EventTypeStore
+from ._store.out_of_office import OutOfOfficeStore
 from ._store.reservations import ReservationStore
+from ._store.routing_forms import RoutingFormStore
 from ._store.schedules import ScheduleStore
 from ._store.teams import TeamStore
 from ._store.users import User, UserStore
@@ -48,6 +52,8 @@ class DataStore:
         self.teams = TeamStore()
         self.subscriptions = SubscriptionStore()
         self.reservations = ReservationStore()
+        self.routing_forms = RoutingFormStore()
+        self.out_of_office = OutOfOfficeStore()
         self.users_of_client: dict[str, list[int]] = {}
         self.client_profiles: dict[str, JSONObject] = {}
         # who manages each OAuth client (the user whose API key made it); missing: the owner
@@ -55,6 +61,8 @@ class DataStore:
         self._user_rng = random.Random(f"{seed}/managed-users")
         self._next_managed_id = 5001
         seed_world(self, bookings)
+        seed_routing_forms(self)
+        seed_out_of_office(self)
 
     def __repr__(self) -> str:
         return (

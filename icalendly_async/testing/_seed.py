@@ -22,7 +22,15 @@ from ._time import day_start, iso, safe_zone
 if TYPE_CHECKING:
     from ._data import DataStore
 
-__all__ = ["EVENT_TYPES", "FIRST_NAMES", "LAST_NAMES", "working_hours", "ZONES", "seed_world"]
+__all__ = [
+    "EVENT_TYPES",
+    "FIRST_NAMES",
+    "LAST_NAMES",
+    "ZONES",
+    "attendee",
+    "seed_world",
+    "working_hours",
+]
 
 FIRST_NAMES = (
     "Ada",
@@ -87,6 +95,17 @@ _CELLS = 16
 _CELL = 1800.0
 _DENSITY = 0.75  # at most this share of the cells is booked
 _MIN_SPAN_DAYS = 90
+
+
+def attendee(name: str, email: str, rng: random.Random) -> dict[str, Any]:
+    """A booking's attendee as the emulator stores it (a time zone drawn from ``rng``)."""
+    return {
+        "name": name,
+        "email": email,
+        "timeZone": rng.choice(ZONES),
+        "language": "en",
+        "absent": False,
+    }
 
 
 def working_hours() -> list[dict[str, Any]]:
@@ -213,13 +232,7 @@ def _seed_bookings(data: DataStore, rng: random.Random, count: int) -> None:
             event_type_id=event_type.id,
             event_type_slug=event_type.slug,
             created=iso(created),
-            attendee={
-                "name": name,
-                "email": email,
-                "timeZone": rng.choice(ZONES),
-                "language": "en",
-                "absent": False,
-            },
+            attendee=attendee(name, email, rng),
             guests=[],
             responses={"name": name, "email": email},
         )

@@ -35,6 +35,7 @@ from .._tokens import TokenPair
 from ..plans import Plan
 from ..ratelimit.headers import RateLimit
 from ._answers import DocumentAnswers
+from ._churn import Churn
 from ._credentials import CredentialStore, OAuthClient, digest
 from ._data import OWNER_ID, DataStore
 from ._faults import Fault
@@ -130,6 +131,13 @@ class Emulator:
     ``ssl_context``: serve HTTPS with it (a throwaway certificate, e.g. from ``trustme``), so
     a test exercises the client's TLS path; :attr:`base_url` is then ``https://…``.
 
+    ``churn``: changes per second made to the owner's bookings while the emulator runs
+    (updates, cancellations, new bookings), as on a live account; ``churn_delay``: a quarter of
+    them become visible only later, up to that many seconds after the time they are stamped
+    with, while later changes land at once (what a sync's lookback window is for);
+    ``churn_seed``: the same changes for the same seed. :meth:`apply_churn` makes changes at
+    once, :meth:`stop_churn` stops and lets the late ones land.
+
     OAuth 2.0 for partner apps ("Continue with iCalendly"): :attr:`oauth_app` (confidential,
     with a secret) and :attr:`oauth_public_app` (public: PKCE) are registered with
     ``oauth_redirect_uris``; :meth:`add_oauth_app` registers more. At :attr:`authorize_url` the
@@ -160,6 +168,9 @@ class Emulator:
         webhook_backoff: float = 0.2,
         webhook_timeout: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
+        churn: float = 0.0,
+        churn_delay: float = 2.0,
+        churn_seed: int | None = None,
         oauth_user_id: int = OWNER_ID,
         oauth_consent: bool = True,
         oauth_token_ttl: float = 1800.0,
@@ -182,6 +193,8 @@ class Emulator:
             raise ValueError(
                 "webhook_retries and webhook_backoff must be >= 0 and webhook_timeout > 0"
             )
+        if churn < 0 or churn_delay < 0:
+            raise ValueError(f"churn and churn_delay must be >= 0, got {churn!r}, {churn_delay!r}")
         if validate_responses is None:
             validate_responses = _validate_default()
         if validate_requests is None:
@@ -242,6 +255,8 @@ class Emulator:
         }
         for _ in range(DEFAULT_MANAGED_USERS):
             data.add_managed_user(self._client.client_id)
+        self._churn = Churn(self._state, rate=churn, seed=churn_seed, max_delay=churn_delay)
+        self._churn_task: asyncio.Task[None] | None = None
         redirect_uris = tuple(oauth_redirect_uris)
         self._oauth_app = oauth.add_app(confidential=True, redirect_uris=redirect_uris)
         self._oauth_public_app = oauth.add_app(
@@ -279,6 +294,8 @@ class Emulator:
         host = f"[{self._host}]" if ":" in self._host else self._host
         scheme = "https" if self._ssl_context is not None else "http"
         self._base_url = f"{scheme}://{host}:{port}"
+        if self._churn.rate > 0:
+            self._churn_task = asyncio.get_running_loop().create_task(self._churn.run())
         return self
 
     async def stop(self) -> None:
@@ -287,6 +304,8 @@ class Emulator:
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        await self._cancel_churn()
+        self._churn.abandon()
         self._state.closing.set()
         try:
             await self._state.webhooks.close()
@@ -466,6 +485,32 @@ class Emulator:
         """Every access token issued so far (managed users' and partner apps') is expired now
         (they get 498 from now on)."""
         self._state.credentials.expire_access_tokens()
+
+    # --- churn -------------------------------------------------------------------------------
+
+    def apply_churn(self, changes: int = 1, *, backdate: float = 0.0) -> None:
+        """Make ``changes`` changes to the owner's bookings now; ``backdate``: stamp them that
+        many seconds in the past, as a write that becomes visible late."""
+        if backdate < 0:
+            raise ValueError(f"backdate must be >= 0 seconds, got {backdate!r}")
+        for _ in range(changes):
+            self._churn.change(backdate=backdate)
+
+    async def stop_churn(self) -> None:
+        """Stop making changes, and wait until the late ones have landed."""
+        await self._cancel_churn()
+        await self._churn.settle()
+
+    @property
+    def churned(self) -> int:
+        """How many churn changes have landed so far."""
+        return self._churn.made
+
+    async def _cancel_churn(self) -> None:
+        task, self._churn_task = self._churn_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     # --- faults ------------------------------------------------------------------------------
 

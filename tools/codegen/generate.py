@@ -29,7 +29,12 @@ class Result:
 
 def generate() -> Result:
     repaired = repair(load_original())
-    spec = ir.build(repaired.doc)
+    undeclared = frozenset(
+        entry.where
+        for entry in repaired.log
+        if entry.repair in ("untyped-response", "non-envelope-response")
+    )
+    spec = ir.build(repaired.doc, undeclared=undeclared)
     nodes = render.build_tree(spec)
     python: dict[Path, str] = {
         MODELS_DIR / f"{module}.py": source for module, source in render.render_models(spec).items()

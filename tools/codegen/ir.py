@@ -1,24 +1,58 @@
-"""The repaired document as the generator sees it: models, enums, operations and groups."""
+"""The repaired document as the generator sees it: types, models, enums, operations.
+
+``build(doc)`` reads the repaired document into a :class:`Spec`:
+
+- every schema an operation can send or receive becomes a :class:`Type` (a tree: primitives,
+  enums, models, lists, mappings, unions); object schemas become :class:`ModelDef`, string and
+  integer enums :class:`EnumDef`. Envelopes (``{status, data}``) are unwrapped, never models.
+- identical schemas (same fields, same types) become one class (:func:`_dedupe`);
+- models that appear together in a union form a *family* with a base class holding the fields
+  they share (:func:`_families`), so that a method returning "one of these" returns the base;
+  a union that also allows a list of them gets a *series* class (the list, with the shared
+  fields of its first element);
+- each model and enum lives in the module of the API group that uses it (:func:`_modules`).
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import overrides as ov
 from .naming import enum_member, pascal, safe_name, safe_param, singular, snake
 from .overrides import HAND_WRITTEN
 from .plans import tier_for_tag
-from .spec import PAGING_PARAMS, Json, iter_operations, success_response
+from .spec import Json, iter_operations, success_response
 
 _VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
-#: Field names a model cannot use as they are: ``self`` (``__init__``), ``raw_response`` (the
-#: base class), and names its annotations use (a class attribute would shadow them).
+_VERSION_SUFFIX = re.compile(r"_\d{4}_\d{2}_\d{2}$")
+#: Attribute names a model cannot use as they are: ``self`` (``__init__``), the public API of
+#: :class:`~icalendly_async.models.Model`, and names the annotations use. (Names starting with
+#: ``m_`` get a trailing underscore too: ``_m_*`` are the base class's own.)
 _RESERVED_FIELD_NAMES = frozenset(
-    {"self", "raw_response", "datetime", "str", "int", "float", "bool", "list", "dict"}
+    {
+        "self",
+        "extra",
+        "raw_response",
+        "to_dict",
+        "from_dict",
+        "replace",
+        "datetime",
+        "date",
+        "str",
+        "int",
+        "float",
+        "bool",
+        "list",
+        "dict",
+        "Any",
+        "Sequence",
+    }
 )
 _ID_LIKE = re.compile(r"(^id$|Id$|Ids$|^ids$|^(take|skip|limit|offset)$)")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def first_sentence(text: str | None, limit: int = 0) -> str:
@@ -34,41 +68,98 @@ def first_sentence(text: str | None, limit: int = 0) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Types and models
+# Types
 # --------------------------------------------------------------------------------------------
+
+PRIMITIVES = ("str", "int", "float", "bool", "datetime", "date", "any", "dict")
 
 
 @dataclass(frozen=True)
-class TypeExpr:
-    """A Python type annotation and the generated names it uses."""
+class Type:
+    """A type of the document, as a tree.
 
-    text: str
-    names: frozenset[str] = frozenset()
-    is_any: bool = False
+    ``kind``: one of :data:`PRIMITIVES` (``dict`` is a free-form object, ``dict[str, Any]``),
+    ``enum`` / ``model`` (``name``), ``literal`` (``literal``: the one string value), ``list``
+    (``args[0]``: the item), ``seq`` (a list declared ``Sequence[args[0]]``: a family base's
+    field whose members hold lists of different members), ``map`` (``dict[str, args[0]]``) or
+    ``union`` (``args``: the members; ``name``: the family base they share, if they do).
+    ``nullable``: ``null`` is allowed too.
+    """
 
-    def union(self, other: TypeExpr) -> TypeExpr:
-        if self.is_any or other.is_any:
-            return ANY
-        return TypeExpr(f"{self.text} | {other.text}", self.names | other.names)
+    kind: str
+    name: str = ""
+    args: tuple[Type, ...] = ()
+    literal: str | None = None
+    nullable: bool = False
 
-    def optional(self) -> TypeExpr:
-        return self if self.is_any else TypeExpr(f"{self.text} | None", self.names)
+    def names(self) -> frozenset[str]:
+        """The generated classes (models and enums) this type refers to."""
+        own = {self.name} if self.name and self.kind in ("enum", "model", "union") else set()
+        return frozenset(own).union(*(a.names() for a in self.args))
 
-    def list_of(self) -> TypeExpr:
-        return TypeExpr(f"list[{self.text}]", self.names)
+    def with_null(self, nullable: bool = True) -> Type:
+        return replace(self, nullable=nullable)
+
+    def walk(self) -> Iterator[Type]:
+        yield self
+        for arg in self.args:
+            yield from arg.walk()
+
+    def substitute(self, names: dict[str, str]) -> Type:
+        """This type with the class names in ``names`` replaced."""
+        args = tuple(a.substitute(names) for a in self.args)
+        name = names.get(self.name, self.name) if self.kind in ("model", "enum") else self.name
+        if args == self.args and name == self.name:
+            return self
+        return replace(self, name=name, args=args)
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """For a union: the model members' names."""
+        return tuple(a.name for a in self.args if a.kind == "model")
 
 
-ANY = TypeExpr("Any", is_any=True)
+ANY = Type("any")
+
+
+def model_type(name: str) -> Type:
+    return Type("model", name)
+
+
+def make_union(members: Iterable[Type]) -> Type:
+    """The union of ``members`` (nested unions flattened, duplicates dropped, ``Any`` absorbs)."""
+    flat: list[Type] = []
+    nullable = False
+    for member in members:
+        parts = member.args if member.kind == "union" else (member,)
+        for part in parts:
+            nullable = nullable or part.nullable or member.nullable
+            part = part.with_null(False)
+            if part.kind == "any":
+                return ANY
+            if part not in flat:
+                flat.append(part)
+    if len(flat) == 1:
+        return flat[0].with_null(nullable)
+    return Type("union", args=tuple(flat), nullable=nullable)
+
+
+# --------------------------------------------------------------------------------------------
+# Models and enums
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass
 class FieldDef:
     py_name: str
     json_name: str
-    type: TypeExpr
+    type: Type
     required: bool
     literal: str | None
     description: str
+
+    def key(self) -> tuple[str, Type, bool, str | None]:
+        return (self.json_name, self.type, self.required, self.literal)
 
 
 @dataclass
@@ -77,6 +168,20 @@ class ModelDef:
     source: str
     description: str
     fields: list[FieldDef] = field(default_factory=list)
+    base: str | None = None  # the family base it subclasses
+    #: family bases: the members, in the order a value is tried against them
+    members: tuple[str, ...] = ()
+    #: series classes: the family base whose elements it holds, and its attribute name
+    series_of: str | None = None
+    series_attr: str = ""
+    module: str = ""
+
+    @property
+    def is_family(self) -> bool:
+        return bool(self.members)
+
+    def signature(self) -> tuple[Any, ...]:
+        return tuple(sorted((f.key() for f in self.fields), key=lambda k: k[0]))
 
 
 @dataclass
@@ -85,10 +190,11 @@ class EnumDef:
     values: list[str | int]
     kind: str  # "str" | "int"
     members: list[tuple[str, str | int]] = field(default_factory=list)
+    module: str = ""
 
 
 class TypeMapper:
-    """Maps schemas to type annotations, registering models and enums on the way."""
+    """Maps schemas to :class:`Type`, registering models and enums on the way."""
 
     def __init__(self, doc: Json) -> None:
         self.schemas: Json = doc["components"]["schemas"]
@@ -96,9 +202,7 @@ class TypeMapper:
         self.models: dict[str, ModelDef] = {}
         self.enums: dict[str, EnumDef] = {}
         self._enum_keys: dict[tuple[str, tuple[str | int, ...]], str] = {}
-        for name, schema in self.schemas.items():
-            if not self._free_form(schema):
-                self._component(name)
+        self._mapping: set[str] = set()
 
     @staticmethod
     def _class_name(name: str) -> str:
@@ -108,38 +212,40 @@ class TypeMapper:
     # -- components ------------------------------------------------------------------------
 
     @staticmethod
-    def _free_form(schema: Json) -> bool:
+    def free_form(schema: Json) -> bool:
         """An object schema without properties: a ``dict``, not a model."""
         return schema.get("type") == "object" and not schema.get("properties")
 
-    def _component(self, name: str) -> str:
+    def component(self, name: str) -> Type:
         cls = self.class_names[name]
-        if cls in self.models or cls in self.enums:
-            return cls
+        if cls in self.models:
+            return model_type(cls)
+        if cls in self.enums:
+            return Type("enum", cls)
         schema = self.schemas[name]
         if "enum" in schema and schema.get("type") in ("string", "number", "integer"):
             self._register_enum(cls, schema["enum"])
-        else:
-            self._model(cls, schema, f"#/components/schemas/{name}")
-        return cls
+            return Type("enum", cls)
+        self.model(cls, schema, f"#/components/schemas/{name}")
+        return model_type(cls)
 
-    def _model(self, cls: str, schema: Json, source: str) -> None:
+    def model(self, cls: str, schema: Json, source: str) -> None:
         model = ModelDef(cls, source, first_sentence(schema.get("description")))
         self.models[cls] = model  # registered before the fields: recursion terminates
         required = set(schema.get("required", ()))
         used: set[str] = set()
         for json_name, sub in schema.get("properties", {}).items():
             py = safe_name(snake(json_name)) or "field"
-            while py in used or py in _RESERVED_FIELD_NAMES:
+            while py in used or py in _RESERVED_FIELD_NAMES or py.startswith("m_"):
                 py += "_"
             used.add(py)
             literal = _literal(sub)
             if literal is not None:
-                type_ = TypeExpr(f"Literal[{literal!r}]")
+                type_ = Type("literal", literal=literal)
             else:
                 type_ = self.map(sub, owner=cls, prop=json_name)
-            if sub.get("nullable") and not type_.is_any:
-                type_ = type_.optional()
+            if sub.get("nullable") and type_.kind != "any":
+                type_ = type_.with_null()
             model.fields.append(
                 FieldDef(
                     py,
@@ -173,7 +279,7 @@ class TypeMapper:
             self._enum_keys[key] = name
             return name
         if name is None:
-            name = re.sub(r"_\d{4}_\d{2}_\d{2}$", "", owner) + pascal(prop)
+            name = _VERSION_SUFFIX.sub("", owner) + pascal(prop)
             existing = self.enums.get(name)
             if existing is not None and set(existing.values) == set(values):
                 self._enum_keys[key] = name
@@ -194,60 +300,57 @@ class TypeMapper:
 
     # -- schemas → types -------------------------------------------------------------------
 
-    def map(self, schema: Json | None, *, owner: str, prop: str) -> TypeExpr:
-        """The annotation for ``schema`` (``nullable`` is left to the caller)."""
+    def map(self, schema: Json | None, *, owner: str, prop: str) -> Type:
+        """The type of ``schema`` (its own ``nullable`` is left to the caller)."""
         if not schema:
             return ANY
         if "$ref" in schema:
             name = schema["$ref"].rsplit("/", 1)[-1]
-            if self._free_form(self.schemas[name]):
+            if self.free_form(self.schemas[name]):
                 return self.map(
                     {k: v for k, v in self.schemas[name].items() if k != "description"},
                     owner=self.class_names[name],
                     prop="",
                 )
-            cls = self._component(name)
-            return TypeExpr(cls, frozenset({cls}))
+            return self.component(name)
         for key in ("allOf", "anyOf", "oneOf"):
             if key in schema:
-                result: TypeExpr | None = None
-                for branch in schema[key]:
-                    mapped = self.map(branch, owner=owner, prop=prop)
-                    if result is None:
-                        result = mapped
-                    elif mapped.text not in result.text.split(" | "):
-                        result = result.union(mapped)
-                return result or ANY
+                members = [self.map(b, owner=owner, prop=prop) for b in schema[key]]
+                if {m.kind for m in members} == {"date", "datetime"}:
+                    return Type("date")  # a datetime is a date; the argument sends either
+                return make_union(members) if members else ANY
         type_ = schema.get("type")
         enum = schema.get("enum")
         if enum and type_ in ("string", "number", "integer", None):
             literal = _literal(schema)
             if literal is not None:
-                return TypeExpr(f"Literal[{literal!r}]")
-            name = self._enum(enum, owner, prop)
-            return TypeExpr(name, frozenset({name}))
+                return Type("literal", literal=literal)
+            return Type("enum", self._enum(enum, owner, prop))
         if type_ == "string":
-            if schema.get("format") == "date-time":
-                return TypeExpr("datetime")
-            return TypeExpr("str")
+            fmt = schema.get("format")
+            if fmt == "date-time":
+                return Type("datetime")
+            if fmt == "date":
+                return Type("date")
+            return Type("str")
         if type_ == "integer":
-            return TypeExpr("int")
+            return Type("int")
         if type_ == "number":
-            return TypeExpr("int") if _int_like(schema, prop) else TypeExpr("float")
+            return Type("int") if _int_like(schema, prop) else Type("float")
         if type_ == "boolean":
-            return TypeExpr("bool")
+            return Type("bool")
         if type_ == "array":
-            return self.map(schema.get("items"), owner=owner, prop=prop).list_of()
+            return Type("list", args=(self.map(schema.get("items"), owner=owner, prop=prop),))
         if type_ == "object" or "properties" in schema:
             if schema.get("properties"):
                 cls = self._inline_name(owner + pascal(prop))
-                self._model(cls, schema, f"{owner}.{prop}")
-                return TypeExpr(cls, frozenset({cls}))
+                self.model(cls, schema, f"{owner}.{prop}")
+                return model_type(cls)
             extra = schema.get("additionalProperties")
             if isinstance(extra, dict) and extra:
                 value = self.map(extra, owner=owner, prop=prop)
-                return TypeExpr(f"dict[str, {value.text}]", value.names)
-            return TypeExpr("dict[str, Any]")
+                return Type("dict") if value.kind == "any" else Type("map", args=(value,))
+            return Type("dict")
         return ANY
 
     def _inline_name(self, name: str) -> str:
@@ -282,16 +385,21 @@ def _int_like(schema: Json, prop: str) -> bool:
 class ParamDef:
     json_name: str
     py_name: str
-    location: str
+    location: str  # "path" | "query" | "body"
     required: bool
-    type: TypeExpr
+    type: Type
     description: str
+    explode: bool = True  # arrays in the query: repeated keys (the default style) or a,b,c
 
 
 @dataclass
 class BodyDef:
-    type: TypeExpr
-    model: str | None  # the input model when the body is one model (keyword fields allowed)
+    type: Type
+    required: bool  # the document's requestBody.required
+    #: the models a dict or keywords are checked against (the union's members, or the one)
+    models: tuple[str, ...] = ()
+    #: the keyword arguments: every field of every model (py name resolved later)
+    fields: list[FieldDef] = field(default_factory=list)
 
 
 @dataclass
@@ -310,15 +418,25 @@ class OpDef:
     path_params: list[ParamDef]
     query_params: list[ParamDef]
     body: BodyDef | None
-    returns: TypeExpr | None  # None: the call returns None (envelope without data)
-    item: TypeExpr | None  # paginated operations: the type of one item
-    pagination: str | None  # "TAKE_SKIP" | "LIMIT_OFFSET"
+    #: None: the call returns None (an envelope without data); ANY: the JSON as sent
+    returns: Type | None
+    #: list operations (GET returning an array): the item type; the method returns a paginator
+    item: Type | None
+    pagination: str | None  # "TAKE_SKIP" | "LIMIT_OFFSET" | None (one page)
     default_page_size: int | None
+    #: the published document declares the success envelope (else an empty or bare body is
+    #: accepted: the data is then None, or the body itself)
+    envelope_declared: bool = True
     const: str = ""
+    body_optional: bool = False
 
     @property
     def python_name(self) -> str:
         return ".".join((*self.group, self.name))
+
+    @property
+    def paginated(self) -> bool:
+        return self.item is not None
 
 
 def method_override(operation_id: str) -> str | None:
@@ -405,11 +523,17 @@ def _common_prefix(paths: list[list[str]]) -> list[str]:
     return prefix
 
 
+#: Names the generated methods use for themselves; parameters that collide get a trailing "_".
+COMMON_KEYWORDS = ("extra_headers", "extra_query", "timeout", "api_version")
+RESERVED_PARAMS = frozenset({"self", "body", "max_items", *COMMON_KEYWORDS})
+
+
 class OperationBuilder:
-    def __init__(self, doc: Json, types: TypeMapper) -> None:
+    def __init__(self, doc: Json, types: TypeMapper, undeclared: frozenset[str]) -> None:
         self.doc = doc
         self.types = types
         self.schemas = types.schemas
+        self.undeclared = undeclared
 
     def build(self) -> list[OpDef]:
         raw = [  # the documented additions are covered by hand-written code (OAuthApp)
@@ -452,12 +576,19 @@ class OperationBuilder:
         group = group_path(tag)
         path_params, query_params = self._params(path, op)
         body = self._body(op)
-        returns, item, is_list = self._returns(op)
+        returns, is_list = self._returns(op)
         query_names = {p.json_name for p in query_params}
-        if {"take", "skip"} <= query_names or "take" in query_names:
+        if "take" in query_names:
             pagination: str | None = "TAKE_SKIP"
         elif {"limit", "offset"} & query_names:
             pagination = "LIMIT_OFFSET"
+        else:
+            pagination = None
+        item: Type | None = None
+        if is_list and method == "get" and returns is not None:
+            item = returns.args[0] if returns.kind == "list" else ANY
+        elif pagination and method == "get":
+            item = ANY  # a paged operation whose data the document does not type
         else:
             pagination = None
         default_size = None
@@ -487,45 +618,56 @@ class OperationBuilder:
             query_params=query_params,
             body=body,
             returns=returns,
-            item=item if pagination else None,
+            item=item,
             pagination=pagination,
             default_page_size=default_size,
+            envelope_declared=f"{method.upper()} {path}" not in self.undeclared,
         )
+
+    def _param_type(self, param: Json) -> Type:
+        schema = param.get("schema", {})
+        name = param["name"]
+        if schema.get("type") == "array":
+            items = schema.get("items", {})
+            return Type("list", args=(self._scalar_param(items, name),))
+        if param["in"] == "path" and name in ov.LOOSE_ID_PARAMS:
+            return make_union([Type("int"), Type("str")])
+        return self._scalar_param(schema, name)
+
+    def _scalar_param(self, schema: Json, name: str) -> Type:
+        enum = schema.get("enum")
+        if enum:
+            return (
+                make_union(Type("literal", literal=v) for v in enum)
+                if len(enum) > 1
+                else (Type("literal", literal=enum[0]))
+            )
+        return self.types.map(schema, owner="", prop=name)
 
     def _params(self, path: str, op: Json) -> tuple[list[ParamDef], list[ParamDef]]:
         order = re.findall(r"{(\w+)}", path)
         path_params: dict[str, ParamDef] = {}
         query: list[ParamDef] = []
+        taken = set(RESERVED_PARAMS)
         for param in op.get("parameters", []):
-            if param["in"] == "header":
+            if param["in"] not in ("path", "query"):
                 continue  # auth headers and cal-api-version: never arguments ("auth-headers")
-            schema = param.get("schema", {})
-            if schema.get("enum"):
-                values = ", ".join(repr(v) for v in schema["enum"])
-                type_ = TypeExpr(f"Literal[{values}]")
-            elif schema.get("type") == "array" and schema.get("items", {}).get("enum"):
-                values = ", ".join(repr(v) for v in schema["items"]["enum"])
-                type_ = TypeExpr(f"Sequence[Literal[{values}]]")
-            elif schema.get("type") == "array":
-                inner = self.types.map(schema.get("items"), owner="", prop=param["name"])
-                type_ = TypeExpr(f"Sequence[{inner.text}]", inner.names)
-            elif param["in"] == "path" and param["name"] in ov.LOOSE_ID_PARAMS:
-                type_ = TypeExpr("int | str")
-            else:
-                type_ = self.types.map(schema, owner="", prop=param["name"])
-                if type_.text == "datetime":
-                    type_ = TypeExpr("datetime | str")
+            py = safe_param(snake(param["name"]))
+            while py in taken:
+                py += "_"
+            taken.add(py)
             definition = ParamDef(
                 param["name"],
-                safe_param(snake(param["name"])),
+                py,
                 param["in"],
                 bool(param.get("required")) or param["in"] == "path",
-                type_,
+                self._param_type(param),
                 first_sentence(param.get("description"), 160),
+                explode=param.get("explode", param.get("style", "form") == "form"),
             )
             if param["in"] == "path":
                 path_params[param["name"]] = definition
-            elif param["in"] == "query":
+            else:
                 query.append(definition)
         query.sort(key=lambda p: not p.required)  # required first, then document order
         return [path_params[name] for name in order], query
@@ -538,15 +680,20 @@ class OperationBuilder:
         if not schema:
             return None
         type_ = self.types.map(schema, owner=pascal(op["operationId"]), prop="body")
-        model = type_.text if "$ref" in schema and type_.text in self.types.models else None
-        return BodyDef(type_, model)
+        if type_.kind == "model":
+            models: tuple[str, ...] = (type_.name,)
+        elif type_.kind == "union" and all(a.kind == "model" for a in type_.args):
+            models = type_.models
+        else:
+            models = ()
+        return BodyDef(type_, bool(body.get("required")), models)
 
-    def _returns(self, op: Json) -> tuple[TypeExpr | None, TypeExpr | None, bool]:
-        """(return type, item type, data is a list)."""
+    def _returns(self, op: Json) -> tuple[Type | None, bool]:
+        """(return type, data is a list)."""
         content = success_response(op).get("content") or {}
         schema = content.get("application/json", {}).get("schema")
         if not schema:
-            return ANY, ANY, False
+            return ANY, False
         owner = pascal(op["operationId"])
         if "$ref" in schema:
             owner = self.types.class_names[schema["$ref"].rsplit("/", 1)[-1]]
@@ -555,15 +702,17 @@ class OperationBuilder:
         if "data" in props:
             data = props["data"]
             type_ = self.types.map(data, owner=owner, prop="data")
-            if data.get("nullable") and not type_.is_any:
-                type_ = type_.optional()
-            if data.get("type") == "array":
-                item = self.types.map(data.get("items"), owner=owner, prop="data")
-                return type_, item, True
-            return type_, ANY, False
+            if data.get("nullable") and type_.kind != "any":
+                type_ = type_.with_null()
+            return type_, type_.kind == "list"
         if set(props) == {"status"}:
-            return None, None, False
-        return ANY, ANY, False
+            return None, False
+        return ANY, False
+
+
+# --------------------------------------------------------------------------------------------
+# The whole
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -573,60 +722,474 @@ class Spec:
     models: dict[str, ModelDef]
     enums: dict[str, EnumDef]
     operations: list[OpDef]
-    #: generated name → module of ``models/_generated`` that defines it
-    modules: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def modules(self) -> dict[str, str]:
+        """Generated name → module of ``models/_generated`` that defines it."""
+        out = {name: m.module for name, m in self.models.items()}
+        out.update({name: e.module for name, e in self.enums.items()})
+        return out
+
+    def types(self) -> Iterator[Type]:
+        """Every type an operation uses directly (answers, items, bodies, parameters)."""
+        for op in self.operations:
+            for type_ in (op.returns, op.item, op.body.type if op.body else None):
+                if type_ is not None:
+                    yield type_
+            for param in op.path_params + op.query_params:
+                yield param.type
 
 
-COMMON_MODULE = "_common"
-ENUM_MODULE = "_enums"
-OTHER_MODULE = "_other"
+def build(doc: Json, *, undeclared: frozenset[str] = frozenset()) -> Spec:
+    """The :class:`Spec` of the repaired document.
 
-
-def assign_modules(spec: Spec) -> dict[str, str]:
-    """Where each model lives: with the one top-level group that uses it, else shared.
-
-    A model used (directly or through other models) by one top-level group only lives in that
-    group's module; one used by several in ``_common``; envelopes and schemas no operation
-    decodes in ``_other``. Enums in ``_enums``. Dependencies then only point from a group's
-    module to ``_common`` and ``_enums`` (and from ``_other`` to anything): no import cycles,
-    and the first call of a group loads only the models it can meet.
+    ``undeclared``: ``"METHOD /path"`` of the operations whose published success response is
+    not the envelope (the generic envelope was declared for them by a repair).
     """
-    deps = {name: set().union(*(f.type.names for f in m.fields)) for name, m in spec.models.items()}
-    users: dict[str, set[str]] = {}
-    for op in spec.operations:
-        todo: set[str] = set()
-        for type_ in (op.returns, op.item, op.body.type if op.body else None):
-            if type_ is not None:
-                todo |= type_.names
-        for param in op.query_params + op.path_params:
-            todo |= param.type.names
-        seen: set[str] = set()
-        while todo:
-            name = todo.pop()
-            if name not in seen:
-                seen.add(name)
-                users.setdefault(name, set()).add(op.group[0])
-                todo |= deps.get(name, set())
-    modules = {name: ENUM_MODULE for name in spec.enums}
-    for name in spec.models:
-        groups = users.get(name, set())
-        if not groups:
-            modules[name] = OTHER_MODULE
-        elif len(groups) == 1:
-            modules[name] = next(iter(groups))
-        else:
-            modules[name] = COMMON_MODULE
-    return modules
-
-
-def build(doc: Json) -> Spec:
     types = TypeMapper(doc)
-    operations = OperationBuilder(doc, types).build()
+    operations = OperationBuilder(doc, types, undeclared).build()
+    spec = Spec(types.models, types.enums, operations)
+    _prune(spec)
+    _dedupe(spec)
+    _families(spec)
+    _prune(spec)
+    _body_fields(spec)
+    _modules(spec)
     for op in operations:
         op.const = "_".join((*op.group, op.name)).upper()
-    spec = Spec(types.models, types.enums, operations)
-    spec.modules = assign_modules(spec)
     return spec
 
 
-__all__ = ["PAGING_PARAMS", "Spec", "build", "derive_method_name"]
+def _rewrite(spec: Spec, names: dict[str, str]) -> None:
+    """Replace class names everywhere (models' fields, operations)."""
+    if not names:
+        return
+    for model in spec.models.values():
+        for fdef in model.fields:
+            fdef.type = fdef.type.substitute(names)
+    for op in spec.operations:
+        if op.returns is not None:
+            op.returns = op.returns.substitute(names)
+        if op.item is not None:
+            op.item = op.item.substitute(names)
+        if op.body is not None:
+            op.body.type = op.body.type.substitute(names)
+            op.body.models = tuple(dict.fromkeys(names.get(m, m) for m in op.body.models))
+        for param in op.path_params + op.query_params:
+            param.type = param.type.substitute(names)
+
+
+def _closure(spec: Spec, start: set[str]) -> set[str]:
+    """``start`` and every model or enum they lead to (fields, family members and bases)."""
+    todo = set(start)
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        model = spec.models.get(name)
+        if model is not None:
+            for fdef in model.fields:
+                todo |= fdef.type.names()
+            todo |= set(model.members)
+            todo |= {n for n in (model.base, model.series_of) if n}
+    return seen
+
+
+def _names_of(op: OpDef) -> set[str]:
+    """The models and enums an operation names directly (answer, items, body, parameters)."""
+    names: set[str] = set()
+    for type_ in (op.returns, op.item, op.body.type if op.body else None):
+        if type_ is not None:
+            names |= type_.names()
+    for param in op.path_params + op.query_params:
+        names |= param.type.names()
+    return names
+
+
+def reachable(spec: Spec) -> set[str]:
+    """The models and enums an operation can send or receive, directly or through others."""
+    return _closure(spec, set().union(*(_names_of(op) for op in spec.operations)))
+
+
+def _prune(spec: Spec) -> None:
+    """Drop what no operation reaches: envelopes, and schemas nothing uses."""
+    keep = reachable(spec)
+    keep |= {m.name for m in spec.models.values() if m.series_of in keep}
+    spec.models = {name: m for name, m in spec.models.items() if name in keep}
+    spec.enums = {name: e for name, e in spec.enums.items() if name in keep}
+
+
+def _dedupe(spec: Spec) -> None:
+    """Identical schemas become one class: the first in document order keeps its name.
+
+    Models are identical when their fields are (names, types, required, literals), after the
+    classes those refer to are merged themselves: repeated until nothing changes.
+    """
+    enum_keys: dict[tuple[str, tuple[str | int, ...]], str] = {}
+    names: dict[str, str] = {}
+    for enum in spec.enums.values():
+        key = (enum.kind, tuple(sorted(map(str, enum.values))))
+        keep = enum_keys.setdefault(key, enum.name)
+        if keep != enum.name:
+            names[enum.name] = keep
+    for name in names:
+        del spec.enums[name]
+    _rewrite(spec, names)
+    while True:
+        by_signature: dict[tuple[Any, ...], str] = {}
+        names = {}
+        for model in spec.models.values():
+            keep = by_signature.setdefault(model.signature(), model.name)
+            if keep != model.name:
+                names[model.name] = keep
+        if not names:
+            return
+        for name in names:
+            del spec.models[name]
+        _rewrite(spec, names)
+
+
+# -- families ------------------------------------------------------------------------------
+
+
+def _unions(spec: Spec) -> list[tuple[str, ...]]:
+    """The sets of models that appear together in a union (as themselves or as lists of them)."""
+    found: list[tuple[str, ...]] = []
+    all_types = list(spec.types())
+    all_types += [f.type for m in spec.models.values() for f in m.fields]
+    for type_ in all_types:
+        for node in type_.walk():
+            if node.kind != "union":
+                continue
+            members: list[str] = []
+            for arg in node.args:
+                inner = arg.args[0] if arg.kind == "list" and arg.args else arg
+                if inner.kind == "model" and inner.name not in members:
+                    members.append(inner.name)
+            if len(members) > 1 or (len(members) == 1 and len(node.args) > 1):
+                found.append(tuple(members))
+    return found
+
+
+def _families(spec: Spec) -> None:
+    """Give models that appear together in unions a common base class (see the module doc).
+
+    Families are the connected groups of models that share unions. The base holds the fields
+    all members have with a common type: the same type, or models (or lists of models) whose
+    own join is a family base. Joining may merge further families, so this runs to a fixpoint.
+    A member whose fields are exactly the base's is the base itself.
+    """
+    parent: dict[str, str] = {}
+
+    def find(name: str) -> str:
+        while parent.get(name, name) != name:
+            name = parent[name]
+        return name
+
+    def union(names: Iterable[str]) -> bool:
+        roots = sorted({find(n) for n in names}, key=order.__getitem__)
+        for other in roots[1:]:
+            parent[other] = roots[0]
+        return len(roots) > 1
+
+    order = {name: index for index, name in enumerate(spec.models)}
+    for together in _unions(spec):
+        union(together)
+    while True:
+        groups = _groups(spec, find)
+        changed = False
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            for json_name in _shared_names(spec, members):
+                inner = [_model_of(_field(spec, m, json_name).type) for m in members]
+                if all(inner) and len({find(n) for n in inner if n}) > 1:
+                    changed |= union(n for n in inner if n)
+        if not changed:
+            break
+    bases: dict[str, str] = {}  # member → its family base
+    for root, members in _groups(spec, find).items():
+        if len(members) > 1 and not _shared_names(spec, members):
+            continue  # nothing in common: the unions stay unions
+        if len(members) == 1 and not _in_list_union(spec, root):
+            continue
+        bases.update(dict.fromkeys(members, _make_base(spec, members)))
+    for model in spec.models.values():
+        base = bases.get(model.name)
+        if base is not None and base != model.name:
+            model.base = base
+    _base_fields(spec, bases)
+    _series(spec, bases)
+    _union_types(spec, bases)
+
+
+def _groups(spec: Spec, find: Any) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for name in spec.models:
+        groups.setdefault(find(name), []).append(name)
+    return groups
+
+
+def _in_list_union(spec: Spec, name: str) -> bool:
+    """``name`` appears in a union with a list of itself (``X | list[X]``)."""
+    return any(members == (name,) for members in _unions(spec))
+
+
+def _field(spec: Spec, model: str, json_name: str) -> FieldDef:
+    return next(f for f in spec.models[model].fields if f.json_name == json_name)
+
+
+def _shared_names(spec: Spec, members: list[str]) -> list[str]:
+    first = [f.json_name for f in spec.models[members[0]].fields]
+    others = [{f.json_name for f in spec.models[m].fields} for m in members[1:]]
+    return [name for name in first if all(name in o for o in others)]
+
+
+def _model_of(type_: Type) -> str | None:
+    """The model a field holds, alone or as the items of a list (else None)."""
+    if type_.kind == "model":
+        return type_.name
+    if type_.kind in ("list", "seq") and type_.args[0].kind == "model":
+        return type_.args[0].name
+    return None
+
+
+def _join(types: list[Type], bases: dict[str, str], spec: Spec) -> Type | None:
+    """The type a base declares for a field whose members have ``types`` (None: no join)."""
+    if all(t == types[0] for t in types):
+        return types[0]
+    nullable = any(t.nullable for t in types)
+    plain = [t.with_null(False) for t in types]
+    if all(t == plain[0] for t in plain):
+        return plain[0].with_null(nullable)
+    if all(t.kind == "literal" for t in plain):
+        return Type("str", nullable=nullable)
+    if all(t.kind in ("model", "list") for t in plain):
+        inner = [_model_of(t) for t in plain]
+        lists = {t.kind == "list" for t in plain}
+        if all(inner) and len(lists) == 1:
+            family = {bases.get(n or "") for n in inner}
+            if len(family) == 1 and None not in family:
+                (base,) = family
+                assert base is not None
+                joined = model_type(base)
+                if lists == {True}:
+                    return Type("seq", args=(joined,), nullable=nullable)
+                return joined.with_null(nullable)
+    return None
+
+
+def _make_base(spec: Spec, members: list[str]) -> str:
+    """The base class of a family: a member whose fields are the shared ones, or a new class."""
+    members = sorted(members, key=list(spec.models).index)
+    shared = _shared_names(spec, members)
+    for member in members:
+        own = [f.json_name for f in spec.models[member].fields]
+        if sorted(own) == sorted(shared) and all(
+            _field(spec, member, n).type == _field(spec, m, n).type for m in members for n in shared
+        ):
+            return member
+    name = ov.FAMILY_NAMES.get(members[0]) or _family_name(members)
+    while name in spec.models or name in spec.enums:
+        name += "_"
+    spec.models[name] = ModelDef(
+        name,
+        "one of " + ", ".join(members),
+        f"What {', '.join(f'``{m}``' for m in members)} have in common.",
+    )
+    return name
+
+
+def _family_name(members: list[str]) -> str:
+    """The members' common leading and trailing words: ``OutputAddressLocation_2024_06_14``
+    and ``OutputLinkLocation_2024_06_14`` → ``OutputLocation``."""
+    words = [re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", _VERSION_SUFFIX.sub("", m)) for m in members]
+    head: list[str] = []
+    for column in zip(*words, strict=False):
+        if len(set(column)) > 1:
+            break
+        head.append(column[0])
+    tail: list[str] = []
+    for column in zip(*(reversed(w) for w in words), strict=False):
+        if len(set(column)) > 1:
+            break
+        tail.insert(0, column[0])
+    name = "".join(head + tail) if (head or tail) and head != words[0] else ""
+    return name or _VERSION_SUFFIX.sub("", members[0]) + "Base"
+
+
+def _base_fields(spec: Spec, bases: dict[str, str]) -> None:
+    """Fill in the fields of each family base (and order each member's fields base-first)."""
+    families: dict[str, list[str]] = {}
+    for member, base in bases.items():
+        families.setdefault(base, []).append(member)
+    for base, members in families.items():
+        base_def = spec.models[base]
+        base_def.members = tuple(members)
+        if base in members:
+            fields = list(base_def.fields)
+        else:
+            fields = []
+            for json_name in _shared_names(spec, members):
+                defs = [_field(spec, m, json_name) for m in members]
+                joined = _join([d.type for d in defs], bases, spec)
+                if joined is None:
+                    continue
+                literal = defs[0].literal if len({d.literal for d in defs}) == 1 else None
+                fields.append(
+                    FieldDef(
+                        defs[0].py_name,
+                        json_name,
+                        joined if literal is None else Type("literal", literal=literal),
+                        all(d.required for d in defs),
+                        literal,
+                        defs[0].description,
+                    )
+                )
+            base_def.fields = fields
+        first = [f.json_name for f in fields]
+        for member in members:
+            if member == base:
+                continue
+            model = spec.models[member]
+            model.fields.sort(
+                key=lambda f: first.index(f.json_name) if f.json_name in first else len(first)
+            )
+
+
+def _series(spec: Spec, bases: dict[str, str]) -> None:
+    """A class per family that some union also allows as a list (the list, and the fields of
+    its first element)."""
+    for type_ in [*spec.types(), *(f.type for m in spec.models.values() for f in m.fields)]:
+        for node in type_.walk():
+            if node.kind != "union" or not any(a.kind == "list" for a in node.args):
+                continue
+            inner = {_model_of(a) for a in node.args}
+            family = {bases.get(n or "") for n in inner}
+            if len(family) != 1 or None in family:
+                continue
+            (base,) = family
+            assert base is not None
+            if any(m.series_of == base for m in spec.models.values()):
+                continue
+            name, attr = ov.SERIES_NAMES.get(
+                base, (_VERSION_SUFFIX.sub("", base) + "List", "items")
+            )
+            spec.models[name] = ModelDef(
+                name,
+                f"a list of {base}",
+                f"Several ``{base}`` at once (the service answered with a list): the fields are "
+                f"the first one's, ``{attr}`` holds them all.",
+                base=base,
+                series_of=base,
+                series_attr=attr,
+            )
+
+
+def _union_types(spec: Spec, bases: dict[str, str]) -> None:
+    """Unions of one family's models become the family base (or its series, with lists)."""
+
+    def simplify(type_: Type) -> Type:
+        args = tuple(simplify(a) for a in type_.args)
+        if type_.kind != "union":
+            return replace(type_, args=args) if args != type_.args else type_
+        inner = {_model_of(a) for a in args}
+        family = {bases.get(n or "") for n in inner}
+        if len(family) != 1 or None in family:
+            return replace(type_, args=args)
+        (base,) = family
+        assert base is not None
+        # Keep the members as the union's args (the decoder tries those), typed as the base.
+        return Type("union", name=base, args=args, nullable=type_.nullable)
+
+    for model in spec.models.values():
+        for fdef in model.fields:
+            fdef.type = simplify(fdef.type)
+    for op in spec.operations:
+        if op.returns is not None:
+            op.returns = simplify(op.returns)
+        if op.item is not None:
+            op.item = simplify(op.item)
+        if op.body is not None:
+            op.body.type = simplify(op.body.type)
+
+
+def series_name(spec: Spec, base: str) -> str | None:
+    for model in spec.models.values():
+        if model.series_of == base:
+            return model.name
+    return None
+
+
+# -- bodies ----------------------------------------------------------------------------------
+
+
+def _body_fields(spec: Spec) -> None:
+    """The keyword arguments of each body: the fields of its model(s), merged by JSON name."""
+    for op in spec.operations:
+        body = op.body
+        if body is None or not body.models:
+            continue
+        merged: dict[str, FieldDef] = {}
+        for name in body.models:
+            for fdef in spec.models[name].fields:
+                if fdef.literal is not None:
+                    continue  # constant: the model's default
+                known = merged.get(fdef.json_name)
+                if known is None:
+                    merged[fdef.json_name] = replace(fdef)
+                elif known.type != fdef.type:
+                    known.type = make_union([known.type, fdef.type])
+        for fdef in merged.values():
+            fdef.required = all(
+                any(f.json_name == fdef.json_name and f.required for f in spec.models[m].fields)
+                for m in body.models
+            )
+        body.fields = sorted(merged.values(), key=lambda f: not f.required)
+    for op in spec.operations:
+        body = op.body
+        if body is not None:
+            op.body_optional = not body.required or any(
+                not any(f.required and f.literal is None for f in spec.models[m].fields)
+                for m in body.models
+            )
+
+
+# -- modules ---------------------------------------------------------------------------------
+
+
+def _modules(spec: Spec) -> None:
+    """Each model and enum lives in the module of an API group (top-level group) that uses it.
+
+    The home of a name is, among the groups of the operations that reach it, the one whose tags
+    are least nested (``bookings`` before ``orgs.bookings``), then the one with most such
+    operations, then the first alphabetically. A family lives with its base.
+    """
+    uses: dict[str, dict[tuple[str, ...], int]] = {}
+    for op in spec.operations:
+        for name in _closure(spec, _names_of(op)):
+            counts = uses.setdefault(name, {})
+            counts[op.group] = counts.get(op.group, 0) + 1
+
+    def home(name: str) -> str:
+        counts = uses.get(name) or {("shared",): 1}
+        words = snake(name)
+
+        def named(group: tuple[str, ...]) -> bool:  # slots for RangeSlot_2024_09_04
+            return singular(group[-1]) in words
+
+        best = min(counts, key=lambda g: (len(g), not named(g), -counts[g], g))
+        return best[0]
+
+    for model in spec.models.values():
+        model.module = home(model.name)
+    for model in spec.models.values():
+        if model.base:
+            model.module = spec.models[model.base].module
+    for enum in spec.enums.values():
+        enum.module = home(enum.name)
+
+
+__all__ = ["ANY", "Spec", "Type", "build", "derive_method_name"]

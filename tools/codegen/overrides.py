@@ -201,10 +201,16 @@ REPAIRS: tuple[Repair, ...] = (
         "type them from their example (`string` or `number`)",
     ),
     Repair(
+        "query-date-formats",
+        "date and date-time query parameters typed as plain strings (`afterStart`, `start` of "
+        "`/v2/slots`, `dateFrom`); their examples show the format (some prefixed with "
+        "`?afterStart=`)",
+        "add `format: date-time` (or `format: date`) from the example: methods take `datetime` "
+        "(or `date`) and send ISO 8601",
+    ),
+    Repair(
         "date-time-from-example",
-        "date-time strings without `format: date-time` (`createdAt`, `start`, ...; the bookings "
-        "lists' `afterStart`, `beforeEnd`, ... query parameters, whose example is "
-        "`?afterStart=2025-03-07T10:00:00.000Z`)",
+        "date-time strings without `format: date-time` in schemas (`createdAt`, `start`, ...)",
         "add `format: date-time` where the example is a full ISO 8601 date-time",
     ),
     Repair(
@@ -226,6 +232,14 @@ REPAIRS: tuple[Repair, ...] = (
         "a list of objects, while the service sends the names",
         "`triggers` is an array of trigger names everywhere; the names are the enum's values "
         "and the further ones the document's example gives",
+    ),
+    Repair(
+        "example-type-mismatch",
+        "examples of another type than their schema (`verifiedEmailId: '31214'` and "
+        "`slotDuration: '30'` typed `number`; a workflow step's `email: 31214` typed `string`): a "
+        "mock serving the document answers them, and a client reading the declared type fails",
+        "a numeric text example of a number becomes the number; any other example that does not "
+        "fit its type is dropped",
     ),
     Repair(
         "self-referencing-data",
@@ -522,3 +536,29 @@ ADDITIONS: tuple[Addition, ...] = (
         },
     ),
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Families (models that appear together in unions share a generated base class)
+# --------------------------------------------------------------------------------------------
+
+#: First member of a family (document order) → the name of its base class, where the name
+#: derived from the members' common words reads badly.
+FAMILY_NAMES: dict[str, str] = {
+    "BookingOutput_2024_08_13": "Booking",
+    "RescheduleBookingInput_2024_08_13": "RescheduleBookingBody",
+    "TextAttribute": "AttributeWithOptions",
+    "NameDefaultFieldInput_2024_06_14": "BookingFieldInput",
+    "NameDefaultFieldOutput_2024_06_14": "BookingFieldOutput",
+    "InputAddressLocation_2024_06_14": "Location",
+    "TimeBasedPrivateLinkOutput": "PrivateLinkOutput",
+    "OnBeforeEventTriggerDto": "WorkflowTriggerDto",
+    "HtmlWorkflowMessageDto": "WorkflowMessageDto",
+}
+
+#: Family base → (class, attribute) of its series: the list some operations answer with
+#: instead of one (a recurring booking's occurrences).
+SERIES_NAMES: dict[str, tuple[str, str]] = {
+    "Booking": ("BookingSeries", "occurrences"),
+    "TeamEventTypeOutput_2024_06_14": ("TeamEventTypeOutputs", "event_types"),
+}

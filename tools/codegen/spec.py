@@ -25,6 +25,14 @@ HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 PAGING_PARAMS = frozenset({"take", "skip", "limit", "offset"})
 TIME_HH_MM = r"^([01]\d|2[0-3]):[0-5]\d$"
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SCALARS: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+}
+_DATETIME_IN_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 _PROSE_LITERAL = re.compile(r"only allowed value for \w+ is `([^`]+)`", re.IGNORECASE)
 
 Json = dict[str, Any]
@@ -213,22 +221,7 @@ class _Repairer:
                 self.note("array-items-from-example", where, f"items number (example {example!r})")
 
     def date_time_from_example(self) -> None:
-        for path, method, op in iter_operations(self.doc):
-            for param in op.get("parameters", []):
-                schema = param.get("schema") or {}
-                example = param.get("example")
-                if param["in"] != "query" or schema.get("type") != "string" or "format" in schema:
-                    continue
-                if not isinstance(example, str):
-                    continue
-                value = re.sub(rf"^\?{re.escape(param['name'])}=", "", example)
-                if _ISO_DATETIME.match(value):
-                    schema["format"] = "date-time"
-                    self.note(
-                        "date-time-from-example",
-                        f"{method.upper()} {path}",
-                        f"query {param['name']}: format date-time (example {example!r})",
-                    )
+        # Query parameters are the `query-date-formats` repair's.
         for name, schema in self.schemas.items():
             for node, where in list(_walk(schema, f"#/components/schemas/{name}")):
                 for prop, sub in node.get("properties", {}).items():
@@ -295,6 +288,62 @@ class _Repairer:
                     f"{method.upper()} {path}",
                     f"{param['name']}: {param['schema']['type']} (example {example!r})",
                 )
+
+    def query_date_formats(self) -> None:
+        for path, method, op in iter_operations(self.doc):
+            for param in op.get("parameters", []):
+                schema = param.get("schema") or {}
+                example = param.get("example")
+                if (
+                    param["in"] != "query"
+                    or schema.get("type") != "string"
+                    or {"format", "enum"} & schema.keys()
+                    or not isinstance(example, str)
+                ):
+                    continue
+                text = example.removeprefix(f"?{param['name']}=")
+                if _ISO_DATETIME.match(text):
+                    schema["format"] = "date-time"
+                    told = "format date-time"
+                elif _ISO_DATE.match(text) and _DATETIME_IN_TEXT.search(
+                    param.get("description", "")
+                ):
+                    # "You can pass date without hours ... or specify hours manually like
+                    # 2024-08-13T09:00:00Z": a date or a date-time (methods take `date`, of which
+                    # `datetime` is a subclass).
+                    schema.pop("type")
+                    schema["anyOf"] = [
+                        {"type": "string", "format": "date"},
+                        {"type": "string", "format": "date-time"},
+                    ]
+                    told = "format date or date-time (the description allows both)"
+                elif _ISO_DATE.match(text):
+                    schema["format"] = "date"
+                    told = "format date"
+                else:
+                    continue
+                self.note(
+                    "query-date-formats",
+                    f"{method.upper()} {path}",
+                    f"{param['name']}: {told} (example {example!r})",
+                )
+
+    def example_type_mismatch(self) -> None:
+        for node, where in list(_walk(self.doc, "#")):
+            type_ = node.get("type")
+            example = node.get("example")
+            if not isinstance(type_, str) or type_ not in _SCALARS or example is None:
+                continue
+            if isinstance(example, _SCALARS[type_]) and (
+                type_ == "boolean" or not isinstance(example, bool)
+            ):
+                continue
+            if type_ in ("number", "integer") and isinstance(example, str) and example.isdigit():
+                node["example"] = int(example)
+                self.note("example-type-mismatch", where, f"example {int(example)} ({example!r})")
+            else:
+                del node["example"]
+                self.note("example-type-mismatch", where, f"example {example!r} dropped")
 
     def webhook_triggers(self) -> None:
         names: list[str] = []
@@ -483,10 +532,12 @@ _STEPS: dict[str, Callable[[_Repairer], None]] = {
     "path-params": _Repairer.path_params,
     "id-types": _Repairer.id_types,
     "untyped-query-params": _Repairer.untyped_query_params,
+    "query-date-formats": _Repairer.query_date_formats,
     "date-time-from-example": _Repairer.date_time_from_example,
     "array-items-from-example": _Repairer.array_items_from_example,
     "slot-maps": _Repairer.slot_maps,
     "webhook-triggers": _Repairer.webhook_triggers,
+    "example-type-mismatch": _Repairer.example_type_mismatch,
     "empty-object-schema": _Repairer.empty_object_schema,
     "self-referencing-data": _Repairer.self_referencing_data,
     "wrong-data-schema": _Repairer.wrong_data_schema,

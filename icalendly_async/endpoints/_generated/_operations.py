@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 from ...plans import Tier
-from .._operation import AuthRequirement, Operation, PaginationStyle
+from .._operation import AuthRequirement, Operation, PaginationStyle, Param
 
 PLATFORM_MANAGED_USERS_LIST: Final = Operation(
     operation_id="OAuthClientUsersController_getManagedUsers",
@@ -21,6 +21,29 @@ PLATFORM_MANAGED_USERS_LIST: Final = Operation(
     path_params=("clientId",),
     pagination=PaginationStyle.LIMIT_OFFSET,
     auth=AuthRequirement.PLATFORM_CLIENT,
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="limit", wire="limit", location="query", required=False, type="int", kind="int"),
+        Param(
+            name="offset", wire="offset", location="query", required=False, type="int", kind="int"
+        ),
+        Param(
+            name="emails",
+            wire="emails",
+            location="query",
+            required=False,
+            type="list[str]",
+            kind="str",
+            array=True,
+        ),
+    ),
 )
 PLATFORM_MANAGED_USERS_CREATE: Final = Operation(
     operation_id="OAuthClientUsersController_createUser",
@@ -34,6 +57,48 @@ PLATFORM_MANAGED_USERS_CREATE: Final = Operation(
     summary="Create a managed user",
     path_params=("clientId",),
     auth=AuthRequirement.PLATFORM_CLIENT,
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="email", wire="email", location="body", required=True, type="str"),
+        Param(name="name", wire="name", location="body", required=True, type="str"),
+        Param(
+            name="time_format",
+            wire="timeFormat",
+            location="body",
+            required=False,
+            type="TimeFormat | Unset",
+        ),
+        Param(
+            name="week_start",
+            wire="weekStart",
+            location="body",
+            required=False,
+            type="Weekday | Unset",
+        ),
+        Param(
+            name="time_zone", wire="timeZone", location="body", required=False, type="str | Unset"
+        ),
+        Param(name="locale", wire="locale", location="body", required=False, type="Locale | Unset"),
+        Param(
+            name="avatar_url", wire="avatarUrl", location="body", required=False, type="str | Unset"
+        ),
+        Param(name="bio", wire="bio", location="body", required=False, type="str | Unset"),
+        Param(
+            name="metadata",
+            wire="metadata",
+            location="body",
+            required=False,
+            type="dict[str, Any] | Unset",
+        ),
+    ),
+    body="required",
 )
 PLATFORM_MANAGED_USERS_GET: Final = Operation(
     operation_id="OAuthClientUsersController_getUserById",
@@ -47,6 +112,19 @@ PLATFORM_MANAGED_USERS_GET: Final = Operation(
     summary="Get a managed user",
     path_params=("clientId", "userId"),
     auth=AuthRequirement.PLATFORM_CLIENT,
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
 )
 PLATFORM_MANAGED_USERS_UPDATE: Final = Operation(
     operation_id="OAuthClientUsersController_updateUser",
@@ -60,6 +138,58 @@ PLATFORM_MANAGED_USERS_UPDATE: Final = Operation(
     summary="Update a managed user",
     path_params=("clientId", "userId"),
     auth=AuthRequirement.PLATFORM_CLIENT,
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="email", wire="email", location="body", required=False, type="str | Unset"),
+        Param(name="name", wire="name", location="body", required=False, type="str | Unset"),
+        Param(
+            name="time_format",
+            wire="timeFormat",
+            location="body",
+            required=False,
+            type="TimeFormat | Unset",
+        ),
+        Param(
+            name="default_schedule_id",
+            wire="defaultScheduleId",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="week_start",
+            wire="weekStart",
+            location="body",
+            required=False,
+            type="Weekday | Unset",
+        ),
+        Param(
+            name="time_zone", wire="timeZone", location="body", required=False, type="str | Unset"
+        ),
+        Param(name="locale", wire="locale", location="body", required=False, type="Locale | Unset"),
+        Param(
+            name="avatar_url", wire="avatarUrl", location="body", required=False, type="str | Unset"
+        ),
+        Param(name="bio", wire="bio", location="body", required=False, type="str | Unset"),
+        Param(
+            name="metadata",
+            wire="metadata",
+            location="body",
+            required=False,
+            type="dict[str, Any] | Unset",
+        ),
+    ),
+    body="optional",
 )
 PLATFORM_MANAGED_USERS_DELETE: Final = Operation(
     operation_id="OAuthClientUsersController_deleteUser",
@@ -73,6 +203,19 @@ PLATFORM_MANAGED_USERS_DELETE: Final = Operation(
     summary="Delete a managed user",
     path_params=("clientId", "userId"),
     auth=AuthRequirement.PLATFORM_CLIENT,
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
 )
 PLATFORM_MANAGED_USERS_FORCE_REFRESH_TOKENS: Final = Operation(
     operation_id="OAuthClientUsersController_forceRefresh",
@@ -86,6 +229,19 @@ PLATFORM_MANAGED_USERS_FORCE_REFRESH_TOKENS: Final = Operation(
     summary="Force refresh tokens",
     path_params=("clientId", "userId"),
     auth=AuthRequirement.PLATFORM_CLIENT,
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
 )
 PLATFORM_MANAGED_USERS_REFRESH_TOKENS: Final = Operation(
     operation_id="OAuthFlowController_refreshTokens",
@@ -99,6 +255,20 @@ PLATFORM_MANAGED_USERS_REFRESH_TOKENS: Final = Operation(
     summary="Refresh managed user tokens",
     path_params=("clientId",),
     auth=AuthRequirement.CLIENT_SECRET,
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="refresh_token", wire="refreshToken", location="body", required=True, type="str"
+        ),
+    ),
+    body="required",
 )
 PLATFORM_WEBHOOKS_CREATE: Final = Operation(
     operation_id="OAuthClientWebhooksController_createOAuthClientWebhook",
@@ -112,6 +282,36 @@ PLATFORM_WEBHOOKS_CREATE: Final = Operation(
     summary="Create a webhook",
     path_params=("clientId",),
     auth=AuthRequirement.PLATFORM_CLIENT,
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="active", wire="active", location="body", required=True, type="bool"),
+        Param(
+            name="subscriber_url", wire="subscriberUrl", location="body", required=True, type="str"
+        ),
+        Param(
+            name="triggers",
+            wire="triggers",
+            location="body",
+            required=True,
+            type="list[WebhookTrigger]",
+        ),
+        Param(
+            name="payload_template",
+            wire="payloadTemplate",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="secret", wire="secret", location="body", required=False, type="str | Unset"),
+    ),
+    body="required",
 )
 PLATFORM_WEBHOOKS_LIST: Final = Operation(
     operation_id="OAuthClientWebhooksController_getOAuthClientWebhooks",
@@ -127,6 +327,18 @@ PLATFORM_WEBHOOKS_LIST: Final = Operation(
     pagination=PaginationStyle.TAKE_SKIP,
     auth=AuthRequirement.PLATFORM_CLIENT,
     default_page_size=250,
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 PLATFORM_WEBHOOKS_DELETE_ALL: Final = Operation(
     operation_id="OAuthClientWebhooksController_deleteAllOAuthClientWebhooks",
@@ -140,6 +352,16 @@ PLATFORM_WEBHOOKS_DELETE_ALL: Final = Operation(
     summary="Delete all webhooks",
     path_params=("clientId",),
     auth=AuthRequirement.PLATFORM_CLIENT,
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 PLATFORM_WEBHOOKS_UPDATE: Final = Operation(
     operation_id="OAuthClientWebhooksController_updateOAuthClientWebhook",
@@ -153,6 +375,48 @@ PLATFORM_WEBHOOKS_UPDATE: Final = Operation(
     summary="Update a webhook",
     path_params=("clientId", "webhookId"),
     auth=AuthRequirement.PLATFORM_CLIENT,
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="webhook_id",
+            wire="webhookId",
+            location="path",
+            required=True,
+            type="int | str",
+            kind="int|str",
+        ),
+        Param(
+            name="payload_template",
+            wire="payloadTemplate",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="active", wire="active", location="body", required=False, type="bool | Unset"),
+        Param(
+            name="subscriber_url",
+            wire="subscriberUrl",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="triggers",
+            wire="triggers",
+            location="body",
+            required=False,
+            type="list[WebhookTrigger] | Unset",
+        ),
+        Param(name="secret", wire="secret", location="body", required=False, type="str | Unset"),
+    ),
+    body="optional",
 )
 PLATFORM_WEBHOOKS_GET: Final = Operation(
     operation_id="OAuthClientWebhooksController_getOAuthClientWebhook",
@@ -166,6 +430,24 @@ PLATFORM_WEBHOOKS_GET: Final = Operation(
     summary="Get a webhook",
     path_params=("clientId", "webhookId"),
     auth=AuthRequirement.PLATFORM_CLIENT,
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="webhook_id",
+            wire="webhookId",
+            location="path",
+            required=True,
+            type="int | str",
+            kind="int|str",
+        ),
+    ),
 )
 PLATFORM_WEBHOOKS_DELETE: Final = Operation(
     operation_id="OAuthClientWebhooksController_deleteOAuthClientWebhook",
@@ -179,6 +461,24 @@ PLATFORM_WEBHOOKS_DELETE: Final = Operation(
     summary="Delete a webhook",
     path_params=("clientId", "webhookId"),
     auth=AuthRequirement.PLATFORM_CLIENT,
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="webhook_id",
+            wire="webhookId",
+            location="path",
+            required=True,
+            type="int | str",
+            kind="int|str",
+        ),
+    ),
 )
 ORGS_ATTRIBUTES_LIST: Final = Operation(
     operation_id="OrganizationsAttributesController_getOrganizationAttributes",
@@ -193,6 +493,11 @@ ORGS_ATTRIBUTES_LIST: Final = Operation(
     path_params=("orgId",),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 ORGS_ATTRIBUTES_CREATE: Final = Operation(
     operation_id="OrganizationsAttributesController_createOrganizationAttribute",
@@ -205,6 +510,21 @@ ORGS_ATTRIBUTES_CREATE: Final = Operation(
     python_name="orgs.attributes.create",
     summary="Create an attribute",
     path_params=("orgId",),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(name="name", wire="name", location="body", required=True, type="str"),
+        Param(name="slug", wire="slug", location="body", required=True, type="str"),
+        Param(name="type_", wire="type", location="body", required=True, type="AttributeType"),
+        Param(
+            name="options",
+            wire="options",
+            location="body",
+            required=True,
+            type="list[CreateOrganizationAttributeOptionInput]",
+        ),
+        Param(name="enabled", wire="enabled", location="body", required=False, type="bool | Unset"),
+    ),
+    body="required",
 )
 ORGS_ATTRIBUTES_GET: Final = Operation(
     operation_id="OrganizationsAttributesController_getOrganizationAttribute",
@@ -217,6 +537,17 @@ ORGS_ATTRIBUTES_GET: Final = Operation(
     python_name="orgs.attributes.get",
     summary="Get an attribute",
     path_params=("orgId", "attributeId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="attribute_id",
+            wire="attributeId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 ORGS_ATTRIBUTES_UPDATE: Final = Operation(
     operation_id="OrganizationsAttributesController_updateOrganizationAttribute",
@@ -229,6 +560,24 @@ ORGS_ATTRIBUTES_UPDATE: Final = Operation(
     python_name="orgs.attributes.update",
     summary="Update an attribute",
     path_params=("orgId", "attributeId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="attribute_id",
+            wire="attributeId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="name", wire="name", location="body", required=False, type="str | Unset"),
+        Param(name="slug", wire="slug", location="body", required=False, type="str | Unset"),
+        Param(
+            name="type_", wire="type", location="body", required=False, type="AttributeType | Unset"
+        ),
+        Param(name="enabled", wire="enabled", location="body", required=False, type="bool | Unset"),
+    ),
+    body="optional",
 )
 ORGS_ATTRIBUTES_DELETE: Final = Operation(
     operation_id="OrganizationsAttributesController_deleteOrganizationAttribute",
@@ -241,6 +590,17 @@ ORGS_ATTRIBUTES_DELETE: Final = Operation(
     python_name="orgs.attributes.delete",
     summary="Delete an attribute",
     path_params=("orgId", "attributeId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="attribute_id",
+            wire="attributeId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 ORGS_ATTRIBUTES_OPTIONS_CREATE: Final = Operation(
     operation_id="OrganizationsAttributesOptionsController_createOrganizationAttributeOption",
@@ -253,6 +613,20 @@ ORGS_ATTRIBUTES_OPTIONS_CREATE: Final = Operation(
     python_name="orgs.attributes.options.create",
     summary="Create an attribute option",
     path_params=("orgId", "attributeId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="attribute_id",
+            wire="attributeId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="value", wire="value", location="body", required=True, type="str"),
+        Param(name="slug", wire="slug", location="body", required=True, type="str"),
+    ),
+    body="required",
 )
 ORGS_ATTRIBUTES_OPTIONS_LIST: Final = Operation(
     operation_id="OrganizationsAttributesOptionsController_getOrganizationAttributeOptions",
@@ -265,6 +639,17 @@ ORGS_ATTRIBUTES_OPTIONS_LIST: Final = Operation(
     python_name="orgs.attributes.options.list",
     summary="Get all attribute options",
     path_params=("orgId", "attributeId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="attribute_id",
+            wire="attributeId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 ORGS_ATTRIBUTES_OPTIONS_DELETE: Final = Operation(
     operation_id="OrganizationsAttributesOptionsController_deleteOrganizationAttributeOption",
@@ -277,6 +662,25 @@ ORGS_ATTRIBUTES_OPTIONS_DELETE: Final = Operation(
     python_name="orgs.attributes.options.delete",
     summary="Delete an attribute option",
     path_params=("orgId", "attributeId", "optionId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="attribute_id",
+            wire="attributeId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="option_id",
+            wire="optionId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 ORGS_ATTRIBUTES_OPTIONS_UPDATE: Final = Operation(
     operation_id="OrganizationsAttributesOptionsController_updateOrganizationAttributeOption",
@@ -289,6 +693,28 @@ ORGS_ATTRIBUTES_OPTIONS_UPDATE: Final = Operation(
     python_name="orgs.attributes.options.update",
     summary="Update an attribute option",
     path_params=("orgId", "attributeId", "optionId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="attribute_id",
+            wire="attributeId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="option_id",
+            wire="optionId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="value", wire="value", location="body", required=False, type="str | Unset"),
+        Param(name="slug", wire="slug", location="body", required=False, type="str | Unset"),
+    ),
+    body="optional",
 )
 ORGS_ATTRIBUTES_OPTIONS_LIST_ASSIGNED: Final = Operation(
     operation_id="OrganizationsAttributesOptionsController_getOrganizationAttributeAssignedOptions",
@@ -302,6 +728,37 @@ ORGS_ATTRIBUTES_OPTIONS_LIST_ASSIGNED: Final = Operation(
     summary="Get all assigned attribute options by attribute ID",
     path_params=("orgId", "attributeId"),
     pagination=PaginationStyle.TAKE_SKIP,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="attribute_id",
+            wire="attributeId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(
+            name="assigned_option_ids",
+            wire="assignedOptionIds",
+            location="query",
+            required=False,
+            type="list[str]",
+            kind="str",
+            array=True,
+        ),
+        Param(
+            name="team_ids",
+            wire="teamIds",
+            location="query",
+            required=False,
+            type="list[int]",
+            kind="int",
+            array=True,
+        ),
+    ),
 )
 ORGS_ATTRIBUTES_OPTIONS_LIST_ASSIGNED_BY_SLUG: Final = Operation(
     operation_id="OrganizationsAttributesOptionsController_getOrganizationAttributeAssignedOptionsBySlug",
@@ -315,6 +772,37 @@ ORGS_ATTRIBUTES_OPTIONS_LIST_ASSIGNED_BY_SLUG: Final = Operation(
     summary="Get all assigned attribute options by attribute slug",
     path_params=("orgId", "attributeSlug"),
     pagination=PaginationStyle.TAKE_SKIP,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="attribute_slug",
+            wire="attributeSlug",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(
+            name="assigned_option_ids",
+            wire="assignedOptionIds",
+            location="query",
+            required=False,
+            type="list[str]",
+            kind="str",
+            array=True,
+        ),
+        Param(
+            name="team_ids",
+            wire="teamIds",
+            location="query",
+            required=False,
+            type="list[int]",
+            kind="int",
+            array=True,
+        ),
+    ),
 )
 ORGS_ATTRIBUTES_OPTIONS_ASSIGN_TO_USER: Final = Operation(
     operation_id="OrganizationsAttributesOptionsController_assignOrganizationAttributeOptionToUser",
@@ -327,6 +815,22 @@ ORGS_ATTRIBUTES_OPTIONS_ASSIGN_TO_USER: Final = Operation(
     python_name="orgs.attributes.options.assign_to_user",
     summary="Assign an attribute to a user",
     path_params=("orgId", "userId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="attribute_id", wire="attributeId", location="body", required=True, type="str"),
+        Param(name="value", wire="value", location="body", required=False, type="str | Unset"),
+        Param(
+            name="attribute_option_id",
+            wire="attributeOptionId",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+    ),
+    body="required",
 )
 ORGS_ATTRIBUTES_OPTIONS_LIST_FOR_USER: Final = Operation(
     operation_id="OrganizationsAttributesOptionsController_getOrganizationAttributeOptionsForUser",
@@ -339,6 +843,12 @@ ORGS_ATTRIBUTES_OPTIONS_LIST_FOR_USER: Final = Operation(
     python_name="orgs.attributes.options.list_for_user",
     summary="Get all attribute options for a user",
     path_params=("orgId", "userId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
 )
 ORGS_ATTRIBUTES_OPTIONS_UNASSIGN_FROM_USER: Final = Operation(
     operation_id="OrganizationsAttributesOptionsController_unassignOrganizationAttributeOptionFromUser",
@@ -351,6 +861,20 @@ ORGS_ATTRIBUTES_OPTIONS_UNASSIGN_FROM_USER: Final = Operation(
     python_name="orgs.attributes.options.unassign_from_user",
     summary="Unassign an attribute from a user",
     path_params=("orgId", "userId", "attributeOptionId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="attribute_option_id",
+            wire="attributeOptionId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 ORGS_BOOKINGS_LIST: Final = Operation(
     operation_id="OrganizationsBookingsController_getAllOrgTeamBookings",
@@ -365,6 +889,164 @@ ORGS_BOOKINGS_LIST: Final = Operation(
     path_params=("orgId",),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=100,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="status",
+            wire="status",
+            location="query",
+            required=False,
+            type=("list[Literal['upcoming', 'recurring', 'past', 'cancelled', 'unconfirmed']]"),
+            kind="enum",
+            values=("upcoming", "recurring", "past", "cancelled", "unconfirmed"),
+            array=True,
+        ),
+        Param(
+            name="attendee_email",
+            wire="attendeeEmail",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="attendee_name",
+            wire="attendeeName",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="event_type_ids",
+            wire="eventTypeIds",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="teams_ids",
+            wire="teamsIds",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="team_id", wire="teamId", location="query", required=False, type="str", kind="str"
+        ),
+        Param(
+            name="after_start",
+            wire="afterStart",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_end",
+            wire="beforeEnd",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="after_created_at",
+            wire="afterCreatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_created_at",
+            wire="beforeCreatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="after_updated_at",
+            wire="afterUpdatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_updated_at",
+            wire="beforeUpdatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="sort_start",
+            wire="sortStart",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_end",
+            wire="sortEnd",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_created",
+            wire="sortCreated",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_updated_at",
+            wire="sortUpdatedAt",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+        Param(
+            name="user_ids",
+            wire="userIds",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 ORGS_DELEGATION_CREDENTIALS_CREATE: Final = Operation(
     operation_id="OrganizationsDelegationCredentialController_createDelegationCredential",
@@ -377,6 +1059,25 @@ ORGS_DELEGATION_CREDENTIALS_CREATE: Final = Operation(
     python_name="orgs.delegation_credentials.create",
     summary="Save delegation credentials for your organization",
     path_params=("orgId",),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="workspace_platform_slug",
+            wire="workspacePlatformSlug",
+            location="body",
+            required=True,
+            type="str",
+        ),
+        Param(name="domain", wire="domain", location="body", required=True, type="str"),
+        Param(
+            name="service_account_key",
+            wire="serviceAccountKey",
+            location="body",
+            required=True,
+            type="list[ServiceAccountKeyInput]",
+        ),
+    ),
+    body="required",
 )
 ORGS_DELEGATION_CREDENTIALS_UPDATE: Final = Operation(
     operation_id="OrganizationsDelegationCredentialController_updateDelegationCredential",
@@ -389,6 +1090,26 @@ ORGS_DELEGATION_CREDENTIALS_UPDATE: Final = Operation(
     python_name="orgs.delegation_credentials.update",
     summary="Update delegation credentials of your organization",
     path_params=("orgId", "credentialId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="credential_id",
+            wire="credentialId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="enabled", wire="enabled", location="body", required=False, type="bool | Unset"),
+        Param(
+            name="service_account_key",
+            wire="serviceAccountKey",
+            location="body",
+            required=False,
+            type="list[ServiceAccountKeyInput] | Unset",
+        ),
+    ),
+    body="optional",
 )
 ORGS_MEMBERSHIPS_LIST: Final = Operation(
     operation_id="OrganizationsMembershipsController_getAllMemberships",
@@ -403,6 +1124,11 @@ ORGS_MEMBERSHIPS_LIST: Final = Operation(
     path_params=("orgId",),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 ORGS_MEMBERSHIPS_CREATE: Final = Operation(
     operation_id="OrganizationsMembershipsController_createMembership",
@@ -415,6 +1141,22 @@ ORGS_MEMBERSHIPS_CREATE: Final = Operation(
     python_name="orgs.memberships.create",
     summary="Create a membership",
     path_params=("orgId",),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(name="user_id", wire="userId", location="body", required=True, type="int"),
+        Param(name="role", wire="role", location="body", required=True, type="MembershipRole"),
+        Param(
+            name="accepted", wire="accepted", location="body", required=False, type="bool | Unset"
+        ),
+        Param(
+            name="disable_impersonation",
+            wire="disableImpersonation",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+    ),
+    body="required",
 )
 ORGS_MEMBERSHIPS_GET: Final = Operation(
     operation_id="OrganizationsMembershipsController_getOrgMembership",
@@ -427,6 +1169,17 @@ ORGS_MEMBERSHIPS_GET: Final = Operation(
     python_name="orgs.memberships.get",
     summary="Get a membership",
     path_params=("orgId", "membershipId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="membership_id",
+            wire="membershipId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 ORGS_MEMBERSHIPS_DELETE: Final = Operation(
     operation_id="OrganizationsMembershipsController_deleteMembership",
@@ -439,6 +1192,17 @@ ORGS_MEMBERSHIPS_DELETE: Final = Operation(
     python_name="orgs.memberships.delete",
     summary="Delete a membership",
     path_params=("orgId", "membershipId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="membership_id",
+            wire="membershipId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 ORGS_MEMBERSHIPS_UPDATE: Final = Operation(
     operation_id="OrganizationsMembershipsController_updateMembership",
@@ -451,6 +1215,31 @@ ORGS_MEMBERSHIPS_UPDATE: Final = Operation(
     python_name="orgs.memberships.update",
     summary="Update a membership",
     path_params=("orgId", "membershipId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="membership_id",
+            wire="membershipId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="accepted", wire="accepted", location="body", required=False, type="bool | Unset"
+        ),
+        Param(
+            name="role", wire="role", location="body", required=False, type="MembershipRole | Unset"
+        ),
+        Param(
+            name="disable_impersonation",
+            wire="disableImpersonation",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+    ),
+    body="optional",
 )
 ORGS_ROUTING_FORMS_LIST: Final = Operation(
     operation_id="OrganizationsRoutingFormsController_getOrganizationRoutingForms",
@@ -464,6 +1253,78 @@ ORGS_ROUTING_FORMS_LIST: Final = Operation(
     summary="Get organization routing forms",
     path_params=("orgId",),
     pagination=PaginationStyle.TAKE_SKIP,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(
+            name="sort_created_at",
+            wire="sortCreatedAt",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_updated_at",
+            wire="sortUpdatedAt",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="after_created_at",
+            wire="afterCreatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_created_at",
+            wire="beforeCreatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="after_updated_at",
+            wire="afterUpdatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_updated_at",
+            wire="beforeUpdatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="routed_to_booking_uid",
+            wire="routedToBookingUid",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="team_ids",
+            wire="teamIds",
+            location="query",
+            required=False,
+            type="list[int]",
+            kind="int",
+            array=True,
+        ),
+    ),
 )
 ORGS_ROUTING_FORMS_LIST_RESPONSES: Final = Operation(
     operation_id="OrganizationsRoutingFormsResponsesController_getRoutingFormResponses",
@@ -477,6 +1338,77 @@ ORGS_ROUTING_FORMS_LIST_RESPONSES: Final = Operation(
     summary="Get routing form responses",
     path_params=("orgId", "routingFormId"),
     pagination=PaginationStyle.TAKE_SKIP,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="routing_form_id",
+            wire="routingFormId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(
+            name="sort_created_at",
+            wire="sortCreatedAt",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_updated_at",
+            wire="sortUpdatedAt",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="after_created_at",
+            wire="afterCreatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_created_at",
+            wire="beforeCreatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="after_updated_at",
+            wire="afterUpdatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_updated_at",
+            wire="beforeUpdatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="routed_to_booking_uid",
+            wire="routedToBookingUid",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 ORGS_ROUTING_FORMS_CREATE_RESPONSE: Final = Operation(
     operation_id="OrganizationsRoutingFormsResponsesController_createRoutingFormResponse",
@@ -489,6 +1421,62 @@ ORGS_ROUTING_FORMS_CREATE_RESPONSE: Final = Operation(
     python_name="orgs.routing_forms.create_response",
     summary="Create routing form response and get available slots",
     path_params=("orgId", "routingFormId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="routing_form_id",
+            wire="routingFormId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="start", wire="start", location="query", required=True, type="date", kind="date"
+        ),
+        Param(name="end", wire="end", location="query", required=True, type="date", kind="date"),
+        Param(
+            name="time_zone",
+            wire="timeZone",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="duration",
+            wire="duration",
+            location="query",
+            required=False,
+            type="float",
+            kind="float",
+        ),
+        Param(
+            name="format_",
+            wire="format",
+            location="query",
+            required=False,
+            type="Literal['range', 'time']",
+            kind="enum",
+            values=("range", "time"),
+        ),
+        Param(
+            name="booking_uid_to_reschedule",
+            wire="bookingUidToReschedule",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="queue_response",
+            wire="queueResponse",
+            location="query",
+            required=False,
+            type="bool",
+            kind="bool",
+        ),
+    ),
 )
 ORGS_ROUTING_FORMS_UPDATE_RESPONSE: Final = Operation(
     operation_id="OrganizationsRoutingFormsResponsesController_updateRoutingFormResponse",
@@ -501,6 +1489,33 @@ ORGS_ROUTING_FORMS_UPDATE_RESPONSE: Final = Operation(
     python_name="orgs.routing_forms.update_response",
     summary="Update routing form response",
     path_params=("orgId", "routingFormId", "responseId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="routing_form_id",
+            wire="routingFormId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="response_id",
+            wire="responseId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="response",
+            wire="response",
+            location="body",
+            required=False,
+            type="dict[str, Any] | Unset",
+        ),
+    ),
+    body="optional",
 )
 ORGS_SCHEDULES_LIST: Final = Operation(
     operation_id="OrganizationsSchedulesController_getOrganizationSchedules",
@@ -515,6 +1530,11 @@ ORGS_SCHEDULES_LIST: Final = Operation(
     path_params=("orgId",),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 ORGS_TEAMS_LIST: Final = Operation(
     operation_id="OrganizationsTeamsController_getAllTeams",
@@ -527,6 +1547,9 @@ ORGS_TEAMS_LIST: Final = Operation(
     python_name="orgs.teams.list",
     summary="Get all teams",
     path_params=("orgId",),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+    ),
 )
 ORGS_TEAMS_CREATE: Final = Operation(
     operation_id="OrganizationsTeamsController_createTeam",
@@ -539,6 +1562,95 @@ ORGS_TEAMS_CREATE: Final = Operation(
     python_name="orgs.teams.create",
     summary="Create a team",
     path_params=("orgId",),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(name="name", wire="name", location="body", required=True, type="str"),
+        Param(name="slug", wire="slug", location="body", required=False, type="str | Unset"),
+        Param(name="logo_url", wire="logoUrl", location="body", required=False, type="str | Unset"),
+        Param(
+            name="cal_video_logo",
+            wire="calVideoLogo",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="app_logo", wire="appLogo", location="body", required=False, type="str | Unset"),
+        Param(
+            name="app_icon_logo",
+            wire="appIconLogo",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="bio", wire="bio", location="body", required=False, type="str | Unset"),
+        Param(
+            name="hide_branding",
+            wire="hideBranding",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="is_private",
+            wire="isPrivate",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_book_a_team_member",
+            wire="hideBookATeamMember",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="metadata",
+            wire="metadata",
+            location="body",
+            required=False,
+            type="dict[str, Any] | Unset",
+        ),
+        Param(name="theme", wire="theme", location="body", required=False, type="str | Unset"),
+        Param(
+            name="brand_color",
+            wire="brandColor",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="dark_brand_color",
+            wire="darkBrandColor",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="banner_url", wire="bannerUrl", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="time_format",
+            wire="timeFormat",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="time_zone", wire="timeZone", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="week_start", wire="weekStart", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="auto_accept_creator",
+            wire="autoAcceptCreator",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+    ),
+    body="required",
 )
 ORGS_TEAMS_LIST_MINE: Final = Operation(
     operation_id="OrganizationsTeamsController_getMyTeams",
@@ -551,6 +1663,9 @@ ORGS_TEAMS_LIST_MINE: Final = Operation(
     python_name="orgs.teams.list_mine",
     summary="Get teams membership for user",
     path_params=("orgId",),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+    ),
 )
 ORGS_TEAMS_GET: Final = Operation(
     operation_id="OrganizationsTeamsController_getTeam",
@@ -563,6 +1678,12 @@ ORGS_TEAMS_GET: Final = Operation(
     python_name="orgs.teams.get",
     summary="Get a team",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
 )
 ORGS_TEAMS_DELETE: Final = Operation(
     operation_id="OrganizationsTeamsController_deleteTeam",
@@ -575,6 +1696,12 @@ ORGS_TEAMS_DELETE: Final = Operation(
     python_name="orgs.teams.delete",
     summary="Delete a team",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
 )
 ORGS_TEAMS_UPDATE: Final = Operation(
     operation_id="OrganizationsTeamsController_updateTeam",
@@ -587,6 +1714,105 @@ ORGS_TEAMS_UPDATE: Final = Operation(
     python_name="orgs.teams.update",
     summary="Update a team",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="name", wire="name", location="body", required=False, type="str | Unset"),
+        Param(name="slug", wire="slug", location="body", required=False, type="str | Unset"),
+        Param(name="logo_url", wire="logoUrl", location="body", required=False, type="str | Unset"),
+        Param(
+            name="cal_video_logo",
+            wire="calVideoLogo",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="app_logo", wire="appLogo", location="body", required=False, type="str | Unset"),
+        Param(
+            name="app_icon_logo",
+            wire="appIconLogo",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="bio", wire="bio", location="body", required=False, type="str | Unset"),
+        Param(
+            name="hide_branding",
+            wire="hideBranding",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="is_private",
+            wire="isPrivate",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_book_a_team_member",
+            wire="hideBookATeamMember",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="metadata",
+            wire="metadata",
+            location="body",
+            required=False,
+            type="dict[str, Any] | Unset",
+        ),
+        Param(name="theme", wire="theme", location="body", required=False, type="str | Unset"),
+        Param(
+            name="brand_color",
+            wire="brandColor",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="dark_brand_color",
+            wire="darkBrandColor",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="banner_url", wire="bannerUrl", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="time_format",
+            wire="timeFormat",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="time_zone", wire="timeZone", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="week_start", wire="weekStart", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="booking_limits",
+            wire="bookingLimits",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="include_managed_events_in_limits",
+            wire="includeManagedEventsInLimits",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+    ),
+    body="optional",
 )
 ORGS_TEAMS_BOOKINGS_LIST: Final = Operation(
     operation_id="OrganizationsTeamsBookingsController_getAllOrgTeamBookings",
@@ -600,6 +1826,99 @@ ORGS_TEAMS_BOOKINGS_LIST: Final = Operation(
     summary="Get organization team bookings",
     path_params=("orgId", "teamId"),
     pagination=PaginationStyle.TAKE_SKIP,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="status",
+            wire="status",
+            location="query",
+            required=False,
+            type=("list[Literal['upcoming', 'recurring', 'past', 'cancelled', 'unconfirmed']]"),
+            kind="enum",
+            values=("upcoming", "recurring", "past", "cancelled", "unconfirmed"),
+            array=True,
+        ),
+        Param(
+            name="attendee_email",
+            wire="attendeeEmail",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="attendee_name",
+            wire="attendeeName",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="event_type_ids",
+            wire="eventTypeIds",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="after_start",
+            wire="afterStart",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_end",
+            wire="beforeEnd",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="sort_start",
+            wire="sortStart",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_end",
+            wire="sortEnd",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_created",
+            wire="sortCreated",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 ORGS_TEAMS_BOOKINGS_LIST_REFERENCES: Final = Operation(
     operation_id="OrganizationsTeamsBookingsController_getBookingReferences",
@@ -612,6 +1931,39 @@ ORGS_TEAMS_BOOKINGS_LIST_REFERENCES: Final = Operation(
     python_name="orgs.teams.bookings.list_references",
     summary="Get booking references",
     path_params=("orgId", "teamId", "bookingUid"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="type_",
+            wire="type",
+            location="query",
+            required=False,
+            type=(
+                "Literal['google_calendar', 'office365_calendar', 'daily_video', "
+                "'google_video', 'office365_video', 'zoom_video']"
+            ),
+            kind="enum",
+            values=(
+                "google_calendar",
+                "office365_calendar",
+                "daily_video",
+                "google_video",
+                "office365_video",
+                "zoom_video",
+            ),
+        ),
+    ),
 )
 ORGS_TEAMS_CONFERENCING_CONNECT: Final = Operation(
     operation_id="OrganizationsConferencingController_connectTeamApp",
@@ -624,6 +1976,21 @@ ORGS_TEAMS_CONFERENCING_CONNECT: Final = Operation(
     python_name="orgs.teams.conferencing.connect",
     summary="Connect your conferencing application to a team",
     path_params=("orgId", "teamId", "app"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="app",
+            wire="app",
+            location="path",
+            required=True,
+            type="Literal['google-meet']",
+            kind="enum",
+            values=("google-meet",),
+        ),
+    ),
 )
 ORGS_TEAMS_CONFERENCING_GET_OAUTH_URL: Final = Operation(
     operation_id="OrganizationsConferencingController_getTeamOAuthUrl",
@@ -636,6 +2003,37 @@ ORGS_TEAMS_CONFERENCING_GET_OAUTH_URL: Final = Operation(
     python_name="orgs.teams.conferencing.get_oauth_url",
     summary="Get OAuth conferencing app's auth URL for a team",
     path_params=("orgId", "teamId", "app"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="app",
+            wire="app",
+            location="path",
+            required=True,
+            type="Literal['zoom', 'msteams']",
+            kind="enum",
+            values=("zoom", "msteams"),
+        ),
+        Param(
+            name="return_to",
+            wire="returnTo",
+            location="query",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="on_error_return_to",
+            wire="onErrorReturnTo",
+            location="query",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 ORGS_TEAMS_CONFERENCING_LIST: Final = Operation(
     operation_id="OrganizationsConferencingController_listTeamConferencingApps",
@@ -648,6 +2046,12 @@ ORGS_TEAMS_CONFERENCING_LIST: Final = Operation(
     python_name="orgs.teams.conferencing.list",
     summary="List team conferencing applications",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
 )
 ORGS_TEAMS_CONFERENCING_SET_DEFAULT: Final = Operation(
     operation_id="OrganizationsConferencingController_setTeamDefaultApp",
@@ -660,6 +2064,21 @@ ORGS_TEAMS_CONFERENCING_SET_DEFAULT: Final = Operation(
     python_name="orgs.teams.conferencing.set_default",
     summary="Set team default conferencing application",
     path_params=("orgId", "teamId", "app"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="app",
+            wire="app",
+            location="path",
+            required=True,
+            type="Literal['google-meet', 'zoom', 'msteams', 'daily-video']",
+            kind="enum",
+            values=("google-meet", "zoom", "msteams", "daily-video"),
+        ),
+    ),
 )
 ORGS_TEAMS_CONFERENCING_GET_DEFAULT: Final = Operation(
     operation_id="OrganizationsConferencingController_getTeamDefaultApp",
@@ -672,6 +2091,12 @@ ORGS_TEAMS_CONFERENCING_GET_DEFAULT: Final = Operation(
     python_name="orgs.teams.conferencing.get_default",
     summary="Get team default conferencing application",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
 )
 ORGS_TEAMS_CONFERENCING_DISCONNECT: Final = Operation(
     operation_id="OrganizationsConferencingController_disconnectTeamApp",
@@ -684,6 +2109,21 @@ ORGS_TEAMS_CONFERENCING_DISCONNECT: Final = Operation(
     python_name="orgs.teams.conferencing.disconnect",
     summary="Disconnect team conferencing application",
     path_params=("orgId", "teamId", "app"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="app",
+            wire="app",
+            location="path",
+            required=True,
+            type="Literal['google-meet', 'zoom', 'msteams']",
+            kind="enum",
+            values=("google-meet", "zoom", "msteams"),
+        ),
+    ),
 )
 ORGS_TEAMS_CONFERENCING_SAVE_OAUTH_CREDENTIALS: Final = Operation(
     operation_id="OrganizationsConferencingController_saveTeamOauthCredentials",
@@ -696,6 +2136,16 @@ ORGS_TEAMS_CONFERENCING_SAVE_OAUTH_CREDENTIALS: Final = Operation(
     python_name="orgs.teams.conferencing.save_oauth_credentials",
     summary="Save conferencing app OAuth credentials",
     path_params=("orgId", "teamId", "app"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="app", wire="app", location="path", required=True, type="str", kind="str"),
+        Param(name="state", wire="state", location="query", required=True, type="str", kind="str"),
+        Param(name="code", wire="code", location="query", required=True, type="str", kind="str"),
+    ),
+    envelope_declared=False,
 )
 ORGS_TEAMS_EVENT_TYPES_CREATE: Final = Operation(
     operation_id="OrganizationsEventTypesController_createTeamEventType",
@@ -708,6 +2158,260 @@ ORGS_TEAMS_EVENT_TYPES_CREATE: Final = Operation(
     python_name="orgs.teams.event_types.create",
     summary="Create an event type",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="length_in_minutes",
+            wire="lengthInMinutes",
+            location="body",
+            required=True,
+            type="int",
+        ),
+        Param(name="title", wire="title", location="body", required=True, type="str"),
+        Param(name="slug", wire="slug", location="body", required=True, type="str"),
+        Param(
+            name="scheduling_type",
+            wire="schedulingType",
+            location="body",
+            required=True,
+            type="SchedulingType",
+        ),
+        Param(
+            name="length_in_minutes_options",
+            wire="lengthInMinutesOptions",
+            location="body",
+            required=False,
+            type="list[float] | Unset",
+        ),
+        Param(
+            name="description",
+            wire="description",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="booking_fields",
+            wire="bookingFields",
+            location="body",
+            required=False,
+            type="list[BookingFieldInput] | Unset",
+        ),
+        Param(
+            name="disable_guests",
+            wire="disableGuests",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="slot_interval",
+            wire="slotInterval",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="minimum_booking_notice",
+            wire="minimumBookingNotice",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="before_event_buffer",
+            wire="beforeEventBuffer",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="after_event_buffer",
+            wire="afterEventBuffer",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="schedule_id",
+            wire="scheduleId",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="booking_limits_count",
+            wire="bookingLimitsCount",
+            location="body",
+            required=False,
+            type="BaseBookingLimitsCount_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="only_show_first_available_slot",
+            wire="onlyShowFirstAvailableSlot",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="booking_limits_duration",
+            wire="bookingLimitsDuration",
+            location="body",
+            required=False,
+            type="BaseBookingLimitsDuration_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="booking_window",
+            wire="bookingWindow",
+            location="body",
+            required=False,
+            type=(
+                "BusinessDaysWindow_2024_06_14 | CalendarDaysWindow_2024_06_14 | "
+                "RangeWindow_2024_06_14 | Disabled_2024_06_14 | Unset"
+            ),
+        ),
+        Param(
+            name="offset_start",
+            wire="offsetStart",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="booker_layouts",
+            wire="bookerLayouts",
+            location="body",
+            required=False,
+            type="BookerLayouts_2024_06_14 | Unset",
+        ),
+        Param(
+            name="confirmation_policy",
+            wire="confirmationPolicy",
+            location="body",
+            required=False,
+            type="BaseConfirmationPolicy_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="recurrence",
+            wire="recurrence",
+            location="body",
+            required=False,
+            type="Recurrence_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="requires_booker_email_verification",
+            wire="requiresBookerEmailVerification",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_calendar_notes",
+            wire="hideCalendarNotes",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="lock_time_zone_toggle_on_booking_page",
+            wire="lockTimeZoneToggleOnBookingPage",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="color",
+            wire="color",
+            location="body",
+            required=False,
+            type="EventTypeColor_2024_06_14 | Unset",
+        ),
+        Param(
+            name="seats",
+            wire="seats",
+            location="body",
+            required=False,
+            type="Seats_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="custom_name",
+            wire="customName",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="destination_calendar",
+            wire="destinationCalendar",
+            location="body",
+            required=False,
+            type="DestinationCalendar_2024_06_14 | Unset",
+        ),
+        Param(
+            name="use_destination_calendar_email",
+            wire="useDestinationCalendarEmail",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_calendar_event_details",
+            wire="hideCalendarEventDetails",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="success_redirect_url",
+            wire="successRedirectUrl",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="hide_organizer_email",
+            wire="hideOrganizerEmail",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="cal_video_settings",
+            wire="calVideoSettings",
+            location="body",
+            required=False,
+            type="CalVideoSettings | Unset",
+        ),
+        Param(name="hidden", wire="hidden", location="body", required=False, type="bool | Unset"),
+        Param(
+            name="booking_requires_authentication",
+            wire="bookingRequiresAuthentication",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hosts", wire="hosts", location="body", required=False, type="list[Host] | Unset"
+        ),
+        Param(
+            name="assign_all_team_members",
+            wire="assignAllTeamMembers",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="locations",
+            wire="locations",
+            location="body",
+            required=False,
+            type="list[Location] | Unset",
+        ),
+    ),
+    body="required",
 )
 ORGS_TEAMS_EVENT_TYPES_LIST: Final = Operation(
     operation_id="OrganizationsEventTypesController_getTeamEventTypes",
@@ -720,6 +2424,28 @@ ORGS_TEAMS_EVENT_TYPES_LIST: Final = Operation(
     python_name="orgs.teams.event_types.list",
     summary="Get team event types",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="event_slug",
+            wire="eventSlug",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="hosts_limit",
+            wire="hostsLimit",
+            location="query",
+            required=False,
+            type="float",
+            kind="float",
+        ),
+    ),
 )
 ORGS_TEAMS_EVENT_TYPES_GET: Final = Operation(
     operation_id="OrganizationsEventTypesController_getTeamEventType",
@@ -732,6 +2458,20 @@ ORGS_TEAMS_EVENT_TYPES_GET: Final = Operation(
     python_name="orgs.teams.event_types.get",
     summary="Get an event type",
     path_params=("orgId", "teamId", "eventTypeId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 ORGS_TEAMS_EVENT_TYPES_UPDATE: Final = Operation(
     operation_id="OrganizationsEventTypesController_updateTeamEventType",
@@ -744,6 +2484,261 @@ ORGS_TEAMS_EVENT_TYPES_UPDATE: Final = Operation(
     python_name="orgs.teams.event_types.update",
     summary="Update a team event type",
     path_params=("orgId", "teamId", "eventTypeId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="length_in_minutes",
+            wire="lengthInMinutes",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="length_in_minutes_options",
+            wire="lengthInMinutesOptions",
+            location="body",
+            required=False,
+            type="list[float] | Unset",
+        ),
+        Param(name="title", wire="title", location="body", required=False, type="str | Unset"),
+        Param(name="slug", wire="slug", location="body", required=False, type="str | Unset"),
+        Param(
+            name="description",
+            wire="description",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="booking_fields",
+            wire="bookingFields",
+            location="body",
+            required=False,
+            type="list[BookingFieldInput] | Unset",
+        ),
+        Param(
+            name="disable_guests",
+            wire="disableGuests",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="slot_interval",
+            wire="slotInterval",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="minimum_booking_notice",
+            wire="minimumBookingNotice",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="before_event_buffer",
+            wire="beforeEventBuffer",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="after_event_buffer",
+            wire="afterEventBuffer",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="schedule_id",
+            wire="scheduleId",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="booking_limits_count",
+            wire="bookingLimitsCount",
+            location="body",
+            required=False,
+            type="BaseBookingLimitsCount_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="only_show_first_available_slot",
+            wire="onlyShowFirstAvailableSlot",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="booking_limits_duration",
+            wire="bookingLimitsDuration",
+            location="body",
+            required=False,
+            type="BaseBookingLimitsDuration_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="booking_window",
+            wire="bookingWindow",
+            location="body",
+            required=False,
+            type=(
+                "BusinessDaysWindow_2024_06_14 | CalendarDaysWindow_2024_06_14 | "
+                "RangeWindow_2024_06_14 | Disabled_2024_06_14 | Unset"
+            ),
+        ),
+        Param(
+            name="offset_start",
+            wire="offsetStart",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="booker_layouts",
+            wire="bookerLayouts",
+            location="body",
+            required=False,
+            type="BookerLayouts_2024_06_14 | Unset",
+        ),
+        Param(
+            name="confirmation_policy",
+            wire="confirmationPolicy",
+            location="body",
+            required=False,
+            type="BaseConfirmationPolicy_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="recurrence",
+            wire="recurrence",
+            location="body",
+            required=False,
+            type="Recurrence_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="requires_booker_email_verification",
+            wire="requiresBookerEmailVerification",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_calendar_notes",
+            wire="hideCalendarNotes",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="lock_time_zone_toggle_on_booking_page",
+            wire="lockTimeZoneToggleOnBookingPage",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="color",
+            wire="color",
+            location="body",
+            required=False,
+            type="EventTypeColor_2024_06_14 | Unset",
+        ),
+        Param(
+            name="seats",
+            wire="seats",
+            location="body",
+            required=False,
+            type="Seats_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="custom_name",
+            wire="customName",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="destination_calendar",
+            wire="destinationCalendar",
+            location="body",
+            required=False,
+            type="DestinationCalendar_2024_06_14 | Unset",
+        ),
+        Param(
+            name="use_destination_calendar_email",
+            wire="useDestinationCalendarEmail",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_calendar_event_details",
+            wire="hideCalendarEventDetails",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="success_redirect_url",
+            wire="successRedirectUrl",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="hide_organizer_email",
+            wire="hideOrganizerEmail",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="cal_video_settings",
+            wire="calVideoSettings",
+            location="body",
+            required=False,
+            type="CalVideoSettings | Unset",
+        ),
+        Param(name="hidden", wire="hidden", location="body", required=False, type="bool | Unset"),
+        Param(
+            name="booking_requires_authentication",
+            wire="bookingRequiresAuthentication",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hosts", wire="hosts", location="body", required=False, type="list[Host] | Unset"
+        ),
+        Param(
+            name="assign_all_team_members",
+            wire="assignAllTeamMembers",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="locations",
+            wire="locations",
+            location="body",
+            required=False,
+            type="list[Location] | Unset",
+        ),
+    ),
+    body="optional",
 )
 ORGS_TEAMS_EVENT_TYPES_DELETE: Final = Operation(
     operation_id="OrganizationsEventTypesController_deleteTeamEventType",
@@ -756,6 +2751,20 @@ ORGS_TEAMS_EVENT_TYPES_DELETE: Final = Operation(
     python_name="orgs.teams.event_types.delete",
     summary="Delete a team event type",
     path_params=("orgId", "teamId", "eventTypeId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 ORGS_TEAMS_EVENT_TYPES_CREATE_PHONE_CALL: Final = Operation(
     operation_id="OrganizationsEventTypesController_createPhoneCall",
@@ -768,6 +2777,78 @@ ORGS_TEAMS_EVENT_TYPES_CREATE_PHONE_CALL: Final = Operation(
     python_name="orgs.teams.event_types.create_phone_call",
     summary="Create a phone call",
     path_params=("orgId", "teamId", "eventTypeId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="your_phone_number",
+            wire="yourPhoneNumber",
+            location="body",
+            required=True,
+            type="str",
+        ),
+        Param(
+            name="number_to_call", wire="numberToCall", location="body", required=True, type="str"
+        ),
+        Param(name="cal_api_key", wire="calApiKey", location="body", required=True, type="str"),
+        Param(name="enabled", wire="enabled", location="body", required=True, type="bool"),
+        Param(
+            name="template_type",
+            wire="templateType",
+            location="body",
+            required=True,
+            type="PhoneCallTemplateType",
+        ),
+        Param(
+            name="scheduler_name",
+            wire="schedulerName",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="guest_name", wire="guestName", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="guest_email",
+            wire="guestEmail",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="guest_company",
+            wire="guestCompany",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="begin_message",
+            wire="beginMessage",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="general_prompt",
+            wire="generalPrompt",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+    ),
+    body="required",
 )
 ORGS_TEAMS_EVENT_TYPES_LIST_ALL: Final = Operation(
     operation_id="OrganizationsEventTypesController_getTeamsEventTypes",
@@ -782,6 +2863,11 @@ ORGS_TEAMS_EVENT_TYPES_LIST_ALL: Final = Operation(
     path_params=("orgId",),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_CREATE: Final = Operation(
     operation_id="OrganizationsEventTypesPrivateLinksController_createPrivateLink",
@@ -794,6 +2880,35 @@ ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_CREATE: Final = Operation(
     python_name="orgs.teams.event_types.private_links.create",
     summary="Create a private link for a team event type",
     path_params=("orgId", "teamId", "eventTypeId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="expires_at",
+            wire="expiresAt",
+            location="body",
+            required=False,
+            type="datetime | Unset",
+        ),
+        Param(
+            name="max_usage_count",
+            wire="maxUsageCount",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+    ),
+    body="optional",
 )
 ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_LIST: Final = Operation(
     operation_id="OrganizationsEventTypesPrivateLinksController_getPrivateLinks",
@@ -806,6 +2921,20 @@ ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_LIST: Final = Operation(
     python_name="orgs.teams.event_types.private_links.list",
     summary="Get all private links for a team event type",
     path_params=("orgId", "teamId", "eventTypeId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_UPDATE: Final = Operation(
     operation_id="OrganizationsEventTypesPrivateLinksController_updatePrivateLink",
@@ -818,6 +2947,23 @@ ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_UPDATE: Final = Operation(
     python_name="orgs.teams.event_types.private_links.update",
     summary="Update a private link for a team event type",
     path_params=("orgId", "teamId", "eventTypeId", "linkId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="link_id", wire="linkId", location="path", required=True, type="str", kind="str"
+        ),
+    ),
 )
 ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_DELETE: Final = Operation(
     operation_id="OrganizationsEventTypesPrivateLinksController_deletePrivateLink",
@@ -830,6 +2976,23 @@ ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_DELETE: Final = Operation(
     python_name="orgs.teams.event_types.private_links.delete",
     summary="Delete a private link for a team event type",
     path_params=("orgId", "teamId", "eventTypeId", "linkId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="link_id", wire="linkId", location="path", required=True, type="str", kind="str"
+        ),
+    ),
 )
 ORGS_TEAMS_INVITE_CREATE: Final = Operation(
     operation_id="OrganizationsTeamsInviteController_createInvite",
@@ -842,6 +3005,12 @@ ORGS_TEAMS_INVITE_CREATE: Final = Operation(
     python_name="orgs.teams.invite.create",
     summary="Create team invite link",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
 )
 ORGS_TEAMS_MEMBERSHIPS_LIST: Final = Operation(
     operation_id="OrganizationsTeamsMembershipsController_getAllOrgTeamMemberships",
@@ -856,6 +3025,14 @@ ORGS_TEAMS_MEMBERSHIPS_LIST: Final = Operation(
     path_params=("orgId", "teamId"),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 ORGS_TEAMS_MEMBERSHIPS_CREATE: Final = Operation(
     operation_id="OrganizationsTeamsMembershipsController_createOrgTeamMembership",
@@ -868,6 +3045,25 @@ ORGS_TEAMS_MEMBERSHIPS_CREATE: Final = Operation(
     python_name="orgs.teams.memberships.create",
     summary="Create a membership",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="user_id", wire="userId", location="body", required=True, type="int"),
+        Param(name="role", wire="role", location="body", required=True, type="MembershipRole"),
+        Param(
+            name="accepted", wire="accepted", location="body", required=False, type="bool | Unset"
+        ),
+        Param(
+            name="disable_impersonation",
+            wire="disableImpersonation",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+    ),
+    body="required",
 )
 ORGS_TEAMS_MEMBERSHIPS_GET: Final = Operation(
     operation_id="OrganizationsTeamsMembershipsController_getOrgTeamMembership",
@@ -880,6 +3076,20 @@ ORGS_TEAMS_MEMBERSHIPS_GET: Final = Operation(
     python_name="orgs.teams.memberships.get",
     summary="Get a membership",
     path_params=("orgId", "teamId", "membershipId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="membership_id",
+            wire="membershipId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 ORGS_TEAMS_MEMBERSHIPS_DELETE: Final = Operation(
     operation_id="OrganizationsTeamsMembershipsController_deleteOrgTeamMembership",
@@ -892,6 +3102,20 @@ ORGS_TEAMS_MEMBERSHIPS_DELETE: Final = Operation(
     python_name="orgs.teams.memberships.delete",
     summary="Delete a membership",
     path_params=("orgId", "teamId", "membershipId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="membership_id",
+            wire="membershipId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 ORGS_TEAMS_MEMBERSHIPS_UPDATE: Final = Operation(
     operation_id="OrganizationsTeamsMembershipsController_updateOrgTeamMembership",
@@ -904,6 +3128,34 @@ ORGS_TEAMS_MEMBERSHIPS_UPDATE: Final = Operation(
     python_name="orgs.teams.memberships.update",
     summary="Update a membership",
     path_params=("orgId", "teamId", "membershipId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="membership_id",
+            wire="membershipId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="accepted", wire="accepted", location="body", required=False, type="bool | Unset"
+        ),
+        Param(
+            name="role", wire="role", location="body", required=False, type="MembershipRole | Unset"
+        ),
+        Param(
+            name="disable_impersonation",
+            wire="disableImpersonation",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+    ),
+    body="optional",
 )
 ORGS_TEAMS_ROUTING_FORMS_LIST: Final = Operation(
     operation_id="OrganizationsTeamsRoutingFormsController_getTeamRoutingForms",
@@ -917,6 +3169,72 @@ ORGS_TEAMS_ROUTING_FORMS_LIST: Final = Operation(
     summary="Get team routing forms",
     path_params=("orgId", "teamId"),
     pagination=PaginationStyle.TAKE_SKIP,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(
+            name="sort_created_at",
+            wire="sortCreatedAt",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_updated_at",
+            wire="sortUpdatedAt",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="after_created_at",
+            wire="afterCreatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_created_at",
+            wire="beforeCreatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="after_updated_at",
+            wire="afterUpdatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_updated_at",
+            wire="beforeUpdatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="routed_to_booking_uid",
+            wire="routedToBookingUid",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 ORGS_TEAMS_ROUTING_FORMS_RESPONSES_LIST: Final = Operation(
     operation_id="OrganizationsTeamsRoutingFormsResponsesController_getRoutingFormResponses",
@@ -930,6 +3248,80 @@ ORGS_TEAMS_ROUTING_FORMS_RESPONSES_LIST: Final = Operation(
     summary="Get organization team routing form responses",
     path_params=("orgId", "teamId", "routingFormId"),
     pagination=PaginationStyle.TAKE_SKIP,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="routing_form_id",
+            wire="routingFormId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(
+            name="sort_created_at",
+            wire="sortCreatedAt",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_updated_at",
+            wire="sortUpdatedAt",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="after_created_at",
+            wire="afterCreatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_created_at",
+            wire="beforeCreatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="after_updated_at",
+            wire="afterUpdatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_updated_at",
+            wire="beforeUpdatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="routed_to_booking_uid",
+            wire="routedToBookingUid",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 ORGS_TEAMS_ROUTING_FORMS_RESPONSES_CREATE: Final = Operation(
     operation_id="OrganizationsTeamsRoutingFormsResponsesController_createRoutingFormResponse",
@@ -942,6 +3334,65 @@ ORGS_TEAMS_ROUTING_FORMS_RESPONSES_CREATE: Final = Operation(
     python_name="orgs.teams.routing_forms.responses.create",
     summary="Create routing form response and get available slots",
     path_params=("orgId", "teamId", "routingFormId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="routing_form_id",
+            wire="routingFormId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="start", wire="start", location="query", required=True, type="date", kind="date"
+        ),
+        Param(name="end", wire="end", location="query", required=True, type="date", kind="date"),
+        Param(
+            name="time_zone",
+            wire="timeZone",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="duration",
+            wire="duration",
+            location="query",
+            required=False,
+            type="float",
+            kind="float",
+        ),
+        Param(
+            name="format_",
+            wire="format",
+            location="query",
+            required=False,
+            type="Literal['range', 'time']",
+            kind="enum",
+            values=("range", "time"),
+        ),
+        Param(
+            name="booking_uid_to_reschedule",
+            wire="bookingUidToReschedule",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="queue_response",
+            wire="queueResponse",
+            location="query",
+            required=False,
+            type="bool",
+            kind="bool",
+        ),
+    ),
 )
 ORGS_TEAMS_ROUTING_FORMS_RESPONSES_UPDATE: Final = Operation(
     operation_id="OrganizationsTeamsRoutingFormsResponsesController_updateRoutingFormResponse",
@@ -954,6 +3405,36 @@ ORGS_TEAMS_ROUTING_FORMS_RESPONSES_UPDATE: Final = Operation(
     python_name="orgs.teams.routing_forms.responses.update",
     summary="Update routing form response",
     path_params=("orgId", "teamId", "routingFormId", "responseId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="routing_form_id",
+            wire="routingFormId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="response_id",
+            wire="responseId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="response",
+            wire="response",
+            location="body",
+            required=False,
+            type="dict[str, Any] | Unset",
+        ),
+    ),
+    body="optional",
 )
 ORGS_TEAMS_SCHEDULES_LIST: Final = Operation(
     operation_id="OrganizationsTeamsSchedulesController_getTeamSchedules",
@@ -968,6 +3449,14 @@ ORGS_TEAMS_SCHEDULES_LIST: Final = Operation(
     path_params=("orgId", "teamId"),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 ORGS_TEAMS_STRIPE_GET_CONNECT_URL: Final = Operation(
     operation_id="OrganizationsStripeController_getTeamStripeConnectUrl",
@@ -980,6 +3469,28 @@ ORGS_TEAMS_STRIPE_GET_CONNECT_URL: Final = Operation(
     python_name="orgs.teams.stripe.get_connect_url",
     summary="Get Stripe connect URL for a team",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="return_to",
+            wire="returnTo",
+            location="query",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="on_error_return_to",
+            wire="onErrorReturnTo",
+            location="query",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 ORGS_TEAMS_STRIPE_CHECK: Final = Operation(
     operation_id="OrganizationsStripeController_checkTeamStripeConnection",
@@ -992,6 +3503,12 @@ ORGS_TEAMS_STRIPE_CHECK: Final = Operation(
     python_name="orgs.teams.stripe.check",
     summary="Check team Stripe connection",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
 )
 ORGS_TEAMS_STRIPE_SAVE_CREDENTIALS: Final = Operation(
     operation_id="OrganizationsStripeController_save",
@@ -1004,6 +3521,15 @@ ORGS_TEAMS_STRIPE_SAVE_CREDENTIALS: Final = Operation(
     python_name="orgs.teams.stripe.save_credentials",
     summary="Save Stripe credentials",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="state", wire="state", location="query", required=True, type="str", kind="str"),
+        Param(name="code", wire="code", location="query", required=True, type="str", kind="str"),
+    ),
+    envelope_declared=False,
 )
 ORGS_TEAMS_USERS_SCHEDULES_LIST: Final = Operation(
     operation_id="OrganizationsTeamsSchedulesController_getUserSchedules",
@@ -1016,6 +3542,15 @@ ORGS_TEAMS_USERS_SCHEDULES_LIST: Final = Operation(
     python_name="orgs.teams.users.schedules.list",
     summary="Get schedules of a team member",
     path_params=("orgId", "teamId", "userId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
 )
 ORGS_TEAMS_WORKFLOWS_LIST: Final = Operation(
     operation_id="OrganizationTeamWorkflowsController_getWorkflows",
@@ -1030,6 +3565,14 @@ ORGS_TEAMS_WORKFLOWS_LIST: Final = Operation(
     path_params=("orgId", "teamId"),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 ORGS_TEAMS_WORKFLOWS_CREATE: Final = Operation(
     operation_id="OrganizationTeamWorkflowsController_createWorkflow",
@@ -1042,6 +3585,31 @@ ORGS_TEAMS_WORKFLOWS_CREATE: Final = Operation(
     python_name="orgs.teams.workflows.create",
     summary="Create organization team workflow",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="name", wire="name", location="body", required=True, type="str"),
+        Param(
+            name="activation",
+            wire="activation",
+            location="body",
+            required=True,
+            type="WorkflowActivationDto",
+        ),
+        Param(
+            name="trigger",
+            wire="trigger",
+            location="body",
+            required=True,
+            type="WorkflowTriggerDto",
+        ),
+        Param(
+            name="steps", wire="steps", location="body", required=True, type="list[WorkflowStepDto]"
+        ),
+    ),
+    body="required",
 )
 ORGS_TEAMS_WORKFLOWS_GET: Final = Operation(
     operation_id="OrganizationTeamWorkflowsController_getWorkflowById",
@@ -1054,6 +3622,20 @@ ORGS_TEAMS_WORKFLOWS_GET: Final = Operation(
     python_name="orgs.teams.workflows.get",
     summary="Get organization team workflow",
     path_params=("orgId", "teamId", "workflowId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="workflow_id",
+            wire="workflowId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 ORGS_TEAMS_WORKFLOWS_UPDATE: Final = Operation(
     operation_id="OrganizationTeamWorkflowsController_updateWorkflow",
@@ -1066,6 +3648,43 @@ ORGS_TEAMS_WORKFLOWS_UPDATE: Final = Operation(
     python_name="orgs.teams.workflows.update",
     summary="Update organization team workflow",
     path_params=("orgId", "teamId", "workflowId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="workflow_id",
+            wire="workflowId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(name="name", wire="name", location="body", required=False, type="str | Unset"),
+        Param(
+            name="activation",
+            wire="activation",
+            location="body",
+            required=False,
+            type="WorkflowActivationDto | Unset",
+        ),
+        Param(
+            name="trigger",
+            wire="trigger",
+            location="body",
+            required=False,
+            type="WorkflowTriggerDto | Unset",
+        ),
+        Param(
+            name="steps",
+            wire="steps",
+            location="body",
+            required=False,
+            type="list[UpdateWorkflowStepDto] | Unset",
+        ),
+    ),
+    body="optional",
 )
 ORGS_TEAMS_WORKFLOWS_DELETE: Final = Operation(
     operation_id="OrganizationTeamWorkflowsController_deleteWorkflow",
@@ -1078,6 +3697,21 @@ ORGS_TEAMS_WORKFLOWS_DELETE: Final = Operation(
     python_name="orgs.teams.workflows.delete",
     summary="Delete organization team workflow",
     path_params=("orgId", "teamId", "workflowId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="workflow_id",
+            wire="workflowId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
+    envelope_declared=False,
 )
 ORGS_USERS_LIST: Final = Operation(
     operation_id="OrganizationsUsersController_getOrganizationsUsers",
@@ -1091,6 +3725,47 @@ ORGS_USERS_LIST: Final = Operation(
     summary="Get all users",
     path_params=("orgId",),
     pagination=PaginationStyle.TAKE_SKIP,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+        Param(
+            name="emails",
+            wire="emails",
+            location="query",
+            required=False,
+            type="list[str]",
+            kind="str",
+            array=True,
+        ),
+        Param(
+            name="assigned_option_ids",
+            wire="assignedOptionIds",
+            location="query",
+            required=False,
+            type="list[str]",
+            kind="str",
+            array=True,
+        ),
+        Param(
+            name="attribute_query_operator",
+            wire="attributeQueryOperator",
+            location="query",
+            required=False,
+            type="Literal['OR', 'AND', 'NONE']",
+            kind="enum",
+            values=("OR", "AND", "NONE"),
+        ),
+        Param(
+            name="team_ids",
+            wire="teamIds",
+            location="query",
+            required=False,
+            type="list[int]",
+            kind="int",
+            array=True,
+        ),
+    ),
 )
 ORGS_USERS_CREATE: Final = Operation(
     operation_id="OrganizationsUsersController_createOrganizationUser",
@@ -1103,6 +3778,91 @@ ORGS_USERS_CREATE: Final = Operation(
     python_name="orgs.users.create",
     summary="Create a user",
     path_params=("orgId",),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(name="email", wire="email", location="body", required=True, type="str"),
+        Param(
+            name="username", wire="username", location="body", required=False, type="str | Unset"
+        ),
+        Param(name="weekday", wire="weekday", location="body", required=False, type="str | Unset"),
+        Param(
+            name="brand_color",
+            wire="brandColor",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="bio", wire="bio", location="body", required=False, type="str | Unset"),
+        Param(
+            name="metadata",
+            wire="metadata",
+            location="body",
+            required=False,
+            type="dict[str, Any] | Unset",
+        ),
+        Param(
+            name="dark_brand_color",
+            wire="darkBrandColor",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="hide_branding",
+            wire="hideBranding",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="time_zone", wire="timeZone", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="theme", wire="theme", location="body", required=False, type="str | Unset | None"
+        ),
+        Param(
+            name="app_theme",
+            wire="appTheme",
+            location="body",
+            required=False,
+            type="str | Unset | None",
+        ),
+        Param(
+            name="time_format",
+            wire="timeFormat",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="default_schedule_id",
+            wire="defaultScheduleId",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="locale", wire="locale", location="body", required=False, type="str | Unset | None"
+        ),
+        Param(
+            name="avatar_url", wire="avatarUrl", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="organization_role",
+            wire="organizationRole",
+            location="body",
+            required=False,
+            type="MembershipRole | Unset",
+        ),
+        Param(
+            name="auto_accept",
+            wire="autoAccept",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+    ),
+    body="required",
 )
 ORGS_USERS_UPDATE: Final = Operation(
     operation_id="OrganizationsUsersController_updateOrganizationUser",
@@ -1115,6 +3875,13 @@ ORGS_USERS_UPDATE: Final = Operation(
     python_name="orgs.users.update",
     summary="Update a user",
     path_params=("orgId", "userId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
+    body="required",
 )
 ORGS_USERS_DELETE: Final = Operation(
     operation_id="OrganizationsUsersController_deleteOrganizationUser",
@@ -1127,6 +3894,12 @@ ORGS_USERS_DELETE: Final = Operation(
     python_name="orgs.users.delete",
     summary="Delete a user",
     path_params=("orgId", "userId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
 )
 ORGS_USERS_BOOKINGS_LIST: Final = Operation(
     operation_id="OrganizationsUsersBookingsController_getOrganizationUserBookings",
@@ -1141,6 +3914,160 @@ ORGS_USERS_BOOKINGS_LIST: Final = Operation(
     path_params=("orgId", "userId"),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=100,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="status",
+            wire="status",
+            location="query",
+            required=False,
+            type=("list[Literal['upcoming', 'recurring', 'past', 'cancelled', 'unconfirmed']]"),
+            kind="enum",
+            values=("upcoming", "recurring", "past", "cancelled", "unconfirmed"),
+            array=True,
+        ),
+        Param(
+            name="attendee_email",
+            wire="attendeeEmail",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="attendee_name",
+            wire="attendeeName",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="event_type_ids",
+            wire="eventTypeIds",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="teams_ids",
+            wire="teamsIds",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="team_id", wire="teamId", location="query", required=False, type="str", kind="str"
+        ),
+        Param(
+            name="after_start",
+            wire="afterStart",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_end",
+            wire="beforeEnd",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="after_created_at",
+            wire="afterCreatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_created_at",
+            wire="beforeCreatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="after_updated_at",
+            wire="afterUpdatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_updated_at",
+            wire="beforeUpdatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="sort_start",
+            wire="sortStart",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_end",
+            wire="sortEnd",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_created",
+            wire="sortCreated",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_updated_at",
+            wire="sortUpdatedAt",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
+    envelope_declared=False,
 )
 ORGS_USERS_OOO_LIST: Final = Operation(
     operation_id="OrganizationsUsersOOOController_getOrganizationUserOOO",
@@ -1155,6 +4082,33 @@ ORGS_USERS_OOO_LIST: Final = Operation(
     path_params=("orgId", "userId"),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+        Param(
+            name="sort_start",
+            wire="sortStart",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_end",
+            wire="sortEnd",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+    ),
+    envelope_declared=False,
 )
 ORGS_USERS_OOO_CREATE: Final = Operation(
     operation_id="OrganizationsUsersOOOController_createOrganizationUserOOO",
@@ -1167,6 +4121,27 @@ ORGS_USERS_OOO_CREATE: Final = Operation(
     python_name="orgs.users.ooo.create",
     summary="Create an out-of-office entry for a user",
     path_params=("orgId", "userId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="start", wire="start", location="body", required=True, type="datetime"),
+        Param(name="end", wire="end", location="body", required=True, type="datetime"),
+        Param(name="notes", wire="notes", location="body", required=False, type="str | Unset"),
+        Param(
+            name="to_user_id", wire="toUserId", location="body", required=False, type="int | Unset"
+        ),
+        Param(
+            name="reason",
+            wire="reason",
+            location="body",
+            required=False,
+            type="OutOfOfficeReason | Unset",
+        ),
+    ),
+    body="required",
+    envelope_declared=False,
 )
 ORGS_USERS_OOO_UPDATE: Final = Operation(
     operation_id="OrganizationsUsersOOOController_updateOrganizationUserOOO",
@@ -1179,6 +4154,28 @@ ORGS_USERS_OOO_UPDATE: Final = Operation(
     python_name="orgs.users.ooo.update",
     summary="Update an out-of-office entry for a user",
     path_params=("orgId", "userId", "oooId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="ooo_id", wire="oooId", location="path", required=True, type="int", kind="int"),
+        Param(name="start", wire="start", location="body", required=False, type="datetime | Unset"),
+        Param(name="end", wire="end", location="body", required=False, type="datetime | Unset"),
+        Param(name="notes", wire="notes", location="body", required=False, type="str | Unset"),
+        Param(
+            name="to_user_id", wire="toUserId", location="body", required=False, type="int | Unset"
+        ),
+        Param(
+            name="reason",
+            wire="reason",
+            location="body",
+            required=False,
+            type="OutOfOfficeReason | Unset",
+        ),
+    ),
+    body="optional",
+    envelope_declared=False,
 )
 ORGS_USERS_OOO_DELETE: Final = Operation(
     operation_id="OrganizationsUsersOOOController_deleteOrganizationUserOOO",
@@ -1191,6 +4188,14 @@ ORGS_USERS_OOO_DELETE: Final = Operation(
     python_name="orgs.users.ooo.delete",
     summary="Delete an out-of-office entry for a user",
     path_params=("orgId", "userId", "oooId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="ooo_id", wire="oooId", location="path", required=True, type="int", kind="int"),
+    ),
+    envelope_declared=False,
 )
 ORGS_USERS_OOO_LIST_ALL: Final = Operation(
     operation_id="OrganizationsUsersOOOController_getOrganizationUsersOOO",
@@ -1205,6 +4210,31 @@ ORGS_USERS_OOO_LIST_ALL: Final = Operation(
     path_params=("orgId",),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+        Param(
+            name="sort_start",
+            wire="sortStart",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_end",
+            wire="sortEnd",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(name="email", wire="email", location="query", required=False, type="str", kind="str"),
+    ),
+    envelope_declared=False,
 )
 ORGS_USERS_SCHEDULES_CREATE: Final = Operation(
     operation_id="OrganizationsSchedulesController_createUserSchedule",
@@ -1217,6 +4247,30 @@ ORGS_USERS_SCHEDULES_CREATE: Final = Operation(
     python_name="orgs.users.schedules.create",
     summary="Create a schedule",
     path_params=("orgId", "userId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="name", wire="name", location="body", required=True, type="str"),
+        Param(name="time_zone", wire="timeZone", location="body", required=True, type="str"),
+        Param(name="is_default", wire="isDefault", location="body", required=True, type="bool"),
+        Param(
+            name="availability",
+            wire="availability",
+            location="body",
+            required=False,
+            type="list[ScheduleAvailabilityInput_2024_06_11] | Unset",
+        ),
+        Param(
+            name="overrides",
+            wire="overrides",
+            location="body",
+            required=False,
+            type="list[ScheduleOverrideInput_2024_06_11] | Unset",
+        ),
+    ),
+    body="required",
 )
 ORGS_USERS_SCHEDULES_LIST: Final = Operation(
     operation_id="OrganizationsSchedulesController_getUserSchedules",
@@ -1229,6 +4283,12 @@ ORGS_USERS_SCHEDULES_LIST: Final = Operation(
     python_name="orgs.users.schedules.list",
     summary="Get all schedules",
     path_params=("orgId", "userId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
 )
 ORGS_USERS_SCHEDULES_GET: Final = Operation(
     operation_id="OrganizationsSchedulesController_getUserSchedule",
@@ -1241,6 +4301,20 @@ ORGS_USERS_SCHEDULES_GET: Final = Operation(
     python_name="orgs.users.schedules.get",
     summary="Get a schedule",
     path_params=("orgId", "userId", "scheduleId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="schedule_id",
+            wire="scheduleId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 ORGS_USERS_SCHEDULES_UPDATE: Final = Operation(
     operation_id="OrganizationsSchedulesController_updateUserSchedule",
@@ -1253,6 +4327,46 @@ ORGS_USERS_SCHEDULES_UPDATE: Final = Operation(
     python_name="orgs.users.schedules.update",
     summary="Update a schedule",
     path_params=("orgId", "userId", "scheduleId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="schedule_id",
+            wire="scheduleId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(name="name", wire="name", location="body", required=False, type="str | Unset"),
+        Param(
+            name="time_zone", wire="timeZone", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="availability",
+            wire="availability",
+            location="body",
+            required=False,
+            type="list[ScheduleAvailabilityInput_2024_06_11] | Unset",
+        ),
+        Param(
+            name="is_default",
+            wire="isDefault",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="overrides",
+            wire="overrides",
+            location="body",
+            required=False,
+            type="list[ScheduleOverrideInput_2024_06_11] | Unset",
+        ),
+    ),
+    body="optional",
 )
 ORGS_USERS_SCHEDULES_DELETE: Final = Operation(
     operation_id="OrganizationsSchedulesController_deleteUserSchedule",
@@ -1265,6 +4379,20 @@ ORGS_USERS_SCHEDULES_DELETE: Final = Operation(
     python_name="orgs.users.schedules.delete",
     summary="Delete a schedule",
     path_params=("orgId", "userId", "scheduleId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="schedule_id",
+            wire="scheduleId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 ORGS_WEBHOOKS_LIST: Final = Operation(
     operation_id="OrganizationsWebhooksController_getAllOrganizationWebhooks",
@@ -1279,6 +4407,11 @@ ORGS_WEBHOOKS_LIST: Final = Operation(
     path_params=("orgId",),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 ORGS_WEBHOOKS_CREATE: Final = Operation(
     operation_id="OrganizationsWebhooksController_createOrganizationWebhook",
@@ -1291,6 +4424,29 @@ ORGS_WEBHOOKS_CREATE: Final = Operation(
     python_name="orgs.webhooks.create",
     summary="Create a webhook",
     path_params=("orgId",),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(name="active", wire="active", location="body", required=True, type="bool"),
+        Param(
+            name="subscriber_url", wire="subscriberUrl", location="body", required=True, type="str"
+        ),
+        Param(
+            name="triggers",
+            wire="triggers",
+            location="body",
+            required=True,
+            type="list[WebhookTrigger]",
+        ),
+        Param(
+            name="payload_template",
+            wire="payloadTemplate",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="secret", wire="secret", location="body", required=False, type="str | Unset"),
+    ),
+    body="required",
 )
 ORGS_WEBHOOKS_GET: Final = Operation(
     operation_id="OrganizationsWebhooksController_getOrganizationWebhook",
@@ -1303,6 +4459,17 @@ ORGS_WEBHOOKS_GET: Final = Operation(
     python_name="orgs.webhooks.get",
     summary="Get a webhook",
     path_params=("orgId", "webhookId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="webhook_id",
+            wire="webhookId",
+            location="path",
+            required=True,
+            type="int | str",
+            kind="int|str",
+        ),
+    ),
 )
 ORGS_WEBHOOKS_DELETE: Final = Operation(
     operation_id="OrganizationsWebhooksController_deleteWebhook",
@@ -1315,6 +4482,17 @@ ORGS_WEBHOOKS_DELETE: Final = Operation(
     python_name="orgs.webhooks.delete",
     summary="Delete a webhook",
     path_params=("orgId", "webhookId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="webhook_id",
+            wire="webhookId",
+            location="path",
+            required=True,
+            type="int | str",
+            kind="int|str",
+        ),
+    ),
 )
 ORGS_WEBHOOKS_UPDATE: Final = Operation(
     operation_id="OrganizationsWebhooksController_updateOrgWebhook",
@@ -1327,6 +4505,41 @@ ORGS_WEBHOOKS_UPDATE: Final = Operation(
     python_name="orgs.webhooks.update",
     summary="Update a webhook",
     path_params=("orgId", "webhookId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="webhook_id",
+            wire="webhookId",
+            location="path",
+            required=True,
+            type="int | str",
+            kind="int|str",
+        ),
+        Param(
+            name="payload_template",
+            wire="payloadTemplate",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="active", wire="active", location="body", required=False, type="bool | Unset"),
+        Param(
+            name="subscriber_url",
+            wire="subscriberUrl",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="triggers",
+            wire="triggers",
+            location="body",
+            required=False,
+            type="list[WebhookTrigger] | Unset",
+        ),
+        Param(name="secret", wire="secret", location="body", required=False, type="str | Unset"),
+    ),
+    body="optional",
 )
 API_KEYS_REFRESH: Final = Operation(
     operation_id="ApiKeysController_refresh",
@@ -1339,6 +4552,23 @@ API_KEYS_REFRESH: Final = Operation(
     python_name="api_keys.refresh",
     summary="Refresh API Key",
     path_params=(),
+    params=(
+        Param(
+            name="api_key_days_valid",
+            wire="apiKeyDaysValid",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="api_key_never_expires",
+            wire="apiKeyNeverExpires",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+    ),
+    body="optional",
 )
 BOOKINGS_CREATE: Final = Operation(
     operation_id="BookingsController_2024_08_13_createBooking",
@@ -1351,6 +4581,100 @@ BOOKINGS_CREATE: Final = Operation(
     python_name="bookings.create",
     summary="Create a booking",
     path_params=(),
+    params=(
+        Param(name="start", wire="start", location="body", required=True, type="datetime"),
+        Param(
+            name="attendee",
+            wire="attendee",
+            location="body",
+            required=True,
+            type="CreateBookingAttendee",
+        ),
+        Param(
+            name="booking_fields_responses",
+            wire="bookingFieldsResponses",
+            location="body",
+            required=False,
+            type="dict[str, Any] | Unset",
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="event_type_slug",
+            wire="eventTypeSlug",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="username", wire="username", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="team_slug", wire="teamSlug", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="organization_slug",
+            wire="organizationSlug",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="guests", wire="guests", location="body", required=False, type="list[str] | Unset"
+        ),
+        Param(
+            name="meeting_url",
+            wire="meetingUrl",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="location",
+            wire="location",
+            location="body",
+            required=False,
+            type="Location | Unset",
+        ),
+        Param(
+            name="metadata",
+            wire="metadata",
+            location="body",
+            required=False,
+            type="dict[str, Any] | Unset",
+        ),
+        Param(
+            name="length_in_minutes",
+            wire="lengthInMinutes",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="routing", wire="routing", location="body", required=False, type="Routing | Unset"
+        ),
+        Param(
+            name="email_verification_code",
+            wire="emailVerificationCode",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="instant", wire="instant", location="body", required=False, type="bool | Unset"),
+        Param(
+            name="recurrence_count",
+            wire="recurrenceCount",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+    ),
+    body="required",
 )
 BOOKINGS_LIST: Final = Operation(
     operation_id="BookingsController_2024_08_13_getBookings",
@@ -1365,6 +4689,155 @@ BOOKINGS_LIST: Final = Operation(
     path_params=(),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=100,
+    params=(
+        Param(
+            name="status",
+            wire="status",
+            location="query",
+            required=False,
+            type=("list[Literal['upcoming', 'recurring', 'past', 'cancelled', 'unconfirmed']]"),
+            kind="enum",
+            values=("upcoming", "recurring", "past", "cancelled", "unconfirmed"),
+            array=True,
+        ),
+        Param(
+            name="attendee_email",
+            wire="attendeeEmail",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="attendee_name",
+            wire="attendeeName",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="event_type_ids",
+            wire="eventTypeIds",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="teams_ids",
+            wire="teamsIds",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="team_id", wire="teamId", location="query", required=False, type="str", kind="str"
+        ),
+        Param(
+            name="after_start",
+            wire="afterStart",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_end",
+            wire="beforeEnd",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="after_created_at",
+            wire="afterCreatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_created_at",
+            wire="beforeCreatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="after_updated_at",
+            wire="afterUpdatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="before_updated_at",
+            wire="beforeUpdatedAt",
+            location="query",
+            required=False,
+            type="datetime",
+            kind="datetime",
+        ),
+        Param(
+            name="sort_start",
+            wire="sortStart",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_end",
+            wire="sortEnd",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_created",
+            wire="sortCreated",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(
+            name="sort_updated_at",
+            wire="sortUpdatedAt",
+            location="query",
+            required=False,
+            type="Literal['asc', 'desc']",
+            kind="enum",
+            values=("asc", "desc"),
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 BOOKINGS_GET: Final = Operation(
     operation_id="BookingsController_2024_08_13_getBooking",
@@ -1377,6 +4850,16 @@ BOOKINGS_GET: Final = Operation(
     python_name="bookings.get",
     summary="Get a booking",
     path_params=("bookingUid",),
+    params=(
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 BOOKINGS_LIST_RECORDINGS: Final = Operation(
     operation_id="BookingsController_2024_08_13_getBookingRecordings",
@@ -1389,6 +4872,16 @@ BOOKINGS_LIST_RECORDINGS: Final = Operation(
     python_name="bookings.list_recordings",
     summary="Get all the recordings for the booking",
     path_params=("bookingUid",),
+    params=(
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 BOOKINGS_LIST_TRANSCRIPTS: Final = Operation(
     operation_id="BookingsController_2024_08_13_getBookingTranscripts",
@@ -1401,6 +4894,16 @@ BOOKINGS_LIST_TRANSCRIPTS: Final = Operation(
     python_name="bookings.list_transcripts",
     summary="Get all the transcripts download links for the booking",
     path_params=("bookingUid",),
+    params=(
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 BOOKINGS_RESCHEDULE: Final = Operation(
     operation_id="BookingsController_2024_08_13_rescheduleBooking",
@@ -1413,6 +4916,40 @@ BOOKINGS_RESCHEDULE: Final = Operation(
     python_name="bookings.reschedule",
     summary="Reschedule a booking",
     path_params=("bookingUid",),
+    params=(
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="start", wire="start", location="body", required=True, type="datetime"),
+        Param(
+            name="rescheduled_by",
+            wire="rescheduledBy",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="email_verification_code",
+            wire="emailVerificationCode",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="rescheduling_reason",
+            wire="reschedulingReason",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="seat_uid", wire="seatUid", location="body", required=False, type="str | Unset"),
+    ),
+    body="required",
 )
 BOOKINGS_CANCEL: Final = Operation(
     operation_id="BookingsController_2024_08_13_cancelBooking",
@@ -1425,6 +4962,32 @@ BOOKINGS_CANCEL: Final = Operation(
     python_name="bookings.cancel",
     summary="Cancel a booking",
     path_params=("bookingUid",),
+    params=(
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="cancellation_reason",
+            wire="cancellationReason",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="cancel_subsequent_bookings",
+            wire="cancelSubsequentBookings",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(name="seat_uid", wire="seatUid", location="body", required=False, type="str | Unset"),
+    ),
+    body="optional",
 )
 BOOKINGS_MARK_ABSENT: Final = Operation(
     operation_id="BookingsController_2024_08_13_markNoShow",
@@ -1437,6 +5000,25 @@ BOOKINGS_MARK_ABSENT: Final = Operation(
     python_name="bookings.mark_absent",
     summary="Mark a booking absence",
     path_params=("bookingUid",),
+    params=(
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="host", wire="host", location="body", required=False, type="bool | Unset"),
+        Param(
+            name="attendees",
+            wire="attendees",
+            location="body",
+            required=False,
+            type="list[MarkAbsentAttendee] | Unset",
+        ),
+    ),
+    body="optional",
 )
 BOOKINGS_REASSIGN: Final = Operation(
     operation_id="BookingsController_2024_08_13_reassignBooking",
@@ -1449,6 +5031,16 @@ BOOKINGS_REASSIGN: Final = Operation(
     python_name="bookings.reassign",
     summary="Reassign a booking to auto-selected host",
     path_params=("bookingUid",),
+    params=(
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 BOOKINGS_REASSIGN_TO_USER: Final = Operation(
     operation_id="BookingsController_2024_08_13_reassignBookingToUser",
@@ -1461,6 +5053,21 @@ BOOKINGS_REASSIGN_TO_USER: Final = Operation(
     python_name="bookings.reassign_to_user",
     summary="Reassign a booking to a specific host",
     path_params=("bookingUid", "userId"),
+    params=(
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="user_id", wire="userId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="reason", wire="reason", location="body", required=False, type="str | Unset"),
+    ),
+    body="optional",
 )
 BOOKINGS_CONFIRM: Final = Operation(
     operation_id="BookingsController_2024_08_13_confirmBooking",
@@ -1473,6 +5080,16 @@ BOOKINGS_CONFIRM: Final = Operation(
     python_name="bookings.confirm",
     summary="Confirm a booking",
     path_params=("bookingUid",),
+    params=(
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 BOOKINGS_DECLINE: Final = Operation(
     operation_id="BookingsController_2024_08_13_declineBooking",
@@ -1485,6 +5102,18 @@ BOOKINGS_DECLINE: Final = Operation(
     python_name="bookings.decline",
     summary="Decline a booking",
     path_params=("bookingUid",),
+    params=(
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="reason", wire="reason", location="body", required=False, type="str | Unset"),
+    ),
+    body="optional",
 )
 BOOKINGS_GET_CALENDAR_LINKS: Final = Operation(
     operation_id="BookingsController_2024_08_13_getCalendarLinks",
@@ -1497,6 +5126,16 @@ BOOKINGS_GET_CALENDAR_LINKS: Final = Operation(
     python_name="bookings.get_calendar_links",
     summary="Get 'Add to Calendar' links for a booking",
     path_params=("bookingUid",),
+    params=(
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 BOOKINGS_LIST_REFERENCES: Final = Operation(
     operation_id="BookingsController_2024_08_13_getBookingReferences",
@@ -1509,6 +5148,35 @@ BOOKINGS_LIST_REFERENCES: Final = Operation(
     python_name="bookings.list_references",
     summary="Get booking references",
     path_params=("bookingUid",),
+    params=(
+        Param(
+            name="booking_uid",
+            wire="bookingUid",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="type_",
+            wire="type",
+            location="query",
+            required=False,
+            type=(
+                "Literal['google_calendar', 'office365_calendar', 'daily_video', "
+                "'google_video', 'office365_video', 'zoom_video']"
+            ),
+            kind="enum",
+            values=(
+                "google_calendar",
+                "office365_calendar",
+                "daily_video",
+                "google_video",
+                "office365_video",
+                "zoom_video",
+            ),
+        ),
+    ),
 )
 UNIFIED_CALENDARS_GET_EVENT: Final = Operation(
     operation_id="CalUnifiedCalendarsController_getCalendarEventDetails",
@@ -1521,6 +5189,25 @@ UNIFIED_CALENDARS_GET_EVENT: Final = Operation(
     python_name="unified_calendars.get_event",
     summary="Get meeting details from calendar",
     path_params=("calendar", "eventUid"),
+    params=(
+        Param(
+            name="calendar",
+            wire="calendar",
+            location="path",
+            required=True,
+            type="Literal['google']",
+            kind="enum",
+            values=("google",),
+        ),
+        Param(
+            name="event_uid",
+            wire="eventUid",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 UNIFIED_CALENDARS_UPDATE_EVENT: Final = Operation(
     operation_id="CalUnifiedCalendarsController_updateCalendarEvent",
@@ -1533,6 +5220,62 @@ UNIFIED_CALENDARS_UPDATE_EVENT: Final = Operation(
     python_name="unified_calendars.update_event",
     summary="Update meeting details in calendar",
     path_params=("calendar", "eventUid"),
+    params=(
+        Param(
+            name="calendar",
+            wire="calendar",
+            location="path",
+            required=True,
+            type="Literal['google']",
+            kind="enum",
+            values=("google",),
+        ),
+        Param(
+            name="event_uid",
+            wire="eventUid",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="start",
+            wire="start",
+            location="body",
+            required=False,
+            type="UnifiedCalendarEventOutputStart | Unset",
+        ),
+        Param(
+            name="end",
+            wire="end",
+            location="body",
+            required=False,
+            type="UnifiedCalendarEventOutputStart | Unset",
+        ),
+        Param(name="title", wire="title", location="body", required=False, type="str | Unset"),
+        Param(
+            name="description",
+            wire="description",
+            location="body",
+            required=False,
+            type="str | Unset | None",
+        ),
+        Param(
+            name="attendees",
+            wire="attendees",
+            location="body",
+            required=False,
+            type="list[UpdateCalendarEventAttendee] | Unset | None",
+        ),
+        Param(
+            name="status",
+            wire="status",
+            location="body",
+            required=False,
+            type="CalendarEventStatus | Unset | None",
+        ),
+    ),
+    body="optional",
 )
 CALENDARS_SAVE_ICS_FEED: Final = Operation(
     operation_id="CalendarsController_createIcsFeed",
@@ -1545,6 +5288,13 @@ CALENDARS_SAVE_ICS_FEED: Final = Operation(
     python_name="calendars.save_ics_feed",
     summary="Save an ICS feed",
     path_params=(),
+    params=(
+        Param(name="urls", wire="urls", location="body", required=True, type="list[str]"),
+        Param(
+            name="read_only", wire="readOnly", location="body", required=False, type="bool | Unset"
+        ),
+    ),
+    body="required",
 )
 CALENDARS_CHECK_ICS_FEED: Final = Operation(
     operation_id="CalendarsController_checkIcsFeed",
@@ -1557,6 +5307,7 @@ CALENDARS_CHECK_ICS_FEED: Final = Operation(
     python_name="calendars.check_ics_feed",
     summary="Check an ICS feed",
     path_params=(),
+    envelope_declared=False,
 )
 CALENDARS_GET_BUSY_TIMES: Final = Operation(
     operation_id="CalendarsController_getBusyTimes",
@@ -1569,6 +5320,48 @@ CALENDARS_GET_BUSY_TIMES: Final = Operation(
     python_name="calendars.get_busy_times",
     summary="Get busy times",
     path_params=(),
+    params=(
+        Param(
+            name="logged_in_users_tz",
+            wire="loggedInUsersTz",
+            location="query",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="credential_id",
+            wire="credentialId",
+            location="query",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="external_id",
+            wire="externalId",
+            location="query",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="date_from",
+            wire="dateFrom",
+            location="query",
+            required=False,
+            type="date",
+            kind="date",
+        ),
+        Param(
+            name="date_to",
+            wire="dateTo",
+            location="query",
+            required=False,
+            type="date",
+            kind="date",
+        ),
+    ),
 )
 CALENDARS_LIST: Final = Operation(
     operation_id="CalendarsController_getCalendars",
@@ -1593,6 +5386,27 @@ CALENDARS_GET_CONNECT_URL: Final = Operation(
     python_name="calendars.get_connect_url",
     summary="Get OAuth connect URL",
     path_params=("calendar",),
+    params=(
+        Param(
+            name="calendar",
+            wire="calendar",
+            location="path",
+            required=True,
+            type="Literal['office365', 'google']",
+            kind="enum",
+            values=("office365", "google"),
+        ),
+        Param(
+            name="is_dry_run",
+            wire="isDryRun",
+            location="query",
+            required=True,
+            type="bool",
+            kind="bool",
+        ),
+        Param(name="redir", wire="redir", location="query", required=False, type="str", kind="str"),
+    ),
+    envelope_declared=False,
 )
 CALENDARS_SAVE_OAUTH_CREDENTIALS: Final = Operation(
     operation_id="CalendarsController_save",
@@ -1605,6 +5419,20 @@ CALENDARS_SAVE_OAUTH_CREDENTIALS: Final = Operation(
     python_name="calendars.save_oauth_credentials",
     summary="Save Google or Outlook calendar credentials",
     path_params=("calendar",),
+    params=(
+        Param(
+            name="calendar",
+            wire="calendar",
+            location="path",
+            required=True,
+            type="Literal['office365', 'google']",
+            kind="enum",
+            values=("office365", "google"),
+        ),
+        Param(name="state", wire="state", location="query", required=True, type="str", kind="str"),
+        Param(name="code", wire="code", location="query", required=True, type="str", kind="str"),
+    ),
+    envelope_declared=False,
 )
 CALENDARS_SAVE_CREDENTIALS: Final = Operation(
     operation_id="CalendarsController_syncCredentials",
@@ -1617,6 +5445,21 @@ CALENDARS_SAVE_CREDENTIALS: Final = Operation(
     python_name="calendars.save_credentials",
     summary="Save Apple calendar credentials",
     path_params=("calendar",),
+    params=(
+        Param(
+            name="calendar",
+            wire="calendar",
+            location="path",
+            required=True,
+            type="Literal['apple']",
+            kind="enum",
+            values=("apple",),
+        ),
+        Param(name="username", wire="username", location="body", required=True, type="str"),
+        Param(name="password", wire="password", location="body", required=True, type="str"),
+    ),
+    body="required",
+    envelope_declared=False,
 )
 CALENDARS_CHECK: Final = Operation(
     operation_id="CalendarsController_check",
@@ -1629,6 +5472,18 @@ CALENDARS_CHECK: Final = Operation(
     python_name="calendars.check",
     summary="Check a calendar connection",
     path_params=("calendar",),
+    params=(
+        Param(
+            name="calendar",
+            wire="calendar",
+            location="path",
+            required=True,
+            type="Literal['apple', 'google', 'office365']",
+            kind="enum",
+            values=("apple", "google", "office365"),
+        ),
+    ),
+    envelope_declared=False,
 )
 CALENDARS_DISCONNECT: Final = Operation(
     operation_id="CalendarsController_deleteCalendarCredentials",
@@ -1641,6 +5496,19 @@ CALENDARS_DISCONNECT: Final = Operation(
     python_name="calendars.disconnect",
     summary="Disconnect a calendar",
     path_params=("calendar",),
+    params=(
+        Param(
+            name="calendar",
+            wire="calendar",
+            location="path",
+            required=True,
+            type="Literal['apple', 'google', 'office365']",
+            kind="enum",
+            values=("apple", "google", "office365"),
+        ),
+        Param(name="id_", wire="id", location="body", required=True, type="int"),
+    ),
+    body="required",
 )
 CONFERENCING_CONNECT: Final = Operation(
     operation_id="ConferencingController_connect",
@@ -1653,6 +5521,17 @@ CONFERENCING_CONNECT: Final = Operation(
     python_name="conferencing.connect",
     summary="Connect your conferencing application",
     path_params=("app",),
+    params=(
+        Param(
+            name="app",
+            wire="app",
+            location="path",
+            required=True,
+            type="Literal['google-meet']",
+            kind="enum",
+            values=("google-meet",),
+        ),
+    ),
 )
 CONFERENCING_GET_OAUTH_URL: Final = Operation(
     operation_id="ConferencingController_redirect",
@@ -1665,6 +5544,33 @@ CONFERENCING_GET_OAUTH_URL: Final = Operation(
     python_name="conferencing.get_oauth_url",
     summary="Get OAuth conferencing app auth URL",
     path_params=("app",),
+    params=(
+        Param(
+            name="app",
+            wire="app",
+            location="path",
+            required=True,
+            type="Literal['zoom', 'msteams']",
+            kind="enum",
+            values=("zoom", "msteams"),
+        ),
+        Param(
+            name="return_to",
+            wire="returnTo",
+            location="query",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="on_error_return_to",
+            wire="onErrorReturnTo",
+            location="query",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 CONFERENCING_SAVE_OAUTH_CREDENTIALS: Final = Operation(
     operation_id="ConferencingController_save",
@@ -1677,6 +5583,20 @@ CONFERENCING_SAVE_OAUTH_CREDENTIALS: Final = Operation(
     python_name="conferencing.save_oauth_credentials",
     summary="Conferencing app OAuth callback",
     path_params=("app",),
+    params=(
+        Param(
+            name="app",
+            wire="app",
+            location="path",
+            required=True,
+            type="Literal['zoom', 'msteams']",
+            kind="enum",
+            values=("zoom", "msteams"),
+        ),
+        Param(name="state", wire="state", location="query", required=True, type="str", kind="str"),
+        Param(name="code", wire="code", location="query", required=True, type="str", kind="str"),
+    ),
+    envelope_declared=False,
 )
 CONFERENCING_LIST: Final = Operation(
     operation_id="ConferencingController_listInstalledConferencingApps",
@@ -1701,6 +5621,17 @@ CONFERENCING_SET_DEFAULT: Final = Operation(
     python_name="conferencing.set_default",
     summary="Set your default conferencing application",
     path_params=("app",),
+    params=(
+        Param(
+            name="app",
+            wire="app",
+            location="path",
+            required=True,
+            type="Literal['google-meet', 'zoom', 'msteams', 'daily-video']",
+            kind="enum",
+            values=("google-meet", "zoom", "msteams", "daily-video"),
+        ),
+    ),
 )
 CONFERENCING_GET_DEFAULT: Final = Operation(
     operation_id="ConferencingController_getDefault",
@@ -1725,6 +5656,17 @@ CONFERENCING_DISCONNECT: Final = Operation(
     python_name="conferencing.disconnect",
     summary="Disconnect your conferencing application",
     path_params=("app",),
+    params=(
+        Param(
+            name="app",
+            wire="app",
+            location="path",
+            required=True,
+            type="Literal['google-meet', 'zoom', 'msteams']",
+            kind="enum",
+            values=("google-meet", "zoom", "msteams"),
+        ),
+    ),
 )
 DESTINATION_CALENDARS_UPDATE: Final = Operation(
     operation_id="DestinationCalendarsController_updateDestinationCalendars",
@@ -1737,6 +5679,24 @@ DESTINATION_CALENDARS_UPDATE: Final = Operation(
     python_name="destination_calendars.update",
     summary="Update destination calendars",
     path_params=(),
+    params=(
+        Param(
+            name="integration",
+            wire="integration",
+            location="body",
+            required=True,
+            type="CalendarIntegration",
+        ),
+        Param(name="external_id", wire="externalId", location="body", required=True, type="str"),
+        Param(
+            name="delegation_credential_id",
+            wire="delegationCredentialId",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+    ),
+    body="required",
 )
 EVENT_TYPES_CREATE: Final = Operation(
     operation_id="EventTypesController_2024_06_14_createEventType",
@@ -1749,6 +5709,239 @@ EVENT_TYPES_CREATE: Final = Operation(
     python_name="event_types.create",
     summary="Create an event type",
     path_params=(),
+    params=(
+        Param(
+            name="length_in_minutes",
+            wire="lengthInMinutes",
+            location="body",
+            required=True,
+            type="int",
+        ),
+        Param(name="title", wire="title", location="body", required=True, type="str"),
+        Param(name="slug", wire="slug", location="body", required=True, type="str"),
+        Param(
+            name="length_in_minutes_options",
+            wire="lengthInMinutesOptions",
+            location="body",
+            required=False,
+            type="list[float] | Unset",
+        ),
+        Param(
+            name="description",
+            wire="description",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="booking_fields",
+            wire="bookingFields",
+            location="body",
+            required=False,
+            type="list[BookingFieldInput] | Unset",
+        ),
+        Param(
+            name="disable_guests",
+            wire="disableGuests",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="slot_interval",
+            wire="slotInterval",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="minimum_booking_notice",
+            wire="minimumBookingNotice",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="before_event_buffer",
+            wire="beforeEventBuffer",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="after_event_buffer",
+            wire="afterEventBuffer",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="schedule_id",
+            wire="scheduleId",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="booking_limits_count",
+            wire="bookingLimitsCount",
+            location="body",
+            required=False,
+            type="BaseBookingLimitsCount_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="only_show_first_available_slot",
+            wire="onlyShowFirstAvailableSlot",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="booking_limits_duration",
+            wire="bookingLimitsDuration",
+            location="body",
+            required=False,
+            type="BaseBookingLimitsDuration_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="booking_window",
+            wire="bookingWindow",
+            location="body",
+            required=False,
+            type=(
+                "BusinessDaysWindow_2024_06_14 | CalendarDaysWindow_2024_06_14 | "
+                "RangeWindow_2024_06_14 | Disabled_2024_06_14 | Unset"
+            ),
+        ),
+        Param(
+            name="offset_start",
+            wire="offsetStart",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="booker_layouts",
+            wire="bookerLayouts",
+            location="body",
+            required=False,
+            type="BookerLayouts_2024_06_14 | Unset",
+        ),
+        Param(
+            name="confirmation_policy",
+            wire="confirmationPolicy",
+            location="body",
+            required=False,
+            type="BaseConfirmationPolicy_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="recurrence",
+            wire="recurrence",
+            location="body",
+            required=False,
+            type="Recurrence_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="requires_booker_email_verification",
+            wire="requiresBookerEmailVerification",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_calendar_notes",
+            wire="hideCalendarNotes",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="lock_time_zone_toggle_on_booking_page",
+            wire="lockTimeZoneToggleOnBookingPage",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="color",
+            wire="color",
+            location="body",
+            required=False,
+            type="EventTypeColor_2024_06_14 | Unset",
+        ),
+        Param(
+            name="seats",
+            wire="seats",
+            location="body",
+            required=False,
+            type="Seats_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="custom_name",
+            wire="customName",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="destination_calendar",
+            wire="destinationCalendar",
+            location="body",
+            required=False,
+            type="DestinationCalendar_2024_06_14 | Unset",
+        ),
+        Param(
+            name="use_destination_calendar_email",
+            wire="useDestinationCalendarEmail",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_calendar_event_details",
+            wire="hideCalendarEventDetails",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="success_redirect_url",
+            wire="successRedirectUrl",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="hide_organizer_email",
+            wire="hideOrganizerEmail",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="cal_video_settings",
+            wire="calVideoSettings",
+            location="body",
+            required=False,
+            type="CalVideoSettings | Unset",
+        ),
+        Param(name="hidden", wire="hidden", location="body", required=False, type="bool | Unset"),
+        Param(
+            name="booking_requires_authentication",
+            wire="bookingRequiresAuthentication",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="locations",
+            wire="locations",
+            location="body",
+            required=False,
+            type="list[Location] | Unset",
+        ),
+    ),
+    body="required",
 )
 EVENT_TYPES_LIST: Final = Operation(
     operation_id="EventTypesController_2024_06_14_getEventTypes",
@@ -1761,6 +5954,43 @@ EVENT_TYPES_LIST: Final = Operation(
     python_name="event_types.list",
     summary="Get all event types",
     path_params=(),
+    params=(
+        Param(
+            name="username",
+            wire="username",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="event_slug",
+            wire="eventSlug",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="usernames",
+            wire="usernames",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="org_slug",
+            wire="orgSlug",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="org_id", wire="orgId", location="query", required=False, type="int", kind="int"
+        ),
+    ),
 )
 EVENT_TYPES_GET: Final = Operation(
     operation_id="EventTypesController_2024_06_14_getEventTypeById",
@@ -1773,6 +6003,16 @@ EVENT_TYPES_GET: Final = Operation(
     python_name="event_types.get",
     summary="Get an event type",
     path_params=("eventTypeId",),
+    params=(
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 EVENT_TYPES_UPDATE: Final = Operation(
     operation_id="EventTypesController_2024_06_14_updateEventType",
@@ -1785,6 +6025,247 @@ EVENT_TYPES_UPDATE: Final = Operation(
     python_name="event_types.update",
     summary="Update an event type",
     path_params=("eventTypeId",),
+    params=(
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="length_in_minutes",
+            wire="lengthInMinutes",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="length_in_minutes_options",
+            wire="lengthInMinutesOptions",
+            location="body",
+            required=False,
+            type="list[float] | Unset",
+        ),
+        Param(name="title", wire="title", location="body", required=False, type="str | Unset"),
+        Param(name="slug", wire="slug", location="body", required=False, type="str | Unset"),
+        Param(
+            name="description",
+            wire="description",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="booking_fields",
+            wire="bookingFields",
+            location="body",
+            required=False,
+            type="list[BookingFieldInput] | Unset",
+        ),
+        Param(
+            name="disable_guests",
+            wire="disableGuests",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="slot_interval",
+            wire="slotInterval",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="minimum_booking_notice",
+            wire="minimumBookingNotice",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="before_event_buffer",
+            wire="beforeEventBuffer",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="after_event_buffer",
+            wire="afterEventBuffer",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="schedule_id",
+            wire="scheduleId",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="booking_limits_count",
+            wire="bookingLimitsCount",
+            location="body",
+            required=False,
+            type="BaseBookingLimitsCount_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="only_show_first_available_slot",
+            wire="onlyShowFirstAvailableSlot",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="booking_limits_duration",
+            wire="bookingLimitsDuration",
+            location="body",
+            required=False,
+            type="BaseBookingLimitsDuration_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="booking_window",
+            wire="bookingWindow",
+            location="body",
+            required=False,
+            type=(
+                "BusinessDaysWindow_2024_06_14 | CalendarDaysWindow_2024_06_14 | "
+                "RangeWindow_2024_06_14 | Disabled_2024_06_14 | Unset"
+            ),
+        ),
+        Param(
+            name="offset_start",
+            wire="offsetStart",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="booker_layouts",
+            wire="bookerLayouts",
+            location="body",
+            required=False,
+            type="BookerLayouts_2024_06_14 | Unset",
+        ),
+        Param(
+            name="confirmation_policy",
+            wire="confirmationPolicy",
+            location="body",
+            required=False,
+            type="BaseConfirmationPolicy_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="recurrence",
+            wire="recurrence",
+            location="body",
+            required=False,
+            type="Recurrence_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="requires_booker_email_verification",
+            wire="requiresBookerEmailVerification",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_calendar_notes",
+            wire="hideCalendarNotes",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="lock_time_zone_toggle_on_booking_page",
+            wire="lockTimeZoneToggleOnBookingPage",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="color",
+            wire="color",
+            location="body",
+            required=False,
+            type="EventTypeColor_2024_06_14 | Unset",
+        ),
+        Param(
+            name="seats",
+            wire="seats",
+            location="body",
+            required=False,
+            type="Seats_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="custom_name",
+            wire="customName",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="destination_calendar",
+            wire="destinationCalendar",
+            location="body",
+            required=False,
+            type="DestinationCalendar_2024_06_14 | Unset",
+        ),
+        Param(
+            name="use_destination_calendar_email",
+            wire="useDestinationCalendarEmail",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_calendar_event_details",
+            wire="hideCalendarEventDetails",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="success_redirect_url",
+            wire="successRedirectUrl",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="hide_organizer_email",
+            wire="hideOrganizerEmail",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="cal_video_settings",
+            wire="calVideoSettings",
+            location="body",
+            required=False,
+            type="CalVideoSettings | Unset",
+        ),
+        Param(name="hidden", wire="hidden", location="body", required=False, type="bool | Unset"),
+        Param(
+            name="booking_requires_authentication",
+            wire="bookingRequiresAuthentication",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="locations",
+            wire="locations",
+            location="body",
+            required=False,
+            type="list[Location] | Unset",
+        ),
+    ),
+    body="optional",
 )
 EVENT_TYPES_DELETE: Final = Operation(
     operation_id="EventTypesController_2024_06_14_deleteEventType",
@@ -1797,6 +6278,16 @@ EVENT_TYPES_DELETE: Final = Operation(
     python_name="event_types.delete",
     summary="Delete an event type",
     path_params=("eventTypeId",),
+    params=(
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 EVENT_TYPES_WEBHOOKS_CREATE: Final = Operation(
     operation_id="EventTypeWebhooksController_createEventTypeWebhook",
@@ -1809,6 +6300,36 @@ EVENT_TYPES_WEBHOOKS_CREATE: Final = Operation(
     python_name="event_types.webhooks.create",
     summary="Create a webhook",
     path_params=("eventTypeId",),
+    params=(
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(name="active", wire="active", location="body", required=True, type="bool"),
+        Param(
+            name="subscriber_url", wire="subscriberUrl", location="body", required=True, type="str"
+        ),
+        Param(
+            name="triggers",
+            wire="triggers",
+            location="body",
+            required=True,
+            type="list[WebhookTrigger]",
+        ),
+        Param(
+            name="payload_template",
+            wire="payloadTemplate",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="secret", wire="secret", location="body", required=False, type="str | Unset"),
+    ),
+    body="required",
 )
 EVENT_TYPES_WEBHOOKS_LIST: Final = Operation(
     operation_id="EventTypeWebhooksController_getEventTypeWebhooks",
@@ -1823,6 +6344,18 @@ EVENT_TYPES_WEBHOOKS_LIST: Final = Operation(
     path_params=("eventTypeId",),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 EVENT_TYPES_WEBHOOKS_DELETE_ALL: Final = Operation(
     operation_id="EventTypeWebhooksController_deleteAllEventTypeWebhooks",
@@ -1835,6 +6368,16 @@ EVENT_TYPES_WEBHOOKS_DELETE_ALL: Final = Operation(
     python_name="event_types.webhooks.delete_all",
     summary="Delete all webhooks",
     path_params=("eventTypeId",),
+    params=(
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 EVENT_TYPES_WEBHOOKS_UPDATE: Final = Operation(
     operation_id="EventTypeWebhooksController_updateEventTypeWebhook",
@@ -1847,6 +6390,48 @@ EVENT_TYPES_WEBHOOKS_UPDATE: Final = Operation(
     python_name="event_types.webhooks.update",
     summary="Update a webhook",
     path_params=("eventTypeId", "webhookId"),
+    params=(
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="webhook_id",
+            wire="webhookId",
+            location="path",
+            required=True,
+            type="int | str",
+            kind="int|str",
+        ),
+        Param(
+            name="payload_template",
+            wire="payloadTemplate",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="active", wire="active", location="body", required=False, type="bool | Unset"),
+        Param(
+            name="subscriber_url",
+            wire="subscriberUrl",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="triggers",
+            wire="triggers",
+            location="body",
+            required=False,
+            type="list[WebhookTrigger] | Unset",
+        ),
+        Param(name="secret", wire="secret", location="body", required=False, type="str | Unset"),
+    ),
+    body="optional",
 )
 EVENT_TYPES_WEBHOOKS_GET: Final = Operation(
     operation_id="EventTypeWebhooksController_getEventTypeWebhook",
@@ -1859,6 +6444,24 @@ EVENT_TYPES_WEBHOOKS_GET: Final = Operation(
     python_name="event_types.webhooks.get",
     summary="Get a webhook",
     path_params=("eventTypeId", "webhookId"),
+    params=(
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="webhook_id",
+            wire="webhookId",
+            location="path",
+            required=True,
+            type="int | str",
+            kind="int|str",
+        ),
+    ),
 )
 EVENT_TYPES_WEBHOOKS_DELETE: Final = Operation(
     operation_id="EventTypeWebhooksController_deleteEventTypeWebhook",
@@ -1871,6 +6474,24 @@ EVENT_TYPES_WEBHOOKS_DELETE: Final = Operation(
     python_name="event_types.webhooks.delete",
     summary="Delete a webhook",
     path_params=("eventTypeId", "webhookId"),
+    params=(
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="webhook_id",
+            wire="webhookId",
+            location="path",
+            required=True,
+            type="int | str",
+            kind="int|str",
+        ),
+    ),
 )
 EVENT_TYPES_PRIVATE_LINKS_CREATE: Final = Operation(
     operation_id="EventTypesPrivateLinksController_createPrivateLink",
@@ -1883,6 +6504,31 @@ EVENT_TYPES_PRIVATE_LINKS_CREATE: Final = Operation(
     python_name="event_types.private_links.create",
     summary="Create a private link for an event type",
     path_params=("eventTypeId",),
+    params=(
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="expires_at",
+            wire="expiresAt",
+            location="body",
+            required=False,
+            type="datetime | Unset",
+        ),
+        Param(
+            name="max_usage_count",
+            wire="maxUsageCount",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+    ),
+    body="optional",
 )
 EVENT_TYPES_PRIVATE_LINKS_LIST: Final = Operation(
     operation_id="EventTypesPrivateLinksController_getPrivateLinks",
@@ -1895,6 +6541,16 @@ EVENT_TYPES_PRIVATE_LINKS_LIST: Final = Operation(
     python_name="event_types.private_links.list",
     summary="Get all private links for an event type",
     path_params=("eventTypeId",),
+    params=(
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 EVENT_TYPES_PRIVATE_LINKS_UPDATE: Final = Operation(
     operation_id="EventTypesPrivateLinksController_updatePrivateLink",
@@ -1907,6 +6563,34 @@ EVENT_TYPES_PRIVATE_LINKS_UPDATE: Final = Operation(
     python_name="event_types.private_links.update",
     summary="Update a private link for an event type",
     path_params=("eventTypeId", "linkId"),
+    params=(
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="link_id", wire="linkId", location="path", required=True, type="str", kind="str"
+        ),
+        Param(
+            name="expires_at",
+            wire="expiresAt",
+            location="body",
+            required=False,
+            type="datetime | Unset",
+        ),
+        Param(
+            name="max_usage_count",
+            wire="maxUsageCount",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+    ),
+    body="optional",
 )
 EVENT_TYPES_PRIVATE_LINKS_DELETE: Final = Operation(
     operation_id="EventTypesPrivateLinksController_deletePrivateLink",
@@ -1919,6 +6603,19 @@ EVENT_TYPES_PRIVATE_LINKS_DELETE: Final = Operation(
     python_name="event_types.private_links.delete",
     summary="Delete a private link for an event type",
     path_params=("eventTypeId", "linkId"),
+    params=(
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="link_id", wire="linkId", location="path", required=True, type="str", kind="str"
+        ),
+    ),
 )
 ORGS_MANAGED_ORGS_CREATE: Final = Operation(
     operation_id="OrganizationsOrganizationsController_createOrganization",
@@ -1931,6 +6628,33 @@ ORGS_MANAGED_ORGS_CREATE: Final = Operation(
     python_name="orgs.managed_orgs.create",
     summary="Create an organization within an organization",
     path_params=("orgId",),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(name="name", wire="name", location="body", required=True, type="str"),
+        Param(
+            name="api_key_days_valid",
+            wire="apiKeyDaysValid",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="api_key_never_expires",
+            wire="apiKeyNeverExpires",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(name="slug", wire="slug", location="body", required=False, type="str | Unset"),
+        Param(
+            name="metadata",
+            wire="metadata",
+            location="body",
+            required=False,
+            type="dict[str, Any] | Unset",
+        ),
+    ),
+    body="required",
 )
 ORGS_MANAGED_ORGS_LIST: Final = Operation(
     operation_id="OrganizationsOrganizationsController_getOrganizations",
@@ -1945,6 +6669,28 @@ ORGS_MANAGED_ORGS_LIST: Final = Operation(
     path_params=("orgId",),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+        Param(name="slug", wire="slug", location="query", required=False, type="str", kind="str"),
+        Param(
+            name="metadata_key",
+            wire="metadataKey",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="metadata_value",
+            wire="metadataValue",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 ORGS_MANAGED_ORGS_GET: Final = Operation(
     operation_id="OrganizationsOrganizationsController_getOrganization",
@@ -1957,6 +6703,17 @@ ORGS_MANAGED_ORGS_GET: Final = Operation(
     python_name="orgs.managed_orgs.get",
     summary="Get an organization within an organization",
     path_params=("orgId", "managedOrganizationId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="managed_organization_id",
+            wire="managedOrganizationId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 ORGS_MANAGED_ORGS_UPDATE: Final = Operation(
     operation_id="OrganizationsOrganizationsController_updateOrganization",
@@ -1969,6 +6726,26 @@ ORGS_MANAGED_ORGS_UPDATE: Final = Operation(
     python_name="orgs.managed_orgs.update",
     summary="Update an organization within an organization",
     path_params=("orgId", "managedOrganizationId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="managed_organization_id",
+            wire="managedOrganizationId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(name="name", wire="name", location="body", required=False, type="str | Unset"),
+        Param(
+            name="metadata",
+            wire="metadata",
+            location="body",
+            required=False,
+            type="dict[str, Any] | Unset",
+        ),
+    ),
+    body="optional",
 )
 ORGS_MANAGED_ORGS_DELETE: Final = Operation(
     operation_id="OrganizationsOrganizationsController_deleteOrganization",
@@ -1981,6 +6758,17 @@ ORGS_MANAGED_ORGS_DELETE: Final = Operation(
     python_name="orgs.managed_orgs.delete",
     summary="Delete an organization within an organization",
     path_params=("orgId", "managedOrganizationId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="managed_organization_id",
+            wire="managedOrganizationId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 ME_GET: Final = Operation(
     operation_id="MeController_getMe",
@@ -2005,6 +6793,47 @@ ME_UPDATE: Final = Operation(
     python_name="me.update",
     summary="Update my profile",
     path_params=(),
+    params=(
+        Param(name="email", wire="email", location="body", required=False, type="str | Unset"),
+        Param(name="name", wire="name", location="body", required=False, type="str | Unset"),
+        Param(
+            name="time_format",
+            wire="timeFormat",
+            location="body",
+            required=False,
+            type="TimeFormat | Unset",
+        ),
+        Param(
+            name="default_schedule_id",
+            wire="defaultScheduleId",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="week_start",
+            wire="weekStart",
+            location="body",
+            required=False,
+            type="Weekday | Unset",
+        ),
+        Param(
+            name="time_zone", wire="timeZone", location="body", required=False, type="str | Unset"
+        ),
+        Param(name="locale", wire="locale", location="body", required=False, type="Locale | Unset"),
+        Param(
+            name="avatar_url", wire="avatarUrl", location="body", required=False, type="str | Unset"
+        ),
+        Param(name="bio", wire="bio", location="body", required=False, type="str | Unset"),
+        Param(
+            name="metadata",
+            wire="metadata",
+            location="body",
+            required=False,
+            type="dict[str, Any] | Unset",
+        ),
+    ),
+    body="optional",
 )
 OAUTH_CLIENTS_CREATE: Final = Operation(
     operation_id="OAuthClientsController_createOAuthClient",
@@ -2017,6 +6846,67 @@ OAUTH_CLIENTS_CREATE: Final = Operation(
     python_name="oauth_clients.create",
     summary="Create an OAuth client",
     path_params=(),
+    params=(
+        Param(name="name", wire="name", location="body", required=True, type="str"),
+        Param(
+            name="redirect_uris",
+            wire="redirectUris",
+            location="body",
+            required=True,
+            type="list[str]",
+        ),
+        Param(
+            name="permissions",
+            wire="permissions",
+            location="body",
+            required=True,
+            type="list[OAuthClientPermission]",
+        ),
+        Param(name="logo", wire="logo", location="body", required=False, type="str | Unset"),
+        Param(
+            name="booking_redirect_uri",
+            wire="bookingRedirectUri",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="booking_cancel_redirect_uri",
+            wire="bookingCancelRedirectUri",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="booking_reschedule_redirect_uri",
+            wire="bookingRescheduleRedirectUri",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="are_emails_enabled",
+            wire="areEmailsEnabled",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="are_default_event_types_enabled",
+            wire="areDefaultEventTypesEnabled",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="are_calendar_events_enabled",
+            wire="areCalendarEventsEnabled",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+    ),
+    body="required",
 )
 OAUTH_CLIENTS_LIST: Final = Operation(
     operation_id="OAuthClientsController_getOAuthClients",
@@ -2041,6 +6931,16 @@ OAUTH_CLIENTS_GET: Final = Operation(
     python_name="oauth_clients.get",
     summary="Get an OAuth client",
     path_params=("clientId",),
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 OAUTH_CLIENTS_UPDATE: Final = Operation(
     operation_id="OAuthClientsController_updateOAuthClient",
@@ -2053,6 +6953,68 @@ OAUTH_CLIENTS_UPDATE: Final = Operation(
     python_name="oauth_clients.update",
     summary="Update an OAuth client",
     path_params=("clientId",),
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(name="logo", wire="logo", location="body", required=False, type="str | Unset"),
+        Param(name="name", wire="name", location="body", required=False, type="str | Unset"),
+        Param(
+            name="redirect_uris",
+            wire="redirectUris",
+            location="body",
+            required=False,
+            type="list[str] | Unset",
+        ),
+        Param(
+            name="booking_redirect_uri",
+            wire="bookingRedirectUri",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="booking_cancel_redirect_uri",
+            wire="bookingCancelRedirectUri",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="booking_reschedule_redirect_uri",
+            wire="bookingRescheduleRedirectUri",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="are_emails_enabled",
+            wire="areEmailsEnabled",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="are_default_event_types_enabled",
+            wire="areDefaultEventTypesEnabled",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="are_calendar_events_enabled",
+            wire="areCalendarEventsEnabled",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+    ),
+    body="optional",
 )
 OAUTH_CLIENTS_DELETE: Final = Operation(
     operation_id="OAuthClientsController_deleteOAuthClient",
@@ -2065,6 +7027,16 @@ OAUTH_CLIENTS_DELETE: Final = Operation(
     python_name="oauth_clients.delete",
     summary="Delete an OAuth client",
     path_params=("clientId",),
+    params=(
+        Param(
+            name="client_id",
+            wire="clientId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 ORGS_TEAMS_VERIFIED_RESOURCES_REQUEST_EMAIL_CODE: Final = Operation(
     operation_id="OrgTeamsVerifiedResourcesController_requestEmailVerificationCode",
@@ -2077,6 +7049,14 @@ ORGS_TEAMS_VERIFIED_RESOURCES_REQUEST_EMAIL_CODE: Final = Operation(
     python_name="orgs.teams.verified_resources.request_email_code",
     summary="Request email verification code",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="email", wire="email", location="body", required=True, type="str"),
+    ),
+    body="required",
 )
 ORGS_TEAMS_VERIFIED_RESOURCES_REQUEST_PHONE_CODE: Final = Operation(
     operation_id="OrgTeamsVerifiedResourcesController_requestPhoneVerificationCode",
@@ -2089,6 +7069,14 @@ ORGS_TEAMS_VERIFIED_RESOURCES_REQUEST_PHONE_CODE: Final = Operation(
     python_name="orgs.teams.verified_resources.request_phone_code",
     summary="Request phone number verification code",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="phone", wire="phone", location="body", required=True, type="str"),
+    ),
+    body="required",
 )
 ORGS_TEAMS_VERIFIED_RESOURCES_VERIFY_EMAIL: Final = Operation(
     operation_id="OrgTeamsVerifiedResourcesController_verifyEmail",
@@ -2101,6 +7089,15 @@ ORGS_TEAMS_VERIFIED_RESOURCES_VERIFY_EMAIL: Final = Operation(
     python_name="orgs.teams.verified_resources.verify_email",
     summary="Verify an email for an org team",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="email", wire="email", location="body", required=True, type="str"),
+        Param(name="code", wire="code", location="body", required=True, type="str"),
+    ),
+    body="required",
 )
 ORGS_TEAMS_VERIFIED_RESOURCES_VERIFY_PHONE: Final = Operation(
     operation_id="OrgTeamsVerifiedResourcesController_verifyPhoneNumber",
@@ -2113,6 +7110,15 @@ ORGS_TEAMS_VERIFIED_RESOURCES_VERIFY_PHONE: Final = Operation(
     python_name="orgs.teams.verified_resources.verify_phone",
     summary="Verify a phone number for an org team",
     path_params=("orgId", "teamId"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="phone", wire="phone", location="body", required=True, type="str"),
+        Param(name="code", wire="code", location="body", required=True, type="str"),
+    ),
+    body="required",
 )
 ORGS_TEAMS_VERIFIED_RESOURCES_LIST_EMAILS: Final = Operation(
     operation_id="OrgTeamsVerifiedResourcesController_getVerifiedEmails",
@@ -2127,6 +7133,14 @@ ORGS_TEAMS_VERIFIED_RESOURCES_LIST_EMAILS: Final = Operation(
     path_params=("orgId", "teamId"),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 ORGS_TEAMS_VERIFIED_RESOURCES_LIST_PHONES: Final = Operation(
     operation_id="OrgTeamsVerifiedResourcesController_getVerifiedPhoneNumbers",
@@ -2141,6 +7155,14 @@ ORGS_TEAMS_VERIFIED_RESOURCES_LIST_PHONES: Final = Operation(
     path_params=("orgId", "teamId"),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 ORGS_TEAMS_VERIFIED_RESOURCES_GET_EMAIL: Final = Operation(
     operation_id="OrgTeamsVerifiedResourcesController_getVerifiedEmailById",
@@ -2153,6 +7175,13 @@ ORGS_TEAMS_VERIFIED_RESOURCES_GET_EMAIL: Final = Operation(
     python_name="orgs.teams.verified_resources.get_email",
     summary="Get verified email of an org team by id",
     path_params=("orgId", "teamId", "id"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="id_", wire="id", location="path", required=True, type="int", kind="int"),
+    ),
 )
 ORGS_TEAMS_VERIFIED_RESOURCES_GET_PHONE: Final = Operation(
     operation_id="OrgTeamsVerifiedResourcesController_getVerifiedPhoneById",
@@ -2165,6 +7194,13 @@ ORGS_TEAMS_VERIFIED_RESOURCES_GET_PHONE: Final = Operation(
     python_name="orgs.teams.verified_resources.get_phone",
     summary="Get verified phone number of an org team by id",
     path_params=("orgId", "teamId", "id"),
+    params=(
+        Param(name="org_id", wire="orgId", location="path", required=True, type="int", kind="int"),
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="id_", wire="id", location="path", required=True, type="int", kind="int"),
+    ),
 )
 ROUTING_FORMS_CALCULATE_SLOTS: Final = Operation(
     operation_id="RoutingFormsController_calculateSlotsBasedOnRoutingFormResponse",
@@ -2177,6 +7213,53 @@ ROUTING_FORMS_CALCULATE_SLOTS: Final = Operation(
     python_name="routing_forms.calculate_slots",
     summary="Calculate slots based on routing form response",
     path_params=("routingFormId",),
+    params=(
+        Param(
+            name="routing_form_id",
+            wire="routingFormId",
+            location="path",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="start", wire="start", location="query", required=True, type="date", kind="date"
+        ),
+        Param(name="end", wire="end", location="query", required=True, type="date", kind="date"),
+        Param(
+            name="time_zone",
+            wire="timeZone",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="duration",
+            wire="duration",
+            location="query",
+            required=False,
+            type="float",
+            kind="float",
+        ),
+        Param(
+            name="format_",
+            wire="format",
+            location="query",
+            required=False,
+            type="Literal['range', 'time']",
+            kind="enum",
+            values=("range", "time"),
+        ),
+        Param(
+            name="booking_uid_to_reschedule",
+            wire="bookingUidToReschedule",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 SCHEDULES_CREATE: Final = Operation(
     operation_id="SchedulesController_2024_06_11_createSchedule",
@@ -2189,6 +7272,26 @@ SCHEDULES_CREATE: Final = Operation(
     python_name="schedules.create",
     summary="Create a schedule",
     path_params=(),
+    params=(
+        Param(name="name", wire="name", location="body", required=True, type="str"),
+        Param(name="time_zone", wire="timeZone", location="body", required=True, type="str"),
+        Param(name="is_default", wire="isDefault", location="body", required=True, type="bool"),
+        Param(
+            name="availability",
+            wire="availability",
+            location="body",
+            required=False,
+            type="list[ScheduleAvailabilityInput_2024_06_11] | Unset",
+        ),
+        Param(
+            name="overrides",
+            wire="overrides",
+            location="body",
+            required=False,
+            type="list[ScheduleOverrideInput_2024_06_11] | Unset",
+        ),
+    ),
+    body="required",
 )
 SCHEDULES_LIST: Final = Operation(
     operation_id="SchedulesController_2024_06_11_getSchedules",
@@ -2225,6 +7328,16 @@ SCHEDULES_GET: Final = Operation(
     python_name="schedules.get",
     summary="Get a schedule",
     path_params=("scheduleId",),
+    params=(
+        Param(
+            name="schedule_id",
+            wire="scheduleId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 SCHEDULES_UPDATE: Final = Operation(
     operation_id="SchedulesController_2024_06_11_updateSchedule",
@@ -2237,6 +7350,42 @@ SCHEDULES_UPDATE: Final = Operation(
     python_name="schedules.update",
     summary="Update a schedule",
     path_params=("scheduleId",),
+    params=(
+        Param(
+            name="schedule_id",
+            wire="scheduleId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(name="name", wire="name", location="body", required=False, type="str | Unset"),
+        Param(
+            name="time_zone", wire="timeZone", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="availability",
+            wire="availability",
+            location="body",
+            required=False,
+            type="list[ScheduleAvailabilityInput_2024_06_11] | Unset",
+        ),
+        Param(
+            name="is_default",
+            wire="isDefault",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="overrides",
+            wire="overrides",
+            location="body",
+            required=False,
+            type="list[ScheduleOverrideInput_2024_06_11] | Unset",
+        ),
+    ),
+    body="optional",
 )
 SCHEDULES_DELETE: Final = Operation(
     operation_id="SchedulesController_2024_06_11_deleteSchedule",
@@ -2249,6 +7398,16 @@ SCHEDULES_DELETE: Final = Operation(
     python_name="schedules.delete",
     summary="Delete a schedule",
     path_params=("scheduleId",),
+    params=(
+        Param(
+            name="schedule_id",
+            wire="scheduleId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 SELECTED_CALENDARS_ADD: Final = Operation(
     operation_id="SelectedCalendarsController_addSelectedCalendar",
@@ -2261,6 +7420,21 @@ SELECTED_CALENDARS_ADD: Final = Operation(
     python_name="selected_calendars.add",
     summary="Add a selected calendar",
     path_params=(),
+    params=(
+        Param(name="integration", wire="integration", location="body", required=True, type="str"),
+        Param(name="external_id", wire="externalId", location="body", required=True, type="str"),
+        Param(
+            name="credential_id", wire="credentialId", location="body", required=True, type="int"
+        ),
+        Param(
+            name="delegation_credential_id",
+            wire="delegationCredentialId",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+    ),
+    body="required",
 )
 SELECTED_CALENDARS_DELETE: Final = Operation(
     operation_id="SelectedCalendarsController_deleteSelectedCalendar",
@@ -2273,6 +7447,40 @@ SELECTED_CALENDARS_DELETE: Final = Operation(
     python_name="selected_calendars.delete",
     summary="Delete a selected calendar",
     path_params=(),
+    params=(
+        Param(
+            name="integration",
+            wire="integration",
+            location="query",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="external_id",
+            wire="externalId",
+            location="query",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="credential_id",
+            wire="credentialId",
+            location="query",
+            required=True,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="delegation_credential_id",
+            wire="delegationCredentialId",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+    ),
 )
 SLOTS_GET_AVAILABLE: Final = Operation(
     operation_id="SlotsController_2024_09_04_getAvailableSlots",
@@ -2285,6 +7493,88 @@ SLOTS_GET_AVAILABLE: Final = Operation(
     python_name="slots.get_available",
     summary="Get available time slots for an event type",
     path_params=(),
+    params=(
+        Param(
+            name="start", wire="start", location="query", required=True, type="date", kind="date"
+        ),
+        Param(name="end", wire="end", location="query", required=True, type="date", kind="date"),
+        Param(
+            name="booking_uid_to_reschedule",
+            wire="bookingUidToReschedule",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="organization_slug",
+            wire="organizationSlug",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="team_slug",
+            wire="teamSlug",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="username",
+            wire="username",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="event_type_slug",
+            wire="eventTypeSlug",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="query",
+            required=False,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="usernames",
+            wire="usernames",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="format_", wire="format", location="query", required=False, type="str", kind="str"
+        ),
+        Param(
+            name="duration",
+            wire="duration",
+            location="query",
+            required=False,
+            type="float",
+            kind="float",
+        ),
+        Param(
+            name="time_zone",
+            wire="timeZone",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+    ),
+    envelope_declared=False,
 )
 SLOTS_RESERVE: Final = Operation(
     operation_id="SlotsController_2024_09_04_reserveSlot",
@@ -2297,6 +7587,25 @@ SLOTS_RESERVE: Final = Operation(
     python_name="slots.reserve",
     summary="Reserve a slot",
     path_params=(),
+    params=(
+        Param(name="event_type_id", wire="eventTypeId", location="body", required=True, type="int"),
+        Param(name="slot_start", wire="slotStart", location="body", required=True, type="datetime"),
+        Param(
+            name="slot_duration",
+            wire="slotDuration",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="reservation_duration",
+            wire="reservationDuration",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+    ),
+    body="required",
 )
 SLOTS_GET_RESERVATION: Final = Operation(
     operation_id="SlotsController_2024_09_04_getReservedSlot",
@@ -2309,6 +7618,7 @@ SLOTS_GET_RESERVATION: Final = Operation(
     python_name="slots.get_reservation",
     summary="Get reserved slot",
     path_params=("uid",),
+    params=(Param(name="uid", wire="uid", location="path", required=True, type="str", kind="str"),),
 )
 SLOTS_UPDATE_RESERVATION: Final = Operation(
     operation_id="SlotsController_2024_09_04_updateReservedSlot",
@@ -2321,6 +7631,26 @@ SLOTS_UPDATE_RESERVATION: Final = Operation(
     python_name="slots.update_reservation",
     summary="Update a reserved slot",
     path_params=("uid",),
+    params=(
+        Param(name="uid", wire="uid", location="path", required=True, type="str", kind="str"),
+        Param(name="event_type_id", wire="eventTypeId", location="body", required=True, type="int"),
+        Param(name="slot_start", wire="slotStart", location="body", required=True, type="datetime"),
+        Param(
+            name="slot_duration",
+            wire="slotDuration",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="reservation_duration",
+            wire="reservationDuration",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+    ),
+    body="required",
 )
 SLOTS_DELETE_RESERVATION: Final = Operation(
     operation_id="SlotsController_2024_09_04_deleteReservedSlot",
@@ -2333,6 +7663,8 @@ SLOTS_DELETE_RESERVATION: Final = Operation(
     python_name="slots.delete_reservation",
     summary="Delete a reserved slot",
     path_params=("uid",),
+    params=(Param(name="uid", wire="uid", location="path", required=True, type="str", kind="str"),),
+    envelope_declared=False,
 )
 STRIPE_GET_CONNECT_URL: Final = Operation(
     operation_id="StripeController_redirect",
@@ -2357,6 +7689,11 @@ STRIPE_SAVE_CREDENTIALS: Final = Operation(
     python_name="stripe.save_credentials",
     summary="Save Stripe credentials",
     path_params=(),
+    params=(
+        Param(name="state", wire="state", location="query", required=True, type="str", kind="str"),
+        Param(name="code", wire="code", location="query", required=True, type="str", kind="str"),
+    ),
+    envelope_declared=False,
 )
 STRIPE_CHECK: Final = Operation(
     operation_id="StripeController_check",
@@ -2381,6 +7718,94 @@ TEAMS_CREATE: Final = Operation(
     python_name="teams.create",
     summary="Create a team",
     path_params=(),
+    params=(
+        Param(name="name", wire="name", location="body", required=True, type="str"),
+        Param(name="slug", wire="slug", location="body", required=False, type="str | Unset"),
+        Param(name="logo_url", wire="logoUrl", location="body", required=False, type="str | Unset"),
+        Param(
+            name="cal_video_logo",
+            wire="calVideoLogo",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="app_logo", wire="appLogo", location="body", required=False, type="str | Unset"),
+        Param(
+            name="app_icon_logo",
+            wire="appIconLogo",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="bio", wire="bio", location="body", required=False, type="str | Unset"),
+        Param(
+            name="hide_branding",
+            wire="hideBranding",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="is_private",
+            wire="isPrivate",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_book_a_team_member",
+            wire="hideBookATeamMember",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="metadata",
+            wire="metadata",
+            location="body",
+            required=False,
+            type="dict[str, Any] | Unset",
+        ),
+        Param(name="theme", wire="theme", location="body", required=False, type="str | Unset"),
+        Param(
+            name="brand_color",
+            wire="brandColor",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="dark_brand_color",
+            wire="darkBrandColor",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="banner_url", wire="bannerUrl", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="time_format",
+            wire="timeFormat",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="time_zone", wire="timeZone", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="week_start", wire="weekStart", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="auto_accept_creator",
+            wire="autoAcceptCreator",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+    ),
+    body="required",
 )
 TEAMS_LIST: Final = Operation(
     operation_id="TeamsController_getTeams",
@@ -2405,6 +7830,11 @@ TEAMS_GET: Final = Operation(
     python_name="teams.get",
     summary="Get a team",
     path_params=("teamId",),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
 )
 TEAMS_UPDATE: Final = Operation(
     operation_id="TeamsController_updateTeam",
@@ -2417,6 +7847,104 @@ TEAMS_UPDATE: Final = Operation(
     python_name="teams.update",
     summary="Update a team",
     path_params=("teamId",),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="name", wire="name", location="body", required=False, type="str | Unset"),
+        Param(name="slug", wire="slug", location="body", required=False, type="str | Unset"),
+        Param(name="logo_url", wire="logoUrl", location="body", required=False, type="str | Unset"),
+        Param(
+            name="cal_video_logo",
+            wire="calVideoLogo",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="app_logo", wire="appLogo", location="body", required=False, type="str | Unset"),
+        Param(
+            name="app_icon_logo",
+            wire="appIconLogo",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="bio", wire="bio", location="body", required=False, type="str | Unset"),
+        Param(
+            name="hide_branding",
+            wire="hideBranding",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="is_private",
+            wire="isPrivate",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_book_a_team_member",
+            wire="hideBookATeamMember",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="metadata",
+            wire="metadata",
+            location="body",
+            required=False,
+            type="dict[str, Any] | Unset",
+        ),
+        Param(name="theme", wire="theme", location="body", required=False, type="str | Unset"),
+        Param(
+            name="brand_color",
+            wire="brandColor",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="dark_brand_color",
+            wire="darkBrandColor",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="banner_url", wire="bannerUrl", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="time_format",
+            wire="timeFormat",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="time_zone", wire="timeZone", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="week_start", wire="weekStart", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="booking_limits",
+            wire="bookingLimits",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="include_managed_events_in_limits",
+            wire="includeManagedEventsInLimits",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+    ),
+    body="optional",
 )
 TEAMS_DELETE: Final = Operation(
     operation_id="TeamsController_deleteTeam",
@@ -2429,6 +7957,11 @@ TEAMS_DELETE: Final = Operation(
     python_name="teams.delete",
     summary="Delete a team",
     path_params=("teamId",),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+    ),
 )
 TEAMS_EVENT_TYPES_CREATE: Final = Operation(
     operation_id="TeamsEventTypesController_createTeamEventType",
@@ -2441,6 +7974,259 @@ TEAMS_EVENT_TYPES_CREATE: Final = Operation(
     python_name="teams.event_types.create",
     summary="Create an event type",
     path_params=("teamId",),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="length_in_minutes",
+            wire="lengthInMinutes",
+            location="body",
+            required=True,
+            type="int",
+        ),
+        Param(name="title", wire="title", location="body", required=True, type="str"),
+        Param(name="slug", wire="slug", location="body", required=True, type="str"),
+        Param(
+            name="scheduling_type",
+            wire="schedulingType",
+            location="body",
+            required=True,
+            type="SchedulingType",
+        ),
+        Param(
+            name="length_in_minutes_options",
+            wire="lengthInMinutesOptions",
+            location="body",
+            required=False,
+            type="list[float] | Unset",
+        ),
+        Param(
+            name="description",
+            wire="description",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="booking_fields",
+            wire="bookingFields",
+            location="body",
+            required=False,
+            type="list[BookingFieldInput] | Unset",
+        ),
+        Param(
+            name="disable_guests",
+            wire="disableGuests",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="slot_interval",
+            wire="slotInterval",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="minimum_booking_notice",
+            wire="minimumBookingNotice",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="before_event_buffer",
+            wire="beforeEventBuffer",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="after_event_buffer",
+            wire="afterEventBuffer",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="schedule_id",
+            wire="scheduleId",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="booking_limits_count",
+            wire="bookingLimitsCount",
+            location="body",
+            required=False,
+            type="BaseBookingLimitsCount_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="only_show_first_available_slot",
+            wire="onlyShowFirstAvailableSlot",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="booking_limits_duration",
+            wire="bookingLimitsDuration",
+            location="body",
+            required=False,
+            type="BaseBookingLimitsDuration_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="booking_window",
+            wire="bookingWindow",
+            location="body",
+            required=False,
+            type=(
+                "BusinessDaysWindow_2024_06_14 | CalendarDaysWindow_2024_06_14 | "
+                "RangeWindow_2024_06_14 | Disabled_2024_06_14 | Unset"
+            ),
+        ),
+        Param(
+            name="offset_start",
+            wire="offsetStart",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="booker_layouts",
+            wire="bookerLayouts",
+            location="body",
+            required=False,
+            type="BookerLayouts_2024_06_14 | Unset",
+        ),
+        Param(
+            name="confirmation_policy",
+            wire="confirmationPolicy",
+            location="body",
+            required=False,
+            type="BaseConfirmationPolicy_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="recurrence",
+            wire="recurrence",
+            location="body",
+            required=False,
+            type="Recurrence_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="requires_booker_email_verification",
+            wire="requiresBookerEmailVerification",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_calendar_notes",
+            wire="hideCalendarNotes",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="lock_time_zone_toggle_on_booking_page",
+            wire="lockTimeZoneToggleOnBookingPage",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="color",
+            wire="color",
+            location="body",
+            required=False,
+            type="EventTypeColor_2024_06_14 | Unset",
+        ),
+        Param(
+            name="seats",
+            wire="seats",
+            location="body",
+            required=False,
+            type="Seats_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="custom_name",
+            wire="customName",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="destination_calendar",
+            wire="destinationCalendar",
+            location="body",
+            required=False,
+            type="DestinationCalendar_2024_06_14 | Unset",
+        ),
+        Param(
+            name="use_destination_calendar_email",
+            wire="useDestinationCalendarEmail",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_calendar_event_details",
+            wire="hideCalendarEventDetails",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="success_redirect_url",
+            wire="successRedirectUrl",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="hide_organizer_email",
+            wire="hideOrganizerEmail",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="cal_video_settings",
+            wire="calVideoSettings",
+            location="body",
+            required=False,
+            type="CalVideoSettings | Unset",
+        ),
+        Param(name="hidden", wire="hidden", location="body", required=False, type="bool | Unset"),
+        Param(
+            name="booking_requires_authentication",
+            wire="bookingRequiresAuthentication",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hosts", wire="hosts", location="body", required=False, type="list[Host] | Unset"
+        ),
+        Param(
+            name="assign_all_team_members",
+            wire="assignAllTeamMembers",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="locations",
+            wire="locations",
+            location="body",
+            required=False,
+            type="list[Location] | Unset",
+        ),
+    ),
+    body="required",
 )
 TEAMS_EVENT_TYPES_LIST: Final = Operation(
     operation_id="TeamsEventTypesController_getTeamEventTypes",
@@ -2453,6 +8239,27 @@ TEAMS_EVENT_TYPES_LIST: Final = Operation(
     python_name="teams.event_types.list",
     summary="Get a team event type",
     path_params=("teamId",),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="event_slug",
+            wire="eventSlug",
+            location="query",
+            required=False,
+            type="str",
+            kind="str",
+        ),
+        Param(
+            name="hosts_limit",
+            wire="hostsLimit",
+            location="query",
+            required=False,
+            type="float",
+            kind="float",
+        ),
+    ),
 )
 TEAMS_EVENT_TYPES_GET: Final = Operation(
     operation_id="TeamsEventTypesController_getTeamEventType",
@@ -2465,6 +8272,19 @@ TEAMS_EVENT_TYPES_GET: Final = Operation(
     python_name="teams.event_types.get",
     summary="Get an event type",
     path_params=("teamId", "eventTypeId"),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 TEAMS_EVENT_TYPES_UPDATE: Final = Operation(
     operation_id="TeamsEventTypesController_updateTeamEventType",
@@ -2477,6 +8297,260 @@ TEAMS_EVENT_TYPES_UPDATE: Final = Operation(
     python_name="teams.event_types.update",
     summary="Update a team event type",
     path_params=("teamId", "eventTypeId"),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="length_in_minutes",
+            wire="lengthInMinutes",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="length_in_minutes_options",
+            wire="lengthInMinutesOptions",
+            location="body",
+            required=False,
+            type="list[float] | Unset",
+        ),
+        Param(name="title", wire="title", location="body", required=False, type="str | Unset"),
+        Param(name="slug", wire="slug", location="body", required=False, type="str | Unset"),
+        Param(
+            name="description",
+            wire="description",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="booking_fields",
+            wire="bookingFields",
+            location="body",
+            required=False,
+            type="list[BookingFieldInput] | Unset",
+        ),
+        Param(
+            name="disable_guests",
+            wire="disableGuests",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="slot_interval",
+            wire="slotInterval",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="minimum_booking_notice",
+            wire="minimumBookingNotice",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="before_event_buffer",
+            wire="beforeEventBuffer",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="after_event_buffer",
+            wire="afterEventBuffer",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="schedule_id",
+            wire="scheduleId",
+            location="body",
+            required=False,
+            type="int | Unset",
+        ),
+        Param(
+            name="booking_limits_count",
+            wire="bookingLimitsCount",
+            location="body",
+            required=False,
+            type="BaseBookingLimitsCount_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="only_show_first_available_slot",
+            wire="onlyShowFirstAvailableSlot",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="booking_limits_duration",
+            wire="bookingLimitsDuration",
+            location="body",
+            required=False,
+            type="BaseBookingLimitsDuration_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="booking_window",
+            wire="bookingWindow",
+            location="body",
+            required=False,
+            type=(
+                "BusinessDaysWindow_2024_06_14 | CalendarDaysWindow_2024_06_14 | "
+                "RangeWindow_2024_06_14 | Disabled_2024_06_14 | Unset"
+            ),
+        ),
+        Param(
+            name="offset_start",
+            wire="offsetStart",
+            location="body",
+            required=False,
+            type="float | Unset",
+        ),
+        Param(
+            name="booker_layouts",
+            wire="bookerLayouts",
+            location="body",
+            required=False,
+            type="BookerLayouts_2024_06_14 | Unset",
+        ),
+        Param(
+            name="confirmation_policy",
+            wire="confirmationPolicy",
+            location="body",
+            required=False,
+            type="BaseConfirmationPolicy_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="recurrence",
+            wire="recurrence",
+            location="body",
+            required=False,
+            type="Recurrence_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="requires_booker_email_verification",
+            wire="requiresBookerEmailVerification",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_calendar_notes",
+            wire="hideCalendarNotes",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="lock_time_zone_toggle_on_booking_page",
+            wire="lockTimeZoneToggleOnBookingPage",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="color",
+            wire="color",
+            location="body",
+            required=False,
+            type="EventTypeColor_2024_06_14 | Unset",
+        ),
+        Param(
+            name="seats",
+            wire="seats",
+            location="body",
+            required=False,
+            type="Seats_2024_06_14 | Disabled_2024_06_14 | Unset",
+        ),
+        Param(
+            name="custom_name",
+            wire="customName",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="destination_calendar",
+            wire="destinationCalendar",
+            location="body",
+            required=False,
+            type="DestinationCalendar_2024_06_14 | Unset",
+        ),
+        Param(
+            name="use_destination_calendar_email",
+            wire="useDestinationCalendarEmail",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hide_calendar_event_details",
+            wire="hideCalendarEventDetails",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="success_redirect_url",
+            wire="successRedirectUrl",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="hide_organizer_email",
+            wire="hideOrganizerEmail",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="cal_video_settings",
+            wire="calVideoSettings",
+            location="body",
+            required=False,
+            type="CalVideoSettings | Unset",
+        ),
+        Param(name="hidden", wire="hidden", location="body", required=False, type="bool | Unset"),
+        Param(
+            name="booking_requires_authentication",
+            wire="bookingRequiresAuthentication",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="hosts", wire="hosts", location="body", required=False, type="list[Host] | Unset"
+        ),
+        Param(
+            name="assign_all_team_members",
+            wire="assignAllTeamMembers",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+        Param(
+            name="locations",
+            wire="locations",
+            location="body",
+            required=False,
+            type="list[Location] | Unset",
+        ),
+    ),
+    body="optional",
 )
 TEAMS_EVENT_TYPES_DELETE: Final = Operation(
     operation_id="TeamsEventTypesController_deleteTeamEventType",
@@ -2489,6 +8563,19 @@ TEAMS_EVENT_TYPES_DELETE: Final = Operation(
     python_name="teams.event_types.delete",
     summary="Delete a team event type",
     path_params=("teamId", "eventTypeId"),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 TEAMS_EVENT_TYPES_CREATE_PHONE_CALL: Final = Operation(
     operation_id="TeamsEventTypesController_createPhoneCall",
@@ -2501,6 +8588,77 @@ TEAMS_EVENT_TYPES_CREATE_PHONE_CALL: Final = Operation(
     python_name="teams.event_types.create_phone_call",
     summary="Create a phone call",
     path_params=("teamId", "eventTypeId"),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="event_type_id",
+            wire="eventTypeId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="your_phone_number",
+            wire="yourPhoneNumber",
+            location="body",
+            required=True,
+            type="str",
+        ),
+        Param(
+            name="number_to_call", wire="numberToCall", location="body", required=True, type="str"
+        ),
+        Param(name="cal_api_key", wire="calApiKey", location="body", required=True, type="str"),
+        Param(name="enabled", wire="enabled", location="body", required=True, type="bool"),
+        Param(
+            name="template_type",
+            wire="templateType",
+            location="body",
+            required=True,
+            type="PhoneCallTemplateType",
+        ),
+        Param(
+            name="scheduler_name",
+            wire="schedulerName",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="guest_name", wire="guestName", location="body", required=False, type="str | Unset"
+        ),
+        Param(
+            name="guest_email",
+            wire="guestEmail",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="guest_company",
+            wire="guestCompany",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="begin_message",
+            wire="beginMessage",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="general_prompt",
+            wire="generalPrompt",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+    ),
+    body="required",
 )
 TEAMS_MEMBERSHIPS_CREATE: Final = Operation(
     operation_id="TeamsMembershipsController_createTeamMembership",
@@ -2513,6 +8671,26 @@ TEAMS_MEMBERSHIPS_CREATE: Final = Operation(
     python_name="teams.memberships.create",
     summary="Create a membership",
     path_params=("teamId",),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="user_id", wire="userId", location="body", required=True, type="int"),
+        Param(
+            name="accepted", wire="accepted", location="body", required=False, type="bool | Unset"
+        ),
+        Param(
+            name="role", wire="role", location="body", required=False, type="MembershipRole | Unset"
+        ),
+        Param(
+            name="disable_impersonation",
+            wire="disableImpersonation",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+    ),
+    body="required",
 )
 TEAMS_MEMBERSHIPS_LIST: Final = Operation(
     operation_id="TeamsMembershipsController_getTeamMemberships",
@@ -2527,6 +8705,13 @@ TEAMS_MEMBERSHIPS_LIST: Final = Operation(
     path_params=("teamId",),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 TEAMS_MEMBERSHIPS_GET: Final = Operation(
     operation_id="TeamsMembershipsController_getTeamMembership",
@@ -2539,6 +8724,19 @@ TEAMS_MEMBERSHIPS_GET: Final = Operation(
     python_name="teams.memberships.get",
     summary="Get a membership",
     path_params=("teamId", "membershipId"),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="membership_id",
+            wire="membershipId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 TEAMS_MEMBERSHIPS_UPDATE: Final = Operation(
     operation_id="TeamsMembershipsController_updateTeamMembership",
@@ -2551,6 +8749,33 @@ TEAMS_MEMBERSHIPS_UPDATE: Final = Operation(
     python_name="teams.memberships.update",
     summary="Update membership",
     path_params=("teamId", "membershipId"),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="membership_id",
+            wire="membershipId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+        Param(
+            name="accepted", wire="accepted", location="body", required=False, type="bool | Unset"
+        ),
+        Param(
+            name="role", wire="role", location="body", required=False, type="MembershipRole | Unset"
+        ),
+        Param(
+            name="disable_impersonation",
+            wire="disableImpersonation",
+            location="body",
+            required=False,
+            type="bool | Unset",
+        ),
+    ),
+    body="optional",
 )
 TEAMS_MEMBERSHIPS_DELETE: Final = Operation(
     operation_id="TeamsMembershipsController_deleteTeamMembership",
@@ -2563,6 +8788,19 @@ TEAMS_MEMBERSHIPS_DELETE: Final = Operation(
     python_name="teams.memberships.delete",
     summary="Delete a membership",
     path_params=("teamId", "membershipId"),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(
+            name="membership_id",
+            wire="membershipId",
+            location="path",
+            required=True,
+            type="int",
+            kind="int",
+        ),
+    ),
 )
 TEAMS_SCHEDULES_LIST: Final = Operation(
     operation_id="TeamsSchedulesController_getTeamSchedules",
@@ -2577,6 +8815,13 @@ TEAMS_SCHEDULES_LIST: Final = Operation(
     path_params=("teamId",),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 TEAMS_VERIFIED_RESOURCES_REQUEST_EMAIL_CODE: Final = Operation(
     operation_id="TeamsVerifiedResourcesController_requestEmailVerificationCode",
@@ -2589,6 +8834,13 @@ TEAMS_VERIFIED_RESOURCES_REQUEST_EMAIL_CODE: Final = Operation(
     python_name="teams.verified_resources.request_email_code",
     summary="Request email verification code",
     path_params=("teamId",),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="email", wire="email", location="body", required=True, type="str"),
+    ),
+    body="required",
 )
 TEAMS_VERIFIED_RESOURCES_REQUEST_PHONE_CODE: Final = Operation(
     operation_id="TeamsVerifiedResourcesController_requestPhoneVerificationCode",
@@ -2601,6 +8853,13 @@ TEAMS_VERIFIED_RESOURCES_REQUEST_PHONE_CODE: Final = Operation(
     python_name="teams.verified_resources.request_phone_code",
     summary="Request phone number verification code",
     path_params=("teamId",),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="phone", wire="phone", location="body", required=True, type="str"),
+    ),
+    body="required",
 )
 TEAMS_VERIFIED_RESOURCES_VERIFY_EMAIL: Final = Operation(
     operation_id="TeamsVerifiedResourcesController_verifyEmail",
@@ -2613,6 +8872,14 @@ TEAMS_VERIFIED_RESOURCES_VERIFY_EMAIL: Final = Operation(
     python_name="teams.verified_resources.verify_email",
     summary="Verify an email for a team",
     path_params=("teamId",),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="email", wire="email", location="body", required=True, type="str"),
+        Param(name="code", wire="code", location="body", required=True, type="str"),
+    ),
+    body="required",
 )
 TEAMS_VERIFIED_RESOURCES_VERIFY_PHONE: Final = Operation(
     operation_id="TeamsVerifiedResourcesController_verifyPhoneNumber",
@@ -2625,6 +8892,14 @@ TEAMS_VERIFIED_RESOURCES_VERIFY_PHONE: Final = Operation(
     python_name="teams.verified_resources.verify_phone",
     summary="Verify a phone number for an org team",
     path_params=("teamId",),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="phone", wire="phone", location="body", required=True, type="str"),
+        Param(name="code", wire="code", location="body", required=True, type="str"),
+    ),
+    body="required",
 )
 TEAMS_VERIFIED_RESOURCES_LIST_EMAILS: Final = Operation(
     operation_id="TeamsVerifiedResourcesController_getVerifiedEmails",
@@ -2639,6 +8914,13 @@ TEAMS_VERIFIED_RESOURCES_LIST_EMAILS: Final = Operation(
     path_params=("teamId",),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 TEAMS_VERIFIED_RESOURCES_LIST_PHONES: Final = Operation(
     operation_id="TeamsVerifiedResourcesController_getVerifiedPhoneNumbers",
@@ -2653,6 +8935,13 @@ TEAMS_VERIFIED_RESOURCES_LIST_PHONES: Final = Operation(
     path_params=("teamId",),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 TEAMS_VERIFIED_RESOURCES_GET_EMAIL: Final = Operation(
     operation_id="TeamsVerifiedResourcesController_getVerifiedEmailById",
@@ -2665,6 +8954,12 @@ TEAMS_VERIFIED_RESOURCES_GET_EMAIL: Final = Operation(
     python_name="teams.verified_resources.get_email",
     summary="Get verified email of a team by id",
     path_params=("teamId", "id"),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="id_", wire="id", location="path", required=True, type="int", kind="int"),
+    ),
 )
 TEAMS_VERIFIED_RESOURCES_GET_PHONE: Final = Operation(
     operation_id="TeamsVerifiedResourcesController_getVerifiedPhoneById",
@@ -2677,6 +8972,12 @@ TEAMS_VERIFIED_RESOURCES_GET_PHONE: Final = Operation(
     python_name="teams.verified_resources.get_phone",
     summary="Get verified phone number of a team by id",
     path_params=("teamId", "id"),
+    params=(
+        Param(
+            name="team_id", wire="teamId", location="path", required=True, type="int", kind="int"
+        ),
+        Param(name="id_", wire="id", location="path", required=True, type="int", kind="int"),
+    ),
 )
 VERIFIED_RESOURCES_REQUEST_EMAIL_CODE: Final = Operation(
     operation_id="UserVerifiedResourcesController_requestEmailVerificationCode",
@@ -2689,6 +8990,8 @@ VERIFIED_RESOURCES_REQUEST_EMAIL_CODE: Final = Operation(
     python_name="verified_resources.request_email_code",
     summary="Request email verification code",
     path_params=(),
+    params=(Param(name="email", wire="email", location="body", required=True, type="str"),),
+    body="required",
 )
 VERIFIED_RESOURCES_REQUEST_PHONE_CODE: Final = Operation(
     operation_id="UserVerifiedResourcesController_requestPhoneVerificationCode",
@@ -2701,6 +9004,8 @@ VERIFIED_RESOURCES_REQUEST_PHONE_CODE: Final = Operation(
     python_name="verified_resources.request_phone_code",
     summary="Request phone number verification code",
     path_params=(),
+    params=(Param(name="phone", wire="phone", location="body", required=True, type="str"),),
+    body="required",
 )
 VERIFIED_RESOURCES_VERIFY_EMAIL: Final = Operation(
     operation_id="UserVerifiedResourcesController_verifyEmail",
@@ -2713,6 +9018,11 @@ VERIFIED_RESOURCES_VERIFY_EMAIL: Final = Operation(
     python_name="verified_resources.verify_email",
     summary="Verify an email",
     path_params=(),
+    params=(
+        Param(name="email", wire="email", location="body", required=True, type="str"),
+        Param(name="code", wire="code", location="body", required=True, type="str"),
+    ),
+    body="required",
 )
 VERIFIED_RESOURCES_VERIFY_PHONE: Final = Operation(
     operation_id="UserVerifiedResourcesController_verifyPhoneNumber",
@@ -2725,6 +9035,11 @@ VERIFIED_RESOURCES_VERIFY_PHONE: Final = Operation(
     python_name="verified_resources.verify_phone",
     summary="Verify a phone number",
     path_params=(),
+    params=(
+        Param(name="phone", wire="phone", location="body", required=True, type="str"),
+        Param(name="code", wire="code", location="body", required=True, type="str"),
+    ),
+    body="required",
 )
 VERIFIED_RESOURCES_LIST_EMAILS: Final = Operation(
     operation_id="UserVerifiedResourcesController_getVerifiedEmails",
@@ -2739,6 +9054,10 @@ VERIFIED_RESOURCES_LIST_EMAILS: Final = Operation(
     path_params=(),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 VERIFIED_RESOURCES_LIST_PHONES: Final = Operation(
     operation_id="UserVerifiedResourcesController_getVerifiedPhoneNumbers",
@@ -2753,6 +9072,10 @@ VERIFIED_RESOURCES_LIST_PHONES: Final = Operation(
     path_params=(),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 VERIFIED_RESOURCES_GET_EMAIL: Final = Operation(
     operation_id="UserVerifiedResourcesController_getVerifiedEmailById",
@@ -2765,6 +9088,7 @@ VERIFIED_RESOURCES_GET_EMAIL: Final = Operation(
     python_name="verified_resources.get_email",
     summary="Get verified email by id",
     path_params=("id",),
+    params=(Param(name="id_", wire="id", location="path", required=True, type="int", kind="int"),),
 )
 VERIFIED_RESOURCES_GET_PHONE: Final = Operation(
     operation_id="UserVerifiedResourcesController_getVerifiedPhoneById",
@@ -2777,6 +9101,7 @@ VERIFIED_RESOURCES_GET_PHONE: Final = Operation(
     python_name="verified_resources.get_phone",
     summary="Get verified phone number by id",
     path_params=("id",),
+    params=(Param(name="id_", wire="id", location="path", required=True, type="int", kind="int"),),
 )
 WEBHOOKS_CREATE: Final = Operation(
     operation_id="WebhooksController_createWebhook",
@@ -2789,6 +9114,28 @@ WEBHOOKS_CREATE: Final = Operation(
     python_name="webhooks.create",
     summary="Create a webhook",
     path_params=(),
+    params=(
+        Param(name="active", wire="active", location="body", required=True, type="bool"),
+        Param(
+            name="subscriber_url", wire="subscriberUrl", location="body", required=True, type="str"
+        ),
+        Param(
+            name="triggers",
+            wire="triggers",
+            location="body",
+            required=True,
+            type="list[WebhookTrigger]",
+        ),
+        Param(
+            name="payload_template",
+            wire="payloadTemplate",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="secret", wire="secret", location="body", required=False, type="str | Unset"),
+    ),
+    body="required",
 )
 WEBHOOKS_LIST: Final = Operation(
     operation_id="WebhooksController_getWebhooks",
@@ -2803,6 +9150,10 @@ WEBHOOKS_LIST: Final = Operation(
     path_params=(),
     pagination=PaginationStyle.TAKE_SKIP,
     default_page_size=250,
+    params=(
+        Param(name="take", wire="take", location="query", required=False, type="int", kind="int"),
+        Param(name="skip", wire="skip", location="query", required=False, type="int", kind="int"),
+    ),
 )
 WEBHOOKS_UPDATE: Final = Operation(
     operation_id="WebhooksController_updateWebhook",
@@ -2815,6 +9166,40 @@ WEBHOOKS_UPDATE: Final = Operation(
     python_name="webhooks.update",
     summary="Update a webhook",
     path_params=("webhookId",),
+    params=(
+        Param(
+            name="webhook_id",
+            wire="webhookId",
+            location="path",
+            required=True,
+            type="int | str",
+            kind="int|str",
+        ),
+        Param(
+            name="payload_template",
+            wire="payloadTemplate",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(name="active", wire="active", location="body", required=False, type="bool | Unset"),
+        Param(
+            name="subscriber_url",
+            wire="subscriberUrl",
+            location="body",
+            required=False,
+            type="str | Unset",
+        ),
+        Param(
+            name="triggers",
+            wire="triggers",
+            location="body",
+            required=False,
+            type="list[WebhookTrigger] | Unset",
+        ),
+        Param(name="secret", wire="secret", location="body", required=False, type="str | Unset"),
+    ),
+    body="optional",
 )
 WEBHOOKS_GET: Final = Operation(
     operation_id="WebhooksController_getWebhook",
@@ -2827,6 +9212,16 @@ WEBHOOKS_GET: Final = Operation(
     python_name="webhooks.get",
     summary="Get a webhook",
     path_params=("webhookId",),
+    params=(
+        Param(
+            name="webhook_id",
+            wire="webhookId",
+            location="path",
+            required=True,
+            type="int | str",
+            kind="int|str",
+        ),
+    ),
 )
 WEBHOOKS_DELETE: Final = Operation(
     operation_id="WebhooksController_deleteWebhook",
@@ -2839,6 +9234,16 @@ WEBHOOKS_DELETE: Final = Operation(
     python_name="webhooks.delete",
     summary="Delete a webhook",
     path_params=("webhookId",),
+    params=(
+        Param(
+            name="webhook_id",
+            wire="webhookId",
+            location="path",
+            required=True,
+            type="int | str",
+            kind="int|str",
+        ),
+    ),
 )
 
 OPERATIONS: Final[tuple[Operation, ...]] = (

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, overload
+from typing import Any
 
+from ...models._base import UNSET, Unset
+from ...models._generated import api_keys as _api_keys
 from ...models._generated.api_keys import ApiKeyOutput, RefreshApiKeyInput
-from ...models.converter import UNSET, Unset
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode
 from . import _operations as _ops
 
 
@@ -18,20 +19,9 @@ class ApiKeys(Group):
     Tags: ``Api Keys``. Tier: everyone (every plan)
     """
 
-    @overload
     async def refresh(
         self,
-        body: RefreshApiKeyInput,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> ApiKeyOutput: ...
-
-    @overload
-    async def refresh(
-        self,
+        body: RefreshApiKeyInput | Mapping[str, Any] | None = None,
         *,
         api_key_days_valid: int | Unset = UNSET,
         api_key_never_expires: bool | Unset = UNSET,
@@ -39,37 +29,36 @@ class ApiKeys(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> ApiKeyOutput: ...
-
-    async def refresh(
-        self,
-        body: RefreshApiKeyInput | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> ApiKeyOutput:
         """Refresh API Key.
 
         ``POST /v2/api-keys/refresh`` · tier: everyone (every plan) · API version: none
 
-        Generate a new API key and delete the current one. Provide API key to refresh as a Bearer
-        token in the Authorization header (e.g. "Authorization: Bearer <apiKey>").
+        Generate a new API key and delete the current one. Provide API key to refresh as a
+        Bearer token in the Authorization header (e.g. "Authorization: Bearer <apiKey>").
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            api_key_days_valid: For how many days is managed organization api key valid.
+            api_key_never_expires: If true, organization api key never expires.
         """
-        if body is None:
-            body = RefreshApiKeyInput(**fields)
-        elif fields:
-            raise TypeError("refresh(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.API_KEYS_REFRESH,
+        _op = _ops.API_KEYS_REFRESH
+        _body = body_json(
+            _op,
+            body,
+            {"apiKeyDaysValid": api_key_days_valid, "apiKeyNeverExpires": api_key_never_expires},
+            (_api_keys.RefreshApiKeyInput,),
+            _api_keys.decode_RefreshApiKeyInput,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ApiKeyOutput = decode(response, ApiKeyOutput, _ops.API_KEYS_REFRESH)
-        return result
+        return decode(_response, _op, _api_keys.decode_ApiKeyOutput)

@@ -4,37 +4,31 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal, overload
 
-from ...models._generated._common import (
-    BookingOutput_2024_08_13,
-    BookingReference,
-    GetRecurringSeatedBookingOutput_2024_08_13,
-    GetSeatedBookingOutput_2024_08_13,
-    RecurringBookingOutput_2024_08_13,
-)
+from ...models._base import UNSET, Unset
+from ...models._decode import Mismatch, as_str, first_fit, object_or_empty
+from ...models._generated import bookings as _bookings
 from ...models._generated.bookings import (
+    Booking,
+    BookingReference,
     CalendarLink,
     CancelBookingInput_2024_08_13,
     CancelSeatedBookingInput_2024_08_13,
+    CreateBookingAttendee,
     CreateBookingInput_2024_08_13,
-    CreateInstantBookingInput_2024_08_13,
-    CreateRecurringBookingInput_2024_08_13,
-    CreateRecurringSeatedBookingOutput_2024_08_13,
-    CreateSeatedBookingOutput_2024_08_13,
-    DeclineBookingInput_2024_08_13,
     MarkAbsentAttendee,
     MarkAbsentBookingInput_2024_08_13,
     ReassignToUserBookingInput_2024_08_13,
     RecordingItem,
-    RescheduleBookingInput_2024_08_13,
-    RescheduleSeatedBookingInput_2024_08_13,
+    RescheduleBookingBody,
+    Routing,
 )
-from ...models.converter import UNSET, Unset
+from ...models._generated.event_types import Location
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
@@ -44,22 +38,70 @@ class Bookings(Group):
     Tags: ``Bookings``. Tier: everyone (every plan)
     """
 
+    @overload
     async def create(
         self,
-        body: CreateBookingInput_2024_08_13
-        | CreateInstantBookingInput_2024_08_13
-        | CreateRecurringBookingInput_2024_08_13,
+        body: CreateBookingInput_2024_08_13 | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> (
-        BookingOutput_2024_08_13
-        | builtins.list[RecurringBookingOutput_2024_08_13]
-        | CreateSeatedBookingOutput_2024_08_13
-        | builtins.list[CreateRecurringSeatedBookingOutput_2024_08_13]
-    ):
+    ) -> Booking: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        start: datetime,
+        attendee: CreateBookingAttendee,
+        booking_fields_responses: dict[str, Any] | Unset = UNSET,
+        event_type_id: int | Unset = UNSET,
+        event_type_slug: str | Unset = UNSET,
+        username: str | Unset = UNSET,
+        team_slug: str | Unset = UNSET,
+        organization_slug: str | Unset = UNSET,
+        guests: builtins.list[str] | Unset = UNSET,
+        meeting_url: str | Unset = UNSET,
+        location: Location | Unset = UNSET,
+        metadata: dict[str, Any] | Unset = UNSET,
+        length_in_minutes: int | Unset = UNSET,
+        routing: Routing | Unset = UNSET,
+        email_verification_code: str | Unset = UNSET,
+        instant: bool | Unset = UNSET,
+        recurrence_count: int | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> Booking: ...
+
+    async def create(
+        self,
+        body: CreateBookingInput_2024_08_13 | Mapping[str, Any] | None = None,
+        *,
+        start: datetime | Unset = UNSET,
+        attendee: CreateBookingAttendee | Unset = UNSET,
+        booking_fields_responses: dict[str, Any] | Unset = UNSET,
+        event_type_id: int | Unset = UNSET,
+        event_type_slug: str | Unset = UNSET,
+        username: str | Unset = UNSET,
+        team_slug: str | Unset = UNSET,
+        organization_slug: str | Unset = UNSET,
+        guests: builtins.list[str] | Unset = UNSET,
+        meeting_url: str | Unset = UNSET,
+        location: Location | Unset = UNSET,
+        metadata: dict[str, Any] | Unset = UNSET,
+        length_in_minutes: int | Unset = UNSET,
+        routing: Routing | Unset = UNSET,
+        email_verification_code: str | Unset = UNSET,
+        instant: bool | Unset = UNSET,
+        recurrence_count: int | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> Booking:
         """Create a booking.
 
         ``POST /v2/bookings`` · tier: everyone (every plan) · API version: ``2024-08-13``
@@ -71,8 +113,8 @@ class Bookings(Group):
 
         If it is an id of a recurring event type, then recurring booking is created.
 
-        Meaning that the request bodies are equal but the outcome depends on what kind of event
-        type it is with the goal of making it as seamless for developers as possible.
+        Meaning that the request bodies are equal but the outcome depends on what kind of
+        event type it is with the goal of making it as seamless for developers as possible.
 
         For team event types it is possible to create instant meeting. To do that just pass
         `"instant": true` to the request body.
@@ -82,35 +124,79 @@ class Bookings(Group):
 
         Finally, there are 2 ways to book an event type belonging to an individual user:
         …
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            start: The start time of the booking in ISO 8601 format in UTC timezone.
+            attendee: The attendee's details.
+            booking_fields_responses: Booking field responses consisting of an object with
+                booking field slug as keys and user response as values for custom booking
+                fields added by you.
+            event_type_id: The ID of the event type that is booked.
+            event_type_slug: The slug of the event type.
+            username: The username of the event owner.
+            team_slug: Team slug for team that owns event type for which slots are fetched.
+            organization_slug: The organization slug.
+            guests: An optional list of guest emails attending the event.
+            meeting_url: Deprecated - use 'location' instead.
+            location: One of the event type locations.
+            metadata: You can store any additional data you want here.
+            length_in_minutes: If it is an event type that has multiple possible lengths that
+                attendee can pick from, you can pass the desired booking length here.
+            routing: Routing information from routing forms that determined the booking
+                assignment.
+            email_verification_code: Email verification code required when event type has
+                email verification enabled.
+            instant: Flag indicating if the booking is an instant booking.
+            recurrence_count: The number of recurrences.
         """
-        response = await self._client._call(
-            _ops.BOOKINGS_CREATE,
+        _op = _ops.BOOKINGS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "start": start,
+                "attendee": attendee,
+                "bookingFieldsResponses": booking_fields_responses,
+                "eventTypeId": event_type_id,
+                "eventTypeSlug": event_type_slug,
+                "username": username,
+                "teamSlug": team_slug,
+                "organizationSlug": organization_slug,
+                "guests": guests,
+                "meetingUrl": meeting_url,
+                "location": location,
+                "metadata": metadata,
+                "lengthInMinutes": length_in_minutes,
+                "routing": routing,
+                "emailVerificationCode": email_verification_code,
+                "instant": instant,
+                "recurrenceCount": recurrence_count,
+            },
+            (
+                _bookings.CreateBookingInput_2024_08_13,
+                _bookings.CreateInstantBookingInput_2024_08_13,
+                _bookings.CreateRecurringBookingInput_2024_08_13,
+            ),
+            _bookings.decode_CreateBookingInput_2024_08_13_family,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: (
-            BookingOutput_2024_08_13
-            | builtins.list[RecurringBookingOutput_2024_08_13]
-            | CreateSeatedBookingOutput_2024_08_13
-            | builtins.list[CreateRecurringSeatedBookingOutput_2024_08_13]
-        ) = decode(
-            response,
-            BookingOutput_2024_08_13
-            | builtins.list[RecurringBookingOutput_2024_08_13]
-            | CreateSeatedBookingOutput_2024_08_13
-            | builtins.list[CreateRecurringSeatedBookingOutput_2024_08_13],
-            _ops.BOOKINGS_CREATE,
-        )
-        return result
+        return decode(_response, _op, _bookings.decode_BookingSeries)
 
     def list(
         self,
         *,
-        status: Sequence[Literal["upcoming", "recurring", "past", "cancelled", "unconfirmed"]]
+        status: builtins.list[Literal["upcoming", "recurring", "past", "cancelled", "unconfirmed"]]
         | None = None,
         attendee_email: str | None = None,
         attendee_name: str | None = None,
@@ -119,12 +205,12 @@ class Bookings(Group):
         event_type_id: str | None = None,
         teams_ids: str | None = None,
         team_id: str | None = None,
-        after_start: datetime | str | None = None,
-        before_end: datetime | str | None = None,
-        after_created_at: datetime | str | None = None,
-        before_created_at: datetime | str | None = None,
-        after_updated_at: datetime | str | None = None,
-        before_updated_at: datetime | str | None = None,
+        after_start: datetime | None = None,
+        before_end: datetime | None = None,
+        after_created_at: datetime | None = None,
+        before_created_at: datetime | None = None,
+        after_updated_at: datetime | None = None,
+        before_updated_at: datetime | None = None,
         sort_start: Literal["asc", "desc"] | None = None,
         sort_end: Literal["asc", "desc"] | None = None,
         sort_created: Literal["asc", "desc"] | None = None,
@@ -136,12 +222,7 @@ class Bookings(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> AsyncPaginator[
-        BookingOutput_2024_08_13
-        | RecurringBookingOutput_2024_08_13
-        | GetSeatedBookingOutput_2024_08_13
-        | GetRecurringSeatedBookingOutput_2024_08_13
-    ]:
+    ) -> AsyncPaginator[Booking]:
         """Get all bookings.
 
         ``GET /v2/bookings`` · tier: everyone (every plan) · API version: ``2024-08-13``
@@ -168,44 +249,42 @@ class Bookings(Group):
             sort_end: Sort results by their end time in ascending or descending order.
             sort_created: Sort results by their creation time (when booking was made) in
                 ascending or descending order.
-            sort_updated_at: Sort results by their updated time (for example when booking status
-                changes) in ascending or descending order.
+            sort_updated_at: Sort results by their updated time (for example when booking
+                status changes) in ascending or descending order.
             take: The number of items to return
             skip: The number of items to skip
         """
-        return AsyncPaginator[
-            BookingOutput_2024_08_13
-            | RecurringBookingOutput_2024_08_13
-            | GetSeatedBookingOutput_2024_08_13
-            | GetRecurringSeatedBookingOutput_2024_08_13
-        ](
+        _op = _ops.BOOKINGS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.BOOKINGS_LIST,
+            _op,
             (),
-            item_type=BookingOutput_2024_08_13
-            | RecurringBookingOutput_2024_08_13
-            | GetSeatedBookingOutput_2024_08_13
-            | GetRecurringSeatedBookingOutput_2024_08_13,
-            query={
-                "status": status,
-                "attendeeEmail": attendee_email,
-                "attendeeName": attendee_name,
-                "bookingUid": booking_uid,
-                "eventTypeIds": event_type_ids,
-                "eventTypeId": event_type_id,
-                "teamsIds": teams_ids,
-                "teamId": team_id,
-                "afterStart": after_start,
-                "beforeEnd": before_end,
-                "afterCreatedAt": after_created_at,
-                "beforeCreatedAt": before_created_at,
-                "afterUpdatedAt": after_updated_at,
-                "beforeUpdatedAt": before_updated_at,
-                "sortStart": sort_start,
-                "sortEnd": sort_end,
-                "sortCreated": sort_created,
-                "sortUpdatedAt": sort_updated_at,
-            },
+            _bookings.decode_Booking_family,
+            query=query_args(
+                _op,
+                {
+                    "status": status,
+                    "attendee_email": attendee_email,
+                    "attendee_name": attendee_name,
+                    "booking_uid": booking_uid,
+                    "event_type_ids": event_type_ids,
+                    "event_type_id": event_type_id,
+                    "teams_ids": teams_ids,
+                    "team_id": team_id,
+                    "after_start": after_start,
+                    "before_end": before_end,
+                    "after_created_at": after_created_at,
+                    "before_created_at": before_created_at,
+                    "after_updated_at": after_updated_at,
+                    "before_updated_at": before_updated_at,
+                    "sort_start": sort_start,
+                    "sort_end": sort_end,
+                    "sort_created": sort_created,
+                    "sort_updated_at": sort_updated_at,
+                    "take": take,
+                    "skip": skip,
+                },
+            ),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -223,14 +302,7 @@ class Bookings(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> (
-        BookingOutput_2024_08_13
-        | RecurringBookingOutput_2024_08_13
-        | builtins.list[RecurringBookingOutput_2024_08_13]
-        | GetSeatedBookingOutput_2024_08_13
-        | GetRecurringSeatedBookingOutput_2024_08_13
-        | builtins.list[GetRecurringSeatedBookingOutput_2024_08_13]
-    ):
+    ) -> Booking:
         """Get a booking.
 
         ``GET /v2/bookings/{bookingUid}`` · tier: everyone (every plan) · API version:
@@ -246,159 +318,200 @@ class Bookings(Group):
         recurrences (stored as recurringBookingUid on one of the individual recurrences).
 
         If you are fetching a seated booking for an event type with 'show attendees' disabled,
-        then to retrieve attendees in the response either set 'show attendees' to true on event
-        type level or
+        then to retrieve attendees in the response either set 'show attendees' to true on
+        event type level or
         you have to provide an authentication method of event type owner, host, team admin or
         owner or org admin or owner.
         """
-        response = await self._client._call(
-            _ops.BOOKINGS_GET,
-            (booking_uid,),
+        _op = _ops.BOOKINGS_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, booking_uid),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: (
-            BookingOutput_2024_08_13
-            | RecurringBookingOutput_2024_08_13
-            | builtins.list[RecurringBookingOutput_2024_08_13]
-            | GetSeatedBookingOutput_2024_08_13
-            | GetRecurringSeatedBookingOutput_2024_08_13
-            | builtins.list[GetRecurringSeatedBookingOutput_2024_08_13]
-        ) = decode(
-            response,
-            BookingOutput_2024_08_13
-            | RecurringBookingOutput_2024_08_13
-            | builtins.list[RecurringBookingOutput_2024_08_13]
-            | GetSeatedBookingOutput_2024_08_13
-            | GetRecurringSeatedBookingOutput_2024_08_13
-            | builtins.list[GetRecurringSeatedBookingOutput_2024_08_13],
-            _ops.BOOKINGS_GET,
-        )
-        return result
+        return decode(_response, _op, _bookings.decode_BookingSeries)
 
-    async def list_recordings(
+    def list_recordings(
         self,
         booking_uid: str,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[RecordingItem]:
+    ) -> AsyncPaginator[RecordingItem]:
         """Get all the recordings for the booking.
 
-        ``GET /v2/bookings/{bookingUid}/recordings`` · tier: everyone (every plan) · API version:
-        ``2024-08-13``
+        ``GET /v2/bookings/{bookingUid}/recordings`` · tier: everyone (every plan) · API
+        version: ``2024-08-13``
 
         Fetches all the recordings for the booking `:bookingUid`
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.BOOKINGS_LIST_RECORDINGS,
-            (booking_uid,),
+        _op = _ops.BOOKINGS_LIST_RECORDINGS
+        return AsyncPaginator(
+            self._client,
+            _op,
+            path_args(_op, booking_uid),
+            _bookings.decode_RecordingItem,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[RecordingItem] = decode(
-            response, builtins.list[RecordingItem], _ops.BOOKINGS_LIST_RECORDINGS
-        )
-        return result
 
-    async def list_transcripts(
+    def list_transcripts(
         self,
         booking_uid: str,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[str]:
+    ) -> AsyncPaginator[str]:
         """Get all the transcripts download links for the booking.
 
         ``GET /v2/bookings/{bookingUid}/transcripts`` · tier: everyone (every plan) · API
         version: ``2024-08-13``
 
         Fetches all the transcripts download links for the booking `:bookingUid`
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.BOOKINGS_LIST_TRANSCRIPTS,
-            (booking_uid,),
+        _op = _ops.BOOKINGS_LIST_TRANSCRIPTS
+        return AsyncPaginator(
+            self._client,
+            _op,
+            path_args(_op, booking_uid),
+            _str,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[str] = decode(
-            response, builtins.list[str], _ops.BOOKINGS_LIST_TRANSCRIPTS
-        )
-        return result
 
+    @overload
     async def reschedule(
         self,
         booking_uid: str,
-        body: RescheduleBookingInput_2024_08_13 | RescheduleSeatedBookingInput_2024_08_13,
+        body: RescheduleBookingBody | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> (
-        BookingOutput_2024_08_13
-        | RecurringBookingOutput_2024_08_13
-        | CreateSeatedBookingOutput_2024_08_13
-        | CreateRecurringSeatedBookingOutput_2024_08_13
-    ):
+    ) -> Booking: ...
+
+    @overload
+    async def reschedule(
+        self,
+        booking_uid: str,
+        *,
+        start: datetime,
+        rescheduled_by: str | Unset = UNSET,
+        email_verification_code: str | Unset = UNSET,
+        rescheduling_reason: str | Unset = UNSET,
+        seat_uid: str | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> Booking: ...
+
+    async def reschedule(
+        self,
+        booking_uid: str,
+        body: RescheduleBookingBody | Mapping[str, Any] | None = None,
+        *,
+        start: datetime | Unset = UNSET,
+        rescheduled_by: str | Unset = UNSET,
+        email_verification_code: str | Unset = UNSET,
+        rescheduling_reason: str | Unset = UNSET,
+        seat_uid: str | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        timeout: Timeout = None,
+        api_version: str | None = None,
+    ) -> Booking:
         """Reschedule a booking.
 
         ``POST /v2/bookings/{bookingUid}/reschedule`` · tier: everyone (every plan) · API
         version: ``2024-08-13``
 
         Reschedule a booking or seated booking
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            start: Start time in ISO 8601 format for the new booking
+            rescheduled_by: Email of the person who is rescheduling the booking - only needed
+                when rescheduling a booking that requires a confirmation.
+            email_verification_code: Email verification code required when event type has
+                email verification enabled.
+            rescheduling_reason: Reason for rescheduling the booking
+            seat_uid: Uid of the specific seat within booking.
         """
-        response = await self._client._call(
-            _ops.BOOKINGS_RESCHEDULE,
-            (booking_uid,),
-            body=body,
+        _op = _ops.BOOKINGS_RESCHEDULE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "start": start,
+                "rescheduledBy": rescheduled_by,
+                "emailVerificationCode": email_verification_code,
+                "reschedulingReason": rescheduling_reason,
+                "seatUid": seat_uid,
+            },
+            (
+                _bookings.RescheduleBookingInput_2024_08_13,
+                _bookings.RescheduleSeatedBookingInput_2024_08_13,
+            ),
+            _bookings.decode_RescheduleBookingBody_family,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, booking_uid),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: (
-            BookingOutput_2024_08_13
-            | RecurringBookingOutput_2024_08_13
-            | CreateSeatedBookingOutput_2024_08_13
-            | CreateRecurringSeatedBookingOutput_2024_08_13
-        ) = decode(
-            response,
-            BookingOutput_2024_08_13
-            | RecurringBookingOutput_2024_08_13
-            | CreateSeatedBookingOutput_2024_08_13
-            | CreateRecurringSeatedBookingOutput_2024_08_13,
-            _ops.BOOKINGS_RESCHEDULE,
-        )
-        return result
+        return decode(_response, _op, _bookings.decode_Booking_family)
 
     async def cancel(
         self,
         booking_uid: str,
-        body: CancelBookingInput_2024_08_13 | CancelSeatedBookingInput_2024_08_13,
+        body: CancelBookingInput_2024_08_13
+        | CancelSeatedBookingInput_2024_08_13
+        | Mapping[str, Any]
+        | None = None,
         *,
+        cancellation_reason: str | Unset = UNSET,
+        cancel_subsequent_bookings: bool | Unset = UNSET,
+        seat_uid: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> (
-        BookingOutput_2024_08_13
-        | RecurringBookingOutput_2024_08_13
-        | builtins.list[RecurringBookingOutput_2024_08_13]
-        | GetSeatedBookingOutput_2024_08_13
-        | GetRecurringSeatedBookingOutput_2024_08_13
-        | builtins.list[GetRecurringSeatedBookingOutput_2024_08_13]
-    ):
+    ) -> Booking:
         """Cancel a booking.
 
         ``POST /v2/bookings/{bookingUid}/cancel`` · tier: everyone (every plan) · API version:
@@ -408,69 +521,64 @@ class Bookings(Group):
         booking to cancel all recurrences.
 
         Cancelling seated bookings:
-            It is possible to cancel specific seat within a booking as an attendee or all of the
-            seats as the host.
+            It is possible to cancel specific seat within a booking as an attendee or all of
+            the seats as the host.
 
-        1. As an attendee - provide :bookingUid in the request URL `/bookings/:bookingUid/cancel`
-        and seatUid in the request body `{"seatUid": "123-123-123"}` . This will remove this
-        particular attendance from the booking.
+        1. As an attendee - provide :bookingUid in the request URL
+        `/bookings/:bookingUid/cancel` and seatUid in the request body `{"seatUid":
+        "123-123-123"}` . This will remove this particular attendance from the booking.
 
         2. As the host - host can cancel booking for all attendees aka for every seat. Provide
-        :bookingUid in the request URL `/bookings/:bookingUid/cancel` and cancellationReason in
-        the request body `{"cancellationReason": "Will travel"}` and `Authorization: Bearer
-        token` request header where token is event type owner (host) credential. This will cancel
-        the booking for all attendees.
+        :bookingUid in the request URL `/bookings/:bookingUid/cancel` and cancellationReason
+        in the request body `{"cancellationReason": "Will travel"}` and `Authorization: Bearer
+        token` request header where token is event type owner (host) credential. This will
+        cancel the booking for all attendees.
 
         Cancelling recurring seated bookings:
             For recurring seated bookings it is not possible to cancel all of them with 1 call
-            like with non-seated recurring bookings by providing recurring bookind uid - you have
-            to cancel each recurrence booking by its bookingUid + seatUid.
+            like with non-seated recurring bookings by providing recurring bookind uid - you
+            have to cancel each recurrence booking by its bookingUid + seatUid.
         …
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            cancel_subsequent_bookings: For recurring non-seated booking - if true, cancel
+                booking with the bookingUid of the individual recurrence and all recurrences
+                that come after it.
+            seat_uid: Uid of the specific seat within booking.
         """
-        response = await self._client._call(
-            _ops.BOOKINGS_CANCEL,
-            (booking_uid,),
-            body=body,
+        _op = _ops.BOOKINGS_CANCEL
+        _body = body_json(
+            _op,
+            body,
+            {
+                "cancellationReason": cancellation_reason,
+                "cancelSubsequentBookings": cancel_subsequent_bookings,
+                "seatUid": seat_uid,
+            },
+            (
+                _bookings.CancelBookingInput_2024_08_13,
+                _bookings.CancelSeatedBookingInput_2024_08_13,
+            ),
+            _union_CancelBookingInput_2024_08_13_or_CancelSeat_ed74c6,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, booking_uid),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: (
-            BookingOutput_2024_08_13
-            | RecurringBookingOutput_2024_08_13
-            | builtins.list[RecurringBookingOutput_2024_08_13]
-            | GetSeatedBookingOutput_2024_08_13
-            | GetRecurringSeatedBookingOutput_2024_08_13
-            | builtins.list[GetRecurringSeatedBookingOutput_2024_08_13]
-        ) = decode(
-            response,
-            BookingOutput_2024_08_13
-            | RecurringBookingOutput_2024_08_13
-            | builtins.list[RecurringBookingOutput_2024_08_13]
-            | GetSeatedBookingOutput_2024_08_13
-            | GetRecurringSeatedBookingOutput_2024_08_13
-            | builtins.list[GetRecurringSeatedBookingOutput_2024_08_13],
-            _ops.BOOKINGS_CANCEL,
-        )
-        return result
+        return decode(_response, _op, _bookings.decode_BookingSeries)
 
-    @overload
     async def mark_absent(
         self,
         booking_uid: str,
-        body: MarkAbsentBookingInput_2024_08_13,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> BookingOutput_2024_08_13 | RecurringBookingOutput_2024_08_13: ...
-
-    @overload
-    async def mark_absent(
-        self,
-        booking_uid: str,
+        body: MarkAbsentBookingInput_2024_08_13 | Mapping[str, Any] | None = None,
         *,
         host: bool | Unset = UNSET,
         attendees: builtins.list[MarkAbsentAttendee] | Unset = UNSET,
@@ -478,45 +586,38 @@ class Bookings(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> BookingOutput_2024_08_13 | RecurringBookingOutput_2024_08_13: ...
-
-    async def mark_absent(
-        self,
-        booking_uid: str,
-        body: MarkAbsentBookingInput_2024_08_13 | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
-    ) -> BookingOutput_2024_08_13 | RecurringBookingOutput_2024_08_13:
+    ) -> Booking:
         """Mark a booking absence.
 
         ``POST /v2/bookings/{bookingUid}/mark-absent`` · tier: everyone (every plan) · API
         version: ``2024-08-13``
 
         The provided authorization header refers to the owner of the booking.
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            host: Whether the host was absent
         """
-        if body is None:
-            body = MarkAbsentBookingInput_2024_08_13(**fields)
-        elif fields:
-            raise TypeError("mark_absent(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.BOOKINGS_MARK_ABSENT,
-            (booking_uid,),
-            body=body,
+        _op = _ops.BOOKINGS_MARK_ABSENT
+        _body = body_json(
+            _op,
+            body,
+            {"host": host, "attendees": attendees},
+            (_bookings.MarkAbsentBookingInput_2024_08_13,),
+            _bookings.decode_MarkAbsentBookingInput_2024_08_13,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, booking_uid),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: BookingOutput_2024_08_13 | RecurringBookingOutput_2024_08_13 = decode(
-            response,
-            BookingOutput_2024_08_13 | RecurringBookingOutput_2024_08_13,
-            _ops.BOOKINGS_MARK_ABSENT,
-        )
-        return result
+        return decode(_response, _op, _bookings.decode_Booking_family)
 
     async def reassign(
         self,
@@ -529,84 +630,67 @@ class Bookings(Group):
     ) -> dict[str, Any]:
         """Reassign a booking to auto-selected host.
 
-        ``POST /v2/bookings/{bookingUid}/reassign`` · tier: everyone (every plan) · API version:
-        ``2024-08-13``
+        ``POST /v2/bookings/{bookingUid}/reassign`` · tier: everyone (every plan) · API
+        version: ``2024-08-13``
 
         Currently only supports reassigning host for round robin bookings. The provided
         authorization header refers to the owner of the booking.
         """
-        response = await self._client._call(
-            _ops.BOOKINGS_REASSIGN,
-            (booking_uid,),
+        _op = _ops.BOOKINGS_REASSIGN
+        _response = await self._client._call(
+            _op,
+            path_args(_op, booking_uid),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(response, dict[str, Any], _ops.BOOKINGS_REASSIGN)
-        return result
+        return decode(_response, _op, object_or_empty)
 
-    @overload
     async def reassign_to_user(
         self,
         booking_uid: str,
         user_id: int,
-        body: ReassignToUserBookingInput_2024_08_13,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> dict[str, Any]: ...
-
-    @overload
-    async def reassign_to_user(
-        self,
-        booking_uid: str,
-        user_id: int,
+        body: ReassignToUserBookingInput_2024_08_13 | Mapping[str, Any] | None = None,
         *,
         reason: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> dict[str, Any]: ...
-
-    async def reassign_to_user(
-        self,
-        booking_uid: str,
-        user_id: int,
-        body: ReassignToUserBookingInput_2024_08_13 | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> dict[str, Any]:
         """Reassign a booking to a specific host.
 
-        ``POST /v2/bookings/{bookingUid}/reassign/{userId}`` · tier: everyone (every plan) · API
-        version: ``2024-08-13``
+        ``POST /v2/bookings/{bookingUid}/reassign/{userId}`` · tier: everyone (every plan) ·
+        API version: ``2024-08-13``
 
         Currently only supports reassigning host for round robin bookings. The provided
         authorization header refers to the owner of the booking.
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            reason: Reason for reassigning the booking
         """
-        if body is None:
-            body = ReassignToUserBookingInput_2024_08_13(**fields)
-        elif fields:
-            raise TypeError("reassign_to_user(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.BOOKINGS_REASSIGN_TO_USER,
-            (booking_uid, user_id),
-            body=body,
+        _op = _ops.BOOKINGS_REASSIGN_TO_USER
+        _body = body_json(
+            _op,
+            body,
+            {"reason": reason},
+            (_bookings.ReassignToUserBookingInput_2024_08_13,),
+            _bookings.decode_ReassignToUserBookingInput_2024_08_13,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, booking_uid, user_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(response, dict[str, Any], _ops.BOOKINGS_REASSIGN_TO_USER)
-        return result
+        return decode(_response, _op, object_or_empty)
 
     async def confirm(
         self,
@@ -616,152 +700,78 @@ class Bookings(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> (
-        BookingOutput_2024_08_13
-        | RecurringBookingOutput_2024_08_13
-        | builtins.list[RecurringBookingOutput_2024_08_13]
-        | GetSeatedBookingOutput_2024_08_13
-        | GetRecurringSeatedBookingOutput_2024_08_13
-        | builtins.list[GetRecurringSeatedBookingOutput_2024_08_13]
-    ):
+    ) -> Booking:
         """Confirm a booking.
 
-        ``POST /v2/bookings/{bookingUid}/confirm`` · tier: everyone (every plan) · API version:
-        ``2024-08-13``
+        ``POST /v2/bookings/{bookingUid}/confirm`` · tier: everyone (every plan) · API
+        version: ``2024-08-13``
 
         The provided authorization header refers to the owner of the booking.
         """
-        response = await self._client._call(
-            _ops.BOOKINGS_CONFIRM,
-            (booking_uid,),
+        _op = _ops.BOOKINGS_CONFIRM
+        _response = await self._client._call(
+            _op,
+            path_args(_op, booking_uid),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: (
-            BookingOutput_2024_08_13
-            | RecurringBookingOutput_2024_08_13
-            | builtins.list[RecurringBookingOutput_2024_08_13]
-            | GetSeatedBookingOutput_2024_08_13
-            | GetRecurringSeatedBookingOutput_2024_08_13
-            | builtins.list[GetRecurringSeatedBookingOutput_2024_08_13]
-        ) = decode(
-            response,
-            BookingOutput_2024_08_13
-            | RecurringBookingOutput_2024_08_13
-            | builtins.list[RecurringBookingOutput_2024_08_13]
-            | GetSeatedBookingOutput_2024_08_13
-            | GetRecurringSeatedBookingOutput_2024_08_13
-            | builtins.list[GetRecurringSeatedBookingOutput_2024_08_13],
-            _ops.BOOKINGS_CONFIRM,
-        )
-        return result
+        return decode(_response, _op, _bookings.decode_BookingSeries)
 
-    @overload
     async def decline(
         self,
         booking_uid: str,
-        body: DeclineBookingInput_2024_08_13,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> (
-        BookingOutput_2024_08_13
-        | RecurringBookingOutput_2024_08_13
-        | builtins.list[RecurringBookingOutput_2024_08_13]
-        | GetSeatedBookingOutput_2024_08_13
-        | GetRecurringSeatedBookingOutput_2024_08_13
-        | builtins.list[GetRecurringSeatedBookingOutput_2024_08_13]
-    ): ...
-
-    @overload
-    async def decline(
-        self,
-        booking_uid: str,
+        body: ReassignToUserBookingInput_2024_08_13 | Mapping[str, Any] | None = None,
         *,
         reason: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> (
-        BookingOutput_2024_08_13
-        | RecurringBookingOutput_2024_08_13
-        | builtins.list[RecurringBookingOutput_2024_08_13]
-        | GetSeatedBookingOutput_2024_08_13
-        | GetRecurringSeatedBookingOutput_2024_08_13
-        | builtins.list[GetRecurringSeatedBookingOutput_2024_08_13]
-    ): ...
-
-    async def decline(
-        self,
-        booking_uid: str,
-        body: DeclineBookingInput_2024_08_13 | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
-    ) -> (
-        BookingOutput_2024_08_13
-        | RecurringBookingOutput_2024_08_13
-        | builtins.list[RecurringBookingOutput_2024_08_13]
-        | GetSeatedBookingOutput_2024_08_13
-        | GetRecurringSeatedBookingOutput_2024_08_13
-        | builtins.list[GetRecurringSeatedBookingOutput_2024_08_13]
-    ):
+    ) -> Booking:
         """Decline a booking.
 
-        ``POST /v2/bookings/{bookingUid}/decline`` · tier: everyone (every plan) · API version:
-        ``2024-08-13``
+        ``POST /v2/bookings/{bookingUid}/decline`` · tier: everyone (every plan) · API
+        version: ``2024-08-13``
 
         The provided authorization header refers to the owner of the booking.
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            reason: Reason for reassigning the booking
         """
-        if body is None:
-            body = DeclineBookingInput_2024_08_13(**fields)
-        elif fields:
-            raise TypeError("decline(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.BOOKINGS_DECLINE,
-            (booking_uid,),
-            body=body,
+        _op = _ops.BOOKINGS_DECLINE
+        _body = body_json(
+            _op,
+            body,
+            {"reason": reason},
+            (_bookings.ReassignToUserBookingInput_2024_08_13,),
+            _bookings.decode_ReassignToUserBookingInput_2024_08_13,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, booking_uid),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: (
-            BookingOutput_2024_08_13
-            | RecurringBookingOutput_2024_08_13
-            | builtins.list[RecurringBookingOutput_2024_08_13]
-            | GetSeatedBookingOutput_2024_08_13
-            | GetRecurringSeatedBookingOutput_2024_08_13
-            | builtins.list[GetRecurringSeatedBookingOutput_2024_08_13]
-        ) = decode(
-            response,
-            BookingOutput_2024_08_13
-            | RecurringBookingOutput_2024_08_13
-            | builtins.list[RecurringBookingOutput_2024_08_13]
-            | GetSeatedBookingOutput_2024_08_13
-            | GetRecurringSeatedBookingOutput_2024_08_13
-            | builtins.list[GetRecurringSeatedBookingOutput_2024_08_13],
-            _ops.BOOKINGS_DECLINE,
-        )
-        return result
+        return decode(_response, _op, _bookings.decode_BookingSeries)
 
-    async def get_calendar_links(
+    def get_calendar_links(
         self,
         booking_uid: str,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[CalendarLink]:
+    ) -> AsyncPaginator[CalendarLink]:
         """Get 'Add to Calendar' links for a booking.
 
         ``GET /v2/bookings/{bookingUid}/calendar-links`` · tier: everyone (every plan) · API
@@ -770,21 +780,27 @@ class Bookings(Group):
         Retrieve calendar links for a booking that can be used to add the event to various
         calendar services. Returns links for Google Calendar, Microsoft Office, Microsoft
         Outlook, and a downloadable ICS file.
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.BOOKINGS_GET_CALENDAR_LINKS,
-            (booking_uid,),
+        _op = _ops.BOOKINGS_GET_CALENDAR_LINKS
+        return AsyncPaginator(
+            self._client,
+            _op,
+            path_args(_op, booking_uid),
+            _bookings.decode_CalendarLink,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[CalendarLink] = decode(
-            response, builtins.list[CalendarLink], _ops.BOOKINGS_GET_CALENDAR_LINKS
-        )
-        return result
 
-    async def list_references(
+    def list_references(
         self,
         booking_uid: str,
         *,
@@ -797,29 +813,66 @@ class Bookings(Group):
             "zoom_video",
         ]
         | None = None,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[BookingReference]:
+    ) -> AsyncPaginator[BookingReference]:
         """Get booking references.
 
-        ``GET /v2/bookings/{bookingUid}/references`` · tier: everyone (every plan) · API version:
-        ``2024-08-13``
+        ``GET /v2/bookings/{bookingUid}/references`` · tier: everyone (every plan) · API
+        version: ``2024-08-13``
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
 
         Args:
             type_: Filter booking references by type
         """
-        response = await self._client._call(
-            _ops.BOOKINGS_LIST_REFERENCES,
-            (booking_uid,),
-            query={"type": type_},
+        _op = _ops.BOOKINGS_LIST_REFERENCES
+        return AsyncPaginator(
+            self._client,
+            _op,
+            path_args(_op, booking_uid),
+            _bookings.decode_BookingReference,
+            query=query_args(_op, {"type_": type_}),
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[BookingReference] = decode(
-            response, builtins.list[BookingReference], _ops.BOOKINGS_LIST_REFERENCES
-        )
-        return result
+
+
+def _str(v: Any) -> str:
+    result: str = as_str(v)
+    return result
+
+
+def _union_CancelBookingInput_2024_08_13_or_CancelSeat_ed74c6(
+    v: Any,
+) -> CancelBookingInput_2024_08_13 | CancelSeatedBookingInput_2024_08_13:
+    result: CancelBookingInput_2024_08_13 | CancelSeatedBookingInput_2024_08_13
+    if type(v) is dict and "seatUid" in v:
+        try:
+            return _bookings.decode_CancelSeatedBookingInput_2024_08_13(v)
+        except Mismatch:
+            result = first_fit(
+                v,
+                (
+                    _bookings.decode_CancelSeatedBookingInput_2024_08_13,
+                    _bookings.decode_CancelBookingInput_2024_08_13,
+                ),
+            )
+            return result
+    result = first_fit(
+        v,
+        (
+            _bookings.decode_CancelSeatedBookingInput_2024_08_13,
+            _bookings.decode_CancelBookingInput_2024_08_13,
+        ),
+    )
+    return result

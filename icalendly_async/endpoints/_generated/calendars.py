@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
+from datetime import date
 from typing import Any, Literal, overload
 
+from ...models._base import UNSET, Unset
+from ...models._decode import object_or_empty
+from ...models._generated import calendars as _calendars
 from ...models._generated.calendars import (
     BusyTimesOutput,
     ConnectedCalendarsData,
@@ -14,10 +18,9 @@ from ...models._generated.calendars import (
     CreateIcsFeedInputDto,
     CreateIcsFeedOutput,
     DeleteCalendarCredentialsInputBodyDto,
-    DeletedCalendarCredentialsOutputDto,
 )
-from ...models.converter import UNSET, Unset
-from .._base import Group, Timeout, decode, renamed
+from ...pagination import AsyncPaginator
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
@@ -30,7 +33,7 @@ class Calendars(Group):
     @overload
     async def save_ics_feed(
         self,
-        body: CreateIcsFeedInputDto,
+        body: CreateIcsFeedInputDto | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -52,35 +55,44 @@ class Calendars(Group):
 
     async def save_ics_feed(
         self,
-        body: CreateIcsFeedInputDto | None = None,
+        body: CreateIcsFeedInputDto | Mapping[str, Any] | None = None,
         *,
+        urls: builtins.list[str] | Unset = UNSET,
+        read_only: bool | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> CreateIcsFeedOutput:
         """Save an ICS feed.
 
         ``POST /v2/calendars/ics-feed/save`` · tier: everyone (every plan) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            urls: An array of ICS URLs
+            read_only: Whether to allowing writing to the calendar or not
         """
-        if body is None:
-            body = CreateIcsFeedInputDto(**fields)
-        elif fields:
-            raise TypeError("save_ics_feed(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.CALENDARS_SAVE_ICS_FEED,
+        _op = _ops.CALENDARS_SAVE_ICS_FEED
+        _body = body_json(
+            _op,
+            body,
+            {"urls": urls, "readOnly": read_only},
+            (_calendars.CreateIcsFeedInputDto,),
+            _calendars.decode_CreateIcsFeedInputDto,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: CreateIcsFeedOutput = decode(
-            response, CreateIcsFeedOutput, _ops.CALENDARS_SAVE_ICS_FEED
-        )
-        return result
+        return decode(_response, _op, _calendars.decode_CreateIcsFeedOutput)
 
     async def check_ics_feed(
         self,
@@ -94,30 +106,31 @@ class Calendars(Group):
 
         ``GET /v2/calendars/ics-feed/check`` · tier: everyone (every plan) · API version: none
         """
-        response = await self._client._call(
-            _ops.CALENDARS_CHECK_ICS_FEED,
+        _op = _ops.CALENDARS_CHECK_ICS_FEED
+        _response = await self._client._call(
+            _op,
             (),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(response, dict[str, Any], _ops.CALENDARS_CHECK_ICS_FEED)
-        return result
+        return decode(_response, _op, object_or_empty)
 
-    async def get_busy_times(
+    def get_busy_times(
         self,
         *,
         logged_in_users_tz: str,
         credential_id: int,
         external_id: str,
-        date_from: str | None = None,
-        date_to: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[BusyTimesOutput]:
+    ) -> AsyncPaginator[BusyTimesOutput]:
         """Get busy times.
 
         ``GET /v2/calendars/busy-times`` · tier: everyone (every plan) · API version: none
@@ -125,30 +138,38 @@ class Calendars(Group):
         Get busy times from a calendar. Example request URL is
         `https://api.cal.com/v2/calendars/busy-times?loggedInUsersTz=Europe%2FMadrid&dateFrom=2024-12-18&dateTo=2024-12-18&calendarsToLoad[0][credentialId]=135&calendarsToLoad[0][externalId]=skrauciz%40gmail.com`
 
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
+
         Args:
             logged_in_users_tz: The timezone of the logged in user represented as a string
             date_from: The starting date for the busy times query
             date_to: The ending date for the busy times query
         """
-        response = await self._client._call(
-            _ops.CALENDARS_GET_BUSY_TIMES,
+        _op = _ops.CALENDARS_GET_BUSY_TIMES
+        return AsyncPaginator(
+            self._client,
+            _op,
             (),
-            query={
-                "loggedInUsersTz": logged_in_users_tz,
-                "credentialId": credential_id,
-                "externalId": external_id,
-                "dateFrom": date_from,
-                "dateTo": date_to,
-            },
+            _calendars.decode_BusyTimesOutput,
+            query=query_args(
+                _op,
+                {
+                    "logged_in_users_tz": logged_in_users_tz,
+                    "credential_id": credential_id,
+                    "external_id": external_id,
+                    "date_from": date_from,
+                    "date_to": date_to,
+                },
+            ),
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[BusyTimesOutput] = decode(
-            response, builtins.list[BusyTimesOutput], _ops.CALENDARS_GET_BUSY_TIMES
-        )
-        return result
 
     async def list(
         self,
@@ -162,18 +183,16 @@ class Calendars(Group):
 
         ``GET /v2/calendars`` · tier: everyone (every plan) · API version: none
         """
-        response = await self._client._call(
-            _ops.CALENDARS_LIST,
+        _op = _ops.CALENDARS_LIST
+        _response = await self._client._call(
+            _op,
             (),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ConnectedCalendarsData = decode(
-            response, ConnectedCalendarsData, _ops.CALENDARS_LIST
-        )
-        return result
+        return decode(_response, _op, _calendars.decode_ConnectedCalendarsData)
 
     async def get_connect_url(
         self,
@@ -194,17 +213,17 @@ class Calendars(Group):
         Args:
             redir: Redirect URL after successful calendar authorization.
         """
-        response = await self._client._call(
-            _ops.CALENDARS_GET_CONNECT_URL,
-            (calendar,),
-            query={"isDryRun": is_dry_run, "redir": redir},
+        _op = _ops.CALENDARS_GET_CONNECT_URL
+        _response = await self._client._call(
+            _op,
+            path_args(_op, calendar),
+            query=query_args(_op, {"is_dry_run": is_dry_run, "redir": redir}),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(response, dict[str, Any], _ops.CALENDARS_GET_CONNECT_URL)
-        return result
+        return decode(_response, _op, object_or_empty)
 
     async def save_oauth_credentials(
         self,
@@ -219,24 +238,26 @@ class Calendars(Group):
     ) -> Any:
         """Save Google or Outlook calendar credentials.
 
-        ``GET /v2/calendars/{calendar}/save`` · tier: everyone (every plan) · API version: none
+        ``GET /v2/calendars/{calendar}/save`` · tier: everyone (every plan) · API version:
+        none
         """
-        response = await self._client._call(
-            _ops.CALENDARS_SAVE_OAUTH_CREDENTIALS,
-            (calendar,),
-            query={"state": state, "code": code},
+        _op = _ops.CALENDARS_SAVE_OAUTH_CREDENTIALS
+        _response = await self._client._call(
+            _op,
+            path_args(_op, calendar),
+            query=query_args(_op, {"state": state, "code": code}),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(response, Any, _ops.CALENDARS_SAVE_OAUTH_CREDENTIALS)
+        return decode(_response, _op, None)
 
     @overload
     async def save_credentials(
         self,
         calendar: Literal["apple"],
-        body: CreateCalendarCredentialsInput,
+        body: CreateCalendarCredentialsInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -260,33 +281,41 @@ class Calendars(Group):
     async def save_credentials(
         self,
         calendar: Literal["apple"],
-        body: CreateCalendarCredentialsInput | None = None,
+        body: CreateCalendarCredentialsInput | Mapping[str, Any] | None = None,
         *,
+        username: str | Unset = UNSET,
+        password: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> Any:
         """Save Apple calendar credentials.
 
         ``POST /v2/calendars/{calendar}/credentials`` · tier: everyone (every plan) · API
         version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
         """
-        if body is None:
-            body = CreateCalendarCredentialsInput(**fields)
-        elif fields:
-            raise TypeError("save_credentials(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.CALENDARS_SAVE_CREDENTIALS,
-            (calendar,),
-            body=body,
+        _op = _ops.CALENDARS_SAVE_CREDENTIALS
+        _body = body_json(
+            _op,
+            body,
+            {"username": username, "password": password},
+            (_calendars.CreateCalendarCredentialsInput,),
+            _calendars.decode_CreateCalendarCredentialsInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, calendar),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(response, Any, _ops.CALENDARS_SAVE_CREDENTIALS)
+        return decode(_response, _op, None)
 
     async def check(
         self,
@@ -299,30 +328,31 @@ class Calendars(Group):
     ) -> dict[str, Any]:
         """Check a calendar connection.
 
-        ``GET /v2/calendars/{calendar}/check`` · tier: everyone (every plan) · API version: none
+        ``GET /v2/calendars/{calendar}/check`` · tier: everyone (every plan) · API version:
+        none
         """
-        response = await self._client._call(
-            _ops.CALENDARS_CHECK,
-            (calendar,),
+        _op = _ops.CALENDARS_CHECK
+        _response = await self._client._call(
+            _op,
+            path_args(_op, calendar),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(response, dict[str, Any], _ops.CALENDARS_CHECK)
-        return result
+        return decode(_response, _op, object_or_empty)
 
     @overload
     async def disconnect(
         self,
         calendar: Literal["apple", "google", "office365"],
-        body: DeleteCalendarCredentialsInputBodyDto,
+        body: DeleteCalendarCredentialsInputBodyDto | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> DeletedCalendarCredentialsOutputDto: ...
+    ) -> CreateIcsFeedOutput: ...
 
     @overload
     async def disconnect(
@@ -334,38 +364,46 @@ class Calendars(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> DeletedCalendarCredentialsOutputDto: ...
+    ) -> CreateIcsFeedOutput: ...
 
     async def disconnect(
         self,
         calendar: Literal["apple", "google", "office365"],
-        body: DeleteCalendarCredentialsInputBodyDto | None = None,
+        body: DeleteCalendarCredentialsInputBodyDto | Mapping[str, Any] | None = None,
         *,
+        id_: int | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
-    ) -> DeletedCalendarCredentialsOutputDto:
+    ) -> CreateIcsFeedOutput:
         """Disconnect a calendar.
 
-        ``POST /v2/calendars/{calendar}/disconnect`` · tier: everyone (every plan) · API version:
-        none
+        ``POST /v2/calendars/{calendar}/disconnect`` · tier: everyone (every plan) · API
+        version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            id_: Credential ID of the calendar to delete, as returned by the /calendars
+                endpoint
         """
-        if body is None:
-            body = DeleteCalendarCredentialsInputBodyDto(**renamed(fields, {"id_": "id"}))
-        elif fields:
-            raise TypeError("disconnect(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.CALENDARS_DISCONNECT,
-            (calendar,),
-            body=body,
+        _op = _ops.CALENDARS_DISCONNECT
+        _body = body_json(
+            _op,
+            body,
+            {"id": id_},
+            (_calendars.DeleteCalendarCredentialsInputBodyDto,),
+            _calendars.decode_DeleteCalendarCredentialsInputBodyDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, calendar),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: DeletedCalendarCredentialsOutputDto = decode(
-            response, DeletedCalendarCredentialsOutputDto, _ops.CALENDARS_DISCONNECT
-        )
-        return result
+        return decode(_response, _op, _calendars.decode_CreateIcsFeedOutput)

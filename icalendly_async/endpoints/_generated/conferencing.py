@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from ...models._generated._common import ConferencingAppsOutputDto, DefaultConferencingAppsOutputDto
-from .._base import Group, Timeout, decode, record
+from ...models._generated import conferencing as _conferencing
+from ...models._generated.conferencing import (
+    ConferencingAppsOutputDto,
+    DefaultConferencingAppsOutputDto,
+)
+from ...pagination import AsyncPaginator
+from .._base import Group, Timeout, decode, path_args, query_args, record
 from . import _operations as _ops
 
 
@@ -29,23 +33,22 @@ class Conferencing(Group):
     ) -> ConferencingAppsOutputDto:
         """Connect your conferencing application.
 
-        ``POST /v2/conferencing/{app}/connect`` · tier: everyone (every plan) · API version: none
+        ``POST /v2/conferencing/{app}/connect`` · tier: everyone (every plan) · API version:
+        none
 
         Args:
             app: Conferencing application type
         """
-        response = await self._client._call(
-            _ops.CONFERENCING_CONNECT,
-            (app,),
+        _op = _ops.CONFERENCING_CONNECT
+        _response = await self._client._call(
+            _op,
+            path_args(_op, app),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ConferencingAppsOutputDto = decode(
-            response, ConferencingAppsOutputDto, _ops.CONFERENCING_CONNECT
-        )
-        return result
+        return decode(_response, _op, _conferencing.decode_ConferencingAppsOutputDto)
 
     async def get_oauth_url(
         self,
@@ -66,16 +69,19 @@ class Conferencing(Group):
         Args:
             app: Conferencing application type
         """
-        response = await self._client._call(
-            _ops.CONFERENCING_GET_OAUTH_URL,
-            (app,),
-            query={"returnTo": return_to, "onErrorReturnTo": on_error_return_to},
+        _op = _ops.CONFERENCING_GET_OAUTH_URL
+        _response = await self._client._call(
+            _op,
+            path_args(_op, app),
+            query=query_args(
+                _op, {"return_to": return_to, "on_error_return_to": on_error_return_to}
+            ),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)
 
     async def save_oauth_credentials(
         self,
@@ -96,41 +102,49 @@ class Conferencing(Group):
         Args:
             app: Conferencing application type
         """
-        response = await self._client._call(
-            _ops.CONFERENCING_SAVE_OAUTH_CREDENTIALS,
-            (app,),
-            query={"state": state, "code": code},
+        _op = _ops.CONFERENCING_SAVE_OAUTH_CREDENTIALS
+        _response = await self._client._call(
+            _op,
+            path_args(_op, app),
+            query=query_args(_op, {"state": state, "code": code}),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(response, Any, _ops.CONFERENCING_SAVE_OAUTH_CREDENTIALS)
+        return decode(_response, _op, None)
 
-    async def list(
+    def list(
         self,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[ConferencingAppsOutputDto]:
+    ) -> AsyncPaginator[ConferencingAppsOutputDto]:
         """List your conferencing applications.
 
         ``GET /v2/conferencing`` · tier: everyone (every plan) · API version: none
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.CONFERENCING_LIST,
+        _op = _ops.CONFERENCING_LIST
+        return AsyncPaginator(
+            self._client,
+            _op,
             (),
+            _conferencing.decode_ConferencingAppsOutputDto,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[ConferencingAppsOutputDto] = decode(
-            response, builtins.list[ConferencingAppsOutputDto], _ops.CONFERENCING_LIST
-        )
-        return result
 
     async def set_default(
         self,
@@ -143,20 +157,22 @@ class Conferencing(Group):
     ) -> None:
         """Set your default conferencing application.
 
-        ``POST /v2/conferencing/{app}/default`` · tier: everyone (every plan) · API version: none
+        ``POST /v2/conferencing/{app}/default`` · tier: everyone (every plan) · API version:
+        none
 
         Args:
             app: Conferencing application type
         """
-        response = await self._client._call(
-            _ops.CONFERENCING_SET_DEFAULT,
-            (app,),
+        _op = _ops.CONFERENCING_SET_DEFAULT
+        _response = await self._client._call(
+            _op,
+            path_args(_op, app),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)
 
     async def get_default(
         self,
@@ -170,18 +186,16 @@ class Conferencing(Group):
 
         ``GET /v2/conferencing/default`` · tier: everyone (every plan) · API version: none
         """
-        response = await self._client._call(
-            _ops.CONFERENCING_GET_DEFAULT,
+        _op = _ops.CONFERENCING_GET_DEFAULT
+        _response = await self._client._call(
+            _op,
             (),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: DefaultConferencingAppsOutputDto = decode(
-            response, DefaultConferencingAppsOutputDto, _ops.CONFERENCING_GET_DEFAULT
-        )
-        return result
+        return decode(_response, _op, _conferencing.decode_DefaultConferencingAppsOutputDto)
 
     async def disconnect(
         self,
@@ -194,18 +208,19 @@ class Conferencing(Group):
     ) -> None:
         """Disconnect your conferencing application.
 
-        ``DELETE /v2/conferencing/{app}/disconnect`` · tier: everyone (every plan) · API version:
-        none
+        ``DELETE /v2/conferencing/{app}/disconnect`` · tier: everyone (every plan) · API
+        version: none
 
         Args:
             app: Conferencing application type
         """
-        response = await self._client._call(
-            _ops.CONFERENCING_DISCONNECT,
-            (app,),
+        _op = _ops.CONFERENCING_DISCONNECT
+        _response = await self._client._call(
+            _op,
+            path_args(_op, app),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)

@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated._enums import CalendarIntegration
+from ...models._base import UNSET, Unset
+from ...models._generated import destination_calendars as _destination_calendars
 from ...models._generated.destination_calendars import (
+    CalendarIntegration,
     DestinationCalendarsInputBodyDto,
     DestinationCalendarsOutputDto,
 )
-from ...models.converter import UNSET, Unset
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode
 from . import _operations as _ops
 
 
@@ -25,7 +26,7 @@ class DestinationCalendars(Group):
     @overload
     async def update(
         self,
-        body: DestinationCalendarsInputBodyDto,
+        body: DestinationCalendarsInputBodyDto | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -48,32 +49,48 @@ class DestinationCalendars(Group):
 
     async def update(
         self,
-        body: DestinationCalendarsInputBodyDto | None = None,
+        body: DestinationCalendarsInputBodyDto | Mapping[str, Any] | None = None,
         *,
+        integration: CalendarIntegration | Unset = UNSET,
+        external_id: str | Unset = UNSET,
+        delegation_credential_id: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> DestinationCalendarsOutputDto:
         """Update destination calendars.
 
         ``PUT /v2/destination-calendars`` · tier: everyone (every plan) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            integration: The calendar service you want to integrate, as returned by the
+                /calendars endpoint
+            external_id: Unique identifier used to represent the specific calendar, as
+                returned by the /calendars endpoint
         """
-        if body is None:
-            body = DestinationCalendarsInputBodyDto(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.DESTINATION_CALENDARS_UPDATE,
+        _op = _ops.DESTINATION_CALENDARS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "integration": integration,
+                "externalId": external_id,
+                "delegationCredentialId": delegation_credential_id,
+            },
+            (_destination_calendars.DestinationCalendarsInputBodyDto,),
+            _destination_calendars.decode_DestinationCalendarsInputBodyDto,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: DestinationCalendarsOutputDto = decode(
-            response, DestinationCalendarsOutputDto, _ops.DESTINATION_CALENDARS_UPDATE
-        )
-        return result
+        return decode(_response, _op, _destination_calendars.decode_DestinationCalendarsOutputDto)

@@ -8,55 +8,31 @@ import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, overload
 
-from ...models._generated._common import (
-    AddressFieldInput_2024_06_14,
+from ...models._base import UNSET, Unset
+from ...models._generated import event_types as _event_types
+from ...models._generated.event_types import (
     BaseBookingLimitsCount_2024_06_14,
     BaseBookingLimitsDuration_2024_06_14,
     BaseConfirmationPolicy_2024_06_14,
     BookerLayouts_2024_06_14,
-    BooleanFieldInput_2024_06_14,
+    BookingFieldInput,
     BusinessDaysWindow_2024_06_14,
     CalendarDaysWindow_2024_06_14,
     CalVideoSettings,
-    CheckboxGroupFieldInput_2024_06_14,
-    DestinationCalendar_2024_06_14,
-    Disabled_2024_06_14,
-    EmailDefaultFieldInput_2024_06_14,
-    EventTypeColor_2024_06_14,
-    GuestsDefaultFieldInput_2024_06_14,
-    InputAddressLocation_2024_06_14,
-    InputAttendeeAddressLocation_2024_06_14,
-    InputAttendeeDefinedLocation_2024_06_14,
-    InputAttendeePhoneLocation_2024_06_14,
-    InputIntegrationLocation_2024_06_14,
-    InputLinkLocation_2024_06_14,
-    InputPhoneLocation_2024_06_14,
-    LocationDefaultFieldInput_2024_06_14,
-    MultiEmailFieldInput_2024_06_14,
-    MultiSelectFieldInput_2024_06_14,
-    NameDefaultFieldInput_2024_06_14,
-    NotesDefaultFieldInput_2024_06_14,
-    NumberFieldInput_2024_06_14,
-    PhoneFieldInput_2024_06_14,
-    RadioGroupFieldInput_2024_06_14,
-    RangeWindow_2024_06_14,
-    Recurrence_2024_06_14,
-    RescheduleReasonDefaultFieldInput_2024_06_14,
-    Seats_2024_06_14,
-    SelectFieldInput_2024_06_14,
-    TextAreaFieldInput_2024_06_14,
-    TextFieldInput_2024_06_14,
-    TitleDefaultFieldInput_2024_06_14,
-    UrlFieldInput_2024_06_14,
-)
-from ...models._generated.event_types import (
     CreateEventTypeInput_2024_06_14,
     DeleteData_2024_06_14,
+    DestinationCalendar_2024_06_14,
+    Disabled_2024_06_14,
+    EventTypeColor_2024_06_14,
     EventTypeOutput_2024_06_14,
+    Location,
+    RangeWindow_2024_06_14,
+    Recurrence_2024_06_14,
+    Seats_2024_06_14,
     UpdateEventTypeInput_2024_06_14,
 )
-from ...models.converter import UNSET, Unset
-from .._base import Group, Timeout, decode
+from ...pagination import AsyncPaginator
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 if TYPE_CHECKING:
@@ -87,7 +63,7 @@ class EventTypes(Group):
     @overload
     async def create(
         self,
-        body: CreateEventTypeInput_2024_06_14,
+        body: CreateEventTypeInput_2024_06_14 | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -104,28 +80,7 @@ class EventTypes(Group):
         slug: str,
         length_in_minutes_options: builtins.list[float] | Unset = UNSET,
         description: str | Unset = UNSET,
-        booking_fields: builtins.list[
-            NameDefaultFieldInput_2024_06_14
-            | EmailDefaultFieldInput_2024_06_14
-            | TitleDefaultFieldInput_2024_06_14
-            | LocationDefaultFieldInput_2024_06_14
-            | NotesDefaultFieldInput_2024_06_14
-            | GuestsDefaultFieldInput_2024_06_14
-            | RescheduleReasonDefaultFieldInput_2024_06_14
-            | PhoneFieldInput_2024_06_14
-            | AddressFieldInput_2024_06_14
-            | TextFieldInput_2024_06_14
-            | NumberFieldInput_2024_06_14
-            | TextAreaFieldInput_2024_06_14
-            | SelectFieldInput_2024_06_14
-            | MultiSelectFieldInput_2024_06_14
-            | MultiEmailFieldInput_2024_06_14
-            | CheckboxGroupFieldInput_2024_06_14
-            | RadioGroupFieldInput_2024_06_14
-            | BooleanFieldInput_2024_06_14
-            | UrlFieldInput_2024_06_14
-        ]
-        | Unset = UNSET,
+        booking_fields: builtins.list[BookingFieldInput] | Unset = UNSET,
         disable_guests: bool | Unset = UNSET,
         slot_interval: float | Unset = UNSET,
         minimum_booking_notice: float | Unset = UNSET,
@@ -164,16 +119,7 @@ class EventTypes(Group):
         cal_video_settings: CalVideoSettings | Unset = UNSET,
         hidden: bool | Unset = UNSET,
         booking_requires_authentication: bool | Unset = UNSET,
-        locations: builtins.list[
-            InputAddressLocation_2024_06_14
-            | InputLinkLocation_2024_06_14
-            | InputIntegrationLocation_2024_06_14
-            | InputPhoneLocation_2024_06_14
-            | InputAttendeeAddressLocation_2024_06_14
-            | InputAttendeePhoneLocation_2024_06_14
-            | InputAttendeeDefinedLocation_2024_06_14
-        ]
-        | Unset = UNSET,
+        locations: builtins.list[Location] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
@@ -182,37 +128,161 @@ class EventTypes(Group):
 
     async def create(
         self,
-        body: CreateEventTypeInput_2024_06_14 | None = None,
+        body: CreateEventTypeInput_2024_06_14 | Mapping[str, Any] | None = None,
         *,
+        length_in_minutes: int | Unset = UNSET,
+        title: str | Unset = UNSET,
+        slug: str | Unset = UNSET,
+        length_in_minutes_options: builtins.list[float] | Unset = UNSET,
+        description: str | Unset = UNSET,
+        booking_fields: builtins.list[BookingFieldInput] | Unset = UNSET,
+        disable_guests: bool | Unset = UNSET,
+        slot_interval: float | Unset = UNSET,
+        minimum_booking_notice: float | Unset = UNSET,
+        before_event_buffer: float | Unset = UNSET,
+        after_event_buffer: float | Unset = UNSET,
+        schedule_id: int | Unset = UNSET,
+        booking_limits_count: BaseBookingLimitsCount_2024_06_14
+        | Disabled_2024_06_14
+        | Unset = UNSET,
+        only_show_first_available_slot: bool | Unset = UNSET,
+        booking_limits_duration: BaseBookingLimitsDuration_2024_06_14
+        | Disabled_2024_06_14
+        | Unset = UNSET,
+        booking_window: BusinessDaysWindow_2024_06_14
+        | CalendarDaysWindow_2024_06_14
+        | RangeWindow_2024_06_14
+        | Disabled_2024_06_14
+        | Unset = UNSET,
+        offset_start: float | Unset = UNSET,
+        booker_layouts: BookerLayouts_2024_06_14 | Unset = UNSET,
+        confirmation_policy: BaseConfirmationPolicy_2024_06_14
+        | Disabled_2024_06_14
+        | Unset = UNSET,
+        recurrence: Recurrence_2024_06_14 | Disabled_2024_06_14 | Unset = UNSET,
+        requires_booker_email_verification: bool | Unset = UNSET,
+        hide_calendar_notes: bool | Unset = UNSET,
+        lock_time_zone_toggle_on_booking_page: bool | Unset = UNSET,
+        color: EventTypeColor_2024_06_14 | Unset = UNSET,
+        seats: Seats_2024_06_14 | Disabled_2024_06_14 | Unset = UNSET,
+        custom_name: str | Unset = UNSET,
+        destination_calendar: DestinationCalendar_2024_06_14 | Unset = UNSET,
+        use_destination_calendar_email: bool | Unset = UNSET,
+        hide_calendar_event_details: bool | Unset = UNSET,
+        success_redirect_url: str | Unset = UNSET,
+        hide_organizer_email: bool | Unset = UNSET,
+        cal_video_settings: CalVideoSettings | Unset = UNSET,
+        hidden: bool | Unset = UNSET,
+        booking_requires_authentication: bool | Unset = UNSET,
+        locations: builtins.list[Location] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> EventTypeOutput_2024_06_14:
         """Create an event type.
 
         ``POST /v2/event-types`` · tier: everyone (every plan) · API version: ``2024-06-14``
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            length_in_minutes_options: If you want that user can choose between different
+                lengths of the event you can specify them here.
+            booking_fields: Custom fields that can be added to the booking form when the event
+                is booked by someone.
+            disable_guests: If true, person booking this event can't add guests via their
+                emails.
+            slot_interval: Number representing length of each slot when event is booked.
+            minimum_booking_notice: Minimum number of minutes before the event that a booking
+                can be made.
+            before_event_buffer: Time spaces that can be prepended before an event to give
+                more time before it.
+            after_event_buffer: Time spaces that can be appended after an event to give more
+                time after it.
+            schedule_id: If you want that this event has different schedule than user's
+                default one you can specify it here.
+            booking_limits_count: Limit how many times this event can be booked
+            only_show_first_available_slot: This will limit your availability for this event
+                type to one slot per day, scheduled at the earliest available time.
+            booking_limits_duration: Limit total amount of time that this event can be booked
+            booking_window: Limit how far in the future this event can be booked
+            offset_start: Offset timeslots shown to bookers by a specified number of minutes
+            booker_layouts: Should booker have week, month or column view.
+            confirmation_policy: Specify how the booking needs to be manually confirmed before
+                it is pushed to the integrations and a confirmation mail is sent.
+            recurrence: Create a recurring event type.
+            seats: Create an event type with multiple seats.
+            custom_name: Customizable event name with valid variables: {Event type title},
+                {Organiser}, {Scheduler}, {Location}, {Organiser first name}, {Scheduler first
+                name}, {Scheduler last name}, {Event duration}, {LOCATION}, {HOST/ATTENDEE},
+                {HOST}, {ATTENDEE}, {USER}
+            success_redirect_url: A valid URL where the booker will redirect to, once the
+                booking is completed successfully
+            hide_organizer_email: Boolean to Hide organizer's email address from the booking
+                screen, email notifications, and calendar events
+            cal_video_settings: Cal video settings for the event type
+            booking_requires_authentication: Boolean to require authentication for booking
+                this event type via api.
+            locations: Locations where the event will take place.
         """
-        if body is None:
-            body = CreateEventTypeInput_2024_06_14(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.EVENT_TYPES_CREATE,
+        _op = _ops.EVENT_TYPES_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "lengthInMinutes": length_in_minutes,
+                "title": title,
+                "slug": slug,
+                "lengthInMinutesOptions": length_in_minutes_options,
+                "description": description,
+                "bookingFields": booking_fields,
+                "disableGuests": disable_guests,
+                "slotInterval": slot_interval,
+                "minimumBookingNotice": minimum_booking_notice,
+                "beforeEventBuffer": before_event_buffer,
+                "afterEventBuffer": after_event_buffer,
+                "scheduleId": schedule_id,
+                "bookingLimitsCount": booking_limits_count,
+                "onlyShowFirstAvailableSlot": only_show_first_available_slot,
+                "bookingLimitsDuration": booking_limits_duration,
+                "bookingWindow": booking_window,
+                "offsetStart": offset_start,
+                "bookerLayouts": booker_layouts,
+                "confirmationPolicy": confirmation_policy,
+                "recurrence": recurrence,
+                "requiresBookerEmailVerification": requires_booker_email_verification,
+                "hideCalendarNotes": hide_calendar_notes,
+                "lockTimeZoneToggleOnBookingPage": lock_time_zone_toggle_on_booking_page,
+                "color": color,
+                "seats": seats,
+                "customName": custom_name,
+                "destinationCalendar": destination_calendar,
+                "useDestinationCalendarEmail": use_destination_calendar_email,
+                "hideCalendarEventDetails": hide_calendar_event_details,
+                "successRedirectUrl": success_redirect_url,
+                "hideOrganizerEmail": hide_organizer_email,
+                "calVideoSettings": cal_video_settings,
+                "hidden": hidden,
+                "bookingRequiresAuthentication": booking_requires_authentication,
+                "locations": locations,
+            },
+            (_event_types.CreateEventTypeInput_2024_06_14,),
+            _event_types.decode_CreateEventTypeInput_2024_06_14,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: EventTypeOutput_2024_06_14 = decode(
-            response, EventTypeOutput_2024_06_14, _ops.EVENT_TYPES_CREATE
-        )
-        return result
+        return decode(_response, _op, _event_types.decode_EventTypeOutput_2024_06_14)
 
-    async def list(
+    def list(
         self,
         *,
         username: str | None = None,
@@ -220,46 +290,55 @@ class EventTypes(Group):
         usernames: str | None = None,
         org_slug: str | None = None,
         org_id: int | None = None,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[EventTypeOutput_2024_06_14]:
+    ) -> AsyncPaginator[EventTypeOutput_2024_06_14]:
         """Get all event types.
 
         ``GET /v2/event-types`` · tier: everyone (every plan) · API version: ``2024-06-14``
 
-        Hidden event types are returned only if authentication is provided and it belongs to the
-        event type owner.
+        Hidden event types are returned only if authentication is provided and it belongs to
+        the event type owner.
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
 
         Args:
             username: The username of the user to get event types for.
             event_slug: Slug of event type to return.
             usernames: Get dynamic event type for multiple usernames separated by comma.
-            org_slug: slug of the user's organization if he is in one, orgId is not required if
-                using this parameter
+            org_slug: slug of the user's organization if he is in one, orgId is not required
+                if using this parameter
             org_id: ID of the organization of the user you want the get the event-types of,
                 orgSlug is not needed when using this parameter
         """
-        response = await self._client._call(
-            _ops.EVENT_TYPES_LIST,
+        _op = _ops.EVENT_TYPES_LIST
+        return AsyncPaginator(
+            self._client,
+            _op,
             (),
-            query={
-                "username": username,
-                "eventSlug": event_slug,
-                "usernames": usernames,
-                "orgSlug": org_slug,
-                "orgId": org_id,
-            },
+            _event_types.decode_EventTypeOutput_2024_06_14,
+            query=query_args(
+                _op,
+                {
+                    "username": username,
+                    "event_slug": event_slug,
+                    "usernames": usernames,
+                    "org_slug": org_slug,
+                    "org_id": org_id,
+                },
+            ),
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[EventTypeOutput_2024_06_14] = decode(
-            response, builtins.list[EventTypeOutput_2024_06_14], _ops.EVENT_TYPES_LIST
-        )
-        return result
 
     async def get(
         self,
@@ -275,62 +354,28 @@ class EventTypes(Group):
         ``GET /v2/event-types/{eventTypeId}`` · tier: everyone (every plan) · API version:
         ``2024-06-14``
         """
-        response = await self._client._call(
-            _ops.EVENT_TYPES_GET,
-            (event_type_id,),
+        _op = _ops.EVENT_TYPES_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, event_type_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: EventTypeOutput_2024_06_14 | None = decode(
-            response, EventTypeOutput_2024_06_14 | None, _ops.EVENT_TYPES_GET
-        )
-        return result
+        return decode(_response, _op, _nullable_event_types_decode_EventTypeOutput_2024_06_14)
 
-    @overload
     async def update(
         self,
         event_type_id: int,
-        body: UpdateEventTypeInput_2024_06_14,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> EventTypeOutput_2024_06_14: ...
-
-    @overload
-    async def update(
-        self,
-        event_type_id: int,
+        body: UpdateEventTypeInput_2024_06_14 | Mapping[str, Any] | None = None,
         *,
         length_in_minutes: int | Unset = UNSET,
         length_in_minutes_options: builtins.list[float] | Unset = UNSET,
         title: str | Unset = UNSET,
         slug: str | Unset = UNSET,
         description: str | Unset = UNSET,
-        booking_fields: builtins.list[
-            NameDefaultFieldInput_2024_06_14
-            | EmailDefaultFieldInput_2024_06_14
-            | TitleDefaultFieldInput_2024_06_14
-            | LocationDefaultFieldInput_2024_06_14
-            | NotesDefaultFieldInput_2024_06_14
-            | GuestsDefaultFieldInput_2024_06_14
-            | RescheduleReasonDefaultFieldInput_2024_06_14
-            | PhoneFieldInput_2024_06_14
-            | AddressFieldInput_2024_06_14
-            | TextFieldInput_2024_06_14
-            | NumberFieldInput_2024_06_14
-            | TextAreaFieldInput_2024_06_14
-            | SelectFieldInput_2024_06_14
-            | MultiSelectFieldInput_2024_06_14
-            | MultiEmailFieldInput_2024_06_14
-            | CheckboxGroupFieldInput_2024_06_14
-            | RadioGroupFieldInput_2024_06_14
-            | BooleanFieldInput_2024_06_14
-        ]
-        | Unset = UNSET,
+        booking_fields: builtins.list[BookingFieldInput] | Unset = UNSET,
         disable_guests: bool | Unset = UNSET,
         slot_interval: float | Unset = UNSET,
         minimum_booking_notice: float | Unset = UNSET,
@@ -369,55 +414,113 @@ class EventTypes(Group):
         cal_video_settings: CalVideoSettings | Unset = UNSET,
         hidden: bool | Unset = UNSET,
         booking_requires_authentication: bool | Unset = UNSET,
-        locations: builtins.list[
-            InputAddressLocation_2024_06_14
-            | InputLinkLocation_2024_06_14
-            | InputIntegrationLocation_2024_06_14
-            | InputPhoneLocation_2024_06_14
-            | InputAttendeeAddressLocation_2024_06_14
-            | InputAttendeePhoneLocation_2024_06_14
-            | InputAttendeeDefinedLocation_2024_06_14
-        ]
-        | Unset = UNSET,
+        locations: builtins.list[Location] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> EventTypeOutput_2024_06_14: ...
-
-    async def update(
-        self,
-        event_type_id: int,
-        body: UpdateEventTypeInput_2024_06_14 | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> EventTypeOutput_2024_06_14:
         """Update an event type.
 
         ``PATCH /v2/event-types/{eventTypeId}`` · tier: everyone (every plan) · API version:
         ``2024-06-14``
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            length_in_minutes_options: If you want that user can choose between different
+                lengths of the event you can specify them here.
+            booking_fields: Complete set of booking form fields.
+            disable_guests: If true, person booking this event can't add guests via their
+                emails.
+            slot_interval: Number representing length of each slot when event is booked.
+            minimum_booking_notice: Minimum number of minutes before the event that a booking
+                can be made.
+            before_event_buffer: Time spaces that can be prepended before an event to give
+                more time before it.
+            after_event_buffer: Time spaces that can be appended after an event to give more
+                time after it.
+            schedule_id: If you want that this event has different schedule than user's
+                default one you can specify it here.
+            booking_limits_count: Limit how many times this event can be booked
+            only_show_first_available_slot: This will limit your availability for this event
+                type to one slot per day, scheduled at the earliest available time.
+            booking_limits_duration: Limit total amount of time that this event can be booked
+            booking_window: Limit how far in the future this event can be booked
+            offset_start: Offset timeslots shown to bookers by a specified number of minutes
+            booker_layouts: Should booker have week, month or column view.
+            confirmation_policy: Specify how the booking needs to be manually confirmed before
+                it is pushed to the integrations and a confirmation mail is sent.
+            recurrence: Create a recurring event type.
+            seats: Create an event type with multiple seats.
+            custom_name: Customizable event name with valid variables: {Event type title},
+                {Organiser}, {Scheduler}, {Location}, {Organiser first name}, {Scheduler first
+                name}, {Scheduler last name}, {Event duration}, {LOCATION}, {HOST/ATTENDEE},
+                {HOST}, {ATTENDEE}, {USER}
+            success_redirect_url: A valid URL where the booker will redirect to, once the
+                booking is completed successfully
+            hide_organizer_email: Boolean to Hide organizer's email address from the booking
+                screen, email notifications, and calendar events
+            cal_video_settings: Cal video settings for the event type
+            booking_requires_authentication: Boolean to require authentication for booking
+                this event type via api.
+            locations: Locations where the event will take place.
         """
-        if body is None:
-            body = UpdateEventTypeInput_2024_06_14(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.EVENT_TYPES_UPDATE,
-            (event_type_id,),
-            body=body,
+        _op = _ops.EVENT_TYPES_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "lengthInMinutes": length_in_minutes,
+                "lengthInMinutesOptions": length_in_minutes_options,
+                "title": title,
+                "slug": slug,
+                "description": description,
+                "bookingFields": booking_fields,
+                "disableGuests": disable_guests,
+                "slotInterval": slot_interval,
+                "minimumBookingNotice": minimum_booking_notice,
+                "beforeEventBuffer": before_event_buffer,
+                "afterEventBuffer": after_event_buffer,
+                "scheduleId": schedule_id,
+                "bookingLimitsCount": booking_limits_count,
+                "onlyShowFirstAvailableSlot": only_show_first_available_slot,
+                "bookingLimitsDuration": booking_limits_duration,
+                "bookingWindow": booking_window,
+                "offsetStart": offset_start,
+                "bookerLayouts": booker_layouts,
+                "confirmationPolicy": confirmation_policy,
+                "recurrence": recurrence,
+                "requiresBookerEmailVerification": requires_booker_email_verification,
+                "hideCalendarNotes": hide_calendar_notes,
+                "lockTimeZoneToggleOnBookingPage": lock_time_zone_toggle_on_booking_page,
+                "color": color,
+                "seats": seats,
+                "customName": custom_name,
+                "destinationCalendar": destination_calendar,
+                "useDestinationCalendarEmail": use_destination_calendar_email,
+                "hideCalendarEventDetails": hide_calendar_event_details,
+                "successRedirectUrl": success_redirect_url,
+                "hideOrganizerEmail": hide_organizer_email,
+                "calVideoSettings": cal_video_settings,
+                "hidden": hidden,
+                "bookingRequiresAuthentication": booking_requires_authentication,
+                "locations": locations,
+            },
+            (_event_types.UpdateEventTypeInput_2024_06_14,),
+            _event_types.decode_UpdateEventTypeInput_2024_06_14,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, event_type_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: EventTypeOutput_2024_06_14 = decode(
-            response, EventTypeOutput_2024_06_14, _ops.EVENT_TYPES_UPDATE
-        )
-        return result
+        return decode(_response, _op, _event_types.decode_EventTypeOutput_2024_06_14)
 
     async def delete(
         self,
@@ -433,15 +536,21 @@ class EventTypes(Group):
         ``DELETE /v2/event-types/{eventTypeId}`` · tier: everyone (every plan) · API version:
         ``2024-06-14``
         """
-        response = await self._client._call(
-            _ops.EVENT_TYPES_DELETE,
-            (event_type_id,),
+        _op = _ops.EVENT_TYPES_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, event_type_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: DeleteData_2024_06_14 = decode(
-            response, DeleteData_2024_06_14, _ops.EVENT_TYPES_DELETE
-        )
-        return result
+        return decode(_response, _op, _event_types.decode_DeleteData_2024_06_14)
+
+
+def _nullable_event_types_decode_EventTypeOutput_2024_06_14(
+    v: Any,
+) -> EventTypeOutput_2024_06_14 | None:
+    if v is None:
+        return None
+    return _event_types.decode_EventTypeOutput_2024_06_14(v)

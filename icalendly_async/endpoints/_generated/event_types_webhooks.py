@@ -7,12 +7,18 @@ import builtins
 from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated._common import CreateWebhookInputDto, UpdateWebhookInputDto
-from ...models._generated._enums import WebhookTrigger
+from ...models._base import UNSET, Unset
+from ...models._decode import as_str
+from ...models._generated import event_types as _event_types
+from ...models._generated import webhooks as _webhooks
 from ...models._generated.event_types import EventTypeWebhookOutputDto
-from ...models.converter import UNSET, Unset
+from ...models._generated.webhooks import (
+    CreateWebhookInputDto,
+    UpdateWebhookInputDto,
+    WebhookTrigger,
+)
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
@@ -26,7 +32,7 @@ class EventTypesWebhooks(Group):
     async def create(
         self,
         event_type_id: int,
-        body: CreateWebhookInputDto,
+        body: CreateWebhookInputDto | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -53,36 +59,54 @@ class EventTypesWebhooks(Group):
     async def create(
         self,
         event_type_id: int,
-        body: CreateWebhookInputDto | None = None,
+        body: CreateWebhookInputDto | Mapping[str, Any] | None = None,
         *,
+        active: bool | Unset = UNSET,
+        subscriber_url: str | Unset = UNSET,
+        triggers: builtins.list[WebhookTrigger] | Unset = UNSET,
+        payload_template: str | Unset = UNSET,
+        secret: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> EventTypeWebhookOutputDto:
         """Create a webhook.
 
         ``POST /v2/event-types/{eventTypeId}/webhooks`` · tier: everyone (every plan) · API
         version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            payload_template: The template of the payload that will be sent to the
+                subscriberUrl, check cal.com/docs/core-features/webhooks for more information
         """
-        if body is None:
-            body = CreateWebhookInputDto(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.EVENT_TYPES_WEBHOOKS_CREATE,
-            (event_type_id,),
-            body=body,
+        _op = _ops.EVENT_TYPES_WEBHOOKS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "active": active,
+                "subscriberUrl": subscriber_url,
+                "triggers": triggers,
+                "payloadTemplate": payload_template,
+                "secret": secret,
+            },
+            (_webhooks.CreateWebhookInputDto,),
+            _webhooks.decode_CreateWebhookInputDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, event_type_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: EventTypeWebhookOutputDto = decode(
-            response, EventTypeWebhookOutputDto, _ops.EVENT_TYPES_WEBHOOKS_CREATE
-        )
-        return result
+        return decode(_response, _op, _event_types.decode_EventTypeWebhookOutputDto)
 
     def list(
         self,
@@ -108,12 +132,13 @@ class EventTypesWebhooks(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[EventTypeWebhookOutputDto](
+        _op = _ops.EVENT_TYPES_WEBHOOKS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.EVENT_TYPES_WEBHOOKS_LIST,
-            (event_type_id,),
-            item_type=EventTypeWebhookOutputDto,
-            query={},
+            _op,
+            path_args(_op, event_type_id),
+            _event_types.decode_EventTypeWebhookOutputDto,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -137,35 +162,22 @@ class EventTypesWebhooks(Group):
         ``DELETE /v2/event-types/{eventTypeId}/webhooks`` · tier: everyone (every plan) · API
         version: none
         """
-        response = await self._client._call(
-            _ops.EVENT_TYPES_WEBHOOKS_DELETE_ALL,
-            (event_type_id,),
+        _op = _ops.EVENT_TYPES_WEBHOOKS_DELETE_ALL
+        _response = await self._client._call(
+            _op,
+            path_args(_op, event_type_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: str = decode(response, str, _ops.EVENT_TYPES_WEBHOOKS_DELETE_ALL)
-        return result
+        return decode(_response, _op, _str)
 
-    @overload
     async def update(
         self,
         event_type_id: int,
         webhook_id: int | str,
-        body: UpdateWebhookInputDto,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> EventTypeWebhookOutputDto: ...
-
-    @overload
-    async def update(
-        self,
-        event_type_id: int,
-        webhook_id: int | str,
+        body: UpdateWebhookInputDto | Mapping[str, Any] | None = None,
         *,
         payload_template: str | Unset = UNSET,
         active: bool | Unset = UNSET,
@@ -176,42 +188,43 @@ class EventTypesWebhooks(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> EventTypeWebhookOutputDto: ...
-
-    async def update(
-        self,
-        event_type_id: int,
-        webhook_id: int | str,
-        body: UpdateWebhookInputDto | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> EventTypeWebhookOutputDto:
         """Update a webhook.
 
         ``PATCH /v2/event-types/{eventTypeId}/webhooks/{webhookId}`` · tier: everyone (every
         plan) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            payload_template: The template of the payload that will be sent to the
+                subscriberUrl, check cal.com/docs/core-features/webhooks for more information
         """
-        if body is None:
-            body = UpdateWebhookInputDto(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.EVENT_TYPES_WEBHOOKS_UPDATE,
-            (event_type_id, webhook_id),
-            body=body,
+        _op = _ops.EVENT_TYPES_WEBHOOKS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "payloadTemplate": payload_template,
+                "active": active,
+                "subscriberUrl": subscriber_url,
+                "triggers": triggers,
+                "secret": secret,
+            },
+            (_webhooks.UpdateWebhookInputDto,),
+            _webhooks.decode_UpdateWebhookInputDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, event_type_id, webhook_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: EventTypeWebhookOutputDto = decode(
-            response, EventTypeWebhookOutputDto, _ops.EVENT_TYPES_WEBHOOKS_UPDATE
-        )
-        return result
+        return decode(_response, _op, _event_types.decode_EventTypeWebhookOutputDto)
 
     async def get(
         self,
@@ -225,21 +238,19 @@ class EventTypesWebhooks(Group):
     ) -> EventTypeWebhookOutputDto:
         """Get a webhook.
 
-        ``GET /v2/event-types/{eventTypeId}/webhooks/{webhookId}`` · tier: everyone (every plan)
-        · API version: none
+        ``GET /v2/event-types/{eventTypeId}/webhooks/{webhookId}`` · tier: everyone (every
+        plan) · API version: none
         """
-        response = await self._client._call(
-            _ops.EVENT_TYPES_WEBHOOKS_GET,
-            (event_type_id, webhook_id),
+        _op = _ops.EVENT_TYPES_WEBHOOKS_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, event_type_id, webhook_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: EventTypeWebhookOutputDto = decode(
-            response, EventTypeWebhookOutputDto, _ops.EVENT_TYPES_WEBHOOKS_GET
-        )
-        return result
+        return decode(_response, _op, _event_types.decode_EventTypeWebhookOutputDto)
 
     async def delete(
         self,
@@ -256,15 +267,18 @@ class EventTypesWebhooks(Group):
         ``DELETE /v2/event-types/{eventTypeId}/webhooks/{webhookId}`` · tier: everyone (every
         plan) · API version: none
         """
-        response = await self._client._call(
-            _ops.EVENT_TYPES_WEBHOOKS_DELETE,
-            (event_type_id, webhook_id),
+        _op = _ops.EVENT_TYPES_WEBHOOKS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, event_type_id, webhook_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: EventTypeWebhookOutputDto = decode(
-            response, EventTypeWebhookOutputDto, _ops.EVENT_TYPES_WEBHOOKS_DELETE
-        )
-        return result
+        return decode(_response, _op, _event_types.decode_EventTypeWebhookOutputDto)
+
+
+def _str(v: Any) -> str:
+    result: str = as_str(v)
+    return result

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, overload
+from typing import Any
 
-from ...models._generated._common import UpdateManagedUserInput
-from ...models._generated._enums import Locale, TimeFormat, Weekday
-from ...models._generated.me import MeOutput
-from ...models.converter import UNSET, Unset
-from .._base import Group, Timeout, decode
+from ...models._base import UNSET, Unset
+from ...models._generated import me as _me
+from ...models._generated.bookings import Locale
+from ...models._generated.me import MeOutput, TimeFormat, UpdateManagedUserInput
+from ...models._generated.schedules import Weekday
+from .._base import Group, Timeout, body_json, decode
 from . import _operations as _ops
 
 
@@ -32,31 +33,20 @@ class Me(Group):
 
         ``GET /v2/me`` · tier: everyone (every plan) · API version: none
         """
-        response = await self._client._call(
-            _ops.ME_GET,
+        _op = _ops.ME_GET
+        _response = await self._client._call(
+            _op,
             (),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: MeOutput = decode(response, MeOutput, _ops.ME_GET)
-        return result
+        return decode(_response, _op, _me.decode_MeOutput)
 
-    @overload
     async def update(
         self,
-        body: UpdateManagedUserInput,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> MeOutput: ...
-
-    @overload
-    async def update(
-        self,
+        body: UpdateManagedUserInput | Mapping[str, Any] | None = None,
         *,
         email: str | Unset = UNSET,
         name: str | Unset = UNSET,
@@ -72,34 +62,46 @@ class Me(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> MeOutput: ...
-
-    async def update(
-        self,
-        body: UpdateManagedUserInput | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> MeOutput:
         """Update my profile.
 
         ``PATCH /v2/me`` · tier: everyone (every plan) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            time_format: Must be 12 or 24
+            avatar_url: URL of the user's avatar image
+            bio: Bio
+            metadata: You can store any additional data you want here.
         """
-        if body is None:
-            body = UpdateManagedUserInput(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ME_UPDATE,
+        _op = _ops.ME_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "email": email,
+                "name": name,
+                "timeFormat": time_format,
+                "defaultScheduleId": default_schedule_id,
+                "weekStart": week_start,
+                "timeZone": time_zone,
+                "locale": locale,
+                "avatarUrl": avatar_url,
+                "bio": bio,
+                "metadata": metadata,
+            },
+            (_me.UpdateManagedUserInput,),
+            _me.decode_UpdateManagedUserInput,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: MeOutput = decode(response, MeOutput, _ops.ME_UPDATE)
-        return result
+        return decode(_response, _op, _me.decode_MeOutput)

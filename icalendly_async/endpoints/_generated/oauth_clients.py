@@ -7,15 +7,17 @@ import builtins
 from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated._enums import OAuthClientPermission
+from ...models._base import UNSET, Unset
+from ...models._generated import oauth_clients as _oauth_clients
 from ...models._generated.oauth_clients import (
     CreateOAuthClientInput,
     CreateOAuthClientOutput,
+    OAuthClientPermission,
     PlatformOAuthClientDto,
     UpdateOAuthClientInput,
 )
-from ...models.converter import UNSET, Unset
-from .._base import Group, Timeout, decode
+from ...pagination import AsyncPaginator
+from .._base import Group, Timeout, body_json, decode, path_args
 from . import _operations as _ops
 
 
@@ -28,7 +30,7 @@ class OauthClients(Group):
     @overload
     async def create(
         self,
-        body: CreateOAuthClientInput,
+        body: CreateOAuthClientInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -58,60 +60,99 @@ class OauthClients(Group):
 
     async def create(
         self,
-        body: CreateOAuthClientInput | None = None,
+        body: CreateOAuthClientInput | Mapping[str, Any] | None = None,
         *,
+        name: str | Unset = UNSET,
+        redirect_uris: builtins.list[str] | Unset = UNSET,
+        permissions: builtins.list[OAuthClientPermission] | Unset = UNSET,
+        logo: str | Unset = UNSET,
+        booking_redirect_uri: str | Unset = UNSET,
+        booking_cancel_redirect_uri: str | Unset = UNSET,
+        booking_reschedule_redirect_uri: str | Unset = UNSET,
+        are_emails_enabled: bool | Unset = UNSET,
+        are_default_event_types_enabled: bool | Unset = UNSET,
+        are_calendar_events_enabled: bool | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> CreateOAuthClientOutput:
         """Create an OAuth client.
 
         ``POST /v2/oauth-clients`` · tier: platform (Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            permissions: Array of permission keys like ["BOOKING_READ", "BOOKING_WRITE"].
+            are_default_event_types_enabled: If true, when creating a managed user the managed
+                user will have 4 default event types: 30 and 60 minutes without Cal video, 30
+                and 60 minutes with Cal video.
+            are_calendar_events_enabled: If true and if managed user has calendar connected,
+                calendar events will be created.
         """
-        if body is None:
-            body = CreateOAuthClientInput(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.OAUTH_CLIENTS_CREATE,
+        _op = _ops.OAUTH_CLIENTS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "name": name,
+                "redirectUris": redirect_uris,
+                "permissions": permissions,
+                "logo": logo,
+                "bookingRedirectUri": booking_redirect_uri,
+                "bookingCancelRedirectUri": booking_cancel_redirect_uri,
+                "bookingRescheduleRedirectUri": booking_reschedule_redirect_uri,
+                "areEmailsEnabled": are_emails_enabled,
+                "areDefaultEventTypesEnabled": are_default_event_types_enabled,
+                "areCalendarEventsEnabled": are_calendar_events_enabled,
+            },
+            (_oauth_clients.CreateOAuthClientInput,),
+            _oauth_clients.decode_CreateOAuthClientInput,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: CreateOAuthClientOutput = decode(
-            response, CreateOAuthClientOutput, _ops.OAUTH_CLIENTS_CREATE
-        )
-        return result
+        return decode(_response, _op, _oauth_clients.decode_CreateOAuthClientOutput)
 
-    async def list(
+    def list(
         self,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[PlatformOAuthClientDto]:
+    ) -> AsyncPaginator[PlatformOAuthClientDto]:
         """Get all OAuth clients.
 
         ``GET /v2/oauth-clients`` · tier: platform (Plan.PLATFORM) · API version: none
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.OAUTH_CLIENTS_LIST,
+        _op = _ops.OAUTH_CLIENTS_LIST
+        return AsyncPaginator(
+            self._client,
+            _op,
             (),
+            _oauth_clients.decode_PlatformOAuthClientDto,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[PlatformOAuthClientDto] = decode(
-            response, builtins.list[PlatformOAuthClientDto], _ops.OAUTH_CLIENTS_LIST
-        )
-        return result
 
     async def get(
         self,
@@ -124,37 +165,24 @@ class OauthClients(Group):
     ) -> PlatformOAuthClientDto:
         """Get an OAuth client.
 
-        ``GET /v2/oauth-clients/{clientId}`` · tier: platform (Plan.PLATFORM) · API version: none
+        ``GET /v2/oauth-clients/{clientId}`` · tier: platform (Plan.PLATFORM) · API version:
+        none
         """
-        response = await self._client._call(
-            _ops.OAUTH_CLIENTS_GET,
-            (client_id,),
+        _op = _ops.OAUTH_CLIENTS_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, client_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: PlatformOAuthClientDto = decode(
-            response, PlatformOAuthClientDto, _ops.OAUTH_CLIENTS_GET
-        )
-        return result
+        return decode(_response, _op, _oauth_clients.decode_PlatformOAuthClientDto)
 
-    @overload
     async def update(
         self,
         client_id: str,
-        body: UpdateOAuthClientInput,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> PlatformOAuthClientDto: ...
-
-    @overload
-    async def update(
-        self,
-        client_id: str,
+        body: UpdateOAuthClientInput | Mapping[str, Any] | None = None,
         *,
         logo: str | Unset = UNSET,
         name: str | Unset = UNSET,
@@ -169,41 +197,50 @@ class OauthClients(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> PlatformOAuthClientDto: ...
-
-    async def update(
-        self,
-        client_id: str,
-        body: UpdateOAuthClientInput | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> PlatformOAuthClientDto:
         """Update an OAuth client.
 
         ``PATCH /v2/oauth-clients/{clientId}`` · tier: platform (Plan.PLATFORM) · API version:
         none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            are_default_event_types_enabled: If true, when creating a managed user the managed
+                user will have 4 default event types: 30 and 60 minutes without Cal video, 30
+                and 60 minutes with Cal video.
+            are_calendar_events_enabled: If true and if managed user has calendar connected,
+                calendar events will be created.
         """
-        if body is None:
-            body = UpdateOAuthClientInput(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.OAUTH_CLIENTS_UPDATE,
-            (client_id,),
-            body=body,
+        _op = _ops.OAUTH_CLIENTS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "logo": logo,
+                "name": name,
+                "redirectUris": redirect_uris,
+                "bookingRedirectUri": booking_redirect_uri,
+                "bookingCancelRedirectUri": booking_cancel_redirect_uri,
+                "bookingRescheduleRedirectUri": booking_reschedule_redirect_uri,
+                "areEmailsEnabled": are_emails_enabled,
+                "areDefaultEventTypesEnabled": are_default_event_types_enabled,
+                "areCalendarEventsEnabled": are_calendar_events_enabled,
+            },
+            (_oauth_clients.UpdateOAuthClientInput,),
+            _oauth_clients.decode_UpdateOAuthClientInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, client_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: PlatformOAuthClientDto = decode(
-            response, PlatformOAuthClientDto, _ops.OAUTH_CLIENTS_UPDATE
-        )
-        return result
+        return decode(_response, _op, _oauth_clients.decode_PlatformOAuthClientDto)
 
     async def delete(
         self,
@@ -216,18 +253,16 @@ class OauthClients(Group):
     ) -> PlatformOAuthClientDto:
         """Delete an OAuth client.
 
-        ``DELETE /v2/oauth-clients/{clientId}`` · tier: platform (Plan.PLATFORM) · API version:
-        none
+        ``DELETE /v2/oauth-clients/{clientId}`` · tier: platform (Plan.PLATFORM) · API
+        version: none
         """
-        response = await self._client._call(
-            _ops.OAUTH_CLIENTS_DELETE,
-            (client_id,),
+        _op = _ops.OAUTH_CLIENTS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, client_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: PlatformOAuthClientDto = decode(
-            response, PlatformOAuthClientDto, _ops.OAUTH_CLIENTS_DELETE
-        )
-        return result
+        return decode(_response, _op, _oauth_clients.decode_PlatformOAuthClientDto)

@@ -8,16 +8,17 @@ import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, overload
 
-from ...models._generated._enums import AttributeType
+from ...models._base import UNSET, Unset
+from ...models._generated import orgs as _orgs
 from ...models._generated.orgs import (
     Attribute,
+    AttributeType,
     CreateOrganizationAttributeInput,
     CreateOrganizationAttributeOptionInput,
     UpdateOrganizationAttributeInput,
 )
-from ...models.converter import UNSET, Unset
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode, renamed
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 if TYPE_CHECKING:
@@ -51,8 +52,8 @@ class OrgsAttributes(Group):
     ) -> AsyncPaginator[Attribute]:
         """Get all attributes.
 
-        ``GET /v2/organizations/{orgId}/attributes`` · tier: organizations (Plan.ORGANIZATIONS,
-        Plan.PLATFORM) · API version: none
+        ``GET /v2/organizations/{orgId}/attributes`` · tier: organizations
+        (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
 
         Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
         first page, ``async for`` over it for every item.
@@ -61,12 +62,13 @@ class OrgsAttributes(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[Attribute](
+        _op = _ops.ORGS_ATTRIBUTES_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_ATTRIBUTES_LIST,
-            (org_id,),
-            item_type=Attribute,
-            query={},
+            _op,
+            path_args(_op, org_id),
+            _orgs.decode_Attribute,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -80,7 +82,7 @@ class OrgsAttributes(Group):
     async def create(
         self,
         org_id: int,
-        body: CreateOrganizationAttributeInput,
+        body: CreateOrganizationAttributeInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -107,34 +109,44 @@ class OrgsAttributes(Group):
     async def create(
         self,
         org_id: int,
-        body: CreateOrganizationAttributeInput | None = None,
+        body: CreateOrganizationAttributeInput | Mapping[str, Any] | None = None,
         *,
+        name: str | Unset = UNSET,
+        slug: str | Unset = UNSET,
+        type_: AttributeType | Unset = UNSET,
+        options: builtins.list[CreateOrganizationAttributeOptionInput] | Unset = UNSET,
+        enabled: bool | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> Attribute:
         """Create an attribute.
 
-        ``POST /v2/organizations/{orgId}/attributes`` · tier: organizations (Plan.ORGANIZATIONS,
-        Plan.PLATFORM) · API version: none
+        ``POST /v2/organizations/{orgId}/attributes`` · tier: organizations
+        (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
         """
-        if body is None:
-            body = CreateOrganizationAttributeInput(**renamed(fields, {"type_": "type"}))
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_ATTRIBUTES_CREATE,
-            (org_id,),
-            body=body,
+        _op = _ops.ORGS_ATTRIBUTES_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {"name": name, "slug": slug, "type": type_, "options": options, "enabled": enabled},
+            (_orgs.CreateOrganizationAttributeInput,),
+            _orgs.decode_CreateOrganizationAttributeInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: Attribute = decode(response, Attribute, _ops.ORGS_ATTRIBUTES_CREATE)
-        return result
+        return decode(_response, _op, _orgs.decode_Attribute)
 
     async def get(
         self,
@@ -151,35 +163,22 @@ class OrgsAttributes(Group):
         ``GET /v2/organizations/{orgId}/attributes/{attributeId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_ATTRIBUTES_GET,
-            (org_id, attribute_id),
+        _op = _ops.ORGS_ATTRIBUTES_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, attribute_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: Attribute | None = decode(response, Attribute | None, _ops.ORGS_ATTRIBUTES_GET)
-        return result
+        return decode(_response, _op, _nullable_orgs_decode_Attribute)
 
-    @overload
     async def update(
         self,
         org_id: int,
         attribute_id: str,
-        body: UpdateOrganizationAttributeInput,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> Attribute: ...
-
-    @overload
-    async def update(
-        self,
-        org_id: int,
-        attribute_id: str,
+        body: UpdateOrganizationAttributeInput | Mapping[str, Any] | None = None,
         *,
         name: str | Unset = UNSET,
         slug: str | Unset = UNSET,
@@ -189,40 +188,33 @@ class OrgsAttributes(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> Attribute: ...
-
-    async def update(
-        self,
-        org_id: int,
-        attribute_id: str,
-        body: UpdateOrganizationAttributeInput | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> Attribute:
         """Update an attribute.
 
         ``PATCH /v2/organizations/{orgId}/attributes/{attributeId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
         """
-        if body is None:
-            body = UpdateOrganizationAttributeInput(**renamed(fields, {"type_": "type"}))
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_ATTRIBUTES_UPDATE,
-            (org_id, attribute_id),
-            body=body,
+        _op = _ops.ORGS_ATTRIBUTES_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {"name": name, "slug": slug, "type": type_, "enabled": enabled},
+            (_orgs.UpdateOrganizationAttributeInput,),
+            _orgs.decode_UpdateOrganizationAttributeInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, attribute_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: Attribute = decode(response, Attribute, _ops.ORGS_ATTRIBUTES_UPDATE)
-        return result
+        return decode(_response, _op, _orgs.decode_Attribute)
 
     async def delete(
         self,
@@ -239,13 +231,19 @@ class OrgsAttributes(Group):
         ``DELETE /v2/organizations/{orgId}/attributes/{attributeId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_ATTRIBUTES_DELETE,
-            (org_id, attribute_id),
+        _op = _ops.ORGS_ATTRIBUTES_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, attribute_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: Attribute = decode(response, Attribute, _ops.ORGS_ATTRIBUTES_DELETE)
-        return result
+        return decode(_response, _op, _orgs.decode_Attribute)
+
+
+def _nullable_orgs_decode_Attribute(v: Any) -> Attribute | None:
+    if v is None:
+        return None
+    return _orgs.decode_Attribute(v)

@@ -4,21 +4,21 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, overload
 
+from ...models._base import UNSET, Unset
+from ...models._generated import orgs as _orgs
 from ...models._generated.orgs import (
     AssignedOptionOutput,
     AssignOptionUserOutputData,
     AssignOrganizationAttributeOptionToUserInput,
     CreateOrganizationAttributeOptionInput,
-    GetOptionUserOutputData,
     OptionOutput,
     UpdateOrganizationAttributeOptionInput,
 )
-from ...models.converter import UNSET, Unset
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
@@ -34,7 +34,7 @@ class OrgsAttributesOptions(Group):
         self,
         org_id: int,
         attribute_id: str,
-        body: CreateOrganizationAttributeOptionInput,
+        body: CreateOrganizationAttributeOptionInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -60,62 +60,76 @@ class OrgsAttributesOptions(Group):
         self,
         org_id: int,
         attribute_id: str,
-        body: CreateOrganizationAttributeOptionInput | None = None,
+        body: CreateOrganizationAttributeOptionInput | Mapping[str, Any] | None = None,
         *,
+        value: str | Unset = UNSET,
+        slug: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> OptionOutput:
         """Create an attribute option.
 
-        ``POST /v2/organizations/{orgId}/attributes/{attributeId}/options`` · tier: organizations
-        (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+        ``POST /v2/organizations/{orgId}/attributes/{attributeId}/options`` · tier:
+        organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
         """
-        if body is None:
-            body = CreateOrganizationAttributeOptionInput(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_ATTRIBUTES_OPTIONS_CREATE,
-            (org_id, attribute_id),
-            body=body,
+        _op = _ops.ORGS_ATTRIBUTES_OPTIONS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {"value": value, "slug": slug},
+            (_orgs.CreateOrganizationAttributeOptionInput,),
+            _orgs.decode_CreateOrganizationAttributeOptionInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, attribute_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OptionOutput = decode(response, OptionOutput, _ops.ORGS_ATTRIBUTES_OPTIONS_CREATE)
-        return result
+        return decode(_response, _op, _orgs.decode_OptionOutput)
 
-    async def list(
+    def list(
         self,
         org_id: int,
         attribute_id: str,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[OptionOutput]:
+    ) -> AsyncPaginator[OptionOutput]:
         """Get all attribute options.
 
-        ``GET /v2/organizations/{orgId}/attributes/{attributeId}/options`` · tier: organizations
-        (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+        ``GET /v2/organizations/{orgId}/attributes/{attributeId}/options`` · tier:
+        organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.ORGS_ATTRIBUTES_OPTIONS_LIST,
-            (org_id, attribute_id),
+        _op = _ops.ORGS_ATTRIBUTES_OPTIONS_LIST
+        return AsyncPaginator(
+            self._client,
+            _op,
+            path_args(_op, org_id, attribute_id),
+            _orgs.decode_OptionOutput,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[OptionOutput] = decode(
-            response, builtins.list[OptionOutput], _ops.ORGS_ATTRIBUTES_OPTIONS_LIST
-        )
-        return result
 
     async def delete(
         self,
@@ -130,40 +144,26 @@ class OrgsAttributesOptions(Group):
     ) -> OptionOutput:
         """Delete an attribute option.
 
-        ``DELETE /v2/organizations/{orgId}/attributes/{attributeId}/options/{optionId}`` · tier:
-        organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+        ``DELETE /v2/organizations/{orgId}/attributes/{attributeId}/options/{optionId}`` ·
+        tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_ATTRIBUTES_OPTIONS_DELETE,
-            (org_id, attribute_id, option_id),
+        _op = _ops.ORGS_ATTRIBUTES_OPTIONS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, attribute_id, option_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OptionOutput = decode(response, OptionOutput, _ops.ORGS_ATTRIBUTES_OPTIONS_DELETE)
-        return result
+        return decode(_response, _op, _orgs.decode_OptionOutput)
 
-    @overload
     async def update(
         self,
         org_id: int,
         attribute_id: str,
         option_id: str,
-        body: UpdateOrganizationAttributeOptionInput,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> OptionOutput: ...
-
-    @overload
-    async def update(
-        self,
-        org_id: int,
-        attribute_id: str,
-        option_id: str,
+        body: UpdateOrganizationAttributeOptionInput | Mapping[str, Any] | None = None,
         *,
         value: str | Unset = UNSET,
         slug: str | Unset = UNSET,
@@ -171,51 +171,43 @@ class OrgsAttributesOptions(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> OptionOutput: ...
-
-    async def update(
-        self,
-        org_id: int,
-        attribute_id: str,
-        option_id: str,
-        body: UpdateOrganizationAttributeOptionInput | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> OptionOutput:
         """Update an attribute option.
 
-        ``PATCH /v2/organizations/{orgId}/attributes/{attributeId}/options/{optionId}`` · tier:
-        organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+        ``PATCH /v2/organizations/{orgId}/attributes/{attributeId}/options/{optionId}`` ·
+        tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
         """
-        if body is None:
-            body = UpdateOrganizationAttributeOptionInput(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_ATTRIBUTES_OPTIONS_UPDATE,
-            (org_id, attribute_id, option_id),
-            body=body,
+        _op = _ops.ORGS_ATTRIBUTES_OPTIONS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {"value": value, "slug": slug},
+            (_orgs.UpdateOrganizationAttributeOptionInput,),
+            _orgs.decode_UpdateOrganizationAttributeOptionInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, attribute_id, option_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OptionOutput = decode(response, OptionOutput, _ops.ORGS_ATTRIBUTES_OPTIONS_UPDATE)
-        return result
+        return decode(_response, _op, _orgs.decode_OptionOutput)
 
     def list_assigned(
         self,
         org_id: int,
         attribute_id: str,
         *,
-        assigned_option_ids: Sequence[str] | None = None,
-        team_ids: Sequence[int] | None = None,
         skip: int | None = None,
         take: int | None = None,
+        assigned_option_ids: builtins.list[str] | None = None,
+        team_ids: builtins.list[int] | None = None,
         max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -231,17 +223,26 @@ class OrgsAttributesOptions(Group):
         first page, ``async for`` over it for every item.
 
         Args:
-            assigned_option_ids: Filter by assigned attribute option ids.
-            team_ids: Filter by teamIds.
             skip: Number of responses to skip
             take: Number of responses to take
+            assigned_option_ids: Filter by assigned attribute option ids.
+            team_ids: Filter by teamIds.
         """
-        return AsyncPaginator[AssignedOptionOutput](
+        _op = _ops.ORGS_ATTRIBUTES_OPTIONS_LIST_ASSIGNED
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_ATTRIBUTES_OPTIONS_LIST_ASSIGNED,
-            (org_id, attribute_id),
-            item_type=AssignedOptionOutput,
-            query={"assignedOptionIds": assigned_option_ids, "teamIds": team_ids},
+            _op,
+            path_args(_op, org_id, attribute_id),
+            _orgs.decode_AssignedOptionOutput,
+            query=query_args(
+                _op,
+                {
+                    "skip": skip,
+                    "take": take,
+                    "assigned_option_ids": assigned_option_ids,
+                    "team_ids": team_ids,
+                },
+            ),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -256,10 +257,10 @@ class OrgsAttributesOptions(Group):
         org_id: int,
         attribute_slug: str,
         *,
-        assigned_option_ids: Sequence[str] | None = None,
-        team_ids: Sequence[int] | None = None,
         skip: int | None = None,
         take: int | None = None,
+        assigned_option_ids: builtins.list[str] | None = None,
+        team_ids: builtins.list[int] | None = None,
         max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -275,17 +276,26 @@ class OrgsAttributesOptions(Group):
         first page, ``async for`` over it for every item.
 
         Args:
-            assigned_option_ids: Filter by assigned attribute option ids.
-            team_ids: Filter by teamIds.
             skip: Number of responses to skip
             take: Number of responses to take
+            assigned_option_ids: Filter by assigned attribute option ids.
+            team_ids: Filter by teamIds.
         """
-        return AsyncPaginator[AssignedOptionOutput](
+        _op = _ops.ORGS_ATTRIBUTES_OPTIONS_LIST_ASSIGNED_BY_SLUG
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_ATTRIBUTES_OPTIONS_LIST_ASSIGNED_BY_SLUG,
-            (org_id, attribute_slug),
-            item_type=AssignedOptionOutput,
-            query={"assignedOptionIds": assigned_option_ids, "teamIds": team_ids},
+            _op,
+            path_args(_op, org_id, attribute_slug),
+            _orgs.decode_AssignedOptionOutput,
+            query=query_args(
+                _op,
+                {
+                    "skip": skip,
+                    "take": take,
+                    "assigned_option_ids": assigned_option_ids,
+                    "team_ids": team_ids,
+                },
+            ),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -300,7 +310,7 @@ class OrgsAttributesOptions(Group):
         self,
         org_id: int,
         user_id: int,
-        body: AssignOrganizationAttributeOptionToUserInput,
+        body: AssignOrganizationAttributeOptionToUserInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -327,66 +337,77 @@ class OrgsAttributesOptions(Group):
         self,
         org_id: int,
         user_id: int,
-        body: AssignOrganizationAttributeOptionToUserInput | None = None,
+        body: AssignOrganizationAttributeOptionToUserInput | Mapping[str, Any] | None = None,
         *,
+        attribute_id: str | Unset = UNSET,
+        value: str | Unset = UNSET,
+        attribute_option_id: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> AssignOptionUserOutputData:
         """Assign an attribute to a user.
 
         ``POST /v2/organizations/{orgId}/attributes/options/{userId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
         """
-        if body is None:
-            body = AssignOrganizationAttributeOptionToUserInput(**fields)
-        elif fields:
-            raise TypeError("assign_to_user(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_ATTRIBUTES_OPTIONS_ASSIGN_TO_USER,
-            (org_id, user_id),
-            body=body,
+        _op = _ops.ORGS_ATTRIBUTES_OPTIONS_ASSIGN_TO_USER
+        _body = body_json(
+            _op,
+            body,
+            {"attributeId": attribute_id, "value": value, "attributeOptionId": attribute_option_id},
+            (_orgs.AssignOrganizationAttributeOptionToUserInput,),
+            _orgs.decode_AssignOrganizationAttributeOptionToUserInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, user_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: AssignOptionUserOutputData = decode(
-            response, AssignOptionUserOutputData, _ops.ORGS_ATTRIBUTES_OPTIONS_ASSIGN_TO_USER
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_AssignOptionUserOutputData)
 
-    async def list_for_user(
+    def list_for_user(
         self,
         org_id: int,
         user_id: int,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[GetOptionUserOutputData]:
+    ) -> AsyncPaginator[OptionOutput]:
         """Get all attribute options for a user.
 
         ``GET /v2/organizations/{orgId}/attributes/options/{userId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.ORGS_ATTRIBUTES_OPTIONS_LIST_FOR_USER,
-            (org_id, user_id),
+        _op = _ops.ORGS_ATTRIBUTES_OPTIONS_LIST_FOR_USER
+        return AsyncPaginator(
+            self._client,
+            _op,
+            path_args(_op, org_id, user_id),
+            _orgs.decode_OptionOutput,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[GetOptionUserOutputData] = decode(
-            response,
-            builtins.list[GetOptionUserOutputData],
-            _ops.ORGS_ATTRIBUTES_OPTIONS_LIST_FOR_USER,
-        )
-        return result
 
     async def unassign_from_user(
         self,
@@ -404,15 +425,13 @@ class OrgsAttributesOptions(Group):
         ``DELETE /v2/organizations/{orgId}/attributes/options/{userId}/{attributeOptionId}`` ·
         tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_ATTRIBUTES_OPTIONS_UNASSIGN_FROM_USER,
-            (org_id, user_id, attribute_option_id),
+        _op = _ops.ORGS_ATTRIBUTES_OPTIONS_UNASSIGN_FROM_USER
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, user_id, attribute_option_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: AssignOptionUserOutputData = decode(
-            response, AssignOptionUserOutputData, _ops.ORGS_ATTRIBUTES_OPTIONS_UNASSIGN_FROM_USER
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_AssignOptionUserOutputData)

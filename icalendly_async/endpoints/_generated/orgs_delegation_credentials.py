@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, overload
 
+from ...models._base import UNSET, Unset
+from ...models._generated import orgs as _orgs
 from ...models._generated.orgs import (
     CreateDelegationCredentialInput,
     DelegationCredentialOutput,
-    GoogleServiceAccountKeyInput,
-    MicrosoftServiceAccountKeyInput,
+    ServiceAccountKeyInput,
     UpdateDelegationCredentialInput,
 )
-from ...models.converter import UNSET, Unset
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args
 from . import _operations as _ops
 
 
@@ -29,7 +29,7 @@ class OrgsDelegationCredentials(Group):
     async def create(
         self,
         org_id: int,
-        body: CreateDelegationCredentialInput,
+        body: CreateDelegationCredentialInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -44,7 +44,7 @@ class OrgsDelegationCredentials(Group):
         *,
         workspace_platform_slug: str,
         domain: str,
-        service_account_key: list[GoogleServiceAccountKeyInput | MicrosoftServiceAccountKeyInput],
+        service_account_key: list[ServiceAccountKeyInput],
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
@@ -54,96 +54,83 @@ class OrgsDelegationCredentials(Group):
     async def create(
         self,
         org_id: int,
-        body: CreateDelegationCredentialInput | None = None,
+        body: CreateDelegationCredentialInput | Mapping[str, Any] | None = None,
         *,
+        workspace_platform_slug: str | Unset = UNSET,
+        domain: str | Unset = UNSET,
+        service_account_key: list[ServiceAccountKeyInput] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> DelegationCredentialOutput:
         """Save delegation credentials for your organization.
 
         ``POST /v2/organizations/{orgId}/delegation-credentials`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
         """
-        if body is None:
-            body = CreateDelegationCredentialInput(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_DELEGATION_CREDENTIALS_CREATE,
-            (org_id,),
-            body=body,
+        _op = _ops.ORGS_DELEGATION_CREDENTIALS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "workspacePlatformSlug": workspace_platform_slug,
+                "domain": domain,
+                "serviceAccountKey": service_account_key,
+            },
+            (_orgs.CreateDelegationCredentialInput,),
+            _orgs.decode_CreateDelegationCredentialInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: DelegationCredentialOutput = decode(
-            response, DelegationCredentialOutput, _ops.ORGS_DELEGATION_CREDENTIALS_CREATE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_DelegationCredentialOutput)
 
-    @overload
     async def update(
         self,
         org_id: int,
         credential_id: str,
-        body: UpdateDelegationCredentialInput,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> DelegationCredentialOutput: ...
-
-    @overload
-    async def update(
-        self,
-        org_id: int,
-        credential_id: str,
+        body: UpdateDelegationCredentialInput | Mapping[str, Any] | None = None,
         *,
         enabled: bool | Unset = UNSET,
-        service_account_key: list[GoogleServiceAccountKeyInput | MicrosoftServiceAccountKeyInput]
-        | Unset = UNSET,
+        service_account_key: list[ServiceAccountKeyInput] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> DelegationCredentialOutput: ...
-
-    async def update(
-        self,
-        org_id: int,
-        credential_id: str,
-        body: UpdateDelegationCredentialInput | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> DelegationCredentialOutput:
         """Update delegation credentials of your organization.
 
         ``PATCH /v2/organizations/{orgId}/delegation-credentials/{credentialId}`` · tier:
         organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
         """
-        if body is None:
-            body = UpdateDelegationCredentialInput(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_DELEGATION_CREDENTIALS_UPDATE,
-            (org_id, credential_id),
-            body=body,
+        _op = _ops.ORGS_DELEGATION_CREDENTIALS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {"enabled": enabled, "serviceAccountKey": service_account_key},
+            (_orgs.UpdateDelegationCredentialInput,),
+            _orgs.decode_UpdateDelegationCredentialInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, credential_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: DelegationCredentialOutput = decode(
-            response, DelegationCredentialOutput, _ops.ORGS_DELEGATION_CREDENTIALS_UPDATE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_DelegationCredentialOutput)

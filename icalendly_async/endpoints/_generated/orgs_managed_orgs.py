@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, overload
 
+from ...models._base import UNSET, Unset
+from ...models._generated import orgs as _orgs
 from ...models._generated.orgs import (
     CreateOrganizationInput,
     ManagedOrganizationOutput,
     ManagedOrganizationWithApiKeyOutput,
     UpdateOrganizationInput,
 )
-from ...models.converter import UNSET, Unset
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
@@ -28,7 +29,7 @@ class OrgsManagedOrgs(Group):
     async def create(
         self,
         org_id: int,
-        body: CreateOrganizationInput,
+        body: CreateOrganizationInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -55,49 +56,72 @@ class OrgsManagedOrgs(Group):
     async def create(
         self,
         org_id: int,
-        body: CreateOrganizationInput | None = None,
+        body: CreateOrganizationInput | Mapping[str, Any] | None = None,
         *,
+        name: str | Unset = UNSET,
+        api_key_days_valid: int | Unset = UNSET,
+        api_key_never_expires: bool | Unset = UNSET,
+        slug: str | Unset = UNSET,
+        metadata: dict[str, Any] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> ManagedOrganizationWithApiKeyOutput:
         """Create an organization within an organization.
 
-        ``POST /v2/organizations/{orgId}/organizations`` · tier: platform (Plan.PLATFORM) · API
-        version: none
+        ``POST /v2/organizations/{orgId}/organizations`` · tier: platform (Plan.PLATFORM) ·
+        API version: none
 
         Requires the user to have at least the 'ORG_ADMIN' role within the organization.
-        Additionally, for platform, the plan must be 'SCALE' or higher to access this endpoint.
+        Additionally, for platform, the plan must be 'SCALE' or higher to access this
+        endpoint.
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            name: Name of the organization
+            api_key_days_valid: For how many days is managed organization api key valid.
+            api_key_never_expires: If true, organization api key never expires.
+            slug: Organization slug in kebab-case - if not provided will be generated
+                automatically based on name.
+            metadata: You can store any additional data you want here.
         """
-        if body is None:
-            body = CreateOrganizationInput(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_MANAGED_ORGS_CREATE,
-            (org_id,),
-            body=body,
+        _op = _ops.ORGS_MANAGED_ORGS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "name": name,
+                "apiKeyDaysValid": api_key_days_valid,
+                "apiKeyNeverExpires": api_key_never_expires,
+                "slug": slug,
+                "metadata": metadata,
+            },
+            (_orgs.CreateOrganizationInput,),
+            _orgs.decode_CreateOrganizationInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ManagedOrganizationWithApiKeyOutput = decode(
-            response, ManagedOrganizationWithApiKeyOutput, _ops.ORGS_MANAGED_ORGS_CREATE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_ManagedOrganizationWithApiKeyOutput)
 
     def list(
         self,
         org_id: int,
         *,
+        take: int | None = None,
+        skip: int | None = None,
         slug: str | None = None,
         metadata_key: str | None = None,
         metadata_value: str | None = None,
-        take: int | None = None,
-        skip: int | None = None,
         max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -110,26 +134,37 @@ class OrgsManagedOrgs(Group):
         version: none
 
         Requires the user to have at least the 'ORG_ADMIN' role within the organization.
-        Additionally, for platform, the plan must be 'SCALE' or higher to access this endpoint.
+        Additionally, for platform, the plan must be 'SCALE' or higher to access this
+        endpoint.
 
         Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
         first page, ``async for`` over it for every item.
 
         Args:
+            take: Maximum number of items to return
+            skip: Number of items to skip
             slug: The slug of the managed organization
             metadata_key: The key of the metadata - it is case sensitive so provide exactly as
                 stored.
-            metadata_value: The value of the metadata - it is case sensitive so provide exactly
-                as stored.
-            take: Maximum number of items to return
-            skip: Number of items to skip
+            metadata_value: The value of the metadata - it is case sensitive so provide
+                exactly as stored.
         """
-        return AsyncPaginator[ManagedOrganizationOutput](
+        _op = _ops.ORGS_MANAGED_ORGS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_MANAGED_ORGS_LIST,
-            (org_id,),
-            item_type=ManagedOrganizationOutput,
-            query={"slug": slug, "metadataKey": metadata_key, "metadataValue": metadata_value},
+            _op,
+            path_args(_op, org_id),
+            _orgs.decode_ManagedOrganizationOutput,
+            query=query_args(
+                _op,
+                {
+                    "take": take,
+                    "skip": skip,
+                    "slug": slug,
+                    "metadata_key": metadata_key,
+                    "metadata_value": metadata_value,
+                },
+            ),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -151,43 +186,29 @@ class OrgsManagedOrgs(Group):
     ) -> ManagedOrganizationOutput:
         """Get an organization within an organization.
 
-        ``GET /v2/organizations/{orgId}/organizations/{managedOrganizationId}`` · tier: platform
-        (Plan.PLATFORM) · API version: none
+        ``GET /v2/organizations/{orgId}/organizations/{managedOrganizationId}`` · tier:
+        platform (Plan.PLATFORM) · API version: none
 
         Requires the user to have at least the 'ORG_ADMIN' role within the organization.
-        Additionally, for platform, the plan must be 'SCALE' or higher to access this endpoint.
+        Additionally, for platform, the plan must be 'SCALE' or higher to access this
+        endpoint.
         """
-        response = await self._client._call(
-            _ops.ORGS_MANAGED_ORGS_GET,
-            (org_id, managed_organization_id),
+        _op = _ops.ORGS_MANAGED_ORGS_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, managed_organization_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ManagedOrganizationOutput = decode(
-            response, ManagedOrganizationOutput, _ops.ORGS_MANAGED_ORGS_GET
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_ManagedOrganizationOutput)
 
-    @overload
     async def update(
         self,
         org_id: int,
         managed_organization_id: int,
-        body: UpdateOrganizationInput,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> ManagedOrganizationOutput: ...
-
-    @overload
-    async def update(
-        self,
-        org_id: int,
-        managed_organization_id: int,
+        body: UpdateOrganizationInput | Mapping[str, Any] | None = None,
         *,
         name: str | Unset = UNSET,
         metadata: dict[str, Any] | Unset = UNSET,
@@ -195,19 +216,6 @@ class OrgsManagedOrgs(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> ManagedOrganizationOutput: ...
-
-    async def update(
-        self,
-        org_id: int,
-        managed_organization_id: int,
-        body: UpdateOrganizationInput | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> ManagedOrganizationOutput:
         """Update an organization within an organization.
 
@@ -215,25 +223,34 @@ class OrgsManagedOrgs(Group):
         platform (Plan.PLATFORM) · API version: none
 
         Requires the user to have at least the 'ORG_ADMIN' role within the organization.
-        Additionally, for platform, the plan must be 'SCALE' or higher to access this endpoint.
+        Additionally, for platform, the plan must be 'SCALE' or higher to access this
+        endpoint.
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            name: Name of the organization
+            metadata: You can store any additional data you want here.
         """
-        if body is None:
-            body = UpdateOrganizationInput(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_MANAGED_ORGS_UPDATE,
-            (org_id, managed_organization_id),
-            body=body,
+        _op = _ops.ORGS_MANAGED_ORGS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {"name": name, "metadata": metadata},
+            (_orgs.UpdateOrganizationInput,),
+            _orgs.decode_UpdateOrganizationInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, managed_organization_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ManagedOrganizationOutput = decode(
-            response, ManagedOrganizationOutput, _ops.ORGS_MANAGED_ORGS_UPDATE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_ManagedOrganizationOutput)
 
     async def delete(
         self,
@@ -251,17 +268,16 @@ class OrgsManagedOrgs(Group):
         platform (Plan.PLATFORM) · API version: none
 
         Requires the user to have at least the 'ORG_ADMIN' role within the organization.
-        Additionally, for platform, the plan must be 'SCALE' or higher to access this endpoint.
+        Additionally, for platform, the plan must be 'SCALE' or higher to access this
+        endpoint.
         """
-        response = await self._client._call(
-            _ops.ORGS_MANAGED_ORGS_DELETE,
-            (org_id, managed_organization_id),
+        _op = _ops.ORGS_MANAGED_ORGS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, managed_organization_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ManagedOrganizationOutput = decode(
-            response, ManagedOrganizationOutput, _ops.ORGS_MANAGED_ORGS_DELETE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_ManagedOrganizationOutput)

@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated._enums import MembershipRole
+from ...models._base import UNSET, Unset
+from ...models._generated import orgs as _orgs
 from ...models._generated.orgs import (
     CreateOrgMembershipDto,
+    MembershipRole,
     OrganizationMembershipOutput,
     UpdateOrgMembershipDto,
 )
-from ...models.converter import UNSET, Unset
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
@@ -38,8 +39,8 @@ class OrgsMemberships(Group):
     ) -> AsyncPaginator[OrganizationMembershipOutput]:
         """Get all memberships.
 
-        ``GET /v2/organizations/{orgId}/memberships`` · tier: organizations (Plan.ORGANIZATIONS,
-        Plan.PLATFORM) · API version: none
+        ``GET /v2/organizations/{orgId}/memberships`` · tier: organizations
+        (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
 
         Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
         first page, ``async for`` over it for every item.
@@ -48,12 +49,13 @@ class OrgsMemberships(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[OrganizationMembershipOutput](
+        _op = _ops.ORGS_MEMBERSHIPS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_MEMBERSHIPS_LIST,
-            (org_id,),
-            item_type=OrganizationMembershipOutput,
-            query={},
+            _op,
+            path_args(_op, org_id),
+            _orgs.decode_OrganizationMembershipOutput,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -67,7 +69,7 @@ class OrgsMemberships(Group):
     async def create(
         self,
         org_id: int,
-        body: CreateOrgMembershipDto,
+        body: CreateOrgMembershipDto | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -93,36 +95,52 @@ class OrgsMemberships(Group):
     async def create(
         self,
         org_id: int,
-        body: CreateOrgMembershipDto | None = None,
+        body: CreateOrgMembershipDto | Mapping[str, Any] | None = None,
         *,
+        user_id: int | Unset = UNSET,
+        role: MembershipRole | Unset = UNSET,
+        accepted: bool | Unset = UNSET,
+        disable_impersonation: bool | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> OrganizationMembershipOutput:
         """Create a membership.
 
-        ``POST /v2/organizations/{orgId}/memberships`` · tier: organizations (Plan.ORGANIZATIONS,
-        Plan.PLATFORM) · API version: none
+        ``POST /v2/organizations/{orgId}/memberships`` · tier: organizations
+        (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            role: If you are platform customer then managed users should only have MEMBER
+                role.
         """
-        if body is None:
-            body = CreateOrgMembershipDto(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_MEMBERSHIPS_CREATE,
-            (org_id,),
-            body=body,
+        _op = _ops.ORGS_MEMBERSHIPS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "userId": user_id,
+                "role": role,
+                "accepted": accepted,
+                "disableImpersonation": disable_impersonation,
+            },
+            (_orgs.CreateOrgMembershipDto,),
+            _orgs.decode_CreateOrgMembershipDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OrganizationMembershipOutput = decode(
-            response, OrganizationMembershipOutput, _ops.ORGS_MEMBERSHIPS_CREATE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_OrganizationMembershipOutput)
 
     async def get(
         self,
@@ -139,18 +157,16 @@ class OrgsMemberships(Group):
         ``GET /v2/organizations/{orgId}/memberships/{membershipId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_MEMBERSHIPS_GET,
-            (org_id, membership_id),
+        _op = _ops.ORGS_MEMBERSHIPS_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, membership_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OrganizationMembershipOutput = decode(
-            response, OrganizationMembershipOutput, _ops.ORGS_MEMBERSHIPS_GET
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_OrganizationMembershipOutput)
 
     async def delete(
         self,
@@ -167,37 +183,22 @@ class OrgsMemberships(Group):
         ``DELETE /v2/organizations/{orgId}/memberships/{membershipId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_MEMBERSHIPS_DELETE,
-            (org_id, membership_id),
+        _op = _ops.ORGS_MEMBERSHIPS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, membership_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OrganizationMembershipOutput = decode(
-            response, OrganizationMembershipOutput, _ops.ORGS_MEMBERSHIPS_DELETE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_OrganizationMembershipOutput)
 
-    @overload
     async def update(
         self,
         org_id: int,
         membership_id: int,
-        body: UpdateOrgMembershipDto,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> OrganizationMembershipOutput: ...
-
-    @overload
-    async def update(
-        self,
-        org_id: int,
-        membership_id: int,
+        body: UpdateOrgMembershipDto | Mapping[str, Any] | None = None,
         *,
         accepted: bool | Unset = UNSET,
         role: MembershipRole | Unset = UNSET,
@@ -206,39 +207,30 @@ class OrgsMemberships(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> OrganizationMembershipOutput: ...
-
-    async def update(
-        self,
-        org_id: int,
-        membership_id: int,
-        body: UpdateOrgMembershipDto | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> OrganizationMembershipOutput:
         """Update a membership.
 
         ``PATCH /v2/organizations/{orgId}/memberships/{membershipId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
         """
-        if body is None:
-            body = UpdateOrgMembershipDto(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_MEMBERSHIPS_UPDATE,
-            (org_id, membership_id),
-            body=body,
+        _op = _ops.ORGS_MEMBERSHIPS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {"accepted": accepted, "role": role, "disableImpersonation": disable_impersonation},
+            (_orgs.UpdateOrgMembershipDto,),
+            _orgs.decode_UpdateOrgMembershipDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, membership_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OrganizationMembershipOutput = decode(
-            response, OrganizationMembershipOutput, _ops.ORGS_MEMBERSHIPS_UPDATE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_OrganizationMembershipOutput)

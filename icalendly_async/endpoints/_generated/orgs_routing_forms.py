@@ -3,19 +3,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any, Literal, overload
+import builtins
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Literal
 
+from ...models._base import UNSET, Unset
+from ...models._generated import orgs as _orgs
 from ...models._generated.orgs import (
     CreateRoutingFormResponseOutputData,
     RoutingFormOutput,
     RoutingFormResponseOutput,
     UpdateRoutingFormResponseInput,
 )
-from ...models.converter import UNSET, Unset
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
@@ -29,16 +31,16 @@ class OrgsRoutingForms(Group):
         self,
         org_id: int,
         *,
-        sort_created_at: Literal["asc", "desc"] | None = None,
-        sort_updated_at: Literal["asc", "desc"] | None = None,
-        after_created_at: datetime | str | None = None,
-        before_created_at: datetime | str | None = None,
-        after_updated_at: datetime | str | None = None,
-        before_updated_at: datetime | str | None = None,
-        routed_to_booking_uid: str | None = None,
-        team_ids: Sequence[int] | None = None,
         skip: int | None = None,
         take: int | None = None,
+        sort_created_at: Literal["asc", "desc"] | None = None,
+        sort_updated_at: Literal["asc", "desc"] | None = None,
+        after_created_at: datetime | None = None,
+        before_created_at: datetime | None = None,
+        after_updated_at: datetime | None = None,
+        before_updated_at: datetime | None = None,
+        routed_to_booking_uid: str | None = None,
+        team_ids: builtins.list[int] | None = None,
         max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -54,6 +56,8 @@ class OrgsRoutingForms(Group):
         first page, ``async for`` over it for every item.
 
         Args:
+            skip: Number of responses to skip
+            take: Number of responses to take
             sort_created_at: Sort by creation time
             sort_updated_at: Sort by update time
             after_created_at: Filter by responses created after this date
@@ -62,24 +66,28 @@ class OrgsRoutingForms(Group):
             before_updated_at: Filter by responses updated before this date
             routed_to_booking_uid: Filter by responses routed to a specific booking
             team_ids: Filter by teamIds.
-            skip: Number of responses to skip
-            take: Number of responses to take
         """
-        return AsyncPaginator[RoutingFormOutput](
+        _op = _ops.ORGS_ROUTING_FORMS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_ROUTING_FORMS_LIST,
-            (org_id,),
-            item_type=RoutingFormOutput,
-            query={
-                "sortCreatedAt": sort_created_at,
-                "sortUpdatedAt": sort_updated_at,
-                "afterCreatedAt": after_created_at,
-                "beforeCreatedAt": before_created_at,
-                "afterUpdatedAt": after_updated_at,
-                "beforeUpdatedAt": before_updated_at,
-                "routedToBookingUid": routed_to_booking_uid,
-                "teamIds": team_ids,
-            },
+            _op,
+            path_args(_op, org_id),
+            _orgs.decode_RoutingFormOutput,
+            query=query_args(
+                _op,
+                {
+                    "skip": skip,
+                    "take": take,
+                    "sort_created_at": sort_created_at,
+                    "sort_updated_at": sort_updated_at,
+                    "after_created_at": after_created_at,
+                    "before_created_at": before_created_at,
+                    "after_updated_at": after_updated_at,
+                    "before_updated_at": before_updated_at,
+                    "routed_to_booking_uid": routed_to_booking_uid,
+                    "team_ids": team_ids,
+                },
+            ),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -94,15 +102,15 @@ class OrgsRoutingForms(Group):
         org_id: int,
         routing_form_id: str,
         *,
-        sort_created_at: Literal["asc", "desc"] | None = None,
-        sort_updated_at: Literal["asc", "desc"] | None = None,
-        after_created_at: datetime | str | None = None,
-        before_created_at: datetime | str | None = None,
-        after_updated_at: datetime | str | None = None,
-        before_updated_at: datetime | str | None = None,
-        routed_to_booking_uid: str | None = None,
         skip: int | None = None,
         take: int | None = None,
+        sort_created_at: Literal["asc", "desc"] | None = None,
+        sort_updated_at: Literal["asc", "desc"] | None = None,
+        after_created_at: datetime | None = None,
+        before_created_at: datetime | None = None,
+        after_updated_at: datetime | None = None,
+        before_updated_at: datetime | None = None,
+        routed_to_booking_uid: str | None = None,
         max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -118,6 +126,8 @@ class OrgsRoutingForms(Group):
         first page, ``async for`` over it for every item.
 
         Args:
+            skip: Number of responses to skip
+            take: Number of responses to take
             sort_created_at: Sort by creation time
             sort_updated_at: Sort by update time
             after_created_at: Filter by responses created after this date
@@ -125,23 +135,27 @@ class OrgsRoutingForms(Group):
             after_updated_at: Filter by responses created after this date
             before_updated_at: Filter by responses updated before this date
             routed_to_booking_uid: Filter by responses routed to a specific booking
-            skip: Number of responses to skip
-            take: Number of responses to take
         """
-        return AsyncPaginator[RoutingFormResponseOutput](
+        _op = _ops.ORGS_ROUTING_FORMS_LIST_RESPONSES
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_ROUTING_FORMS_LIST_RESPONSES,
-            (org_id, routing_form_id),
-            item_type=RoutingFormResponseOutput,
-            query={
-                "sortCreatedAt": sort_created_at,
-                "sortUpdatedAt": sort_updated_at,
-                "afterCreatedAt": after_created_at,
-                "beforeCreatedAt": before_created_at,
-                "afterUpdatedAt": after_updated_at,
-                "beforeUpdatedAt": before_updated_at,
-                "routedToBookingUid": routed_to_booking_uid,
-            },
+            _op,
+            path_args(_op, org_id, routing_form_id),
+            _orgs.decode_RoutingFormResponseOutput,
+            query=query_args(
+                _op,
+                {
+                    "skip": skip,
+                    "take": take,
+                    "sort_created_at": sort_created_at,
+                    "sort_updated_at": sort_updated_at,
+                    "after_created_at": after_created_at,
+                    "before_created_at": before_created_at,
+                    "after_updated_at": after_updated_at,
+                    "before_updated_at": before_updated_at,
+                    "routed_to_booking_uid": routed_to_booking_uid,
+                },
+            ),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -156,8 +170,8 @@ class OrgsRoutingForms(Group):
         org_id: int,
         routing_form_id: str,
         *,
-        start: str,
-        end: str,
+        start: date,
+        end: date,
         time_zone: str | None = None,
         duration: float | None = None,
         format_: Literal["range", "time"] | None = None,
@@ -183,88 +197,69 @@ class OrgsRoutingForms(Group):
             booking_uid_to_reschedule: The unique identifier of the booking being rescheduled.
             queue_response: Whether to queue the form response.
         """
-        response = await self._client._call(
-            _ops.ORGS_ROUTING_FORMS_CREATE_RESPONSE,
-            (org_id, routing_form_id),
-            query={
-                "start": start,
-                "end": end,
-                "timeZone": time_zone,
-                "duration": duration,
-                "format": format_,
-                "bookingUidToReschedule": booking_uid_to_reschedule,
-                "queueResponse": queue_response,
-            },
+        _op = _ops.ORGS_ROUTING_FORMS_CREATE_RESPONSE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, routing_form_id),
+            query=query_args(
+                _op,
+                {
+                    "start": start,
+                    "end": end,
+                    "time_zone": time_zone,
+                    "duration": duration,
+                    "format_": format_,
+                    "booking_uid_to_reschedule": booking_uid_to_reschedule,
+                    "queue_response": queue_response,
+                },
+            ),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: CreateRoutingFormResponseOutputData = decode(
-            response, CreateRoutingFormResponseOutputData, _ops.ORGS_ROUTING_FORMS_CREATE_RESPONSE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_CreateRoutingFormResponseOutputData)
 
-    @overload
     async def update_response(
         self,
         org_id: int,
         routing_form_id: str,
         response_id: int,
-        body: UpdateRoutingFormResponseInput,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> RoutingFormResponseOutput: ...
-
-    @overload
-    async def update_response(
-        self,
-        org_id: int,
-        routing_form_id: str,
-        response_id: int,
+        body: UpdateRoutingFormResponseInput | Mapping[str, Any] | None = None,
         *,
         response: dict[str, Any] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> RoutingFormResponseOutput: ...
-
-    async def update_response(
-        self,
-        org_id: int,
-        routing_form_id: str,
-        response_id: int,
-        body: UpdateRoutingFormResponseInput | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> RoutingFormResponseOutput:
         """Update routing form response.
 
-        ``PATCH /v2/organizations/{orgId}/routing-forms/{routingFormId}/responses/{responseId}``
-        · tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+        ``PATCH
+        /v2/organizations/{orgId}/routing-forms/{routingFormId}/responses/{responseId}`` ·
+        tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            response: The updated response data
         """
-        if body is None:
-            body = UpdateRoutingFormResponseInput(**fields)
-        elif fields:
-            raise TypeError("update_response(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_ROUTING_FORMS_UPDATE_RESPONSE,
-            (org_id, routing_form_id, response_id),
-            body=body,
+        _op = _ops.ORGS_ROUTING_FORMS_UPDATE_RESPONSE
+        _body = body_json(
+            _op,
+            body,
+            {"response": response},
+            (_orgs.UpdateRoutingFormResponseInput,),
+            _orgs.decode_UpdateRoutingFormResponseInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, routing_form_id, response_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: RoutingFormResponseOutput = decode(
-            response, RoutingFormResponseOutput, _ops.ORGS_ROUTING_FORMS_UPDATE_RESPONSE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_RoutingFormResponseOutput)

@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-import builtins
 import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, overload
 
-from ...models._generated._common import OrgTeamOutputDto, UpdateOrgTeamDto
-from ...models._generated.orgs import CreateOrgTeamDto
-from ...models.converter import UNSET, Unset
-from .._base import Group, Timeout, decode
+from ...models._base import UNSET, Unset
+from ...models._generated import teams as _teams
+from ...models._generated.teams import CreateOrgTeamDto, OrgTeamOutputDto, UpdateOrgTeamDto
+from ...pagination import AsyncPaginator
+from .._base import Group, Timeout, body_json, decode, path_args
 from . import _operations as _ops
 
 if TYPE_CHECKING:
@@ -111,38 +111,45 @@ class OrgsTeams(Group):
 
         return OrgsTeamsVerifiedResources(self._client)
 
-    async def list(
+    def list(
         self,
         org_id: int,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[OrgTeamOutputDto]:
+    ) -> AsyncPaginator[OrgTeamOutputDto]:
         """Get all teams.
 
         ``GET /v2/organizations/{orgId}/teams`` · tier: organizations (Plan.ORGANIZATIONS,
         Plan.PLATFORM) · API version: none
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_LIST,
-            (org_id,),
+        _op = _ops.ORGS_TEAMS_LIST
+        return AsyncPaginator(
+            self._client,
+            _op,
+            path_args(_op, org_id),
+            _teams.decode_OrgTeamOutputDto,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[OrgTeamOutputDto] = decode(
-            response, builtins.list[OrgTeamOutputDto], _ops.ORGS_TEAMS_LIST
-        )
-        return result
 
     @overload
     async def create(
         self,
         org_id: int,
-        body: CreateOrgTeamDto,
+        body: CreateOrgTeamDto | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -183,61 +190,124 @@ class OrgsTeams(Group):
     async def create(
         self,
         org_id: int,
-        body: CreateOrgTeamDto | None = None,
+        body: CreateOrgTeamDto | Mapping[str, Any] | None = None,
         *,
+        name: str | Unset = UNSET,
+        slug: str | Unset = UNSET,
+        logo_url: str | Unset = UNSET,
+        cal_video_logo: str | Unset = UNSET,
+        app_logo: str | Unset = UNSET,
+        app_icon_logo: str | Unset = UNSET,
+        bio: str | Unset = UNSET,
+        hide_branding: bool | Unset = UNSET,
+        is_private: bool | Unset = UNSET,
+        hide_book_a_team_member: bool | Unset = UNSET,
+        metadata: dict[str, Any] | Unset = UNSET,
+        theme: str | Unset = UNSET,
+        brand_color: str | Unset = UNSET,
+        dark_brand_color: str | Unset = UNSET,
+        banner_url: str | Unset = UNSET,
+        time_format: float | Unset = UNSET,
+        time_zone: str | Unset = UNSET,
+        week_start: str | Unset = UNSET,
+        auto_accept_creator: bool | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> OrgTeamOutputDto:
         """Create a team.
 
         ``POST /v2/organizations/{orgId}/teams`` · tier: organizations (Plan.ORGANIZATIONS,
         Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            name: Name of the team
+            slug: Team slug in kebab-case - if not provided will be generated automatically
+                based on name.
+            logo_url: URL of the teams logo image
+            metadata: You can store any additional data you want here.
+            banner_url: URL of the teams banner image which is shown on booker
+            time_zone: Timezone is used to create teams's default schedule from Monday to
+                Friday from 9AM to 5PM.
+            auto_accept_creator: If you are a platform customer, don't pass 'false', because
+                then team creator won't be able to create team event types.
         """
-        if body is None:
-            body = CreateOrgTeamDto(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_CREATE,
-            (org_id,),
-            body=body,
+        _op = _ops.ORGS_TEAMS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "name": name,
+                "slug": slug,
+                "logoUrl": logo_url,
+                "calVideoLogo": cal_video_logo,
+                "appLogo": app_logo,
+                "appIconLogo": app_icon_logo,
+                "bio": bio,
+                "hideBranding": hide_branding,
+                "isPrivate": is_private,
+                "hideBookATeamMember": hide_book_a_team_member,
+                "metadata": metadata,
+                "theme": theme,
+                "brandColor": brand_color,
+                "darkBrandColor": dark_brand_color,
+                "bannerUrl": banner_url,
+                "timeFormat": time_format,
+                "timeZone": time_zone,
+                "weekStart": week_start,
+                "autoAcceptCreator": auto_accept_creator,
+            },
+            (_teams.CreateOrgTeamDto,),
+            _teams.decode_CreateOrgTeamDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OrgTeamOutputDto = decode(response, OrgTeamOutputDto, _ops.ORGS_TEAMS_CREATE)
-        return result
+        return decode(_response, _op, _teams.decode_OrgTeamOutputDto)
 
-    async def list_mine(
+    def list_mine(
         self,
         org_id: int,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[OrgTeamOutputDto]:
+    ) -> AsyncPaginator[OrgTeamOutputDto]:
         """Get teams membership for user.
 
         ``GET /v2/organizations/{orgId}/teams/me`` · tier: organizations (Plan.ORGANIZATIONS,
         Plan.PLATFORM) · API version: none
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_LIST_MINE,
-            (org_id,),
+        _op = _ops.ORGS_TEAMS_LIST_MINE
+        return AsyncPaginator(
+            self._client,
+            _op,
+            path_args(_op, org_id),
+            _teams.decode_OrgTeamOutputDto,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[OrgTeamOutputDto] = decode(
-            response, builtins.list[OrgTeamOutputDto], _ops.ORGS_TEAMS_LIST_MINE
-        )
-        return result
 
     async def get(
         self,
@@ -254,16 +324,16 @@ class OrgsTeams(Group):
         ``GET /v2/organizations/{orgId}/teams/{teamId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_GET,
-            (org_id, team_id),
+        _op = _ops.ORGS_TEAMS_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OrgTeamOutputDto = decode(response, OrgTeamOutputDto, _ops.ORGS_TEAMS_GET)
-        return result
+        return decode(_response, _op, _teams.decode_OrgTeamOutputDto)
 
     async def delete(
         self,
@@ -280,35 +350,22 @@ class OrgsTeams(Group):
         ``DELETE /v2/organizations/{orgId}/teams/{teamId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_DELETE,
-            (org_id, team_id),
+        _op = _ops.ORGS_TEAMS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OrgTeamOutputDto = decode(response, OrgTeamOutputDto, _ops.ORGS_TEAMS_DELETE)
-        return result
+        return decode(_response, _op, _teams.decode_OrgTeamOutputDto)
 
-    @overload
     async def update(
         self,
         org_id: int,
         team_id: int,
-        body: UpdateOrgTeamDto,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> OrgTeamOutputDto: ...
-
-    @overload
-    async def update(
-        self,
-        org_id: int,
-        team_id: int,
+        body: UpdateOrgTeamDto | Mapping[str, Any] | None = None,
         *,
         name: str | Unset = UNSET,
         slug: str | Unset = UNSET,
@@ -334,37 +391,60 @@ class OrgsTeams(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> OrgTeamOutputDto: ...
-
-    async def update(
-        self,
-        org_id: int,
-        team_id: int,
-        body: UpdateOrgTeamDto | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> OrgTeamOutputDto:
         """Update a team.
 
         ``PATCH /v2/organizations/{orgId}/teams/{teamId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            name: Name of the team
+            slug: Team slug
+            logo_url: URL of the teams logo image
+            metadata: You can store any additional data you want here.
+            banner_url: URL of the teams banner image which is shown on booker
+            time_zone: Timezone is used to create teams's default schedule from Monday to
+                Friday from 9AM to 5PM.
         """
-        if body is None:
-            body = UpdateOrgTeamDto(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_UPDATE,
-            (org_id, team_id),
-            body=body,
+        _op = _ops.ORGS_TEAMS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "name": name,
+                "slug": slug,
+                "logoUrl": logo_url,
+                "calVideoLogo": cal_video_logo,
+                "appLogo": app_logo,
+                "appIconLogo": app_icon_logo,
+                "bio": bio,
+                "hideBranding": hide_branding,
+                "isPrivate": is_private,
+                "hideBookATeamMember": hide_book_a_team_member,
+                "metadata": metadata,
+                "theme": theme,
+                "brandColor": brand_color,
+                "darkBrandColor": dark_brand_color,
+                "bannerUrl": banner_url,
+                "timeFormat": time_format,
+                "timeZone": time_zone,
+                "weekStart": week_start,
+                "bookingLimits": booking_limits,
+                "includeManagedEventsInLimits": include_managed_events_in_limits,
+            },
+            (_teams.UpdateOrgTeamDto,),
+            _teams.decode_UpdateOrgTeamDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OrgTeamOutputDto = decode(response, OrgTeamOutputDto, _ops.ORGS_TEAMS_UPDATE)
-        return result
+        return decode(_response, _op, _teams.decode_OrgTeamOutputDto)

@@ -4,19 +4,14 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
-from ...models._generated._common import (
-    BookingOutput_2024_08_13,
-    BookingReference,
-    GetRecurringSeatedBookingOutput_2024_08_13,
-    GetSeatedBookingOutput_2024_08_13,
-    RecurringBookingOutput_2024_08_13,
-)
+from ...models._generated import bookings as _bookings
+from ...models._generated.bookings import Booking, BookingReference
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, path_args, query_args
 from . import _operations as _ops
 
 
@@ -31,14 +26,14 @@ class OrgsTeamsBookings(Group):
         org_id: int,
         team_id: int,
         *,
-        status: Sequence[Literal["upcoming", "recurring", "past", "cancelled", "unconfirmed"]]
+        status: builtins.list[Literal["upcoming", "recurring", "past", "cancelled", "unconfirmed"]]
         | None = None,
         attendee_email: str | None = None,
         attendee_name: str | None = None,
         event_type_ids: str | None = None,
         event_type_id: str | None = None,
-        after_start: datetime | str | None = None,
-        before_end: datetime | str | None = None,
+        after_start: datetime | None = None,
+        before_end: datetime | None = None,
         sort_start: Literal["asc", "desc"] | None = None,
         sort_end: Literal["asc", "desc"] | None = None,
         sort_created: Literal["asc", "desc"] | None = None,
@@ -49,12 +44,7 @@ class OrgsTeamsBookings(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> AsyncPaginator[
-        BookingOutput_2024_08_13
-        | RecurringBookingOutput_2024_08_13
-        | GetSeatedBookingOutput_2024_08_13
-        | GetRecurringSeatedBookingOutput_2024_08_13
-    ]:
+    ) -> AsyncPaginator[Booking]:
         """Get organization team bookings.
 
         ``GET /v2/organizations/{orgId}/teams/{teamId}/bookings`` · tier: organizations
@@ -78,31 +68,29 @@ class OrgsTeamsBookings(Group):
             take: The number of items to return
             skip: The number of items to skip
         """
-        return AsyncPaginator[
-            BookingOutput_2024_08_13
-            | RecurringBookingOutput_2024_08_13
-            | GetSeatedBookingOutput_2024_08_13
-            | GetRecurringSeatedBookingOutput_2024_08_13
-        ](
+        _op = _ops.ORGS_TEAMS_BOOKINGS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_TEAMS_BOOKINGS_LIST,
-            (org_id, team_id),
-            item_type=BookingOutput_2024_08_13
-            | RecurringBookingOutput_2024_08_13
-            | GetSeatedBookingOutput_2024_08_13
-            | GetRecurringSeatedBookingOutput_2024_08_13,
-            query={
-                "status": status,
-                "attendeeEmail": attendee_email,
-                "attendeeName": attendee_name,
-                "eventTypeIds": event_type_ids,
-                "eventTypeId": event_type_id,
-                "afterStart": after_start,
-                "beforeEnd": before_end,
-                "sortStart": sort_start,
-                "sortEnd": sort_end,
-                "sortCreated": sort_created,
-            },
+            _op,
+            path_args(_op, org_id, team_id),
+            _bookings.decode_Booking_family,
+            query=query_args(
+                _op,
+                {
+                    "status": status,
+                    "attendee_email": attendee_email,
+                    "attendee_name": attendee_name,
+                    "event_type_ids": event_type_ids,
+                    "event_type_id": event_type_id,
+                    "after_start": after_start,
+                    "before_end": before_end,
+                    "sort_start": sort_start,
+                    "sort_end": sort_end,
+                    "sort_created": sort_created,
+                    "take": take,
+                    "skip": skip,
+                },
+            ),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -112,7 +100,7 @@ class OrgsTeamsBookings(Group):
             api_version=api_version,
         )
 
-    async def list_references(
+    def list_references(
         self,
         org_id: int,
         team_id: int,
@@ -127,29 +115,35 @@ class OrgsTeamsBookings(Group):
             "zoom_video",
         ]
         | None = None,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[BookingReference]:
+    ) -> AsyncPaginator[BookingReference]:
         """Get booking references.
 
-        ``GET /v2/organizations/{orgId}/teams/{teamId}/bookings/{bookingUid}/references`` · tier:
-        organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+        ``GET /v2/organizations/{orgId}/teams/{teamId}/bookings/{bookingUid}/references`` ·
+        tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
 
         Args:
             type_: Filter booking references by type
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_BOOKINGS_LIST_REFERENCES,
-            (org_id, team_id, booking_uid),
-            query={"type": type_},
+        _op = _ops.ORGS_TEAMS_BOOKINGS_LIST_REFERENCES
+        return AsyncPaginator(
+            self._client,
+            _op,
+            path_args(_op, org_id, team_id, booking_uid),
+            _bookings.decode_BookingReference,
+            query=query_args(_op, {"type_": type_}),
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[BookingReference] = decode(
-            response, builtins.list[BookingReference], _ops.ORGS_TEAMS_BOOKINGS_LIST_REFERENCES
-        )
-        return result

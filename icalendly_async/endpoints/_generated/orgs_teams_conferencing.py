@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from ...models._generated._common import ConferencingAppsOutputDto, DefaultConferencingAppsOutputDto
-from .._base import Group, Timeout, decode, record
+from ...models._generated import conferencing as _conferencing
+from ...models._generated.conferencing import (
+    ConferencingAppsOutputDto,
+    DefaultConferencingAppsOutputDto,
+)
+from ...pagination import AsyncPaginator
+from .._base import Group, Timeout, decode, path_args, query_args, record
 from . import _operations as _ops
 
 
@@ -38,18 +42,16 @@ class OrgsTeamsConferencing(Group):
         Args:
             app: Conferencing application type
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_CONFERENCING_CONNECT,
-            (org_id, team_id, app),
+        _op = _ops.ORGS_TEAMS_CONFERENCING_CONNECT
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, app),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ConferencingAppsOutputDto = decode(
-            response, ConferencingAppsOutputDto, _ops.ORGS_TEAMS_CONFERENCING_CONNECT
-        )
-        return result
+        return decode(_response, _op, _conferencing.decode_ConferencingAppsOutputDto)
 
     async def get_oauth_url(
         self,
@@ -72,44 +74,54 @@ class OrgsTeamsConferencing(Group):
         Args:
             app: Conferencing application type
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_CONFERENCING_GET_OAUTH_URL,
-            (org_id, team_id, app),
-            query={"returnTo": return_to, "onErrorReturnTo": on_error_return_to},
+        _op = _ops.ORGS_TEAMS_CONFERENCING_GET_OAUTH_URL
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, app),
+            query=query_args(
+                _op, {"return_to": return_to, "on_error_return_to": on_error_return_to}
+            ),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)
 
-    async def list(
+    def list(
         self,
         org_id: int,
         team_id: int,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[ConferencingAppsOutputDto]:
+    ) -> AsyncPaginator[ConferencingAppsOutputDto]:
         """List team conferencing applications.
 
         ``GET /v2/organizations/{orgId}/teams/{teamId}/conferencing`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_CONFERENCING_LIST,
-            (org_id, team_id),
+        _op = _ops.ORGS_TEAMS_CONFERENCING_LIST
+        return AsyncPaginator(
+            self._client,
+            _op,
+            path_args(_op, org_id, team_id),
+            _conferencing.decode_ConferencingAppsOutputDto,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[ConferencingAppsOutputDto] = decode(
-            response, builtins.list[ConferencingAppsOutputDto], _ops.ORGS_TEAMS_CONFERENCING_LIST
-        )
-        return result
 
     async def set_default(
         self,
@@ -130,15 +142,16 @@ class OrgsTeamsConferencing(Group):
         Args:
             app: Conferencing application type
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_CONFERENCING_SET_DEFAULT,
-            (org_id, team_id, app),
+        _op = _ops.ORGS_TEAMS_CONFERENCING_SET_DEFAULT
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, app),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)
 
     async def get_default(
         self,
@@ -155,18 +168,16 @@ class OrgsTeamsConferencing(Group):
         ``GET /v2/organizations/{orgId}/teams/{teamId}/conferencing/default`` · tier:
         organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_CONFERENCING_GET_DEFAULT,
-            (org_id, team_id),
+        _op = _ops.ORGS_TEAMS_CONFERENCING_GET_DEFAULT
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: DefaultConferencingAppsOutputDto = decode(
-            response, DefaultConferencingAppsOutputDto, _ops.ORGS_TEAMS_CONFERENCING_GET_DEFAULT
-        )
-        return result
+        return decode(_response, _op, _conferencing.decode_DefaultConferencingAppsOutputDto)
 
     async def disconnect(
         self,
@@ -181,21 +192,22 @@ class OrgsTeamsConferencing(Group):
     ) -> None:
         """Disconnect team conferencing application.
 
-        ``DELETE /v2/organizations/{orgId}/teams/{teamId}/conferencing/{app}/disconnect`` · tier:
-        organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+        ``DELETE /v2/organizations/{orgId}/teams/{teamId}/conferencing/{app}/disconnect`` ·
+        tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
 
         Args:
             app: Conferencing application type
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_CONFERENCING_DISCONNECT,
-            (org_id, team_id, app),
+        _op = _ops.ORGS_TEAMS_CONFERENCING_DISCONNECT
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, app),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)
 
     async def save_oauth_credentials(
         self,
@@ -215,13 +227,14 @@ class OrgsTeamsConferencing(Group):
         ``GET /v2/organizations/{orgId}/teams/{teamId}/conferencing/{app}/oauth/callback`` ·
         tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_CONFERENCING_SAVE_OAUTH_CREDENTIALS,
-            (org_id, team_id, app),
-            query={"state": state, "code": code},
+        _op = _ops.ORGS_TEAMS_CONFERENCING_SAVE_OAUTH_CREDENTIALS
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, app),
+            query=query_args(_op, {"state": state, "code": code}),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(response, Any, _ops.ORGS_TEAMS_CONFERENCING_SAVE_OAUTH_CREDENTIALS)
+        return decode(_response, _op, None)

@@ -8,58 +8,38 @@ import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, overload
 
-from ...models._generated._common import (
-    AddressFieldInput_2024_06_14,
+from ...models._base import UNSET, Unset
+from ...models._decode import object_or_empty
+from ...models._generated import teams as _teams
+from ...models._generated.event_types import (
     BaseBookingLimitsCount_2024_06_14,
     BaseBookingLimitsDuration_2024_06_14,
     BaseConfirmationPolicy_2024_06_14,
     BookerLayouts_2024_06_14,
-    BooleanFieldInput_2024_06_14,
+    BookingFieldInput,
     BusinessDaysWindow_2024_06_14,
     CalendarDaysWindow_2024_06_14,
     CalVideoSettings,
-    CheckboxGroupFieldInput_2024_06_14,
+    DestinationCalendar_2024_06_14,
+    Disabled_2024_06_14,
+    EventTypeColor_2024_06_14,
+    Location,
+    RangeWindow_2024_06_14,
+    Recurrence_2024_06_14,
+    Seats_2024_06_14,
+)
+from ...models._generated.teams import (
     CreatePhoneCallInput,
     CreateTeamEventTypeInput_2024_06_14,
     Data,
-    DestinationCalendar_2024_06_14,
-    Disabled_2024_06_14,
-    EmailDefaultFieldInput_2024_06_14,
-    EventTypeColor_2024_06_14,
-    GuestsDefaultFieldInput_2024_06_14,
     Host,
-    InputAddressLocation_2024_06_14,
-    InputAttendeeAddressLocation_2024_06_14,
-    InputAttendeeDefinedLocation_2024_06_14,
-    InputAttendeePhoneLocation_2024_06_14,
-    InputIntegrationLocation_2024_06_14,
-    InputLinkLocation_2024_06_14,
-    InputOrganizersDefaultApp_2024_06_14,
-    InputPhoneLocation_2024_06_14,
-    LocationDefaultFieldInput_2024_06_14,
-    MultiEmailFieldInput_2024_06_14,
-    MultiSelectFieldInput_2024_06_14,
-    NameDefaultFieldInput_2024_06_14,
-    NotesDefaultFieldInput_2024_06_14,
-    NumberFieldInput_2024_06_14,
-    PhoneFieldInput_2024_06_14,
-    RadioGroupFieldInput_2024_06_14,
-    RangeWindow_2024_06_14,
-    Recurrence_2024_06_14,
-    RescheduleReasonDefaultFieldInput_2024_06_14,
-    Seats_2024_06_14,
-    SelectFieldInput_2024_06_14,
+    PhoneCallTemplateType,
+    SchedulingType,
     TeamEventTypeOutput_2024_06_14,
-    TextAreaFieldInput_2024_06_14,
-    TextFieldInput_2024_06_14,
-    TitleDefaultFieldInput_2024_06_14,
     UpdateTeamEventTypeInput_2024_06_14,
-    UrlFieldInput_2024_06_14,
 )
-from ...models._generated._enums import PhoneCallTemplateType, SchedulingType
-from ...models.converter import UNSET, Unset
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 if TYPE_CHECKING:
@@ -69,7 +49,8 @@ if TYPE_CHECKING:
 class OrgsTeamsEventTypes(Group):
     """``client.orgs.teams.event_types``: 7 operations (Orgs / Teams / Event Types)
 
-    Tags: ``Orgs / Teams / Event Types``. Tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM)
+    Tags: ``Orgs / Teams / Event Types``. Tier: organizations (Plan.ORGANIZATIONS,
+    Plan.PLATFORM)
     """
 
     @functools.cached_property
@@ -86,13 +67,13 @@ class OrgsTeamsEventTypes(Group):
         self,
         org_id: int,
         team_id: int,
-        body: CreateTeamEventTypeInput_2024_06_14,
+        body: CreateTeamEventTypeInput_2024_06_14 | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> TeamEventTypeOutput_2024_06_14 | builtins.list[TeamEventTypeOutput_2024_06_14]: ...
+    ) -> TeamEventTypeOutput_2024_06_14: ...
 
     @overload
     async def create(
@@ -106,28 +87,7 @@ class OrgsTeamsEventTypes(Group):
         scheduling_type: SchedulingType,
         length_in_minutes_options: builtins.list[float] | Unset = UNSET,
         description: str | Unset = UNSET,
-        booking_fields: builtins.list[
-            NameDefaultFieldInput_2024_06_14
-            | EmailDefaultFieldInput_2024_06_14
-            | TitleDefaultFieldInput_2024_06_14
-            | LocationDefaultFieldInput_2024_06_14
-            | NotesDefaultFieldInput_2024_06_14
-            | GuestsDefaultFieldInput_2024_06_14
-            | RescheduleReasonDefaultFieldInput_2024_06_14
-            | PhoneFieldInput_2024_06_14
-            | AddressFieldInput_2024_06_14
-            | TextFieldInput_2024_06_14
-            | NumberFieldInput_2024_06_14
-            | TextAreaFieldInput_2024_06_14
-            | SelectFieldInput_2024_06_14
-            | MultiSelectFieldInput_2024_06_14
-            | MultiEmailFieldInput_2024_06_14
-            | CheckboxGroupFieldInput_2024_06_14
-            | RadioGroupFieldInput_2024_06_14
-            | BooleanFieldInput_2024_06_14
-            | UrlFieldInput_2024_06_14
-        ]
-        | Unset = UNSET,
+        booking_fields: builtins.list[BookingFieldInput] | Unset = UNSET,
         disable_guests: bool | Unset = UNSET,
         slot_interval: float | Unset = UNSET,
         minimum_booking_notice: float | Unset = UNSET,
@@ -168,98 +128,225 @@ class OrgsTeamsEventTypes(Group):
         booking_requires_authentication: bool | Unset = UNSET,
         hosts: builtins.list[Host] | Unset = UNSET,
         assign_all_team_members: bool | Unset = UNSET,
-        locations: builtins.list[
-            InputAddressLocation_2024_06_14
-            | InputLinkLocation_2024_06_14
-            | InputIntegrationLocation_2024_06_14
-            | InputPhoneLocation_2024_06_14
-            | InputAttendeeAddressLocation_2024_06_14
-            | InputAttendeePhoneLocation_2024_06_14
-            | InputAttendeeDefinedLocation_2024_06_14
-            | InputOrganizersDefaultApp_2024_06_14
-        ]
-        | Unset = UNSET,
+        locations: builtins.list[Location] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> TeamEventTypeOutput_2024_06_14 | builtins.list[TeamEventTypeOutput_2024_06_14]: ...
+    ) -> TeamEventTypeOutput_2024_06_14: ...
 
     async def create(
         self,
         org_id: int,
         team_id: int,
-        body: CreateTeamEventTypeInput_2024_06_14 | None = None,
+        body: CreateTeamEventTypeInput_2024_06_14 | Mapping[str, Any] | None = None,
         *,
+        length_in_minutes: int | Unset = UNSET,
+        title: str | Unset = UNSET,
+        slug: str | Unset = UNSET,
+        scheduling_type: SchedulingType | Unset = UNSET,
+        length_in_minutes_options: builtins.list[float] | Unset = UNSET,
+        description: str | Unset = UNSET,
+        booking_fields: builtins.list[BookingFieldInput] | Unset = UNSET,
+        disable_guests: bool | Unset = UNSET,
+        slot_interval: float | Unset = UNSET,
+        minimum_booking_notice: float | Unset = UNSET,
+        before_event_buffer: float | Unset = UNSET,
+        after_event_buffer: float | Unset = UNSET,
+        schedule_id: int | Unset = UNSET,
+        booking_limits_count: BaseBookingLimitsCount_2024_06_14
+        | Disabled_2024_06_14
+        | Unset = UNSET,
+        only_show_first_available_slot: bool | Unset = UNSET,
+        booking_limits_duration: BaseBookingLimitsDuration_2024_06_14
+        | Disabled_2024_06_14
+        | Unset = UNSET,
+        booking_window: BusinessDaysWindow_2024_06_14
+        | CalendarDaysWindow_2024_06_14
+        | RangeWindow_2024_06_14
+        | Disabled_2024_06_14
+        | Unset = UNSET,
+        offset_start: float | Unset = UNSET,
+        booker_layouts: BookerLayouts_2024_06_14 | Unset = UNSET,
+        confirmation_policy: BaseConfirmationPolicy_2024_06_14
+        | Disabled_2024_06_14
+        | Unset = UNSET,
+        recurrence: Recurrence_2024_06_14 | Disabled_2024_06_14 | Unset = UNSET,
+        requires_booker_email_verification: bool | Unset = UNSET,
+        hide_calendar_notes: bool | Unset = UNSET,
+        lock_time_zone_toggle_on_booking_page: bool | Unset = UNSET,
+        color: EventTypeColor_2024_06_14 | Unset = UNSET,
+        seats: Seats_2024_06_14 | Disabled_2024_06_14 | Unset = UNSET,
+        custom_name: str | Unset = UNSET,
+        destination_calendar: DestinationCalendar_2024_06_14 | Unset = UNSET,
+        use_destination_calendar_email: bool | Unset = UNSET,
+        hide_calendar_event_details: bool | Unset = UNSET,
+        success_redirect_url: str | Unset = UNSET,
+        hide_organizer_email: bool | Unset = UNSET,
+        cal_video_settings: CalVideoSettings | Unset = UNSET,
+        hidden: bool | Unset = UNSET,
+        booking_requires_authentication: bool | Unset = UNSET,
+        hosts: builtins.list[Host] | Unset = UNSET,
+        assign_all_team_members: bool | Unset = UNSET,
+        locations: builtins.list[Location] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
-    ) -> TeamEventTypeOutput_2024_06_14 | builtins.list[TeamEventTypeOutput_2024_06_14]:
+    ) -> TeamEventTypeOutput_2024_06_14:
         """Create an event type.
 
         ``POST /v2/organizations/{orgId}/teams/{teamId}/event-types`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            scheduling_type: The scheduling type for the team event - collective, roundRobin
+                or managed.
+            length_in_minutes_options: If you want that user can choose between different
+                lengths of the event you can specify them here.
+            booking_fields: Custom fields that can be added to the booking form when the event
+                is booked by someone.
+            disable_guests: If true, person booking this event can't add guests via their
+                emails.
+            slot_interval: Number representing length of each slot when event is booked.
+            minimum_booking_notice: Minimum number of minutes before the event that a booking
+                can be made.
+            before_event_buffer: Time spaces that can be prepended before an event to give
+                more time before it.
+            after_event_buffer: Time spaces that can be appended after an event to give more
+                time after it.
+            schedule_id: If you want that this event has different schedule than user's
+                default one you can specify it here.
+            booking_limits_count: Limit how many times this event can be booked
+            only_show_first_available_slot: This will limit your availability for this event
+                type to one slot per day, scheduled at the earliest available time.
+            booking_limits_duration: Limit total amount of time that this event can be booked
+            booking_window: Limit how far in the future this event can be booked
+            offset_start: Offset timeslots shown to bookers by a specified number of minutes
+            booker_layouts: Should booker have week, month or column view.
+            confirmation_policy: Specify how the booking needs to be manually confirmed before
+                it is pushed to the integrations and a confirmation mail is sent.
+            recurrence: Create a recurring event type.
+            seats: Create an event type with multiple seats.
+            custom_name: Customizable event name with valid variables: {Event type title},
+                {Organiser}, {Scheduler}, {Location}, {Organiser first name}, {Scheduler first
+                name}, {Scheduler last name}, {Event duration}, {LOCATION}, {HOST/ATTENDEE},
+                {HOST}, {ATTENDEE}, {USER}
+            success_redirect_url: A valid URL where the booker will redirect to, once the
+                booking is completed successfully
+            hide_organizer_email: Boolean to Hide organizer's email address from the booking
+                screen, email notifications, and calendar events
+            cal_video_settings: Cal video settings for the event type
+            booking_requires_authentication: Boolean to require authentication for booking
+                this event type via api.
+            hosts: Hosts contain specific team members you want to assign to this event type,
+                but if you want to assign all team members, use `assignAllTeamMembers: true`
+                instead and omit this field.
+            assign_all_team_members: If true, all current and future team members will be
+                assigned to this event type
+            locations: Locations where the event will take place.
         """
-        if body is None:
-            body = CreateTeamEventTypeInput_2024_06_14(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_EVENT_TYPES_CREATE,
-            (org_id, team_id),
-            body=body,
+        _op = _ops.ORGS_TEAMS_EVENT_TYPES_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "lengthInMinutes": length_in_minutes,
+                "title": title,
+                "slug": slug,
+                "schedulingType": scheduling_type,
+                "lengthInMinutesOptions": length_in_minutes_options,
+                "description": description,
+                "bookingFields": booking_fields,
+                "disableGuests": disable_guests,
+                "slotInterval": slot_interval,
+                "minimumBookingNotice": minimum_booking_notice,
+                "beforeEventBuffer": before_event_buffer,
+                "afterEventBuffer": after_event_buffer,
+                "scheduleId": schedule_id,
+                "bookingLimitsCount": booking_limits_count,
+                "onlyShowFirstAvailableSlot": only_show_first_available_slot,
+                "bookingLimitsDuration": booking_limits_duration,
+                "bookingWindow": booking_window,
+                "offsetStart": offset_start,
+                "bookerLayouts": booker_layouts,
+                "confirmationPolicy": confirmation_policy,
+                "recurrence": recurrence,
+                "requiresBookerEmailVerification": requires_booker_email_verification,
+                "hideCalendarNotes": hide_calendar_notes,
+                "lockTimeZoneToggleOnBookingPage": lock_time_zone_toggle_on_booking_page,
+                "color": color,
+                "seats": seats,
+                "customName": custom_name,
+                "destinationCalendar": destination_calendar,
+                "useDestinationCalendarEmail": use_destination_calendar_email,
+                "hideCalendarEventDetails": hide_calendar_event_details,
+                "successRedirectUrl": success_redirect_url,
+                "hideOrganizerEmail": hide_organizer_email,
+                "calVideoSettings": cal_video_settings,
+                "hidden": hidden,
+                "bookingRequiresAuthentication": booking_requires_authentication,
+                "hosts": hosts,
+                "assignAllTeamMembers": assign_all_team_members,
+                "locations": locations,
+            },
+            (_teams.CreateTeamEventTypeInput_2024_06_14,),
+            _teams.decode_CreateTeamEventTypeInput_2024_06_14,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamEventTypeOutput_2024_06_14 | builtins.list[TeamEventTypeOutput_2024_06_14] = (
-            decode(
-                response,
-                TeamEventTypeOutput_2024_06_14 | builtins.list[TeamEventTypeOutput_2024_06_14],
-                _ops.ORGS_TEAMS_EVENT_TYPES_CREATE,
-            )
-        )
-        return result
+        return decode(_response, _op, _teams.decode_TeamEventTypeOutputs)
 
-    async def list(
+    def list(
         self,
         org_id: int,
         team_id: int,
         *,
         event_slug: str | None = None,
         hosts_limit: float | None = None,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[TeamEventTypeOutput_2024_06_14]:
+    ) -> AsyncPaginator[TeamEventTypeOutput_2024_06_14]:
         """Get team event types.
 
         ``GET /v2/organizations/{orgId}/teams/{teamId}/event-types`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
 
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
+
         Args:
             event_slug: Slug of team event type to return.
             hosts_limit: Specifies the maximum number of hosts to include in the response.
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_EVENT_TYPES_LIST,
-            (org_id, team_id),
-            query={"eventSlug": event_slug, "hostsLimit": hosts_limit},
+        _op = _ops.ORGS_TEAMS_EVENT_TYPES_LIST
+        return AsyncPaginator(
+            self._client,
+            _op,
+            path_args(_op, org_id, team_id),
+            _teams.decode_TeamEventTypeOutput_2024_06_14,
+            query=query_args(_op, {"event_slug": event_slug, "hosts_limit": hosts_limit}),
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[TeamEventTypeOutput_2024_06_14] = decode(
-            response,
-            builtins.list[TeamEventTypeOutput_2024_06_14],
-            _ops.ORGS_TEAMS_EVENT_TYPES_LIST,
-        )
-        return result
 
     async def get(
         self,
@@ -277,66 +364,30 @@ class OrgsTeamsEventTypes(Group):
         ``GET /v2/organizations/{orgId}/teams/{teamId}/event-types/{eventTypeId}`` · tier:
         organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_EVENT_TYPES_GET,
-            (org_id, team_id, event_type_id),
+        _op = _ops.ORGS_TEAMS_EVENT_TYPES_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, event_type_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamEventTypeOutput_2024_06_14 = decode(
-            response, TeamEventTypeOutput_2024_06_14, _ops.ORGS_TEAMS_EVENT_TYPES_GET
-        )
-        return result
+        return decode(_response, _op, _teams.decode_TeamEventTypeOutput_2024_06_14)
 
-    @overload
     async def update(
         self,
         org_id: int,
         team_id: int,
         event_type_id: int,
-        body: UpdateTeamEventTypeInput_2024_06_14,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> TeamEventTypeOutput_2024_06_14 | builtins.list[TeamEventTypeOutput_2024_06_14]: ...
-
-    @overload
-    async def update(
-        self,
-        org_id: int,
-        team_id: int,
-        event_type_id: int,
+        body: UpdateTeamEventTypeInput_2024_06_14 | Mapping[str, Any] | None = None,
         *,
         length_in_minutes: int | Unset = UNSET,
         length_in_minutes_options: builtins.list[float] | Unset = UNSET,
         title: str | Unset = UNSET,
         slug: str | Unset = UNSET,
         description: str | Unset = UNSET,
-        booking_fields: builtins.list[
-            NameDefaultFieldInput_2024_06_14
-            | EmailDefaultFieldInput_2024_06_14
-            | TitleDefaultFieldInput_2024_06_14
-            | LocationDefaultFieldInput_2024_06_14
-            | NotesDefaultFieldInput_2024_06_14
-            | GuestsDefaultFieldInput_2024_06_14
-            | RescheduleReasonDefaultFieldInput_2024_06_14
-            | PhoneFieldInput_2024_06_14
-            | AddressFieldInput_2024_06_14
-            | TextFieldInput_2024_06_14
-            | NumberFieldInput_2024_06_14
-            | TextAreaFieldInput_2024_06_14
-            | SelectFieldInput_2024_06_14
-            | MultiSelectFieldInput_2024_06_14
-            | MultiEmailFieldInput_2024_06_14
-            | CheckboxGroupFieldInput_2024_06_14
-            | RadioGroupFieldInput_2024_06_14
-            | BooleanFieldInput_2024_06_14
-        ]
-        | Unset = UNSET,
+        booking_fields: builtins.list[BookingFieldInput] | Unset = UNSET,
         disable_guests: bool | Unset = UNSET,
         slot_interval: float | Unset = UNSET,
         minimum_booking_notice: float | Unset = UNSET,
@@ -377,62 +428,117 @@ class OrgsTeamsEventTypes(Group):
         booking_requires_authentication: bool | Unset = UNSET,
         hosts: builtins.list[Host] | Unset = UNSET,
         assign_all_team_members: bool | Unset = UNSET,
-        locations: builtins.list[
-            InputAddressLocation_2024_06_14
-            | InputLinkLocation_2024_06_14
-            | InputIntegrationLocation_2024_06_14
-            | InputPhoneLocation_2024_06_14
-            | InputAttendeeAddressLocation_2024_06_14
-            | InputAttendeePhoneLocation_2024_06_14
-            | InputAttendeeDefinedLocation_2024_06_14
-            | InputOrganizersDefaultApp_2024_06_14
-        ]
-        | Unset = UNSET,
+        locations: builtins.list[Location] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> TeamEventTypeOutput_2024_06_14 | builtins.list[TeamEventTypeOutput_2024_06_14]: ...
-
-    async def update(
-        self,
-        org_id: int,
-        team_id: int,
-        event_type_id: int,
-        body: UpdateTeamEventTypeInput_2024_06_14 | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
-    ) -> TeamEventTypeOutput_2024_06_14 | builtins.list[TeamEventTypeOutput_2024_06_14]:
+    ) -> TeamEventTypeOutput_2024_06_14:
         """Update a team event type.
 
         ``PATCH /v2/organizations/{orgId}/teams/{teamId}/event-types/{eventTypeId}`` · tier:
         organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            length_in_minutes_options: If you want that user can choose between different
+                lengths of the event you can specify them here.
+            booking_fields: Complete set of booking form fields.
+            disable_guests: If true, person booking this event can't add guests via their
+                emails.
+            slot_interval: Number representing length of each slot when event is booked.
+            minimum_booking_notice: Minimum number of minutes before the event that a booking
+                can be made.
+            before_event_buffer: Time spaces that can be prepended before an event to give
+                more time before it.
+            after_event_buffer: Time spaces that can be appended after an event to give more
+                time after it.
+            schedule_id: If you want that this event has different schedule than user's
+                default one you can specify it here.
+            booking_limits_count: Limit how many times this event can be booked
+            only_show_first_available_slot: This will limit your availability for this event
+                type to one slot per day, scheduled at the earliest available time.
+            booking_limits_duration: Limit total amount of time that this event can be booked
+            booking_window: Limit how far in the future this event can be booked
+            offset_start: Offset timeslots shown to bookers by a specified number of minutes
+            booker_layouts: Should booker have week, month or column view.
+            confirmation_policy: Specify how the booking needs to be manually confirmed before
+                it is pushed to the integrations and a confirmation mail is sent.
+            recurrence: Create a recurring event type.
+            seats: Create an event type with multiple seats.
+            custom_name: Customizable event name with valid variables: {Event type title},
+                {Organiser}, {Scheduler}, {Location}, {Organiser first name}, {Scheduler first
+                name}, {Scheduler last name}, {Event duration}, {LOCATION}, {HOST/ATTENDEE},
+                {HOST}, {ATTENDEE}, {USER}
+            success_redirect_url: A valid URL where the booker will redirect to, once the
+                booking is completed successfully
+            hide_organizer_email: Boolean to Hide organizer's email address from the booking
+                screen, email notifications, and calendar events
+            cal_video_settings: Cal video settings for the event type
+            booking_requires_authentication: Boolean to require authentication for booking
+                this event type via api.
+            assign_all_team_members: If true, all current and future team members will be
+                assigned to this event type
+            locations: Locations where the event will take place.
         """
-        if body is None:
-            body = UpdateTeamEventTypeInput_2024_06_14(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_EVENT_TYPES_UPDATE,
-            (org_id, team_id, event_type_id),
-            body=body,
+        _op = _ops.ORGS_TEAMS_EVENT_TYPES_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "lengthInMinutes": length_in_minutes,
+                "lengthInMinutesOptions": length_in_minutes_options,
+                "title": title,
+                "slug": slug,
+                "description": description,
+                "bookingFields": booking_fields,
+                "disableGuests": disable_guests,
+                "slotInterval": slot_interval,
+                "minimumBookingNotice": minimum_booking_notice,
+                "beforeEventBuffer": before_event_buffer,
+                "afterEventBuffer": after_event_buffer,
+                "scheduleId": schedule_id,
+                "bookingLimitsCount": booking_limits_count,
+                "onlyShowFirstAvailableSlot": only_show_first_available_slot,
+                "bookingLimitsDuration": booking_limits_duration,
+                "bookingWindow": booking_window,
+                "offsetStart": offset_start,
+                "bookerLayouts": booker_layouts,
+                "confirmationPolicy": confirmation_policy,
+                "recurrence": recurrence,
+                "requiresBookerEmailVerification": requires_booker_email_verification,
+                "hideCalendarNotes": hide_calendar_notes,
+                "lockTimeZoneToggleOnBookingPage": lock_time_zone_toggle_on_booking_page,
+                "color": color,
+                "seats": seats,
+                "customName": custom_name,
+                "destinationCalendar": destination_calendar,
+                "useDestinationCalendarEmail": use_destination_calendar_email,
+                "hideCalendarEventDetails": hide_calendar_event_details,
+                "successRedirectUrl": success_redirect_url,
+                "hideOrganizerEmail": hide_organizer_email,
+                "calVideoSettings": cal_video_settings,
+                "hidden": hidden,
+                "bookingRequiresAuthentication": booking_requires_authentication,
+                "hosts": hosts,
+                "assignAllTeamMembers": assign_all_team_members,
+                "locations": locations,
+            },
+            (_teams.UpdateTeamEventTypeInput_2024_06_14,),
+            _teams.decode_UpdateTeamEventTypeInput_2024_06_14,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, event_type_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamEventTypeOutput_2024_06_14 | builtins.list[TeamEventTypeOutput_2024_06_14] = (
-            decode(
-                response,
-                TeamEventTypeOutput_2024_06_14 | builtins.list[TeamEventTypeOutput_2024_06_14],
-                _ops.ORGS_TEAMS_EVENT_TYPES_UPDATE,
-            )
-        )
-        return result
+        return decode(_response, _op, _teams.decode_TeamEventTypeOutputs)
 
     async def delete(
         self,
@@ -450,18 +556,16 @@ class OrgsTeamsEventTypes(Group):
         ``DELETE /v2/organizations/{orgId}/teams/{teamId}/event-types/{eventTypeId}`` · tier:
         organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_EVENT_TYPES_DELETE,
-            (org_id, team_id, event_type_id),
+        _op = _ops.ORGS_TEAMS_EVENT_TYPES_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, event_type_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(
-            response, dict[str, Any], _ops.ORGS_TEAMS_EVENT_TYPES_DELETE
-        )
-        return result
+        return decode(_response, _op, object_or_empty)
 
     @overload
     async def create_phone_call(
@@ -469,7 +573,7 @@ class OrgsTeamsEventTypes(Group):
         org_id: int,
         team_id: int,
         event_type_id: int,
-        body: CreatePhoneCallInput,
+        body: CreatePhoneCallInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -506,35 +610,76 @@ class OrgsTeamsEventTypes(Group):
         org_id: int,
         team_id: int,
         event_type_id: int,
-        body: CreatePhoneCallInput | None = None,
+        body: CreatePhoneCallInput | Mapping[str, Any] | None = None,
         *,
+        your_phone_number: str | Unset = UNSET,
+        number_to_call: str | Unset = UNSET,
+        cal_api_key: str | Unset = UNSET,
+        enabled: bool | Unset = UNSET,
+        template_type: PhoneCallTemplateType | Unset = UNSET,
+        scheduler_name: str | Unset = UNSET,
+        guest_name: str | Unset = UNSET,
+        guest_email: str | Unset = UNSET,
+        guest_company: str | Unset = UNSET,
+        begin_message: str | Unset = UNSET,
+        general_prompt: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> Data:
         """Create a phone call.
 
         ``POST
-        /v2/organizations/{orgId}/teams/{teamId}/event-types/{eventTypeId}/create-phone-call`` ·
-        tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+        /v2/organizations/{orgId}/teams/{teamId}/event-types/{eventTypeId}/create-phone-call``
+        · tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            your_phone_number: Your phone number
+            number_to_call: Number to call
+            cal_api_key: CAL API Key
+            enabled: Enabled status
+            template_type: Template type
+            scheduler_name: Scheduler name
+            guest_name: Guest name
+            guest_email: Guest email
+            guest_company: Guest company
+            begin_message: Begin message
+            general_prompt: General prompt
         """
-        if body is None:
-            body = CreatePhoneCallInput(**fields)
-        elif fields:
-            raise TypeError("create_phone_call(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_EVENT_TYPES_CREATE_PHONE_CALL,
-            (org_id, team_id, event_type_id),
-            body=body,
+        _op = _ops.ORGS_TEAMS_EVENT_TYPES_CREATE_PHONE_CALL
+        _body = body_json(
+            _op,
+            body,
+            {
+                "yourPhoneNumber": your_phone_number,
+                "numberToCall": number_to_call,
+                "calApiKey": cal_api_key,
+                "enabled": enabled,
+                "templateType": template_type,
+                "schedulerName": scheduler_name,
+                "guestName": guest_name,
+                "guestEmail": guest_email,
+                "guestCompany": guest_company,
+                "beginMessage": begin_message,
+                "generalPrompt": general_prompt,
+            },
+            (_teams.CreatePhoneCallInput,),
+            _teams.decode_CreatePhoneCallInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, event_type_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: Data = decode(response, Data, _ops.ORGS_TEAMS_EVENT_TYPES_CREATE_PHONE_CALL)
-        return result
+        return decode(_response, _op, _teams.decode_Data)
 
     def list_all(
         self,
@@ -560,12 +705,13 @@ class OrgsTeamsEventTypes(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[TeamEventTypeOutput_2024_06_14](
+        _op = _ops.ORGS_TEAMS_EVENT_TYPES_LIST_ALL
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_TEAMS_EVENT_TYPES_LIST_ALL,
-            (org_id,),
-            item_type=TeamEventTypeOutput_2024_06_14,
-            query={},
+            _op,
+            path_args(_op, org_id),
+            _teams.decode_TeamEventTypeOutput_2024_06_14,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,

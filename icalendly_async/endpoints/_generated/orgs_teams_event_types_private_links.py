@@ -3,50 +3,36 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, overload
+from typing import Any
 
-from ...models._generated._common import (
+from ...models._base import UNSET, Unset
+from ...models._generated import event_types as _event_types
+from ...models._generated.event_types import (
     CreatePrivateLinkInput,
-    TimeBasedPrivateLinkOutput,
-    UsageBasedPrivateLinkOutput,
+    DeletePrivateLinkOutputData,
+    PrivateLinkOutput,
 )
-from ...models._generated.orgs import DeletePrivateLinkOutputData_
-from ...models.converter import UNSET, Unset
-from .._base import Group, Timeout, decode
+from ...pagination import AsyncPaginator
+from .._base import Group, Timeout, body_json, decode, path_args
 from . import _operations as _ops
 
 
 class OrgsTeamsEventTypesPrivateLinks(Group):
-    """``client.orgs.teams.event_types.private_links``: 4 operations (Orgs / Teams / Event Types /
-    Private Links)
+    """``client.orgs.teams.event_types.private_links``: 4 operations (Orgs / Teams / Event Types
+    / Private Links)
 
     Tags: ``Orgs / Teams / Event Types / Private Links``. Tier: organizations
     (Plan.ORGANIZATIONS, Plan.PLATFORM)
     """
 
-    @overload
     async def create(
         self,
         org_id: int,
         team_id: int,
         event_type_id: int,
-        body: CreatePrivateLinkInput,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> TimeBasedPrivateLinkOutput | UsageBasedPrivateLinkOutput: ...
-
-    @overload
-    async def create(
-        self,
-        org_id: int,
-        team_id: int,
-        event_type_id: int,
+        body: CreatePrivateLinkInput | Mapping[str, Any] | None = None,
         *,
         expires_at: datetime | Unset = UNSET,
         max_usage_count: int | Unset = UNSET,
@@ -54,76 +40,75 @@ class OrgsTeamsEventTypesPrivateLinks(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> TimeBasedPrivateLinkOutput | UsageBasedPrivateLinkOutput: ...
-
-    async def create(
-        self,
-        org_id: int,
-        team_id: int,
-        event_type_id: int,
-        body: CreatePrivateLinkInput | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
-    ) -> TimeBasedPrivateLinkOutput | UsageBasedPrivateLinkOutput:
+    ) -> PrivateLinkOutput:
         """Create a private link for a team event type.
 
-        ``POST /v2/organizations/{orgId}/teams/{teamId}/event-types/{eventTypeId}/private-links``
-        · tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+        ``POST
+        /v2/organizations/{orgId}/teams/{teamId}/event-types/{eventTypeId}/private-links`` ·
+        tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            expires_at: Expiration date for time-based links
+            max_usage_count: Maximum number of times the link can be used.
         """
-        if body is None:
-            body = CreatePrivateLinkInput(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_CREATE,
-            (org_id, team_id, event_type_id),
-            body=body,
+        _op = _ops.ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {"expiresAt": expires_at, "maxUsageCount": max_usage_count},
+            (_event_types.CreatePrivateLinkInput,),
+            _event_types.decode_CreatePrivateLinkInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, event_type_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TimeBasedPrivateLinkOutput | UsageBasedPrivateLinkOutput = decode(
-            response,
-            TimeBasedPrivateLinkOutput | UsageBasedPrivateLinkOutput,
-            _ops.ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_CREATE,
-        )
-        return result
+        return decode(_response, _op, _event_types.decode_PrivateLinkOutput_family)
 
-    async def list(
+    def list(
         self,
         org_id: int,
         team_id: int,
         event_type_id: int,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[TimeBasedPrivateLinkOutput | UsageBasedPrivateLinkOutput]:
+    ) -> AsyncPaginator[PrivateLinkOutput]:
         """Get all private links for a team event type.
 
-        ``GET /v2/organizations/{orgId}/teams/{teamId}/event-types/{eventTypeId}/private-links``
-        · tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+        ``GET
+        /v2/organizations/{orgId}/teams/{teamId}/event-types/{eventTypeId}/private-links`` ·
+        tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_LIST,
-            (org_id, team_id, event_type_id),
+        _op = _ops.ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_LIST
+        return AsyncPaginator(
+            self._client,
+            _op,
+            path_args(_op, org_id, team_id, event_type_id),
+            _event_types.decode_PrivateLinkOutput_family,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[TimeBasedPrivateLinkOutput | UsageBasedPrivateLinkOutput] = decode(
-            response,
-            builtins.list[TimeBasedPrivateLinkOutput | UsageBasedPrivateLinkOutput],
-            _ops.ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_LIST,
-        )
-        return result
 
     async def update(
         self,
@@ -136,27 +121,23 @@ class OrgsTeamsEventTypesPrivateLinks(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> TimeBasedPrivateLinkOutput | UsageBasedPrivateLinkOutput:
+    ) -> PrivateLinkOutput:
         """Update a private link for a team event type.
 
         ``PATCH
         /v2/organizations/{orgId}/teams/{teamId}/event-types/{eventTypeId}/private-links/{linkId}``
         · tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_UPDATE,
-            (org_id, team_id, event_type_id, link_id),
+        _op = _ops.ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_UPDATE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, event_type_id, link_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TimeBasedPrivateLinkOutput | UsageBasedPrivateLinkOutput = decode(
-            response,
-            TimeBasedPrivateLinkOutput | UsageBasedPrivateLinkOutput,
-            _ops.ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_UPDATE,
-        )
-        return result
+        return decode(_response, _op, _event_types.decode_PrivateLinkOutput_family)
 
     async def delete(
         self,
@@ -169,22 +150,20 @@ class OrgsTeamsEventTypesPrivateLinks(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> DeletePrivateLinkOutputData_:
+    ) -> DeletePrivateLinkOutputData:
         """Delete a private link for a team event type.
 
         ``DELETE
         /v2/organizations/{orgId}/teams/{teamId}/event-types/{eventTypeId}/private-links/{linkId}``
         · tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_DELETE,
-            (org_id, team_id, event_type_id, link_id),
+        _op = _ops.ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, event_type_id, link_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: DeletePrivateLinkOutputData_ = decode(
-            response, DeletePrivateLinkOutputData_, _ops.ORGS_TEAMS_EVENT_TYPES_PRIVATE_LINKS_DELETE
-        )
-        return result
+        return decode(_response, _op, _event_types.decode_DeletePrivateLinkOutputData)

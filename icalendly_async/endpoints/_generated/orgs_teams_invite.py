@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ...models._generated import orgs as _orgs
 from ...models._generated.orgs import InviteDataDto
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, decode, path_args
 from . import _operations as _ops
 
 
@@ -31,13 +32,13 @@ class OrgsTeamsInvite(Group):
         ``POST /v2/organizations/{orgId}/teams/{teamId}/invite`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_INVITE_CREATE,
-            (org_id, team_id),
+        _op = _ops.ORGS_TEAMS_INVITE_CREATE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: InviteDataDto = decode(response, InviteDataDto, _ops.ORGS_TEAMS_INVITE_CREATE)
-        return result
+        return decode(_response, _op, _orgs.decode_InviteDataDto)

@@ -6,19 +6,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated._common import TeamMembershipOutput
-from ...models._generated._enums import MembershipRole
-from ...models._generated.orgs import CreateOrgTeamMembershipDto, UpdateOrgTeamMembershipDto
-from ...models.converter import UNSET, Unset
+from ...models._base import UNSET, Unset
+from ...models._generated import orgs as _orgs
+from ...models._generated import teams as _teams
+from ...models._generated.orgs import CreateOrgMembershipDto, MembershipRole, UpdateOrgMembershipDto
+from ...models._generated.teams import TeamMembershipOutput
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
 class OrgsTeamsMemberships(Group):
     """``client.orgs.teams.memberships``: 5 operations (Orgs / Teams / Memberships)
 
-    Tags: ``Orgs / Teams / Memberships``. Tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM)
+    Tags: ``Orgs / Teams / Memberships``. Tier: organizations (Plan.ORGANIZATIONS,
+    Plan.PLATFORM)
     """
 
     def list(
@@ -46,12 +48,13 @@ class OrgsTeamsMemberships(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[TeamMembershipOutput](
+        _op = _ops.ORGS_TEAMS_MEMBERSHIPS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_TEAMS_MEMBERSHIPS_LIST,
-            (org_id, team_id),
-            item_type=TeamMembershipOutput,
-            query={},
+            _op,
+            path_args(_op, org_id, team_id),
+            _teams.decode_TeamMembershipOutput,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -66,7 +69,7 @@ class OrgsTeamsMemberships(Group):
         self,
         org_id: int,
         team_id: int,
-        body: CreateOrgTeamMembershipDto,
+        body: CreateOrgMembershipDto | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -94,36 +97,52 @@ class OrgsTeamsMemberships(Group):
         self,
         org_id: int,
         team_id: int,
-        body: CreateOrgTeamMembershipDto | None = None,
+        body: CreateOrgMembershipDto | Mapping[str, Any] | None = None,
         *,
+        user_id: int | Unset = UNSET,
+        role: MembershipRole | Unset = UNSET,
+        accepted: bool | Unset = UNSET,
+        disable_impersonation: bool | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> TeamMembershipOutput:
         """Create a membership.
 
         ``POST /v2/organizations/{orgId}/teams/{teamId}/memberships`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            role: If you are platform customer then managed users should only have MEMBER
+                role.
         """
-        if body is None:
-            body = CreateOrgTeamMembershipDto(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_MEMBERSHIPS_CREATE,
-            (org_id, team_id),
-            body=body,
+        _op = _ops.ORGS_TEAMS_MEMBERSHIPS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "userId": user_id,
+                "role": role,
+                "accepted": accepted,
+                "disableImpersonation": disable_impersonation,
+            },
+            (_orgs.CreateOrgMembershipDto,),
+            _orgs.decode_CreateOrgMembershipDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamMembershipOutput = decode(
-            response, TeamMembershipOutput, _ops.ORGS_TEAMS_MEMBERSHIPS_CREATE
-        )
-        return result
+        return decode(_response, _op, _teams.decode_TeamMembershipOutput)
 
     async def get(
         self,
@@ -141,18 +160,16 @@ class OrgsTeamsMemberships(Group):
         ``GET /v2/organizations/{orgId}/teams/{teamId}/memberships/{membershipId}`` · tier:
         organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_MEMBERSHIPS_GET,
-            (org_id, team_id, membership_id),
+        _op = _ops.ORGS_TEAMS_MEMBERSHIPS_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, membership_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamMembershipOutput = decode(
-            response, TeamMembershipOutput, _ops.ORGS_TEAMS_MEMBERSHIPS_GET
-        )
-        return result
+        return decode(_response, _op, _teams.decode_TeamMembershipOutput)
 
     async def delete(
         self,
@@ -170,39 +187,23 @@ class OrgsTeamsMemberships(Group):
         ``DELETE /v2/organizations/{orgId}/teams/{teamId}/memberships/{membershipId}`` · tier:
         organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_MEMBERSHIPS_DELETE,
-            (org_id, team_id, membership_id),
+        _op = _ops.ORGS_TEAMS_MEMBERSHIPS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, membership_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamMembershipOutput = decode(
-            response, TeamMembershipOutput, _ops.ORGS_TEAMS_MEMBERSHIPS_DELETE
-        )
-        return result
+        return decode(_response, _op, _teams.decode_TeamMembershipOutput)
 
-    @overload
     async def update(
         self,
         org_id: int,
         team_id: int,
         membership_id: int,
-        body: UpdateOrgTeamMembershipDto,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> TeamMembershipOutput: ...
-
-    @overload
-    async def update(
-        self,
-        org_id: int,
-        team_id: int,
-        membership_id: int,
+        body: UpdateOrgMembershipDto | Mapping[str, Any] | None = None,
         *,
         accepted: bool | Unset = UNSET,
         role: MembershipRole | Unset = UNSET,
@@ -211,40 +212,30 @@ class OrgsTeamsMemberships(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> TeamMembershipOutput: ...
-
-    async def update(
-        self,
-        org_id: int,
-        team_id: int,
-        membership_id: int,
-        body: UpdateOrgTeamMembershipDto | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> TeamMembershipOutput:
         """Update a membership.
 
         ``PATCH /v2/organizations/{orgId}/teams/{teamId}/memberships/{membershipId}`` · tier:
         organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
         """
-        if body is None:
-            body = UpdateOrgTeamMembershipDto(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_MEMBERSHIPS_UPDATE,
-            (org_id, team_id, membership_id),
-            body=body,
+        _op = _ops.ORGS_TEAMS_MEMBERSHIPS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {"accepted": accepted, "role": role, "disableImpersonation": disable_impersonation},
+            (_orgs.UpdateOrgMembershipDto,),
+            _orgs.decode_UpdateOrgMembershipDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, membership_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamMembershipOutput = decode(
-            response, TeamMembershipOutput, _ops.ORGS_TEAMS_MEMBERSHIPS_UPDATE
-        )
-        return result
+        return decode(_response, _op, _teams.decode_TeamMembershipOutput)

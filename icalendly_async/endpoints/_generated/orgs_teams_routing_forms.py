@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
+from ...models._generated import orgs as _orgs
 from ...models._generated.orgs import RoutingFormOutput
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout
+from .._base import Group, Timeout, path_args, query_args
 from . import _operations as _ops
 
 if TYPE_CHECKING:
@@ -38,15 +39,15 @@ class OrgsTeamsRoutingForms(Group):
         org_id: int,
         team_id: int,
         *,
-        sort_created_at: Literal["asc", "desc"] | None = None,
-        sort_updated_at: Literal["asc", "desc"] | None = None,
-        after_created_at: datetime | str | None = None,
-        before_created_at: datetime | str | None = None,
-        after_updated_at: datetime | str | None = None,
-        before_updated_at: datetime | str | None = None,
-        routed_to_booking_uid: str | None = None,
         skip: int | None = None,
         take: int | None = None,
+        sort_created_at: Literal["asc", "desc"] | None = None,
+        sort_updated_at: Literal["asc", "desc"] | None = None,
+        after_created_at: datetime | None = None,
+        before_created_at: datetime | None = None,
+        after_updated_at: datetime | None = None,
+        before_updated_at: datetime | None = None,
+        routed_to_booking_uid: str | None = None,
         max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -62,6 +63,8 @@ class OrgsTeamsRoutingForms(Group):
         first page, ``async for`` over it for every item.
 
         Args:
+            skip: Number of responses to skip
+            take: Number of responses to take
             sort_created_at: Sort by creation time
             sort_updated_at: Sort by update time
             after_created_at: Filter by responses created after this date
@@ -69,23 +72,27 @@ class OrgsTeamsRoutingForms(Group):
             after_updated_at: Filter by responses created after this date
             before_updated_at: Filter by responses updated before this date
             routed_to_booking_uid: Filter by responses routed to a specific booking
-            skip: Number of responses to skip
-            take: Number of responses to take
         """
-        return AsyncPaginator[RoutingFormOutput](
+        _op = _ops.ORGS_TEAMS_ROUTING_FORMS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_TEAMS_ROUTING_FORMS_LIST,
-            (org_id, team_id),
-            item_type=RoutingFormOutput,
-            query={
-                "sortCreatedAt": sort_created_at,
-                "sortUpdatedAt": sort_updated_at,
-                "afterCreatedAt": after_created_at,
-                "beforeCreatedAt": before_created_at,
-                "afterUpdatedAt": after_updated_at,
-                "beforeUpdatedAt": before_updated_at,
-                "routedToBookingUid": routed_to_booking_uid,
-            },
+            _op,
+            path_args(_op, org_id, team_id),
+            _orgs.decode_RoutingFormOutput,
+            query=query_args(
+                _op,
+                {
+                    "skip": skip,
+                    "take": take,
+                    "sort_created_at": sort_created_at,
+                    "sort_updated_at": sort_updated_at,
+                    "after_created_at": after_created_at,
+                    "before_created_at": before_created_at,
+                    "after_updated_at": after_updated_at,
+                    "before_updated_at": before_updated_at,
+                    "routed_to_booking_uid": routed_to_booking_uid,
+                },
+            ),
             page_size=take,
             start=skip,
             max_items=max_items,

@@ -4,26 +4,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any, Literal, overload
+from datetime import date, datetime
+from typing import Any, Literal
 
+from ...models._base import UNSET, Unset
+from ...models._generated import orgs as _orgs
 from ...models._generated.orgs import (
     CreateRoutingFormResponseOutputData,
     RoutingFormResponseOutput,
     UpdateRoutingFormResponseInput,
 )
-from ...models.converter import UNSET, Unset
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
 class OrgsTeamsRoutingFormsResponses(Group):
-    """``client.orgs.teams.routing_forms.responses``: 3 operations (Orgs / Teams / Routing forms /
-    Responses)
+    """``client.orgs.teams.routing_forms.responses``: 3 operations (Orgs / Teams / Routing forms
+    / Responses)
 
-    Tags: ``Orgs / Teams / Routing forms / Responses``. Tier: organizations (Plan.ORGANIZATIONS,
-    Plan.PLATFORM)
+    Tags: ``Orgs / Teams / Routing forms / Responses``. Tier: organizations
+    (Plan.ORGANIZATIONS, Plan.PLATFORM)
     """
 
     def list(
@@ -32,15 +33,15 @@ class OrgsTeamsRoutingFormsResponses(Group):
         team_id: int,
         routing_form_id: str,
         *,
-        sort_created_at: Literal["asc", "desc"] | None = None,
-        sort_updated_at: Literal["asc", "desc"] | None = None,
-        after_created_at: datetime | str | None = None,
-        before_created_at: datetime | str | None = None,
-        after_updated_at: datetime | str | None = None,
-        before_updated_at: datetime | str | None = None,
-        routed_to_booking_uid: str | None = None,
         skip: int | None = None,
         take: int | None = None,
+        sort_created_at: Literal["asc", "desc"] | None = None,
+        sort_updated_at: Literal["asc", "desc"] | None = None,
+        after_created_at: datetime | None = None,
+        before_created_at: datetime | None = None,
+        after_updated_at: datetime | None = None,
+        before_updated_at: datetime | None = None,
+        routed_to_booking_uid: str | None = None,
         max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -49,13 +50,16 @@ class OrgsTeamsRoutingFormsResponses(Group):
     ) -> AsyncPaginator[RoutingFormResponseOutput]:
         """Get organization team routing form responses.
 
-        ``GET /v2/organizations/{orgId}/teams/{teamId}/routing-forms/{routingFormId}/responses``
-        · tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+        ``GET
+        /v2/organizations/{orgId}/teams/{teamId}/routing-forms/{routingFormId}/responses`` ·
+        tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
 
         Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
         first page, ``async for`` over it for every item.
 
         Args:
+            skip: Number of responses to skip
+            take: Number of responses to take
             sort_created_at: Sort by creation time
             sort_updated_at: Sort by update time
             after_created_at: Filter by responses created after this date
@@ -63,23 +67,27 @@ class OrgsTeamsRoutingFormsResponses(Group):
             after_updated_at: Filter by responses created after this date
             before_updated_at: Filter by responses updated before this date
             routed_to_booking_uid: Filter by responses routed to a specific booking
-            skip: Number of responses to skip
-            take: Number of responses to take
         """
-        return AsyncPaginator[RoutingFormResponseOutput](
+        _op = _ops.ORGS_TEAMS_ROUTING_FORMS_RESPONSES_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_TEAMS_ROUTING_FORMS_RESPONSES_LIST,
-            (org_id, team_id, routing_form_id),
-            item_type=RoutingFormResponseOutput,
-            query={
-                "sortCreatedAt": sort_created_at,
-                "sortUpdatedAt": sort_updated_at,
-                "afterCreatedAt": after_created_at,
-                "beforeCreatedAt": before_created_at,
-                "afterUpdatedAt": after_updated_at,
-                "beforeUpdatedAt": before_updated_at,
-                "routedToBookingUid": routed_to_booking_uid,
-            },
+            _op,
+            path_args(_op, org_id, team_id, routing_form_id),
+            _orgs.decode_RoutingFormResponseOutput,
+            query=query_args(
+                _op,
+                {
+                    "skip": skip,
+                    "take": take,
+                    "sort_created_at": sort_created_at,
+                    "sort_updated_at": sort_updated_at,
+                    "after_created_at": after_created_at,
+                    "before_created_at": before_created_at,
+                    "after_updated_at": after_updated_at,
+                    "before_updated_at": before_updated_at,
+                    "routed_to_booking_uid": routed_to_booking_uid,
+                },
+            ),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -95,8 +103,8 @@ class OrgsTeamsRoutingFormsResponses(Group):
         team_id: int,
         routing_form_id: str,
         *,
-        start: str,
-        end: str,
+        start: date,
+        end: date,
         time_zone: str | None = None,
         duration: float | None = None,
         format_: Literal["range", "time"] | None = None,
@@ -109,8 +117,9 @@ class OrgsTeamsRoutingFormsResponses(Group):
     ) -> CreateRoutingFormResponseOutputData:
         """Create routing form response and get available slots.
 
-        ``POST /v2/organizations/{orgId}/teams/{teamId}/routing-forms/{routingFormId}/responses``
-        · tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+        ``POST
+        /v2/organizations/{orgId}/teams/{teamId}/routing-forms/{routingFormId}/responses`` ·
+        tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
 
         Args:
             start: Time starting from which available slots should be checked.
@@ -122,94 +131,70 @@ class OrgsTeamsRoutingFormsResponses(Group):
             booking_uid_to_reschedule: The unique identifier of the booking being rescheduled.
             queue_response: Whether to queue the form response.
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_ROUTING_FORMS_RESPONSES_CREATE,
-            (org_id, team_id, routing_form_id),
-            query={
-                "start": start,
-                "end": end,
-                "timeZone": time_zone,
-                "duration": duration,
-                "format": format_,
-                "bookingUidToReschedule": booking_uid_to_reschedule,
-                "queueResponse": queue_response,
-            },
+        _op = _ops.ORGS_TEAMS_ROUTING_FORMS_RESPONSES_CREATE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, routing_form_id),
+            query=query_args(
+                _op,
+                {
+                    "start": start,
+                    "end": end,
+                    "time_zone": time_zone,
+                    "duration": duration,
+                    "format_": format_,
+                    "booking_uid_to_reschedule": booking_uid_to_reschedule,
+                    "queue_response": queue_response,
+                },
+            ),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: CreateRoutingFormResponseOutputData = decode(
-            response,
-            CreateRoutingFormResponseOutputData,
-            _ops.ORGS_TEAMS_ROUTING_FORMS_RESPONSES_CREATE,
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_CreateRoutingFormResponseOutputData)
 
-    @overload
     async def update(
         self,
         org_id: int,
         team_id: int,
         routing_form_id: str,
         response_id: int,
-        body: UpdateRoutingFormResponseInput,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> RoutingFormResponseOutput: ...
-
-    @overload
-    async def update(
-        self,
-        org_id: int,
-        team_id: int,
-        routing_form_id: str,
-        response_id: int,
+        body: UpdateRoutingFormResponseInput | Mapping[str, Any] | None = None,
         *,
         response: dict[str, Any] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> RoutingFormResponseOutput: ...
-
-    async def update(
-        self,
-        org_id: int,
-        team_id: int,
-        routing_form_id: str,
-        response_id: int,
-        body: UpdateRoutingFormResponseInput | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> RoutingFormResponseOutput:
         """Update routing form response.
 
         ``PATCH
         /v2/organizations/{orgId}/teams/{teamId}/routing-forms/{routingFormId}/responses/{responseId}``
         · tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            response: The updated response data
         """
-        if body is None:
-            body = UpdateRoutingFormResponseInput(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_ROUTING_FORMS_RESPONSES_UPDATE,
-            (org_id, team_id, routing_form_id, response_id),
-            body=body,
+        _op = _ops.ORGS_TEAMS_ROUTING_FORMS_RESPONSES_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {"response": response},
+            (_orgs.UpdateRoutingFormResponseInput,),
+            _orgs.decode_UpdateRoutingFormResponseInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, routing_form_id, response_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: RoutingFormResponseOutput = decode(
-            response, RoutingFormResponseOutput, _ops.ORGS_TEAMS_ROUTING_FORMS_RESPONSES_UPDATE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_RoutingFormResponseOutput)

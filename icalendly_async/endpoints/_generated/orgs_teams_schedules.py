@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ...models._generated._common import ScheduleOutput_2024_06_11
+from ...models._generated import schedules as _schedules
+from ...models._generated.schedules import ScheduleOutput_2024_06_11
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout
+from .._base import Group, Timeout, path_args, query_args
 from . import _operations as _ops
 
 
 class OrgsTeamsSchedules(Group):
     """``client.orgs.teams.schedules``: 1 operation (Orgs / Teams / Schedules)
 
-    Tags: ``Orgs / Teams / Schedules``. Tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM)
+    Tags: ``Orgs / Teams / Schedules``. Tier: organizations (Plan.ORGANIZATIONS,
+    Plan.PLATFORM)
     """
 
     def list(
@@ -42,12 +44,13 @@ class OrgsTeamsSchedules(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[ScheduleOutput_2024_06_11](
+        _op = _ops.ORGS_TEAMS_SCHEDULES_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_TEAMS_SCHEDULES_LIST,
-            (org_id, team_id),
-            item_type=ScheduleOutput_2024_06_11,
-            query={},
+            _op,
+            path_args(_op, org_id, team_id),
+            _schedules.decode_ScheduleOutput_2024_06_11,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,

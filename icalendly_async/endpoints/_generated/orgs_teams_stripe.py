@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ...models._generated._common import (
-    StripConnectOutputDto,
-    StripCredentialsSaveOutputResponseDto,
-)
-from .._base import Group, Timeout, decode, record
+from ...models._generated import stripe as _stripe
+from ...models._generated.stripe import StripConnectOutputDto, StripCredentialsSaveOutputResponseDto
+from .._base import Group, Timeout, decode, path_args, query_args, record
 from . import _operations as _ops
 
 
@@ -36,19 +34,19 @@ class OrgsTeamsStripe(Group):
         ``GET /v2/organizations/{orgId}/teams/{teamId}/stripe/connect`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_STRIPE_GET_CONNECT_URL,
-            (org_id, team_id),
-            query={"returnTo": return_to, "onErrorReturnTo": on_error_return_to},
+        _op = _ops.ORGS_TEAMS_STRIPE_GET_CONNECT_URL
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id),
+            query=query_args(
+                _op, {"return_to": return_to, "on_error_return_to": on_error_return_to}
+            ),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: StripConnectOutputDto = decode(
-            response, StripConnectOutputDto, _ops.ORGS_TEAMS_STRIPE_GET_CONNECT_URL
-        )
-        return result
+        return decode(_response, _op, _stripe.decode_StripConnectOutputDto)
 
     async def check(
         self,
@@ -65,15 +63,16 @@ class OrgsTeamsStripe(Group):
         ``GET /v2/organizations/{orgId}/teams/{teamId}/stripe/check`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_STRIPE_CHECK,
-            (org_id, team_id),
+        _op = _ops.ORGS_TEAMS_STRIPE_CHECK
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)
 
     async def save_credentials(
         self,
@@ -92,16 +91,14 @@ class OrgsTeamsStripe(Group):
         ``GET /v2/organizations/{orgId}/teams/{teamId}/stripe/save`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_STRIPE_SAVE_CREDENTIALS,
-            (org_id, team_id),
-            query={"state": state, "code": code},
+        _op = _ops.ORGS_TEAMS_STRIPE_SAVE_CREDENTIALS
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id),
+            query=query_args(_op, {"state": state, "code": code}),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: StripCredentialsSaveOutputResponseDto = decode(
-            response, StripCredentialsSaveOutputResponseDto, _ops.ORGS_TEAMS_STRIPE_SAVE_CREDENTIALS
-        )
-        return result
+        return decode(_response, _op, _stripe.decode_StripCredentialsSaveOutputResponseDto)

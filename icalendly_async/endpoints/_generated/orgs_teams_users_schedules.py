@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Mapping
 
-from ...models._generated._common import ScheduleOutput_2024_06_11
-from .._base import Group, Timeout, decode
+from ...models._generated import schedules as _schedules
+from ...models._generated.schedules import ScheduleOutput_2024_06_11
+from ...pagination import AsyncPaginator
+from .._base import Group, Timeout, path_args
 from . import _operations as _ops
 
 
@@ -18,31 +19,38 @@ class OrgsTeamsUsersSchedules(Group):
     Plan.PLATFORM)
     """
 
-    async def list(
+    def list(
         self,
         org_id: int,
         team_id: int,
         user_id: int,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[ScheduleOutput_2024_06_11]:
+    ) -> AsyncPaginator[ScheduleOutput_2024_06_11]:
         """Get schedules of a team member.
 
         ``GET /v2/organizations/{orgId}/teams/{teamId}/users/{userId}/schedules`` · tier:
         organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_USERS_SCHEDULES_LIST,
-            (org_id, team_id, user_id),
+        _op = _ops.ORGS_TEAMS_USERS_SCHEDULES_LIST
+        return AsyncPaginator(
+            self._client,
+            _op,
+            path_args(_op, org_id, team_id, user_id),
+            _schedules.decode_ScheduleOutput_2024_06_11,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[ScheduleOutput_2024_06_11] = decode(
-            response, builtins.list[ScheduleOutput_2024_06_11], _ops.ORGS_TEAMS_USERS_SCHEDULES_LIST
-        )
-        return result

@@ -6,19 +6,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated._common import (
+from ...models._base import UNSET, Unset
+from ...models._decode import object_or_empty
+from ...models._generated import verified_resources as _verified_resources
+from ...models._generated.verified_resources import (
     RequestEmailVerificationInput,
     RequestPhoneVerificationInput,
     VerifyEmailInput,
     VerifyPhoneInput,
 )
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode, record
+from .._base import Group, Timeout, body_json, decode, path_args, query_args, record
 from . import _operations as _ops
 
 
 class OrgsTeamsVerifiedResources(Group):
-    """``client.orgs.teams.verified_resources``: 8 operations (Organization Team Verified Resources)
+    """``client.orgs.teams.verified_resources``: 8 operations (Organization Team Verified
+    Resources)
 
     Tags: ``Organization Team Verified Resources``. Tier: organizations (Plan.ORGANIZATIONS,
     Plan.PLATFORM)
@@ -29,7 +33,7 @@ class OrgsTeamsVerifiedResources(Group):
         self,
         org_id: int,
         team_id: int,
-        body: RequestEmailVerificationInput,
+        body: RequestEmailVerificationInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -54,13 +58,13 @@ class OrgsTeamsVerifiedResources(Group):
         self,
         org_id: int,
         team_id: int,
-        body: RequestEmailVerificationInput | None = None,
+        body: RequestEmailVerificationInput | Mapping[str, Any] | None = None,
         *,
+        email: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> None:
         """Request email verification code.
 
@@ -69,28 +73,38 @@ class OrgsTeamsVerifiedResources(Group):
         · tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
 
         Sends a verification code to the email
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            email: Email to verify.
         """
-        if body is None:
-            body = RequestEmailVerificationInput(**fields)
-        elif fields:
-            raise TypeError("request_email_code(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_VERIFIED_RESOURCES_REQUEST_EMAIL_CODE,
-            (org_id, team_id),
-            body=body,
+        _op = _ops.ORGS_TEAMS_VERIFIED_RESOURCES_REQUEST_EMAIL_CODE
+        _body = body_json(
+            _op,
+            body,
+            {"email": email},
+            (_verified_resources.RequestEmailVerificationInput,),
+            _verified_resources.decode_RequestEmailVerificationInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)
 
     @overload
     async def request_phone_code(
         self,
         org_id: int,
         team_id: int,
-        body: RequestPhoneVerificationInput,
+        body: RequestPhoneVerificationInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -115,13 +129,13 @@ class OrgsTeamsVerifiedResources(Group):
         self,
         org_id: int,
         team_id: int,
-        body: RequestPhoneVerificationInput | None = None,
+        body: RequestPhoneVerificationInput | Mapping[str, Any] | None = None,
         *,
+        phone: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> None:
         """Request phone number verification code.
 
@@ -130,28 +144,38 @@ class OrgsTeamsVerifiedResources(Group):
         · tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
 
         Sends a verification code to the phone number
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            phone: Phone number to verify.
         """
-        if body is None:
-            body = RequestPhoneVerificationInput(**fields)
-        elif fields:
-            raise TypeError("request_phone_code(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_VERIFIED_RESOURCES_REQUEST_PHONE_CODE,
-            (org_id, team_id),
-            body=body,
+        _op = _ops.ORGS_TEAMS_VERIFIED_RESOURCES_REQUEST_PHONE_CODE
+        _body = body_json(
+            _op,
+            body,
+            {"phone": phone},
+            (_verified_resources.RequestPhoneVerificationInput,),
+            _verified_resources.decode_RequestPhoneVerificationInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)
 
     @overload
     async def verify_email(
         self,
         org_id: int,
         team_id: int,
-        body: VerifyEmailInput,
+        body: VerifyEmailInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -177,13 +201,14 @@ class OrgsTeamsVerifiedResources(Group):
         self,
         org_id: int,
         team_id: int,
-        body: VerifyEmailInput | None = None,
+        body: VerifyEmailInput | Mapping[str, Any] | None = None,
         *,
+        email: str | Unset = UNSET,
+        code: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> dict[str, Any]:
         """Verify an email for an org team.
 
@@ -192,31 +217,39 @@ class OrgsTeamsVerifiedResources(Group):
         · tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
 
         Use code to verify an email
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            email: Email to verify.
+            code: verification code sent to the email to verify
         """
-        if body is None:
-            body = VerifyEmailInput(**fields)
-        elif fields:
-            raise TypeError("verify_email(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_VERIFIED_RESOURCES_VERIFY_EMAIL,
-            (org_id, team_id),
-            body=body,
+        _op = _ops.ORGS_TEAMS_VERIFIED_RESOURCES_VERIFY_EMAIL
+        _body = body_json(
+            _op,
+            body,
+            {"email": email, "code": code},
+            (_verified_resources.VerifyEmailInput,),
+            _verified_resources.decode_VerifyEmailInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(
-            response, dict[str, Any], _ops.ORGS_TEAMS_VERIFIED_RESOURCES_VERIFY_EMAIL
-        )
-        return result
+        return decode(_response, _op, object_or_empty)
 
     @overload
     async def verify_phone(
         self,
         org_id: int,
         team_id: int,
-        body: VerifyPhoneInput,
+        body: VerifyPhoneInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -242,13 +275,14 @@ class OrgsTeamsVerifiedResources(Group):
         self,
         org_id: int,
         team_id: int,
-        body: VerifyPhoneInput | None = None,
+        body: VerifyPhoneInput | Mapping[str, Any] | None = None,
         *,
+        phone: str | Unset = UNSET,
+        code: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> dict[str, Any]:
         """Verify a phone number for an org team.
 
@@ -257,24 +291,32 @@ class OrgsTeamsVerifiedResources(Group):
         · tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
 
         Use code to verify a phone number
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            phone: phone number to verify.
+            code: verification code sent to the phone number to verify
         """
-        if body is None:
-            body = VerifyPhoneInput(**fields)
-        elif fields:
-            raise TypeError("verify_phone(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_VERIFIED_RESOURCES_VERIFY_PHONE,
-            (org_id, team_id),
-            body=body,
+        _op = _ops.ORGS_TEAMS_VERIFIED_RESOURCES_VERIFY_PHONE
+        _body = body_json(
+            _op,
+            body,
+            {"phone": phone, "code": code},
+            (_verified_resources.VerifyPhoneInput,),
+            _verified_resources.decode_VerifyPhoneInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(
-            response, dict[str, Any], _ops.ORGS_TEAMS_VERIFIED_RESOURCES_VERIFY_PHONE
-        )
-        return result
+        return decode(_response, _op, object_or_empty)
 
     def list_emails(
         self,
@@ -301,12 +343,13 @@ class OrgsTeamsVerifiedResources(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[dict[str, Any]](
+        _op = _ops.ORGS_TEAMS_VERIFIED_RESOURCES_LIST_EMAILS
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_TEAMS_VERIFIED_RESOURCES_LIST_EMAILS,
-            (org_id, team_id),
-            item_type=dict[str, Any],
-            query={},
+            _op,
+            path_args(_op, org_id, team_id),
+            object_or_empty,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -341,12 +384,13 @@ class OrgsTeamsVerifiedResources(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[dict[str, Any]](
+        _op = _ops.ORGS_TEAMS_VERIFIED_RESOURCES_LIST_PHONES
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_TEAMS_VERIFIED_RESOURCES_LIST_PHONES,
-            (org_id, team_id),
-            item_type=dict[str, Any],
-            query={},
+            _op,
+            path_args(_op, org_id, team_id),
+            object_or_empty,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -369,21 +413,19 @@ class OrgsTeamsVerifiedResources(Group):
     ) -> dict[str, Any]:
         """Get verified email of an org team by id.
 
-        ``GET /v2/organizations/{orgId}/teams/{teamId}/verified-resources/emails/{id}`` · tier:
-        organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+        ``GET /v2/organizations/{orgId}/teams/{teamId}/verified-resources/emails/{id}`` ·
+        tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_VERIFIED_RESOURCES_GET_EMAIL,
-            (org_id, team_id, id_),
+        _op = _ops.ORGS_TEAMS_VERIFIED_RESOURCES_GET_EMAIL
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, id_),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(
-            response, dict[str, Any], _ops.ORGS_TEAMS_VERIFIED_RESOURCES_GET_EMAIL
-        )
-        return result
+        return decode(_response, _op, object_or_empty)
 
     async def get_phone(
         self,
@@ -398,18 +440,16 @@ class OrgsTeamsVerifiedResources(Group):
     ) -> dict[str, Any]:
         """Get verified phone number of an org team by id.
 
-        ``GET /v2/organizations/{orgId}/teams/{teamId}/verified-resources/phones/{id}`` · tier:
-        organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+        ``GET /v2/organizations/{orgId}/teams/{teamId}/verified-resources/phones/{id}`` ·
+        tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_VERIFIED_RESOURCES_GET_PHONE,
-            (org_id, team_id, id_),
+        _op = _ops.ORGS_TEAMS_VERIFIED_RESOURCES_GET_PHONE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, id_),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(
-            response, dict[str, Any], _ops.ORGS_TEAMS_VERIFIED_RESOURCES_GET_PHONE
-        )
-        return result
+        return decode(_response, _op, object_or_empty)

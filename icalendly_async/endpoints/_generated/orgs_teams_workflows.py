@@ -7,48 +7,28 @@ import builtins
 from collections.abc import Mapping
 from typing import Any, overload
 
+from ...models._base import UNSET, Unset
+from ...models._decode import list_of
+from ...models._generated import orgs as _orgs
 from ...models._generated.orgs import (
     CreateWorkflowDto,
-    OnAfterCalVideoGuestsNoShowTriggerDto,
-    OnAfterCalVideoHostsNoShowTriggerDto,
-    OnAfterEventTriggerDto,
-    OnBeforeEventTriggerDto,
-    OnCancelTriggerDto,
-    OnCreationTriggerDto,
-    OnNoShowUpdateTriggerDto,
-    OnPaidTriggerDto,
-    OnPaymentInitiatedTriggerDto,
-    OnRejectedTriggerDto,
-    OnRequestedTriggerDto,
-    OnRescheduleTriggerDto,
-    UpdateEmailAddressWorkflowStepDto,
-    UpdateEmailAttendeeWorkflowStepDto,
-    UpdateEmailHostWorkflowStepDto,
-    UpdatePhoneAttendeeWorkflowStepDto,
-    UpdatePhoneNumberWorkflowStepDto,
-    UpdatePhoneWhatsAppNumberWorkflowStepDto,
-    UpdateWhatsAppAttendeePhoneWorkflowStepDto,
     UpdateWorkflowDto,
+    UpdateWorkflowStepDto,
     WorkflowActivationDto,
-    WorkflowEmailAddressStepDto,
-    WorkflowEmailAttendeeStepDto,
-    WorkflowEmailHostStepDto,
     WorkflowOutput,
-    WorkflowPhoneAttendeeStepDto,
-    WorkflowPhoneNumberStepDto,
-    WorkflowPhoneWhatsAppAttendeeStepDto,
-    WorkflowPhoneWhatsAppNumberStepDto,
+    WorkflowStepDto,
+    WorkflowTriggerDto,
 )
-from ...models.converter import UNSET, Unset
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
 class OrgsTeamsWorkflows(Group):
     """``client.orgs.teams.workflows``: 5 operations (Orgs / Teams / Workflows)
 
-    Tags: ``Orgs / Teams / Workflows``. Tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM)
+    Tags: ``Orgs / Teams / Workflows``. Tier: organizations (Plan.ORGANIZATIONS,
+    Plan.PLATFORM)
     """
 
     def list(
@@ -76,12 +56,13 @@ class OrgsTeamsWorkflows(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[WorkflowOutput](
+        _op = _ops.ORGS_TEAMS_WORKFLOWS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_TEAMS_WORKFLOWS_LIST,
-            (org_id, team_id),
-            item_type=WorkflowOutput,
-            query={},
+            _op,
+            path_args(_op, org_id, team_id),
+            _orgs.decode_WorkflowOutput,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -96,7 +77,7 @@ class OrgsTeamsWorkflows(Group):
         self,
         org_id: int,
         team_id: int,
-        body: CreateWorkflowDto,
+        body: CreateWorkflowDto | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -112,27 +93,8 @@ class OrgsTeamsWorkflows(Group):
         *,
         name: str,
         activation: WorkflowActivationDto,
-        trigger: OnBeforeEventTriggerDto
-        | OnAfterEventTriggerDto
-        | OnCancelTriggerDto
-        | OnCreationTriggerDto
-        | OnRescheduleTriggerDto
-        | OnAfterCalVideoGuestsNoShowTriggerDto
-        | OnAfterCalVideoHostsNoShowTriggerDto
-        | OnRejectedTriggerDto
-        | OnRequestedTriggerDto
-        | OnPaidTriggerDto
-        | OnPaymentInitiatedTriggerDto
-        | OnNoShowUpdateTriggerDto,
-        steps: builtins.list[
-            WorkflowEmailAddressStepDto
-            | WorkflowEmailAttendeeStepDto
-            | WorkflowEmailHostStepDto
-            | WorkflowPhoneWhatsAppAttendeeStepDto
-            | WorkflowPhoneWhatsAppNumberStepDto
-            | WorkflowPhoneNumberStepDto
-            | WorkflowPhoneAttendeeStepDto
-        ],
+        trigger: WorkflowTriggerDto,
+        steps: builtins.list[WorkflowStepDto],
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
@@ -143,153 +105,135 @@ class OrgsTeamsWorkflows(Group):
         self,
         org_id: int,
         team_id: int,
-        body: CreateWorkflowDto | None = None,
+        body: CreateWorkflowDto | Mapping[str, Any] | None = None,
         *,
+        name: str | Unset = UNSET,
+        activation: WorkflowActivationDto | Unset = UNSET,
+        trigger: WorkflowTriggerDto | Unset = UNSET,
+        steps: builtins.list[WorkflowStepDto] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> builtins.list[WorkflowOutput]:
         """Create organization team workflow.
 
         ``POST /v2/organizations/{orgId}/teams/{teamId}/workflows`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            name: Name of the workflow
+            activation: Activation settings for the workflow
+            trigger: Trigger configuration for the workflow
+            steps: Steps to execute as part of the workflow
         """
-        if body is None:
-            body = CreateWorkflowDto(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_WORKFLOWS_CREATE,
-            (org_id, team_id),
-            body=body,
+        _op = _ops.ORGS_TEAMS_WORKFLOWS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {"name": name, "activation": activation, "trigger": trigger, "steps": steps},
+            (_orgs.CreateWorkflowDto,),
+            _orgs.decode_CreateWorkflowDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[WorkflowOutput] = decode(
-            response, builtins.list[WorkflowOutput], _ops.ORGS_TEAMS_WORKFLOWS_CREATE
-        )
-        return result
+        return decode(_response, _op, list_of(_orgs.decode_WorkflowOutput))
 
-    async def get(
+    def get(
         self,
         org_id: int,
         team_id: int,
         workflow_id: int,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[WorkflowOutput]:
+    ) -> AsyncPaginator[WorkflowOutput]:
         """Get organization team workflow.
 
         ``GET /v2/organizations/{orgId}/teams/{teamId}/workflows/{workflowId}`` · tier:
         organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_WORKFLOWS_GET,
-            (org_id, team_id, workflow_id),
+        _op = _ops.ORGS_TEAMS_WORKFLOWS_GET
+        return AsyncPaginator(
+            self._client,
+            _op,
+            path_args(_op, org_id, team_id, workflow_id),
+            _orgs.decode_WorkflowOutput,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[WorkflowOutput] = decode(
-            response, builtins.list[WorkflowOutput], _ops.ORGS_TEAMS_WORKFLOWS_GET
-        )
-        return result
 
-    @overload
     async def update(
         self,
         org_id: int,
         team_id: int,
         workflow_id: int,
-        body: UpdateWorkflowDto,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> builtins.list[WorkflowOutput]: ...
-
-    @overload
-    async def update(
-        self,
-        org_id: int,
-        team_id: int,
-        workflow_id: int,
+        body: UpdateWorkflowDto | Mapping[str, Any] | None = None,
         *,
         name: str | Unset = UNSET,
         activation: WorkflowActivationDto | Unset = UNSET,
-        trigger: OnBeforeEventTriggerDto
-        | OnAfterEventTriggerDto
-        | OnCancelTriggerDto
-        | OnCreationTriggerDto
-        | OnRescheduleTriggerDto
-        | OnAfterCalVideoGuestsNoShowTriggerDto
-        | OnAfterCalVideoHostsNoShowTriggerDto
-        | OnRejectedTriggerDto
-        | OnRequestedTriggerDto
-        | OnPaidTriggerDto
-        | OnPaymentInitiatedTriggerDto
-        | OnNoShowUpdateTriggerDto
-        | Unset = UNSET,
-        steps: builtins.list[
-            UpdateEmailAddressWorkflowStepDto
-            | UpdateEmailAttendeeWorkflowStepDto
-            | UpdateEmailHostWorkflowStepDto
-            | UpdatePhoneAttendeeWorkflowStepDto
-            | UpdatePhoneWhatsAppNumberWorkflowStepDto
-            | UpdateWhatsAppAttendeePhoneWorkflowStepDto
-            | UpdatePhoneNumberWorkflowStepDto
-        ]
-        | Unset = UNSET,
+        trigger: WorkflowTriggerDto | Unset = UNSET,
+        steps: builtins.list[UpdateWorkflowStepDto] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[WorkflowOutput]: ...
-
-    async def update(
-        self,
-        org_id: int,
-        team_id: int,
-        workflow_id: int,
-        body: UpdateWorkflowDto | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> builtins.list[WorkflowOutput]:
         """Update organization team workflow.
 
         ``PATCH /v2/organizations/{orgId}/teams/{teamId}/workflows/{workflowId}`` · tier:
         organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            name: Name of the workflow
+            activation: Activation settings for the workflow, the action that will trigger the
+                workflow.
+            trigger: Trigger configuration for the workflow
+            steps: Steps to execute as part of the workflow
         """
-        if body is None:
-            body = UpdateWorkflowDto(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_WORKFLOWS_UPDATE,
-            (org_id, team_id, workflow_id),
-            body=body,
+        _op = _ops.ORGS_TEAMS_WORKFLOWS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {"name": name, "activation": activation, "trigger": trigger, "steps": steps},
+            (_orgs.UpdateWorkflowDto,),
+            _orgs.decode_UpdateWorkflowDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, workflow_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[WorkflowOutput] = decode(
-            response, builtins.list[WorkflowOutput], _ops.ORGS_TEAMS_WORKFLOWS_UPDATE
-        )
-        return result
+        return decode(_response, _op, list_of(_orgs.decode_WorkflowOutput))
 
     async def delete(
         self,
@@ -307,12 +251,13 @@ class OrgsTeamsWorkflows(Group):
         ``DELETE /v2/organizations/{orgId}/teams/{teamId}/workflows/{workflowId}`` · tier:
         organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_TEAMS_WORKFLOWS_DELETE,
-            (org_id, team_id, workflow_id),
+        _op = _ops.ORGS_TEAMS_WORKFLOWS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, team_id, workflow_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(response, Any, _ops.ORGS_TEAMS_WORKFLOWS_DELETE)
+        return decode(_response, _op, None)

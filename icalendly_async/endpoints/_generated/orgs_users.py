@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import builtins
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ...models._generated._enums import MembershipRole
-from ...models._generated.orgs import CreateOrganizationUserInput, GetOrgUsersWithProfileOutput
-from ...models.converter import UNSET, Unset
+from ...models._base import UNSET, Unset
+from ...models._generated import orgs as _orgs
+from ...models._generated.orgs import (
+    CreateOrganizationUserInput,
+    GetOrgUsersWithProfileOutput,
+    MembershipRole,
+)
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 if TYPE_CHECKING:
@@ -51,12 +56,12 @@ class OrgsUsers(Group):
         self,
         org_id: int,
         *,
-        emails: Sequence[str] | None = None,
-        assigned_option_ids: Sequence[str] | None = None,
-        attribute_query_operator: Literal["OR", "AND", "NONE"] | None = None,
-        team_ids: Sequence[int] | None = None,
         take: int | None = None,
         skip: int | None = None,
+        emails: builtins.list[str] | None = None,
+        assigned_option_ids: builtins.list[str] | None = None,
+        attribute_query_operator: Literal["OR", "AND", "NONE"] | None = None,
+        team_ids: builtins.list[int] | None = None,
         max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -72,25 +77,31 @@ class OrgsUsers(Group):
         first page, ``async for`` over it for every item.
 
         Args:
+            take: The number of items to return
+            skip: The number of items to skip
             emails: The email address or an array of email addresses to filter by
             assigned_option_ids: Filter by assigned attribute option ids.
             attribute_query_operator: Query operator used to filter assigned options, AND by
                 default.
             team_ids: Filter by teamIds.
-            take: The number of items to return
-            skip: The number of items to skip
         """
-        return AsyncPaginator[GetOrgUsersWithProfileOutput](
+        _op = _ops.ORGS_USERS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_USERS_LIST,
-            (org_id,),
-            item_type=GetOrgUsersWithProfileOutput,
-            query={
-                "emails": emails,
-                "assignedOptionIds": assigned_option_ids,
-                "attributeQueryOperator": attribute_query_operator,
-                "teamIds": team_ids,
-            },
+            _op,
+            path_args(_op, org_id),
+            _orgs.decode_GetOrgUsersWithProfileOutput,
+            query=query_args(
+                _op,
+                {
+                    "take": take,
+                    "skip": skip,
+                    "emails": emails,
+                    "assigned_option_ids": assigned_option_ids,
+                    "attribute_query_operator": attribute_query_operator,
+                    "team_ids": team_ids,
+                },
+            ),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -104,7 +115,7 @@ class OrgsUsers(Group):
     async def create(
         self,
         org_id: int,
-        body: CreateOrganizationUserInput,
+        body: CreateOrganizationUserInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -143,42 +154,97 @@ class OrgsUsers(Group):
     async def create(
         self,
         org_id: int,
-        body: CreateOrganizationUserInput | None = None,
+        body: CreateOrganizationUserInput | Mapping[str, Any] | None = None,
         *,
+        email: str | Unset = UNSET,
+        username: str | Unset = UNSET,
+        weekday: str | Unset = UNSET,
+        brand_color: str | Unset = UNSET,
+        bio: str | Unset = UNSET,
+        metadata: dict[str, Any] | Unset = UNSET,
+        dark_brand_color: str | Unset = UNSET,
+        hide_branding: bool | Unset = UNSET,
+        time_zone: str | Unset = UNSET,
+        theme: str | Unset | None = UNSET,
+        app_theme: str | Unset | None = UNSET,
+        time_format: int | Unset = UNSET,
+        default_schedule_id: int | Unset = UNSET,
+        locale: str | Unset | None = UNSET,
+        avatar_url: str | Unset = UNSET,
+        organization_role: MembershipRole | Unset = UNSET,
+        auto_accept: bool | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> GetOrgUsersWithProfileOutput:
         """Create a user.
 
         ``POST /v2/organizations/{orgId}/users`` · tier: organizations (Plan.ORGANIZATIONS,
         Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            email: User email address
+            username: Username
+            weekday: Preferred weekday
+            brand_color: Brand color in HEX format
+            bio: Bio
+            metadata: You can store any additional data you want here.
+            dark_brand_color: Dark brand color in HEX format
+            hide_branding: Hide branding
+            time_zone: Time zone
+            theme: Theme
+            app_theme: Application theme
+            time_format: Time format
+            default_schedule_id: Default schedule ID
+            locale: Locale
+            avatar_url: Avatar URL
         """
-        if body is None:
-            body = CreateOrganizationUserInput(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_USERS_CREATE,
-            (org_id,),
-            body=body,
+        _op = _ops.ORGS_USERS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "email": email,
+                "username": username,
+                "weekday": weekday,
+                "brandColor": brand_color,
+                "bio": bio,
+                "metadata": metadata,
+                "darkBrandColor": dark_brand_color,
+                "hideBranding": hide_branding,
+                "timeZone": time_zone,
+                "theme": theme,
+                "appTheme": app_theme,
+                "timeFormat": time_format,
+                "defaultScheduleId": default_schedule_id,
+                "locale": locale,
+                "avatarUrl": avatar_url,
+                "organizationRole": organization_role,
+                "autoAccept": auto_accept,
+            },
+            (_orgs.CreateOrganizationUserInput,),
+            _orgs.decode_CreateOrganizationUserInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: GetOrgUsersWithProfileOutput = decode(
-            response, GetOrgUsersWithProfileOutput, _ops.ORGS_USERS_CREATE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_GetOrgUsersWithProfileOutput)
 
     async def update(
         self,
         org_id: int,
         user_id: int,
-        body: dict[str, Any],
+        body: dict[str, Any] | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -189,20 +255,22 @@ class OrgsUsers(Group):
 
         ``PATCH /v2/organizations/{orgId}/users/{userId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
         """
-        response = await self._client._call(
-            _ops.ORGS_USERS_UPDATE,
-            (org_id, user_id),
-            body=body,
+        _op = _ops.ORGS_USERS_UPDATE
+        _body = body_json(_op, body, {}, (), None)
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, user_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: GetOrgUsersWithProfileOutput = decode(
-            response, GetOrgUsersWithProfileOutput, _ops.ORGS_USERS_UPDATE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_GetOrgUsersWithProfileOutput)
 
     async def delete(
         self,
@@ -219,15 +287,13 @@ class OrgsUsers(Group):
         ``DELETE /v2/organizations/{orgId}/users/{userId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_USERS_DELETE,
-            (org_id, user_id),
+        _op = _ops.ORGS_USERS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, user_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: GetOrgUsersWithProfileOutput = decode(
-            response, GetOrgUsersWithProfileOutput, _ops.ORGS_USERS_DELETE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_GetOrgUsersWithProfileOutput)

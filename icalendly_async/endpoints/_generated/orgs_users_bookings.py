@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import builtins
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout
+from .._base import Group, Timeout, path_args, query_args
 from . import _operations as _ops
 
 
@@ -23,7 +24,7 @@ class OrgsUsersBookings(Group):
         org_id: int,
         user_id: int,
         *,
-        status: Sequence[Literal["upcoming", "recurring", "past", "cancelled", "unconfirmed"]]
+        status: builtins.list[Literal["upcoming", "recurring", "past", "cancelled", "unconfirmed"]]
         | None = None,
         attendee_email: str | None = None,
         attendee_name: str | None = None,
@@ -32,12 +33,12 @@ class OrgsUsersBookings(Group):
         event_type_id: str | None = None,
         teams_ids: str | None = None,
         team_id: str | None = None,
-        after_start: datetime | str | None = None,
-        before_end: datetime | str | None = None,
-        after_created_at: datetime | str | None = None,
-        before_created_at: datetime | str | None = None,
-        after_updated_at: datetime | str | None = None,
-        before_updated_at: datetime | str | None = None,
+        after_start: datetime | None = None,
+        before_end: datetime | None = None,
+        after_created_at: datetime | None = None,
+        before_created_at: datetime | None = None,
+        after_updated_at: datetime | None = None,
+        before_updated_at: datetime | None = None,
         sort_start: Literal["asc", "desc"] | None = None,
         sort_end: Literal["asc", "desc"] | None = None,
         sort_created: Literal["asc", "desc"] | None = None,
@@ -77,36 +78,42 @@ class OrgsUsersBookings(Group):
             sort_end: Sort results by their end time in ascending or descending order.
             sort_created: Sort results by their creation time (when booking was made) in
                 ascending or descending order.
-            sort_updated_at: Sort results by their updated time (for example when booking status
-                changes) in ascending or descending order.
+            sort_updated_at: Sort results by their updated time (for example when booking
+                status changes) in ascending or descending order.
             take: The number of items to return
             skip: The number of items to skip
         """
-        return AsyncPaginator[Any](
+        _op = _ops.ORGS_USERS_BOOKINGS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_USERS_BOOKINGS_LIST,
-            (org_id, user_id),
-            item_type=Any,
-            query={
-                "status": status,
-                "attendeeEmail": attendee_email,
-                "attendeeName": attendee_name,
-                "bookingUid": booking_uid,
-                "eventTypeIds": event_type_ids,
-                "eventTypeId": event_type_id,
-                "teamsIds": teams_ids,
-                "teamId": team_id,
-                "afterStart": after_start,
-                "beforeEnd": before_end,
-                "afterCreatedAt": after_created_at,
-                "beforeCreatedAt": before_created_at,
-                "afterUpdatedAt": after_updated_at,
-                "beforeUpdatedAt": before_updated_at,
-                "sortStart": sort_start,
-                "sortEnd": sort_end,
-                "sortCreated": sort_created,
-                "sortUpdatedAt": sort_updated_at,
-            },
+            _op,
+            path_args(_op, org_id, user_id),
+            None,
+            query=query_args(
+                _op,
+                {
+                    "status": status,
+                    "attendee_email": attendee_email,
+                    "attendee_name": attendee_name,
+                    "booking_uid": booking_uid,
+                    "event_type_ids": event_type_ids,
+                    "event_type_id": event_type_id,
+                    "teams_ids": teams_ids,
+                    "team_id": team_id,
+                    "after_start": after_start,
+                    "before_end": before_end,
+                    "after_created_at": after_created_at,
+                    "before_created_at": before_created_at,
+                    "after_updated_at": after_updated_at,
+                    "before_updated_at": before_updated_at,
+                    "sort_start": sort_start,
+                    "sort_end": sort_end,
+                    "sort_created": sort_created,
+                    "sort_updated_at": sort_updated_at,
+                    "take": take,
+                    "skip": skip,
+                },
+            ),
             page_size=take,
             start=skip,
             max_items=max_items,

@@ -7,11 +7,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal, overload
 
-from ...models._generated._enums import OutOfOfficeReason
-from ...models._generated.orgs import CreateOutOfOfficeEntryDto, UpdateOutOfOfficeEntryDto
-from ...models.converter import UNSET, Unset
+from ...models._base import UNSET, Unset
+from ...models._generated import orgs as _orgs
+from ...models._generated.orgs import (
+    CreateOutOfOfficeEntryDto,
+    OutOfOfficeReason,
+    UpdateOutOfOfficeEntryDto,
+)
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
@@ -26,10 +30,10 @@ class OrgsUsersOoo(Group):
         org_id: int,
         user_id: int,
         *,
-        sort_start: Literal["asc", "desc"] | None = None,
-        sort_end: Literal["asc", "desc"] | None = None,
         take: int | None = None,
         skip: int | None = None,
+        sort_start: Literal["asc", "desc"] | None = None,
+        sort_end: Literal["asc", "desc"] | None = None,
         max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -45,17 +49,20 @@ class OrgsUsersOoo(Group):
         first page, ``async for`` over it for every item.
 
         Args:
-            sort_start: Sort results by their start time in ascending or descending order.
-            sort_end: Sort results by their end time in ascending or descending order.
             take: Maximum number of items to return
             skip: Number of items to skip
+            sort_start: Sort results by their start time in ascending or descending order.
+            sort_end: Sort results by their end time in ascending or descending order.
         """
-        return AsyncPaginator[Any](
+        _op = _ops.ORGS_USERS_OOO_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_USERS_OOO_LIST,
-            (org_id, user_id),
-            item_type=Any,
-            query={"sortStart": sort_start, "sortEnd": sort_end},
+            _op,
+            path_args(_op, org_id, user_id),
+            None,
+            query=query_args(
+                _op, {"take": take, "skip": skip, "sort_start": sort_start, "sort_end": sort_end}
+            ),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -70,7 +77,7 @@ class OrgsUsersOoo(Group):
         self,
         org_id: int,
         user_id: int,
-        body: CreateOutOfOfficeEntryDto,
+        body: CreateOutOfOfficeEntryDto | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -99,54 +106,7 @@ class OrgsUsersOoo(Group):
         self,
         org_id: int,
         user_id: int,
-        body: CreateOutOfOfficeEntryDto | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
-    ) -> Any:
-        """Create an out-of-office entry for a user.
-
-        ``POST /v2/organizations/{orgId}/users/{userId}/ooo`` · tier: organizations
-        (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
-        """
-        if body is None:
-            body = CreateOutOfOfficeEntryDto(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_USERS_OOO_CREATE,
-            (org_id, user_id),
-            body=body,
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            timeout=timeout,
-            api_version=api_version,
-        )
-        return decode(response, Any, _ops.ORGS_USERS_OOO_CREATE)
-
-    @overload
-    async def update(
-        self,
-        org_id: int,
-        user_id: int,
-        ooo_id: int,
-        body: UpdateOutOfOfficeEntryDto,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> Any: ...
-
-    @overload
-    async def update(
-        self,
-        org_id: int,
-        user_id: int,
-        ooo_id: int,
+        body: CreateOutOfOfficeEntryDto | Mapping[str, Any] | None = None,
         *,
         start: datetime | Unset = UNSET,
         end: datetime | Unset = UNSET,
@@ -157,40 +117,97 @@ class OrgsUsersOoo(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> Any: ...
+    ) -> Any:
+        """Create an out-of-office entry for a user.
+
+        ``POST /v2/organizations/{orgId}/users/{userId}/ooo`` · tier: organizations
+        (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            start: The start date and time of the out of office period in ISO 8601 format in
+                UTC timezone.
+            end: The end date and time of the out of office period in ISO 8601 format in UTC
+                timezone.
+            notes: Optional notes for the out of office entry.
+            to_user_id: The ID of the user covering for the out of office period, if
+                applicable.
+            reason: the reason for the out of office entry, if applicable
+        """
+        _op = _ops.ORGS_USERS_OOO_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {"start": start, "end": end, "notes": notes, "toUserId": to_user_id, "reason": reason},
+            (_orgs.CreateOutOfOfficeEntryDto,),
+            _orgs.decode_CreateOutOfOfficeEntryDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, user_id),
+            body=_body,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            timeout=timeout,
+            api_version=api_version,
+        )
+        return decode(_response, _op, None)
 
     async def update(
         self,
         org_id: int,
         user_id: int,
         ooo_id: int,
-        body: UpdateOutOfOfficeEntryDto | None = None,
+        body: UpdateOutOfOfficeEntryDto | Mapping[str, Any] | None = None,
         *,
+        start: datetime | Unset = UNSET,
+        end: datetime | Unset = UNSET,
+        notes: str | Unset = UNSET,
+        to_user_id: int | Unset = UNSET,
+        reason: OutOfOfficeReason | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> Any:
         """Update an out-of-office entry for a user.
 
         ``PATCH /v2/organizations/{orgId}/users/{userId}/ooo/{oooId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            start: The start date and time of the out of office period in ISO 8601 format in
+                UTC timezone.
+            end: The end date and time of the out of office period in ISO 8601 format in UTC
+                timezone.
+            notes: Optional notes for the out of office entry.
+            to_user_id: The ID of the user covering for the out of office period, if
+                applicable.
+            reason: the reason for the out of office entry, if applicable
         """
-        if body is None:
-            body = UpdateOutOfOfficeEntryDto(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_USERS_OOO_UPDATE,
-            (org_id, user_id, ooo_id),
-            body=body,
+        _op = _ops.ORGS_USERS_OOO_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {"start": start, "end": end, "notes": notes, "toUserId": to_user_id, "reason": reason},
+            (_orgs.UpdateOutOfOfficeEntryDto,),
+            _orgs.decode_UpdateOutOfOfficeEntryDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, user_id, ooo_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(response, Any, _ops.ORGS_USERS_OOO_UPDATE)
+        return decode(_response, _op, None)
 
     async def delete(
         self,
@@ -208,25 +225,26 @@ class OrgsUsersOoo(Group):
         ``DELETE /v2/organizations/{orgId}/users/{userId}/ooo/{oooId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_USERS_OOO_DELETE,
-            (org_id, user_id, ooo_id),
+        _op = _ops.ORGS_USERS_OOO_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, user_id, ooo_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        return decode(response, Any, _ops.ORGS_USERS_OOO_DELETE)
+        return decode(_response, _op, None)
 
     def list_all(
         self,
         org_id: int,
         *,
+        take: int | None = None,
+        skip: int | None = None,
         sort_start: Literal["asc", "desc"] | None = None,
         sort_end: Literal["asc", "desc"] | None = None,
         email: str | None = None,
-        take: int | None = None,
-        skip: int | None = None,
         max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -242,18 +260,28 @@ class OrgsUsersOoo(Group):
         first page, ``async for`` over it for every item.
 
         Args:
+            take: Maximum number of items to return
+            skip: Number of items to skip
             sort_start: Sort results by their start time in ascending or descending order.
             sort_end: Sort results by their end time in ascending or descending order.
             email: Filter ooo entries by the user email address.
-            take: Maximum number of items to return
-            skip: Number of items to skip
         """
-        return AsyncPaginator[Any](
+        _op = _ops.ORGS_USERS_OOO_LIST_ALL
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_USERS_OOO_LIST_ALL,
-            (org_id,),
-            item_type=Any,
-            query={"sortStart": sort_start, "sortEnd": sort_end, "email": email},
+            _op,
+            path_args(_op, org_id),
+            None,
+            query=query_args(
+                _op,
+                {
+                    "take": take,
+                    "skip": skip,
+                    "sort_start": sort_start,
+                    "sort_end": sort_end,
+                    "email": email,
+                },
+            ),
             page_size=take,
             start=skip,
             max_items=max_items,

@@ -7,22 +7,25 @@ import builtins
 from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated._common import (
+from ...models._base import UNSET, Unset
+from ...models._generated import schedules as _schedules
+from ...models._generated.schedules import (
     CreateScheduleInput_2024_06_11,
     ScheduleAvailabilityInput_2024_06_11,
     ScheduleOutput_2024_06_11,
     ScheduleOverrideInput_2024_06_11,
     UpdateScheduleInput_2024_06_11,
 )
-from ...models.converter import UNSET, Unset
-from .._base import Group, Timeout, decode, record
+from ...pagination import AsyncPaginator
+from .._base import Group, Timeout, body_json, decode, path_args, record
 from . import _operations as _ops
 
 
 class OrgsUsersSchedules(Group):
     """``client.orgs.users.schedules``: 5 operations (Orgs / Users / Schedules)
 
-    Tags: ``Orgs / Users / Schedules``. Tier: organizations (Plan.ORGANIZATIONS, Plan.PLATFORM)
+    Tags: ``Orgs / Users / Schedules``. Tier: organizations (Plan.ORGANIZATIONS,
+    Plan.PLATFORM)
     """
 
     @overload
@@ -30,7 +33,7 @@ class OrgsUsersSchedules(Group):
         self,
         org_id: int,
         user_id: int,
-        body: CreateScheduleInput_2024_06_11,
+        body: CreateScheduleInput_2024_06_11 | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -59,64 +62,92 @@ class OrgsUsersSchedules(Group):
         self,
         org_id: int,
         user_id: int,
-        body: CreateScheduleInput_2024_06_11 | None = None,
+        body: CreateScheduleInput_2024_06_11 | Mapping[str, Any] | None = None,
         *,
+        name: str | Unset = UNSET,
+        time_zone: str | Unset = UNSET,
+        is_default: bool | Unset = UNSET,
+        availability: builtins.list[ScheduleAvailabilityInput_2024_06_11] | Unset = UNSET,
+        overrides: builtins.list[ScheduleOverrideInput_2024_06_11] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> ScheduleOutput_2024_06_11:
         """Create a schedule.
 
         ``POST /v2/organizations/{orgId}/users/{userId}/schedules`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            time_zone: Timezone is used to calculate available times when an event using the
+                schedule is booked.
+            is_default: Each user should have 1 default schedule.
+            availability: Each object contains days and times when the user is available.
+            overrides: Need to change availability for a specific date?
         """
-        if body is None:
-            body = CreateScheduleInput_2024_06_11(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_USERS_SCHEDULES_CREATE,
-            (org_id, user_id),
-            body=body,
+        _op = _ops.ORGS_USERS_SCHEDULES_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "name": name,
+                "timeZone": time_zone,
+                "isDefault": is_default,
+                "availability": availability,
+                "overrides": overrides,
+            },
+            (_schedules.CreateScheduleInput_2024_06_11,),
+            _schedules.decode_CreateScheduleInput_2024_06_11,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, user_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ScheduleOutput_2024_06_11 = decode(
-            response, ScheduleOutput_2024_06_11, _ops.ORGS_USERS_SCHEDULES_CREATE
-        )
-        return result
+        return decode(_response, _op, _schedules.decode_ScheduleOutput_2024_06_11)
 
-    async def list(
+    def list(
         self,
         org_id: int,
         user_id: int,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[ScheduleOutput_2024_06_11]:
+    ) -> AsyncPaginator[ScheduleOutput_2024_06_11]:
         """Get all schedules.
 
         ``GET /v2/organizations/{orgId}/users/{userId}/schedules`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.ORGS_USERS_SCHEDULES_LIST,
-            (org_id, user_id),
+        _op = _ops.ORGS_USERS_SCHEDULES_LIST
+        return AsyncPaginator(
+            self._client,
+            _op,
+            path_args(_op, org_id, user_id),
+            _schedules.decode_ScheduleOutput_2024_06_11,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[ScheduleOutput_2024_06_11] = decode(
-            response, builtins.list[ScheduleOutput_2024_06_11], _ops.ORGS_USERS_SCHEDULES_LIST
-        )
-        return result
 
     async def get(
         self,
@@ -134,39 +165,23 @@ class OrgsUsersSchedules(Group):
         ``GET /v2/organizations/{orgId}/users/{userId}/schedules/{scheduleId}`` · tier:
         organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_USERS_SCHEDULES_GET,
-            (org_id, user_id, schedule_id),
+        _op = _ops.ORGS_USERS_SCHEDULES_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, user_id, schedule_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ScheduleOutput_2024_06_11 | None = decode(
-            response, ScheduleOutput_2024_06_11 | None, _ops.ORGS_USERS_SCHEDULES_GET
-        )
-        return result
+        return decode(_response, _op, _nullable_schedules_decode_ScheduleOutput_2024_06_11)
 
-    @overload
     async def update(
         self,
         org_id: int,
         user_id: int,
         schedule_id: int,
-        body: UpdateScheduleInput_2024_06_11,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> ScheduleOutput_2024_06_11: ...
-
-    @overload
-    async def update(
-        self,
-        org_id: int,
-        user_id: int,
-        schedule_id: int,
+        body: UpdateScheduleInput_2024_06_11 | Mapping[str, Any] | None = None,
         *,
         name: str | Unset = UNSET,
         time_zone: str | Unset = UNSET,
@@ -177,43 +192,39 @@ class OrgsUsersSchedules(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> ScheduleOutput_2024_06_11: ...
-
-    async def update(
-        self,
-        org_id: int,
-        user_id: int,
-        schedule_id: int,
-        body: UpdateScheduleInput_2024_06_11 | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> ScheduleOutput_2024_06_11:
         """Update a schedule.
 
         ``PATCH /v2/organizations/{orgId}/users/{userId}/schedules/{scheduleId}`` · tier:
         organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
         """
-        if body is None:
-            body = UpdateScheduleInput_2024_06_11(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_USERS_SCHEDULES_UPDATE,
-            (org_id, user_id, schedule_id),
-            body=body,
+        _op = _ops.ORGS_USERS_SCHEDULES_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "name": name,
+                "timeZone": time_zone,
+                "availability": availability,
+                "isDefault": is_default,
+                "overrides": overrides,
+            },
+            (_schedules.UpdateScheduleInput_2024_06_11,),
+            _schedules.decode_UpdateScheduleInput_2024_06_11,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, user_id, schedule_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ScheduleOutput_2024_06_11 = decode(
-            response, ScheduleOutput_2024_06_11, _ops.ORGS_USERS_SCHEDULES_UPDATE
-        )
-        return result
+        return decode(_response, _op, _schedules.decode_ScheduleOutput_2024_06_11)
 
     async def delete(
         self,
@@ -231,12 +242,21 @@ class OrgsUsersSchedules(Group):
         ``DELETE /v2/organizations/{orgId}/users/{userId}/schedules/{scheduleId}`` · tier:
         organizations (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_USERS_SCHEDULES_DELETE,
-            (org_id, user_id, schedule_id),
+        _op = _ops.ORGS_USERS_SCHEDULES_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, user_id, schedule_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)
+
+
+def _nullable_schedules_decode_ScheduleOutput_2024_06_11(
+    v: Any,
+) -> ScheduleOutput_2024_06_11 | None:
+    if v is None:
+        return None
+    return _schedules.decode_ScheduleOutput_2024_06_11(v)

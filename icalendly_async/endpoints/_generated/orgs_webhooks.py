@@ -7,12 +7,17 @@ import builtins
 from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated._common import CreateWebhookInputDto, UpdateWebhookInputDto
-from ...models._generated._enums import WebhookTrigger
+from ...models._base import UNSET, Unset
+from ...models._generated import orgs as _orgs
+from ...models._generated import webhooks as _webhooks
 from ...models._generated.orgs import TeamWebhookOutputDto
-from ...models.converter import UNSET, Unset
+from ...models._generated.webhooks import (
+    CreateWebhookInputDto,
+    UpdateWebhookInputDto,
+    WebhookTrigger,
+)
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
@@ -46,12 +51,13 @@ class OrgsWebhooks(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[TeamWebhookOutputDto](
+        _op = _ops.ORGS_WEBHOOKS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.ORGS_WEBHOOKS_LIST,
-            (org_id,),
-            item_type=TeamWebhookOutputDto,
-            query={},
+            _op,
+            path_args(_op, org_id),
+            _orgs.decode_TeamWebhookOutputDto,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -65,7 +71,7 @@ class OrgsWebhooks(Group):
     async def create(
         self,
         org_id: int,
-        body: CreateWebhookInputDto,
+        body: CreateWebhookInputDto | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -92,36 +98,54 @@ class OrgsWebhooks(Group):
     async def create(
         self,
         org_id: int,
-        body: CreateWebhookInputDto | None = None,
+        body: CreateWebhookInputDto | Mapping[str, Any] | None = None,
         *,
+        active: bool | Unset = UNSET,
+        subscriber_url: str | Unset = UNSET,
+        triggers: builtins.list[WebhookTrigger] | Unset = UNSET,
+        payload_template: str | Unset = UNSET,
+        secret: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> TeamWebhookOutputDto:
         """Create a webhook.
 
         ``POST /v2/organizations/{orgId}/webhooks`` · tier: organizations (Plan.ORGANIZATIONS,
         Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            payload_template: The template of the payload that will be sent to the
+                subscriberUrl, check cal.com/docs/core-features/webhooks for more information
         """
-        if body is None:
-            body = CreateWebhookInputDto(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_WEBHOOKS_CREATE,
-            (org_id,),
-            body=body,
+        _op = _ops.ORGS_WEBHOOKS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "active": active,
+                "subscriberUrl": subscriber_url,
+                "triggers": triggers,
+                "payloadTemplate": payload_template,
+                "secret": secret,
+            },
+            (_webhooks.CreateWebhookInputDto,),
+            _webhooks.decode_CreateWebhookInputDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamWebhookOutputDto = decode(
-            response, TeamWebhookOutputDto, _ops.ORGS_WEBHOOKS_CREATE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_TeamWebhookOutputDto)
 
     async def get(
         self,
@@ -138,18 +162,16 @@ class OrgsWebhooks(Group):
         ``GET /v2/organizations/{orgId}/webhooks/{webhookId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_WEBHOOKS_GET,
-            (org_id, webhook_id),
+        _op = _ops.ORGS_WEBHOOKS_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, webhook_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamWebhookOutputDto = decode(
-            response, TeamWebhookOutputDto, _ops.ORGS_WEBHOOKS_GET
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_TeamWebhookOutputDto)
 
     async def delete(
         self,
@@ -166,37 +188,22 @@ class OrgsWebhooks(Group):
         ``DELETE /v2/organizations/{orgId}/webhooks/{webhookId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.ORGS_WEBHOOKS_DELETE,
-            (org_id, webhook_id),
+        _op = _ops.ORGS_WEBHOOKS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, webhook_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamWebhookOutputDto = decode(
-            response, TeamWebhookOutputDto, _ops.ORGS_WEBHOOKS_DELETE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_TeamWebhookOutputDto)
 
-    @overload
     async def update(
         self,
         org_id: int,
         webhook_id: int | str,
-        body: UpdateWebhookInputDto,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> TeamWebhookOutputDto: ...
-
-    @overload
-    async def update(
-        self,
-        org_id: int,
-        webhook_id: int | str,
+        body: UpdateWebhookInputDto | Mapping[str, Any] | None = None,
         *,
         payload_template: str | Unset = UNSET,
         active: bool | Unset = UNSET,
@@ -207,39 +214,40 @@ class OrgsWebhooks(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> TeamWebhookOutputDto: ...
-
-    async def update(
-        self,
-        org_id: int,
-        webhook_id: int | str,
-        body: UpdateWebhookInputDto | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> TeamWebhookOutputDto:
         """Update a webhook.
 
         ``PATCH /v2/organizations/{orgId}/webhooks/{webhookId}`` · tier: organizations
         (Plan.ORGANIZATIONS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            payload_template: The template of the payload that will be sent to the
+                subscriberUrl, check cal.com/docs/core-features/webhooks for more information
         """
-        if body is None:
-            body = UpdateWebhookInputDto(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.ORGS_WEBHOOKS_UPDATE,
-            (org_id, webhook_id),
-            body=body,
+        _op = _ops.ORGS_WEBHOOKS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "payloadTemplate": payload_template,
+                "active": active,
+                "subscriberUrl": subscriber_url,
+                "triggers": triggers,
+                "secret": secret,
+            },
+            (_webhooks.UpdateWebhookInputDto,),
+            _webhooks.decode_UpdateWebhookInputDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, org_id, webhook_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamWebhookOutputDto = decode(
-            response, TeamWebhookOutputDto, _ops.ORGS_WEBHOOKS_UPDATE
-        )
-        return result
+        return decode(_response, _op, _orgs.decode_TeamWebhookOutputDto)

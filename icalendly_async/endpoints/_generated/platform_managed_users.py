@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import builtins
+from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated._common import UpdateManagedUserInput
-from ...models._generated._enums import Locale, TimeFormat, Weekday
+from ...models._base import UNSET, Unset
+from ...models._generated import me as _me
+from ...models._generated import platform as _platform
+from ...models._generated.bookings import Locale
+from ...models._generated.me import TimeFormat, UpdateManagedUserInput
 from ...models._generated.platform import (
     CreateManagedUserData,
     CreateManagedUserInput,
@@ -15,9 +19,9 @@ from ...models._generated.platform import (
     ManagedUserOutput,
     RefreshTokenInput,
 )
-from ...models.converter import UNSET, Unset
+from ...models._generated.schedules import Weekday
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
@@ -31,9 +35,9 @@ class PlatformManagedUsers(Group):
         self,
         client_id: str,
         *,
-        emails: Sequence[str] | None = None,
         limit: int | None = None,
         offset: int | None = None,
+        emails: builtins.list[str] | None = None,
         max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -51,16 +55,17 @@ class PlatformManagedUsers(Group):
         first page, ``async for`` over it for every item.
 
         Args:
-            emails: Filter managed users by email.
             limit: The number of items to return
             offset: The number of items to skip
+            emails: Filter managed users by email.
         """
-        return AsyncPaginator[ManagedUserOutput](
+        _op = _ops.PLATFORM_MANAGED_USERS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.PLATFORM_MANAGED_USERS_LIST,
-            (client_id,),
-            item_type=ManagedUserOutput,
-            query={"emails": emails},
+            _op,
+            path_args(_op, client_id),
+            _platform.decode_ManagedUserOutput,
+            query=query_args(_op, {"limit": limit, "offset": offset, "emails": emails}),
             page_size=limit,
             start=offset,
             max_items=max_items,
@@ -74,7 +79,7 @@ class PlatformManagedUsers(Group):
     async def create(
         self,
         client_id: str,
-        body: CreateManagedUserInput,
+        body: CreateManagedUserInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -105,13 +110,21 @@ class PlatformManagedUsers(Group):
     async def create(
         self,
         client_id: str,
-        body: CreateManagedUserInput | None = None,
+        body: CreateManagedUserInput | Mapping[str, Any] | None = None,
         *,
+        email: str | Unset = UNSET,
+        name: str | Unset = UNSET,
+        time_format: TimeFormat | Unset = UNSET,
+        week_start: Weekday | Unset = UNSET,
+        time_zone: str | Unset = UNSET,
+        locale: Locale | Unset = UNSET,
+        avatar_url: str | Unset = UNSET,
+        bio: str | Unset = UNSET,
+        metadata: dict[str, Any] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> CreateManagedUserData:
         """Create a managed user.
 
@@ -119,24 +132,47 @@ class PlatformManagedUsers(Group):
         version: none
 
         Needs a ``PlatformClient`` credential (OAuth client id and secret).
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            name: Managed user's name is used in emails
+            time_format: Must be a number 12 or 24
+            time_zone: Timezone is used to create user's default schedule from Monday to
+                Friday from 9AM to 5PM.
+            avatar_url: URL of the user's avatar image
+            bio: Bio
+            metadata: You can store any additional data you want here.
         """
-        if body is None:
-            body = CreateManagedUserInput(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.PLATFORM_MANAGED_USERS_CREATE,
-            (client_id,),
-            body=body,
+        _op = _ops.PLATFORM_MANAGED_USERS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "email": email,
+                "name": name,
+                "timeFormat": time_format,
+                "weekStart": week_start,
+                "timeZone": time_zone,
+                "locale": locale,
+                "avatarUrl": avatar_url,
+                "bio": bio,
+                "metadata": metadata,
+            },
+            (_platform.CreateManagedUserInput,),
+            _platform.decode_CreateManagedUserInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, client_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: CreateManagedUserData = decode(
-            response, CreateManagedUserData, _ops.PLATFORM_MANAGED_USERS_CREATE
-        )
-        return result
+        return decode(_response, _op, _platform.decode_CreateManagedUserData)
 
     async def get(
         self,
@@ -155,37 +191,22 @@ class PlatformManagedUsers(Group):
 
         Needs a ``PlatformClient`` credential (OAuth client id and secret).
         """
-        response = await self._client._call(
-            _ops.PLATFORM_MANAGED_USERS_GET,
-            (client_id, user_id),
+        _op = _ops.PLATFORM_MANAGED_USERS_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, client_id, user_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ManagedUserOutput = decode(
-            response, ManagedUserOutput, _ops.PLATFORM_MANAGED_USERS_GET
-        )
-        return result
+        return decode(_response, _op, _platform.decode_ManagedUserOutput)
 
-    @overload
     async def update(
         self,
         client_id: str,
         user_id: int,
-        body: UpdateManagedUserInput,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> ManagedUserOutput: ...
-
-    @overload
-    async def update(
-        self,
-        client_id: str,
-        user_id: int,
+        body: UpdateManagedUserInput | Mapping[str, Any] | None = None,
         *,
         email: str | Unset = UNSET,
         name: str | Unset = UNSET,
@@ -201,44 +222,52 @@ class PlatformManagedUsers(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> ManagedUserOutput: ...
-
-    async def update(
-        self,
-        client_id: str,
-        user_id: int,
-        body: UpdateManagedUserInput | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> ManagedUserOutput:
         """Update a managed user.
 
-        ``PATCH /v2/oauth-clients/{clientId}/users/{userId}`` · tier: platform (Plan.PLATFORM) ·
-        API version: none
+        ``PATCH /v2/oauth-clients/{clientId}/users/{userId}`` · tier: platform (Plan.PLATFORM)
+        · API version: none
 
         Needs a ``PlatformClient`` credential (OAuth client id and secret).
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            time_format: Must be 12 or 24
+            avatar_url: URL of the user's avatar image
+            bio: Bio
+            metadata: You can store any additional data you want here.
         """
-        if body is None:
-            body = UpdateManagedUserInput(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.PLATFORM_MANAGED_USERS_UPDATE,
-            (client_id, user_id),
-            body=body,
+        _op = _ops.PLATFORM_MANAGED_USERS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "email": email,
+                "name": name,
+                "timeFormat": time_format,
+                "defaultScheduleId": default_schedule_id,
+                "weekStart": week_start,
+                "timeZone": time_zone,
+                "locale": locale,
+                "avatarUrl": avatar_url,
+                "bio": bio,
+                "metadata": metadata,
+            },
+            (_me.UpdateManagedUserInput,),
+            _me.decode_UpdateManagedUserInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, client_id, user_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ManagedUserOutput = decode(
-            response, ManagedUserOutput, _ops.PLATFORM_MANAGED_USERS_UPDATE
-        )
-        return result
+        return decode(_response, _op, _platform.decode_ManagedUserOutput)
 
     async def delete(
         self,
@@ -252,23 +281,21 @@ class PlatformManagedUsers(Group):
     ) -> ManagedUserOutput:
         """Delete a managed user.
 
-        ``DELETE /v2/oauth-clients/{clientId}/users/{userId}`` · tier: platform (Plan.PLATFORM) ·
-        API version: none
+        ``DELETE /v2/oauth-clients/{clientId}/users/{userId}`` · tier: platform
+        (Plan.PLATFORM) · API version: none
 
         Needs a ``PlatformClient`` credential (OAuth client id and secret).
         """
-        response = await self._client._call(
-            _ops.PLATFORM_MANAGED_USERS_DELETE,
-            (client_id, user_id),
+        _op = _ops.PLATFORM_MANAGED_USERS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, client_id, user_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ManagedUserOutput = decode(
-            response, ManagedUserOutput, _ops.PLATFORM_MANAGED_USERS_DELETE
-        )
-        return result
+        return decode(_response, _op, _platform.decode_ManagedUserOutput)
 
     async def force_refresh_tokens(
         self,
@@ -287,33 +314,31 @@ class PlatformManagedUsers(Group):
 
         Needs a ``PlatformClient`` credential (OAuth client id and secret).
 
-        If you have lost managed user access or refresh token, then you can get new ones by using
-        OAuth credentials. Access token is valid for 60 minutes and refresh token for 1 year.
-        Make sure to store them in your database, for example, in your User database model
-        `calAccessToken` and `calRefreshToken` fields.
-        Response also contains `accessTokenExpiresAt` and `refreshTokenExpiresAt` fields, but if
-        you decode the jwt token the payload will contain `clientId` (OAuth client ID), `ownerId`
-        (user to whom token belongs ID), `iat` (issued at time) and `expiresAt` (when does the
-        token expire) fields.
+        If you have lost managed user access or refresh token, then you can get new ones by
+        using OAuth credentials. Access token is valid for 60 minutes and refresh token for 1
+        year. Make sure to store them in your database, for example, in your User database
+        model `calAccessToken` and `calRefreshToken` fields.
+        Response also contains `accessTokenExpiresAt` and `refreshTokenExpiresAt` fields, but
+        if you decode the jwt token the payload will contain `clientId` (OAuth client ID),
+        `ownerId` (user to whom token belongs ID), `iat` (issued at time) and `expiresAt`
+        (when does the token expire) fields.
         """
-        response = await self._client._call(
-            _ops.PLATFORM_MANAGED_USERS_FORCE_REFRESH_TOKENS,
-            (client_id, user_id),
+        _op = _ops.PLATFORM_MANAGED_USERS_FORCE_REFRESH_TOKENS
+        _response = await self._client._call(
+            _op,
+            path_args(_op, client_id, user_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: KeysDto = decode(
-            response, KeysDto, _ops.PLATFORM_MANAGED_USERS_FORCE_REFRESH_TOKENS
-        )
-        return result
+        return decode(_response, _op, _platform.decode_KeysDto)
 
     @overload
     async def refresh_tokens(
         self,
         client_id: str,
-        body: RefreshTokenInput,
+        body: RefreshTokenInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -336,13 +361,13 @@ class PlatformManagedUsers(Group):
     async def refresh_tokens(
         self,
         client_id: str,
-        body: RefreshTokenInput | None = None,
+        body: RefreshTokenInput | Mapping[str, Any] | None = None,
         *,
+        refresh_token: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> KeysDto:
         """Refresh managed user tokens.
 
@@ -351,28 +376,37 @@ class PlatformManagedUsers(Group):
 
         Sends the OAuth client secret that the access-token credential holds.
 
-        If managed user access token is expired then get a new one using this endpoint - it will
-        also refresh the refresh token, because we use
-            "refresh token rotation" mechanism. Access token is valid for 60 minutes and refresh
-            token for 1 year. Make sure to store them in your database, for example, in your User
-            database model `calAccessToken` and `calRefreshToken` fields.
-        Response also contains `accessTokenExpiresAt` and `refreshTokenExpiresAt` fields, but if
-        you decode the jwt token the payload will contain `clientId` (OAuth client ID), `ownerId`
-        (user to whom token belongs ID), `iat` (issued at time) and `expiresAt` (when does the
-        token expire) fields.
+        If managed user access token is expired then get a new one using this endpoint - it
+        will also refresh the refresh token, because we use
+            "refresh token rotation" mechanism. Access token is valid for 60 minutes and
+            refresh token for 1 year. Make sure to store them in your database, for example,
+            in your User database model `calAccessToken` and `calRefreshToken` fields.
+        Response also contains `accessTokenExpiresAt` and `refreshTokenExpiresAt` fields, but
+        if you decode the jwt token the payload will contain `clientId` (OAuth client ID),
+        `ownerId` (user to whom token belongs ID), `iat` (issued at time) and `expiresAt`
+        (when does the token expire) fields.
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            refresh_token: Managed user's refresh token.
         """
-        if body is None:
-            body = RefreshTokenInput(**fields)
-        elif fields:
-            raise TypeError("refresh_tokens(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.PLATFORM_MANAGED_USERS_REFRESH_TOKENS,
-            (client_id,),
-            body=body,
+        _op = _ops.PLATFORM_MANAGED_USERS_REFRESH_TOKENS
+        _body = body_json(
+            _op,
+            body,
+            {"refreshToken": refresh_token},
+            (_platform.RefreshTokenInput,),
+            _platform.decode_RefreshTokenInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, client_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: KeysDto = decode(response, KeysDto, _ops.PLATFORM_MANAGED_USERS_REFRESH_TOKENS)
-        return result
+        return decode(_response, _op, _platform.decode_KeysDto)

@@ -7,12 +7,18 @@ import builtins
 from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated._common import CreateWebhookInputDto, UpdateWebhookInputDto
-from ...models._generated._enums import WebhookTrigger
+from ...models._base import UNSET, Unset
+from ...models._decode import as_str
+from ...models._generated import platform as _platform
+from ...models._generated import webhooks as _webhooks
 from ...models._generated.platform import OAuthClientWebhookOutputDto
-from ...models.converter import UNSET, Unset
+from ...models._generated.webhooks import (
+    CreateWebhookInputDto,
+    UpdateWebhookInputDto,
+    WebhookTrigger,
+)
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
@@ -26,7 +32,7 @@ class PlatformWebhooks(Group):
     async def create(
         self,
         client_id: str,
-        body: CreateWebhookInputDto,
+        body: CreateWebhookInputDto | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -53,13 +59,17 @@ class PlatformWebhooks(Group):
     async def create(
         self,
         client_id: str,
-        body: CreateWebhookInputDto | None = None,
+        body: CreateWebhookInputDto | Mapping[str, Any] | None = None,
         *,
+        active: bool | Unset = UNSET,
+        subscriber_url: str | Unset = UNSET,
+        triggers: builtins.list[WebhookTrigger] | Unset = UNSET,
+        payload_template: str | Unset = UNSET,
+        secret: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> OAuthClientWebhookOutputDto:
         """Create a webhook.
 
@@ -67,24 +77,38 @@ class PlatformWebhooks(Group):
         version: none
 
         Needs a ``PlatformClient`` credential (OAuth client id and secret).
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            payload_template: The template of the payload that will be sent to the
+                subscriberUrl, check cal.com/docs/core-features/webhooks for more information
         """
-        if body is None:
-            body = CreateWebhookInputDto(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.PLATFORM_WEBHOOKS_CREATE,
-            (client_id,),
-            body=body,
+        _op = _ops.PLATFORM_WEBHOOKS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "active": active,
+                "subscriberUrl": subscriber_url,
+                "triggers": triggers,
+                "payloadTemplate": payload_template,
+                "secret": secret,
+            },
+            (_webhooks.CreateWebhookInputDto,),
+            _webhooks.decode_CreateWebhookInputDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, client_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OAuthClientWebhookOutputDto = decode(
-            response, OAuthClientWebhookOutputDto, _ops.PLATFORM_WEBHOOKS_CREATE
-        )
-        return result
+        return decode(_response, _op, _platform.decode_OAuthClientWebhookOutputDto)
 
     def list(
         self,
@@ -112,12 +136,13 @@ class PlatformWebhooks(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[OAuthClientWebhookOutputDto](
+        _op = _ops.PLATFORM_WEBHOOKS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.PLATFORM_WEBHOOKS_LIST,
-            (client_id,),
-            item_type=OAuthClientWebhookOutputDto,
-            query={},
+            _op,
+            path_args(_op, client_id),
+            _platform.decode_OAuthClientWebhookOutputDto,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -138,40 +163,27 @@ class PlatformWebhooks(Group):
     ) -> str:
         """Delete all webhooks.
 
-        ``DELETE /v2/oauth-clients/{clientId}/webhooks`` · tier: platform (Plan.PLATFORM) · API
-        version: none
+        ``DELETE /v2/oauth-clients/{clientId}/webhooks`` · tier: platform (Plan.PLATFORM) ·
+        API version: none
 
         Needs a ``PlatformClient`` credential (OAuth client id and secret).
         """
-        response = await self._client._call(
-            _ops.PLATFORM_WEBHOOKS_DELETE_ALL,
-            (client_id,),
+        _op = _ops.PLATFORM_WEBHOOKS_DELETE_ALL
+        _response = await self._client._call(
+            _op,
+            path_args(_op, client_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: str = decode(response, str, _ops.PLATFORM_WEBHOOKS_DELETE_ALL)
-        return result
+        return decode(_response, _op, _str)
 
-    @overload
     async def update(
         self,
         client_id: str,
         webhook_id: int | str,
-        body: UpdateWebhookInputDto,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> OAuthClientWebhookOutputDto: ...
-
-    @overload
-    async def update(
-        self,
-        client_id: str,
-        webhook_id: int | str,
+        body: UpdateWebhookInputDto | Mapping[str, Any] | None = None,
         *,
         payload_template: str | Unset = UNSET,
         active: bool | Unset = UNSET,
@@ -182,19 +194,6 @@ class PlatformWebhooks(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> OAuthClientWebhookOutputDto: ...
-
-    async def update(
-        self,
-        client_id: str,
-        webhook_id: int | str,
-        body: UpdateWebhookInputDto | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> OAuthClientWebhookOutputDto:
         """Update a webhook.
 
@@ -202,24 +201,38 @@ class PlatformWebhooks(Group):
         (Plan.PLATFORM) · API version: none
 
         Needs a ``PlatformClient`` credential (OAuth client id and secret).
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            payload_template: The template of the payload that will be sent to the
+                subscriberUrl, check cal.com/docs/core-features/webhooks for more information
         """
-        if body is None:
-            body = UpdateWebhookInputDto(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.PLATFORM_WEBHOOKS_UPDATE,
-            (client_id, webhook_id),
-            body=body,
+        _op = _ops.PLATFORM_WEBHOOKS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "payloadTemplate": payload_template,
+                "active": active,
+                "subscriberUrl": subscriber_url,
+                "triggers": triggers,
+                "secret": secret,
+            },
+            (_webhooks.UpdateWebhookInputDto,),
+            _webhooks.decode_UpdateWebhookInputDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, client_id, webhook_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OAuthClientWebhookOutputDto = decode(
-            response, OAuthClientWebhookOutputDto, _ops.PLATFORM_WEBHOOKS_UPDATE
-        )
-        return result
+        return decode(_response, _op, _platform.decode_OAuthClientWebhookOutputDto)
 
     async def get(
         self,
@@ -238,18 +251,16 @@ class PlatformWebhooks(Group):
 
         Needs a ``PlatformClient`` credential (OAuth client id and secret).
         """
-        response = await self._client._call(
-            _ops.PLATFORM_WEBHOOKS_GET,
-            (client_id, webhook_id),
+        _op = _ops.PLATFORM_WEBHOOKS_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, client_id, webhook_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OAuthClientWebhookOutputDto = decode(
-            response, OAuthClientWebhookOutputDto, _ops.PLATFORM_WEBHOOKS_GET
-        )
-        return result
+        return decode(_response, _op, _platform.decode_OAuthClientWebhookOutputDto)
 
     async def delete(
         self,
@@ -268,15 +279,18 @@ class PlatformWebhooks(Group):
 
         Needs a ``PlatformClient`` credential (OAuth client id and secret).
         """
-        response = await self._client._call(
-            _ops.PLATFORM_WEBHOOKS_DELETE,
-            (client_id, webhook_id),
+        _op = _ops.PLATFORM_WEBHOOKS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, client_id, webhook_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OAuthClientWebhookOutputDto = decode(
-            response, OAuthClientWebhookOutputDto, _ops.PLATFORM_WEBHOOKS_DELETE
-        )
-        return result
+        return decode(_response, _op, _platform.decode_OAuthClientWebhookOutputDto)
+
+
+def _str(v: Any) -> str:
+    result: str = as_str(v)
+    return result

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Literal
 
+from ...models._generated import routing_forms as _routing_forms
 from ...models._generated.routing_forms import ResponseSlotsOutputData
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, decode, path_args, query_args
 from . import _operations as _ops
 
 
@@ -21,8 +23,8 @@ class RoutingForms(Group):
         self,
         routing_form_id: str,
         *,
-        start: str,
-        end: str,
+        start: date,
+        end: date,
         time_zone: str | None = None,
         duration: float | None = None,
         format_: Literal["range", "time"] | None = None,
@@ -34,11 +36,11 @@ class RoutingForms(Group):
     ) -> ResponseSlotsOutputData:
         """Calculate slots based on routing form response.
 
-        ``POST /v2/routing-forms/{routingFormId}/calculate-slots`` · tier: everyone (every plan)
-        · API version: none
+        ``POST /v2/routing-forms/{routingFormId}/calculate-slots`` · tier: everyone (every
+        plan) · API version: none
 
-        It will not actually save the response just return the routed event type and slots when
-        it can be booked.
+        It will not actually save the response just return the routed event type and slots
+        when it can be booked.
 
         Args:
             start: Time starting from which available slots should be checked.
@@ -49,23 +51,24 @@ class RoutingForms(Group):
             format_: Format of slot times in response.
             booking_uid_to_reschedule: The unique identifier of the booking being rescheduled.
         """
-        response = await self._client._call(
-            _ops.ROUTING_FORMS_CALCULATE_SLOTS,
-            (routing_form_id,),
-            query={
-                "start": start,
-                "end": end,
-                "timeZone": time_zone,
-                "duration": duration,
-                "format": format_,
-                "bookingUidToReschedule": booking_uid_to_reschedule,
-            },
+        _op = _ops.ROUTING_FORMS_CALCULATE_SLOTS
+        _response = await self._client._call(
+            _op,
+            path_args(_op, routing_form_id),
+            query=query_args(
+                _op,
+                {
+                    "start": start,
+                    "end": end,
+                    "time_zone": time_zone,
+                    "duration": duration,
+                    "format_": format_,
+                    "booking_uid_to_reschedule": booking_uid_to_reschedule,
+                },
+            ),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ResponseSlotsOutputData = decode(
-            response, ResponseSlotsOutputData, _ops.ROUTING_FORMS_CALCULATE_SLOTS
-        )
-        return result
+        return decode(_response, _op, _routing_forms.decode_ResponseSlotsOutputData)

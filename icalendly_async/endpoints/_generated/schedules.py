@@ -7,15 +7,17 @@ import builtins
 from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated._common import (
+from ...models._base import UNSET, Unset
+from ...models._generated import schedules as _schedules
+from ...models._generated.schedules import (
     CreateScheduleInput_2024_06_11,
     ScheduleAvailabilityInput_2024_06_11,
     ScheduleOutput_2024_06_11,
     ScheduleOverrideInput_2024_06_11,
     UpdateScheduleInput_2024_06_11,
 )
-from ...models.converter import UNSET, Unset
-from .._base import Group, Timeout, decode, record
+from ...pagination import AsyncPaginator
+from .._base import Group, Timeout, body_json, decode, path_args, record
 from . import _operations as _ops
 
 
@@ -28,7 +30,7 @@ class Schedules(Group):
     @overload
     async def create(
         self,
-        body: CreateScheduleInput_2024_06_11,
+        body: CreateScheduleInput_2024_06_11 | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -53,13 +55,17 @@ class Schedules(Group):
 
     async def create(
         self,
-        body: CreateScheduleInput_2024_06_11 | None = None,
+        body: CreateScheduleInput_2024_06_11 | Mapping[str, Any] | None = None,
         *,
+        name: str | Unset = UNSET,
+        time_zone: str | Unset = UNSET,
+        is_default: bool | Unset = UNSET,
+        availability: builtins.list[ScheduleAvailabilityInput_2024_06_11] | Unset = UNSET,
+        overrides: builtins.list[ScheduleOverrideInput_2024_06_11] | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> ScheduleOutput_2024_06_11:
         """Create a schedule.
 
@@ -69,69 +75,93 @@ class Schedules(Group):
 
         The point of creating schedules is for event types to be available at specific times.
 
-        The first goal of schedules is to have a default schedule. If you are platform customer
-        and created managed users, then it is important to note that each managed user should
-        have a default schedule.
+        The first goal of schedules is to have a default schedule. If you are platform
+        customer and created managed users, then it is important to note that each managed
+        user should have a default schedule.
         1. If you passed `timeZone` when creating managed user, then the default schedule from
-        Monday to Friday from 9AM to 5PM will be created with that timezone. The managed user can
-        then change the default schedule via the `AvailabilitySettings` atom.
-        2. If you did not, then we assume you want the user to have this specific schedule right
-        away. You should create a default schedule by specifying
-        `"isDefault": true` in the request body. Until the user has a default schedule the user
-        can't be booked nor manage their schedule via the AvailabilitySettings atom.
+        Monday to Friday from 9AM to 5PM will be created with that timezone. The managed user
+        can then change the default schedule via the `AvailabilitySettings` atom.
+        2. If you did not, then we assume you want the user to have this specific schedule
+        right away. You should create a default schedule by specifying
+        `"isDefault": true` in the request body. Until the user has a default schedule the
+        user can't be booked nor manage their schedule via the AvailabilitySettings atom.
 
-        The second goal of schedules is to create another schedule that event types can point to.
-        This is useful for when an event is booked because availability is not checked against
-        the default schedule but instead against that specific schedule.
+        The second goal of schedules is to create another schedule that event types can point
+        to. This is useful for when an event is booked because availability is not checked
+        against the default schedule but instead against that specific schedule.
         After creating a non-default schedule, you can update an event type to point to that
         schedule via the PATCH `event-types/{eventTypeId}` endpoint.
 
         …
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            time_zone: Timezone is used to calculate available times when an event using the
+                schedule is booked.
+            is_default: Each user should have 1 default schedule.
+            availability: Each object contains days and times when the user is available.
+            overrides: Need to change availability for a specific date?
         """
-        if body is None:
-            body = CreateScheduleInput_2024_06_11(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.SCHEDULES_CREATE,
+        _op = _ops.SCHEDULES_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "name": name,
+                "timeZone": time_zone,
+                "isDefault": is_default,
+                "availability": availability,
+                "overrides": overrides,
+            },
+            (_schedules.CreateScheduleInput_2024_06_11,),
+            _schedules.decode_CreateScheduleInput_2024_06_11,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ScheduleOutput_2024_06_11 = decode(
-            response, ScheduleOutput_2024_06_11, _ops.SCHEDULES_CREATE
-        )
-        return result
+        return decode(_response, _op, _schedules.decode_ScheduleOutput_2024_06_11)
 
-    async def list(
+    def list(
         self,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[ScheduleOutput_2024_06_11]:
+    ) -> AsyncPaginator[ScheduleOutput_2024_06_11]:
         """Get all schedules.
 
         ``GET /v2/schedules`` · tier: everyone (every plan) · API version: ``2024-06-11``
 
         Get all schedules of the authenticated user.
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.SCHEDULES_LIST,
+        _op = _ops.SCHEDULES_LIST
+        return AsyncPaginator(
+            self._client,
+            _op,
             (),
+            _schedules.decode_ScheduleOutput_2024_06_11,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[ScheduleOutput_2024_06_11] = decode(
-            response, builtins.list[ScheduleOutput_2024_06_11], _ops.SCHEDULES_LIST
-        )
-        return result
 
     async def get_default(
         self,
@@ -143,22 +173,21 @@ class Schedules(Group):
     ) -> ScheduleOutput_2024_06_11:
         """Get default schedule.
 
-        ``GET /v2/schedules/default`` · tier: everyone (every plan) · API version: ``2024-06-11``
+        ``GET /v2/schedules/default`` · tier: everyone (every plan) · API version:
+        ``2024-06-11``
 
         Get the default schedule of the authenticated user.
         """
-        response = await self._client._call(
-            _ops.SCHEDULES_GET_DEFAULT,
+        _op = _ops.SCHEDULES_GET_DEFAULT
+        _response = await self._client._call(
+            _op,
             (),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ScheduleOutput_2024_06_11 = decode(
-            response, ScheduleOutput_2024_06_11, _ops.SCHEDULES_GET_DEFAULT
-        )
-        return result
+        return decode(_response, _op, _schedules.decode_ScheduleOutput_2024_06_11)
 
     async def get(
         self,
@@ -174,35 +203,21 @@ class Schedules(Group):
         ``GET /v2/schedules/{scheduleId}`` · tier: everyone (every plan) · API version:
         ``2024-06-11``
         """
-        response = await self._client._call(
-            _ops.SCHEDULES_GET,
-            (schedule_id,),
+        _op = _ops.SCHEDULES_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, schedule_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ScheduleOutput_2024_06_11 | None = decode(
-            response, ScheduleOutput_2024_06_11 | None, _ops.SCHEDULES_GET
-        )
-        return result
+        return decode(_response, _op, _nullable_schedules_decode_ScheduleOutput_2024_06_11)
 
-    @overload
     async def update(
         self,
         schedule_id: int,
-        body: UpdateScheduleInput_2024_06_11,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> ScheduleOutput_2024_06_11: ...
-
-    @overload
-    async def update(
-        self,
-        schedule_id: int,
+        body: UpdateScheduleInput_2024_06_11 | Mapping[str, Any] | None = None,
         *,
         name: str | Unset = UNSET,
         time_zone: str | Unset = UNSET,
@@ -213,41 +228,39 @@ class Schedules(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> ScheduleOutput_2024_06_11: ...
-
-    async def update(
-        self,
-        schedule_id: int,
-        body: UpdateScheduleInput_2024_06_11 | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> ScheduleOutput_2024_06_11:
         """Update a schedule.
 
         ``PATCH /v2/schedules/{scheduleId}`` · tier: everyone (every plan) · API version:
         ``2024-06-11``
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
         """
-        if body is None:
-            body = UpdateScheduleInput_2024_06_11(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.SCHEDULES_UPDATE,
-            (schedule_id,),
-            body=body,
+        _op = _ops.SCHEDULES_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "name": name,
+                "timeZone": time_zone,
+                "availability": availability,
+                "isDefault": is_default,
+                "overrides": overrides,
+            },
+            (_schedules.UpdateScheduleInput_2024_06_11,),
+            _schedules.decode_UpdateScheduleInput_2024_06_11,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, schedule_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ScheduleOutput_2024_06_11 = decode(
-            response, ScheduleOutput_2024_06_11, _ops.SCHEDULES_UPDATE
-        )
-        return result
+        return decode(_response, _op, _schedules.decode_ScheduleOutput_2024_06_11)
 
     async def delete(
         self,
@@ -263,12 +276,21 @@ class Schedules(Group):
         ``DELETE /v2/schedules/{scheduleId}`` · tier: everyone (every plan) · API version:
         ``2024-06-11``
         """
-        response = await self._client._call(
-            _ops.SCHEDULES_DELETE,
-            (schedule_id,),
+        _op = _ops.SCHEDULES_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, schedule_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)
+
+
+def _nullable_schedules_decode_ScheduleOutput_2024_06_11(
+    v: Any,
+) -> ScheduleOutput_2024_06_11 | None:
+    if v is None:
+        return None
+    return _schedules.decode_ScheduleOutput_2024_06_11(v)

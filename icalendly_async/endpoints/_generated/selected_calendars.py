@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated.selected_calendars import (
-    SelectedCalendarOutputDto,
-    SelectedCalendarsInputDto,
-)
-from ...models.converter import UNSET, Unset
-from .._base import Group, Timeout, decode
+from ...models._base import UNSET, Unset
+from ...models._generated import destination_calendars as _destination_calendars
+from ...models._generated import selected_calendars as _selected_calendars
+from ...models._generated.destination_calendars import DestinationCalendarsOutputDto
+from ...models._generated.selected_calendars import SelectedCalendarsInputDto
+from .._base import Group, Timeout, body_json, decode, query_args
 from . import _operations as _ops
 
 
@@ -24,13 +24,13 @@ class SelectedCalendars(Group):
     @overload
     async def add(
         self,
-        body: SelectedCalendarsInputDto,
+        body: SelectedCalendarsInputDto | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> SelectedCalendarOutputDto: ...
+    ) -> DestinationCalendarsOutputDto: ...
 
     @overload
     async def add(
@@ -44,39 +44,51 @@ class SelectedCalendars(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> SelectedCalendarOutputDto: ...
+    ) -> DestinationCalendarsOutputDto: ...
 
     async def add(
         self,
-        body: SelectedCalendarsInputDto | None = None,
+        body: SelectedCalendarsInputDto | Mapping[str, Any] | None = None,
         *,
+        integration: str | Unset = UNSET,
+        external_id: str | Unset = UNSET,
+        credential_id: int | Unset = UNSET,
+        delegation_credential_id: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
-    ) -> SelectedCalendarOutputDto:
+    ) -> DestinationCalendarsOutputDto:
         """Add a selected calendar.
 
         ``POST /v2/selected-calendars`` · tier: everyone (every plan) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
         """
-        if body is None:
-            body = SelectedCalendarsInputDto(**fields)
-        elif fields:
-            raise TypeError("add(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.SELECTED_CALENDARS_ADD,
+        _op = _ops.SELECTED_CALENDARS_ADD
+        _body = body_json(
+            _op,
+            body,
+            {
+                "integration": integration,
+                "externalId": external_id,
+                "credentialId": credential_id,
+                "delegationCredentialId": delegation_credential_id,
+            },
+            (_selected_calendars.SelectedCalendarsInputDto,),
+            _selected_calendars.decode_SelectedCalendarsInputDto,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: SelectedCalendarOutputDto = decode(
-            response, SelectedCalendarOutputDto, _ops.SELECTED_CALENDARS_ADD
-        )
-        return result
+        return decode(_response, _op, _destination_calendars.decode_DestinationCalendarsOutputDto)
 
     async def delete(
         self,
@@ -89,26 +101,27 @@ class SelectedCalendars(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> SelectedCalendarOutputDto:
+    ) -> DestinationCalendarsOutputDto:
         """Delete a selected calendar.
 
         ``DELETE /v2/selected-calendars`` · tier: everyone (every plan) · API version: none
         """
-        response = await self._client._call(
-            _ops.SELECTED_CALENDARS_DELETE,
+        _op = _ops.SELECTED_CALENDARS_DELETE
+        _response = await self._client._call(
+            _op,
             (),
-            query={
-                "integration": integration,
-                "externalId": external_id,
-                "credentialId": credential_id,
-                "delegationCredentialId": delegation_credential_id,
-            },
+            query=query_args(
+                _op,
+                {
+                    "integration": integration,
+                    "external_id": external_id,
+                    "credential_id": credential_id,
+                    "delegation_credential_id": delegation_credential_id,
+                },
+            ),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: SelectedCalendarOutputDto = decode(
-            response, SelectedCalendarOutputDto, _ops.SELECTED_CALENDARS_DELETE
-        )
-        return result
+        return decode(_response, _op, _destination_calendars.decode_DestinationCalendarsOutputDto)

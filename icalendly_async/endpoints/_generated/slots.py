@@ -4,13 +4,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, overload
 
-from ...models._generated._common import RangeSlot_2024_09_04, Slot_2024_09_04
-from ...models._generated.slots import ReserveSlotInput_2024_09_04, ReserveSlotOutput_2024_09_04
-from ...models.converter import UNSET, Unset
-from .._base import Group, Timeout, decode, record
+from ...models._base import UNSET, Unset
+from ...models._decode import first_fit, list_of, map_of
+from ...models._generated import slots as _slots
+from ...models._generated.slots import (
+    RangeSlot_2024_09_04,
+    ReserveSlotInput_2024_09_04,
+    ReserveSlotOutput_2024_09_04,
+    Slot_2024_09_04,
+)
+from .._base import Group, Timeout, body_json, decode, path_args, query_args, record
 from . import _operations as _ops
 
 
@@ -23,8 +29,8 @@ class Slots(Group):
     async def get_available(
         self,
         *,
-        start: str,
-        end: str,
+        start: date,
+        end: date,
         booking_uid_to_reschedule: str | None = None,
         organization_slug: str | None = None,
         team_slug: str | None = None,
@@ -70,55 +76,55 @@ class Slots(Group):
             start: Time starting from which available slots should be checked.
             end: Time until which available slots should be checked.
             booking_uid_to_reschedule: The unique identifier of the booking being rescheduled.
-            organization_slug: The slug of the organization to which user with username belongs
-                or team with teamSlug belongs.
+            organization_slug: The slug of the organization to which user with username
+                belongs or team with teamSlug belongs.
             team_slug: The slug of the team who owns event type with eventTypeSlug - used when
                 slots are checked for team event type.
-            username: The username of the user who owns event type with eventTypeSlug - used when
-                slots are checked for individual user event type.
+            username: The username of the user who owns event type with eventTypeSlug - used
+                when slots are checked for individual user event type.
             event_type_slug: The slug of the event type for which available slots should be
                 checked.
-            event_type_id: The ID of the event type for which available slots should be checked.
-            usernames: The usernames for which available slots should be checked separated by a
-                comma.
+            event_type_id: The ID of the event type for which available slots should be
+                checked.
+            usernames: The usernames for which available slots should be checked separated by
+                a comma.
             format_: Format of slot times in response.
             duration: If event type has multiple possible durations then you can specify the
                 desired duration here.
             time_zone: Time zone in which the available slots should be returned.
         """
-        response = await self._client._call(
-            _ops.SLOTS_GET_AVAILABLE,
+        _op = _ops.SLOTS_GET_AVAILABLE
+        _response = await self._client._call(
+            _op,
             (),
-            query={
-                "start": start,
-                "end": end,
-                "bookingUidToReschedule": booking_uid_to_reschedule,
-                "organizationSlug": organization_slug,
-                "teamSlug": team_slug,
-                "username": username,
-                "eventTypeSlug": event_type_slug,
-                "eventTypeId": event_type_id,
-                "usernames": usernames,
-                "format": format_,
-                "duration": duration,
-                "timeZone": time_zone,
-            },
+            query=query_args(
+                _op,
+                {
+                    "start": start,
+                    "end": end,
+                    "booking_uid_to_reschedule": booking_uid_to_reschedule,
+                    "organization_slug": organization_slug,
+                    "team_slug": team_slug,
+                    "username": username,
+                    "event_type_slug": event_type_slug,
+                    "event_type_id": event_type_id,
+                    "usernames": usernames,
+                    "format_": format_,
+                    "duration": duration,
+                    "time_zone": time_zone,
+                },
+            ),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, list[RangeSlot_2024_09_04]] | dict[str, list[Slot_2024_09_04]] = decode(
-            response,
-            dict[str, list[RangeSlot_2024_09_04]] | dict[str, list[Slot_2024_09_04]],
-            _ops.SLOTS_GET_AVAILABLE,
-        )
-        return result
+        return decode(_response, _op, _union_map_of_list_of__slots_decode_RangeSlot_2024_4630ee)
 
     @overload
     async def reserve(
         self,
-        body: ReserveSlotInput_2024_09_04,
+        body: ReserveSlotInput_2024_09_04 | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -132,7 +138,7 @@ class Slots(Group):
         *,
         event_type_id: int,
         slot_start: datetime,
-        slot_duration: float | Unset = UNSET,
+        slot_duration: int | Unset = UNSET,
         reservation_duration: int | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -142,13 +148,16 @@ class Slots(Group):
 
     async def reserve(
         self,
-        body: ReserveSlotInput_2024_09_04 | None = None,
+        body: ReserveSlotInput_2024_09_04 | Mapping[str, Any] | None = None,
         *,
+        event_type_id: int | Unset = UNSET,
+        slot_start: datetime | Unset = UNSET,
+        slot_duration: int | Unset = UNSET,
+        reservation_duration: int | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> ReserveSlotOutput_2024_09_04:
         """Reserve a slot.
 
@@ -159,24 +168,42 @@ class Slots(Group):
         authenticate using oAuth credentials, api key or access token
         then you can also specify custom duration for how long the slot should be reserved for
         (defaults to 5 minutes).
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            event_type_id: The ID of the event type for which slot should be reserved.
+            slot_start: ISO 8601 datestring in UTC timezone representing available slot.
+            slot_duration: By default slot duration is equal to event type length, but if you
+                want to reserve a slot for an event type that has a variable length you can
+                specify it here as a number in minutes.
+            reservation_duration: ONLY for authenticated requests with api key, access token
+                or OAuth credentials (ID + secret).
         """
-        if body is None:
-            body = ReserveSlotInput_2024_09_04(**fields)
-        elif fields:
-            raise TypeError("reserve(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.SLOTS_RESERVE,
+        _op = _ops.SLOTS_RESERVE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "eventTypeId": event_type_id,
+                "slotStart": slot_start,
+                "slotDuration": slot_duration,
+                "reservationDuration": reservation_duration,
+            },
+            (_slots.ReserveSlotInput_2024_09_04,),
+            _slots.decode_ReserveSlotInput_2024_09_04,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ReserveSlotOutput_2024_09_04 = decode(
-            response, ReserveSlotOutput_2024_09_04, _ops.SLOTS_RESERVE
-        )
-        return result
+        return decode(_response, _op, _slots.decode_ReserveSlotOutput_2024_09_04)
 
     async def get_reservation(
         self,
@@ -192,24 +219,22 @@ class Slots(Group):
         ``GET /v2/slots/reservations/{uid}`` · tier: everyone (every plan) · API version:
         ``2024-09-04``
         """
-        response = await self._client._call(
-            _ops.SLOTS_GET_RESERVATION,
-            (uid,),
+        _op = _ops.SLOTS_GET_RESERVATION
+        _response = await self._client._call(
+            _op,
+            path_args(_op, uid),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ReserveSlotOutput_2024_09_04 | None = decode(
-            response, ReserveSlotOutput_2024_09_04 | None, _ops.SLOTS_GET_RESERVATION
-        )
-        return result
+        return decode(_response, _op, _nullable_slots_decode_ReserveSlotOutput_2024_09_04)
 
     @overload
     async def update_reservation(
         self,
         uid: str,
-        body: ReserveSlotInput_2024_09_04,
+        body: ReserveSlotInput_2024_09_04 | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -224,7 +249,7 @@ class Slots(Group):
         *,
         event_type_id: int,
         slot_start: datetime,
-        slot_duration: float | Unset = UNSET,
+        slot_duration: int | Unset = UNSET,
         reservation_duration: int | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -235,36 +260,57 @@ class Slots(Group):
     async def update_reservation(
         self,
         uid: str,
-        body: ReserveSlotInput_2024_09_04 | None = None,
+        body: ReserveSlotInput_2024_09_04 | Mapping[str, Any] | None = None,
         *,
+        event_type_id: int | Unset = UNSET,
+        slot_start: datetime | Unset = UNSET,
+        slot_duration: int | Unset = UNSET,
+        reservation_duration: int | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> ReserveSlotOutput_2024_09_04:
         """Update a reserved slot.
 
         ``PATCH /v2/slots/reservations/{uid}`` · tier: everyone (every plan) · API version:
         ``2024-09-04``
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            event_type_id: The ID of the event type for which slot should be reserved.
+            slot_start: ISO 8601 datestring in UTC timezone representing available slot.
+            slot_duration: By default slot duration is equal to event type length, but if you
+                want to reserve a slot for an event type that has a variable length you can
+                specify it here as a number in minutes.
+            reservation_duration: ONLY for authenticated requests with api key, access token
+                or OAuth credentials (ID + secret).
         """
-        if body is None:
-            body = ReserveSlotInput_2024_09_04(**fields)
-        elif fields:
-            raise TypeError("update_reservation(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.SLOTS_UPDATE_RESERVATION,
-            (uid,),
-            body=body,
+        _op = _ops.SLOTS_UPDATE_RESERVATION
+        _body = body_json(
+            _op,
+            body,
+            {
+                "eventTypeId": event_type_id,
+                "slotStart": slot_start,
+                "slotDuration": slot_duration,
+                "reservationDuration": reservation_duration,
+            },
+            (_slots.ReserveSlotInput_2024_09_04,),
+            _slots.decode_ReserveSlotInput_2024_09_04,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, uid),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: ReserveSlotOutput_2024_09_04 = decode(
-            response, ReserveSlotOutput_2024_09_04, _ops.SLOTS_UPDATE_RESERVATION
-        )
-        return result
+        return decode(_response, _op, _slots.decode_ReserveSlotOutput_2024_09_04)
 
     async def delete_reservation(
         self,
@@ -280,12 +326,34 @@ class Slots(Group):
         ``DELETE /v2/slots/reservations/{uid}`` · tier: everyone (every plan) · API version:
         ``2024-09-04``
         """
-        response = await self._client._call(
-            _ops.SLOTS_DELETE_RESERVATION,
-            (uid,),
+        _op = _ops.SLOTS_DELETE_RESERVATION
+        _response = await self._client._call(
+            _op,
+            path_args(_op, uid),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)
+
+
+def _union_map_of_list_of__slots_decode_RangeSlot_2024_4630ee(
+    v: Any,
+) -> dict[str, list[RangeSlot_2024_09_04]] | dict[str, list[Slot_2024_09_04]]:
+    result: dict[str, list[RangeSlot_2024_09_04]] | dict[str, list[Slot_2024_09_04]] = first_fit(
+        v,
+        (
+            map_of(list_of(_slots.decode_RangeSlot_2024_09_04)),
+            map_of(list_of(_slots.decode_Slot_2024_09_04)),
+        ),
+    )
+    return result
+
+
+def _nullable_slots_decode_ReserveSlotOutput_2024_09_04(
+    v: Any,
+) -> ReserveSlotOutput_2024_09_04 | None:
+    if v is None:
+        return None
+    return _slots.decode_ReserveSlotOutput_2024_09_04(v)

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ...models._generated._common import (
-    StripConnectOutputDto,
-    StripCredentialsSaveOutputResponseDto,
-)
-from .._base import Group, Timeout, decode, record
+from ...models._generated import stripe as _stripe
+from ...models._generated.stripe import StripConnectOutputDto, StripCredentialsSaveOutputResponseDto
+from .._base import Group, Timeout, decode, query_args, record
 from . import _operations as _ops
 
 
@@ -31,18 +29,16 @@ class Stripe(Group):
 
         ``GET /v2/stripe/connect`` · tier: everyone (every plan) · API version: none
         """
-        response = await self._client._call(
-            _ops.STRIPE_GET_CONNECT_URL,
+        _op = _ops.STRIPE_GET_CONNECT_URL
+        _response = await self._client._call(
+            _op,
             (),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: StripConnectOutputDto = decode(
-            response, StripConnectOutputDto, _ops.STRIPE_GET_CONNECT_URL
-        )
-        return result
+        return decode(_response, _op, _stripe.decode_StripConnectOutputDto)
 
     async def save_credentials(
         self,
@@ -58,19 +54,17 @@ class Stripe(Group):
 
         ``GET /v2/stripe/save`` · tier: everyone (every plan) · API version: none
         """
-        response = await self._client._call(
-            _ops.STRIPE_SAVE_CREDENTIALS,
+        _op = _ops.STRIPE_SAVE_CREDENTIALS
+        _response = await self._client._call(
+            _op,
             (),
-            query={"state": state, "code": code},
+            query=query_args(_op, {"state": state, "code": code}),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: StripCredentialsSaveOutputResponseDto = decode(
-            response, StripCredentialsSaveOutputResponseDto, _ops.STRIPE_SAVE_CREDENTIALS
-        )
-        return result
+        return decode(_response, _op, _stripe.decode_StripCredentialsSaveOutputResponseDto)
 
     async def check(
         self,
@@ -84,12 +78,13 @@ class Stripe(Group):
 
         ``GET /v2/stripe/check`` · tier: everyone (every plan) · API version: none
         """
-        response = await self._client._call(
-            _ops.STRIPE_CHECK,
+        _op = _ops.STRIPE_CHECK
+        _response = await self._client._call(
+            _op,
             (),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)

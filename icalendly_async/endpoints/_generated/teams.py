@@ -3,15 +3,21 @@
 
 from __future__ import annotations
 
-import builtins
 import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, overload
 
-from ...models._generated._common import OrgTeamOutputDto, UpdateOrgTeamDto
-from ...models._generated.teams import CreateTeamInput, CreateTeamOutputData, TeamOutputDto
-from ...models.converter import UNSET, Unset
-from .._base import Group, Timeout, decode
+from ...models._base import UNSET, Unset
+from ...models._decode import Mismatch, first_fit
+from ...models._generated import teams as _teams
+from ...models._generated.teams import (
+    CreateOrgTeamDto,
+    CreateTeamOutputData,
+    OrgTeamOutputDto,
+    UpdateOrgTeamDto,
+)
+from ...pagination import AsyncPaginator
+from .._base import Group, Timeout, body_json, decode, path_args
 from . import _operations as _ops
 
 if TYPE_CHECKING:
@@ -58,13 +64,13 @@ class Teams(Group):
     @overload
     async def create(
         self,
-        body: CreateTeamInput,
+        body: CreateOrgTeamDto | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> CreateTeamOutputData | TeamOutputDto: ...
+    ) -> CreateTeamOutputData | OrgTeamOutputDto: ...
 
     @overload
     async def create(
@@ -93,64 +99,125 @@ class Teams(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> CreateTeamOutputData | TeamOutputDto: ...
+    ) -> CreateTeamOutputData | OrgTeamOutputDto: ...
 
     async def create(
         self,
-        body: CreateTeamInput | None = None,
+        body: CreateOrgTeamDto | Mapping[str, Any] | None = None,
         *,
+        name: str | Unset = UNSET,
+        slug: str | Unset = UNSET,
+        logo_url: str | Unset = UNSET,
+        cal_video_logo: str | Unset = UNSET,
+        app_logo: str | Unset = UNSET,
+        app_icon_logo: str | Unset = UNSET,
+        bio: str | Unset = UNSET,
+        hide_branding: bool | Unset = UNSET,
+        is_private: bool | Unset = UNSET,
+        hide_book_a_team_member: bool | Unset = UNSET,
+        metadata: dict[str, Any] | Unset = UNSET,
+        theme: str | Unset = UNSET,
+        brand_color: str | Unset = UNSET,
+        dark_brand_color: str | Unset = UNSET,
+        banner_url: str | Unset = UNSET,
+        time_format: float | Unset = UNSET,
+        time_zone: str | Unset = UNSET,
+        week_start: str | Unset = UNSET,
+        auto_accept_creator: bool | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
-    ) -> CreateTeamOutputData | TeamOutputDto:
+    ) -> CreateTeamOutputData | OrgTeamOutputDto:
         """Create a team.
 
         ``POST /v2/teams`` · tier: teams (Plan.TEAMS, Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            name: Name of the team
+            slug: Team slug in kebab-case - if not provided will be generated automatically
+                based on name.
+            logo_url: URL of the teams logo image
+            metadata: You can store any additional data you want here.
+            banner_url: URL of the teams banner image which is shown on booker
+            time_zone: Timezone is used to create teams's default schedule from Monday to
+                Friday from 9AM to 5PM.
+            auto_accept_creator: If you are a platform customer, don't pass 'false', because
+                then team creator won't be able to create team event types.
         """
-        if body is None:
-            body = CreateTeamInput(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.TEAMS_CREATE,
+        _op = _ops.TEAMS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "name": name,
+                "slug": slug,
+                "logoUrl": logo_url,
+                "calVideoLogo": cal_video_logo,
+                "appLogo": app_logo,
+                "appIconLogo": app_icon_logo,
+                "bio": bio,
+                "hideBranding": hide_branding,
+                "isPrivate": is_private,
+                "hideBookATeamMember": hide_book_a_team_member,
+                "metadata": metadata,
+                "theme": theme,
+                "brandColor": brand_color,
+                "darkBrandColor": dark_brand_color,
+                "bannerUrl": banner_url,
+                "timeFormat": time_format,
+                "timeZone": time_zone,
+                "weekStart": week_start,
+                "autoAcceptCreator": auto_accept_creator,
+            },
+            (_teams.CreateOrgTeamDto,),
+            _teams.decode_CreateOrgTeamDto,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: CreateTeamOutputData | TeamOutputDto = decode(
-            response, CreateTeamOutputData | TeamOutputDto, _ops.TEAMS_CREATE
-        )
-        return result
+        return decode(_response, _op, _union_CreateTeamOutputData_or_OrgTeamOutputDto)
 
-    async def list(
+    def list(
         self,
         *,
+        max_items: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> builtins.list[TeamOutputDto]:
+    ) -> AsyncPaginator[OrgTeamOutputDto]:
         """Get teams.
 
         ``GET /v2/teams`` · tier: teams (Plan.TEAMS, Plan.PLATFORM) · API version: none
+
+        Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
+        first page, ``async for`` over it for every item.
         """
-        response = await self._client._call(
-            _ops.TEAMS_LIST,
+        _op = _ops.TEAMS_LIST
+        return AsyncPaginator(
+            self._client,
+            _op,
             (),
+            _teams.decode_OrgTeamOutputDto,
+            query={},
+            page_size=None,
+            start=None,
+            max_items=max_items,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: builtins.list[TeamOutputDto] = decode(
-            response, builtins.list[TeamOutputDto], _ops.TEAMS_LIST
-        )
-        return result
 
     async def get(
         self,
@@ -160,38 +227,27 @@ class Teams(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> TeamOutputDto:
+    ) -> OrgTeamOutputDto:
         """Get a team.
 
-        ``GET /v2/teams/{teamId}`` · tier: teams (Plan.TEAMS, Plan.PLATFORM) · API version: none
+        ``GET /v2/teams/{teamId}`` · tier: teams (Plan.TEAMS, Plan.PLATFORM) · API version:
+        none
         """
-        response = await self._client._call(
-            _ops.TEAMS_GET,
-            (team_id,),
+        _op = _ops.TEAMS_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, team_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamOutputDto = decode(response, TeamOutputDto, _ops.TEAMS_GET)
-        return result
+        return decode(_response, _op, _teams.decode_OrgTeamOutputDto)
 
-    @overload
     async def update(
         self,
         team_id: int,
-        body: UpdateOrgTeamDto,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> TeamOutputDto: ...
-
-    @overload
-    async def update(
-        self,
-        team_id: int,
+        body: UpdateOrgTeamDto | Mapping[str, Any] | None = None,
         *,
         name: str | Unset = UNSET,
         slug: str | Unset = UNSET,
@@ -217,39 +273,63 @@ class Teams(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> TeamOutputDto: ...
-
-    async def update(
-        self,
-        team_id: int,
-        body: UpdateOrgTeamDto | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
-    ) -> TeamOutputDto:
+    ) -> OrgTeamOutputDto:
         """Update a team.
 
         ``PATCH /v2/teams/{teamId}`` · tier: teams (Plan.TEAMS, Plan.PLATFORM) · API version:
         none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            name: Name of the team
+            slug: Team slug
+            logo_url: URL of the teams logo image
+            metadata: You can store any additional data you want here.
+            banner_url: URL of the teams banner image which is shown on booker
+            time_zone: Timezone is used to create teams's default schedule from Monday to
+                Friday from 9AM to 5PM.
         """
-        if body is None:
-            body = UpdateOrgTeamDto(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.TEAMS_UPDATE,
-            (team_id,),
-            body=body,
+        _op = _ops.TEAMS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "name": name,
+                "slug": slug,
+                "logoUrl": logo_url,
+                "calVideoLogo": cal_video_logo,
+                "appLogo": app_logo,
+                "appIconLogo": app_icon_logo,
+                "bio": bio,
+                "hideBranding": hide_branding,
+                "isPrivate": is_private,
+                "hideBookATeamMember": hide_book_a_team_member,
+                "metadata": metadata,
+                "theme": theme,
+                "brandColor": brand_color,
+                "darkBrandColor": dark_brand_color,
+                "bannerUrl": banner_url,
+                "timeFormat": time_format,
+                "timeZone": time_zone,
+                "weekStart": week_start,
+                "bookingLimits": booking_limits,
+                "includeManagedEventsInLimits": include_managed_events_in_limits,
+            },
+            (_teams.UpdateOrgTeamDto,),
+            _teams.decode_UpdateOrgTeamDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, team_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamOutputDto = decode(response, TeamOutputDto, _ops.TEAMS_UPDATE)
-        return result
+        return decode(_response, _op, _teams.decode_OrgTeamOutputDto)
 
     async def delete(
         self,
@@ -265,13 +345,38 @@ class Teams(Group):
         ``DELETE /v2/teams/{teamId}`` · tier: teams (Plan.TEAMS, Plan.PLATFORM) · API version:
         none
         """
-        response = await self._client._call(
-            _ops.TEAMS_DELETE,
-            (team_id,),
+        _op = _ops.TEAMS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, team_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: OrgTeamOutputDto = decode(response, OrgTeamOutputDto, _ops.TEAMS_DELETE)
-        return result
+        return decode(_response, _op, _teams.decode_OrgTeamOutputDto)
+
+
+def _union_CreateTeamOutputData_or_OrgTeamOutputDto(
+    v: Any,
+) -> CreateTeamOutputData | OrgTeamOutputDto:
+    result: CreateTeamOutputData | OrgTeamOutputDto
+    if type(v) is dict:
+        if "message" in v and "paymentLink" in v and "pendingTeam" in v:
+            try:
+                return _teams.decode_CreateTeamOutputData(v)
+            except Mismatch:
+                result = first_fit(
+                    v, (_teams.decode_CreateTeamOutputData, _teams.decode_OrgTeamOutputDto)
+                )
+                return result
+        if "id" in v and "name" in v and "isOrganization" in v:
+            try:
+                return _teams.decode_OrgTeamOutputDto(v)
+            except Mismatch:
+                result = first_fit(
+                    v, (_teams.decode_OrgTeamOutputDto, _teams.decode_CreateTeamOutputData)
+                )
+                return result
+    result = first_fit(v, (_teams.decode_CreateTeamOutputData, _teams.decode_OrgTeamOutputDto))
+    return result

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated._common import TeamMembershipOutput
-from ...models._generated._enums import MembershipRole
-from ...models._generated.teams import CreateTeamMembershipInput, UpdateTeamMembershipInput
-from ...models.converter import UNSET, Unset
+from ...models._base import UNSET, Unset
+from ...models._generated import orgs as _orgs
+from ...models._generated import teams as _teams
+from ...models._generated.orgs import MembershipRole, UpdateOrgMembershipDto
+from ...models._generated.teams import CreateTeamMembershipInput, TeamMembershipOutput
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
@@ -25,7 +26,7 @@ class TeamsMemberships(Group):
     async def create(
         self,
         team_id: int,
-        body: CreateTeamMembershipInput,
+        body: CreateTeamMembershipInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -51,36 +52,48 @@ class TeamsMemberships(Group):
     async def create(
         self,
         team_id: int,
-        body: CreateTeamMembershipInput | None = None,
+        body: CreateTeamMembershipInput | Mapping[str, Any] | None = None,
         *,
+        user_id: int | Unset = UNSET,
+        accepted: bool | Unset = UNSET,
+        role: MembershipRole | Unset = UNSET,
+        disable_impersonation: bool | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> TeamMembershipOutput:
         """Create a membership.
 
-        ``POST /v2/teams/{teamId}/memberships`` · tier: teams (Plan.TEAMS, Plan.PLATFORM) · API
-        version: none
+        ``POST /v2/teams/{teamId}/memberships`` · tier: teams (Plan.TEAMS, Plan.PLATFORM) ·
+        API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
         """
-        if body is None:
-            body = CreateTeamMembershipInput(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.TEAMS_MEMBERSHIPS_CREATE,
-            (team_id,),
-            body=body,
+        _op = _ops.TEAMS_MEMBERSHIPS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "userId": user_id,
+                "accepted": accepted,
+                "role": role,
+                "disableImpersonation": disable_impersonation,
+            },
+            (_teams.CreateTeamMembershipInput,),
+            _teams.decode_CreateTeamMembershipInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, team_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamMembershipOutput = decode(
-            response, TeamMembershipOutput, _ops.TEAMS_MEMBERSHIPS_CREATE
-        )
-        return result
+        return decode(_response, _op, _teams.decode_TeamMembershipOutput)
 
     def list(
         self,
@@ -106,12 +119,13 @@ class TeamsMemberships(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[TeamMembershipOutput](
+        _op = _ops.TEAMS_MEMBERSHIPS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.TEAMS_MEMBERSHIPS_LIST,
-            (team_id,),
-            item_type=TeamMembershipOutput,
-            query={},
+            _op,
+            path_args(_op, team_id),
+            _teams.decode_TeamMembershipOutput,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -136,37 +150,22 @@ class TeamsMemberships(Group):
         ``GET /v2/teams/{teamId}/memberships/{membershipId}`` · tier: teams (Plan.TEAMS,
         Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.TEAMS_MEMBERSHIPS_GET,
-            (team_id, membership_id),
+        _op = _ops.TEAMS_MEMBERSHIPS_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, team_id, membership_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamMembershipOutput = decode(
-            response, TeamMembershipOutput, _ops.TEAMS_MEMBERSHIPS_GET
-        )
-        return result
+        return decode(_response, _op, _teams.decode_TeamMembershipOutput)
 
-    @overload
     async def update(
         self,
         team_id: int,
         membership_id: int,
-        body: UpdateTeamMembershipInput,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> TeamMembershipOutput: ...
-
-    @overload
-    async def update(
-        self,
-        team_id: int,
-        membership_id: int,
+        body: UpdateOrgMembershipDto | Mapping[str, Any] | None = None,
         *,
         accepted: bool | Unset = UNSET,
         role: MembershipRole | Unset = UNSET,
@@ -175,42 +174,33 @@ class TeamsMemberships(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> TeamMembershipOutput: ...
-
-    async def update(
-        self,
-        team_id: int,
-        membership_id: int,
-        body: UpdateTeamMembershipInput | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> TeamMembershipOutput:
         """Update membership.
 
         ``PATCH /v2/teams/{teamId}/memberships/{membershipId}`` · tier: teams (Plan.TEAMS,
         Plan.PLATFORM) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
         """
-        if body is None:
-            body = UpdateTeamMembershipInput(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.TEAMS_MEMBERSHIPS_UPDATE,
-            (team_id, membership_id),
-            body=body,
+        _op = _ops.TEAMS_MEMBERSHIPS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {"accepted": accepted, "role": role, "disableImpersonation": disable_impersonation},
+            (_orgs.UpdateOrgMembershipDto,),
+            _orgs.decode_UpdateOrgMembershipDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, team_id, membership_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamMembershipOutput = decode(
-            response, TeamMembershipOutput, _ops.TEAMS_MEMBERSHIPS_UPDATE
-        )
-        return result
+        return decode(_response, _op, _teams.decode_TeamMembershipOutput)
 
     async def delete(
         self,
@@ -227,15 +217,13 @@ class TeamsMemberships(Group):
         ``DELETE /v2/teams/{teamId}/memberships/{membershipId}`` · tier: teams (Plan.TEAMS,
         Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.TEAMS_MEMBERSHIPS_DELETE,
-            (team_id, membership_id),
+        _op = _ops.TEAMS_MEMBERSHIPS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, team_id, membership_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: TeamMembershipOutput = decode(
-            response, TeamMembershipOutput, _ops.TEAMS_MEMBERSHIPS_DELETE
-        )
-        return result
+        return decode(_response, _op, _teams.decode_TeamMembershipOutput)

@@ -6,14 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated._common import (
+from ...models._base import UNSET, Unset
+from ...models._decode import object_or_empty
+from ...models._generated import verified_resources as _verified_resources
+from ...models._generated.verified_resources import (
     RequestEmailVerificationInput,
     RequestPhoneVerificationInput,
     VerifyEmailInput,
     VerifyPhoneInput,
 )
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode, record
+from .._base import Group, Timeout, body_json, decode, path_args, query_args, record
 from . import _operations as _ops
 
 
@@ -27,7 +30,7 @@ class TeamsVerifiedResources(Group):
     async def request_email_code(
         self,
         team_id: int,
-        body: RequestEmailVerificationInput,
+        body: RequestEmailVerificationInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -50,41 +53,51 @@ class TeamsVerifiedResources(Group):
     async def request_email_code(
         self,
         team_id: int,
-        body: RequestEmailVerificationInput | None = None,
+        body: RequestEmailVerificationInput | Mapping[str, Any] | None = None,
         *,
+        email: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> None:
         """Request email verification code.
 
-        ``POST /v2/teams/{teamId}/verified-resources/emails/verification-code/request`` · tier:
-        teams (Plan.TEAMS, Plan.PLATFORM) · API version: none
+        ``POST /v2/teams/{teamId}/verified-resources/emails/verification-code/request`` ·
+        tier: teams (Plan.TEAMS, Plan.PLATFORM) · API version: none
 
         Sends a verification code to the Email
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            email: Email to verify.
         """
-        if body is None:
-            body = RequestEmailVerificationInput(**fields)
-        elif fields:
-            raise TypeError("request_email_code(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.TEAMS_VERIFIED_RESOURCES_REQUEST_EMAIL_CODE,
-            (team_id,),
-            body=body,
+        _op = _ops.TEAMS_VERIFIED_RESOURCES_REQUEST_EMAIL_CODE
+        _body = body_json(
+            _op,
+            body,
+            {"email": email},
+            (_verified_resources.RequestEmailVerificationInput,),
+            _verified_resources.decode_RequestEmailVerificationInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, team_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)
 
     @overload
     async def request_phone_code(
         self,
         team_id: int,
-        body: RequestPhoneVerificationInput,
+        body: RequestPhoneVerificationInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -107,41 +120,51 @@ class TeamsVerifiedResources(Group):
     async def request_phone_code(
         self,
         team_id: int,
-        body: RequestPhoneVerificationInput | None = None,
+        body: RequestPhoneVerificationInput | Mapping[str, Any] | None = None,
         *,
+        phone: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> None:
         """Request phone number verification code.
 
-        ``POST /v2/teams/{teamId}/verified-resources/phones/verification-code/request`` · tier:
-        teams (Plan.TEAMS, Plan.PLATFORM) · API version: none
+        ``POST /v2/teams/{teamId}/verified-resources/phones/verification-code/request`` ·
+        tier: teams (Plan.TEAMS, Plan.PLATFORM) · API version: none
 
         Sends a verification code to the phone number
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            phone: Phone number to verify.
         """
-        if body is None:
-            body = RequestPhoneVerificationInput(**fields)
-        elif fields:
-            raise TypeError("request_phone_code(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.TEAMS_VERIFIED_RESOURCES_REQUEST_PHONE_CODE,
-            (team_id,),
-            body=body,
+        _op = _ops.TEAMS_VERIFIED_RESOURCES_REQUEST_PHONE_CODE
+        _body = body_json(
+            _op,
+            body,
+            {"phone": phone},
+            (_verified_resources.RequestPhoneVerificationInput,),
+            _verified_resources.decode_RequestPhoneVerificationInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, team_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)
 
     @overload
     async def verify_email(
         self,
         team_id: int,
-        body: VerifyEmailInput,
+        body: VerifyEmailInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -165,13 +188,14 @@ class TeamsVerifiedResources(Group):
     async def verify_email(
         self,
         team_id: int,
-        body: VerifyEmailInput | None = None,
+        body: VerifyEmailInput | Mapping[str, Any] | None = None,
         *,
+        email: str | Unset = UNSET,
+        code: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> dict[str, Any]:
         """Verify an email for a team.
 
@@ -179,30 +203,38 @@ class TeamsVerifiedResources(Group):
         teams (Plan.TEAMS, Plan.PLATFORM) · API version: none
 
         Use code to verify an email
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            email: Email to verify.
+            code: verification code sent to the email to verify
         """
-        if body is None:
-            body = VerifyEmailInput(**fields)
-        elif fields:
-            raise TypeError("verify_email(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.TEAMS_VERIFIED_RESOURCES_VERIFY_EMAIL,
-            (team_id,),
-            body=body,
+        _op = _ops.TEAMS_VERIFIED_RESOURCES_VERIFY_EMAIL
+        _body = body_json(
+            _op,
+            body,
+            {"email": email, "code": code},
+            (_verified_resources.VerifyEmailInput,),
+            _verified_resources.decode_VerifyEmailInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, team_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(
-            response, dict[str, Any], _ops.TEAMS_VERIFIED_RESOURCES_VERIFY_EMAIL
-        )
-        return result
+        return decode(_response, _op, object_or_empty)
 
     @overload
     async def verify_phone(
         self,
         team_id: int,
-        body: VerifyPhoneInput,
+        body: VerifyPhoneInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -226,13 +258,14 @@ class TeamsVerifiedResources(Group):
     async def verify_phone(
         self,
         team_id: int,
-        body: VerifyPhoneInput | None = None,
+        body: VerifyPhoneInput | Mapping[str, Any] | None = None,
         *,
+        phone: str | Unset = UNSET,
+        code: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> dict[str, Any]:
         """Verify a phone number for an org team.
 
@@ -240,24 +273,32 @@ class TeamsVerifiedResources(Group):
         teams (Plan.TEAMS, Plan.PLATFORM) · API version: none
 
         Use code to verify a phone number
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            phone: phone number to verify.
+            code: verification code sent to the phone number to verify
         """
-        if body is None:
-            body = VerifyPhoneInput(**fields)
-        elif fields:
-            raise TypeError("verify_phone(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.TEAMS_VERIFIED_RESOURCES_VERIFY_PHONE,
-            (team_id,),
-            body=body,
+        _op = _ops.TEAMS_VERIFIED_RESOURCES_VERIFY_PHONE
+        _body = body_json(
+            _op,
+            body,
+            {"phone": phone, "code": code},
+            (_verified_resources.VerifyPhoneInput,),
+            _verified_resources.decode_VerifyPhoneInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, team_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(
-            response, dict[str, Any], _ops.TEAMS_VERIFIED_RESOURCES_VERIFY_PHONE
-        )
-        return result
+        return decode(_response, _op, object_or_empty)
 
     def list_emails(
         self,
@@ -283,12 +324,13 @@ class TeamsVerifiedResources(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[dict[str, Any]](
+        _op = _ops.TEAMS_VERIFIED_RESOURCES_LIST_EMAILS
+        return AsyncPaginator(
             self._client,
-            _ops.TEAMS_VERIFIED_RESOURCES_LIST_EMAILS,
-            (team_id,),
-            item_type=dict[str, Any],
-            query={},
+            _op,
+            path_args(_op, team_id),
+            object_or_empty,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -322,12 +364,13 @@ class TeamsVerifiedResources(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[dict[str, Any]](
+        _op = _ops.TEAMS_VERIFIED_RESOURCES_LIST_PHONES
+        return AsyncPaginator(
             self._client,
-            _ops.TEAMS_VERIFIED_RESOURCES_LIST_PHONES,
-            (team_id,),
-            item_type=dict[str, Any],
-            query={},
+            _op,
+            path_args(_op, team_id),
+            object_or_empty,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -352,18 +395,16 @@ class TeamsVerifiedResources(Group):
         ``GET /v2/teams/{teamId}/verified-resources/emails/{id}`` · tier: teams (Plan.TEAMS,
         Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.TEAMS_VERIFIED_RESOURCES_GET_EMAIL,
-            (team_id, id_),
+        _op = _ops.TEAMS_VERIFIED_RESOURCES_GET_EMAIL
+        _response = await self._client._call(
+            _op,
+            path_args(_op, team_id, id_),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(
-            response, dict[str, Any], _ops.TEAMS_VERIFIED_RESOURCES_GET_EMAIL
-        )
-        return result
+        return decode(_response, _op, object_or_empty)
 
     async def get_phone(
         self,
@@ -380,15 +421,13 @@ class TeamsVerifiedResources(Group):
         ``GET /v2/teams/{teamId}/verified-resources/phones/{id}`` · tier: teams (Plan.TEAMS,
         Plan.PLATFORM) · API version: none
         """
-        response = await self._client._call(
-            _ops.TEAMS_VERIFIED_RESOURCES_GET_PHONE,
-            (team_id, id_),
+        _op = _ops.TEAMS_VERIFIED_RESOURCES_GET_PHONE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, team_id, id_),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(
-            response, dict[str, Any], _ops.TEAMS_VERIFIED_RESOURCES_GET_PHONE
-        )
-        return result
+        return decode(_response, _op, object_or_empty)

@@ -4,18 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
-from ...models._generated._enums import CalendarEventStatus
+from ...models._base import UNSET, Unset
+from ...models._generated import unified_calendars as _unified_calendars
 from ...models._generated.unified_calendars import (
+    CalendarEventStatus,
     UnifiedCalendarEventOutput,
+    UnifiedCalendarEventOutputStart,
     UpdateCalendarEventAttendee,
     UpdateUnifiedCalendarEventInput,
-    UpdateUnifiedCalendarEventInputEnd,
-    UpdateUnifiedCalendarEventInputStart,
 )
-from ...models.converter import UNSET, Unset
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args
 from . import _operations as _ops
 
 
@@ -45,40 +45,25 @@ class UnifiedCalendars(Group):
         Args:
             event_uid: The Google Calendar event ID.
         """
-        response = await self._client._call(
-            _ops.UNIFIED_CALENDARS_GET_EVENT,
-            (calendar, event_uid),
+        _op = _ops.UNIFIED_CALENDARS_GET_EVENT
+        _response = await self._client._call(
+            _op,
+            path_args(_op, calendar, event_uid),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: UnifiedCalendarEventOutput = decode(
-            response, UnifiedCalendarEventOutput, _ops.UNIFIED_CALENDARS_GET_EVENT
-        )
-        return result
+        return decode(_response, _op, _unified_calendars.decode_UnifiedCalendarEventOutput)
 
-    @overload
     async def update_event(
         self,
         calendar: Literal["google"],
         event_uid: str,
-        body: UpdateUnifiedCalendarEventInput,
+        body: UpdateUnifiedCalendarEventInput | Mapping[str, Any] | None = None,
         *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> UnifiedCalendarEventOutput: ...
-
-    @overload
-    async def update_event(
-        self,
-        calendar: Literal["google"],
-        event_uid: str,
-        *,
-        start: UpdateUnifiedCalendarEventInputStart | Unset = UNSET,
-        end: UpdateUnifiedCalendarEventInputEnd | Unset = UNSET,
+        start: UnifiedCalendarEventOutputStart | Unset = UNSET,
+        end: UnifiedCalendarEventOutputStart | Unset = UNSET,
         title: str | Unset = UNSET,
         description: str | Unset | None = UNSET,
         attendees: list[UpdateCalendarEventAttendee] | Unset | None = UNSET,
@@ -87,44 +72,47 @@ class UnifiedCalendars(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> UnifiedCalendarEventOutput: ...
-
-    async def update_event(
-        self,
-        calendar: Literal["google"],
-        event_uid: str,
-        body: UpdateUnifiedCalendarEventInput | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> UnifiedCalendarEventOutput:
         """Update meeting details in calendar.
 
-        ``PATCH /v2/calendars/{calendar}/events/{eventUid}`` · tier: everyone (every plan) · API
-        version: none
+        ``PATCH /v2/calendars/{calendar}/events/{eventUid}`` · tier: everyone (every plan) ·
+        API version: none
 
         Updates event information in the specified calendar provider
 
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
         Args:
             event_uid: The Google Calendar event ID.
+            start: Start date and time of the calendar event with timezone information
+            end: End date and time of the calendar event with timezone information
+            title: Title of the calendar event
+            description: Detailed description of the calendar event
+            attendees: List of attendees.
         """
-        if body is None:
-            body = UpdateUnifiedCalendarEventInput(**fields)
-        elif fields:
-            raise TypeError("update_event(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.UNIFIED_CALENDARS_UPDATE_EVENT,
-            (calendar, event_uid),
-            body=body,
+        _op = _ops.UNIFIED_CALENDARS_UPDATE_EVENT
+        _body = body_json(
+            _op,
+            body,
+            {
+                "start": start,
+                "end": end,
+                "title": title,
+                "description": description,
+                "attendees": attendees,
+                "status": status,
+            },
+            (_unified_calendars.UpdateUnifiedCalendarEventInput,),
+            _unified_calendars.decode_UpdateUnifiedCalendarEventInput,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, calendar, event_uid),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: UnifiedCalendarEventOutput = decode(
-            response, UnifiedCalendarEventOutput, _ops.UNIFIED_CALENDARS_UPDATE_EVENT
-        )
-        return result
+        return decode(_response, _op, _unified_calendars.decode_UnifiedCalendarEventOutput)

@@ -6,14 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated._common import (
+from ...models._base import UNSET, Unset
+from ...models._decode import object_or_empty
+from ...models._generated import verified_resources as _verified_resources
+from ...models._generated.verified_resources import (
     RequestEmailVerificationInput,
     RequestPhoneVerificationInput,
     VerifyEmailInput,
     VerifyPhoneInput,
 )
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode, record
+from .._base import Group, Timeout, body_json, decode, path_args, query_args, record
 from . import _operations as _ops
 
 
@@ -26,7 +29,7 @@ class VerifiedResources(Group):
     @overload
     async def request_email_code(
         self,
-        body: RequestEmailVerificationInput,
+        body: RequestEmailVerificationInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -47,40 +50,50 @@ class VerifiedResources(Group):
 
     async def request_email_code(
         self,
-        body: RequestEmailVerificationInput | None = None,
+        body: RequestEmailVerificationInput | Mapping[str, Any] | None = None,
         *,
+        email: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> None:
         """Request email verification code.
 
-        ``POST /v2/verified-resources/emails/verification-code/request`` · tier: everyone (every
-        plan) · API version: none
+        ``POST /v2/verified-resources/emails/verification-code/request`` · tier: everyone
+        (every plan) · API version: none
 
         Sends a verification code to the email
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            email: Email to verify.
         """
-        if body is None:
-            body = RequestEmailVerificationInput(**fields)
-        elif fields:
-            raise TypeError("request_email_code(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.VERIFIED_RESOURCES_REQUEST_EMAIL_CODE,
+        _op = _ops.VERIFIED_RESOURCES_REQUEST_EMAIL_CODE
+        _body = body_json(
+            _op,
+            body,
+            {"email": email},
+            (_verified_resources.RequestEmailVerificationInput,),
+            _verified_resources.decode_RequestEmailVerificationInput,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)
 
     @overload
     async def request_phone_code(
         self,
-        body: RequestPhoneVerificationInput,
+        body: RequestPhoneVerificationInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -101,40 +114,50 @@ class VerifiedResources(Group):
 
     async def request_phone_code(
         self,
-        body: RequestPhoneVerificationInput | None = None,
+        body: RequestPhoneVerificationInput | Mapping[str, Any] | None = None,
         *,
+        phone: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> None:
         """Request phone number verification code.
 
-        ``POST /v2/verified-resources/phones/verification-code/request`` · tier: everyone (every
-        plan) · API version: none
+        ``POST /v2/verified-resources/phones/verification-code/request`` · tier: everyone
+        (every plan) · API version: none
 
         Sends a verification code to the phone number
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            phone: Phone number to verify.
         """
-        if body is None:
-            body = RequestPhoneVerificationInput(**fields)
-        elif fields:
-            raise TypeError("request_phone_code(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.VERIFIED_RESOURCES_REQUEST_PHONE_CODE,
+        _op = _ops.VERIFIED_RESOURCES_REQUEST_PHONE_CODE
+        _body = body_json(
+            _op,
+            body,
+            {"phone": phone},
+            (_verified_resources.RequestPhoneVerificationInput,),
+            _verified_resources.decode_RequestPhoneVerificationInput,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        record(response)
+        record(_response)
 
     @overload
     async def verify_email(
         self,
-        body: VerifyEmailInput,
+        body: VerifyEmailInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -156,43 +179,52 @@ class VerifiedResources(Group):
 
     async def verify_email(
         self,
-        body: VerifyEmailInput | None = None,
+        body: VerifyEmailInput | Mapping[str, Any] | None = None,
         *,
+        email: str | Unset = UNSET,
+        code: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> dict[str, Any]:
         """Verify an email.
 
-        ``POST /v2/verified-resources/emails/verification-code/verify`` · tier: everyone (every
-        plan) · API version: none
+        ``POST /v2/verified-resources/emails/verification-code/verify`` · tier: everyone
+        (every plan) · API version: none
 
         Use code to verify an email
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            email: Email to verify.
+            code: verification code sent to the email to verify
         """
-        if body is None:
-            body = VerifyEmailInput(**fields)
-        elif fields:
-            raise TypeError("verify_email(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.VERIFIED_RESOURCES_VERIFY_EMAIL,
+        _op = _ops.VERIFIED_RESOURCES_VERIFY_EMAIL
+        _body = body_json(
+            _op,
+            body,
+            {"email": email, "code": code},
+            (_verified_resources.VerifyEmailInput,),
+            _verified_resources.decode_VerifyEmailInput,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(
-            response, dict[str, Any], _ops.VERIFIED_RESOURCES_VERIFY_EMAIL
-        )
-        return result
+        return decode(_response, _op, object_or_empty)
 
     @overload
     async def verify_phone(
         self,
-        body: VerifyPhoneInput,
+        body: VerifyPhoneInput | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -214,38 +246,47 @@ class VerifiedResources(Group):
 
     async def verify_phone(
         self,
-        body: VerifyPhoneInput | None = None,
+        body: VerifyPhoneInput | Mapping[str, Any] | None = None,
         *,
+        phone: str | Unset = UNSET,
+        code: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> dict[str, Any]:
         """Verify a phone number.
 
-        ``POST /v2/verified-resources/phones/verification-code/verify`` · tier: everyone (every
-        plan) · API version: none
+        ``POST /v2/verified-resources/phones/verification-code/verify`` · tier: everyone
+        (every plan) · API version: none
 
         Use code to verify a phone number
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            phone: phone number to verify.
+            code: verification code sent to the phone number to verify
         """
-        if body is None:
-            body = VerifyPhoneInput(**fields)
-        elif fields:
-            raise TypeError("verify_phone(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.VERIFIED_RESOURCES_VERIFY_PHONE,
+        _op = _ops.VERIFIED_RESOURCES_VERIFY_PHONE
+        _body = body_json(
+            _op,
+            body,
+            {"phone": phone, "code": code},
+            (_verified_resources.VerifyPhoneInput,),
+            _verified_resources.decode_VerifyPhoneInput,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(
-            response, dict[str, Any], _ops.VERIFIED_RESOURCES_VERIFY_PHONE
-        )
-        return result
+        return decode(_response, _op, object_or_empty)
 
     def list_emails(
         self,
@@ -260,7 +301,8 @@ class VerifiedResources(Group):
     ) -> AsyncPaginator[dict[str, Any]]:
         """Get list of verified emails.
 
-        ``GET /v2/verified-resources/emails`` · tier: everyone (every plan) · API version: none
+        ``GET /v2/verified-resources/emails`` · tier: everyone (every plan) · API version:
+        none
 
         Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
         first page, ``async for`` over it for every item.
@@ -269,12 +311,13 @@ class VerifiedResources(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[dict[str, Any]](
+        _op = _ops.VERIFIED_RESOURCES_LIST_EMAILS
+        return AsyncPaginator(
             self._client,
-            _ops.VERIFIED_RESOURCES_LIST_EMAILS,
+            _op,
             (),
-            item_type=dict[str, Any],
-            query={},
+            object_or_empty,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -297,7 +340,8 @@ class VerifiedResources(Group):
     ) -> AsyncPaginator[dict[str, Any]]:
         """Get list of verified phone numbers.
 
-        ``GET /v2/verified-resources/phones`` · tier: everyone (every plan) · API version: none
+        ``GET /v2/verified-resources/phones`` · tier: everyone (every plan) · API version:
+        none
 
         Returns an :class:`~icalendly_async.pagination.AsyncPaginator`: ``await`` it for the
         first page, ``async for`` over it for every item.
@@ -306,12 +350,13 @@ class VerifiedResources(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[dict[str, Any]](
+        _op = _ops.VERIFIED_RESOURCES_LIST_PHONES
+        return AsyncPaginator(
             self._client,
-            _ops.VERIFIED_RESOURCES_LIST_PHONES,
+            _op,
             (),
-            item_type=dict[str, Any],
-            query={},
+            object_or_empty,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -332,19 +377,19 @@ class VerifiedResources(Group):
     ) -> dict[str, Any]:
         """Get verified email by id.
 
-        ``GET /v2/verified-resources/emails/{id}`` · tier: everyone (every plan) · API version:
-        none
+        ``GET /v2/verified-resources/emails/{id}`` · tier: everyone (every plan) · API
+        version: none
         """
-        response = await self._client._call(
-            _ops.VERIFIED_RESOURCES_GET_EMAIL,
-            (id_,),
+        _op = _ops.VERIFIED_RESOURCES_GET_EMAIL
+        _response = await self._client._call(
+            _op,
+            path_args(_op, id_),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(response, dict[str, Any], _ops.VERIFIED_RESOURCES_GET_EMAIL)
-        return result
+        return decode(_response, _op, object_or_empty)
 
     async def get_phone(
         self,
@@ -357,16 +402,16 @@ class VerifiedResources(Group):
     ) -> dict[str, Any]:
         """Get verified phone number by id.
 
-        ``GET /v2/verified-resources/phones/{id}`` · tier: everyone (every plan) · API version:
-        none
+        ``GET /v2/verified-resources/phones/{id}`` · tier: everyone (every plan) · API
+        version: none
         """
-        response = await self._client._call(
-            _ops.VERIFIED_RESOURCES_GET_PHONE,
-            (id_,),
+        _op = _ops.VERIFIED_RESOURCES_GET_PHONE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, id_),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: dict[str, Any] = decode(response, dict[str, Any], _ops.VERIFIED_RESOURCES_GET_PHONE)
-        return result
+        return decode(_response, _op, object_or_empty)

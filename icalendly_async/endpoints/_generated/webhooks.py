@@ -7,12 +7,16 @@ import builtins
 from collections.abc import Mapping
 from typing import Any, overload
 
-from ...models._generated._common import CreateWebhookInputDto, UpdateWebhookInputDto
-from ...models._generated._enums import WebhookTrigger
-from ...models._generated.webhooks import UserWebhookOutputDto
-from ...models.converter import UNSET, Unset
+from ...models._base import UNSET, Unset
+from ...models._generated import webhooks as _webhooks
+from ...models._generated.webhooks import (
+    CreateWebhookInputDto,
+    UpdateWebhookInputDto,
+    UserWebhookOutputDto,
+    WebhookTrigger,
+)
 from ...pagination import AsyncPaginator
-from .._base import Group, Timeout, decode
+from .._base import Group, Timeout, body_json, decode, path_args, query_args
 from . import _operations as _ops
 
 
@@ -25,7 +29,7 @@ class Webhooks(Group):
     @overload
     async def create(
         self,
-        body: CreateWebhookInputDto,
+        body: CreateWebhookInputDto | Mapping[str, Any],
         *,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -50,33 +54,53 @@ class Webhooks(Group):
 
     async def create(
         self,
-        body: CreateWebhookInputDto | None = None,
+        body: CreateWebhookInputDto | Mapping[str, Any] | None = None,
         *,
+        active: bool | Unset = UNSET,
+        subscriber_url: str | Unset = UNSET,
+        triggers: builtins.list[WebhookTrigger] | Unset = UNSET,
+        payload_template: str | Unset = UNSET,
+        secret: str | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-        **fields: Any,
     ) -> UserWebhookOutputDto:
         """Create a webhook.
 
         ``POST /v2/webhooks`` · tier: everyone (every plan) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments.
+
+        Args:
+            payload_template: The template of the payload that will be sent to the
+                subscriberUrl, check cal.com/docs/core-features/webhooks for more information
         """
-        if body is None:
-            body = CreateWebhookInputDto(**fields)
-        elif fields:
-            raise TypeError("create(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.WEBHOOKS_CREATE,
+        _op = _ops.WEBHOOKS_CREATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "active": active,
+                "subscriberUrl": subscriber_url,
+                "triggers": triggers,
+                "payloadTemplate": payload_template,
+                "secret": secret,
+            },
+            (_webhooks.CreateWebhookInputDto,),
+            _webhooks.decode_CreateWebhookInputDto,
+        )
+        _response = await self._client._call(
+            _op,
             (),
-            body=body,
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: UserWebhookOutputDto = decode(response, UserWebhookOutputDto, _ops.WEBHOOKS_CREATE)
-        return result
+        return decode(_response, _op, _webhooks.decode_UserWebhookOutputDto)
 
     def list(
         self,
@@ -102,12 +126,13 @@ class Webhooks(Group):
             take: Maximum number of items to return
             skip: Number of items to skip
         """
-        return AsyncPaginator[UserWebhookOutputDto](
+        _op = _ops.WEBHOOKS_LIST
+        return AsyncPaginator(
             self._client,
-            _ops.WEBHOOKS_LIST,
+            _op,
             (),
-            item_type=UserWebhookOutputDto,
-            query={},
+            _webhooks.decode_UserWebhookOutputDto,
+            query=query_args(_op, {"take": take, "skip": skip}),
             page_size=take,
             start=skip,
             max_items=max_items,
@@ -117,22 +142,10 @@ class Webhooks(Group):
             api_version=api_version,
         )
 
-    @overload
     async def update(
         self,
         webhook_id: int | str,
-        body: UpdateWebhookInputDto,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-    ) -> UserWebhookOutputDto: ...
-
-    @overload
-    async def update(
-        self,
-        webhook_id: int | str,
+        body: UpdateWebhookInputDto | Mapping[str, Any] | None = None,
         *,
         payload_template: str | Unset = UNSET,
         active: bool | Unset = UNSET,
@@ -143,38 +156,42 @@ class Webhooks(Group):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> UserWebhookOutputDto: ...
-
-    async def update(
-        self,
-        webhook_id: int | str,
-        body: UpdateWebhookInputDto | None = None,
-        *,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, object] | None = None,
-        timeout: Timeout = None,
-        api_version: str | None = None,
-        **fields: Any,
     ) -> UserWebhookOutputDto:
         """Update a webhook.
 
         ``PATCH /v2/webhooks/{webhookId}`` · tier: everyone (every plan) · API version: none
+
+        The body: the model, a dict (camelCase or snake_case keys), or its fields as keyword
+        arguments (it may be left out).
+
+        Args:
+            payload_template: The template of the payload that will be sent to the
+                subscriberUrl, check cal.com/docs/core-features/webhooks for more information
         """
-        if body is None:
-            body = UpdateWebhookInputDto(**fields)
-        elif fields:
-            raise TypeError("update(): pass the body model or its fields, not both")
-        response = await self._client._call(
-            _ops.WEBHOOKS_UPDATE,
-            (webhook_id,),
-            body=body,
+        _op = _ops.WEBHOOKS_UPDATE
+        _body = body_json(
+            _op,
+            body,
+            {
+                "payloadTemplate": payload_template,
+                "active": active,
+                "subscriberUrl": subscriber_url,
+                "triggers": triggers,
+                "secret": secret,
+            },
+            (_webhooks.UpdateWebhookInputDto,),
+            _webhooks.decode_UpdateWebhookInputDto,
+        )
+        _response = await self._client._call(
+            _op,
+            path_args(_op, webhook_id),
+            body=_body,
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: UserWebhookOutputDto = decode(response, UserWebhookOutputDto, _ops.WEBHOOKS_UPDATE)
-        return result
+        return decode(_response, _op, _webhooks.decode_UserWebhookOutputDto)
 
     async def get(
         self,
@@ -189,16 +206,16 @@ class Webhooks(Group):
 
         ``GET /v2/webhooks/{webhookId}`` · tier: everyone (every plan) · API version: none
         """
-        response = await self._client._call(
-            _ops.WEBHOOKS_GET,
-            (webhook_id,),
+        _op = _ops.WEBHOOKS_GET
+        _response = await self._client._call(
+            _op,
+            path_args(_op, webhook_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: UserWebhookOutputDto = decode(response, UserWebhookOutputDto, _ops.WEBHOOKS_GET)
-        return result
+        return decode(_response, _op, _webhooks.decode_UserWebhookOutputDto)
 
     async def delete(
         self,
@@ -213,13 +230,13 @@ class Webhooks(Group):
 
         ``DELETE /v2/webhooks/{webhookId}`` · tier: everyone (every plan) · API version: none
         """
-        response = await self._client._call(
-            _ops.WEBHOOKS_DELETE,
-            (webhook_id,),
+        _op = _ops.WEBHOOKS_DELETE
+        _response = await self._client._call(
+            _op,
+            path_args(_op, webhook_id),
             extra_headers=extra_headers,
             extra_query=extra_query,
             timeout=timeout,
             api_version=api_version,
         )
-        result: UserWebhookOutputDto = decode(response, UserWebhookOutputDto, _ops.WEBHOOKS_DELETE)
-        return result
+        return decode(_response, _op, _webhooks.decode_UserWebhookOutputDto)

@@ -20,6 +20,8 @@ from . import (
     oauth_clients,
     oauth_flow,
     organizations,
+    out_of_office,
+    routing_forms,
     schedules,
     slots,
     teams,
@@ -107,6 +109,11 @@ _OM = "OrganizationsMembershipsController_"
 _OU = "OrganizationsUsersController_"
 _TM = "TeamsMembershipsController_"
 _MU = "OAuthClientUsersController_"
+_RF = "OrganizationsRoutingFormsController_"
+_RFR = "OrganizationsRoutingFormsResponsesController_"
+_TRF = "OrganizationsTeamsRoutingFormsController_"
+_TRFR = "OrganizationsTeamsRoutingFormsResponsesController_"
+_OOO = "OrganizationsUsersOOOController_"
 _OC = "OAuthClientsController_"
 
 _BOOKING = "/v2/bookings/{bookingUid}"
@@ -115,6 +122,9 @@ _ORG_TEAM = f"{_ORG}/teams/{{teamId}}"
 _ORG_USER_SCHEDULES = f"{_ORG}/users/{{userId}}/schedules"
 _TEAM = "/v2/teams/{teamId}"
 _USERS = "/v2/oauth-clients/{clientId}/users"
+_FORMS = f"{_ORG}/routing-forms"
+_TEAM_FORMS = f"{_ORG_TEAM}/routing-forms"
+_USER_OOO = f"{_ORG}/users/{{userId}}/ooo"
 
 ROUTES: tuple[RouteSpec, ...] = (
     # me
@@ -351,6 +361,49 @@ ROUTES: tuple[RouteSpec, ...] = (
         "DELETE",
         f"{_ORG}/users/{{userId}}",
         organizations.delete_org_user,
+    ),
+    # the organization's routing forms and their responses
+    _route(f"{_RF}getOrganizationRoutingForms", "GET", _FORMS, routing_forms.list_org_forms),
+    _route(
+        f"{_RFR}getRoutingFormResponses",
+        "GET",
+        f"{_FORMS}/{{routingFormId}}/responses",
+        routing_forms.list_org_form_responses,
+    ),
+    _route(
+        f"{_RFR}updateRoutingFormResponse",
+        "PATCH",
+        f"{_FORMS}/{{routingFormId}}/responses/{{responseId}}",
+        routing_forms.update_org_form_response,
+    ),
+    _route(f"{_TRF}getTeamRoutingForms", "GET", _TEAM_FORMS, routing_forms.list_team_forms),
+    _route(
+        f"{_TRFR}getRoutingFormResponses",
+        "GET",
+        f"{_TEAM_FORMS}/{{routingFormId}}/responses",
+        routing_forms.list_team_form_responses,
+    ),
+    _route(
+        f"{_TRFR}updateRoutingFormResponse",
+        "PATCH",
+        f"{_TEAM_FORMS}/{{routingFormId}}/responses/{{responseId}}",
+        routing_forms.update_team_form_response,
+    ),
+    # out of office
+    _route(f"{_OOO}getOrganizationUsersOOO", "GET", f"{_ORG}/ooo", out_of_office.list_org_ooo),
+    _route(f"{_OOO}getOrganizationUserOOO", "GET", _USER_OOO, out_of_office.list_user_ooo),
+    _route(f"{_OOO}createOrganizationUserOOO", "POST", _USER_OOO, out_of_office.create_user_ooo),
+    _route(
+        f"{_OOO}updateOrganizationUserOOO",
+        "PATCH",
+        f"{_USER_OOO}/{{oooId}}",
+        out_of_office.update_user_ooo,
+    ),
+    _route(
+        f"{_OOO}deleteOrganizationUserOOO",
+        "DELETE",
+        f"{_USER_OOO}/{{oooId}}",
+        out_of_office.delete_user_ooo,
     ),
     # the platform: managed users and their tokens, OAuth clients
     _route(f"{_MU}getManagedUsers", "GET", _USERS, oauth.list_managed_users, PLATFORM),

@@ -16,6 +16,7 @@ absence, confirming and declining are the host's.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Callable
 
@@ -57,6 +58,7 @@ _SORTS: dict[str, Callable[[BookingRow], tuple[float, int]]] = {
     "sortCreated": lambda row: (row.created, row.id),
     "sortUpdatedAt": lambda row: (row.updated, row.id),
 }
+_UPDATED_BOUNDS = frozenset({"afterUpdatedAt", "beforeUpdatedAt"})
 _TIME_FILTERS: dict[str, tuple[Callable[[BookingRow], float], bool]] = {
     # name: (the row's instant, whether the row's instant must be >= the value)
     "afterStart": (lambda row: row.start, True),
@@ -98,6 +100,14 @@ def _select(ctx: Context, scope: tuple[int, ...]) -> list[BookingRow]:
     order = next(((key, query[key]) for key in _SORTS if key in query), ("sortStart", "asc"))
     if order[1] not in ("asc", "desc"):
         raise ApiError(400, f"{order[0]} must be asc or desc, got {order[1]!r}")
+    bounds: tuple[tuple[str, float], ...] = ()
+    if order[0] == "sortUpdatedAt":
+        # A sync walks by updatedAt: each page asks from the last updatedAt it saw. Keep the
+        # ordered selection without the updatedAt bounds cached and cut those by bisection, as
+        # an index on updatedAt would (the whole filter and sort again cost 30 ms per page of
+        # 10,000 bookings).
+        bounds = tuple(item for item in times if item[0] in _UPDATED_BOUNDS)
+        times = tuple(item for item in times if item[0] not in _UPDATED_BOUNDS)
     key = (scope, statuses, uid, email, name, event_types, teams, times, order)
     store = ctx.state.data.booking_store
 
@@ -134,7 +144,37 @@ def _select(ctx: Context, scope: tuple[int, ...]) -> list[BookingRow]:
             rows.sort(key=_SORTS[order[0]], reverse=order[1] == "desc")
         return rows
 
-    return store.cached(key, build)
+    rows = store.cached(key, build)
+    return _between_updates(rows, bounds, descending=order[1] == "desc") if bounds else rows
+
+
+def _between_updates(
+    rows: list[BookingRow], bounds: tuple[tuple[str, float], ...], *, descending: bool
+) -> list[BookingRow]:
+    """The part of ``rows`` (ordered by update) that the updatedAt bounds keep."""
+    low, high = 0, len(rows)
+    for field, moment in bounds:
+        if descending:  # updated falls along rows: bisect on its negation, which rises
+            cut = bisect.bisect_right(rows, -moment, key=_minus_updated)
+            if field == "afterUpdatedAt":  # updated >= moment: the rows before the cut
+                high = min(high, cut)
+            else:  # updated < moment: the rows from the cut on
+                low = max(low, cut)
+        else:
+            cut = bisect.bisect_left(rows, moment, key=_updated)
+            if field == "afterUpdatedAt":
+                low = max(low, cut)
+            else:
+                high = min(high, cut)
+    return rows[low:high] if low < high else []
+
+
+def _updated(row: BookingRow) -> float:
+    return row.updated
+
+
+def _minus_updated(row: BookingRow) -> float:
+    return -row.updated
 
 
 def _page(ctx: Context, rows: list[BookingRow], maximum: int | None = None) -> Reply:

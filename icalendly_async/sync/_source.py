@@ -1,0 +1,583 @@
+"""The dlt source: one resource per collection, each merged on its primary key.
+
+dlt runs async resources on an event loop of its own, in a background thread, all on that one
+loop. So each resource creates its clients there (a client belongs to the loop of its first
+call), and all of a run's clients share one limiter, made on that loop when the first resource
+starts and closed when the last one ends: one credential, one window, however many resources
+read at once. Several credentials (one per managed user, say) each pace on their own in that
+limiter, and a ``RedisLimiter`` shares the windows with a fleet.
+
+How each collection is read:
+
+* ``bookings`` and ``org_bookings``: by the cursor ``updatedAt`` (``afterUpdatedAt`` +
+  ``sortUpdatedAt=asc``, see :mod:`._walk`), kept by dlt's incremental in the pipeline state
+  with ``lag`` = the lookback window, so each run re-reads that window before the cursor. A
+  cancelled booking comes back as a status change.
+* ``routing_form_responses``: the document's responses carry no ``updatedAt``, but the list
+  filters by it. Each run asks for the responses updated since the previous run began (minus the
+  lookback), walking them by their ``createdAt`` cursor, and keeps the server's time at its own
+  start (the ``Date`` header) in the resource's state for the next run.
+* everything else has no update filter in the API: re-read whole each run, merged on the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+import attrs
+import dlt
+from dlt.extract import DltResource, DltSource
+
+from .._request import DEFAULT_BASE_URL, check_base_url
+from ..auth import Credential
+from ..client import ICalendly
+from ..endpoints import OPERATIONS, Operation
+from ..errors import APIError, ConfigurationError
+from ..plans import Plan
+from ..ratelimit import Limiter, LocalLimiter, Priority
+from ..response import Response
+from ._catalog import DEFAULT_LOOKBACK, RESOURCES
+from ._merge import merged
+from ._stats import SyncStats
+from ._walk import Position, Row, fetch_all, first_page, instant, walk_cursor
+
+__all__ = ["DEFAULT_LOOKBACK", "RESOURCES", "icalendly_source"]
+
+log = logging.getLogger("icalendly_async.sync")
+
+_BY_ID = {operation.operation_id: operation for operation in OPERATIONS}
+
+
+def _op(operation_id: str) -> Operation:
+    return _BY_ID[operation_id]
+
+
+BOOKINGS = _op("BookingsController_2024_08_13_getBookings")
+ORG_BOOKINGS = _op("OrganizationsBookingsController_getAllOrgTeamBookings")
+EVENT_TYPES = _op("EventTypesController_2024_06_14_getEventTypes")
+SCHEDULES = _op("SchedulesController_2024_06_11_getSchedules")
+WEBHOOKS = _op("WebhooksController_getWebhooks")
+TEAMS = _op("TeamsController_getTeams")
+TEAM_MEMBERSHIPS = _op("TeamsMembershipsController_getTeamMemberships")
+ORG_TEAMS = _op("OrganizationsTeamsController_getAllTeams")
+ORG_TEAM_MEMBERSHIPS = _op("OrganizationsTeamsMembershipsController_getAllOrgTeamMemberships")
+ORG_USERS = _op("OrganizationsUsersController_getOrganizationsUsers")
+ROUTING_FORMS = _op("OrganizationsRoutingFormsController_getOrganizationRoutingForms")
+FORM_RESPONSES = _op("OrganizationsRoutingFormsResponsesController_getRoutingFormResponses")
+OUT_OF_OFFICE = _op("OrganizationsUsersOOOController_getOrganizationUsersOOO")
+ME = _op("MeController_getMe")
+
+# The date-time fields of the document's BookingOutput_2024_08_13 (and its recurring and seated
+# variants), loaded as timestamps.
+_BOOKING_TIMES = ("updatedAt", "start", "end", "createdAt")
+
+# A call's timeout covers its wait for the limiter too. A run's walks all wait on one credential's
+# window (up to a minute at the service's limits), so a bulk call may queue for a window or two:
+# ten minutes in all, but still at most 10 s to connect and 60 s of silence from the server.
+BULK_TIMEOUT = aiohttp.ClientTimeout(total=600, connect=10, sock_read=60)
+
+
+class _LeftOut(Exception):
+    """A resource this account cannot read (said once, then the resource yields nothing)."""
+
+
+# --- one run's shared things -------------------------------------------------------------------
+
+
+class _Run:
+    """What a run's resources share on dlt's event loop: the limiter and the organizations."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, limiter: Limiter) -> None:
+        self.loop = loop
+        self.limiter = limiter
+        self.users = 0
+        self._orgs: dict[str, asyncio.Task[int | None]] = {}
+
+    def org_id(self, client: ICalendly, credential: Credential) -> asyncio.Task[int | None]:
+        """The organization of ``credential``'s user (``None``: none), asked once per run."""
+        task = self._orgs.get(credential.limit_key)
+        if task is None:
+            task = self._orgs[credential.limit_key] = self.loop.create_task(_org_of(client))
+        return task
+
+
+async def _org_of(client: ICalendly) -> int | None:
+    response = await client._call(ME)
+    data = response.data if isinstance(response.data, dict) else {}
+    org = data.get("organizationId")
+    if not isinstance(org, int):
+        nested = data.get("organization")
+        org = nested.get("id") if isinstance(nested, dict) else None
+    return org if isinstance(org, int) and not isinstance(org, bool) else None
+
+
+class _Shared:
+    """Hands each run (each event loop) one limiter, made when its first resource starts and
+    closed when its last one ends."""
+
+    def __init__(self, make_limiter: Callable[[], Limiter]) -> None:
+        self._make = make_limiter
+        self._lock = threading.Lock()
+        self._runs: dict[asyncio.AbstractEventLoop, _Run] = {}
+
+    @contextlib.asynccontextmanager
+    async def run(self) -> AsyncIterator[_Run]:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            run = self._runs.get(loop)
+            if run is None:
+                run = self._runs[loop] = _Run(loop, self._make())
+            run.users += 1
+        try:
+            yield run
+        finally:
+            with self._lock:
+                run.users -= 1
+                last = run.users == 0
+                if last:
+                    del self._runs[loop]
+            if last:
+                close = getattr(run.limiter, "aclose", None)
+                if close is not None:
+                    await close()
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Config:
+    credentials: tuple[Credential, ...]
+    plan: Plan | None
+    base_url: str
+    allow_insecure_http: bool
+    page_size: int
+    lookback: float
+    client_options: Mapping[str, Any]
+    stats: SyncStats
+    shared: _Shared
+
+    @contextlib.asynccontextmanager
+    async def clients(self, name: str) -> AsyncIterator[tuple[_Run, list[ICalendly]]]:
+        """One client per credential for resource ``name``, on this loop, sharing the run's
+        limiter; closed on the way out."""
+        async with self.shared.run() as run:
+            options = {"timeout": BULK_TIMEOUT, **self.client_options}
+            observers = [*options.pop("observers", []), self.stats.observer(name)]
+            clients = [
+                ICalendly(
+                    credential,
+                    plan=self.plan,
+                    base_url=self.base_url,
+                    allow_insecure_http=self.allow_insecure_http,
+                    limiter=run.limiter,
+                    observers=observers,
+                    **options,
+                )
+                for credential in self.credentials
+            ]
+            try:
+                yield run, [client.with_options(priority=Priority.BULK) for client in clients]
+            finally:
+                await asyncio.gather(*(client.aclose() for client in clients))
+
+
+Walk = Callable[[_Run, ICalendly, Credential], AsyncIterator[list[Row]]]
+
+
+async def _each(config: _Config, name: str, key: str, walk: Walk) -> AsyncIterator[list[Row]]:
+    """The pages of ``walk`` for every credential at once, counted in the stats."""
+    stats = config.stats
+    stats.start(name)
+    try:
+        async with config.clients(name) as (run, clients):
+            walks = [
+                _guarded(config, name, walk(run, client, credential))
+                for client, credential in zip(clients, config.credentials, strict=True)
+            ]
+            async for page in merged(walks):
+                stats.add_rows(name, [row.get(key) for row in page])
+                yield page
+    finally:
+        stats.finish(name)
+
+
+async def _guarded(
+    config: _Config, name: str, pages: AsyncIterator[list[Row]]
+) -> AsyncIterator[list[Row]]:
+    """``pages``, unless the account cannot read them: then one line says so, and nothing."""
+    try:
+        async for page in pages:
+            yield page
+    except _LeftOut as exc:
+        config.stats.leave_out(name, str(exc))
+        log.warning("%s: left out (%s)", name, exc)
+    except APIError as exc:
+        if exc.status != 403:
+            raise
+        reason = f"the server refused it (403: {exc.message})"
+        config.stats.leave_out(name, reason)
+        log.warning("%s: left out (%s)", name, reason)
+
+
+async def _org(run: _Run, client: ICalendly, credential: Credential) -> int:
+    org_id = await run.org_id(client, credential)
+    if org_id is None:
+        raise _LeftOut("this account belongs to no organization")
+    return org_id
+
+
+# --- the walks ---------------------------------------------------------------------------------
+
+
+def _walk_bookings(
+    config: _Config, name: str, operation: Operation, start: datetime | None, *, org: bool
+) -> Walk:
+    async def walk(
+        run: _Run, client: ICalendly, credential: Credential
+    ) -> AsyncIterator[list[Row]]:
+        path = (await _org(run, client, credential),) if org else ()
+        told = False
+
+        async def fetch(after: datetime | None, skip: int) -> list[Row]:
+            nonlocal told
+            query: dict[str, object] = {"sortUpdatedAt": "asc"}
+            if after is not None:
+                query["afterUpdatedAt"] = after
+            rows, response = await first_page(
+                client, operation, path, query, page_size=config.page_size, skip=skip
+            )
+            total = (response.pagination or {}).get("totalItems")
+            if not told and isinstance(total, int) and len(config.credentials) == 1:
+                config.stats.expect(name, total)
+                told = True
+            return rows
+
+        async for page in walk_cursor(
+            fetch,
+            field="updatedAt",
+            key="uid",
+            position=Position(start),
+            page_size=config.page_size,
+        ):
+            for row in page:
+                # dlt's incremental compares datetimes. The other date-times of the document's
+                # booking parsed here too: dlt's own inference parses each with pendulum, which
+                # cost a third of the normalize step (benchmarks/sync.py, limit lifted).
+                for field in _BOOKING_TIMES:
+                    value = row.get(field)
+                    if isinstance(value, str):
+                        row[field] = instant(value, field=field)
+            yield page
+
+    return walk
+
+
+def _walk_all(
+    operation: Operation,
+    *,
+    org: bool = False,
+    shape: Callable[[Row], Row] | None = None,
+) -> Walk:
+    async def walk(
+        run: _Run, client: ICalendly, credential: Credential
+    ) -> AsyncIterator[list[Row]]:
+        path = (await _org(run, client, credential),) if org else ()
+        async for page in fetch_all(client, operation, path):
+            yield [shape(row) for row in page] if shape is not None else page
+
+    return walk
+
+
+def _without_secret(row: Row) -> Row:
+    row.pop("secret", None)  # a webhook's signing secret has no place in a warehouse
+    return row
+
+
+def _walk_memberships(by_org: bool) -> Walk:
+    async def walk(
+        run: _Run, client: ICalendly, credential: Credential
+    ) -> AsyncIterator[list[Row]]:
+        prefix: tuple[object, ...]
+        if by_org:
+            org_id = await _org(run, client, credential)
+            teams = [row async for page in fetch_all(client, ORG_TEAMS, (org_id,)) for row in page]
+            operation, prefix = ORG_TEAM_MEMBERSHIPS, (org_id,)
+        else:
+            teams = [row async for page in fetch_all(client, TEAMS) for row in page]
+            operation, prefix = TEAM_MEMBERSHIPS, ()
+        walks = [fetch_all(client, operation, (*prefix, team["id"])) for team in teams]
+        async for page in merged(walks):
+            yield page
+
+    return walk
+
+
+def _walk_responses(config: _Config, since: datetime | None, began: list[datetime]) -> Walk:
+    async def walk(
+        run: _Run, client: ICalendly, credential: Credential
+    ) -> AsyncIterator[list[Row]]:
+        org_id = await _org(run, client, credential)
+        forms: list[Row] = []
+        while True:  # a handful of forms: pages by offset
+            rows, response = await first_page(
+                client, ROUTING_FORMS, (org_id,), {}, page_size=config.page_size, skip=len(forms)
+            )
+            if not forms:
+                began.append(_server_time(response))  # before any response is read
+            forms += rows
+            if len(rows) < config.page_size:
+                break
+        updated_after = None if since is None else since - timedelta(seconds=config.lookback)
+
+        def form_walk(form_id: str) -> AsyncIterator[list[Row]]:
+            async def fetch(after: datetime | None, skip: int) -> list[Row]:
+                query: dict[str, object] = {"sortCreatedAt": "asc"}
+                if after is not None:
+                    query["afterCreatedAt"] = after
+                if updated_after is not None:
+                    query["afterUpdatedAt"] = updated_after
+                rows, _ = await first_page(
+                    client,
+                    FORM_RESPONSES,
+                    (org_id, form_id),
+                    query,
+                    page_size=config.page_size,
+                    skip=skip,
+                )
+                return rows
+
+            return walk_cursor(
+                fetch, field="createdAt", key="id", position=Position(), page_size=config.page_size
+            )
+
+        async for page in merged([form_walk(str(form["id"])) for form in forms]):
+            yield page
+
+    return walk
+
+
+def _server_time(response: Response) -> datetime:
+    """When the server answered (its ``Date`` header), else this machine's time."""
+    header = response.headers.get("Date")
+    if header:
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            moment = parsedate_to_datetime(header)
+            return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc)
+
+
+# --- the resources -----------------------------------------------------------------------------
+
+
+def _bookings_resource(
+    config: _Config, name: str, operation: Operation, since: datetime | None, *, org: bool
+) -> DltResource:
+    cursor: Any = dlt.sources.incremental[datetime](
+        "updatedAt", initial_value=since, lag=config.lookback
+    )
+
+    async def read(updated_at: Any = cursor) -> AsyncIterator[list[Row]]:
+        start: datetime | None = updated_at.start_value
+        walk = _walk_bookings(config, name, operation, start, org=org)
+        async for page in _each(config, name, "uid", walk):
+            yield page
+
+    return dlt.resource(
+        read,
+        name=name,
+        primary_key="uid",
+        write_disposition="merge",
+        # A booking given twice in one run (it changed during the walk): keep the newest.
+        columns={"updatedAt": {"data_type": "timestamp", "dedup_sort": "desc"}},
+    )
+
+
+def _responses_resource(config: _Config) -> DltResource:
+    name = "routing_form_responses"
+
+    async def read() -> AsyncIterator[list[Row]]:
+        state = dlt.current.resource_state()
+        saved = state.get("updated_since")
+        since = instant(saved, field="updated_since") if saved else None
+        began: list[datetime] = []
+        async for page in _each(config, name, "id", _walk_responses(config, since, began)):
+            yield page
+        if began:  # kept only if the whole run succeeds: dlt saves the state with the data
+            state["updated_since"] = min(began).isoformat()
+
+    return dlt.resource(
+        read,
+        name=name,
+        primary_key="id",
+        write_disposition="merge",
+        # The answers are keyed by field ids (UUIDs): one JSON column, not a column per id.
+        columns={"response": {"data_type": "json"}, "createdAt": {"data_type": "timestamp"}},
+    )
+
+
+def _full_resource(
+    config: _Config, name: str, key: str, walk: Walk, columns: Mapping[str, Any] | None = None
+) -> DltResource:
+    async def read() -> AsyncIterator[list[Row]]:
+        async for page in _each(config, name, key, walk):
+            yield page
+
+    return dlt.resource(
+        read, name=name, primary_key=key, write_disposition="merge", columns=dict(columns or {})
+    )
+
+
+def _teams_tier(plan: Plan | None) -> bool | None:
+    """Whether teams are read the Teams way (``/v2/teams``), the Organizations way (``None``:
+    neither)."""
+    if plan is None or TEAMS.allowed_for(plan):
+        return True
+    if plan is not None and ORG_TEAMS.allowed_for(plan):
+        return False
+    return None
+
+
+def _build(config: _Config, name: str, since: datetime | None) -> DltResource:
+    by_teams = _teams_tier(config.plan)
+    if name == "bookings":
+        return _bookings_resource(config, name, BOOKINGS, since, org=False)
+    if name == "org_bookings":
+        return _bookings_resource(config, name, ORG_BOOKINGS, since, org=True)
+    if name == "routing_form_responses":
+        return _responses_resource(config)
+    walks: dict[str, tuple[str, Walk]] = {
+        "event_types": ("id", _walk_all(EVENT_TYPES)),
+        "schedules": ("id", _walk_all(SCHEDULES)),
+        "webhooks": ("id", _walk_all(WEBHOOKS, shape=_without_secret)),
+        "teams": ("id", _walk_all(TEAMS) if by_teams else _walk_all(ORG_TEAMS, org=True)),
+        "memberships": ("id", _walk_memberships(by_org=not by_teams)),
+        "org_users": ("id", _walk_all(ORG_USERS, org=True)),
+        "routing_forms": ("id", _walk_all(ROUTING_FORMS, org=True)),
+        "out_of_office": ("id", _walk_all(OUT_OF_OFFICE, org=True)),
+        "profile": ("id", _walk_all(ME)),
+    }
+    key, walk = walks[name]
+    return _full_resource(config, name, key, walk)
+
+
+def _operations(name: str, plan: Plan | None) -> tuple[Operation, ...]:
+    by_teams = _teams_tier(plan)
+    return {
+        "bookings": (BOOKINGS,),
+        "org_bookings": (ME, ORG_BOOKINGS),
+        "event_types": (EVENT_TYPES,),
+        "schedules": (SCHEDULES,),
+        "webhooks": (WEBHOOKS,),
+        "teams": (TEAMS,) if by_teams else (ME, ORG_TEAMS),
+        "memberships": (TEAMS, TEAM_MEMBERSHIPS)
+        if by_teams
+        else (ME, ORG_TEAMS, ORG_TEAM_MEMBERSHIPS),
+        "org_users": (ME, ORG_USERS),
+        "routing_forms": (ME, ROUTING_FORMS),
+        "routing_form_responses": (ME, ROUTING_FORMS, FORM_RESPONSES),
+        "out_of_office": (ME, OUT_OF_OFFICE),
+        "profile": (ME,),
+    }[name]
+
+
+def _plans_for(operations: Iterable[Operation]) -> str:
+    tiers = [operation.tier for operation in operations]
+    allowed = set(Plan)
+    for tier in tiers:
+        allowed &= set(tier.plans)
+    return " or ".join(plan.name.title() for plan in Plan if plan in allowed) or "no"
+
+
+# --- the source --------------------------------------------------------------------------------
+
+
+def icalendly_source(
+    credential: Credential | Sequence[Credential],
+    *,
+    resources: Iterable[str] | None = None,
+    plan: Plan | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+    allow_insecure_http: bool = False,
+    lookback: float = DEFAULT_LOOKBACK,
+    since: datetime | None = None,
+    page_size: int = 100,
+    limiter: Callable[[], Limiter] | None = None,
+    stats: SyncStats | None = None,
+    client_options: Mapping[str, Any] | None = None,
+) -> DltSource:
+    """A dlt source reading the iCalendly API for ``credential`` (or several credentials: each
+    resource reads them all, each credential paced on its own).
+
+    ``resources``: names from :data:`RESOURCES` (default: all). ``plan``: your plan; resources it
+    cannot call are left out before anything is sent, and :attr:`SyncStats.resources` says why
+    (``None``: tried, and left out if the server answers 403). ``lookback``: seconds re-read
+    before the saved cursor on every run, for changes that become visible late. ``since``: the
+    first run reads bookings updated from then on (default: all). ``page_size``: rows per
+    request. ``limiter``: makes the limiter a run's resources share (called once per run, on dlt's
+    event loop; default ``LocalLimiter``; pass ``lambda: RedisLimiter(url)`` to pace with a
+    fleet). ``stats`` collects rows, requests and 429s per resource as the run goes.
+    ``client_options``: more keyword arguments of :class:`~icalendly_async.ICalendly` (``timeout``,
+    ``max_retries``, ``observers``...).
+
+    ::
+
+        pipeline = dlt.pipeline("icalendly", destination="duckdb", dataset_name="icalendly")
+        pipeline.run(icalendly_source(ApiKey("ical_…")), loader_file_format="jsonl")
+    """
+    credentials = (credential,) if isinstance(credential, Credential) else tuple(credential)
+    if not credentials or not all(isinstance(item, Credential) for item in credentials):
+        raise ConfigurationError(
+            "credential must be an ApiKey, PlatformClient or AccessToken, or a list of them"
+        )
+    if plan is not None and not isinstance(plan, Plan):
+        raise ConfigurationError(f"plan must be a Plan (e.g. Plan.TEAMS) or None, got {plan!r}")
+    wanted = list(RESOURCES) if resources is None else list(dict.fromkeys(resources))
+    unknown = [name for name in wanted if name not in RESOURCES]
+    if unknown or not wanted:
+        raise ConfigurationError(
+            f"unknown resource(s) {', '.join(map(repr, unknown)) or '(none given)'}: "
+            f"choose from {', '.join(RESOURCES)}"
+        )
+    if not 1 <= page_size <= 250:
+        raise ConfigurationError(f"page_size must be from 1 to 250, got {page_size}")
+    if lookback < 0:
+        raise ConfigurationError(f"lookback must be >= 0 seconds, got {lookback}")
+    if since is not None and since.tzinfo is None:
+        raise ConfigurationError("since must be an aware datetime (e.g. with tzinfo=timezone.utc)")
+    check_base_url(base_url, allow_insecure_http)
+    config = _Config(
+        credentials=credentials,
+        plan=plan,
+        base_url=base_url,
+        allow_insecure_http=allow_insecure_http,
+        page_size=page_size,
+        lookback=float(lookback),
+        client_options=dict(client_options or {}),
+        stats=stats if stats is not None else SyncStats(),
+        shared=_Shared(limiter or LocalLimiter),
+    )
+    built: list[DltResource] = []
+    for name in wanted:
+        operations = _operations(name, plan)
+        if plan is not None and not all(op.allowed_for(plan) for op in operations):
+            reason = f"needs the {_plans_for(operations)} plan; this is {plan.name.title()}"
+            config.stats.leave_out(name, reason)
+            log.warning("%s: left out (%s)", name, reason)
+            continue
+        built.append(_build(config, name, since))
+
+    @dlt.source(name="icalendly")
+    def icalendly() -> list[DltResource]:
+        return built
+
+    source: DltSource = icalendly()
+    return source

@@ -1,0 +1,341 @@
+"""The dlt source and ``sync()`` against the emulator, into DuckDB, in this process.
+
+``sync()`` blocks, so these tests call it as async code should: ``await asyncio.to_thread(...)``,
+while the emulator serves on the test's event loop. Each table is compared with the emulator's
+store field by field (:mod:`tests._sync_check`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from icalendly_async import ApiKey, ICalendly, Plan, RateLimit
+from icalendly_async.errors import ConfigurationError
+from icalendly_async.sync import SyncError, SyncResult, TableResult, icalendly_source, sync
+from icalendly_async.testing import Emulator
+
+from ._sync_check import Fetch, assert_table_matches, duckdb_fetch
+
+LIFTED = RateLimit(1_000_000, 60)  # the emulator enforces no limit in most of these tests
+
+
+def _fetch(path: Path) -> Fetch:
+    return duckdb_fetch(path)
+
+
+async def _sync(emu: Emulator, tmp_path: Path, **options: Any) -> SyncResult:
+    options.setdefault("plan", Plan.PLATFORM)
+    options.setdefault("resources", ["bookings"])
+    credential = options.pop("credential", None) or ApiKey(emu.api_key, rate_limit=LIFTED)
+    return await asyncio.to_thread(
+        sync,
+        credential,
+        f"duckdb:///{tmp_path / 'icalendly.duckdb'}",
+        base_url=emu.base_url,
+        allow_insecure_http=True,
+        pipelines_dir=str(tmp_path / "dlt"),
+        **options,
+    )
+
+
+def _table(result: SyncResult, name: str) -> TableResult:
+    return next(table for table in result.tables if table.name == name)
+
+
+def _bookings(emu: Emulator) -> list[dict[str, Any]]:
+    return [row.data for row in emu.data.bookings if row.host_id == 1]
+
+
+def _check_bookings(emu: Emulator, tmp_path: Path) -> int:
+    return assert_table_matches(
+        _fetch(tmp_path / "icalendly.duckdb"),
+        "bookings",
+        _bookings(emu),
+        key="uid",
+        children=("attendees", "hosts", "guests"),
+    )
+
+
+async def test_a_full_sync_then_an_incremental_one(tmp_path: Path) -> None:
+    async with Emulator(bookings=300, enforce_rate_limits=False) as emu:
+        first = await _sync(emu, tmp_path, page_size=40)
+        assert _check_bookings(emu, tmp_path) == 300
+        bookings = _table(first, "bookings")
+        assert (bookings.rows, bookings.new, bookings.updated) == (300, 300, 0)
+        assert bookings.requests == 8 and bookings.rate_limited == 0
+        async with ICalendly(
+            ApiKey(emu.api_key), base_url=emu.base_url, allow_insecure_http=True
+        ) as client:
+            active = [row.uid for row in emu.data.bookings if row.active][:3]
+            for uid in active:  # cancelled bookings come back as a status change
+                await client.request("POST", f"/v2/bookings/{uid}/cancel", json={})
+        emu.apply_churn(5)
+        emu.reset_stats()
+        second = await _sync(emu, tmp_path, page_size=40)
+        assert _check_bookings(emu, tmp_path) == len(_bookings(emu))
+        assert emu.stats.requests <= 2  # only what changed, from the cursor on
+        statuses = _fetch(tmp_path / "icalendly.duckdb")(
+            "SELECT status FROM icalendly_dataset.bookings WHERE uid IN ("
+            + ",".join(f"'{uid}'" for uid in active)
+            + ")"
+        )
+        assert [row["status"] for row in statuses] == ["cancelled"] * 3
+        changed = _table(second, "bookings")
+        assert changed.new is not None and changed.updated is not None
+        assert changed.new + changed.updated == changed.rows >= 8
+
+
+async def test_rows_stamped_alike_across_pages_are_neither_lost_nor_doubled(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(bookings=400, enforce_rate_limits=False) as emu:
+        stamps = Counter(row.data["updatedAt"] for row in emu.data.bookings)
+        assert max(stamps.values()) >= 2  # the seed stamps to the minute: ties exist
+        tied = sum(count for count in stamps.values() if count > 1)
+        assert tied > 7
+        result = await _sync(emu, tmp_path, page_size=3)
+        assert _check_bookings(emu, tmp_path) == 400
+        assert _table(result, "bookings").rows == 400
+
+
+async def test_a_late_change_is_caught_by_the_lookback_and_lost_without_it(
+    tmp_path: Path,
+) -> None:
+    for where in ("no-lookback", "lookback"):
+        (tmp_path / where).mkdir()
+    async with Emulator(bookings=200, enforce_rate_limits=False) as emu:
+        await _sync(emu, tmp_path / "no-lookback", lookback=0)
+        await _sync(emu, tmp_path / "lookback", lookback=30)
+        emu.apply_churn(4)  # moves the cursor on
+        await _sync(emu, tmp_path / "no-lookback", lookback=0)
+        await _sync(emu, tmp_path / "lookback", lookback=30)
+        await asyncio.sleep(0.05)
+        emu.apply_churn(6, backdate=10)  # stamped before the cursor, visible only now
+        await _sync(emu, tmp_path / "no-lookback", lookback=0)
+        await _sync(emu, tmp_path / "lookback", lookback=30)
+        _check_bookings(emu, tmp_path / "lookback")
+        with pytest.raises(AssertionError, match=r"missing|difference"):
+            _check_bookings(emu, tmp_path / "no-lookback")
+
+
+async def test_every_resource_matches_the_server(tmp_path: Path) -> None:
+    async with Emulator(bookings=120, enforce_rate_limits=False) as emu:
+        result = await _sync(emu, tmp_path, resources=None)
+        fetch = _fetch(tmp_path / "icalendly.duckdb")
+        assert {table.name for table in result.tables if table.left_out} == set()
+        _check_bookings(emu, tmp_path)
+        async with ICalendly(
+            ApiKey(emu.api_key), plan=Plan.PLATFORM, base_url=emu.base_url, allow_insecure_http=True
+        ) as client:
+            expected = {
+                "event_types": await client.request("GET", "/v2/event-types"),
+                "schedules": await client.request("GET", "/v2/schedules"),
+                "teams": await client.request("GET", "/v2/teams"),
+                "org_users": await client.request("GET", "/v2/organizations/100/users"),
+                "out_of_office": await client.request("GET", "/v2/organizations/100/ooo"),
+                "routing_forms": await client.request("GET", "/v2/organizations/100/routing-forms"),
+                "profile": [await client.request("GET", "/v2/me")],
+            }
+            memberships = [
+                member
+                for team in expected["teams"]
+                for member in await client.request("GET", f"/v2/teams/{team['id']}/memberships")
+            ]
+        for name, rows in expected.items():
+            assert_table_matches(fetch, name, rows, key="id")
+        assert_table_matches(fetch, "memberships", memberships, key="id")
+        assert_table_matches(
+            fetch,
+            "org_bookings",
+            [row.data for row in emu.data.bookings],
+            key="uid",
+            children=("attendees",),
+        )
+        assert (
+            fetch("SELECT COUNT(*) AS n FROM icalendly_dataset.event_types__booking_fields")[0]["n"]
+            > 0
+        )
+        responses = fetch(
+            "SELECT id, form_id, response FROM icalendly_dataset.routing_form_responses"
+        )
+        assert len(responses) == sum(
+            len(emu.data.routing_forms.responses_of(form)) for form in emu.data.routing_forms.forms
+        )
+        assert all(
+            isinstance(row["response"], str) and "label" in row["response"] for row in responses
+        )
+
+
+async def test_routing_form_responses_are_read_again_once_changed(tmp_path: Path) -> None:
+    async with Emulator(bookings=20, enforce_rate_limits=False) as emu:
+        options = {"resources": ["routing_form_responses"], "lookback": 1.0}
+        first = await _sync(emu, tmp_path, **options)
+        total = _table(first, "routing_form_responses").rows
+        assert total > 50
+        await asyncio.sleep(1.2)  # the next run asks from one second before the last began
+        second = await _sync(emu, tmp_path, **options)
+        assert _table(second, "routing_form_responses").rows == 0
+        form = next(iter(emu.data.routing_forms.forms))
+        response_id = emu.data.routing_forms.responses_of(form)[0].id
+        async with ICalendly(
+            ApiKey(emu.api_key), base_url=emu.base_url, allow_insecure_http=True
+        ) as client:
+            await client.request(
+                "PATCH",
+                f"/v2/organizations/100/routing-forms/{form}/responses/{response_id}",
+                json={"response": {"extra": {"label": "Extra", "value": "yes"}}},
+            )
+        third = await _sync(emu, tmp_path, **options)
+        changed = _table(third, "routing_form_responses")
+        assert (changed.rows, changed.new, changed.updated) == (1, 0, 1)
+        stored = _fetch(tmp_path / "icalendly.duckdb")(
+            "SELECT response FROM icalendly_dataset.routing_form_responses "
+            f"WHERE id = {response_id}"
+        )
+        assert '"Extra"' in stored[0]["response"]
+
+
+async def test_resources_outside_the_plan_are_left_out_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(bookings=10, enforce_rate_limits=False, plan=Plan.TEAMS) as emu:
+        result = await _sync(emu, tmp_path, plan=Plan.TEAMS, resources=None)
+        left = {table.name: table.left_out for table in result.tables if table.left_out}
+        assert set(left) == {
+            "org_users",
+            "org_bookings",
+            "routing_forms",
+            "routing_form_responses",
+            "out_of_office",
+        }
+        assert all("Organizations or Platform plan; this is Teams" in r for r in left.values())
+        assert not any("/organizations/" in record.path for record in emu.request_log)
+        assert _table(result, "teams").rows == 5
+
+
+async def test_a_resource_the_server_refuses_is_left_out_with_the_reason(tmp_path: Path) -> None:
+    async with Emulator(bookings=10, enforce_rate_limits=False, plan=Plan.ORGANIZATIONS) as emu:
+        # No plan given: /v2/teams (Teams plan) is tried, and the server refuses it.
+        result = await _sync(emu, tmp_path, plan=None, resources=["bookings", "teams"])
+        reason = _table(result, "teams").left_out
+        assert reason is not None and "403" in reason
+        assert _table(result, "bookings").rows == 10
+
+
+async def test_webhook_secrets_are_not_stored_and_new_fields_become_columns(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(bookings=5, enforce_rate_limits=False) as emu:
+        async with ICalendly(
+            ApiKey(emu.api_key), base_url=emu.base_url, allow_insecure_http=True
+        ) as client:
+            await client.request(
+                "POST",
+                "/v2/webhooks",
+                json={
+                    "active": True,
+                    "subscriberUrl": "http://127.0.0.1:9/hook",
+                    "triggers": ["BOOKING_CREATED"],
+                    "secret": "whsec-do-not-store",
+                },
+            )
+            await _sync(emu, tmp_path, resources=["webhooks", "bookings"])
+            fetch = _fetch(tmp_path / "icalendly.duckdb")
+            assert "secret" not in fetch("SELECT * FROM icalendly_dataset.webhooks")[0]
+            assert "whsec-do-not-store" not in (tmp_path / "icalendly.duckdb").read_bytes().decode(
+                "latin-1"
+            )
+            # A field the table has not seen yet: the schema grows a column for it.
+            slots = await client.request(
+                "GET",
+                "/v2/slots",
+                params={"eventTypeId": 12, "start": "2099-01-05", "end": "2099-01-06"},
+            )
+            start = next(iter(slots.values()))[0]["start"]
+            await client.request(
+                "POST",
+                "/v2/bookings",
+                json={
+                    "start": start,
+                    "eventTypeId": 12,
+                    "attendee": {"name": "N", "email": "n@example.com", "timeZone": "UTC"},
+                    "metadata": {"campaign": "spring"},
+                },
+            )
+        await _sync(emu, tmp_path, resources=["bookings"])
+        rows = fetch(
+            "SELECT metadata__campaign FROM icalendly_dataset.bookings "
+            "WHERE metadata__campaign IS NOT NULL"
+        )
+        assert rows == [{"metadata__campaign": "spring"}]
+        _check_bookings(emu, tmp_path)
+
+
+@pytest.mark.slow
+async def test_resources_share_one_window_per_credential(tmp_path: Path) -> None:
+    limit = RateLimit(12, 1.0)
+    async with Emulator(bookings=600, rate_limit=limit) as emu:
+        second_key = emu.add_api_key(rate_limit=limit)
+        started = time.monotonic()
+        result = await _sync(
+            emu,
+            tmp_path,
+            credential=[
+                ApiKey(emu.api_key, rate_limit=limit),
+                ApiKey(second_key, rate_limit=limit),
+            ],
+            resources=None,
+            page_size=50,
+        )
+        elapsed = time.monotonic() - started
+        # The emulator enforces the limit per credential (a fixed window, as the service does):
+        # a dozen resources each pacing on its own would overrun it at once and get 429s.
+        assert result.rate_limited == 0 and emu.stats.rate_limited == 0
+        sent = emu.stats.requests
+        assert sent > 2 * 12  # enough to need several windows
+        # Each credential paced on its own: both windows in use, so about half the time one
+        # credential would need (never faster than its own limit allows).
+        per_key = max(
+            sum(1 for r in emu.request_log if r.credential == emu.credential_digest(k))
+            for k in (emu.api_key, second_key)
+        )
+        assert elapsed >= (per_key // 12 - 1) * 1.0
+        _check_bookings(emu, tmp_path)
+
+
+def test_bad_input_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    key = ApiKey("ical_0123456789abcdef")
+    with pytest.raises(ConfigurationError, match=r"unknown resource.*'bookngs'.*bookings"):
+        icalendly_source(key, resources=["bookngs"])
+    with pytest.raises(ConfigurationError, match="page_size"):
+        icalendly_source(key, page_size=0)
+    with pytest.raises(ConfigurationError, match="credential"):
+        icalendly_source("ical_0123456789abcdef")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="http"):
+        icalendly_source(key, base_url="http://example.com")
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        sync(key, f"duckdb:///{tmp_path}/missing/dir/x.duckdb")
+    with pytest.raises(ConfigurationError, match="unknown destination"):
+        sync(key, "mysql://u:secret@host/db")
+    try:
+        sync(key, "mysql://u:secret@host/db")
+    except ConfigurationError as exc:
+        assert "secret" not in str(exc)
+
+
+async def test_a_failed_run_says_where_and_the_next_run_completes(tmp_path: Path) -> None:
+    from icalendly_async.testing import Fault
+
+    async with Emulator(bookings=250, enforce_rate_limits=False) as emu:
+        emu.inject(Fault("status", status=404, times=1, path="/v2/bookings"))
+        with pytest.raises(SyncError, match="reading the API") as caught:
+            await _sync(emu, tmp_path, page_size=50, client_options={"max_retries": 0})
+        assert caught.value.step == "extract"
+        await _sync(emu, tmp_path, page_size=50)
+        assert _check_bookings(emu, tmp_path) == 250
