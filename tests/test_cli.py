@@ -170,6 +170,7 @@ def test_an_existing_file_is_not_overwritten_silently(tmp_path: Path) -> None:
     assert out.read_text() == "precious\n"
 
 
+@pytest.mark.slow  # starts processes (seconds each): in the full run, not the fast set
 def test_an_output_directory_whose_parent_is_missing_is_refused(tmp_path: Path) -> None:
     key, url = "ical_0123456789abcdef", "http://127.0.0.1:9"
     typo = tmp_path / "exprots" / "2026" / "bookings.jsonl"

@@ -68,6 +68,7 @@ def _check(emu: Emulator, tmp_path: Path) -> int:
     )
 
 
+@pytest.mark.slow  # starts processes (seconds each): in the full run, not the fast set
 async def test_a_sync_prints_its_summary_and_a_full_refresh_reads_everything_again(
     tmp_path: Path,
 ) -> None:
@@ -89,6 +90,7 @@ async def test_a_sync_prints_its_summary_and_a_full_refresh_reads_everything_aga
         assert "event_types" not in out.split("synced")[0]  # only what was asked for
 
 
+@pytest.mark.slow  # starts processes (seconds each): in the full run, not the fast set
 async def test_a_failed_sync_exits_1_with_one_line_and_the_next_run_completes(
     tmp_path: Path,
 ) -> None:
@@ -104,6 +106,7 @@ async def test_a_failed_sync_exits_1_with_one_line_and_the_next_run_completes(
 
 
 @pytest.mark.redis
+@pytest.mark.slow  # starts processes (seconds each): in the full run, not the fast set
 async def test_a_sync_paces_through_a_fleets_redis(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:

@@ -190,6 +190,7 @@ async def test_a_denial_writes_nothing(
         await waiting
 
 
+@pytest.mark.slow  # waits 2.3 s of real time for Redis to expire the keys
 async def test_keys_share_a_hash_tag_and_expire_when_idle(
     make: Callable[..., RedisLimiter], redis: redis_asyncio.Redis, prefix: str
 ) -> None:
