@@ -122,6 +122,9 @@ class MetricsObserver(Observer):
     def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
         # Counted once per call, from what the call gathered. A plain call (one attempt, no
         # limiter wait, nothing unusual) adds its latency and nothing else: see _snapshot.
+        # Measured on the overhead benchmark's observer cost (MetricsObserver against
+        # observers=[], CPU per call at concurrency 64, 32-pair medians): 4.7 % pooled over six
+        # runs before, 3.0 % pooled over three after (session of 2026-11-25).
         name, credential, duration = call.name, call.credential, call.duration
         latency_bucket = _LATENCY + _bucket(BUCKETS, duration)
         by_operation = self._by_operation.get(name)
