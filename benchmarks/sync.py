@@ -103,12 +103,19 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
             PROFILE.parent.mkdir(parents=True, exist_ok=True)
             PROFILE.write_text(profiler.output_text(unicode=True, color=False, show_all=True))
         table = result.tables[0]
-        steps = {
-            str(step.step): (step.finished_at - step.started_at).total_seconds()
-            for step in result.load_info.pipeline.last_trace.steps
-            if step.step in ("extract", "normalize", "load") and step.finished_at is not None
+        steps: dict[str, float] = {}
+        for trace in result.traces:  # one dlt run per chunk: each step's time summed over them
+            for step in trace.steps:
+                if step.step in ("extract", "normalize", "load") and step.finished_at is not None:
+                    spent = (step.finished_at - step.started_at).total_seconds()
+                    steps[str(step.step)] = steps.get(str(step.step), 0.0) + spent
+        return {
+            "seconds": seconds,
+            "rows": table.rows,
+            "429s": table.rate_limited,
+            "steps": steps,
+            "runs": len(result.traces),
         }
-        return {"seconds": seconds, "rows": table.rows, "429s": table.rate_limited, "steps": steps}
     return asyncio.run(_export(args, credential, margin, folder))
 
 
