@@ -33,7 +33,7 @@ from ..errors import ConfigurationError, ICalendlyError
 from ..plans import Plan
 from ..ratelimit import Limiter
 from ._catalog import DEFAULT_LOOKBACK, RESOURCES
-from ._source import chunked_sources
+from ._source import chunked_sources, configure
 from ._stats import ResourceStats, SyncStats
 
 __all__ = [
@@ -261,9 +261,8 @@ def sync(
         )
     credentials = (credential,) if isinstance(credential, Credential) else tuple(credential)
     stats = SyncStats(on_change=progress)
-    sources = chunked_sources(
+    config, wanted = configure(
         credentials,
-        chunk_seconds=chunk_seconds,
         resources=resources,
         plan=plan,
         base_url=base_url,
@@ -275,6 +274,7 @@ def sync(
         stats=stats,
         client_options=client_options,
     )
+    sources = chunked_sources(config, wanted, since, chunk_seconds)
     source = next(sources)  # checks the options, before anything is created
     name = pipeline_name or pipeline_name_for(to, dataset_name, base_url, credentials)
     started = time.monotonic()

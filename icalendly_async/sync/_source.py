@@ -57,7 +57,7 @@ from ._merge import merged
 from ._stats import SyncStats
 from ._walk import Position, Row, fetch_all, first_page, instant, walk_cursor
 
-__all__ = ["DEFAULT_LOOKBACK", "RESOURCES", "chunked_sources", "icalendly_source"]
+__all__ = ["DEFAULT_LOOKBACK", "RESOURCES", "icalendly_source"]
 
 log = logging.getLogger("icalendly_async.sync")
 
@@ -174,8 +174,8 @@ class _Shared:
 
 @attrs.define
 class _Chunks:
-    """A sync in several runs (see :func:`chunked_sources`): a cursor walk stops after the page
-    that arrives ``every`` seconds into a run, and the next run goes on from its position."""
+    """A sync in several runs (see :func:`chunked_sources`): a cursor walk stops before asking
+    for a page once ``every`` seconds of a run have passed; the next run goes on from there."""
 
     every: float
     started: float | None = None  # time.monotonic() when the current run's first walk began
@@ -591,7 +591,7 @@ def icalendly_source(
         pipeline = dlt.pipeline("icalendly", destination="duckdb", dataset_name="icalendly")
         pipeline.run(icalendly_source(ApiKey("ical_…")), loader_file_format="jsonl")
     """
-    config, wanted = _configure(
+    config, wanted = configure(
         credential,
         resources=resources,
         plan=plan,
@@ -608,41 +608,16 @@ def icalendly_source(
 
 
 def chunked_sources(
-    credential: Credential | Sequence[Credential],
-    *,
-    chunk_seconds: float,
-    resources: Iterable[str] | None = None,
-    plan: Plan | None = None,
-    base_url: str = DEFAULT_BASE_URL,
-    allow_insecure_http: bool = False,
-    lookback: float = DEFAULT_LOOKBACK,
-    since: datetime | None = None,
-    page_size: int = 100,
-    limiter: Callable[[], Limiter] | None = None,
-    stats: SyncStats | None = None,
-    client_options: Mapping[str, Any] | None = None,
+    config: _Config, wanted: list[str], since: datetime | None, chunk_seconds: float
 ) -> Iterator[DltSource]:
-    """:func:`icalendly_source` in several runs: run each source given before asking for the
-    next. A cursor walk (bookings) stops after the page that arrives ``chunk_seconds`` into a
-    run; the next source goes on from there, with what the others have read loaded meanwhile.
-    So a long sync loads (and saves its cursor) as it goes, and at a binding rate limit the
-    loading of one chunk runs while the next chunk's requests wait for the limiter, rather than
-    all of it after the last page. Everything else is read whole by the first run."""
+    """The source of :func:`configure`'s settings for several runs: run each source given
+    before asking for the next. A cursor walk (bookings) stops before it asks for a page once
+    ``chunk_seconds`` of the run have passed; the next source goes on from there. So a long sync
+    loads (and saves its cursor) as it goes, and at a binding rate limit the loading of one chunk
+    runs while the next chunk's requests wait for the limiter, rather than all of it after the
+    last page. Everything else is read whole by the first run."""
     if not chunk_seconds > 0:
         raise ConfigurationError(f"chunk_seconds must be > 0, got {chunk_seconds}")
-    config, wanted = _configure(
-        credential,
-        resources=resources,
-        plan=plan,
-        base_url=base_url,
-        allow_insecure_http=allow_insecure_http,
-        lookback=lookback,
-        since=since,
-        page_size=page_size,
-        limiter=limiter,
-        stats=stats,
-        client_options=client_options,
-    )
     chunks = _Chunks(every=chunk_seconds)
     config = attrs.evolve(config, chunks=chunks)
     while wanted:
@@ -652,7 +627,7 @@ def chunked_sources(
         wanted = [name for name in wanted if name in chunks.unfinished]
 
 
-def _configure(
+def configure(
     credential: Credential | Sequence[Credential],
     *,
     resources: Iterable[str] | None = None,
