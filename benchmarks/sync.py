@@ -103,12 +103,19 @@ def _work(args: argparse.Namespace) -> dict[str, Any]:
             PROFILE.parent.mkdir(parents=True, exist_ok=True)
             PROFILE.write_text(profiler.output_text(unicode=True, color=False, show_all=True))
         table = result.tables[0]
-        steps = {
-            str(step.step): (step.finished_at - step.started_at).total_seconds()
-            for step in result.load_info.pipeline.last_trace.steps
-            if step.step in ("extract", "normalize", "load") and step.finished_at is not None
+        steps: dict[str, float] = {}
+        for trace in result.traces:  # one dlt run per chunk: each step's time summed over them
+            for step in trace.steps:
+                if step.step in ("extract", "normalize", "load") and step.finished_at is not None:
+                    spent = (step.finished_at - step.started_at).total_seconds()
+                    steps[str(step.step)] = steps.get(str(step.step), 0.0) + spent
+        return {
+            "seconds": seconds,
+            "rows": table.rows,
+            "429s": table.rate_limited,
+            "steps": steps,
+            "runs": len(result.traces),
         }
-        return {"seconds": seconds, "rows": table.rows, "429s": table.rate_limited, "steps": steps}
     return asyncio.run(_export(args, credential, margin, folder))
 
 
@@ -356,8 +363,12 @@ async def _run(quick: bool) -> Result:
             f"its first window. The rate is kept and the window scaled down in time, as in the "
             f"pacing benchmark: {LIMIT} requests per {window:g} s"
             + (" (quick run: six times the service's rate)." if quick else " (120 a minute)."),
-            "Normalize and load start when the last page is in: at the service's rate they "
-            "are the time the whole run takes beyond the last request.",
+            "The sync loads in chunks, a dlt run per 5 s of reading (sync()'s chunk_seconds), "
+            "each going on from where the walk stopped: limit lifted, the 10,000 bookings are "
+            f"read in {_median_run(lifted['sync']).get('runs', 1)} run(s); at the service's "
+            f"rate in {bound.get('runs', 1)}, each chunk normalized and loaded while the next "
+            "chunk's requests wait for the limiter, so only the last chunk's are left after "
+            "the last request. A step's time is summed over the runs.",
         ],
         "data": {"lifted": lifted, "bound": bound, "window": window, "limit": LIMIT},
     }

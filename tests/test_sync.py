@@ -17,7 +17,14 @@ import pytest
 
 from icalendly_async import ApiKey, ICalendly, Plan, RateLimit
 from icalendly_async.errors import ConfigurationError
-from icalendly_async.sync import SyncError, SyncResult, TableResult, icalendly_source, sync
+from icalendly_async.sync import (
+    ResourceStats,
+    SyncError,
+    SyncResult,
+    TableResult,
+    icalendly_source,
+    sync,
+)
 from icalendly_async.testing import Emulator
 
 from ._sync_check import Fetch, assert_table_matches, duckdb_fetch
@@ -339,3 +346,56 @@ async def test_a_failed_run_says_where_and_the_next_run_completes(tmp_path: Path
         assert caught.value.step == "extract"
         await _sync(emu, tmp_path, page_size=50)
         assert _check_bookings(emu, tmp_path) == 250
+
+
+async def test_a_sync_in_chunks_goes_on_where_each_run_stopped(tmp_path: Path) -> None:
+    # A run per page (chunk_seconds: as small as it gets), while the data changes.
+    async with Emulator(
+        bookings=300, enforce_rate_limits=False, churn=40, churn_delay=0, churn_seed=9
+    ) as emu:
+        result = await _sync(emu, tmp_path, page_size=40, chunk_seconds=1e-9)
+        assert len(result.traces) >= 8  # one dlt run per page at least
+        bookings = _table(result, "bookings")
+        assert bookings.new == bookings.rows >= 300  # the total counted over all runs
+        await emu.stop_churn()
+        assert emu.churned > 0
+        emu.reset_stats()
+        await _sync(emu, tmp_path, page_size=40, chunk_seconds=1e-9)
+        assert _check_bookings(emu, tmp_path) == len(_bookings(emu))
+
+
+async def test_a_sync_in_chunks_keeps_what_it_loaded_when_a_later_chunk_fails(
+    tmp_path: Path,
+) -> None:
+    from icalendly_async.testing import Fault
+
+    async with Emulator(bookings=300, enforce_rate_limits=False) as emu:
+        loop = asyncio.get_running_loop()
+        fault = Fault("status", status=500, times=1, path="/v2/bookings")
+
+        injected = False
+
+        def fail_later(figures: ResourceStats) -> None:  # called from dlt's thread
+            nonlocal injected
+            if figures.rows >= 120 and not injected:
+                injected = True
+                loop.call_soon_threadsafe(emu.inject, fault)
+
+        with pytest.raises(SyncError, match="reading the API"):
+            await _sync(
+                emu,
+                tmp_path,
+                page_size=40,
+                chunk_seconds=1e-9,
+                progress=fail_later,
+                client_options={"max_retries": 0},
+            )
+        loaded = _fetch(tmp_path / "icalendly.duckdb")(
+            "SELECT COUNT(*) AS n FROM icalendly_dataset.bookings"
+        )[0]["n"]
+        assert 80 <= loaded < 300  # the chunks before the failure stayed loaded
+        emu.reset_stats()
+        result = await _sync(emu, tmp_path, page_size=40)
+        assert _check_bookings(emu, tmp_path) == 300
+        assert _table(result, "bookings").new == 300 - loaded
+        assert emu.stats.requests < 8  # from the saved cursor, not from the start

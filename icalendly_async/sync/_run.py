@@ -24,6 +24,7 @@ from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.common.exceptions import DltException
 from dlt.common.typing import TLoaderFileFormat, TRefreshMode
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+from dlt.extract import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from .._request import DEFAULT_BASE_URL
@@ -32,7 +33,7 @@ from ..errors import ConfigurationError, ICalendlyError
 from ..plans import Plan
 from ..ratelimit import Limiter
 from ._catalog import DEFAULT_LOOKBACK, RESOURCES
-from ._source import icalendly_source
+from ._source import chunked_sources, configure
 from ._stats import ResourceStats, SyncStats
 
 __all__ = [
@@ -46,7 +47,8 @@ __all__ = [
 ]
 
 DEFAULT_DESTINATION = "duckdb:///icalendly.duckdb"
-DEFAULT_DATASET = "icalendly_dataset"  # dlt's own default: the pipeline's name + "_dataset"
+DEFAULT_DATASET = "icalendly_dataset"
+DEFAULT_CHUNK_SECONDS = 5.0  # dlt's own default: the pipeline's name + "_dataset"
 
 # The loader file format per destination: DuckDB's default (INSERT statements) cost ten times
 # the time and 1.2 GB for 10,000 bookings; JSON Lines loads them in one COPY.
@@ -105,7 +107,9 @@ class SyncResult:
     dataset_name: str
     pipeline_name: str
     finished_pending: bool  # a previous run's data was loaded first
-    load_info: Any = attrs.field(repr=False, eq=False)
+    load_info: Any = attrs.field(repr=False, eq=False)  # dlt's, of the last run
+    # dlt's trace of each run (the sync loads in chunks: see ``chunk_seconds``)
+    traces: tuple[Any, ...] = attrs.field(default=(), repr=False, eq=False)
 
     @property
     def rate_limited(self) -> int:
@@ -234,6 +238,7 @@ def sync(
     pipelines_dir: str | None = None,
     full_refresh: bool = False,
     progress: Callable[[ResourceStats], None] | None = None,
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
 ) -> SyncResult:
     """Sync the API into the destination ``to`` (see :func:`destination_for`); blocks.
 
@@ -242,6 +247,11 @@ def sync(
     dlt's thread) whenever a resource's figures change. dlt keeps the pipeline's working files and
     state under ``pipelines_dir`` (default: dlt's, ``~/.dlt/pipelines``) and in the destination
     itself, so a run on another machine resumes from the same cursors.
+
+    The bookings are loaded in chunks: dlt runs again every ``chunk_seconds`` of reading, going
+    on from where the walk stopped, so the cursor is saved as the sync goes and, under a binding
+    rate limit, a chunk is normalized and loaded while the next one's requests wait for the
+    limiter instead of all of it after the last page.
     """
     destination, file_format = destination_for(to)
     if file_format == "jsonl" and Path(urlsplit(to).path or to).stem == dataset_name:
@@ -251,7 +261,7 @@ def sync(
         )
     credentials = (credential,) if isinstance(credential, Credential) else tuple(credential)
     stats = SyncStats(on_change=progress)
-    source = icalendly_source(
+    config, wanted = configure(
         credentials,
         resources=resources,
         plan=plan,
@@ -264,6 +274,8 @@ def sync(
         stats=stats,
         client_options=client_options,
     )
+    sources = chunked_sources(config, wanted, since, chunk_seconds)
+    source = next(sources)  # checks the options, before anything is created
     name = pipeline_name or pipeline_name_for(to, dataset_name, base_url, credentials)
     started = time.monotonic()
     pipeline = dlt.pipeline(
@@ -273,6 +285,7 @@ def sync(
         pipelines_dir=cast(str, pipelines_dir),  # dlt reads None as "its default"
     )
     names = list(source.selected_resources)
+    traces: list[Any] = []
     try:
         with dlt.config.values(_settings(name)):
             finished_pending = pipeline.has_pending_data
@@ -280,11 +293,17 @@ def sync(
                 pipeline.normalize()
                 pipeline.load()
             before = {} if full_refresh else _table_counts(pipeline, names)
-            info = pipeline.run(
-                source,
-                loader_file_format=_format(file_format),
-                refresh=cast(TRefreshMode, "drop_resources" if full_refresh else None),
-            )
+            refresh = "drop_resources" if full_refresh else None
+            chunk: DltSource | None = source
+            while chunk is not None:  # one dlt run per chunk
+                info = pipeline.run(
+                    chunk,
+                    loader_file_format=_format(file_format),
+                    refresh=cast(TRefreshMode, refresh),
+                )
+                traces.append(pipeline.last_trace)
+                refresh = None  # the first run dropped them
+                chunk = next(sources, None)
             after = _table_counts(pipeline, names)
     except PipelineStepFailed as exc:
         raise SyncError(str(exc.step), _root_cause(exc.exception)) from exc
@@ -318,4 +337,5 @@ def sync(
         pipeline_name=name,
         finished_pending=finished_pending,
         load_info=info,
+        traces=tuple(traces),
     )

@@ -26,7 +26,15 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+import time
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -85,6 +93,10 @@ _BOOKING_TIMES = ("updatedAt", "start", "end", "createdAt")
 BULK_TIMEOUT = aiohttp.ClientTimeout(total=600, connect=10, sock_read=60)
 
 
+class _ChunkDone(Exception):
+    """A chunked sync's run has read its share: the walk stops, the next run goes on."""
+
+
 class _LeftOut(Exception):
     """A resource this account cannot read (said once, then the resource yields nothing)."""
 
@@ -127,6 +139,10 @@ class _Shared:
         self._make = make_limiter
         self._lock = threading.Lock()
         self._runs: dict[asyncio.AbstractEventLoop, _Run] = {}
+        # A limiter with nothing to close keeps its state in this process (LocalLimiter): the
+        # next run of the same source (a chunked sync's next run) paces on from it, where a new
+        # one would not know what the last run sent in the current window.
+        self._kept: Limiter | None = None
 
     @contextlib.asynccontextmanager
     async def run(self) -> AsyncIterator[_Run]:
@@ -134,7 +150,8 @@ class _Shared:
         with self._lock:
             run = self._runs.get(loop)
             if run is None:
-                run = self._runs[loop] = _Run(loop, self._make())
+                limiter, self._kept = self._kept or self._make(), None
+                run = self._runs[loop] = _Run(loop, limiter)
             run.users += 1
         try:
             yield run
@@ -148,9 +165,29 @@ class _Shared:
                 close = getattr(run.limiter, "aclose", None)
                 if close is not None:
                     await close()
+                else:
+                    self._kept = run.limiter
 
 
 # --- settings ----------------------------------------------------------------------------------
+
+
+@attrs.define
+class _Chunks:
+    """A sync in several runs (see :func:`chunked_sources`): a cursor walk stops before asking
+    for a page once ``every`` seconds of a run have passed; the next run goes on from there."""
+
+    every: float
+    started: float | None = None  # time.monotonic() when the current run's first walk began
+    # where each walk (resource, credential) stopped, carried from run to run
+    positions: dict[tuple[str, str], Position] = attrs.field(factory=dict)
+    unfinished: set[str] = attrs.field(factory=set)  # walks the current run stopped early
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        return now - self.started >= self.every
 
 
 @attrs.frozen
@@ -164,6 +201,7 @@ class _Config:
     client_options: Mapping[str, Any]
     stats: SyncStats
     shared: _Shared
+    chunks: _Chunks | None = None
 
     @contextlib.asynccontextmanager
     async def clients(self, name: str) -> AsyncIterator[tuple[_Run, list[ICalendly]]]:
@@ -245,10 +283,25 @@ def _walk_bookings(
         run: _Run, client: ICalendly, credential: Credential
     ) -> AsyncIterator[list[Row]]:
         path = (await _org(run, client, credential),) if org else ()
-        told = False
+        chunks = config.chunks
+        # A chunked sync's later runs go on from where this credential's walk stopped, not from
+        # the saved cursor minus the lookback: the first run read that window.
+        carried = chunks.positions.get((name, credential.limit_key)) if chunks else None
+        told = carried is not None  # the server's total counts the rows from here: say it once
+        position = carried or Position(start)
+        if chunks is not None:
+            chunks.positions[(name, credential.limit_key)] = position
+            chunks.due()  # the run's clock starts with its first walk
+
+        given = False  # a page given by this run
 
         async def fetch(after: datetime | None, skip: int) -> list[Row]:
             nonlocal told
+            # Time for the next run: stop before asking for the next page. Here, and not after
+            # a page is given (the reader may be pages behind, and a short page ends the walk
+            # anyway), the position is just past the pages given; the next run goes on from it.
+            if chunks is not None and given and chunks.due():
+                raise _ChunkDone
             query: dict[str, object] = {"sortUpdatedAt": "asc"}
             if after is not None:
                 query["afterUpdatedAt"] = after
@@ -261,22 +314,27 @@ def _walk_bookings(
                 told = True
             return rows
 
-        async for page in walk_cursor(
-            fetch,
-            field="updatedAt",
-            key="uid",
-            position=Position(start),
-            page_size=config.page_size,
-        ):
-            for row in page:
-                # dlt's incremental compares datetimes. The other date-times of the document's
-                # booking parsed here too: dlt's own inference parses each with pendulum, which
-                # cost a third of the normalize step (benchmarks/sync.py, limit lifted).
-                for field in _BOOKING_TIMES:
-                    value = row.get(field)
-                    if isinstance(value, str):
-                        row[field] = instant(value, field=field)
-            yield page
+        pages = walk_cursor(
+            fetch, field="updatedAt", key="uid", position=position, page_size=config.page_size
+        )
+        try:
+            async for page in pages:
+                for row in page:
+                    # dlt's incremental compares datetimes. The other date-times of the
+                    # document's booking parsed here too: dlt's own inference parses each with
+                    # pendulum, which cost a third of the normalize step (benchmarks/sync.py,
+                    # limit lifted).
+                    for field in _BOOKING_TIMES:
+                        value = row.get(field)
+                        if isinstance(value, str):
+                            row[field] = instant(value, field=field)
+                yield page
+                given = True
+        except _ChunkDone:  # raised by fetch, only when chunks is set
+            if chunks is not None:
+                chunks.unfinished.add(name)
+        finally:
+            await pages.aclose()
 
     return walk
 
@@ -533,6 +591,57 @@ def icalendly_source(
         pipeline = dlt.pipeline("icalendly", destination="duckdb", dataset_name="icalendly")
         pipeline.run(icalendly_source(ApiKey("ical_…")), loader_file_format="jsonl")
     """
+    config, wanted = configure(
+        credential,
+        resources=resources,
+        plan=plan,
+        base_url=base_url,
+        allow_insecure_http=allow_insecure_http,
+        lookback=lookback,
+        since=since,
+        page_size=page_size,
+        limiter=limiter,
+        stats=stats,
+        client_options=client_options,
+    )
+    return _make_source(config, wanted, since)
+
+
+def chunked_sources(
+    config: _Config, wanted: list[str], since: datetime | None, chunk_seconds: float
+) -> Iterator[DltSource]:
+    """The source of :func:`configure`'s settings for several runs: run each source given
+    before asking for the next. A cursor walk (bookings) stops before it asks for a page once
+    ``chunk_seconds`` of the run have passed; the next source goes on from there. So a long sync
+    loads (and saves its cursor) as it goes, and at a binding rate limit the loading of one chunk
+    runs while the next chunk's requests wait for the limiter, rather than all of it after the
+    last page. Everything else is read whole by the first run."""
+    if not chunk_seconds > 0:
+        raise ConfigurationError(f"chunk_seconds must be > 0, got {chunk_seconds}")
+    chunks = _Chunks(every=chunk_seconds)
+    config = attrs.evolve(config, chunks=chunks)
+    while wanted:
+        chunks.unfinished.clear()
+        chunks.started = None
+        yield _make_source(config, wanted, since)
+        wanted = [name for name in wanted if name in chunks.unfinished]
+
+
+def configure(
+    credential: Credential | Sequence[Credential],
+    *,
+    resources: Iterable[str] | None = None,
+    plan: Plan | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+    allow_insecure_http: bool = False,
+    lookback: float = DEFAULT_LOOKBACK,
+    since: datetime | None = None,
+    page_size: int = 100,
+    limiter: Callable[[], Limiter] | None = None,
+    stats: SyncStats | None = None,
+    client_options: Mapping[str, Any] | None = None,
+) -> tuple[_Config, list[str]]:
+    """Checks the options and makes the settings a source is built from."""
     credentials = (credential,) if isinstance(credential, Credential) else tuple(credential)
     if not credentials or not all(isinstance(item, Credential) for item in credentials):
         raise ConfigurationError(
@@ -565,7 +674,12 @@ def icalendly_source(
         stats=stats if stats is not None else SyncStats(),
         shared=_Shared(limiter or LocalLimiter),
     )
+    return config, wanted
+
+
+def _make_source(config: _Config, wanted: Iterable[str], since: datetime | None) -> DltSource:
     built: list[DltResource] = []
+    plan = config.plan
     for name in wanted:
         operations = _operations(name, plan)
         if plan is not None and not all(op.allowed_for(plan) for op in operations):

@@ -17,7 +17,7 @@ lookback window before its saved cursor for exactly that (``icalendly_async.sync
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
@@ -72,7 +72,7 @@ async def walk_cursor(
     key: str,
     position: Position,
     page_size: int,
-) -> AsyncIterator[list[Row]]:
+) -> AsyncGenerator[list[Row], None]:
     """Every row whose ``field`` is at or after ``position`` and not given there already,
     page by page in ``field`` order, each given once per walk (a row that changes during the
     walk may be given again, newer: keep the last). ``position`` moves with each page given."""
