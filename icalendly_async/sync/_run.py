@@ -47,8 +47,8 @@ __all__ = [
 ]
 
 DEFAULT_DESTINATION = "duckdb:///icalendly.duckdb"
-DEFAULT_DATASET = "icalendly_dataset"
-DEFAULT_CHUNK_SECONDS = 5.0  # dlt's own default: the pipeline's name + "_dataset"
+DEFAULT_DATASET = "icalendly_dataset"  # dlt's own default: the pipeline's name + "_dataset"
+DEFAULT_CHUNK_SECONDS = 5.0  # of reading per dlt run (see sync())
 
 # The loader file format per destination: DuckDB's default (INSERT statements) cost ten times
 # the time and 1.2 GB for 10,000 bookings; JSON Lines loads them in one COPY.
