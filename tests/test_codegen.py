@@ -121,6 +121,7 @@ def test_repaired_document_has_no_known_defects(repaired: spec.RepairedSpec) -> 
         assert spec.success_response(op).get("content"), path
 
 
+@pytest.mark.slow  # one build of the model per entry of the table: 23 s on two cores
 def test_no_redundant_method_name_override(repaired: spec.RepairedSpec, built: ir.Spec) -> None:
     names = {op.operation_id: op.python_name for op in built.operations}
     table = dict(overrides.METHOD_NAMES)

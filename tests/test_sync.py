@@ -111,6 +111,7 @@ async def test_rows_stamped_alike_across_pages_are_neither_lost_nor_doubled(
         assert _table(result, "bookings").rows == 400
 
 
+@pytest.mark.slow  # about 10 s: many dlt runs
 async def test_a_late_change_is_caught_by_the_lookback_and_lost_without_it(
     tmp_path: Path,
 ) -> None:
@@ -348,6 +349,7 @@ async def test_a_failed_run_says_where_and_the_next_run_completes(tmp_path: Path
         assert _check_bookings(emu, tmp_path) == 250
 
 
+@pytest.mark.slow  # about 10 s: many dlt runs
 async def test_a_sync_in_chunks_goes_on_where_each_run_stopped(tmp_path: Path) -> None:
     # A run per page (chunk_seconds: as small as it gets), while the data changes.
     async with Emulator(
