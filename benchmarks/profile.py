@@ -1,4 +1,5 @@
-"""Profiles that explain the misses: ``python -m benchmarks.profile [overhead|export|pipeline]``.
+"""Profiles that explain the misses:
+``python -m benchmarks.profile [overhead|export|pipeline|instructions]``.
 
 * ``overhead``: pyinstrument over our typed ``GET /v2/me`` at concurrency 64 against the trivial
   server (the same set-up as the overhead benchmark);
@@ -6,7 +7,12 @@
 * ``pipeline``: our pipeline's own CPU per call, without any network: the transport's send
   replaced by a canned response, so what remains is everything the client does around
   aiohttp (building the request, the limiter, the feedback, the envelope, the models, the
-  observers), with each part switched off in turn.
+  observers), with each part switched off in turn;
+* ``instructions``: machine instructions per call at concurrency 64 against the trivial server,
+  counted by valgrind's callgrind (needs ``valgrind``): our typed call, the same with parts
+  switched off, and raw aiohttp. Counts do not depend on other load on the machine, so two
+  versions of the code can be compared on a busy machine (it prices instructions only, not
+  cache misses or system calls, which the overhead benchmark's wall-clock figures include).
 
 Text reports go to ``benchmarks/results/profiles/``. Needs ``pyinstrument`` (the ``bench``
 extra) for the first two.
@@ -16,6 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -153,13 +164,156 @@ async def _pipeline(calls: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+# What ``instructions`` measures: each in its own process, under callgrind.
+_INSTRUCTION_KINDS = {
+    "aiohttp (raw): session.get + resp.json()": "raw",
+    "aiohttp: session.get + resp.read()": "raw-read",
+    "aiohttp with our request settings (session, timeout, request arguments) + resp.read()": (
+        "settings"
+    ),
+    "ours: client.me.get() (defaults)": "ours",
+    "ours: observers=[]": "ours-no-observer",
+    "ours: limiter=Unlimited()": "ours-unlimited",
+    'ours: request("GET", "/v2/me") (no models)': "ours-json",
+}
+_CONCURRENCY = 64
+
+
+async def _calls(kind: str, calls: int, base_url: str, api_key: str) -> None:
+    """``calls`` calls of ``kind`` at concurrency 64 after one warm-up call per worker (the
+    process :func:`_instructions` counts)."""
+    import aiohttp
+
+    from icalendly_async import ApiKey, ICalendly, Plan, RateLimit
+    from icalendly_async._request import DEFAULT_TIMEOUT
+    from icalendly_async.ratelimit import Unlimited
+
+    url = f"{base_url}/v2/me"
+    auth = {"Authorization": f"Bearer {api_key}"}
+    options: dict[str, Any] = {}
+    if kind == "ours-no-observer":
+        options["observers"] = []
+    elif kind == "ours-unlimited":
+        options["limiter"] = Unlimited()
+    client = ICalendly(
+        ApiKey(api_key, rate_limit=RateLimit(TRIVIAL_LIMIT, 60)),
+        plan=Plan.PLATFORM,
+        base_url=base_url,
+        allow_insecure_http=True,
+        **options,
+    )
+    plain = aiohttp.ClientSession()
+    # as HttpTransport sets its session up
+    ours = aiohttp.ClientSession(
+        timeout=DEFAULT_TIMEOUT,
+        headers={"User-Agent": "icalendly_async", "Accept": "application/json"},
+        trust_env=False,
+    )
+
+    async def raw() -> object:
+        async with plain.get(url, headers=auth) as resp:
+            return await resp.json()
+
+    async def raw_read() -> object:
+        async with plain.get(url, headers=auth) as resp:
+            return await resp.read()
+
+    async def settings() -> object:
+        async with ours.request(
+            "GET", url, headers=auth, timeout=DEFAULT_TIMEOUT, allow_redirects=False, ssl=True
+        ) as resp:
+            return resp.status, resp.headers, await resp.read()
+
+    async def untyped() -> object:
+        return await client.request("GET", "/v2/me")
+
+    call: Callable[[], Awaitable[object]] = {
+        "raw": raw,
+        "raw-read": raw_read,
+        "settings": settings,
+        "ours-json": untyped,
+    }.get(kind, client.me.get)
+    left = calls
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            await call()
+
+    try:
+        await asyncio.gather(*(call() for _ in range(_CONCURRENCY)))  # connections open
+        await asyncio.gather(*(worker() for _ in range(_CONCURRENCY)))
+    finally:
+        await client.aclose()
+        await plain.close()
+        await ours.close()
+
+
+def _counted(kind: str, calls: int, server: dict[str, str]) -> int:
+    """The instructions one process making ``calls`` calls of ``kind`` executes."""
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        "-m",
+        "benchmarks.profile",
+        "--calls",
+        kind,
+        str(calls),
+        server["base_url"],
+        server["api_key"],
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    match = re.search(r"Collected : (\d+)", done.stderr)
+    if match is None:
+        raise RuntimeError(f"callgrind reported no count for {kind}: {done.stderr[-500:]}")
+    return int(match.group(1))
+
+
+async def _instructions(calls: int) -> str:
+    """Instructions per call: a run of ``calls`` + 200 calls minus a run of 200 (start-up,
+    imports and warm-up cancel out)."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("the instructions profile needs valgrind (apt-get install valgrind)")
+    figures: dict[str, float] = {}
+    async with serve_in_child("trivial") as server:
+        for name, kind in _INSTRUCTION_KINDS.items():
+            log(f"instructions: {name}")
+            short, long = await asyncio.gather(
+                asyncio.to_thread(_counted, kind, 200, server),
+                asyncio.to_thread(_counted, kind, 200 + calls, server),
+            )
+            figures[name] = (long - short) / calls
+    raw = figures["aiohttp (raw): session.get + resp.json()"]
+    lines = [
+        f"Instructions per call at concurrency {_CONCURRENCY} against the trivial server "
+        f"(callgrind; {calls:,} calls, minus a 200-call run).",
+        "'vs raw' is raw aiohttp's count over this one: the req/s ratio a run limited only by",
+        "instructions would show (the overhead benchmark's wall-clock ratio is lower: our",
+        "Python runs at fewer instructions per cycle than aiohttp's C parts, and both pay the",
+        "same system calls).",
+        "",
+    ]
+    for name, value in figures.items():
+        lines.append(f"{value:>10,.0f}  {raw / value:5.2f}x  {name}")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
     parser.add_argument(
         "which", nargs="*", default=["pipeline", "overhead", "export"], help="what to profile"
     )
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--calls", nargs=4, help=argparse.SUPPRESS)  # one counted process
     args = parser.parse_args()
+    if args.calls:
+        kind, calls, base_url, api_key = args.calls
+        asyncio.run(_calls(kind, int(calls), base_url, api_key))
+        return
     for which in args.which:
         log(f"profile: {which}")
         if which == "overhead":
@@ -168,6 +322,8 @@ def main() -> None:
             text = asyncio.run(_export(10_000))
         elif which == "pipeline":
             text = asyncio.run(_pipeline(20_000))
+        elif which == "instructions":
+            text = asyncio.run(_instructions(2_000))
         else:
             parser.error(f"unknown profile {which!r}")
         print(f"{_write(which, text)}")

@@ -7,6 +7,7 @@ import enum
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from .errors import ConfigurationError
 from .models._base import UNSET, Model, to_wire
@@ -91,8 +92,8 @@ def format_path(template: str, names: tuple[str, ...], values: tuple[object, ...
 
 def is_dot_segment(text: str) -> bool:
     """Whether ``text`` is ``.`` or ``..`` once percent-decoded (``%2e%2E``, ``.%2e``, ...)."""
-    from urllib.parse import unquote
-
+    if "." not in text and "%" not in text:
+        return False  # most segments: no dot, nothing to decode
     for _ in range(3):  # decoded again by each layer that might decode it
         if text in (".", ".."):
             return True

@@ -23,6 +23,7 @@ from icalendly_async import (
     TokenPair,
     errors,
 )
+from icalendly_async.observability import CallInfo, Observer
 from icalendly_async.ratelimit import LocalLimiter, Unlimited
 from icalendly_async.testing import Emulator, Fault
 
@@ -507,15 +508,26 @@ async def test_follows_the_servers_window_too() -> None:
 
 
 async def test_raw_requests_know_their_operation(recording_server: RecordingServer) -> None:
+    templates: list[str] = []
+
+    class Templates(Observer):
+        def on_call_end(self, call: CallInfo, error: BaseException | None) -> None:
+            templates.append(call.path)
+
     async with ICalendly(
         ApiKey("ical_0123456789abcdef"),
         base_url=recording_server.base_url,
         allow_insecure_http=True,
+        observers=[Templates()],
     ) as client:
         await client.request("GET", "/v2/bookings/abc")  # bookings.get: cal-api-version 2024-08-13
         await client.request("GET", "/v2/bookings/abc", api_version="2024-04-15")
         await client.request("GET", "/v2/not-in-the-document")
+        await client.request("GET", "/v2/bookings")  # bookings.list, a path without parameters
+        # a literal segment wins over a parameter: schedules.get_default, not schedules.get
+        await client.request("GET", "/v2/schedules/default")
         with pytest.raises(errors.ConfigurationError, match="PlatformClient"):
             await client.request("GET", "/v2/oauth-clients/c1/users")  # needs the client's secret
     sent = [r["headers"].get("cal-api-version") for r in recording_server.requests]
-    assert sent == ["2024-08-13", "2024-04-15", None]
+    assert sent == ["2024-08-13", "2024-04-15", None, "2024-08-13", "2024-06-11"]
+    assert templates[2:5] == ["/v2/not-in-the-document", "/v2/bookings", "/v2/schedules/default"]

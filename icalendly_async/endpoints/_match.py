@@ -35,8 +35,17 @@ def _index() -> dict[tuple[str, int], list[tuple[re.Pattern[str], Operation]]]:
     }
 
 
+@functools.cache
+def _literal() -> dict[tuple[str, str], Operation]:
+    """The operations whose path has no parameter, by method and path."""
+    return {(op.method.upper(), op.path): op for op in OPERATIONS if "{" not in op.path}
+
+
 def match_operation(method: str, path: str) -> Operation | None:
     """The operation whose method and path template match, or ``None``."""
+    op = _literal().get((method.upper(), path))
+    if op is not None:
+        return op
     segments = path.strip("/").count("/") + 1
     for pattern, op in _index().get((method.upper(), segments), ()):
         if pattern.fullmatch(path):
