@@ -32,7 +32,7 @@ from ..auth import Credential
 from ..errors import ConfigurationError, ICalendlyError
 from ..plans import Plan
 from ..ratelimit import Limiter
-from ._catalog import DEFAULT_LOOKBACK, RESOURCES
+from ._catalog import DEFAULT_CHUNK_SECONDS, DEFAULT_LOOKBACK, RESOURCES
 from ._source import chunked_sources, configure
 from ._stats import ResourceStats, SyncStats
 
@@ -48,7 +48,6 @@ __all__ = [
 
 DEFAULT_DESTINATION = "duckdb:///icalendly.duckdb"
 DEFAULT_DATASET = "icalendly_dataset"  # dlt's own default: the pipeline's name + "_dataset"
-DEFAULT_CHUNK_SECONDS = 5.0  # of reading per dlt run (see sync())
 
 # The loader file format per destination: DuckDB's default (INSERT statements) cost ten times
 # the time and 1.2 GB for 10,000 bookings; JSON Lines loads them in one COPY.
