@@ -285,6 +285,41 @@ async def test_webhook_secrets_are_not_stored_and_new_fields_become_columns(
         _check_bookings(emu, tmp_path)
 
 
+@pytest.mark.slow  # 20,600 bookings in one run: about 10 s
+async def test_a_field_first_seen_past_duckdbs_sample_is_loaded(tmp_path: Path) -> None:
+    # DuckDB's read_json guesses the columns from the first 20,480 rows of a file; a key first
+    # seen after them failed the load (DuckDB 2.0: "has unknown key"; 1.5: dropped silently).
+    # A field the service adds shows up on the bookings updated last: the end of the walk.
+    async with Emulator(
+        bookings=20_600, enforce_rate_limits=False, validate_responses=False
+    ) as emu:
+        async with ICalendly(
+            ApiKey(emu.api_key), base_url=emu.base_url, allow_insecure_http=True
+        ) as client:
+            slots = await client.request(
+                "GET",
+                "/v2/slots",
+                params={"eventTypeId": 12, "start": "2099-01-05", "end": "2099-01-06"},
+            )
+            await client.request(
+                "POST",
+                "/v2/bookings",
+                json={
+                    "start": next(iter(slots.values()))[0]["start"],
+                    "eventTypeId": 12,
+                    "attendee": {"name": "N", "email": "n@example.com", "timeZone": "UTC"},
+                    "metadata": {"campaign": "spring"},
+                },
+            )
+        result = await _sync(emu, tmp_path, page_size=250, chunk_seconds=600)
+        assert len(result.traces) == 1 and _table(result, "bookings").rows == 20_601
+        rows = _fetch(tmp_path / "icalendly.duckdb")(
+            "SELECT metadata__campaign FROM icalendly_dataset.bookings "
+            "WHERE metadata__campaign IS NOT NULL"
+        )
+        assert rows == [{"metadata__campaign": "spring"}]
+
+
 @pytest.mark.slow
 async def test_resources_share_one_window_per_credential(tmp_path: Path) -> None:
     limit = RateLimit(12, 1.0)

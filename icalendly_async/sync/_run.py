@@ -33,6 +33,7 @@ from ..errors import ConfigurationError, ICalendlyError
 from ..plans import Plan
 from ..ratelimit import Limiter
 from ._catalog import DEFAULT_CHUNK_SECONDS, DEFAULT_LOOKBACK, RESOURCES
+from ._duckdb import duckdb
 from ._source import chunked_sources, configure
 from ._stats import ResourceStats, SyncStats
 
@@ -153,7 +154,7 @@ def destination_for(to: str) -> tuple[Destination[Any, Any], TLoaderFileFormat |
         parent = Path(path).expanduser().absolute().parent
         if not parent.is_dir():
             raise ConfigurationError(f"{redact(text)}: the directory {parent} does not exist")
-        return dlt.destinations.duckdb(str(Path(path).expanduser())), _FORMATS["duckdb"]
+        return duckdb(str(Path(path).expanduser())), _FORMATS["duckdb"]
     if scheme in ("postgres", "postgresql"):
         parts = urlsplit(text)
         if not parts.hostname or not parts.path.strip("/"):
