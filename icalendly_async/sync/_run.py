@@ -8,10 +8,13 @@ updated. It blocks; from async code call it through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
+import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -19,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 import dlt
+from dlt.common import logger as dlt_logger
 from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.common.exceptions import DltException
@@ -46,6 +50,8 @@ __all__ = [
     "destination_for",
     "sync",
 ]
+
+log = logging.getLogger("icalendly_async.sync")
 
 DEFAULT_DESTINATION = "duckdb:///icalendly.duckdb"
 DEFAULT_DATASET = "icalendly_dataset"  # dlt's own default: the pipeline's name + "_dataset"
@@ -220,6 +226,41 @@ def _settings(pipeline_name: str) -> dict[str, object]:
     }
 
 
+class _UntypedColumnsNote(logging.Filter):
+    """Drops dlt's note on the columns that are null in every row so far, a dozen lines per
+    table on a first sync telling the author of a dlt resource to declare their types: here the
+    column is created when its first value arrives. Said in one line at debug level instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.funcName != "verify_normalized_table":
+            return True
+        text = record.getMessage()
+        if "could not have their types inferred" not in text:
+            return True
+        table = re.search(r"in table '([^']+)'", text)
+        columns = [line[4:] for line in text.splitlines() if line.startswith("  - ")]
+        log.debug(
+            "%s: no values yet in %s (columns created when they arrive)",
+            table.group(1) if table else "?",
+            ", ".join(columns),
+        )
+        return False
+
+
+@contextlib.contextmanager
+def _untyped_columns_quiet() -> Iterator[None]:
+    target: logging.Logger | None = dlt_logger.LOGGER  # set up by dlt.pipeline()
+    if target is None:
+        yield
+        return
+    note = _UntypedColumnsNote()
+    target.addFilter(note)
+    try:
+        yield
+    finally:
+        target.removeFilter(note)
+
+
 def sync(
     credential: Credential | Sequence[Credential],
     to: str = DEFAULT_DESTINATION,
@@ -287,7 +328,7 @@ def sync(
     names = list(source.selected_resources)
     traces: list[Any] = []
     try:
-        with dlt.config.values(_settings(name)):
+        with dlt.config.values(_settings(name)), _untyped_columns_quiet():
             finished_pending = pipeline.has_pending_data
             if finished_pending:  # a killed run extracted (or normalized) data it did not load
                 pipeline.normalize()
