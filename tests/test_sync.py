@@ -339,6 +339,25 @@ async def test_a_field_first_seen_past_duckdbs_sample_is_loaded(tmp_path: Path) 
         assert rows == [{"metadata__campaign": "spring"}]
 
 
+@pytest.mark.slow  # waits for the rate limit's windows: about 3 s
+async def test_under_a_binding_limit_each_run_reads_one_window(tmp_path: Path) -> None:
+    # A run ends once it has read a window's worth and the window is spent: its load happens
+    # while the next window's requests wait, not in that window's first seconds.
+    limit = RateLimit(3, 1.0)
+    async with Emulator(bookings=300, rate_limit=limit) as emu:
+        result = await _sync(
+            emu,
+            tmp_path,
+            credential=ApiKey(emu.api_key, rate_limit=limit),
+            page_size=50,
+            chunk_seconds=600,  # never due by time: only the windows end the runs
+        )
+        bookings = _table(result, "bookings")
+        assert bookings.rate_limited == 0 and bookings.requests >= 7
+        assert len(result.traces) == -(-bookings.requests // 3)  # one run per window
+        assert _check_bookings(emu, tmp_path) == 300
+
+
 @pytest.mark.slow
 async def test_resources_share_one_window_per_credential(tmp_path: Path) -> None:
     limit = RateLimit(12, 1.0)
