@@ -289,10 +289,11 @@ def sync(
     state under ``pipelines_dir`` (default: dlt's, ``~/.dlt/pipelines``) and in the destination
     itself, so a run on another machine resumes from the same cursors.
 
-    The bookings are loaded in chunks: dlt runs again every ``chunk_seconds`` of reading, going
-    on from where the walk stopped, so the cursor is saved as the sync goes and, under a binding
-    rate limit, a chunk is normalized and loaded while the next one's requests wait for the
-    limiter instead of all of it after the last page.
+    The bookings are loaded in chunks: dlt runs again every ``chunk_seconds`` of reading (and,
+    under a binding rate limit, after each window's worth of pages), going on from where the
+    walk stopped, so the cursor is saved as the sync goes and a chunk is normalized and loaded
+    while the next one's requests wait for the limiter instead of all of it after the last
+    page.
     """
     destination, file_format = destination_for(to)
     if file_format == "jsonl" and Path(urlsplit(to).path or to).stem == dataset_name:

@@ -639,7 +639,9 @@ def chunked_sources(
 ) -> Iterator[DltSource]:
     """The source of :func:`configure`'s settings for several runs: run each source given
     before asking for the next. A cursor walk (bookings) stops before it asks for a page once
-    ``chunk_seconds`` of the run have passed; the next source goes on from there. So a long sync
+    ``chunk_seconds`` of the run's reading have passed, or once the run has read a window's
+    worth and the window is spent (see :class:`_Chunks`); the next source goes on from there.
+    So a long sync
     loads (and saves its cursor) as it goes, and at a binding rate limit the loading of one chunk
     runs while the next chunk's requests wait for the limiter, rather than all of it after the
     last page. Everything else is read whole by the first run."""
