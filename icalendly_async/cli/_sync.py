@@ -70,8 +70,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--chunk-seconds",
         type=_positive_seconds,
         default=DEFAULT_CHUNK_SECONDS,
-        help="load (and save the cursor) after every SECONDS of reading bookings "
-        f"({DEFAULT_CHUNK_SECONDS:g}; each load costs a few tenths of a second)",
+        metavar="SECONDS",
+        help="load (and save the cursor) after every SECONDS of reading bookings, and after "
+        f"each window's worth under a binding rate limit ({DEFAULT_CHUNK_SECONDS:g}; each "
+        "load costs a few tenths of a second)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_connection_options(parser)

@@ -8,7 +8,7 @@ has just written the file from its own schema.
   on the bookings updated last, the end of a walk) is an "unknown key" to DuckDB 2.0, which
   stops the load, and DuckDB 1.5 drops its values without a word
   (tests/test_sync.py::test_a_field_first_seen_past_duckdbs_sample_is_loaded).
-* Reading with the columns given takes a third of the time: 0.08-0.10 s instead of 0.23-0.27 s
+* Reading with the columns given takes a third of the time: 0.08-0.13 s instead of 0.23-0.30 s
   for the 10,000 rows of ``bookings`` (benchmarks/sync.py, limit lifted; DuckDB alone on the
   normalized file), and about as much again for the two child tables.
 

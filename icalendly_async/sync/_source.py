@@ -186,11 +186,13 @@ class _Chunks:
     positions: dict[tuple[str, str], Position] = attrs.field(factory=dict)
     unfinished: set[str] = attrs.field(factory=set)  # walks the current run stopped early
 
-    def due(self) -> bool:
-        now = time.monotonic()
+    def start(self) -> None:
+        """A page of the run was given: the run's clock starts, if it has not yet."""
         if self.started is None:
-            self.started = now
-        return now - self.started >= self.every
+            self.started = time.monotonic()
+
+    def due(self) -> bool:
+        return self.started is not None and time.monotonic() - self.started >= self.every
 
 
 @attrs.frozen
@@ -339,6 +341,8 @@ def _walk_bookings(
                             row[field] = instant(value, field=field)
                 yield page
                 given += 1
+                if chunks is not None:
+                    chunks.start()
         except _ChunkDone:  # raised by fetch, only when chunks is set
             if chunks is not None:
                 chunks.unfinished.add(name)
@@ -363,7 +367,7 @@ def _window_spent(run: _Run, credential: Credential, pages: int) -> bool:
     if not isinstance(limiter, LocalLimiter):
         return False
     state = limiter.snapshot(credential.limit_key)
-    return state is not None and pages >= state.limit <= state.recent_starts
+    return state is not None and pages >= state.limit and state.recent_starts >= state.limit
 
 
 def _walk_all(
@@ -641,10 +645,9 @@ def chunked_sources(
     before asking for the next. A cursor walk (bookings) stops before it asks for a page once
     ``chunk_seconds`` of the run's reading have passed, or once the run has read a window's
     worth and the window is spent (see :class:`_Chunks`); the next source goes on from there.
-    So a long sync
-    loads (and saves its cursor) as it goes, and at a binding rate limit the loading of one chunk
-    runs while the next chunk's requests wait for the limiter, rather than all of it after the
-    last page. Everything else is read whole by the first run."""
+    So a long sync loads (and saves its cursor) as it goes, and at a binding rate limit the
+    loading of one chunk runs while the next chunk's requests wait for the limiter, rather than
+    all of it after the last page. Everything else is read whole by the first run."""
     if not chunk_seconds > 0:
         raise ConfigurationError(f"chunk_seconds must be > 0, got {chunk_seconds}")
     chunks = _Chunks(every=chunk_seconds)
