@@ -363,12 +363,13 @@ async def _run(quick: bool) -> Result:
             f"its first window. The rate is kept and the window scaled down in time, as in the "
             f"pacing benchmark: {LIMIT} requests per {window:g} s"
             + (" (quick run: six times the service's rate)." if quick else " (120 a minute)."),
-            "The sync loads in chunks, a dlt run per 5 s of reading (sync()'s chunk_seconds), "
-            "each going on from where the walk stopped: limit lifted, the 10,000 bookings are "
-            f"read in {_median_run(lifted['sync']).get('runs', 1)} run(s); at the service's "
-            f"rate in {bound.get('runs', 1)}, each chunk normalized and loaded while the next "
-            "chunk's requests wait for the limiter, so only the last chunk's are left after "
-            "the last request. A step's time is summed over the runs.",
+            "The sync loads in chunks, a dlt run per 5 s of reading (sync()'s chunk_seconds) "
+            "or, under a binding limit, per window's worth of pages, each going on from where "
+            "the walk stopped: limit lifted, the 10,000 bookings are read in "
+            f"{_median_run(lifted['sync']).get('runs', 1)} run(s); at the service's rate in "
+            f"{bound.get('runs', 1)}, each chunk normalized and loaded while the next chunk's "
+            "requests wait for the limiter, so only the last chunk's are left after the last "
+            "request. A step's time is summed over the runs.",
         ],
         "data": {"lifted": lifted, "bound": bound, "window": window, "limit": LIMIT},
     }

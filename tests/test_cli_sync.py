@@ -91,6 +91,22 @@ async def test_a_sync_prints_its_summary_and_a_full_refresh_reads_everything_aga
 
 
 @pytest.mark.slow  # starts processes (seconds each): in the full run, not the fast set
+async def test_chunk_seconds_loads_as_it_reads_and_a_bad_value_is_refused(tmp_path: Path) -> None:
+    async with Emulator(bookings=BOOKINGS, enforce_rate_limits=False) as emu:
+        code, _, err = await _sync(emu, tmp_path, "--chunk-seconds", "0")
+        assert code == 2 and "--chunk-seconds: must be a number of seconds > 0, got '0'" in err
+
+        # As small as it gets: a dlt run, and a load, per page of 50.
+        args = ("--resources", "bookings", "--page-size", "50", "--chunk-seconds", "1e-9")
+        code, out, err = await _sync(emu, tmp_path, *args)
+        assert code == 0, err
+        assert _row(out, "bookings")["rows"] == f"{BOOKINGS}"
+        assert _check(emu, tmp_path) == BOOKINGS
+        loads = duckdb_fetch(tmp_path / "sync.duckdb")("SELECT * FROM icalendly_dataset._dlt_loads")
+        assert len(loads) >= BOOKINGS // 50
+
+
+@pytest.mark.slow  # starts processes (seconds each): in the full run, not the fast set
 async def test_a_failed_sync_exits_1_with_one_line_and_the_next_run_completes(
     tmp_path: Path,
 ) -> None:

@@ -8,6 +8,7 @@ store field by field (:mod:`tests._sync_check`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from pathlib import Path
@@ -180,6 +181,24 @@ async def test_every_resource_matches_the_server(tmp_path: Path) -> None:
         )
 
 
+async def test_a_first_sync_prints_no_hint_about_columns_without_values(
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # dlt's multi-line note on the fields that are null in every row so far ("Unless type hints
+    # are provided, these columns will not be materialized...") is for authors of dlt resources:
+    # the column appears when a value does. dlt's other warnings still show.
+    monkeypatch.setenv("RUNTIME__LOG_LEVEL", "WARNING")
+    caplog.set_level(logging.DEBUG, "icalendly_async.sync")
+    async with Emulator(bookings=5, enforce_rate_limits=False) as emu:
+        await _sync(emu, tmp_path, resources=["event_types", "org_users", "routing_forms"])
+    err = capfd.readouterr().err
+    assert "could not have their types inferred" not in err, err
+    assert "event_types: no values yet in " in caplog.text  # one line, for whoever asks
+
+
 async def test_routing_form_responses_are_read_again_once_changed(tmp_path: Path) -> None:
     async with Emulator(bookings=20, enforce_rate_limits=False) as emu:
         options = {"resources": ["routing_form_responses"], "lookback": 1.0}
@@ -283,6 +302,60 @@ async def test_webhook_secrets_are_not_stored_and_new_fields_become_columns(
         )
         assert rows == [{"metadata__campaign": "spring"}]
         _check_bookings(emu, tmp_path)
+
+
+@pytest.mark.slow  # 20,600 bookings in one run: about 10 s
+async def test_a_field_first_seen_past_duckdbs_sample_is_loaded(tmp_path: Path) -> None:
+    # DuckDB's read_json guesses the columns from the first 20,480 rows of a file; a key first
+    # seen after them failed the load (DuckDB 2.0: "has unknown key"; 1.5: dropped silently).
+    # A field the service adds shows up on the bookings updated last: the end of the walk.
+    async with Emulator(
+        bookings=20_600, enforce_rate_limits=False, validate_responses=False
+    ) as emu:
+        async with ICalendly(
+            ApiKey(emu.api_key), base_url=emu.base_url, allow_insecure_http=True
+        ) as client:
+            slots = await client.request(
+                "GET",
+                "/v2/slots",
+                params={"eventTypeId": 12, "start": "2099-01-05", "end": "2099-01-06"},
+            )
+            await client.request(
+                "POST",
+                "/v2/bookings",
+                json={
+                    "start": next(iter(slots.values()))[0]["start"],
+                    "eventTypeId": 12,
+                    "attendee": {"name": "N", "email": "n@example.com", "timeZone": "UTC"},
+                    "metadata": {"campaign": "spring"},
+                },
+            )
+        result = await _sync(emu, tmp_path, page_size=250, chunk_seconds=600)
+        assert len(result.traces) == 1 and _table(result, "bookings").rows == 20_601
+        rows = _fetch(tmp_path / "icalendly.duckdb")(
+            "SELECT metadata__campaign FROM icalendly_dataset.bookings "
+            "WHERE metadata__campaign IS NOT NULL"
+        )
+        assert rows == [{"metadata__campaign": "spring"}]
+
+
+@pytest.mark.slow  # waits for the rate limit's windows: about 3 s
+async def test_under_a_binding_limit_each_run_reads_one_window(tmp_path: Path) -> None:
+    # A run ends once it has read a window's worth and the window is spent: its load happens
+    # while the next window's requests wait, not in that window's first seconds.
+    limit = RateLimit(3, 1.0)
+    async with Emulator(bookings=300, rate_limit=limit) as emu:
+        result = await _sync(
+            emu,
+            tmp_path,
+            credential=ApiKey(emu.api_key, rate_limit=limit),
+            page_size=50,
+            chunk_seconds=600,  # never due by time: only the windows end the runs
+        )
+        bookings = _table(result, "bookings")
+        assert bookings.rate_limited == 0 and bookings.requests >= 7
+        assert len(result.traces) == -(-bookings.requests // 3)  # one run per window
+        assert _check_bookings(emu, tmp_path) == 300
 
 
 @pytest.mark.slow

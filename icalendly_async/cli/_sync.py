@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
-from ..sync._catalog import DEFAULT_LOOKBACK, RESOURCES
+from ..sync._catalog import DEFAULT_CHUNK_SECONDS, DEFAULT_LOOKBACK, RESOURCES
 from ._settings import add_connection_options, make_client
 
 if TYPE_CHECKING:
@@ -66,8 +66,27 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="the dataset (schema) of the tables (icalendly_dataset)",
     )
     parser.add_argument("--page-size", type=int, default=100, help="rows per request (100)")
+    parser.add_argument(
+        "--chunk-seconds",
+        type=_positive_seconds,
+        default=DEFAULT_CHUNK_SECONDS,
+        metavar="SECONDS",
+        help="load (and save the cursor) after every SECONDS of reading bookings, and after "
+        f"each window's worth under a binding rate limit ({DEFAULT_CHUNK_SECONDS:g}; each "
+        "load costs a few tenths of a second)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_connection_options(parser)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return seconds
 
 
 def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
@@ -105,6 +124,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
             dataset_name=args.dataset,
             full_refresh=args.full_refresh,
             progress=bars.update,
+            chunk_seconds=args.chunk_seconds,
         )
     for line in summary(result):
         say(line)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_LOOKBACK", "RESOURCES"]
+__all__ = ["DEFAULT_CHUNK_SECONDS", "DEFAULT_LOOKBACK", "RESOURCES"]
 
 DEFAULT_LOOKBACK = 300.0
 """Seconds re-read before the saved cursor on every run (five minutes)."""
+
+DEFAULT_CHUNK_SECONDS = 5.0
+"""Seconds of reading bookings per dlt run (see ``sync(chunk_seconds=)``)."""
 
 RESOURCES: dict[str, str] = {
     "bookings": "your bookings, by updatedAt (cancellations arrive as status changes)",

@@ -8,10 +8,13 @@ updated. It blocks; from async code call it through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
+import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -19,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 import dlt
+from dlt.common import logger as dlt_logger
 from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.common.exceptions import DltException
@@ -32,7 +36,8 @@ from ..auth import Credential
 from ..errors import ConfigurationError, ICalendlyError
 from ..plans import Plan
 from ..ratelimit import Limiter
-from ._catalog import DEFAULT_LOOKBACK, RESOURCES
+from ._catalog import DEFAULT_CHUNK_SECONDS, DEFAULT_LOOKBACK, RESOURCES
+from ._duckdb import duckdb
 from ._source import chunked_sources, configure
 from ._stats import ResourceStats, SyncStats
 
@@ -46,9 +51,10 @@ __all__ = [
     "sync",
 ]
 
+log = logging.getLogger("icalendly_async.sync")
+
 DEFAULT_DESTINATION = "duckdb:///icalendly.duckdb"
 DEFAULT_DATASET = "icalendly_dataset"  # dlt's own default: the pipeline's name + "_dataset"
-DEFAULT_CHUNK_SECONDS = 5.0  # of reading per dlt run (see sync())
 
 # The loader file format per destination: DuckDB's default (INSERT statements) cost ten times
 # the time and 1.2 GB for 10,000 bookings; JSON Lines loads them in one COPY.
@@ -154,7 +160,7 @@ def destination_for(to: str) -> tuple[Destination[Any, Any], TLoaderFileFormat |
         parent = Path(path).expanduser().absolute().parent
         if not parent.is_dir():
             raise ConfigurationError(f"{redact(text)}: the directory {parent} does not exist")
-        return dlt.destinations.duckdb(str(Path(path).expanduser())), _FORMATS["duckdb"]
+        return duckdb(str(Path(path).expanduser())), _FORMATS["duckdb"]
     if scheme in ("postgres", "postgresql"):
         parts = urlsplit(text)
         if not parts.hostname or not parts.path.strip("/"):
@@ -220,6 +226,41 @@ def _settings(pipeline_name: str) -> dict[str, object]:
     }
 
 
+class _UntypedColumnsNote(logging.Filter):
+    """Drops dlt's note on the columns that are null in every row so far, a dozen lines per
+    table on a first sync telling the author of a dlt resource to declare their types: here the
+    column is created when its first value arrives. Said in one line at debug level instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.funcName != "verify_normalized_table":
+            return True
+        text = record.getMessage()
+        if "could not have their types inferred" not in text:
+            return True
+        table = re.search(r"in table '([^']+)'", text)
+        columns = [line[4:] for line in text.splitlines() if line.startswith("  - ")]
+        log.debug(
+            "%s: no values yet in %s (columns created when they arrive)",
+            table.group(1) if table else "?",
+            ", ".join(columns),
+        )
+        return False
+
+
+@contextlib.contextmanager
+def _untyped_columns_quiet() -> Iterator[None]:
+    target: logging.Logger | None = dlt_logger.LOGGER  # set up by dlt.pipeline()
+    if target is None:
+        yield
+        return
+    note = _UntypedColumnsNote()
+    target.addFilter(note)
+    try:
+        yield
+    finally:
+        target.removeFilter(note)
+
+
 def sync(
     credential: Credential | Sequence[Credential],
     to: str = DEFAULT_DESTINATION,
@@ -248,10 +289,11 @@ def sync(
     state under ``pipelines_dir`` (default: dlt's, ``~/.dlt/pipelines``) and in the destination
     itself, so a run on another machine resumes from the same cursors.
 
-    The bookings are loaded in chunks: dlt runs again every ``chunk_seconds`` of reading, going
-    on from where the walk stopped, so the cursor is saved as the sync goes and, under a binding
-    rate limit, a chunk is normalized and loaded while the next one's requests wait for the
-    limiter instead of all of it after the last page.
+    The bookings are loaded in chunks: dlt runs again every ``chunk_seconds`` of reading (and,
+    under a binding rate limit, after each window's worth of pages), going on from where the
+    walk stopped, so the cursor is saved as the sync goes and a chunk is normalized and loaded
+    while the next one's requests wait for the limiter instead of all of it after the last
+    page.
     """
     destination, file_format = destination_for(to)
     if file_format == "jsonl" and Path(urlsplit(to).path or to).stem == dataset_name:
@@ -287,7 +329,7 @@ def sync(
     names = list(source.selected_resources)
     traces: list[Any] = []
     try:
-        with dlt.config.values(_settings(name)):
+        with dlt.config.values(_settings(name)), _untyped_columns_quiet():
             finished_pending = pipeline.has_pending_data
             if finished_pending:  # a killed run extracted (or normalized) data it did not load
                 pipeline.normalize()
