@@ -4,6 +4,9 @@
 * ``overhead``: pyinstrument over our typed ``GET /v2/me`` at concurrency 64 against the trivial
   server (the same set-up as the overhead benchmark);
 * ``export``: pyinstrument over ``client.bookings.list()`` exporting 10,000 bookings;
+* ``decode``: what the typed export adds to ``decode=False``, in isolation: one page of 100
+  bookings from the emulator, parsed (orjson) and decoded into models over and over in this
+  process; CPU per booking with the cyclic GC on and off, and cProfile's account of the decoders;
 * ``pipeline``: our pipeline's own CPU per call, without any network: the transport's send
   replaced by a canned response, so what remains is everything the client does around
   aiohttp (building the request, the limiter, the feedback, the envelope, the models, the
@@ -111,6 +114,79 @@ async def _export(bookings: int) -> str:
         f"{elapsed:.2f} s (with the profiler on)\n\n"
     )
     return header + _profile_text(profiler)
+
+
+async def _bookings_page(bookings: int) -> bytes:
+    """One page (100 bookings) of ``GET /v2/bookings`` as the emulator sends it."""
+    import aiohttp
+
+    async with serve_in_child("emulator", "--bookings", str(bookings), "--no-limits") as server:
+        headers = {"Authorization": f"Bearer {server['api_key']}", "cal-api-version": "2024-08-13"}
+        async with aiohttp.ClientSession() as session:
+            url = f"{server['base_url']}/v2/bookings"
+            async with session.get(url, params={"take": "100"}, headers=headers) as resp:
+                resp.raise_for_status()
+                return await resp.read()
+
+
+def _decode(pages: int) -> str:
+    """CPU per booking of parsing a page and of decoding it, with the GC on and off."""
+    import cProfile
+    import gc
+    import io
+    import pstats
+
+    import orjson
+
+    # The decoder the paginator of client.bookings.list() runs on each item.
+    from icalendly_async.models._generated.bookings import decode_Booking_family
+
+    body = asyncio.run(_bookings_page(1_000))
+    per_page = len(orjson.loads(body)["data"])
+
+    def parse() -> None:
+        for _ in range(pages):
+            for _item in orjson.loads(body)["data"]:
+                pass
+
+    def parse_and_decode() -> None:
+        for _ in range(pages):
+            for _item in [decode_Booking_family(x) for x in orjson.loads(body)["data"]]:
+                pass
+
+    def cpu_us(run: Callable[[], None]) -> float:
+        best = float("inf")
+        for _ in range(7):
+            started = time.process_time()
+            run()
+            best = min(best, time.process_time() - started)
+        return best / (pages * per_page) * 1e6
+
+    lines = [
+        f"One page of {per_page} bookings from the emulator, parsed (orjson) and decoded "
+        f"{pages} times in one process; CPU per booking, best of 7 runs.",
+        "",
+    ]
+    for gc_on in (True, False):
+        if not gc_on:
+            gc.disable()  # a diagnostic only: the library never switches the GC off
+        try:
+            parsed, decoded = cpu_us(parse), cpu_us(parse_and_decode)
+        finally:
+            gc.enable()
+        lines.append(
+            f"GC {'on ' if gc_on else 'off'}: parse {parsed:5.2f} µs, parse + decode "
+            f"{decoded:5.2f} µs: the decoding {decoded - parsed:5.2f} µs per booking "
+            f"(parse / (parse + decode) = {parsed / decoded:.2f})"
+        )
+    profiler = cProfile.Profile()
+    profiler.enable()
+    parse_and_decode()
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
+    lines += ["", "cProfile (its own overhead included), by own time:", out.getvalue()]
+    return "\n".join(lines) + "\n"
 
 
 async def _pipeline(calls: int) -> str:
@@ -305,7 +381,10 @@ async def _instructions(calls: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
     parser.add_argument(
-        "which", nargs="*", default=["pipeline", "overhead", "export"], help="what to profile"
+        "which",
+        nargs="*",
+        default=["pipeline", "overhead", "export", "decode"],
+        help="what to profile",
     )
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--calls", nargs=4, help=argparse.SUPPRESS)  # one counted process
@@ -320,6 +399,8 @@ def main() -> None:
             text = asyncio.run(_overhead(args.seconds))
         elif which == "export":
             text = asyncio.run(_export(10_000))
+        elif which == "decode":
+            text = _decode(200)
         elif which == "pipeline":
             text = asyncio.run(_pipeline(20_000))
         elif which == "instructions":
