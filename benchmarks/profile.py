@@ -1,5 +1,5 @@
 """Profiles that explain the misses:
-``python -m benchmarks.profile [overhead|export|pipeline|instructions]``.
+``python -m benchmarks.profile [overhead|export|decode|pipeline|instructions]``.
 
 * ``overhead``: pyinstrument over our typed ``GET /v2/me`` at concurrency 64 against the trivial
   server (the same set-up as the overhead benchmark);
