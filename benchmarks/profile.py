@@ -247,6 +247,8 @@ _INSTRUCTION_KINDS = {
     "aiohttp with our request settings (session, timeout, request arguments) + resp.read()": (
         "settings"
     ),
+    "a plain pipeline of our parts: the settings above, grant, header parse, observe, envelope, "
+    "MeOutput decoder": "reference",
     "ours: client.me.get() (defaults)": "ours",
     "ours: observers=[]": "ours-no-observer",
     "ours: limiter=Unlimited()": "ours-unlimited",
@@ -262,7 +264,10 @@ async def _calls(kind: str, calls: int, base_url: str, api_key: str) -> None:
 
     from icalendly_async import ApiKey, ICalendly, Plan, RateLimit
     from icalendly_async._request import DEFAULT_TIMEOUT
-    from icalendly_async.ratelimit import Unlimited
+    from icalendly_async.models._generated.me import decode_MeOutput
+    from icalendly_async.models.envelope import decode_success
+    from icalendly_async.ratelimit import LocalLimiter, RateLimitState, Unlimited
+    from icalendly_async.ratelimit.headers import parse_headers
 
     url = f"{base_url}/v2/me"
     auth = {"Authorization": f"Bearer {api_key}"}
@@ -303,10 +308,28 @@ async def _calls(kind: str, calls: int, base_url: str, api_key: str) -> None:
     async def untyped() -> object:
         return await client.request("GET", "/v2/me")
 
+    limiter, limit = LocalLimiter(), RateLimit(TRIVIAL_LIMIT, 60)
+
+    async def reference() -> object:
+        # The stages without the pipeline around them: what our parts cost on their own.
+        if not limiter.try_acquire(api_key, limit):
+            await limiter.acquire(api_key, limit)
+        try:
+            async with ours.request(
+                "GET", url, headers=auth, timeout=DEFAULT_TIMEOUT, allow_redirects=False, ssl=True
+            ) as resp:
+                status, headers, body = resp.status, resp.headers, await resp.read()
+        except BaseException:
+            await limiter.observe(api_key, RateLimitState.no_response())
+            raise
+        await limiter.observe(api_key, parse_headers(headers)[0])
+        return decode_MeOutput(decode_success(status, body).data)
+
     call: Callable[[], Awaitable[object]] = {
         "raw": raw,
         "raw-read": raw_read,
         "settings": settings,
+        "reference": reference,
         "ours-json": untyped,
     }.get(kind, client.me.get)
     left = calls
