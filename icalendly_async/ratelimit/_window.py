@@ -67,6 +67,22 @@ class Reason(enum.IntEnum):
     SPACING = 6
 
 
+# The reasons as module names for :meth:`Window.delay`, which every grant runs: reading a member
+# off an enum class costs about 80 ns on CPython 3.11 (``EnumType.__getattr__``). With
+# ``Reason.HOLD``/``Reason.NONE`` read here and ``Priority.BULK`` in ``LocalLimiter.acquire``, the
+# scale benchmark's free acquire took 1.69-1.70 µs instead of 1.38-1.42 (callgrind: 17,900
+# instructions instead of 14,900).
+_FREE = (0.0, Reason.NONE)
+_WINDOW, _HOLD, _BUDGET, _PROBE, _BULK, _SPACING = (
+    Reason.WINDOW,
+    Reason.HOLD,
+    Reason.BUDGET,
+    Reason.PROBE,
+    Reason.BULK,
+    Reason.SPACING,
+)
+
+
 def default_margin(window_seconds: float) -> float:
     """The default safety margin per window: 2% of it, at most 250 ms."""
     return min(0.25, 0.02 * window_seconds)
@@ -130,6 +146,8 @@ def _number(value: object) -> float:
 
 def check_cost(cost: object, limit: int) -> int:
     """``cost`` when it is a whole number that can ever start under ``limit``."""
+    if type(cost) is int and 0 < cost <= limit:  # not a bool, whose type is bool
+        return cost
     if isinstance(cost, bool) or not isinstance(cost, int) or cost < 1:
         raise ConfigurationError(f"cost must be a whole number >= 1, got {cost!r}")
     if cost > limit:
@@ -181,7 +199,7 @@ class Following:
     """One credential's configured limit, and the server's ``Default`` limit and window when
     they differ from it. ``limit`` is the limit in force: the server's, else the configured."""
 
-    __slots__ = ("config", "limit", "margin", "policy", "server_window", "window")
+    __slots__ = ("config", "limit", "margin", "policy", "server_window", "span", "window")
 
     def __init__(self, config: RateLimit, policy: WindowPolicy) -> None:
         self.policy = policy
@@ -190,16 +208,12 @@ class Following:
         self.server_window = 0.0  # the longest Reset announced outside a block
         self.window = config.window_seconds
         self.margin = policy.margin_for(self.window)
+        self.span = self.window + self.margin  # how long a start counts against the limit
 
     @property
     def server_limit(self) -> int | None:
         """The server's ``Default`` limit when it differs from the configured one."""
         return None if self.limit == self.config.limit else self.limit
-
-    @property
-    def span(self) -> float:
-        """How long a start counts against the limit: the window and the margin."""
-        return self.window + self.margin
 
     def configure(self, config: RateLimit) -> None:
         """Use ``config`` from now on (a credential's limit can be changed at any time)."""
@@ -231,6 +245,7 @@ class Following:
         else:
             self.window = self.config.window_seconds
         self.margin = self.policy.margin_for(self.window)
+        self.span = self.window + self.margin
 
 
 class Window(Following):
@@ -277,24 +292,25 @@ class Window(Following):
     def delay(self, now: float, cost: int, bulk: bool) -> tuple[float, Reason]:
         """Seconds until ``cost`` more starts are allowed (``0.0``: now), and why. The call
         must be one that can start at all (see :meth:`never`)."""
-        wait, reason = self.hold_until - now, Reason.HOLD
-        if self.probe_until is not None and self.probe_until - now > wait:
-            wait, reason = self.probe_until - now, Reason.PROBE
-        at = _nth_from_end(self.log, self.limit - cost + 1)
-        if at is not None and at + self.span - now > wait:
-            wait, reason = at + self.span - now, Reason.WINDOW
+        until, reason = self.hold_until, _HOLD  # the latest time a rule names, and that rule
+        if self.probe_until is not None and self.probe_until > until:
+            until, reason = self.probe_until, _PROBE
+        log = self.log
+        n = self.limit - cost + 1  # this newest start must have left the window
+        if 0 < n <= len(log) and log[-n] + self.span > until:
+            until, reason = log[-n] + self.span, _WINDOW
         if bulk and self.bulk_log is not None:
-            at = _nth_from_end(self.bulk_log, self.policy.bulk_cap(self.limit) - cost + 1)
-            if at is not None and at + self.span - now > wait:
-                wait, reason = at + self.span - now, Reason.BULK
+            n = self.policy.bulk_cap(self.limit) - cost + 1
+            if 0 < n <= len(self.bulk_log) and self.bulk_log[-n] + self.span > until:
+                until, reason = self.bulk_log[-n] + self.span, _BULK
         for budget in self.budgets.values():
-            if budget.left < cost and now < budget.reset_at and budget.reset_at - now > wait:
-                wait, reason = budget.reset_at - now, Reason.BUDGET
-        if self.policy.smooth and self.log:
+            if budget.left < cost and budget.reset_at > until:
+                until, reason = budget.reset_at, _BUDGET
+        if self.policy.smooth and log:
             spacing = self.span / max(self.limit - 1, 1)
-            if self.log[-1] + spacing - now > wait:
-                wait, reason = self.log[-1] + spacing - now, Reason.SPACING
-        return (wait, reason) if wait > 0 else (0.0, Reason.NONE)
+            if log[-1] + spacing > until:
+                until, reason = log[-1] + spacing, _SPACING
+        return (until - now, reason) if until > now else _FREE
 
     def held(self, now: float) -> float:
         """Seconds the server holds the credential beyond ordinary pacing (``0.0``: not held):
@@ -310,14 +326,15 @@ class Window(Following):
 
     def take(self, now: float, cost: int, bulk: bool) -> float:
         """Count ``cost`` starts at ``now``; returns the grant (its time, to give it back)."""
+        log = self.log
         if self.probe_until is not None and now >= self.probe_until:
             self.probe_until = None  # the probe is slow: go on without it
             self.calibrated = True
-        if self.log and self.log[-1] + self.span < now and self.policy.calibrate:
+        if log and log[-1] + self.span < now and self.policy.calibrate:
             self.calibrated = False  # idle for a whole window: what the server saw is unknown
         if not self.calibrated and self.probe_until is None:
             self.probe_until = now + self.policy.calibration_timeout
-        _record(self.log, now, cost, self.limit)
+        _record(log, now, cost, self.limit)
         if bulk and self.bulk_log is not None:
             _record(self.bulk_log, now, cost, self.limit)
         for budget in self.budgets.values():
@@ -382,13 +399,11 @@ class Window(Following):
         return sum(1 for t in self.log if t > horizon)
 
 
-def _nth_from_end(log: list[float], n: int) -> float | None:
-    """The ``n``-th newest entry (``n`` >= 1), ``None`` when the log is shorter."""
-    return log[-n] if 0 < n <= len(log) else None
-
-
 def _record(log: list[float], now: float, cost: int, keep: int) -> None:
-    log.extend([now] * cost)
+    if cost == 1:
+        log.append(now)
+    else:
+        log.extend([now] * cost)
     if len(log) >= 2 * max(keep, 1):  # only the last `keep` matter: trim now and then
         del log[: len(log) - keep]
 
