@@ -262,7 +262,9 @@ class Window(Following):
     )
 
     def __init__(self, config: RateLimit, policy: WindowPolicy) -> None:
-        super().__init__(config, policy)
+        # Named, not super(): no super object per credential (scale benchmark, 100,000 new
+        # credentials: with LocalLimiter's own, 26,000 instructions per first acquire, not 27,600).
+        Following.__init__(self, config, policy)
         self.log: list[float] = []  # start times, ascending; only the last `limit` matter
         # the same for BULK starts, when a bulk share is set
         self.bulk_log: list[float] | None = [] if policy.bulk_share is not None else None

@@ -61,7 +61,7 @@ class _Credential(Window):
     restamp_after = 0.0  # moving a start in memory is cheap: every late call is moved
 
     def __init__(self, config: RateLimit, policy: WindowPolicy) -> None:
-        super().__init__(config, policy)
+        Window.__init__(self, config, policy)  # named, not super(): see Window.__init__
         self.queue: Queue[float] | None = None
 
     def take_now(self, now: float, cost: int, bulk: bool) -> bool:
