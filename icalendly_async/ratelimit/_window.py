@@ -91,7 +91,15 @@ def default_margin(window_seconds: float) -> float:
 class WindowPolicy:
     """The settings every credential of one limiter is paced by (checked once, here)."""
 
-    __slots__ = ("aging", "bulk_share", "calibrate", "calibration_timeout", "margin", "smooth")
+    __slots__ = (
+        "_spans",
+        "aging",
+        "bulk_share",
+        "calibrate",
+        "calibration_timeout",
+        "margin",
+        "smooth",
+    )
 
     def __init__(
         self,
@@ -123,9 +131,21 @@ class WindowPolicy:
         self.aging = aging
         self.bulk_share = bulk_share
         self.smooth = pacing == "smooth"
+        self._spans: dict[float, tuple[float, float]] = {}
 
-    def margin_for(self, window: float) -> float:
-        return self.margin if self.margin is not None else default_margin(window)
+    def span_for(self, window: float) -> tuple[float, float]:
+        """The margin for ``window`` and the span (window and margin) a start counts for.
+
+        One pair per window, shared by every credential paced by this policy: a float of its
+        own would add 24 bytes to each idle credential (scale benchmark: 628 B, not 604).
+        """
+        span = self._spans.get(window)
+        if span is None:
+            if len(self._spans) >= 64:  # windows the servers announced: keep a few
+                self._spans.clear()
+            margin = self.margin if self.margin is not None else default_margin(window)
+            span = self._spans[window] = (margin, window + margin)
+        return span
 
     def aging_for(self, window: float) -> float:
         """Seconds a call waits first in its class's queue to count one class higher."""
@@ -207,8 +227,10 @@ class Following:
         self.limit = config.limit
         self.server_window = 0.0  # the longest Reset announced outside a block
         self.window = config.window_seconds
-        self.margin = policy.margin_for(self.window)
-        self.span = self.window + self.margin  # how long a start counts against the limit
+        # span: how long a start counts against the limit, the window and the margin (an
+        # attribute, not a property: read by every grant; scale benchmark, free acquire: 15,900
+        # instructions with the property, 14,900 without)
+        self.margin, self.span = policy.span_for(self.window)
 
     @property
     def server_limit(self) -> int | None:
@@ -244,8 +266,7 @@ class Following:
             self.window = self.server_window
         else:
             self.window = self.config.window_seconds
-        self.margin = self.policy.margin_for(self.window)
-        self.span = self.window + self.margin
+        self.margin, self.span = self.policy.span_for(self.window)
 
 
 class Window(Following):
@@ -402,10 +423,7 @@ class Window(Following):
 
 
 def _record(log: list[float], now: float, cost: int, keep: int) -> None:
-    if cost == 1:
-        log.append(now)
-    else:
-        log.extend([now] * cost)
+    log.extend([now] * cost)  # a new credential's list sized 1, not 4 as by append()
     if len(log) >= 2 * max(keep, 1):  # only the last `keep` matter: trim now and then
         del log[: len(log) - keep]
 
