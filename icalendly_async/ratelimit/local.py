@@ -106,7 +106,7 @@ class LocalLimiter:
 
     ``pacing``: ``"window"`` (the default: the limit at once, then the limit again as each window
     ends) or ``"smooth"`` (one start every ``(window + margin) / (limit - 1)`` seconds).
-    ``margin`` (seconds added to each window; default 2% of the window, at most 0.25 s) absorbs
+    ``margin`` (seconds added to each window; default 0.25 s, at most 1% of the window) absorbs
     the difference between when we start a request and when the server counts it.
     ``calibrate`` sends a new credential's first request alone and waits for its headers (at
     most ``calibration_timeout`` seconds). ``aging`` (seconds; default two windows): each time a
