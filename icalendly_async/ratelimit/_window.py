@@ -323,18 +323,22 @@ class Window(Following):
         return None
 
     def delay(self, now: float, cost: int, bulk: bool) -> tuple[float, Reason]:
-        """Seconds until ``cost`` more starts are allowed (``0.0``: now), and why. The call
-        must be one that can start at all (see :meth:`never`)."""
+        """Seconds until ``cost`` more starts are allowed (``0.0``: now), and why; forever
+        when the call can never start (:meth:`never` says why)."""
         until, reason = self.hold_until, _HOLD  # the latest time a rule names, and that rule
         if self.probe_until is not None and self.probe_until > until:
             until, reason = self.probe_until, _PROBE
         log = self.log
         n = self.limit - cost + 1  # this newest start must have left the window
-        if 0 < n <= len(log) and log[-n] + self.span > until:
+        if n <= 0:
+            return math.inf, _WINDOW
+        if n <= len(log) and log[-n] + self.span > until:
             until, reason = log[-n] + self.span, _WINDOW
         if bulk and self.bulk_log is not None:
             n = self.policy.bulk_cap(self.limit) - cost + 1
-            if 0 < n <= len(self.bulk_log) and self.bulk_log[-n] + self.span > until:
+            if n <= 0:
+                return math.inf, _BULK
+            if n <= len(self.bulk_log) and self.bulk_log[-n] + self.span > until:
                 until, reason = self.bulk_log[-n] + self.span, _BULK
         for budget in self.budgets.values():
             if budget.left < cost and budget.reset_at > until:
