@@ -176,9 +176,7 @@ def _number(value: object) -> float:
 
 def check_cost(cost: object, limit: int) -> int:
     """``cost`` when it is a whole number that can ever start under ``limit``."""
-    if type(cost) is int and 0 < cost <= limit:  # not a bool, whose type is bool
-        return cost
-    if isinstance(cost, bool) or not isinstance(cost, int) or cost < 1:
+    if type(cost) is not int or cost < 1:  # an int itself: not a bool
         raise ConfigurationError(f"cost must be a whole number >= 1, got {cost!r}")
     if cost > limit:
         raise ConfigurationError(
