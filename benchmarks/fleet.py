@@ -279,6 +279,7 @@ async def _fleet(
 
 async def _run(quick: bool) -> Result:
     from icalendly_async import RateLimit
+    from icalendly_async.ratelimit.local import default_margin
     from icalendly_async.testing import Emulator
 
     try:
@@ -374,8 +375,9 @@ async def _run(quick: bool) -> Result:
             "SCRIPT): grant scripts, feedback writes, penalties, releases, script loads. "
             "Limiter scripts are the limiters' own counters. One grant script grants a whole "
             "batch of waiting calls, so a fleet can need less than one round trip per call.",
-            "The default margin (2 % of the window) caps the ratio at 0.980 on these scaled "
-            "windows, as in the pacing benchmark.",
+            "The default margin (0.25 s, at most 1 % of the window) caps the ratio at "
+            f"{window / (window + default_margin(window)):.3f} on these scaled windows, as in "
+            "the pacing benchmark.",
         ],
         "plots": ["fleet.png"],
         "data": {

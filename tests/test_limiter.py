@@ -342,6 +342,20 @@ async def test_a_cost_over_the_servers_lower_limit_is_refused_while_queued() -> 
         await big
 
 
+async def test_a_call_that_can_never_start_is_refused_even_when_the_window_is_free() -> None:
+    rl = RateLimit(20, 5)
+    _, limiter = _limiter(margin=0.0, calibrate=False, bulk_share=0.1)
+    with pytest.raises(ConfigurationError, match="bulk share of 2"):
+        await limiter.acquire("bulk", rl, cost=3, priority=Priority.BULK)
+    await limiter.acquire("k", rl)
+    await limiter.observe("k", state(5, 4, 5))  # the server's limit is 5, the window free
+    with pytest.raises(ConfigurationError, match="limit of 5 per window in force"):
+        await limiter.acquire("k", rl, cost=6)
+    await limiter.acquire("k", rl, cost=4)  # what fits is still granted at once
+    snapshot = limiter.snapshot("k")
+    assert snapshot is not None and snapshot.recent_starts == 5
+
+
 class _StallingClock(VirtualClock):
     """A virtual clock whose readings can jump ahead without waking anyone: a stalled loop."""
 

@@ -44,8 +44,9 @@ GRANT = (
     _CLOCK
     + """
 -- KEYS: log, hold, budgets, limit, cal, bulk
--- ARGV: now, server_time, limit, "span_us:margin_us" (margin -1: 2% of the window, at most
---       250 ms), calibrate, calibration_timeout_us, bulk_share, backfill, member_prefix,
+-- ARGV: now, server_time, limit, "span_us:margin_us" (margin -1: the default, 250 ms, at most
+--       1% of the window: _window.default_margin), calibrate, calibration_timeout_us,
+--       bulk_share, backfill, member_prefix,
 --       then (cost, bulk) for each waiter in the order to grant
 -- Returns {granted, wait_us, reason, now_us, probe, limit}: the first `granted` waiters may
 -- start; the next one may start in `wait_us` (reason 1 log, 2 hold, 3 budget, 4 probe,
@@ -63,7 +64,7 @@ if server then
   w = tonumber(w)
   if w > 0 then
     local m = tonumber(margin_arg)
-    if m < 0 then m = math.min(250000, math.floor(w / 50)) end
+    if m < 0 then m = math.min(250000, math.floor(w / 100)) end
     span = w + m
   end
 end

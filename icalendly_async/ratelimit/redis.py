@@ -108,8 +108,8 @@ class RedisLimiter:
 
     ``redis``: a URL (``"redis://host:6379/0"``; the limiter creates the client and closes it
     in :meth:`aclose`) or a ``redis.asyncio.Redis`` / ``RedisCluster`` you own.
-    ``prefix``: the start of every key. ``margin``: seconds added to each window (default 2% of
-    it, at most 0.25 s). ``calibrate``/``calibration_timeout``: the fleet-wide probe;
+    ``prefix``: the start of every key. ``margin``: seconds added to each window (default 0.25 s,
+    at most 1% of the window). ``calibrate``/``calibration_timeout``: the fleet-wide probe;
     ``probe_poll``: how often other processes look whether it is back.
     ``timeout``: seconds any one Redis call may take. ``fallback``/``expected_workers``: the
     failure policy. ``recheck_after``: after a failure, seconds before Redis is tried again
