@@ -175,6 +175,8 @@ class Queue(Generic[G]):
         if not 0 <= priority < CLASSES:
             raise ConfigurationError(f"priority must be a Priority, got {priority!r}")
         loop = asyncio.get_running_loop()
+        if self.task is not None and self.task.get_loop() is not loop:
+            self._abandon_stopped_loop()
         waiter = Waiter(
             loop.create_future(), cost, int(priority), self._clock.monotonic(), max_hold
         )
@@ -193,6 +195,30 @@ class Queue(Generic[G]):
         if now - waiter.granted_at > self._grantor.restamp_after:
             self._grantor.restamp(grant, waiter, now)
         return grant
+
+    def _abandon_stopped_loop(self) -> None:
+        """Forget a dispatcher whose event loop stopped while calls were queued.
+
+        A loop closed without cancelling its tasks (a loop run in a thread and then stopped, as
+        some frameworks do between runs) leaves its dispatcher and its queued calls suspended for
+        good: none of them can resume. A limiter kept for the next loop (a sync job's next run)
+        would otherwise queue every call behind them and never grant it. Their grants already
+        given stay counted in the window, which only errs on the safe side.
+        """
+        assert self.task is not None
+        other = self.task.get_loop()
+        if other.is_running() and not other.is_closed():
+            raise ConfigurationError(
+                "this limiter is in use by another event loop that is still running (another "
+                "thread?); a limiter's state belongs to one loop at a time. Give each loop its "
+                "own limiter, or share a credential's window across them with RedisLimiter."
+            )
+        for queue in self.queues:
+            queue.clear()
+        self.waiting = 0
+        self.task = None
+        self.wakeup = None
+        self._blocked = None
 
     def _could_go_sooner(self, waiter: Waiter) -> bool:
         """Whether a new call might start before the one the dispatcher waits for: only when
