@@ -214,9 +214,10 @@ def fold_budget(
     At most :data:`MAX_TRACKED_LIMITS` names are kept; the oldest goes first.
     """
     old = budgets.get(name)
-    # Every answer comes here: same_window() written out and min() as comparisons save ~1,500
-    # instructions per call (LocalLimiter.observe of one Default limit, callgrind).
-    if old is not None and now < old.reset_at and abs(reset_at - old.reset_at) < 1.0 + margin:
+    # Every answer comes here: comparisons, not min(), which costs ~1,250 instructions a call
+    # (callgrind: try_acquire + observe of one Default limit 24,800 -> 22,300; client.me.get()
+    # against a canned answer, cgcm.sh, 158,900 -> 156,500 per call).
+    if old is not None and now < old.reset_at and same_window(reset_at, old.reset_at, margin):
         if left < old.left:
             old.left = left
         if reset_at < old.reset_at:

@@ -123,27 +123,6 @@ def _meaning(key: object) -> _Meaning | None:
     return meaning
 
 
-_NUMBERS: dict[object, float | None] = {}
-
-
-def _number(value: object) -> float | None:
-    """A header's value as a finite number >= 0, else ``None`` (remembered)."""
-    number: float | None
-    try:
-        number = float(value)  # type: ignore[arg-type]  # float() ignores surrounding whitespace
-    except (TypeError, ValueError):
-        number = None  # not a number: a proxy's noise, skipped
-    if number is not None and not 0 <= number < math.inf:
-        number = None
-    if (
-        len(_NUMBERS) >= 4096
-    ):  # values are few (a limit, its counts, seconds); noise must not grow this
-        _NUMBERS.clear()
-    with contextlib.suppress(TypeError):  # an unhashable value is not remembered
-        _NUMBERS[value] = number
-    return number
-
-
 @attrs.frozen
 class RateLimitState:
     """Every named limit one response reported.
@@ -248,15 +227,11 @@ def parse_headers(
         if meaning is None:
             continue
         index, name, lowered = meaning
-        # A value's number is remembered too (the values repeat: a limit, its counts, seconds):
-        # float() costs ~730 instructions, the lookup ~100.
         try:
-            number = _NUMBERS.get(raw_value, _UNKNOWN)
-        except TypeError:
-            number = _UNKNOWN
-        if number is _UNKNOWN:
-            number = _number(raw_value)
-        if number is None:
+            number = float(raw_value)  # float() ignores surrounding whitespace
+        except (TypeError, ValueError):
+            continue  # not a number: a proxy's noise, skipped
+        if not 0 <= number < math.inf:
             continue
         if index == 3 and number > MAX_SERVER_WAIT:
             number = clamp_server_wait(number, f"X-RateLimit-Reset-{name}")
