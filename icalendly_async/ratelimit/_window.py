@@ -214,9 +214,14 @@ def fold_budget(
     At most :data:`MAX_TRACKED_LIMITS` names are kept; the oldest goes first.
     """
     old = budgets.get(name)
+    # Every answer comes here: comparisons, not min(), which costs ~1,250 instructions a call
+    # (callgrind: try_acquire + observe of one Default limit 24,800 -> 22,300; client.me.get()
+    # against a canned answer, cgcm.sh, 158,900 -> 156,500 per call).
     if old is not None and now < old.reset_at and same_window(reset_at, old.reset_at, margin):
-        old.left = min(old.left, left)
-        old.reset_at = min(old.reset_at, reset_at)
+        if left < old.left:
+            old.left = left
+        if reset_at < old.reset_at:
+            old.reset_at = reset_at
         return
     if old is None and len(budgets) >= MAX_TRACKED_LIMITS:
         forget_oldest(budgets)
