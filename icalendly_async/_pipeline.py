@@ -152,9 +152,8 @@ class Pipeline:
         while True:
             # A credential with a free slot is granted by a plain call; only a queued one waits
             # in a coroutine. The feed-back's bookkeeping is a plain call too, and the limiter's
-            # observe() is awaited here. Measured (client.me.get() against
-            # benchmarks/_common.canned_network, callgrind): two coroutine layers fewer,
-            # see the commit and benchmarks/README.md "Issue #17" for the figure.
+            # observe() is awaited here (two coroutine layers fewer; with ICalendly._call's
+            # one, ~850 instructions per client.me.get(), benchmarks/README.md "Round 5").
             attempt = self._acquire(call, url, credential, options, events) or await self._queue(
                 call, url, credential, options, events
             )

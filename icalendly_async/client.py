@@ -382,8 +382,7 @@ class ICalendly(GeneratedGroups):
         """Run one generated operation (the generated endpoint methods await this).
 
         A plain method returning the pipeline's coroutine: one coroutine layer fewer per call
-        (client.me.get() against benchmarks/_common.canned_network, callgrind; the figure is
-        in benchmarks/README.md, "Issue #17"). Bad arguments still raise when it is called.
+        (see benchmarks/README.md, "Round 5"). Bad arguments still raise when it is called.
         """
         version = self._api_version(operation, api_version)
         spec = RequestSpec(
