@@ -150,12 +150,18 @@ class Pipeline:
         refreshed = False  # whether this call had the credential refreshed already
         url = self.http.url(spec.path)
         while True:
-            attempt = await self._acquire(call, url, credential, options, events)
+            # A credential with a free slot is granted by a plain call; only a queued one waits
+            # in a coroutine. The feed-back's bookkeeping is a plain call too, and the limiter's
+            # observe() is awaited here (two coroutine layers fewer; with ICalendly._call's
+            # one, ~850 instructions per client.me.get(), benchmarks/README.md "Round 5").
+            attempt = self._acquire(call, url, credential, options, events) or await self._queue(
+                call, url, credential, options, events
+            )
             try:
                 attempt.headers = await self._authorize(spec, credential, options)
                 await self._send(call, spec, attempt, timeout, events)
             finally:
-                await self._feed_back(call, attempt, events)
+                await self.limiter.observe(call.credential, self._feed_back(call, attempt, events))
             if attempt.answer is not None and 200 <= attempt.answer.status < 300:
                 return self._decode(call, spec, attempt)
             step = await self._decide(call, spec, credential, options, attempt, refreshed, events)
@@ -186,7 +192,25 @@ class Pipeline:
 
     # -- 2 acquire --------------------------------------------------------------------------
 
-    async def _acquire(
+    def _acquire(
+        self,
+        call: CallInfo,
+        url: str,
+        credential: Credential,
+        options: CallOptions,
+        events: Events,
+    ) -> _Attempt | None:
+        """The attempt, when the limiter grants it at once; ``None``: it must queue."""
+        asked = self.clock.monotonic()
+        # A free credential is granted without a coroutine or a deadline timer. Measured
+        # (client.me.get() against benchmarks/_common.canned_network, callgrind): awaiting
+        # acquire() under the call's deadline instead costs 112,000 more instructions per call
+        # (175,000 -> 287,000, +64 %).
+        if not self.limiter.try_acquire(call.credential, credential.rate_limit, options.priority):
+            return None
+        return self._start(call, url, asked, asked, events)
+
+    async def _queue(
         self,
         call: CallInfo,
         url: str,
@@ -194,32 +218,30 @@ class Pipeline:
         options: CallOptions,
         events: Events,
     ) -> _Attempt:
-        clock, limiter, key = self.clock, self.limiter, call.credential
+        """Wait for the limiter's grant, within the call's deadline and max_rate_limit_wait."""
+        clock = self.clock
         asked = clock.monotonic()
-        # A free credential is granted without a coroutine or a deadline timer. Measured
-        # (client.me.get() against benchmarks/_common.canned_network, callgrind): awaiting
-        # acquire() under the call's deadline instead costs 112,000 more instructions per call
-        # (175,000 -> 287,000, +64 %).
-        if not limiter.try_acquire(key, credential.rate_limit, options.priority):
-            max_wait = options.retry.max_rate_limit_wait
-            left = self._left(call, asked)
-            acquire = limiter.acquire(
-                key,
-                credential.rate_limit,
-                priority=options.priority,
-                max_hold=max_wait if left is None else min(max_wait, left),
-            )
-            try:
-                await (acquire if left is None else wait_for(clock, acquire, left))
-            except CredentialHeld as held:
-                call.limiter_wait += clock.monotonic() - asked
-                raise self._held(call, held.seconds, max_wait) from None
-            except asyncio.TimeoutError:
-                call.limiter_wait += clock.monotonic() - asked
-                raise self._timeout(call, "queued") from None
-            sent_at = clock.monotonic()
-        else:
-            sent_at = asked  # granted at once
+        max_wait = options.retry.max_rate_limit_wait
+        left = self._left(call, asked)
+        acquire = self.limiter.acquire(
+            call.credential,
+            credential.rate_limit,
+            priority=options.priority,
+            max_hold=max_wait if left is None else min(max_wait, left),
+        )
+        try:
+            await (acquire if left is None else wait_for(clock, acquire, left))
+        except CredentialHeld as held:
+            call.limiter_wait += clock.monotonic() - asked
+            raise self._held(call, held.seconds, max_wait) from None
+        except asyncio.TimeoutError:
+            call.limiter_wait += clock.monotonic() - asked
+            raise self._timeout(call, "queued") from None
+        return self._start(call, url, asked, clock.monotonic(), events)
+
+    @staticmethod
+    def _start(call: CallInfo, url: str, asked: float, sent_at: float, events: Events) -> _Attempt:
+        """Count the granted attempt and announce it."""
         waited = sent_at - asked
         call.attempts += 1
         call.sent += 1
@@ -296,17 +318,17 @@ class Pipeline:
 
     # -- 5 feed back ------------------------------------------------------------------------
 
-    async def _feed_back(self, call: CallInfo, attempt: _Attempt, events: Events) -> None:
-        """Tell the limiter what this attempt's answer said (or that none came)."""
+    def _feed_back(self, call: CallInfo, attempt: _Attempt, events: Events) -> RateLimitState:
+        """What this attempt's answer said for the limiter (or that none came), counted."""
         exhausted = None
         if attempt.answer is not None:
             attempt.state, exhausted = parse_headers(attempt.answer.headers)
-        await self.limiter.observe(call.credential, attempt.state)
         if attempt.answer is not None and attempt.answer.status == 429:
             call.rate_limited += 1
         elif exhausted is not None:  # "Remaining: 0" holds the calls: a hold too
             call.holds += 1
             events.hold(call, exhausted, "remaining 0")
+        return attempt.state
 
     # -- 6 decide ---------------------------------------------------------------------------
 

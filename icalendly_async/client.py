@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl as _ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -367,7 +367,7 @@ class ICalendly(GeneratedGroups):
             or operation.api_version
         )
 
-    async def _call(
+    def _call(
         self,
         operation: Operation,
         path_params: tuple[object, ...] = (),
@@ -378,8 +378,12 @@ class ICalendly(GeneratedGroups):
         extra_query: Mapping[str, object] | None = None,
         timeout: float | aiohttp.ClientTimeout | None = None,
         api_version: str | None = None,
-    ) -> Response:
-        """Run one generated operation (the generated endpoint methods call this)."""
+    ) -> Coroutine[Any, Any, Response]:
+        """Run one generated operation (the generated endpoint methods await this).
+
+        A plain method returning the pipeline's coroutine: one coroutine layer fewer per call
+        (see benchmarks/README.md, "Round 5"). Bad arguments still raise when it is called.
+        """
         version = self._api_version(operation, api_version)
         spec = RequestSpec(
             operation.method.upper(),
@@ -396,7 +400,7 @@ class ICalendly(GeneratedGroups):
             operation.operation_id,
             lenient=not operation.envelope_declared,
         )
-        return await self._pipeline.send(
+        return self._pipeline.send(
             spec, self._credential, self._plan, self._options, to_timeout(timeout)
         )
 

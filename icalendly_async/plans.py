@@ -29,6 +29,8 @@ class Tier(enum.Enum):
     ORGANIZATIONS = "organizations"
     PLATFORM = "platform"
 
+    _allowed: tuple[Plan, ...]  # set below from _ALLOWED
+
     @property
     def plans(self) -> frozenset[Plan]:
         """The plans that may call operations of this tier."""
@@ -36,7 +38,11 @@ class Tier(enum.Enum):
 
     def allows(self, plan: Plan | None) -> bool:
         """``True`` when ``plan`` may call this tier; ``None`` (no plan given) allows everything."""
-        return plan is None or plan in _ALLOWED[self]
+        # A tuple searched by identity, not the frozenset: an Enum's __hash__ is Python code,
+        # and every call passes this gate. Measured (client.me.get() against
+        # benchmarks/_common.canned_network, callgrind): 3,200 instructions per call fewer
+        # (158,300 -> 155,100).
+        return plan is None or plan in self._allowed
 
 
 _ALLOWED: dict[Tier, frozenset[Plan]] = {
@@ -45,6 +51,8 @@ _ALLOWED: dict[Tier, frozenset[Plan]] = {
     Tier.ORGANIZATIONS: frozenset({Plan.ORGANIZATIONS, Plan.PLATFORM}),
     Tier.PLATFORM: frozenset({Plan.PLATFORM}),
 }
+for _tier, _plans in _ALLOWED.items():
+    _tier._allowed = tuple(_plans)
 
 # Tags whose tier is not given by their prefix (NOTES.md, "Applied to this document's tags").
 _TAG_TIERS: dict[str, Tier] = {

@@ -13,7 +13,7 @@ import contextlib
 import contextvars
 import datetime as _dt
 import enum
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar, overload
 
 from ..errors import DecodeError, ParameterError
@@ -47,7 +47,7 @@ Timeout: TypeAlias = "float | aiohttp.ClientTimeout | None"
 class SupportsCall(Protocol):
     """The one method of the client that generated code uses (``ICalendly._call``)."""
 
-    async def _call(
+    def _call(
         self,
         operation: Operation,
         path_params: tuple[object, ...] = (),
@@ -58,7 +58,7 @@ class SupportsCall(Protocol):
         extra_query: Mapping[str, object] | None = None,
         timeout: Timeout = None,
         api_version: str | None = None,
-    ) -> Response: ...
+    ) -> Awaitable[Response]: ...
 
 
 class Group:
