@@ -154,9 +154,9 @@ class Pipeline:
             # in a coroutine. The feed-back's bookkeeping is a plain call too, and the limiter's
             # observe() is awaited here (two coroutine layers fewer; with ICalendly._call's
             # one, ~850 instructions per client.me.get(), benchmarks/README.md "Round 5").
-            attempt = self._acquire(call, url, credential, options, events) or await self._queue(
-                call, url, credential, options, events
-            )
+            attempt = self._acquire(call, url, credential, options, events)
+            if attempt is None:
+                attempt = await self._queue(call, url, credential, options, events)
             try:
                 attempt.headers = await self._authorize(spec, credential, options)
                 await self._send(call, spec, attempt, timeout, events)

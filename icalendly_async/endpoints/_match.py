@@ -43,11 +43,12 @@ def _literal() -> dict[tuple[str, str], Operation]:
 
 def match_operation(method: str, path: str) -> Operation | None:
     """The operation whose method and path template match, or ``None``."""
-    op = _literal().get((method.upper(), path))
+    verb = method.upper()
+    op = _literal().get((verb, path))
     if op is not None:
         return op
     segments = path.strip("/").count("/") + 1
-    for pattern, op in _index().get((method.upper(), segments), ()):
+    for pattern, op in _index().get((verb, segments), ()):
         if pattern.fullmatch(path):
             return op
     return None

@@ -207,7 +207,7 @@ class Queue(Generic[G]):
         """
         assert self.task is not None
         other = self.task.get_loop()
-        if other.is_running() and not other.is_closed():
+        if other.is_running():  # a closed loop is not running
             raise ConfigurationError(
                 "this limiter is in use by another event loop that is still running (another "
                 "thread?); a limiter's state belongs to one loop at a time. Give each loop its "
