@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+from icalendly_async.observability import CallInfo, Observer
 from icalendly_async.ratelimit import RateLimitState
 from icalendly_async.ratelimit.headers import NamedLimit
 
@@ -20,3 +23,14 @@ def max_in_window(times: list[float], window: float) -> int:
             start += 1
         best = max(best, end - start + 1)
     return best
+
+
+class Starts(Observer):
+    """When each attempt starts (the limiter granted it and the client begins to send it), on
+    ``time.monotonic()``: what the window guarantee is about."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def on_attempt_start(self, call: CallInfo, attempt: int, limiter_wait: float) -> None:
+        self.times.append(time.monotonic())

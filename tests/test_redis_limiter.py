@@ -24,9 +24,9 @@ from icalendly_async.ratelimit import (
 )
 from icalendly_async.ratelimit.headers import NamedLimit
 from icalendly_async.ratelimit.redis import LimiterUnavailableError, RedisLimiter
-from icalendly_async.testing import Emulator, VirtualClock
+from icalendly_async.testing import Emulator, Fault, VirtualClock
 
-from ._limits import max_in_window, state
+from ._limits import Starts, max_in_window, state
 from .redis_server import RedisServer, free_port, redis_server_fixture  # noqa: F401
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
@@ -657,6 +657,40 @@ async def test_bad_costs_and_priorities_are_refused(make: Callable[..., RedisLim
 async def test_two_clients_share_the_emulators_window(make: Callable[..., RedisLimiter]) -> None:
     limit = RateLimit(10, 1)
     async with Emulator(rate_limit=limit) as emu:
+        starts = Starts()
+        clients = [
+            ICalendly(
+                ApiKey(emu.api_key, rate_limit=limit),
+                base_url=emu.base_url,
+                allow_insecure_http=True,
+                limiter=make(),
+                retry=RetryPolicy(max_retries=0),
+                observers=[starts],
+            )
+            for _ in range(2)
+        ]
+        started = time.perf_counter()
+        await asyncio.gather(*(clients[i % 2].request("GET", "/v2/me") for i in range(40)))
+        elapsed = time.perf_counter() - started
+        for client in clients:
+            await client.aclose()
+        assert emu.stats.rate_limited == 0
+        # The fleet's guarantee is about starts (when the emulator, in this process, counts a
+        # request also depends on how busy the loop is): never more than 10 in any 1-s window.
+        assert max_in_window(starts.times, 1.0) <= 10
+        assert elapsed < (math.ceil(40 / 10) - 1) * 1.0 * 1.1 + 1.0  # one window of slack
+
+
+@pytest.mark.slow
+async def test_a_window_opened_late_at_the_server_is_not_overrun_by_the_fleet(
+    make: Callable[..., RedisLimiter],
+) -> None:
+    # As tests/test_client.py's test of that name, through Redis: the first request reaches
+    # the server 0.4 s after it starts, so the server's window ends later than the fleet's
+    # log says; the answers' headers must hold the second window's calls.
+    limit = RateLimit(30, 3)
+    async with Emulator(rate_limit=limit) as emu:
+        emu.inject(Fault("latency", delay=0.4, path="/v2/me", times=1))
         clients = [
             ICalendly(
                 ApiKey(emu.api_key, rate_limit=limit),
@@ -667,14 +701,13 @@ async def test_two_clients_share_the_emulators_window(make: Callable[..., RedisL
             )
             for _ in range(2)
         ]
-        started = time.perf_counter()
-        await asyncio.gather(*(clients[i % 2].request("GET", "/v2/me") for i in range(40)))
-        elapsed = time.perf_counter() - started
-        for client in clients:
-            await client.aclose()
+        try:
+            await asyncio.gather(*(clients[i % 2].request("GET", "/v2/me") for i in range(60)))
+        finally:
+            for client in clients:
+                await client.aclose()
         assert emu.stats.rate_limited == 0
-        assert emu.max_in_window(emu.credential_digest(emu.api_key), 1.0) <= 10
-        assert elapsed < (math.ceil(40 / 10) - 1) * 1.0 * 1.1 + 1.0  # one window of slack
+        assert emu.stats.requests == 60
 
 
 @pytest.mark.slow
