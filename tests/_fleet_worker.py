@@ -3,7 +3,8 @@
 It builds a client the way a deployed worker would (a RedisLimiter, and for the refresh test a
 RedisTokenStore), says it is ready, waits for the common start signal, makes its share of calls,
 and prints one JSON line: when it started and ended (wall clock, comparable across processes on
-one host), how many calls succeeded, the errors, its Redis script calls, and the final pair.
+one host), when each attempt started (``time.monotonic()``, one clock for every process of a
+Linux host), how many calls succeeded, the errors, its Redis script calls, and the final pair.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import redis.asyncio as redis_asyncio
 from icalendly_async import ApiKey, ICalendly, Priority, RateLimit, RetryPolicy, TokenPair
 from icalendly_async.auth import Credential
 from icalendly_async.ratelimit.redis import RedisLimiter, RedisTokenStore
+
+from ._limits import Starts
 
 
 async def main(config: dict[str, Any]) -> dict[str, Any]:
@@ -39,12 +42,14 @@ async def main(config: dict[str, Any]) -> dict[str, Any]:
     else:
         credential = ApiKey(config["api_key"], rate_limit=limit)
     signals = redis_asyncio.Redis.from_url(url)
+    starts = Starts()
     client = ICalendly(
         credential,
         base_url=config["base_url"],
         allow_insecure_http=True,
         limiter=limiter,
         retry=RetryPolicy(max_retries=2),
+        observers=[starts],
     ).with_options(priority=Priority[config.get("priority", "NORMAL")])
     latencies: list[float] = []
 
@@ -87,6 +92,8 @@ async def main(config: dict[str, Any]) -> dict[str, Any]:
             "feedback_calls": limiter.stats.feedback_calls,
             "pair": [pair.access_token, pair.refresh_token] if pair is not None else None,
             "latencies": latencies,
+            "starts": starts.times,
+            "restamps": limiter.stats.restamp_calls,
         }
     finally:
         await client.aclose()

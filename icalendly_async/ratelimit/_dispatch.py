@@ -307,8 +307,9 @@ class Queue(Generic[G]):
                 if not batch:
                     self.waiting = 0  # every queued call was cancelled
                     break
-                outcome = await self._grantor.grant(batch, clock.monotonic())
-                self._settle(batch, outcome)
+                asked = clock.monotonic()
+                outcome = await self._grantor.grant(batch, asked)
+                self._settle(batch, outcome, asked)
                 if outcome.wait > 0 and self.waiting > 0:
                     head = batch[len(outcome.grants) + len(outcome.refusals)]
                     self._blocked = (outcome.reason, head.cost, head.bulk)
@@ -332,15 +333,20 @@ class Queue(Generic[G]):
                     queue.clear()  # only cancelled calls are left
             self._on_idle()
 
-    def _settle(self, batch: list[Waiter], outcome: Outcome[G]) -> None:
-        now = self._clock.monotonic()
+    def _settle(self, batch: list[Waiter], outcome: Outcome[G], asked: float) -> None:
+        """Hand ``outcome`` to ``batch``'s calls; ``asked``: when the grant was asked for.
+
+        A grant counts from ``asked``, not from when its answer was read: on Redis the start is
+        stamped while the script runs, and a busy loop may read the reply a while later; a call
+        resumed late is measured from its stamp (:meth:`wait` moves it).
+        """
         for waiter, grant in zip(batch, outcome.grants, strict=False):
             self._take(waiter)
             if waiter.future.done():  # cancelled while the grantor worked (Redis)
                 self._grantor.give_back(grant, waiter)
             else:
                 self._leave(waiter)
-                waiter.granted_at = now
+                waiter.granted_at = asked
                 waiter.future.set_result(grant)
         rest = batch[len(outcome.grants) :]
         for waiter, error in zip(rest, outcome.refusals, strict=False):
