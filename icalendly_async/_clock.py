@@ -20,6 +20,11 @@ import time as _time
 from collections.abc import Awaitable
 from typing import Protocol, TypeVar, runtime_checkable
 
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as _timeout
+else:  # pragma: no cover - Python 3.10
+    from async_timeout import timeout as _timeout
+
 __all__ = [
     "SYSTEM_CLOCK",
     "Clock",
@@ -204,16 +209,14 @@ async def wait_for(clock: Clock, awaitable: Awaitable[T], seconds: float) -> T:
     """``awaitable``'s result, or ``asyncio.TimeoutError`` once ``seconds`` pass on ``clock``
     (the awaitable is then cancelled)."""
     if isinstance(clock, SystemClock):
-        if sys.version_info >= (3, 11):
-            # In the caller's task, not a task of its own (as asyncio.wait_for on 3.11): a call
-            # granted by the limiter then goes on to send in the same step. Resumed a loop
-            # iteration later instead, after the rest of its burst had sent, the calls of a
-            # burst went out up to 60 ms after the limiter last saw them (2 loaded cores), too
-            # late to be moved, and a fleet of four started 41-71 calls in one 4-s window of
-            # limit 40 (tests/test_redis_fleet.py).
-            async with asyncio.timeout(seconds):
-                return await awaitable
-        return await asyncio.wait_for(awaitable, seconds)
+        # In the caller's task, not a task of its own (as asyncio.wait_for on 3.11): a call
+        # granted by the limiter then goes on to send in the same step. Resumed a loop iteration
+        # later instead, after the rest of its burst had sent, the calls of a burst went out up
+        # to 60 ms after the limiter last saw them (2 loaded cores), too late to be moved, and a
+        # fleet of four started 41-71 calls in one 4-s window of limit 40
+        # (tests/test_redis_fleet.py).
+        async with _timeout(seconds):
+            return await awaitable
     task = asyncio.ensure_future(awaitable)
     timer = asyncio.ensure_future(clock.sleep(seconds))
     try:
