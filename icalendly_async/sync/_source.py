@@ -375,7 +375,9 @@ async def _guarded(
 
 
 async def _org(run: _Run, client: ICalendly, credential: Credential) -> int:
-    org_id = await run.org_id(client, credential)
+    # Shielded: the task is shared by every walk of the run, and a walk cancelled while it
+    # waits (another walk failed) would otherwise cancel it under the others.
+    org_id = await asyncio.shield(run.org_id(client, credential))
     if org_id is None:
         raise _LeftOut("this account belongs to no organization")
     return org_id
