@@ -133,13 +133,15 @@ async def test_a_burst_is_granted_in_one_call_and_the_next_waits_exactly(
     make: Callable[..., RedisLimiter],
 ) -> None:
     rl = RateLimit(10, 0.4)
-    limiter = make(calibrate=False, margin=0.02)
+    # A margin large enough that a busy machine's round trip to Redis (a call resumed more than
+    # half the margin after its grant was asked for is restamped) does not move the first ten.
+    limiter = make(calibrate=False, margin=0.2)
     loop = asyncio.get_running_loop()
     started = loop.time()
     starts = await _run([limiter], "api_key:burst", rl, 20)
     starts.sort()
     assert starts[9] - started < 0.1  # the first ten at once
-    assert starts[10] - started >= 0.42  # the next ten when the window (plus margin) ends
+    assert starts[10] - started >= 0.6  # the next ten when the window (plus margin) ends
     # One call grants the first ten and returns the exact wait; one more grants the rest.
     assert limiter.stats.grant_calls == 2
 
@@ -165,10 +167,10 @@ async def test_a_late_resume_paces_the_next_burst_from_when_the_calls_went_out(
 
     monkeypatch.setattr(RedisLimiter, "_grant_batch", grant_batch)
     rl = RateLimit(3, 0.4)
-    limiter = make(calibrate=False, margin=0.01)
+    limiter = make(calibrate=False, margin=0.1)  # late: more than 0.05 s after the ask
     starts = sorted(await _run([limiter], "api_key:late", rl, 9))
-    assert starts[3] - starts[0] >= 0.4 + 0.19  # the second burst went out late
-    assert starts[6] - starts[3] >= 0.4  # the third waited a window from then
+    assert starts[3] - starts[0] >= 0.5 + 0.19  # the second burst went out late
+    assert starts[6] - starts[3] >= 0.5  # the third waited a window from then
     assert limiter.stats.restamp_calls == 1  # the three late calls in one write; the rest on time
 
 
