@@ -93,7 +93,6 @@ async def main(config: dict[str, Any]) -> dict[str, Any]:
             "pair": [pair.access_token, pair.refresh_token] if pair is not None else None,
             "latencies": latencies,
             "starts": starts.times,
-            "restamps": limiter.stats.restamp_calls,
         }
     finally:
         await client.aclose()

@@ -653,22 +653,29 @@ async def test_bad_costs_and_priorities_are_refused(make: Callable[..., RedisLim
 # -- end to end -----------------------------------------------------------------------------------
 
 
+def _two_clients(
+    emu: Emulator, make: Callable[..., RedisLimiter], limit: RateLimit | None, **options: Any
+) -> list[ICalendly]:
+    """Two clients of the emulator's key, each with a RedisLimiter of its own (two workers)."""
+    return [
+        ICalendly(
+            ApiKey(emu.api_key, rate_limit=limit),
+            base_url=emu.base_url,
+            allow_insecure_http=True,
+            limiter=make(),
+            retry=RetryPolicy(max_retries=0),
+            **options,
+        )
+        for _ in range(2)
+    ]
+
+
 @pytest.mark.slow
 async def test_two_clients_share_the_emulators_window(make: Callable[..., RedisLimiter]) -> None:
     limit = RateLimit(10, 1)
     async with Emulator(rate_limit=limit) as emu:
         starts = Starts()
-        clients = [
-            ICalendly(
-                ApiKey(emu.api_key, rate_limit=limit),
-                base_url=emu.base_url,
-                allow_insecure_http=True,
-                limiter=make(),
-                retry=RetryPolicy(max_retries=0),
-                observers=[starts],
-            )
-            for _ in range(2)
-        ]
+        clients = _two_clients(emu, make, limit, observers=[starts])
         started = time.perf_counter()
         await asyncio.gather(*(clients[i % 2].request("GET", "/v2/me") for i in range(40)))
         elapsed = time.perf_counter() - started
@@ -691,16 +698,7 @@ async def test_a_window_opened_late_at_the_server_is_not_overrun_by_the_fleet(
     limit = RateLimit(30, 3)
     async with Emulator(rate_limit=limit) as emu:
         emu.inject(Fault("latency", delay=0.4, path="/v2/me", times=1))
-        clients = [
-            ICalendly(
-                ApiKey(emu.api_key, rate_limit=limit),
-                base_url=emu.base_url,
-                allow_insecure_http=True,
-                limiter=make(),
-                retry=RetryPolicy(max_retries=0),
-            )
-            for _ in range(2)
-        ]
+        clients = _two_clients(emu, make, limit)
         try:
             await asyncio.gather(*(clients[i % 2].request("GET", "/v2/me") for i in range(60)))
         finally:
@@ -714,16 +712,7 @@ async def test_a_window_opened_late_at_the_server_is_not_overrun_by_the_fleet(
 async def test_the_fleet_follows_the_servers_window_too(make: Callable[..., RedisLimiter]) -> None:
     # Keys left at their default (120 per 60 s); the server says 10 per 1-s window.
     async with Emulator(rate_limit=RateLimit(10, 1)) as emu:
-        clients = [
-            ICalendly(
-                ApiKey(emu.api_key),
-                base_url=emu.base_url,
-                allow_insecure_http=True,
-                limiter=make(),
-                retry=RetryPolicy(max_retries=0),
-            )
-            for _ in range(2)
-        ]
+        clients = _two_clients(emu, make, None)
 
         async def worker(client: ICalendly) -> None:
             for _ in range(15):

@@ -8,6 +8,7 @@ store field by field (:mod:`tests._sync_check`).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections import Counter
@@ -29,6 +30,7 @@ from icalendly_async.sync import (
 from icalendly_async.testing import Emulator
 
 from ._sync_check import Fetch, assert_table_matches, duckdb_fetch
+from .redis_server import free_port
 
 LIFTED = RateLimit(1_000_000, 60)  # the emulator enforces no limit in most of these tests
 
@@ -474,3 +476,41 @@ async def test_a_sync_in_chunks_keeps_what_it_loaded_when_a_later_chunk_fails(
         assert _check_bookings(emu, tmp_path) == 300
         assert _table(result, "bookings").new == 300 - loaded
         assert emu.stats.requests < 8  # from the saved cursor, not from the start
+
+
+async def test_a_refused_key_fails_every_resource_cleanly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every resource at once meets the 401: the sync says so once, and the resources still
+    # reading are stopped and closed by the sync, not torn down mid-request by dlt (which
+    # filled stderr with "asynchronous generator is already running" tracebacks).
+    async with Emulator(bookings=50, enforce_rate_limits=False) as emu:
+        with caplog.at_level(logging.WARNING, logger="asyncio"):
+            with pytest.raises(SyncError, match="reading the API: AuthenticationError"):
+                await _sync(
+                    emu,
+                    tmp_path,
+                    resources=None,
+                    credential=ApiKey("ical_not_a_key_the_server_knows", rate_limit=LIFTED),
+                )
+            gc.collect()  # a task whose error nobody read reports it when it is collected
+        assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
+async def test_a_database_that_is_not_there_is_said_so_before_anything_is_read(
+    tmp_path: Path,
+) -> None:
+    port = free_port()  # nothing listens on it
+    async with Emulator(bookings=10, enforce_rate_limits=False) as emu:
+        with pytest.raises(SyncError, match="connecting to the database") as caught:
+            await asyncio.to_thread(
+                sync,
+                ApiKey(emu.api_key, rate_limit=LIFTED),
+                f"postgresql://someone:hunter2@127.0.0.1:{port}/nowhere",
+                base_url=emu.base_url,
+                allow_insecure_http=True,
+                pipelines_dir=str(tmp_path / "dlt"),
+            )
+        assert caught.value.step == "connect"
+        assert "hunter2" not in str(caught.value)
+        assert emu.stats.requests == 0

@@ -9,7 +9,7 @@ the order they arrive; an error in any walk stops them all and is raised.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Generic, TypeVar
 
 __all__ = ["merged"]
@@ -35,7 +35,7 @@ class _Item(Generic[T]):
         self.value = value
 
 
-async def merged(walks: Sequence[AsyncIterator[T]], *, ahead: int = 2) -> AsyncIterator[T]:
+async def merged(walks: Sequence[AsyncIterator[T]], *, ahead: int = 2) -> AsyncGenerator[T, None]:
     """The items of every walk, as they come; each walk runs at most ``ahead`` items ahead."""
     queue: asyncio.Queue[_Item[T] | _Failed | _Done] = asyncio.Queue(max(1, ahead))
 

@@ -62,16 +62,19 @@ _FORMATS: dict[str, TLoaderFileFormat] = {"duckdb": "jsonl"}
 
 
 class SyncError(ICalendlyError):
-    """A sync failed: ``step`` is dlt's (``extract``, ``normalize``, ``load``); ``cause`` the
+    """A sync failed: ``step`` is dlt's (``extract``, ``normalize``, ``load``), or ``connect``
+    when the database could not be reached before anything ran; ``cause`` the
     error underneath. What was loaded stays loaded, the cursors stay where the last successful
     run left them, and data extracted but not loaded is loaded first by the next run."""
 
     def __init__(self, step: str, cause: BaseException) -> None:
         self.step = step
         self.cause = cause
-        what = {"extract": "reading the API", "normalize": "preparing the rows"}.get(
-            step, "loading into the database"
-        )
+        what = {
+            "connect": "connecting to the database",
+            "extract": "reading the API",
+            "normalize": "preparing the rows",
+        }.get(step, "loading into the database")
         super().__init__(f"sync failed while {what}: {type(cause).__name__}: {cause}")
 
 
@@ -212,6 +215,10 @@ def _table_counts(pipeline: dlt.Pipeline, names: Iterable[str]) -> dict[str, int
                     counts[name] = int(rows[0][0]) if rows else 0
     except DestinationUndefinedEntity:
         counts = dict.fromkeys(names, 0)
+    except DltException:
+        raise
+    except Exception as exc:  # the driver's own (psycopg2, duckdb): the database is not there
+        raise SyncError("connect", exc) from exc
     return counts
 
 

@@ -27,7 +27,10 @@ import contextlib
 import logging
 import threading
 import time
+import types
+import weakref
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterator,
     Callable,
     Iterable,
@@ -131,6 +134,60 @@ async def _org_of(client: ICalendly) -> int | None:
     return org if isinstance(org, int) and not isinstance(org, bool) else None
 
 
+_PageGen = types.AsyncGeneratorType[list[Row], None]
+
+
+class _Reader:
+    __slots__ = ("reading", "task")
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[Any] | None = asyncio.current_task()  # the one running it
+        self.reading = False  # waiting for its next page (what the run may cancel)
+
+
+class _Readers:
+    """The resources reading on one of dlt's event loops, so that the first to fail stops the
+    others before its error reaches dlt.
+
+    An error that reaches dlt makes it cancel the other resources' reads and, at the same time,
+    close every async generator on its loop (``shutdown_asyncgens``): a generator still
+    cleaning up in its cancelled task (closing its clients) is closed a second time, which
+    fails with "asynchronous generator is already running", and every such failure was printed
+    with its traceback (a wrong API key: about 300 lines on stderr before the one that says
+    so). So the first resource to fail stops the others itself (a read waiting for its page is
+    cancelled, a resource between pages closed), each one cleaning up once, and only then
+    raises; a resource failing after that ends quietly and leaves the telling to the first.
+    """
+
+    def __init__(self) -> None:
+        self._failed = False
+        self._live: dict[_PageGen, _Reader] = {}
+
+    def failed(self) -> bool:
+        """Whether a resource failed: the others read nothing more."""
+        return self._failed
+
+    def add(self, gen: _PageGen) -> _Reader:
+        reader = self._live[gen] = _Reader()
+        return reader
+
+    def remove(self, gen: _PageGen) -> None:
+        self._live.pop(gen, None)
+
+    async def stop_others(self, me: _PageGen) -> None:
+        self._failed = True
+        for gen, reader in list(self._live.items()):
+            if gen is me:
+                continue
+            task = reader.task
+            if task is not None and not task.done():
+                if reader.reading:
+                    task.cancel()
+                await asyncio.wait({task})  # its step ends: a page given, or the end
+            if gen.ag_frame is not None and not gen.ag_running:
+                await gen.aclose()  # between pages: closed here, once
+
+
 class _Shared:
     """Hands each run (each event loop) one limiter, made when its first resource starts and
     closed when its last one ends."""
@@ -143,6 +200,18 @@ class _Shared:
         # next run of the same source (a chunked sync's next run) paces on from it, where a new
         # one would not know what the last run sent in the current window.
         self._kept: Limiter | None = None
+        self._readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Readers] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def readers(self) -> _Readers:
+        """The resources reading on this event loop (dlt's, for one run)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            readers = self._readers.get(loop)
+            if readers is None:
+                readers = self._readers[loop] = _Readers()
+            return readers
 
     @contextlib.asynccontextmanager
     async def run(self) -> AsyncIterator[_Run]:
@@ -236,20 +305,54 @@ class _Config:
 Walk = Callable[[_Run, ICalendly, Credential], AsyncIterator[list[Row]]]
 
 
-async def _each(config: _Config, name: str, key: str, walk: Walk) -> AsyncIterator[list[Row]]:
-    """The pages of ``walk`` for every credential at once, counted in the stats."""
+def _pages(config: _Config, name: str, key: str, walk: Walk) -> AsyncGenerator[list[Row], None]:
+    """The pages of ``walk`` for every credential at once, counted in the stats: what each
+    resource yields. The run can stop it (see :class:`_Readers`)."""
+    me: list[_PageGen] = []
+    pages = _each(config, name, key, walk, me)
+    assert isinstance(pages, types.AsyncGeneratorType)
+    me.append(pages)
+    return pages
+
+
+async def _each(
+    config: _Config, name: str, key: str, walk: Walk, me: list[_PageGen]
+) -> AsyncGenerator[list[Row], None]:
     stats = config.stats
     stats.start(name)
+    readers = config.shared.readers()
+    if readers.failed():  # another resource failed: this run reads nothing more
+        stats.finish(name)
+        return
+    reader = readers.add(me[0])
     try:
         async with config.clients(name) as (run, clients):
             walks = [
                 _guarded(config, name, walk(run, client, credential))
                 for client, credential in zip(clients, config.credentials, strict=True)
             ]
-            async for page in merged(walks):
-                stats.add_rows(name, [row.get(key) for row in page])
-                yield page
+            pages = merged(walks)
+            try:
+                while not readers.failed():
+                    reader.reading = True
+                    try:
+                        page = await anext(pages)
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        reader.reading = False
+                    stats.add_rows(name, [row.get(key) for row in page])
+                    yield page
+                    reader.task = asyncio.current_task()  # dlt asks in a task per page
+            finally:
+                await pages.aclose()
+    except Exception:
+        if readers.failed():
+            return  # another resource's failure ended the run, and it says so
+        await readers.stop_others(me[0])
+        raise
     finally:
+        readers.remove(me[0])
         stats.finish(name)
 
 
@@ -272,7 +375,9 @@ async def _guarded(
 
 
 async def _org(run: _Run, client: ICalendly, credential: Credential) -> int:
-    org_id = await run.org_id(client, credential)
+    # Shielded: the task is shared by every walk of the run, and a walk cancelled while it
+    # waits (another walk failed) would otherwise cancel it under the others.
+    org_id = await asyncio.shield(run.org_id(client, credential))
     if org_id is None:
         raise _LeftOut("this account belongs to no organization")
     return org_id
@@ -477,7 +582,7 @@ def _bookings_resource(
     async def read(updated_at: Any = cursor) -> AsyncIterator[list[Row]]:
         start: datetime | None = updated_at.start_value
         walk = _walk_bookings(config, name, operation, start, org=org)
-        async for page in _each(config, name, "uid", walk):
+        async for page in _pages(config, name, "uid", walk):
             yield page
 
     return dlt.resource(
@@ -498,7 +603,7 @@ def _responses_resource(config: _Config) -> DltResource:
         saved = state.get("updated_since")
         since = instant(saved, field="updated_since") if saved else None
         began: list[datetime] = []
-        async for page in _each(config, name, "id", _walk_responses(config, since, began)):
+        async for page in _pages(config, name, "id", _walk_responses(config, since, began)):
             yield page
         if began:  # kept only if the whole run succeeds: dlt saves the state with the data
             state["updated_since"] = min(began).isoformat()
@@ -517,7 +622,7 @@ def _full_resource(
     config: _Config, name: str, key: str, walk: Walk, columns: Mapping[str, Any] | None = None
 ) -> DltResource:
     async def read() -> AsyncIterator[list[Row]]:
-        async for page in _each(config, name, key, walk):
+        async for page in _pages(config, name, key, walk):
             yield page
 
     return dlt.resource(
