@@ -250,7 +250,7 @@ def _one_connection(destination: Destination[Any, Any]) -> Iterator[Destination[
     try:
         connection = duckdb_module.connect(path)
     except duckdb_module.Error as exc:  # in use by another process, not a DuckDB file...
-        raise SyncError("load", exc) from exc
+        raise SyncError("connect", exc) from exc
     try:
         yield duckdb(connection)
     finally:
