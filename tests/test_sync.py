@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -514,3 +515,35 @@ async def test_a_database_that_is_not_there_is_said_so_before_anything_is_read(
         assert caught.value.step == "connect"
         assert "hunter2" not in str(caught.value)
         assert emu.stats.requests == 0
+
+
+async def test_a_duckdb_file_another_process_holds_is_said_so_before_anything_is_read(
+    tmp_path: Path,
+) -> None:
+    # sync() opens the DuckDB file once for the whole sync: a file another process has open
+    # fails there, before a request is sent.
+    path = tmp_path / "held.duckdb"
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        f"import duckdb, sys; c = duckdb.connect({str(path)!r}); print('open', flush=True); "
+        "sys.stdin.read()",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and await holder.stdout.readline() == b"open\n"
+        async with Emulator(bookings=10, enforce_rate_limits=False) as emu:
+            with pytest.raises(SyncError, match="connecting to the database") as caught:
+                await asyncio.to_thread(
+                    sync,
+                    ApiKey(emu.api_key, rate_limit=LIFTED),
+                    f"duckdb:///{path}",
+                    base_url=emu.base_url,
+                    allow_insecure_http=True,
+                    pipelines_dir=str(tmp_path / "dlt"),
+                )
+            assert caught.value.step == "connect"
+            assert emu.stats.requests == 0
+    finally:
+        await holder.communicate(b"")
