@@ -23,6 +23,7 @@ from .._decode import (
     as_str,
     first_fit,
     from_json,
+    fromisoformat,
     items,
     located,
     open_member,
@@ -78,6 +79,9 @@ class BookingStatus(OpenStrEnum):
     PENDING = "pending"
 
 
+_members_BookingStatus = BookingStatus._value2member_map_
+
+
 class Locale(OpenStrEnum):
     """One of 43 values; unknown ones are kept."""
 
@@ -124,6 +128,9 @@ class Locale(OpenStrEnum):
     UK = "uk"
     ZH_TW = "zh-TW"
     BN = "bn"
+
+
+_members_Locale = Locale._value2member_map_
 
 
 class Booking(Model):
@@ -2630,6 +2637,8 @@ def decode_BookingOutput_2024_08_13(d: Any) -> BookingOutput_2024_08_13:
     o = _new(BookingOutput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -2656,12 +2665,15 @@ def decode_BookingOutput_2024_08_13(d: Any) -> BookingOutput_2024_08_13:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingHost(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingHost(x))
+            v = xs
         o._hosts = v
         k = "status"
         v = d["status"]
         v = (
-            (BookingStatus._value2member_map_.get(v) or open_member(BookingStatus, v))
+            (_members_BookingStatus.get(v) or open_member(BookingStatus, v))
             if type(v) is str
             else open_member(BookingStatus, v)
         )
@@ -2697,9 +2709,19 @@ def decode_BookingOutput_2024_08_13(d: Any) -> BookingOutput_2024_08_13:
             v = as_str(v)
         o._rescheduled_to_uid = v
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "duration"
         v = d["duration"]
         if type(v) is not int:
@@ -2731,9 +2753,19 @@ def decode_BookingOutput_2024_08_13(d: Any) -> BookingOutput_2024_08_13:
             v = as_bool(v)
         o._absent_host = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "metadata"
         v = d.get("metadata", UNSET)
         if type(v) is not dict and v is not UNSET:
@@ -2754,14 +2786,20 @@ def decode_BookingOutput_2024_08_13(d: Any) -> BookingOutput_2024_08_13:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingAttendee(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingAttendee(x))
+            v = xs
         o._attendees = v
         k = "guests"
         v = d.get("guests", UNSET)
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._guests = v
         k = "bookingFieldsResponses"
         v = d["bookingFieldsResponses"]
@@ -2874,7 +2912,7 @@ def decode_BookingAttendee(d: Any) -> BookingAttendee:
         v = d.get("language", UNSET)
         if v is not UNSET:
             v = (
-                (Locale._value2member_map_.get(v) or open_member(Locale, v))
+                (_members_Locale.get(v) or open_member(Locale, v))
                 if type(v) is str
                 else open_member(Locale, v)
             )
@@ -2901,6 +2939,8 @@ def decode_RecurringBookingOutput_2024_08_13(d: Any) -> RecurringBookingOutput_2
     o = _new(RecurringBookingOutput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -2927,12 +2967,15 @@ def decode_RecurringBookingOutput_2024_08_13(d: Any) -> RecurringBookingOutput_2
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingHost(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingHost(x))
+            v = xs
         o._hosts = v
         k = "status"
         v = d["status"]
         v = (
-            (BookingStatus._value2member_map_.get(v) or open_member(BookingStatus, v))
+            (_members_BookingStatus.get(v) or open_member(BookingStatus, v))
             if type(v) is str
             else open_member(BookingStatus, v)
         )
@@ -2968,9 +3011,19 @@ def decode_RecurringBookingOutput_2024_08_13(d: Any) -> RecurringBookingOutput_2
             v = as_str(v)
         o._rescheduled_to_uid = v
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "duration"
         v = d["duration"]
         if type(v) is not int:
@@ -3002,9 +3055,19 @@ def decode_RecurringBookingOutput_2024_08_13(d: Any) -> RecurringBookingOutput_2
             v = as_bool(v)
         o._absent_host = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "metadata"
         v = d.get("metadata", UNSET)
         if type(v) is not dict and v is not UNSET:
@@ -3025,14 +3088,20 @@ def decode_RecurringBookingOutput_2024_08_13(d: Any) -> RecurringBookingOutput_2
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingAttendee(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingAttendee(x))
+            v = xs
         o._attendees = v
         k = "guests"
         v = d.get("guests", UNSET)
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._guests = v
         k = "bookingFieldsResponses"
         v = d["bookingFieldsResponses"]
@@ -3056,6 +3125,8 @@ def decode_GetSeatedBookingOutput_2024_08_13(d: Any) -> GetSeatedBookingOutput_2
     o = _new(GetSeatedBookingOutput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -3082,12 +3153,15 @@ def decode_GetSeatedBookingOutput_2024_08_13(d: Any) -> GetSeatedBookingOutput_2
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingHost(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingHost(x))
+            v = xs
         o._hosts = v
         k = "status"
         v = d["status"]
         v = (
-            (BookingStatus._value2member_map_.get(v) or open_member(BookingStatus, v))
+            (_members_BookingStatus.get(v) or open_member(BookingStatus, v))
             if type(v) is str
             else open_member(BookingStatus, v)
         )
@@ -3123,9 +3197,19 @@ def decode_GetSeatedBookingOutput_2024_08_13(d: Any) -> GetSeatedBookingOutput_2
             v = as_str(v)
         o._rescheduled_to_uid = v
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "duration"
         v = d["duration"]
         if type(v) is not int:
@@ -3157,9 +3241,19 @@ def decode_GetSeatedBookingOutput_2024_08_13(d: Any) -> GetSeatedBookingOutput_2
             v = as_bool(v)
         o._absent_host = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "metadata"
         v = d.get("metadata", UNSET)
         if type(v) is not dict and v is not UNSET:
@@ -3180,7 +3274,10 @@ def decode_GetSeatedBookingOutput_2024_08_13(d: Any) -> GetSeatedBookingOutput_2
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_SeatedAttendee(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_SeatedAttendee(x))
+            v = xs
         o._attendees = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -3214,7 +3311,7 @@ def decode_SeatedAttendee(d: Any) -> SeatedAttendee:
         v = d.get("language", UNSET)
         if v is not UNSET:
             v = (
-                (Locale._value2member_map_.get(v) or open_member(Locale, v))
+                (_members_Locale.get(v) or open_member(Locale, v))
                 if type(v) is str
                 else open_member(Locale, v)
             )
@@ -3258,6 +3355,8 @@ def decode_GetRecurringSeatedBookingOutput_2024_08_13(
     o = _new(GetRecurringSeatedBookingOutput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -3284,12 +3383,15 @@ def decode_GetRecurringSeatedBookingOutput_2024_08_13(
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingHost(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingHost(x))
+            v = xs
         o._hosts = v
         k = "status"
         v = d["status"]
         v = (
-            (BookingStatus._value2member_map_.get(v) or open_member(BookingStatus, v))
+            (_members_BookingStatus.get(v) or open_member(BookingStatus, v))
             if type(v) is str
             else open_member(BookingStatus, v)
         )
@@ -3325,9 +3427,19 @@ def decode_GetRecurringSeatedBookingOutput_2024_08_13(
             v = as_str(v)
         o._rescheduled_to_uid = v
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "duration"
         v = d["duration"]
         if type(v) is not int:
@@ -3359,9 +3471,19 @@ def decode_GetRecurringSeatedBookingOutput_2024_08_13(
             v = as_bool(v)
         o._absent_host = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "metadata"
         v = d.get("metadata", UNSET)
         if type(v) is not dict and v is not UNSET:
@@ -3382,7 +3504,10 @@ def decode_GetRecurringSeatedBookingOutput_2024_08_13(
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_SeatedAttendee(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_SeatedAttendee(x))
+            v = xs
         o._attendees = v
         k = "recurringBookingUid"
         v = d["recurringBookingUid"]
@@ -3401,6 +3526,7 @@ def decode_Routing(d: Any) -> Routing:
     o = _new(Routing)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "queuedResponseId"
         v = d.get("queuedResponseId", UNSET)
@@ -3417,7 +3543,10 @@ def decode_Routing(d: Any) -> Routing:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is int else as_int(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is int else as_int(x))
+            v = xs
         o._team_member_ids = v
         k = "teamMemberEmail"
         v = d.get("teamMemberEmail", UNSET)
@@ -3511,9 +3640,16 @@ def decode_CreateBookingInput_2024_08_13(d: Any) -> CreateBookingInput_2024_08_1
     o = _new(CreateBookingInput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "attendee"
         v = d["attendee"]
         if v is not None:
@@ -3554,7 +3690,10 @@ def decode_CreateBookingInput_2024_08_13(d: Any) -> CreateBookingInput_2024_08_1
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._guests = v
         k = "meetingUrl"
         v = d.get("meetingUrl", UNSET)
@@ -3623,7 +3762,7 @@ def decode_CreateBookingAttendee(d: Any) -> CreateBookingAttendee:
         v = d.get("language", UNSET)
         if v is not UNSET:
             v = (
-                (Locale._value2member_map_.get(v) or open_member(Locale, v))
+                (_members_Locale.get(v) or open_member(Locale, v))
                 if type(v) is str
                 else open_member(Locale, v)
             )
@@ -3640,9 +3779,16 @@ def decode_CreateInstantBookingInput_2024_08_13(d: Any) -> CreateInstantBookingI
     o = _new(CreateInstantBookingInput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "attendee"
         v = d["attendee"]
         if v is not None:
@@ -3683,7 +3829,10 @@ def decode_CreateInstantBookingInput_2024_08_13(d: Any) -> CreateInstantBookingI
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._guests = v
         k = "meetingUrl"
         v = d.get("meetingUrl", UNSET)
@@ -3732,9 +3881,16 @@ def decode_CreateRecurringBookingInput_2024_08_13(d: Any) -> CreateRecurringBook
     o = _new(CreateRecurringBookingInput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "attendee"
         v = d["attendee"]
         if v is not None:
@@ -3775,7 +3931,10 @@ def decode_CreateRecurringBookingInput_2024_08_13(d: Any) -> CreateRecurringBook
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._guests = v
         k = "meetingUrl"
         v = d.get("meetingUrl", UNSET)
@@ -3824,6 +3983,8 @@ def decode_CreateSeatedBookingOutput_2024_08_13(d: Any) -> CreateSeatedBookingOu
     o = _new(CreateSeatedBookingOutput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -3850,12 +4011,15 @@ def decode_CreateSeatedBookingOutput_2024_08_13(d: Any) -> CreateSeatedBookingOu
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingHost(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingHost(x))
+            v = xs
         o._hosts = v
         k = "status"
         v = d["status"]
         v = (
-            (BookingStatus._value2member_map_.get(v) or open_member(BookingStatus, v))
+            (_members_BookingStatus.get(v) or open_member(BookingStatus, v))
             if type(v) is str
             else open_member(BookingStatus, v)
         )
@@ -3891,9 +4055,19 @@ def decode_CreateSeatedBookingOutput_2024_08_13(d: Any) -> CreateSeatedBookingOu
             v = as_str(v)
         o._rescheduled_to_uid = v
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "duration"
         v = d["duration"]
         if type(v) is not int:
@@ -3925,9 +4099,19 @@ def decode_CreateSeatedBookingOutput_2024_08_13(d: Any) -> CreateSeatedBookingOu
             v = as_bool(v)
         o._absent_host = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "metadata"
         v = d.get("metadata", UNSET)
         if type(v) is not dict and v is not UNSET:
@@ -3948,7 +4132,10 @@ def decode_CreateSeatedBookingOutput_2024_08_13(d: Any) -> CreateSeatedBookingOu
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_SeatedAttendee(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_SeatedAttendee(x))
+            v = xs
         o._attendees = v
         k = "seatUid"
         v = d["seatUid"]
@@ -3969,6 +4156,8 @@ def decode_CreateRecurringSeatedBookingOutput_2024_08_13(
     o = _new(CreateRecurringSeatedBookingOutput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -3995,12 +4184,15 @@ def decode_CreateRecurringSeatedBookingOutput_2024_08_13(
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingHost(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingHost(x))
+            v = xs
         o._hosts = v
         k = "status"
         v = d["status"]
         v = (
-            (BookingStatus._value2member_map_.get(v) or open_member(BookingStatus, v))
+            (_members_BookingStatus.get(v) or open_member(BookingStatus, v))
             if type(v) is str
             else open_member(BookingStatus, v)
         )
@@ -4036,9 +4228,19 @@ def decode_CreateRecurringSeatedBookingOutput_2024_08_13(
             v = as_str(v)
         o._rescheduled_to_uid = v
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "duration"
         v = d["duration"]
         if type(v) is not int:
@@ -4070,9 +4272,19 @@ def decode_CreateRecurringSeatedBookingOutput_2024_08_13(
             v = as_bool(v)
         o._absent_host = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "metadata"
         v = d.get("metadata", UNSET)
         if type(v) is not dict and v is not UNSET:
@@ -4093,7 +4305,10 @@ def decode_CreateRecurringSeatedBookingOutput_2024_08_13(
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_SeatedAttendee(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_SeatedAttendee(x))
+            v = xs
         o._attendees = v
         k = "seatUid"
         v = d["seatUid"]
@@ -4197,9 +4412,15 @@ def decode_RescheduleBookingInput_2024_08_13(d: Any) -> RescheduleBookingInput_2
     o = _new(RescheduleBookingInput_2024_08_13)
     k = ""
     v: Any
+    t: Any
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "rescheduledBy"
         v = d.get("rescheduledBy", UNSET)
         if type(v) is not str and v is not UNSET:
@@ -4229,9 +4450,15 @@ def decode_RescheduleSeatedBookingInput_2024_08_13(
     o = _new(RescheduleSeatedBookingInput_2024_08_13)
     k = ""
     v: Any
+    t: Any
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "rescheduledBy"
         v = d.get("rescheduledBy", UNSET)
         if type(v) is not str and v is not UNSET:
@@ -4300,6 +4527,7 @@ def decode_MarkAbsentBookingInput_2024_08_13(d: Any) -> MarkAbsentBookingInput_2
     o = _new(MarkAbsentBookingInput_2024_08_13)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "host"
         v = d.get("host", UNSET)
@@ -4311,7 +4539,10 @@ def decode_MarkAbsentBookingInput_2024_08_13(d: Any) -> MarkAbsentBookingInput_2
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_MarkAbsentAttendee(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_MarkAbsentAttendee(x))
+            v = xs
         o._attendees = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

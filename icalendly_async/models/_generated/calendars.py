@@ -14,7 +14,17 @@ from datetime import datetime
 from typing import Any
 
 from .._base import UNSET, Model, ModelClasses, Unset
-from .._decode import Mismatch, as_bool, as_datetime, as_dict, as_int, as_str, from_json, located
+from .._decode import (
+    Mismatch,
+    as_bool,
+    as_datetime,
+    as_dict,
+    as_int,
+    as_str,
+    from_json,
+    fromisoformat,
+    located,
+)
 
 __all__ = [
     "CreateIcsFeedInputDto",
@@ -893,13 +903,17 @@ def decode_CreateIcsFeedInputDto(d: Any) -> CreateIcsFeedInputDto:
     o = _new(CreateIcsFeedInputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "urls"
         v = d["urls"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._urls = v
         k = "readOnly"
         v = d.get("readOnly", UNSET)
@@ -961,11 +975,22 @@ def decode_BusyTimesOutput(d: Any) -> BusyTimesOutput:
     o = _new(BusyTimesOutput)
     k = ""
     v: Any
+    t: Any
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "source"
         v = d.get("source", UNSET)
         if type(v) is not str and v is not UNSET and v is not None:
@@ -983,13 +1008,17 @@ def decode_ConnectedCalendarsData(d: Any) -> ConnectedCalendarsData:
     o = _new(ConnectedCalendarsData)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "connectedCalendars"
         v = d["connectedCalendars"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_ConnectedCalendar(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_ConnectedCalendar(x))
+            v = xs
         o._connected_calendars = v
         k = "destinationCalendar"
         v = d["destinationCalendar"]
@@ -1008,6 +1037,7 @@ def decode_ConnectedCalendar(d: Any) -> ConnectedCalendar:
     o = _new(ConnectedCalendar)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "integration"
         v = d["integration"]
@@ -1034,7 +1064,10 @@ def decode_ConnectedCalendar(d: Any) -> ConnectedCalendar:
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_Calendar(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_Calendar(x))
+            v = xs
         o._calendars = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -1048,6 +1081,7 @@ def decode_Integration(d: Any) -> Integration:
     o = _new(Integration)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "appData"
         v = d.get("appData", UNSET)
@@ -1104,7 +1138,10 @@ def decode_Integration(d: Any) -> Integration:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._categories = v
         k = "logo"
         v = d["logo"]

@@ -24,6 +24,7 @@ from .._decode import (
     as_str,
     first_fit,
     from_json,
+    fromisoformat,
     located,
     open_member,
 )
@@ -131,11 +132,17 @@ class BookerLayout(OpenStrEnum):
     COLUMN = "column"
 
 
+_members_BookerLayout = BookerLayout._value2member_map_
+
+
 class ConfirmationPolicyType(OpenStrEnum):
     """One of 2 values; unknown ones are kept."""
 
     ALWAYS = "always"
     TIME = "time"
+
+
+_members_ConfirmationPolicyType = ConfirmationPolicyType._value2member_map_
 
 
 class LocationIntegration(OpenStrEnum):
@@ -172,12 +179,18 @@ class LocationIntegration(OpenStrEnum):
     CAMPFIRE_VIDEO = "campfire-video"
 
 
+_members_LocationIntegration = LocationIntegration._value2member_map_
+
+
 class RecurrenceFrequency(OpenStrEnum):
     """One of 3 values; unknown ones are kept."""
 
     YEARLY = "yearly"
     MONTHLY = "monthly"
     WEEKLY = "weekly"
+
+
+_members_RecurrenceFrequency = RecurrenceFrequency._value2member_map_
 
 
 class BookingFieldInput(Model):
@@ -7183,6 +7196,7 @@ def decode_SelectFieldInput_2024_06_14(d: Any) -> SelectFieldInput_2024_06_14:
     o = _new(SelectFieldInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "label"
         v = d["label"]
@@ -7214,7 +7228,10 @@ def decode_SelectFieldInput_2024_06_14(d: Any) -> SelectFieldInput_2024_06_14:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -7238,6 +7255,7 @@ def decode_MultiSelectFieldInput_2024_06_14(d: Any) -> MultiSelectFieldInput_202
     o = _new(MultiSelectFieldInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "label"
         v = d["label"]
@@ -7264,7 +7282,10 @@ def decode_MultiSelectFieldInput_2024_06_14(d: Any) -> MultiSelectFieldInput_202
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -7336,6 +7357,7 @@ def decode_CheckboxGroupFieldInput_2024_06_14(d: Any) -> CheckboxGroupFieldInput
     o = _new(CheckboxGroupFieldInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "label"
         v = d["label"]
@@ -7362,7 +7384,10 @@ def decode_CheckboxGroupFieldInput_2024_06_14(d: Any) -> CheckboxGroupFieldInput
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -7386,6 +7411,7 @@ def decode_RadioGroupFieldInput_2024_06_14(d: Any) -> RadioGroupFieldInput_2024_
     o = _new(RadioGroupFieldInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "label"
         v = d["label"]
@@ -7412,7 +7438,10 @@ def decode_RadioGroupFieldInput_2024_06_14(d: Any) -> RadioGroupFieldInput_2024_
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -7672,6 +7701,7 @@ def decode_RangeWindow_2024_06_14(d: Any) -> RangeWindow_2024_06_14:
     o = _new(RangeWindow_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "type"
         v = d.get("type", "range")
@@ -7683,7 +7713,10 @@ def decode_RangeWindow_2024_06_14(d: Any) -> RangeWindow_2024_06_14:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._value = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7697,11 +7730,12 @@ def decode_BookerLayouts_2024_06_14(d: Any) -> BookerLayouts_2024_06_14:
     o = _new(BookerLayouts_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "defaultLayout"
         v = d["defaultLayout"]
         v = (
-            (BookerLayout._value2member_map_.get(v) or open_member(BookerLayout, v))
+            (_members_BookerLayout.get(v) or open_member(BookerLayout, v))
             if type(v) is str
             else open_member(BookerLayout, v)
         )
@@ -7711,12 +7745,14 @@ def decode_BookerLayouts_2024_06_14(d: Any) -> BookerLayouts_2024_06_14:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (BookerLayout._value2member_map_.get(x) or open_member(BookerLayout, x))
-                if type(x) is str
-                else open_member(BookerLayout, x)
-                for x in v
-            ]
+            xs = []
+            for x in v:
+                xs.append(
+                    (_members_BookerLayout.get(x) or open_member(BookerLayout, x))
+                    if type(x) is str
+                    else open_member(BookerLayout, x)
+                )
+            v = xs
         o._enabled_layouts = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7734,10 +7770,7 @@ def decode_BaseConfirmationPolicy_2024_06_14(d: Any) -> BaseConfirmationPolicy_2
         k = "type"
         v = d["type"]
         v = (
-            (
-                ConfirmationPolicyType._value2member_map_.get(v)
-                or open_member(ConfirmationPolicyType, v)
-            )
+            (_members_ConfirmationPolicyType.get(v) or open_member(ConfirmationPolicyType, v))
             if type(v) is str
             else open_member(ConfirmationPolicyType, v)
         )
@@ -7801,7 +7834,7 @@ def decode_Recurrence_2024_06_14(d: Any) -> Recurrence_2024_06_14:
         k = "frequency"
         v = d["frequency"]
         v = (
-            (RecurrenceFrequency._value2member_map_.get(v) or open_member(RecurrenceFrequency, v))
+            (_members_RecurrenceFrequency.get(v) or open_member(RecurrenceFrequency, v))
             if type(v) is str
             else open_member(RecurrenceFrequency, v)
         )
@@ -8424,7 +8457,7 @@ def decode_InputIntegrationLocation_2024_06_14(d: Any) -> InputIntegrationLocati
         k = "integration"
         v = d["integration"]
         v = (
-            (LocationIntegration._value2member_map_.get(v) or open_member(LocationIntegration, v))
+            (_members_LocationIntegration.get(v) or open_member(LocationIntegration, v))
             if type(v) is str
             else open_member(LocationIntegration, v)
         )
@@ -8554,7 +8587,7 @@ def decode_OutputIntegrationLocation_2024_06_14(d: Any) -> OutputIntegrationLoca
         k = "integration"
         v = d["integration"]
         v = (
-            (LocationIntegration._value2member_map_.get(v) or open_member(LocationIntegration, v))
+            (_members_LocationIntegration.get(v) or open_member(LocationIntegration, v))
             if type(v) is str
             else open_member(LocationIntegration, v)
         )
@@ -9781,6 +9814,7 @@ def decode_SelectFieldOutput_2024_06_14(d: Any) -> SelectFieldOutput_2024_06_14:
     o = _new(SelectFieldOutput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "type"
         v = d.get("type", "select")
@@ -9817,7 +9851,10 @@ def decode_SelectFieldOutput_2024_06_14(d: Any) -> SelectFieldOutput_2024_06_14:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -9841,6 +9878,7 @@ def decode_MultiSelectFieldOutput_2024_06_14(d: Any) -> MultiSelectFieldOutput_2
     o = _new(MultiSelectFieldOutput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "type"
         v = d.get("type", "multiselect")
@@ -9872,7 +9910,10 @@ def decode_MultiSelectFieldOutput_2024_06_14(d: Any) -> MultiSelectFieldOutput_2
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -9949,6 +9990,7 @@ def decode_CheckboxGroupFieldOutput_2024_06_14(d: Any) -> CheckboxGroupFieldOutp
     o = _new(CheckboxGroupFieldOutput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "type"
         v = d.get("type", "checkbox")
@@ -9980,7 +10022,10 @@ def decode_CheckboxGroupFieldOutput_2024_06_14(d: Any) -> CheckboxGroupFieldOutp
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -10004,6 +10049,7 @@ def decode_RadioGroupFieldOutput_2024_06_14(d: Any) -> RadioGroupFieldOutput_202
     o = _new(RadioGroupFieldOutput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "type"
         v = d.get("type", "radio")
@@ -10035,7 +10081,10 @@ def decode_RadioGroupFieldOutput_2024_06_14(d: Any) -> RadioGroupFieldOutput_202
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
         v = d.get("disableOnPrefill", UNSET)
@@ -10207,6 +10256,7 @@ def decode_TimeBasedPrivateLinkOutput(d: Any) -> TimeBasedPrivateLinkOutput:
     o = _new(TimeBasedPrivateLinkOutput)
     k = ""
     v: Any
+    t: Any
     try:
         k = "linkId"
         v = d["linkId"]
@@ -10229,7 +10279,12 @@ def decode_TimeBasedPrivateLinkOutput(d: Any) -> TimeBasedPrivateLinkOutput:
             v = as_str(v)
         o._booking_url = v
         k = "expiresAt"
-        o._expires_at = as_datetime(d["expiresAt"])
+        v = d["expiresAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._expires_at = t if t is None or t.tzinfo is not None else as_datetime(v)
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -10437,6 +10492,7 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
     o = _new(CreateEventTypeInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "lengthInMinutes"
         v = d["lengthInMinutes"]
@@ -10448,7 +10504,10 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [as_float(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(as_float(x))
+            v = xs
         o._length_in_minutes_options = v
         k = "title"
         v = d["title"]
@@ -10470,7 +10529,10 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingFieldInput_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingFieldInput_family(x))
+            v = xs
         o._booking_fields = v
         k = "disableGuests"
         v = d.get("disableGuests", UNSET)
@@ -10617,7 +10679,10 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_Location_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_Location_family(x))
+            v = xs
         o._locations = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -10631,6 +10696,7 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
     o = _new(EventTypeOutput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -10647,7 +10713,10 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [as_float(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(as_float(x))
+            v = xs
         o._length_in_minutes_options = v
         k = "title"
         v = d["title"]
@@ -10669,14 +10738,20 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_Location_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_Location_family(x))
+            v = xs
         o._locations = v
         k = "bookingFields"
         v = d["bookingFields"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingFieldOutput_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingFieldOutput_family(x))
+            v = xs
         o._booking_fields = v
         k = "disableGuests"
         v = d["disableGuests"]
@@ -10778,7 +10853,10 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [_union_BusinessDaysWindow_2024_06_14_or_CalendarDa_955614(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(_union_BusinessDaysWindow_2024_06_14_or_CalendarDa_955614(x))
+            v = xs
         o._booking_window = v
         k = "bookerLayouts"
         v = d.get("bookerLayouts", UNSET)
@@ -10865,7 +10943,10 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._users = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -10879,6 +10960,7 @@ def decode_UpdateEventTypeInput_2024_06_14(d: Any) -> UpdateEventTypeInput_2024_
     o = _new(UpdateEventTypeInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "lengthInMinutes"
         v = d.get("lengthInMinutes", UNSET)
@@ -10890,7 +10972,10 @@ def decode_UpdateEventTypeInput_2024_06_14(d: Any) -> UpdateEventTypeInput_2024_
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [as_float(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(as_float(x))
+            v = xs
         o._length_in_minutes_options = v
         k = "title"
         v = d.get("title", UNSET)
@@ -10912,7 +10997,10 @@ def decode_UpdateEventTypeInput_2024_06_14(d: Any) -> UpdateEventTypeInput_2024_
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingFieldInput_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingFieldInput_family(x))
+            v = xs
         o._booking_fields = v
         k = "disableGuests"
         v = d.get("disableGuests", UNSET)
@@ -11059,7 +11147,10 @@ def decode_UpdateEventTypeInput_2024_06_14(d: Any) -> UpdateEventTypeInput_2024_
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_Location_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_Location_family(x))
+            v = xs
         o._locations = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -11106,6 +11197,7 @@ def decode_EventTypeWebhookOutputDto(d: Any) -> EventTypeWebhookOutputDto:
     o = _new(EventTypeWebhookOutputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "payloadTemplate"
         v = d["payloadTemplate"]
@@ -11127,15 +11219,17 @@ def decode_EventTypeWebhookOutputDto(d: Any) -> EventTypeWebhookOutputDto:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (
-                    _webhooks.WebhookTrigger._value2member_map_.get(x)
-                    or open_member(_webhooks.WebhookTrigger, x)
+            xs = []
+            for x in v:
+                xs.append(
+                    (
+                        _webhooks._members_WebhookTrigger.get(x)
+                        or open_member(_webhooks.WebhookTrigger, x)
+                    )
+                    if type(x) is str
+                    else open_member(_webhooks.WebhookTrigger, x)
                 )
-                if type(x) is str
-                else open_member(_webhooks.WebhookTrigger, x)
-                for x in v
-            ]
+            v = xs
         o._triggers = v
         k = "subscriberUrl"
         v = d["subscriberUrl"]

@@ -48,6 +48,9 @@ class TimeFormat(OpenIntEnum):
     V24 = 24
 
 
+_members_TimeFormat = TimeFormat._value2member_map_
+
+
 class UpdateManagedUserInput(Model):
     """The ``UpdateManagedUserInput`` schema.
 
@@ -333,7 +336,7 @@ def decode_UpdateManagedUserInput(d: Any) -> UpdateManagedUserInput:
         v = d.get("timeFormat", UNSET)
         if v is not UNSET:
             v = (
-                (TimeFormat._value2member_map_.get(v) or open_member(TimeFormat, v))
+                (_members_TimeFormat.get(v) or open_member(TimeFormat, v))
                 if type(v) is int
                 else open_member(TimeFormat, v)
             )
@@ -347,7 +350,7 @@ def decode_UpdateManagedUserInput(d: Any) -> UpdateManagedUserInput:
         v = d.get("weekStart", UNSET)
         if v is not UNSET:
             v = (
-                (_schedules.Weekday._value2member_map_.get(v) or open_member(_schedules.Weekday, v))
+                (_schedules._members_Weekday.get(v) or open_member(_schedules.Weekday, v))
                 if type(v) is str
                 else open_member(_schedules.Weekday, v)
             )
@@ -361,7 +364,7 @@ def decode_UpdateManagedUserInput(d: Any) -> UpdateManagedUserInput:
         v = d.get("locale", UNSET)
         if v is not UNSET:
             v = (
-                (_bookings.Locale._value2member_map_.get(v) or open_member(_bookings.Locale, v))
+                (_bookings._members_Locale.get(v) or open_member(_bookings.Locale, v))
                 if type(v) is str
                 else open_member(_bookings.Locale, v)
             )

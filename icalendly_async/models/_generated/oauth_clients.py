@@ -21,6 +21,7 @@ from .._decode import (
     as_int,
     as_str,
     from_json,
+    fromisoformat,
     located,
     open_member,
 )
@@ -50,6 +51,9 @@ class OAuthClientPermission(OpenStrEnum):
     PROFILE_READ = "PROFILE_READ"
     PROFILE_WRITE = "PROFILE_WRITE"
     EMPTY = "*"
+
+
+_members_OAuthClientPermission = OAuthClientPermission._value2member_map_
 
 
 class CreateOAuthClientInput(Model):
@@ -479,6 +483,7 @@ def decode_CreateOAuthClientInput(d: Any) -> CreateOAuthClientInput:
     o = _new(CreateOAuthClientInput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "logo"
         v = d.get("logo", UNSET)
@@ -495,22 +500,24 @@ def decode_CreateOAuthClientInput(d: Any) -> CreateOAuthClientInput:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._redirect_uris = v
         k = "permissions"
         v = d["permissions"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (
-                    OAuthClientPermission._value2member_map_.get(x)
-                    or open_member(OAuthClientPermission, x)
+            xs = []
+            for x in v:
+                xs.append(
+                    (_members_OAuthClientPermission.get(x) or open_member(OAuthClientPermission, x))
+                    if type(x) is str
+                    else open_member(OAuthClientPermission, x)
                 )
-                if type(x) is str
-                else open_member(OAuthClientPermission, x)
-                for x in v
-            ]
+            v = xs
         o._permissions = v
         k = "bookingRedirectUri"
         v = d.get("bookingRedirectUri", UNSET)
@@ -577,6 +584,8 @@ def decode_PlatformOAuthClientDto(d: Any) -> PlatformOAuthClientDto:
     o = _new(PlatformOAuthClientDto)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -598,15 +607,14 @@ def decode_PlatformOAuthClientDto(d: Any) -> PlatformOAuthClientDto:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (
-                    OAuthClientPermission._value2member_map_.get(x)
-                    or open_member(OAuthClientPermission, x)
+            xs = []
+            for x in v:
+                xs.append(
+                    (_members_OAuthClientPermission.get(x) or open_member(OAuthClientPermission, x))
+                    if type(x) is str
+                    else open_member(OAuthClientPermission, x)
                 )
-                if type(x) is str
-                else open_member(OAuthClientPermission, x)
-                for x in v
-            ]
+            v = xs
         o._permissions = v
         k = "logo"
         v = d.get("logo", UNSET)
@@ -618,7 +626,10 @@ def decode_PlatformOAuthClientDto(d: Any) -> PlatformOAuthClientDto:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._redirect_uris = v
         k = "organizationId"
         v = d["organizationId"]
@@ -626,7 +637,12 @@ def decode_PlatformOAuthClientDto(d: Any) -> PlatformOAuthClientDto:
             v = as_int(v)
         o._organization_id = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "areEmailsEnabled"
         v = d["areEmailsEnabled"]
         if type(v) is not bool:
@@ -669,6 +685,7 @@ def decode_UpdateOAuthClientInput(d: Any) -> UpdateOAuthClientInput:
     o = _new(UpdateOAuthClientInput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "logo"
         v = d.get("logo", UNSET)
@@ -685,7 +702,10 @@ def decode_UpdateOAuthClientInput(d: Any) -> UpdateOAuthClientInput:
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._redirect_uris = v
         k = "bookingRedirectUri"
         v = d.get("bookingRedirectUri", UNSET)

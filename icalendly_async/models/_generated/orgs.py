@@ -24,6 +24,7 @@ from .._decode import (
     as_str,
     first_fit,
     from_json,
+    fromisoformat,
     list_of,
     located,
     map_of,
@@ -136,12 +137,18 @@ class AttributeType(OpenStrEnum):
     MULTI_SELECT = "MULTI_SELECT"
 
 
+_members_AttributeType = AttributeType._value2member_map_
+
+
 class MembershipRole(OpenStrEnum):
     """One of 3 values; unknown ones are kept."""
 
     MEMBER = "MEMBER"
     OWNER = "OWNER"
     ADMIN = "ADMIN"
+
+
+_members_MembershipRole = MembershipRole._value2member_map_
 
 
 class OutOfOfficeReason(OpenStrEnum):
@@ -152,6 +159,9 @@ class OutOfOfficeReason(OpenStrEnum):
     TRAVEL = "travel"
     SICK = "sick"
     PUBLIC_HOLIDAY = "public_holiday"
+
+
+_members_OutOfOfficeReason = OutOfOfficeReason._value2member_map_
 
 
 class WorkflowStepAction(OpenStrEnum):
@@ -167,6 +177,9 @@ class WorkflowStepAction(OpenStrEnum):
     CAL_AI_PHONE_CALL = "cal_ai_phone_call"
 
 
+_members_WorkflowStepAction = WorkflowStepAction._value2member_map_
+
+
 class WorkflowStepRecipient(OpenStrEnum):
     """One of 4 values; unknown ones are kept."""
 
@@ -174,6 +187,9 @@ class WorkflowStepRecipient(OpenStrEnum):
     ATTENDEE = "attendee"
     EMAIL = "email"
     PHONE_NUMBER = "phone_number"
+
+
+_members_WorkflowStepRecipient = WorkflowStepRecipient._value2member_map_
 
 
 class WorkflowStepTemplate(OpenStrEnum):
@@ -187,12 +203,18 @@ class WorkflowStepTemplate(OpenStrEnum):
     CANCELLED = "cancelled"
 
 
+_members_WorkflowStepTemplate = WorkflowStepTemplate._value2member_map_
+
+
 class WorkflowTriggerOffsetUnit(OpenStrEnum):
     """One of 3 values; unknown ones are kept."""
 
     HOUR = "hour"
     MINUTE = "minute"
     DAY = "day"
+
+
+_members_WorkflowTriggerOffsetUnit = WorkflowTriggerOffsetUnit._value2member_map_
 
 
 class WorkflowTriggerType(OpenStrEnum):
@@ -210,6 +232,9 @@ class WorkflowTriggerType(OpenStrEnum):
     BOOKING_PAYMENT_INITIATED = "bookingPaymentInitiated"
     BOOKING_PAID = "bookingPaid"
     BOOKING_NO_SHOW_UPDATED = "bookingNoShowUpdated"
+
+
+_members_WorkflowTriggerType = WorkflowTriggerType._value2member_map_
 
 
 class Attribute(Model):
@@ -4456,7 +4481,7 @@ def decode_Attribute(d: Any) -> Attribute:
         k = "type"
         v = d["type"]
         v = (
-            (AttributeType._value2member_map_.get(v) or open_member(AttributeType, v))
+            (_members_AttributeType.get(v) or open_member(AttributeType, v))
             if type(v) is str
             else open_member(AttributeType, v)
         )
@@ -4493,6 +4518,7 @@ def decode_CreateOrganizationAttributeInput(d: Any) -> CreateOrganizationAttribu
     o = _new(CreateOrganizationAttributeInput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "name"
         v = d["name"]
@@ -4507,7 +4533,7 @@ def decode_CreateOrganizationAttributeInput(d: Any) -> CreateOrganizationAttribu
         k = "type"
         v = d["type"]
         v = (
-            (AttributeType._value2member_map_.get(v) or open_member(AttributeType, v))
+            (_members_AttributeType.get(v) or open_member(AttributeType, v))
             if type(v) is str
             else open_member(AttributeType, v)
         )
@@ -4517,7 +4543,10 @@ def decode_CreateOrganizationAttributeInput(d: Any) -> CreateOrganizationAttribu
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_CreateOrganizationAttributeOptionInput(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_CreateOrganizationAttributeOptionInput(x))
+            v = xs
         o._options = v
         k = "enabled"
         v = d.get("enabled", UNSET)
@@ -4574,7 +4603,7 @@ def decode_UpdateOrganizationAttributeInput(d: Any) -> UpdateOrganizationAttribu
         v = d.get("type", UNSET)
         if v is not UNSET:
             v = (
-                (AttributeType._value2member_map_.get(v) or open_member(AttributeType, v))
+                (_members_AttributeType.get(v) or open_member(AttributeType, v))
                 if type(v) is str
                 else open_member(AttributeType, v)
             )
@@ -4652,6 +4681,7 @@ def decode_AssignedOptionOutput(d: Any) -> AssignedOptionOutput:
     o = _new(AssignedOptionOutput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -4678,7 +4708,10 @@ def decode_AssignedOptionOutput(d: Any) -> AssignedOptionOutput:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is int else as_int(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is int else as_int(x))
+            v = xs
         o._assigned_user_ids = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4750,6 +4783,7 @@ def decode_CreateDelegationCredentialInput(d: Any) -> CreateDelegationCredential
     o = _new(CreateDelegationCredentialInput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "workspacePlatformSlug"
         v = d["workspacePlatformSlug"]
@@ -4766,7 +4800,10 @@ def decode_CreateDelegationCredentialInput(d: Any) -> CreateDelegationCredential
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_ServiceAccountKeyInput_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_ServiceAccountKeyInput_family(x))
+            v = xs
         o._service_account_key = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4862,6 +4899,7 @@ def decode_DelegationCredentialOutput(d: Any) -> DelegationCredentialOutput:
     o = _new(DelegationCredentialOutput)
     k = ""
     v: Any
+    t: Any
     try:
         k = "id"
         v = d["id"]
@@ -4889,9 +4927,19 @@ def decode_DelegationCredentialOutput(d: Any) -> DelegationCredentialOutput:
             v = decode_WorkspacePlatformDto(v)
         o._workspace_platform = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -4927,6 +4975,7 @@ def decode_UpdateDelegationCredentialInput(d: Any) -> UpdateDelegationCredential
     o = _new(UpdateDelegationCredentialInput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "enabled"
         v = d.get("enabled", UNSET)
@@ -4938,7 +4987,10 @@ def decode_UpdateDelegationCredentialInput(d: Any) -> UpdateDelegationCredential
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_ServiceAccountKeyInput_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_ServiceAccountKeyInput_family(x))
+            v = xs
         o._service_account_key = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4952,6 +5004,7 @@ def decode_OrganizationMembershipOutput(d: Any) -> OrganizationMembershipOutput:
     o = _new(OrganizationMembershipOutput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -4976,7 +5029,7 @@ def decode_OrganizationMembershipOutput(d: Any) -> OrganizationMembershipOutput:
         k = "role"
         v = d["role"]
         v = (
-            (MembershipRole._value2member_map_.get(v) or open_member(MembershipRole, v))
+            (_members_MembershipRole.get(v) or open_member(MembershipRole, v))
             if type(v) is str
             else open_member(MembershipRole, v)
         )
@@ -4996,7 +5049,10 @@ def decode_OrganizationMembershipOutput(d: Any) -> OrganizationMembershipOutput:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_AttributeWithOptions_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_AttributeWithOptions_family(x))
+            v = xs
         o._attributes = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5155,6 +5211,7 @@ def decode_MultiSelectAttribute(d: Any) -> MultiSelectAttribute:
     o = _new(MultiSelectAttribute)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -5176,7 +5233,10 @@ def decode_MultiSelectAttribute(d: Any) -> MultiSelectAttribute:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_MultiSelectAttributeOption(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_MultiSelectAttributeOption(x))
+            v = xs
         o._options = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5227,7 +5287,7 @@ def decode_CreateOrgMembershipDto(d: Any) -> CreateOrgMembershipDto:
         k = "role"
         v = d["role"]
         v = (
-            (MembershipRole._value2member_map_.get(v) or open_member(MembershipRole, v))
+            (_members_MembershipRole.get(v) or open_member(MembershipRole, v))
             if type(v) is str
             else open_member(MembershipRole, v)
         )
@@ -5259,7 +5319,7 @@ def decode_UpdateOrgMembershipDto(d: Any) -> UpdateOrgMembershipDto:
         v = d.get("role", UNSET)
         if v is not UNSET:
             v = (
-                (MembershipRole._value2member_map_.get(v) or open_member(MembershipRole, v))
+                (_members_MembershipRole.get(v) or open_member(MembershipRole, v))
                 if type(v) is str
                 else open_member(MembershipRole, v)
             )
@@ -5281,6 +5341,7 @@ def decode_RoutingFormOutput(d: Any) -> RoutingFormOutput:
     o = _new(RoutingFormOutput)
     k = ""
     v: Any
+    t: Any
     try:
         k = "name"
         v = d["name"]
@@ -5298,9 +5359,19 @@ def decode_RoutingFormOutput(d: Any) -> RoutingFormOutput:
             v = as_int(v)
         o._position = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "userId"
         v = d["userId"]
         if type(v) is not int:
@@ -5348,6 +5419,7 @@ def decode_RoutingFormResponseOutput(d: Any) -> RoutingFormResponseOutput:
     o = _new(RoutingFormResponseOutput)
     k = ""
     v: Any
+    t: Any
     try:
         k = "id"
         v = d["id"]
@@ -5375,7 +5447,12 @@ def decode_RoutingFormResponseOutput(d: Any) -> RoutingFormResponseOutput:
             v = as_dict(v)
         o._response = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -5467,6 +5544,7 @@ def decode_WorkflowOutput(d: Any) -> WorkflowOutput:
     o = _new(WorkflowOutput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -5503,7 +5581,10 @@ def decode_WorkflowOutput(d: Any) -> WorkflowOutput:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_WorkflowStepOutputDto(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_WorkflowStepOutputDto(x))
+            v = xs
         o._steps = v
         k = "createdAt"
         v = d.get("createdAt", UNSET)
@@ -5527,6 +5608,7 @@ def decode_WorkflowActivationOutputDto(d: Any) -> WorkflowActivationOutputDto:
     o = _new(WorkflowActivationOutputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "isActiveOnAllEventTypes"
         v = d.get("isActiveOnAllEventTypes", UNSET)
@@ -5538,7 +5620,10 @@ def decode_WorkflowActivationOutputDto(d: Any) -> WorkflowActivationOutputDto:
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is int else as_int(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is int else as_int(x))
+            v = xs
         o._active_on_event_type_ids = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5556,7 +5641,7 @@ def decode_WorkflowTriggerOutputDto(d: Any) -> WorkflowTriggerOutputDto:
         k = "type"
         v = d["type"]
         v = (
-            (WorkflowTriggerType._value2member_map_.get(v) or open_member(WorkflowTriggerType, v))
+            (_members_WorkflowTriggerType.get(v) or open_member(WorkflowTriggerType, v))
             if type(v) is str
             else open_member(WorkflowTriggerType, v)
         )
@@ -5587,10 +5672,7 @@ def decode_WorkflowTriggerOffsetOutputDto(d: Any) -> WorkflowTriggerOffsetOutput
         k = "unit"
         v = d["unit"]
         v = (
-            (
-                WorkflowTriggerOffsetUnit._value2member_map_.get(v)
-                or open_member(WorkflowTriggerOffsetUnit, v)
-            )
+            (_members_WorkflowTriggerOffsetUnit.get(v) or open_member(WorkflowTriggerOffsetUnit, v))
             if type(v) is str
             else open_member(WorkflowTriggerOffsetUnit, v)
         )
@@ -5621,7 +5703,7 @@ def decode_WorkflowStepOutputDto(d: Any) -> WorkflowStepOutputDto:
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -5629,10 +5711,7 @@ def decode_WorkflowStepOutputDto(d: Any) -> WorkflowStepOutputDto:
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -5650,7 +5729,7 @@ def decode_WorkflowStepOutputDto(d: Any) -> WorkflowStepOutputDto:
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -5710,6 +5789,7 @@ def decode_CreateWorkflowDto(d: Any) -> CreateWorkflowDto:
     o = _new(CreateWorkflowDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "name"
         v = d["name"]
@@ -5731,7 +5811,10 @@ def decode_CreateWorkflowDto(d: Any) -> CreateWorkflowDto:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_WorkflowStepDto_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_WorkflowStepDto_family(x))
+            v = xs
         o._steps = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5745,6 +5828,7 @@ def decode_WorkflowActivationDto(d: Any) -> WorkflowActivationDto:
     o = _new(WorkflowActivationDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "isActiveOnAllEventTypes"
         v = d["isActiveOnAllEventTypes"]
@@ -5756,7 +5840,10 @@ def decode_WorkflowActivationDto(d: Any) -> WorkflowActivationDto:
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is int else as_int(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is int else as_int(x))
+            v = xs
         o._active_on_event_type_ids = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -6357,7 +6444,7 @@ def decode_WorkflowEmailAddressStepDto(d: Any) -> WorkflowEmailAddressStepDto:
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6370,10 +6457,7 @@ def decode_WorkflowEmailAddressStepDto(d: Any) -> WorkflowEmailAddressStepDto:
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6381,7 +6465,7 @@ def decode_WorkflowEmailAddressStepDto(d: Any) -> WorkflowEmailAddressStepDto:
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -6469,7 +6553,7 @@ def decode_WorkflowEmailAttendeeStepDto(d: Any) -> WorkflowEmailAttendeeStepDto:
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6482,10 +6566,7 @@ def decode_WorkflowEmailAttendeeStepDto(d: Any) -> WorkflowEmailAttendeeStepDto:
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6493,7 +6574,7 @@ def decode_WorkflowEmailAttendeeStepDto(d: Any) -> WorkflowEmailAttendeeStepDto:
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -6529,7 +6610,7 @@ def decode_WorkflowPhoneWhatsAppAttendeeStepDto(d: Any) -> WorkflowPhoneWhatsApp
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6542,10 +6623,7 @@ def decode_WorkflowPhoneWhatsAppAttendeeStepDto(d: Any) -> WorkflowPhoneWhatsApp
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6553,7 +6631,7 @@ def decode_WorkflowPhoneWhatsAppAttendeeStepDto(d: Any) -> WorkflowPhoneWhatsApp
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -6607,7 +6685,7 @@ def decode_WorkflowPhoneWhatsAppNumberStepDto(d: Any) -> WorkflowPhoneWhatsAppNu
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6620,10 +6698,7 @@ def decode_WorkflowPhoneWhatsAppNumberStepDto(d: Any) -> WorkflowPhoneWhatsAppNu
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6631,7 +6706,7 @@ def decode_WorkflowPhoneWhatsAppNumberStepDto(d: Any) -> WorkflowPhoneWhatsAppNu
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -6663,6 +6738,7 @@ def decode_UpdateWorkflowDto(d: Any) -> UpdateWorkflowDto:
     o = _new(UpdateWorkflowDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "name"
         v = d.get("name", UNSET)
@@ -6684,7 +6760,10 @@ def decode_UpdateWorkflowDto(d: Any) -> UpdateWorkflowDto:
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_UpdateWorkflowStepDto_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_UpdateWorkflowStepDto_family(x))
+            v = xs
         o._steps = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -6760,7 +6839,7 @@ def decode_UpdateEmailAddressWorkflowStepDto(d: Any) -> UpdateEmailAddressWorkfl
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6773,10 +6852,7 @@ def decode_UpdateEmailAddressWorkflowStepDto(d: Any) -> UpdateEmailAddressWorkfl
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6784,7 +6860,7 @@ def decode_UpdateEmailAddressWorkflowStepDto(d: Any) -> UpdateEmailAddressWorkfl
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -6830,7 +6906,7 @@ def decode_UpdateEmailAttendeeWorkflowStepDto(d: Any) -> UpdateEmailAttendeeWork
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6843,10 +6919,7 @@ def decode_UpdateEmailAttendeeWorkflowStepDto(d: Any) -> UpdateEmailAttendeeWork
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6854,7 +6927,7 @@ def decode_UpdateEmailAttendeeWorkflowStepDto(d: Any) -> UpdateEmailAttendeeWork
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -6895,7 +6968,7 @@ def decode_UpdatePhoneAttendeeWorkflowStepDto(d: Any) -> UpdatePhoneAttendeeWork
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6908,10 +6981,7 @@ def decode_UpdatePhoneAttendeeWorkflowStepDto(d: Any) -> UpdatePhoneAttendeeWork
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6919,7 +6989,7 @@ def decode_UpdatePhoneAttendeeWorkflowStepDto(d: Any) -> UpdatePhoneAttendeeWork
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -6957,7 +7027,7 @@ def decode_UpdatePhoneWhatsAppNumberWorkflowStepDto(
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6970,10 +7040,7 @@ def decode_UpdatePhoneWhatsAppNumberWorkflowStepDto(
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6981,7 +7048,7 @@ def decode_UpdatePhoneWhatsAppNumberWorkflowStepDto(
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -7018,6 +7085,7 @@ def decode_GetOrgUsersWithProfileOutput(d: Any) -> GetOrgUsersWithProfileOutput:
     o = _new(GetOrgUsersWithProfileOutput)
     k = ""
     v: Any
+    t: Any
     try:
         k = "id"
         v = d["id"]
@@ -7110,7 +7178,12 @@ def decode_GetOrgUsersWithProfileOutput(d: Any) -> GetOrgUsersWithProfileOutput:
             v = as_bool(v)
         o._allow_dynamic_booking = v
         k = "createdDate"
-        o._created_date = as_datetime(d["createdDate"])
+        v = d["createdDate"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_date = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "verified"
         v = d.get("verified", UNSET)
         if type(v) is not bool and v is not UNSET and v is not None:
@@ -7256,7 +7329,7 @@ def decode_CreateOrganizationUserInput(d: Any) -> CreateOrganizationUserInput:
         v = d.get("organizationRole", UNSET)
         if v is not UNSET:
             v = (
-                (MembershipRole._value2member_map_.get(v) or open_member(MembershipRole, v))
+                (_members_MembershipRole.get(v) or open_member(MembershipRole, v))
                 if type(v) is str
                 else open_member(MembershipRole, v)
             )
@@ -7278,11 +7351,22 @@ def decode_CreateOutOfOfficeEntryDto(d: Any) -> CreateOutOfOfficeEntryDto:
     o = _new(CreateOutOfOfficeEntryDto)
     k = ""
     v: Any
+    t: Any
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "notes"
         v = d.get("notes", UNSET)
         if type(v) is not str and v is not UNSET:
@@ -7297,7 +7381,7 @@ def decode_CreateOutOfOfficeEntryDto(d: Any) -> CreateOutOfOfficeEntryDto:
         v = d.get("reason", UNSET)
         if v is not UNSET:
             v = (
-                (OutOfOfficeReason._value2member_map_.get(v) or open_member(OutOfOfficeReason, v))
+                (_members_OutOfOfficeReason.get(v) or open_member(OutOfOfficeReason, v))
                 if type(v) is str
                 else open_member(OutOfOfficeReason, v)
             )
@@ -7339,7 +7423,7 @@ def decode_UpdateOutOfOfficeEntryDto(d: Any) -> UpdateOutOfOfficeEntryDto:
         v = d.get("reason", UNSET)
         if v is not UNSET:
             v = (
-                (OutOfOfficeReason._value2member_map_.get(v) or open_member(OutOfOfficeReason, v))
+                (_members_OutOfOfficeReason.get(v) or open_member(OutOfOfficeReason, v))
                 if type(v) is str
                 else open_member(OutOfOfficeReason, v)
             )
@@ -7356,6 +7440,7 @@ def decode_TeamWebhookOutputDto(d: Any) -> TeamWebhookOutputDto:
     o = _new(TeamWebhookOutputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "payloadTemplate"
         v = d["payloadTemplate"]
@@ -7377,15 +7462,17 @@ def decode_TeamWebhookOutputDto(d: Any) -> TeamWebhookOutputDto:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (
-                    _webhooks.WebhookTrigger._value2member_map_.get(x)
-                    or open_member(_webhooks.WebhookTrigger, x)
+            xs = []
+            for x in v:
+                xs.append(
+                    (
+                        _webhooks._members_WebhookTrigger.get(x)
+                        or open_member(_webhooks.WebhookTrigger, x)
+                    )
+                    if type(x) is str
+                    else open_member(_webhooks.WebhookTrigger, x)
                 )
-                if type(x) is str
-                else open_member(_webhooks.WebhookTrigger, x)
-                for x in v
-            ]
+            v = xs
         o._triggers = v
         k = "subscriberUrl"
         v = d["subscriberUrl"]

@@ -23,6 +23,7 @@ from .._decode import (
     as_int,
     as_str,
     from_json,
+    fromisoformat,
     located,
     open_member,
 )
@@ -546,6 +547,7 @@ def decode_ManagedUserOutput(d: Any) -> ManagedUserOutput:
     o = _new(ManagedUserOutput)
     k = ""
     v: Any
+    t: Any
     try:
         k = "id"
         v = d["id"]
@@ -583,7 +585,12 @@ def decode_ManagedUserOutput(d: Any) -> ManagedUserOutput:
             v = as_str(v)
         o._week_start = v
         k = "createdDate"
-        o._created_date = as_datetime(d["createdDate"])
+        v = d["createdDate"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_date = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "timeFormat"
         v = d["timeFormat"]
         if type(v) is not int and v is not None:
@@ -598,7 +605,7 @@ def decode_ManagedUserOutput(d: Any) -> ManagedUserOutput:
         v = d.get("locale", UNSET)
         if v is not UNSET:
             v = (
-                (_bookings.Locale._value2member_map_.get(v) or open_member(_bookings.Locale, v))
+                (_bookings._members_Locale.get(v) or open_member(_bookings.Locale, v))
                 if type(v) is str
                 else open_member(_bookings.Locale, v)
             )
@@ -640,7 +647,7 @@ def decode_CreateManagedUserInput(d: Any) -> CreateManagedUserInput:
         v = d.get("timeFormat", UNSET)
         if v is not UNSET:
             v = (
-                (_me.TimeFormat._value2member_map_.get(v) or open_member(_me.TimeFormat, v))
+                (_me._members_TimeFormat.get(v) or open_member(_me.TimeFormat, v))
                 if type(v) is int
                 else open_member(_me.TimeFormat, v)
             )
@@ -649,7 +656,7 @@ def decode_CreateManagedUserInput(d: Any) -> CreateManagedUserInput:
         v = d.get("weekStart", UNSET)
         if v is not UNSET:
             v = (
-                (_schedules.Weekday._value2member_map_.get(v) or open_member(_schedules.Weekday, v))
+                (_schedules._members_Weekday.get(v) or open_member(_schedules.Weekday, v))
                 if type(v) is str
                 else open_member(_schedules.Weekday, v)
             )
@@ -663,7 +670,7 @@ def decode_CreateManagedUserInput(d: Any) -> CreateManagedUserInput:
         v = d.get("locale", UNSET)
         if v is not UNSET:
             v = (
-                (_bookings.Locale._value2member_map_.get(v) or open_member(_bookings.Locale, v))
+                (_bookings._members_Locale.get(v) or open_member(_bookings.Locale, v))
                 if type(v) is str
                 else open_member(_bookings.Locale, v)
             )
@@ -784,6 +791,7 @@ def decode_OAuthClientWebhookOutputDto(d: Any) -> OAuthClientWebhookOutputDto:
     o = _new(OAuthClientWebhookOutputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "payloadTemplate"
         v = d["payloadTemplate"]
@@ -805,15 +813,17 @@ def decode_OAuthClientWebhookOutputDto(d: Any) -> OAuthClientWebhookOutputDto:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (
-                    _webhooks.WebhookTrigger._value2member_map_.get(x)
-                    or open_member(_webhooks.WebhookTrigger, x)
+            xs = []
+            for x in v:
+                xs.append(
+                    (
+                        _webhooks._members_WebhookTrigger.get(x)
+                        or open_member(_webhooks.WebhookTrigger, x)
+                    )
+                    if type(x) is str
+                    else open_member(_webhooks.WebhookTrigger, x)
                 )
-                if type(x) is str
-                else open_member(_webhooks.WebhookTrigger, x)
-                for x in v
-            ]
+            v = xs
         o._triggers = v
         k = "subscriberUrl"
         v = d["subscriberUrl"]

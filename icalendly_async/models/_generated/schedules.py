@@ -39,6 +39,9 @@ class Weekday(OpenStrEnum):
     SUNDAY = "Sunday"
 
 
+_members_Weekday = Weekday._value2member_map_
+
+
 class ScheduleOutput_2024_06_11(Model):
     """The ``ScheduleOutput_2024_06_11`` schema.
 
@@ -357,6 +360,7 @@ def decode_ScheduleOutput_2024_06_11(d: Any) -> ScheduleOutput_2024_06_11:
     o = _new(ScheduleOutput_2024_06_11)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -383,7 +387,10 @@ def decode_ScheduleOutput_2024_06_11(d: Any) -> ScheduleOutput_2024_06_11:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_ScheduleAvailabilityInput_2024_06_11(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_ScheduleAvailabilityInput_2024_06_11(x))
+            v = xs
         o._availability = v
         k = "isDefault"
         v = d["isDefault"]
@@ -395,7 +402,10 @@ def decode_ScheduleOutput_2024_06_11(d: Any) -> ScheduleOutput_2024_06_11:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_ScheduleOverrideInput_2024_06_11(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_ScheduleOverrideInput_2024_06_11(x))
+            v = xs
         o._overrides = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -409,18 +419,21 @@ def decode_ScheduleAvailabilityInput_2024_06_11(d: Any) -> ScheduleAvailabilityI
     o = _new(ScheduleAvailabilityInput_2024_06_11)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "days"
         v = d["days"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (Weekday._value2member_map_.get(x) or open_member(Weekday, x))
-                if type(x) is str
-                else open_member(Weekday, x)
-                for x in v
-            ]
+            xs = []
+            for x in v:
+                xs.append(
+                    (_members_Weekday.get(x) or open_member(Weekday, x))
+                    if type(x) is str
+                    else open_member(Weekday, x)
+                )
+            v = xs
         o._days = v
         k = "startTime"
         v = d["startTime"]
@@ -472,6 +485,7 @@ def decode_CreateScheduleInput_2024_06_11(d: Any) -> CreateScheduleInput_2024_06
     o = _new(CreateScheduleInput_2024_06_11)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "name"
         v = d["name"]
@@ -488,7 +502,10 @@ def decode_CreateScheduleInput_2024_06_11(d: Any) -> CreateScheduleInput_2024_06
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_ScheduleAvailabilityInput_2024_06_11(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_ScheduleAvailabilityInput_2024_06_11(x))
+            v = xs
         o._availability = v
         k = "isDefault"
         v = d["isDefault"]
@@ -500,7 +517,10 @@ def decode_CreateScheduleInput_2024_06_11(d: Any) -> CreateScheduleInput_2024_06
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_ScheduleOverrideInput_2024_06_11(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_ScheduleOverrideInput_2024_06_11(x))
+            v = xs
         o._overrides = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -514,6 +534,7 @@ def decode_UpdateScheduleInput_2024_06_11(d: Any) -> UpdateScheduleInput_2024_06
     o = _new(UpdateScheduleInput_2024_06_11)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "name"
         v = d.get("name", UNSET)
@@ -530,7 +551,10 @@ def decode_UpdateScheduleInput_2024_06_11(d: Any) -> UpdateScheduleInput_2024_06
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_ScheduleAvailabilityInput_2024_06_11(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_ScheduleAvailabilityInput_2024_06_11(x))
+            v = xs
         o._availability = v
         k = "isDefault"
         v = d.get("isDefault", UNSET)
@@ -542,7 +566,10 @@ def decode_UpdateScheduleInput_2024_06_11(d: Any) -> UpdateScheduleInput_2024_06
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_ScheduleOverrideInput_2024_06_11(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_ScheduleOverrideInput_2024_06_11(x))
+            v = xs
         o._overrides = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

@@ -84,11 +84,17 @@ class HostPriority(OpenStrEnum):
     HIGHEST = "highest"
 
 
+_members_HostPriority = HostPriority._value2member_map_
+
+
 class PhoneCallTemplateType(OpenStrEnum):
     """One of 2 values; unknown ones are kept."""
 
     CHECK_IN_APPOINTMENT = "CHECK_IN_APPOINTMENT"
     CUSTOM_TEMPLATE = "CUSTOM_TEMPLATE"
+
+
+_members_PhoneCallTemplateType = PhoneCallTemplateType._value2member_map_
 
 
 class SchedulingType(OpenStrEnum):
@@ -97,6 +103,9 @@ class SchedulingType(OpenStrEnum):
     COLLECTIVE = "collective"
     ROUND_ROBIN = "roundRobin"
     MANAGED = "managed"
+
+
+_members_SchedulingType = SchedulingType._value2member_map_
 
 
 class OrgTeamOutputDto(Model):
@@ -3260,6 +3269,7 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
     o = _new(CreateTeamEventTypeInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "lengthInMinutes"
         v = d["lengthInMinutes"]
@@ -3271,7 +3281,10 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [as_float(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(as_float(x))
+            v = xs
         o._length_in_minutes_options = v
         k = "title"
         v = d["title"]
@@ -3293,7 +3306,10 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [_event_types.decode_BookingFieldInput_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(_event_types.decode_BookingFieldInput_family(x))
+            v = xs
         o._booking_fields = v
         k = "disableGuests"
         v = d.get("disableGuests", UNSET)
@@ -3438,7 +3454,7 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
         k = "schedulingType"
         v = d["schedulingType"]
         v = (
-            (SchedulingType._value2member_map_.get(v) or open_member(SchedulingType, v))
+            (_members_SchedulingType.get(v) or open_member(SchedulingType, v))
             if type(v) is str
             else open_member(SchedulingType, v)
         )
@@ -3448,7 +3464,10 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_Host(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_Host(x))
+            v = xs
         o._hosts = v
         k = "assignAllTeamMembers"
         v = d.get("assignAllTeamMembers", UNSET)
@@ -3460,7 +3479,10 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [_event_types.decode_Location_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(_event_types.decode_Location_family(x))
+            v = xs
         o._locations = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -3489,7 +3511,7 @@ def decode_Host(d: Any) -> Host:
         v = d.get("priority", UNSET)
         if v is not UNSET:
             v = (
-                (HostPriority._value2member_map_.get(v) or open_member(HostPriority, v))
+                (_members_HostPriority.get(v) or open_member(HostPriority, v))
                 if type(v) is str
                 else open_member(HostPriority, v)
             )
@@ -3511,6 +3533,7 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
     o = _new(TeamEventTypeOutput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -3527,7 +3550,10 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [as_float(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(as_float(x))
+            v = xs
         o._length_in_minutes_options = v
         k = "title"
         v = d["title"]
@@ -3549,14 +3575,20 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [_event_types.decode_Location_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(_event_types.decode_Location_family(x))
+            v = xs
         o._locations = v
         k = "bookingFields"
         v = d["bookingFields"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [_event_types.decode_BookingFieldOutput_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(_event_types.decode_BookingFieldOutput_family(x))
+            v = xs
         o._booking_fields = v
         k = "disableGuests"
         v = d["disableGuests"]
@@ -3658,7 +3690,10 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [_union_BusinessDaysWindow_2024_06_14_or_CalendarDa_955614(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(_union_BusinessDaysWindow_2024_06_14_or_CalendarDa_955614(x))
+            v = xs
         o._booking_window = v
         k = "bookerLayouts"
         v = d.get("bookerLayouts", UNSET)
@@ -3755,7 +3790,10 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._hosts = v
         k = "assignAllTeamMembers"
         v = d.get("assignAllTeamMembers", UNSET)
@@ -3765,7 +3803,7 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
         k = "schedulingType"
         v = d["schedulingType"]
         v = (
-            (SchedulingType._value2member_map_.get(v) or open_member(SchedulingType, v))
+            (_members_SchedulingType.get(v) or open_member(SchedulingType, v))
             if type(v) is str
             else open_member(SchedulingType, v)
         )
@@ -3845,6 +3883,7 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
     o = _new(UpdateTeamEventTypeInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "lengthInMinutes"
         v = d.get("lengthInMinutes", UNSET)
@@ -3856,7 +3895,10 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [as_float(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(as_float(x))
+            v = xs
         o._length_in_minutes_options = v
         k = "title"
         v = d.get("title", UNSET)
@@ -3878,7 +3920,10 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [_event_types.decode_BookingFieldInput_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(_event_types.decode_BookingFieldInput_family(x))
+            v = xs
         o._booking_fields = v
         k = "disableGuests"
         v = d.get("disableGuests", UNSET)
@@ -4025,7 +4070,10 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_Host(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_Host(x))
+            v = xs
         o._hosts = v
         k = "assignAllTeamMembers"
         v = d.get("assignAllTeamMembers", UNSET)
@@ -4037,7 +4085,10 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [_event_types.decode_Location_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(_event_types.decode_Location_family(x))
+            v = xs
         o._locations = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4075,10 +4126,7 @@ def decode_CreatePhoneCallInput(d: Any) -> CreatePhoneCallInput:
         k = "templateType"
         v = d["templateType"]
         v = (
-            (
-                PhoneCallTemplateType._value2member_map_.get(v)
-                or open_member(PhoneCallTemplateType, v)
-            )
+            (_members_PhoneCallTemplateType.get(v) or open_member(PhoneCallTemplateType, v))
             if type(v) is str
             else open_member(PhoneCallTemplateType, v)
         )
@@ -4172,7 +4220,7 @@ def decode_TeamMembershipOutput(d: Any) -> TeamMembershipOutput:
         k = "role"
         v = d["role"]
         v = (
-            (_orgs.MembershipRole._value2member_map_.get(v) or open_member(_orgs.MembershipRole, v))
+            (_orgs._members_MembershipRole.get(v) or open_member(_orgs.MembershipRole, v))
             if type(v) is str
             else open_member(_orgs.MembershipRole, v)
         )
@@ -4242,10 +4290,7 @@ def decode_CreateTeamMembershipInput(d: Any) -> CreateTeamMembershipInput:
         v = d.get("role", UNSET)
         if v is not UNSET:
             v = (
-                (
-                    _orgs.MembershipRole._value2member_map_.get(v)
-                    or open_member(_orgs.MembershipRole, v)
-                )
+                (_orgs._members_MembershipRole.get(v) or open_member(_orgs.MembershipRole, v))
                 if type(v) is str
                 else open_member(_orgs.MembershipRole, v)
             )

@@ -55,6 +55,9 @@ class CalendarEventResponseStatus(OpenStrEnum):
     NEEDS_ACTION = "needsAction"
 
 
+_members_CalendarEventResponseStatus = CalendarEventResponseStatus._value2member_map_
+
+
 class CalendarEventStatus(OpenStrEnum):
     """One of 4 values; unknown ones are kept."""
 
@@ -64,12 +67,18 @@ class CalendarEventStatus(OpenStrEnum):
     CANCELLED = "cancelled"
 
 
+_members_CalendarEventStatus = CalendarEventStatus._value2member_map_
+
+
 class CalendarSource(OpenStrEnum):
     """One of 3 values; unknown ones are kept."""
 
     GOOGLE = "google"
     OFFICE365 = "office365"
     APPLE = "apple"
+
+
+_members_CalendarSource = CalendarSource._value2member_map_
 
 
 class UnifiedCalendarEventOutput(Model):
@@ -800,6 +809,7 @@ def decode_UnifiedCalendarEventOutput(d: Any) -> UnifiedCalendarEventOutput:
     o = _new(UnifiedCalendarEventOutput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "start"
         v = d["start"]
@@ -831,23 +841,26 @@ def decode_UnifiedCalendarEventOutput(d: Any) -> UnifiedCalendarEventOutput:
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_CalendarEventLocation_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_CalendarEventLocation_family(x))
+            v = xs
         o._locations = v
         k = "attendees"
         v = d.get("attendees", UNSET)
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_CalendarEventAttendee(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_CalendarEventAttendee(x))
+            v = xs
         o._attendees = v
         k = "status"
         v = d.get("status", UNSET)
         if v is not UNSET and v is not None:
             v = (
-                (
-                    CalendarEventStatus._value2member_map_.get(v)
-                    or open_member(CalendarEventStatus, v)
-                )
+                (_members_CalendarEventStatus.get(v) or open_member(CalendarEventStatus, v))
                 if type(v) is str
                 else open_member(CalendarEventStatus, v)
             )
@@ -857,7 +870,10 @@ def decode_UnifiedCalendarEventOutput(d: Any) -> UnifiedCalendarEventOutput:
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_CalendarEventHost(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_CalendarEventHost(x))
+            v = xs
         o._hosts = v
         k = "calendarEventOwner"
         v = d.get("calendarEventOwner", UNSET)
@@ -867,7 +883,7 @@ def decode_UnifiedCalendarEventOutput(d: Any) -> UnifiedCalendarEventOutput:
         k = "source"
         v = d["source"]
         v = (
-            (CalendarSource._value2member_map_.get(v) or open_member(CalendarSource, v))
+            (_members_CalendarSource.get(v) or open_member(CalendarSource, v))
             if type(v) is str
             else open_member(CalendarSource, v)
         )
@@ -1153,7 +1169,7 @@ def decode_CalendarEventAttendee(d: Any) -> CalendarEventAttendee:
         if v is not UNSET and v is not None:
             v = (
                 (
-                    CalendarEventResponseStatus._value2member_map_.get(v)
+                    _members_CalendarEventResponseStatus.get(v)
                     or open_member(CalendarEventResponseStatus, v)
                 )
                 if type(v) is str
@@ -1203,7 +1219,7 @@ def decode_CalendarEventHost(d: Any) -> CalendarEventHost:
         if v is not UNSET and v is not None:
             v = (
                 (
-                    CalendarEventResponseStatus._value2member_map_.get(v)
+                    _members_CalendarEventResponseStatus.get(v)
                     or open_member(CalendarEventResponseStatus, v)
                 )
                 if type(v) is str
@@ -1245,6 +1261,7 @@ def decode_UpdateUnifiedCalendarEventInput(d: Any) -> UpdateUnifiedCalendarEvent
     o = _new(UpdateUnifiedCalendarEventInput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "start"
         v = d.get("start", UNSET)
@@ -1271,16 +1288,16 @@ def decode_UpdateUnifiedCalendarEventInput(d: Any) -> UpdateUnifiedCalendarEvent
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_UpdateCalendarEventAttendee(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_UpdateCalendarEventAttendee(x))
+            v = xs
         o._attendees = v
         k = "status"
         v = d.get("status", UNSET)
         if v is not UNSET and v is not None:
             v = (
-                (
-                    CalendarEventStatus._value2member_map_.get(v)
-                    or open_member(CalendarEventStatus, v)
-                )
+                (_members_CalendarEventStatus.get(v) or open_member(CalendarEventStatus, v))
                 if type(v) is str
                 else open_member(CalendarEventStatus, v)
             )
@@ -1313,7 +1330,7 @@ def decode_UpdateCalendarEventAttendee(d: Any) -> UpdateCalendarEventAttendee:
         if v is not UNSET and v is not None:
             v = (
                 (
-                    CalendarEventResponseStatus._value2member_map_.get(v)
+                    _members_CalendarEventResponseStatus.get(v)
                     or open_member(CalendarEventResponseStatus, v)
                 )
                 if type(v) is str

@@ -52,6 +52,9 @@ class WebhookTrigger(OpenStrEnum):
     BOOKING_REOPENED = "BOOKING_REOPENED"
 
 
+_members_WebhookTrigger = WebhookTrigger._value2member_map_
+
+
 class CreateWebhookInputDto(Model):
     """The ``CreateWebhookInputDto`` schema.
 
@@ -263,6 +266,7 @@ def decode_CreateWebhookInputDto(d: Any) -> CreateWebhookInputDto:
     o = _new(CreateWebhookInputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "payloadTemplate"
         v = d.get("payloadTemplate", UNSET)
@@ -284,12 +288,14 @@ def decode_CreateWebhookInputDto(d: Any) -> CreateWebhookInputDto:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (WebhookTrigger._value2member_map_.get(x) or open_member(WebhookTrigger, x))
-                if type(x) is str
-                else open_member(WebhookTrigger, x)
-                for x in v
-            ]
+            xs = []
+            for x in v:
+                xs.append(
+                    (_members_WebhookTrigger.get(x) or open_member(WebhookTrigger, x))
+                    if type(x) is str
+                    else open_member(WebhookTrigger, x)
+                )
+            v = xs
         o._triggers = v
         k = "secret"
         v = d.get("secret", UNSET)
@@ -308,6 +314,7 @@ def decode_UpdateWebhookInputDto(d: Any) -> UpdateWebhookInputDto:
     o = _new(UpdateWebhookInputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "payloadTemplate"
         v = d.get("payloadTemplate", UNSET)
@@ -329,12 +336,14 @@ def decode_UpdateWebhookInputDto(d: Any) -> UpdateWebhookInputDto:
         if v is not UNSET and v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (WebhookTrigger._value2member_map_.get(x) or open_member(WebhookTrigger, x))
-                if type(x) is str
-                else open_member(WebhookTrigger, x)
-                for x in v
-            ]
+            xs = []
+            for x in v:
+                xs.append(
+                    (_members_WebhookTrigger.get(x) or open_member(WebhookTrigger, x))
+                    if type(x) is str
+                    else open_member(WebhookTrigger, x)
+                )
+            v = xs
         o._triggers = v
         k = "secret"
         v = d.get("secret", UNSET)
@@ -353,6 +362,7 @@ def decode_UserWebhookOutputDto(d: Any) -> UserWebhookOutputDto:
     o = _new(UserWebhookOutputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "payloadTemplate"
         v = d["payloadTemplate"]
@@ -374,12 +384,14 @@ def decode_UserWebhookOutputDto(d: Any) -> UserWebhookOutputDto:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (WebhookTrigger._value2member_map_.get(x) or open_member(WebhookTrigger, x))
-                if type(x) is str
-                else open_member(WebhookTrigger, x)
-                for x in v
-            ]
+            xs = []
+            for x in v:
+                xs.append(
+                    (_members_WebhookTrigger.get(x) or open_member(WebhookTrigger, x))
+                    if type(x) is str
+                    else open_member(WebhookTrigger, x)
+                )
+            v = xs
         o._triggers = v
         k = "subscriberUrl"
         v = d["subscriberUrl"]
