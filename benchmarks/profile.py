@@ -158,15 +158,7 @@ def _decode_instructions(body: bytes, per_page: int) -> list[str]:
         body_file.write_bytes(body)
 
         def counted(mode: str, pages: int) -> int:
-            command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-            command += [sys.executable, "-m", "benchmarks.profile"]
-            command += ["--decode-pages", mode, str(pages), str(body_file)]
-            env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
-            done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
-            match = re.search(r"Collected : (\d+)", done.stderr)
-            if match is None:
-                raise RuntimeError(f"callgrind reported no count: {done.stderr[-500:]}")
-            return int(match.group(1))
+            return _callgrind("--decode-pages", mode, str(pages), str(body_file))
 
         per_booking = {
             mode: (counted(mode, 40) - counted(mode, 10)) / (30 * per_page)
@@ -402,27 +394,21 @@ async def _calls(kind: str, calls: int, base_url: str, api_key: str) -> None:
         await ours.close()
 
 
-def _counted(kind: str, calls: int, server: dict[str, str]) -> int:
-    """The instructions one process making ``calls`` calls of ``kind`` executes."""
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        "-m",
-        "benchmarks.profile",
-        "--calls",
-        kind,
-        str(calls),
-        server["base_url"],
-        server["api_key"],
-    ]
+def _callgrind(*arguments: str) -> int:
+    """The instructions ``python -m benchmarks.profile *arguments`` executes (callgrind)."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    command += [sys.executable, "-m", "benchmarks.profile", *arguments]
     env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     match = re.search(r"Collected : (\d+)", done.stderr)
     if match is None:
-        raise RuntimeError(f"callgrind reported no count for {kind}: {done.stderr[-500:]}")
+        raise RuntimeError(f"callgrind reported no count for {arguments}: {done.stderr[-500:]}")
     return int(match.group(1))
+
+
+def _counted(kind: str, calls: int, server: dict[str, str]) -> int:
+    """The instructions one process making ``calls`` calls of ``kind`` executes."""
+    return _callgrind("--calls", kind, str(calls), server["base_url"], server["api_key"])
 
 
 async def _instructions(calls: int) -> str:

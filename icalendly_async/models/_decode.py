@@ -209,8 +209,8 @@ def as_list(value: object) -> list[Any]:
 
 _UTC: Final = _dt.timezone.utc
 fromisoformat: Final = _dt.datetime.fromisoformat
-"""The C parser of ISO 8601 text: the generated decoders try it first on a required date-time
-(no offset, "Z" on Python 3.10, anything else: :func:`as_datetime` after it)."""
+"""The C parser of ISO 8601 text. The generated decoders try it first on a required date-time
+and call :func:`as_datetime` when it fails or finds no offset (a null, epoch ms, "Z" on 3.10)."""
 
 
 def as_datetime(value: object) -> Any:

@@ -328,13 +328,12 @@ class Decoders:
             # of the helper, which reads everything else (a null, epoch ms, no offset, "Z" on
             # Python 3.10) exactly as before (benchmarks.profile decode: 86,700 -> 84,900
             # instructions per booking with its four date-times, -3.7 % of the decoding).
-            self.uses.add("fromisoformat")
             convert = self.use(_CONVERT["datetime"])
             return [
                 f"k = {key!r}",
                 f"v = {getter}",
                 "try:",
-                "    t = fromisoformat(v)",
+                f"    t = {self.use('fromisoformat')}(v)",
                 "except (TypeError, ValueError):",
                 f"    t = {convert}(v)",
                 f"{slot} = t if t is None or t.tzinfo is not None else {convert}(v)",
