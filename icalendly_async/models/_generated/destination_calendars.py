@@ -154,9 +154,12 @@ def decode_DestinationCalendarsInputBodyDto(d: Any) -> DestinationCalendarsInput
             v = as_str(v)
         o._external_id = v
         k = "delegationCredentialId"
-        v = d.get("delegationCredentialId", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "delegationCredentialId" in d:
+            v = d["delegationCredentialId"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._delegation_credential_id = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

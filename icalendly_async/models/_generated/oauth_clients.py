@@ -486,9 +486,12 @@ def decode_CreateOAuthClientInput(d: Any) -> CreateOAuthClientInput:
     xs: list[Any]
     try:
         k = "logo"
-        v = d.get("logo", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "logo" in d:
+            v = d["logo"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._logo = v
         k = "name"
         v = d["name"]
@@ -520,34 +523,52 @@ def decode_CreateOAuthClientInput(d: Any) -> CreateOAuthClientInput:
             v = xs
         o._permissions = v
         k = "bookingRedirectUri"
-        v = d.get("bookingRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingRedirectUri" in d:
+            v = d["bookingRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_redirect_uri = v
         k = "bookingCancelRedirectUri"
-        v = d.get("bookingCancelRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingCancelRedirectUri" in d:
+            v = d["bookingCancelRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_cancel_redirect_uri = v
         k = "bookingRescheduleRedirectUri"
-        v = d.get("bookingRescheduleRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingRescheduleRedirectUri" in d:
+            v = d["bookingRescheduleRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_reschedule_redirect_uri = v
         k = "areEmailsEnabled"
-        v = d.get("areEmailsEnabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "areEmailsEnabled" in d:
+            v = d["areEmailsEnabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._are_emails_enabled = v
         k = "areDefaultEventTypesEnabled"
-        v = d.get("areDefaultEventTypesEnabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "areDefaultEventTypesEnabled" in d:
+            v = d["areDefaultEventTypesEnabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._are_default_event_types_enabled = v
         k = "areCalendarEventsEnabled"
-        v = d.get("areCalendarEventsEnabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "areCalendarEventsEnabled" in d:
+            v = d["areCalendarEventsEnabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._are_calendar_events_enabled = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -617,9 +638,12 @@ def decode_PlatformOAuthClientDto(d: Any) -> PlatformOAuthClientDto:
             v = xs
         o._permissions = v
         k = "logo"
-        v = d.get("logo", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "logo" in d:
+            v = d["logo"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._logo = v
         k = "redirectUris"
         v = d["redirectUris"]
@@ -659,19 +683,28 @@ def decode_PlatformOAuthClientDto(d: Any) -> PlatformOAuthClientDto:
             v = as_bool(v)
         o._are_calendar_events_enabled = v
         k = "bookingRedirectUri"
-        v = d.get("bookingRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingRedirectUri" in d:
+            v = d["bookingRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_redirect_uri = v
         k = "bookingCancelRedirectUri"
-        v = d.get("bookingCancelRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingCancelRedirectUri" in d:
+            v = d["bookingCancelRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_cancel_redirect_uri = v
         k = "bookingRescheduleRedirectUri"
-        v = d.get("bookingRescheduleRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingRescheduleRedirectUri" in d:
+            v = d["bookingRescheduleRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_reschedule_redirect_uri = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -688,54 +721,81 @@ def decode_UpdateOAuthClientInput(d: Any) -> UpdateOAuthClientInput:
     xs: list[Any]
     try:
         k = "logo"
-        v = d.get("logo", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "logo" in d:
+            v = d["logo"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._logo = v
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "redirectUris"
-        v = d.get("redirectUris", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            xs = []
-            for x in v:
-                xs.append(x if type(x) is str else as_str(x))
-            v = xs
+        if "redirectUris" in d:
+            v = d["redirectUris"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(x if type(x) is str else as_str(x))
+                v = xs
+        else:
+            v = UNSET
         o._redirect_uris = v
         k = "bookingRedirectUri"
-        v = d.get("bookingRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingRedirectUri" in d:
+            v = d["bookingRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_redirect_uri = v
         k = "bookingCancelRedirectUri"
-        v = d.get("bookingCancelRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingCancelRedirectUri" in d:
+            v = d["bookingCancelRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_cancel_redirect_uri = v
         k = "bookingRescheduleRedirectUri"
-        v = d.get("bookingRescheduleRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingRescheduleRedirectUri" in d:
+            v = d["bookingRescheduleRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_reschedule_redirect_uri = v
         k = "areEmailsEnabled"
-        v = d.get("areEmailsEnabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "areEmailsEnabled" in d:
+            v = d["areEmailsEnabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._are_emails_enabled = v
         k = "areDefaultEventTypesEnabled"
-        v = d.get("areDefaultEventTypesEnabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "areDefaultEventTypesEnabled" in d:
+            v = d["areDefaultEventTypesEnabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._are_default_event_types_enabled = v
         k = "areCalendarEventsEnabled"
-        v = d.get("areCalendarEventsEnabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "areCalendarEventsEnabled" in d:
+            v = d["areCalendarEventsEnabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._are_calendar_events_enabled = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

@@ -4502,9 +4502,12 @@ def decode_Attribute(d: Any) -> Attribute:
             v = as_bool(v)
         o._enabled = v
         k = "usersCanEditRelation"
-        v = d.get("usersCanEditRelation", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "usersCanEditRelation" in d:
+            v = d["usersCanEditRelation"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._users_can_edit_relation = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4549,9 +4552,12 @@ def decode_CreateOrganizationAttributeInput(d: Any) -> CreateOrganizationAttribu
             v = xs
         o._options = v
         k = "enabled"
-        v = d.get("enabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "enabled" in d:
+            v = d["enabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._enabled = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4590,28 +4596,39 @@ def decode_UpdateOrganizationAttributeInput(d: Any) -> UpdateOrganizationAttribu
     v: Any
     try:
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "slug"
-        v = d.get("slug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "slug" in d:
+            v = d["slug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._slug = v
         k = "type"
-        v = d.get("type", UNSET)
-        if v is not UNSET:
+        if "type" in d:
+            v = d["type"]
             v = (
                 (_members_AttributeType.get(v) or open_member(AttributeType, v))
                 if type(v) is str
                 else open_member(AttributeType, v)
             )
+        else:
+            v = UNSET
         o._type = v
         k = "enabled"
-        v = d.get("enabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "enabled" in d:
+            v = d["enabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._enabled = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4660,14 +4677,20 @@ def decode_UpdateOrganizationAttributeOptionInput(d: Any) -> UpdateOrganizationA
     v: Any
     try:
         k = "value"
-        v = d.get("value", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "value" in d:
+            v = d["value"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._value = v
         k = "slug"
-        v = d.get("slug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "slug" in d:
+            v = d["slug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._slug = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4729,14 +4752,20 @@ def decode_AssignOrganizationAttributeOptionToUserInput(
     v: Any
     try:
         k = "value"
-        v = d.get("value", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "value" in d:
+            v = d["value"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._value = v
         k = "attributeOptionId"
-        v = d.get("attributeOptionId", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "attributeOptionId" in d:
+            v = d["attributeOptionId"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._attribute_option_id = v
         k = "attributeId"
         v = d["attributeId"]
@@ -4978,19 +5007,25 @@ def decode_UpdateDelegationCredentialInput(d: Any) -> UpdateDelegationCredential
     xs: list[Any]
     try:
         k = "enabled"
-        v = d.get("enabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "enabled" in d:
+            v = d["enabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._enabled = v
         k = "serviceAccountKey"
-        v = d.get("serviceAccountKey", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            xs = []
-            for x in v:
-                xs.append(decode_ServiceAccountKeyInput_family(x))
-            v = xs
+        if "serviceAccountKey" in d:
+            v = d["serviceAccountKey"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_ServiceAccountKeyInput_family(x))
+                v = xs
+        else:
+            v = UNSET
         o._service_account_key = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5035,9 +5070,12 @@ def decode_OrganizationMembershipOutput(d: Any) -> OrganizationMembershipOutput:
         )
         o._role = v
         k = "disableImpersonation"
-        v = d.get("disableImpersonation", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableImpersonation" in d:
+            v = d["disableImpersonation"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_impersonation = v
         k = "user"
         v = d["user"]
@@ -5068,19 +5106,28 @@ def decode_MembershipUserOutputDto(d: Any) -> MembershipUserOutputDto:
     v: Any
     try:
         k = "avatarUrl"
-        v = d.get("avatarUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "avatarUrl" in d:
+            v = d["avatarUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._avatar_url = v
         k = "username"
-        v = d.get("username", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "username" in d:
+            v = d["username"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._username = v
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "email"
         v = d["email"]
@@ -5088,14 +5135,20 @@ def decode_MembershipUserOutputDto(d: Any) -> MembershipUserOutputDto:
             v = as_str(v)
         o._email = v
         k = "bio"
-        v = d.get("bio", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bio" in d:
+            v = d["bio"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._bio = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5280,9 +5333,12 @@ def decode_CreateOrgMembershipDto(d: Any) -> CreateOrgMembershipDto:
             v = as_int(v)
         o._user_id = v
         k = "accepted"
-        v = d.get("accepted", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "accepted" in d:
+            v = d["accepted"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._accepted = v
         k = "role"
         v = d["role"]
@@ -5293,9 +5349,12 @@ def decode_CreateOrgMembershipDto(d: Any) -> CreateOrgMembershipDto:
         )
         o._role = v
         k = "disableImpersonation"
-        v = d.get("disableImpersonation", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableImpersonation" in d:
+            v = d["disableImpersonation"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_impersonation = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5311,23 +5370,31 @@ def decode_UpdateOrgMembershipDto(d: Any) -> UpdateOrgMembershipDto:
     v: Any
     try:
         k = "accepted"
-        v = d.get("accepted", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "accepted" in d:
+            v = d["accepted"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._accepted = v
         k = "role"
-        v = d.get("role", UNSET)
-        if v is not UNSET:
+        if "role" in d:
+            v = d["role"]
             v = (
                 (_members_MembershipRole.get(v) or open_member(MembershipRole, v))
                 if type(v) is str
                 else open_member(MembershipRole, v)
             )
+        else:
+            v = UNSET
         o._role = v
         k = "disableImpersonation"
-        v = d.get("disableImpersonation", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableImpersonation" in d:
+            v = d["disableImpersonation"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_impersonation = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5467,29 +5534,44 @@ def decode_CreateRoutingFormResponseOutputData(d: Any) -> CreateRoutingFormRespo
     v: Any
     try:
         k = "eventTypeId"
-        v = d.get("eventTypeId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "eventTypeId" in d:
+            v = d["eventTypeId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._event_type_id = v
         k = "routing"
-        v = d.get("routing", UNSET)
-        if v is not UNSET and v is not None:
-            v = _bookings.decode_Routing(v)
+        if "routing" in d:
+            v = d["routing"]
+            if v is not None:
+                v = _bookings.decode_Routing(v)
+        else:
+            v = UNSET
         o._routing = v
         k = "routingCustomMessage"
-        v = d.get("routingCustomMessage", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "routingCustomMessage" in d:
+            v = d["routingCustomMessage"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._routing_custom_message = v
         k = "routingExternalRedirectUrl"
-        v = d.get("routingExternalRedirectUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "routingExternalRedirectUrl" in d:
+            v = d["routingExternalRedirectUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._routing_external_redirect_url = v
         k = "slots"
-        v = d.get("slots", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_map_of_list_of__slots_decode_RangeSlot_2024_4630ee(v)
+        if "slots" in d:
+            v = d["slots"]
+            if v is not None:
+                v = _union_map_of_list_of__slots_decode_RangeSlot_2024_4630ee(v)
+        else:
+            v = UNSET
         o._slots = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5505,9 +5587,12 @@ def decode_UpdateRoutingFormResponseInput(d: Any) -> UpdateRoutingFormResponseIn
     v: Any
     try:
         k = "response"
-        v = d.get("response", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "response" in d:
+            v = d["response"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._response = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5557,14 +5642,20 @@ def decode_WorkflowOutput(d: Any) -> WorkflowOutput:
             v = as_str(v)
         o._name = v
         k = "userId"
-        v = d.get("userId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "userId" in d:
+            v = d["userId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._user_id = v
         k = "teamId"
-        v = d.get("teamId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "teamId" in d:
+            v = d["teamId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._team_id = v
         k = "activation"
         v = d["activation"]
@@ -5587,14 +5678,18 @@ def decode_WorkflowOutput(d: Any) -> WorkflowOutput:
             v = xs
         o._steps = v
         k = "createdAt"
-        v = d.get("createdAt", UNSET)
-        if v is not UNSET:
+        if "createdAt" in d:
+            v = d["createdAt"]
             v = as_datetime(v)
+        else:
+            v = UNSET
         o._created_at = v
         k = "updatedAt"
-        v = d.get("updatedAt", UNSET)
-        if v is not UNSET:
+        if "updatedAt" in d:
+            v = d["updatedAt"]
             v = as_datetime(v)
+        else:
+            v = UNSET
         o._updated_at = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5611,19 +5706,25 @@ def decode_WorkflowActivationOutputDto(d: Any) -> WorkflowActivationOutputDto:
     xs: list[Any]
     try:
         k = "isActiveOnAllEventTypes"
-        v = d.get("isActiveOnAllEventTypes", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "isActiveOnAllEventTypes" in d:
+            v = d["isActiveOnAllEventTypes"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._is_active_on_all_event_types = v
         k = "activeOnEventTypeIds"
-        v = d.get("activeOnEventTypeIds", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            xs = []
-            for x in v:
-                xs.append(x if type(x) is int else as_int(x))
-            v = xs
+        if "activeOnEventTypeIds" in d:
+            v = d["activeOnEventTypeIds"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(x if type(x) is int else as_int(x))
+                v = xs
+        else:
+            v = UNSET
         o._active_on_event_type_ids = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5647,9 +5748,12 @@ def decode_WorkflowTriggerOutputDto(d: Any) -> WorkflowTriggerOutputDto:
         )
         o._type = v
         k = "offset"
-        v = d.get("offset", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_WorkflowTriggerOffsetOutputDto(v)
+        if "offset" in d:
+            v = d["offset"]
+            if v is not None:
+                v = decode_WorkflowTriggerOffsetOutputDto(v)
+        else:
+            v = UNSET
         o._offset = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5717,14 +5821,20 @@ def decode_WorkflowStepOutputDto(d: Any) -> WorkflowStepOutputDto:
         )
         o._recipient = v
         k = "email"
-        v = d.get("email", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "email" in d:
+            v = d["email"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._email = v
         k = "phone"
-        v = d.get("phone", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "phone" in d:
+            v = d["phone"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._phone = v
         k = "template"
         v = d["template"]
@@ -5735,9 +5845,12 @@ def decode_WorkflowStepOutputDto(d: Any) -> WorkflowStepOutputDto:
         )
         o._template = v
         k = "includeCalendarEvent"
-        v = d.get("includeCalendarEvent", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "includeCalendarEvent" in d:
+            v = d["includeCalendarEvent"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._include_calendar_event = v
         k = "sender"
         v = d["sender"]
@@ -5768,14 +5881,20 @@ def decode_WorkflowMessageOutputDto(d: Any) -> WorkflowMessageOutputDto:
             v = as_str(v)
         o._subject = v
         k = "html"
-        v = d.get("html", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "html" in d:
+            v = d["html"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._html = v
         k = "text"
-        v = d.get("text", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "text" in d:
+            v = d["text"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._text = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5836,14 +5955,17 @@ def decode_WorkflowActivationDto(d: Any) -> WorkflowActivationDto:
             v = as_bool(v)
         o._is_active_on_all_event_types = v
         k = "activeOnEventTypeIds"
-        v = d.get("activeOnEventTypeIds", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            xs = []
-            for x in v:
-                xs.append(x if type(x) is int else as_int(x))
-            v = xs
+        if "activeOnEventTypeIds" in d:
+            v = d["activeOnEventTypeIds"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(x if type(x) is int else as_int(x))
+                v = xs
+        else:
+            v = UNSET
         o._active_on_event_type_ids = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -6741,29 +6863,41 @@ def decode_UpdateWorkflowDto(d: Any) -> UpdateWorkflowDto:
     xs: list[Any]
     try:
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "activation"
-        v = d.get("activation", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_WorkflowActivationDto(v)
+        if "activation" in d:
+            v = d["activation"]
+            if v is not None:
+                v = decode_WorkflowActivationDto(v)
+        else:
+            v = UNSET
         o._activation = v
         k = "trigger"
-        v = d.get("trigger", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_WorkflowTriggerDto_family(v)
+        if "trigger" in d:
+            v = d["trigger"]
+            if v is not None:
+                v = decode_WorkflowTriggerDto_family(v)
+        else:
+            v = UNSET
         o._trigger = v
         k = "steps"
-        v = d.get("steps", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            xs = []
-            for x in v:
-                xs.append(decode_UpdateWorkflowStepDto_family(x))
-            v = xs
+        if "steps" in d:
+            v = d["steps"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_UpdateWorkflowStepDto_family(x))
+                v = xs
+        else:
+            v = UNSET
         o._steps = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -6876,9 +7010,12 @@ def decode_UpdateEmailAddressWorkflowStepDto(d: Any) -> UpdateEmailAddressWorkfl
             v = decode_HtmlWorkflowMessageDto(v)
         o._message = v
         k = "id"
-        v = d.get("id", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "id" in d:
+            v = d["id"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._id = v
         k = "verifiedEmailId"
         v = d["verifiedEmailId"]
@@ -6943,9 +7080,12 @@ def decode_UpdateEmailAttendeeWorkflowStepDto(d: Any) -> UpdateEmailAttendeeWork
             v = decode_HtmlWorkflowMessageDto(v)
         o._message = v
         k = "id"
-        v = d.get("id", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "id" in d:
+            v = d["id"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._id = v
         k = "includeCalendarEvent"
         v = d["includeCalendarEvent"]
@@ -7005,9 +7145,12 @@ def decode_UpdatePhoneAttendeeWorkflowStepDto(d: Any) -> UpdatePhoneAttendeeWork
             v = decode_TextWorkflowMessageDto(v)
         o._message = v
         k = "id"
-        v = d.get("id", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "id" in d:
+            v = d["id"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._id = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7064,9 +7207,12 @@ def decode_UpdatePhoneWhatsAppNumberWorkflowStepDto(
             v = decode_TextWorkflowMessageDto(v)
         o._message = v
         k = "id"
-        v = d.get("id", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "id" in d:
+            v = d["id"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._id = v
         k = "verifiedPhoneId"
         v = d["verifiedPhoneId"]
@@ -7093,14 +7239,20 @@ def decode_GetOrgUsersWithProfileOutput(d: Any) -> GetOrgUsersWithProfileOutput:
             v = as_int(v)
         o._id = v
         k = "username"
-        v = d.get("username", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "username" in d:
+            v = d["username"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._username = v
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "email"
         v = d["email"]
@@ -7108,19 +7260,28 @@ def decode_GetOrgUsersWithProfileOutput(d: Any) -> GetOrgUsersWithProfileOutput:
             v = as_str(v)
         o._email = v
         k = "emailVerified"
-        v = d.get("emailVerified", UNSET)
-        if v is not UNSET and v is not None:
-            v = as_datetime(v)
+        if "emailVerified" in d:
+            v = d["emailVerified"]
+            if v is not None:
+                v = as_datetime(v)
+        else:
+            v = UNSET
         o._email_verified = v
         k = "bio"
-        v = d.get("bio", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "bio" in d:
+            v = d["bio"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._bio = v
         k = "avatarUrl"
-        v = d.get("avatarUrl", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "avatarUrl" in d:
+            v = d["avatarUrl"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._avatar_url = v
         k = "timeZone"
         v = d["timeZone"]
@@ -7133,29 +7294,44 @@ def decode_GetOrgUsersWithProfileOutput(d: Any) -> GetOrgUsersWithProfileOutput:
             v = as_str(v)
         o._week_start = v
         k = "appTheme"
-        v = d.get("appTheme", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "appTheme" in d:
+            v = d["appTheme"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._app_theme = v
         k = "theme"
-        v = d.get("theme", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "theme" in d:
+            v = d["theme"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._theme = v
         k = "defaultScheduleId"
-        v = d.get("defaultScheduleId", UNSET)
-        if type(v) is not int and v is not UNSET and v is not None:
-            v = as_int(v)
+        if "defaultScheduleId" in d:
+            v = d["defaultScheduleId"]
+            if type(v) is not int and v is not None:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._default_schedule_id = v
         k = "locale"
-        v = d.get("locale", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "locale" in d:
+            v = d["locale"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._locale = v
         k = "timeFormat"
-        v = d.get("timeFormat", UNSET)
-        if type(v) is not int and v is not UNSET and v is not None:
-            v = as_int(v)
+        if "timeFormat" in d:
+            v = d["timeFormat"]
+            if type(v) is not int and v is not None:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._time_format = v
         k = "hideBranding"
         v = d["hideBranding"]
@@ -7163,19 +7339,28 @@ def decode_GetOrgUsersWithProfileOutput(d: Any) -> GetOrgUsersWithProfileOutput:
             v = as_bool(v)
         o._hide_branding = v
         k = "brandColor"
-        v = d.get("brandColor", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "brandColor" in d:
+            v = d["brandColor"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._brand_color = v
         k = "darkBrandColor"
-        v = d.get("darkBrandColor", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "darkBrandColor" in d:
+            v = d["darkBrandColor"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._dark_brand_color = v
         k = "allowDynamicBooking"
-        v = d.get("allowDynamicBooking", UNSET)
-        if type(v) is not bool and v is not UNSET and v is not None:
-            v = as_bool(v)
+        if "allowDynamicBooking" in d:
+            v = d["allowDynamicBooking"]
+            if type(v) is not bool and v is not None:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._allow_dynamic_booking = v
         k = "createdDate"
         v = d["createdDate"]
@@ -7185,19 +7370,28 @@ def decode_GetOrgUsersWithProfileOutput(d: Any) -> GetOrgUsersWithProfileOutput:
             t = as_datetime(v)
         o._created_date = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "verified"
-        v = d.get("verified", UNSET)
-        if type(v) is not bool and v is not UNSET and v is not None:
-            v = as_bool(v)
+        if "verified" in d:
+            v = d["verified"]
+            if type(v) is not bool and v is not None:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._verified = v
         k = "invitedTo"
-        v = d.get("invitedTo", UNSET)
-        if type(v) is not int and v is not UNSET and v is not None:
-            v = as_int(v)
+        if "invitedTo" in d:
+            v = d["invitedTo"]
+            if type(v) is not int and v is not None:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._invited_to = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "profile"
         v = d["profile"]
@@ -7233,9 +7427,12 @@ def decode_ProfileOutput(d: Any) -> ProfileOutput:
             v = as_int(v)
         o._user_id = v
         k = "username"
-        v = d.get("username", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "username" in d:
+            v = d["username"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._username = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7256,88 +7453,135 @@ def decode_CreateOrganizationUserInput(d: Any) -> CreateOrganizationUserInput:
             v = as_str(v)
         o._email = v
         k = "username"
-        v = d.get("username", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "username" in d:
+            v = d["username"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._username = v
         k = "weekday"
-        v = d.get("weekday", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "weekday" in d:
+            v = d["weekday"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._weekday = v
         k = "brandColor"
-        v = d.get("brandColor", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "brandColor" in d:
+            v = d["brandColor"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._brand_color = v
         k = "bio"
-        v = d.get("bio", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bio" in d:
+            v = d["bio"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._bio = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "darkBrandColor"
-        v = d.get("darkBrandColor", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "darkBrandColor" in d:
+            v = d["darkBrandColor"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._dark_brand_color = v
         k = "hideBranding"
-        v = d.get("hideBranding", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideBranding" in d:
+            v = d["hideBranding"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_branding = v
         k = "timeZone"
-        v = d.get("timeZone", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "timeZone" in d:
+            v = d["timeZone"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._time_zone = v
         k = "theme"
-        v = d.get("theme", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "theme" in d:
+            v = d["theme"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._theme = v
         k = "appTheme"
-        v = d.get("appTheme", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "appTheme" in d:
+            v = d["appTheme"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._app_theme = v
         k = "timeFormat"
-        v = d.get("timeFormat", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "timeFormat" in d:
+            v = d["timeFormat"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._time_format = v
         k = "defaultScheduleId"
-        v = d.get("defaultScheduleId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "defaultScheduleId" in d:
+            v = d["defaultScheduleId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._default_schedule_id = v
         k = "locale"
-        v = d.get("locale", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "locale" in d:
+            v = d["locale"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._locale = v
         k = "avatarUrl"
-        v = d.get("avatarUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "avatarUrl" in d:
+            v = d["avatarUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._avatar_url = v
         k = "organizationRole"
-        v = d.get("organizationRole", UNSET)
-        if v is not UNSET:
+        if "organizationRole" in d:
+            v = d["organizationRole"]
             v = (
                 (_members_MembershipRole.get(v) or open_member(MembershipRole, v))
                 if type(v) is str
                 else open_member(MembershipRole, v)
             )
+        else:
+            v = UNSET
         o._organization_role = v
         k = "autoAccept"
-        v = d.get("autoAccept", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "autoAccept" in d:
+            v = d["autoAccept"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._auto_accept = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7368,23 +7612,31 @@ def decode_CreateOutOfOfficeEntryDto(d: Any) -> CreateOutOfOfficeEntryDto:
             t = as_datetime(v)
         o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "notes"
-        v = d.get("notes", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "notes" in d:
+            v = d["notes"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._notes = v
         k = "toUserId"
-        v = d.get("toUserId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "toUserId" in d:
+            v = d["toUserId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._to_user_id = v
         k = "reason"
-        v = d.get("reason", UNSET)
-        if v is not UNSET:
+        if "reason" in d:
+            v = d["reason"]
             v = (
                 (_members_OutOfOfficeReason.get(v) or open_member(OutOfOfficeReason, v))
                 if type(v) is str
                 else open_member(OutOfOfficeReason, v)
             )
+        else:
+            v = UNSET
         o._reason = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7400,33 +7652,45 @@ def decode_UpdateOutOfOfficeEntryDto(d: Any) -> UpdateOutOfOfficeEntryDto:
     v: Any
     try:
         k = "start"
-        v = d.get("start", UNSET)
-        if v is not UNSET:
+        if "start" in d:
+            v = d["start"]
             v = as_datetime(v)
+        else:
+            v = UNSET
         o._start = v
         k = "end"
-        v = d.get("end", UNSET)
-        if v is not UNSET:
+        if "end" in d:
+            v = d["end"]
             v = as_datetime(v)
+        else:
+            v = UNSET
         o._end = v
         k = "notes"
-        v = d.get("notes", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "notes" in d:
+            v = d["notes"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._notes = v
         k = "toUserId"
-        v = d.get("toUserId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "toUserId" in d:
+            v = d["toUserId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._to_user_id = v
         k = "reason"
-        v = d.get("reason", UNSET)
-        if v is not UNSET:
+        if "reason" in d:
+            v = d["reason"]
             v = (
                 (_members_OutOfOfficeReason.get(v) or open_member(OutOfOfficeReason, v))
                 if type(v) is str
                 else open_member(OutOfOfficeReason, v)
             )
+        else:
+            v = UNSET
         o._reason = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7485,9 +7749,12 @@ def decode_TeamWebhookOutputDto(d: Any) -> TeamWebhookOutputDto:
             v = as_bool(v)
         o._active = v
         k = "secret"
-        v = d.get("secret", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "secret" in d:
+            v = d["secret"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._secret = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7503,14 +7770,20 @@ def decode_CreateOrganizationInput(d: Any) -> CreateOrganizationInput:
     v: Any
     try:
         k = "apiKeyDaysValid"
-        v = d.get("apiKeyDaysValid", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "apiKeyDaysValid" in d:
+            v = d["apiKeyDaysValid"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._api_key_days_valid = v
         k = "apiKeyNeverExpires"
-        v = d.get("apiKeyNeverExpires", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "apiKeyNeverExpires" in d:
+            v = d["apiKeyNeverExpires"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._api_key_never_expires = v
         k = "name"
         v = d["name"]
@@ -7518,14 +7791,20 @@ def decode_CreateOrganizationInput(d: Any) -> CreateOrganizationInput:
             v = as_str(v)
         o._name = v
         k = "slug"
-        v = d.get("slug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "slug" in d:
+            v = d["slug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._slug = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7551,14 +7830,20 @@ def decode_ManagedOrganizationWithApiKeyOutput(d: Any) -> ManagedOrganizationWit
             v = as_str(v)
         o._name = v
         k = "slug"
-        v = d.get("slug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "slug" in d:
+            v = d["slug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._slug = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "apiKey"
         v = d["apiKey"]
@@ -7589,14 +7874,20 @@ def decode_ManagedOrganizationOutput(d: Any) -> ManagedOrganizationOutput:
             v = as_str(v)
         o._name = v
         k = "slug"
-        v = d.get("slug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "slug" in d:
+            v = d["slug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._slug = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7612,14 +7903,20 @@ def decode_UpdateOrganizationInput(d: Any) -> UpdateOrganizationInput:
     v: Any
     try:
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

@@ -602,23 +602,31 @@ def decode_ManagedUserOutput(d: Any) -> ManagedUserOutput:
             v = as_int(v)
         o._default_schedule_id = v
         k = "locale"
-        v = d.get("locale", UNSET)
-        if v is not UNSET:
+        if "locale" in d:
+            v = d["locale"]
             v = (
                 (_bookings._members_Locale.get(v) or open_member(_bookings.Locale, v))
                 if type(v) is str
                 else open_member(_bookings.Locale, v)
             )
+        else:
+            v = UNSET
         o._locale = v
         k = "avatarUrl"
-        v = d.get("avatarUrl", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "avatarUrl" in d:
+            v = d["avatarUrl"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._avatar_url = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -644,51 +652,69 @@ def decode_CreateManagedUserInput(d: Any) -> CreateManagedUserInput:
             v = as_str(v)
         o._name = v
         k = "timeFormat"
-        v = d.get("timeFormat", UNSET)
-        if v is not UNSET:
+        if "timeFormat" in d:
+            v = d["timeFormat"]
             v = (
                 (_me._members_TimeFormat.get(v) or open_member(_me.TimeFormat, v))
                 if type(v) is int
                 else open_member(_me.TimeFormat, v)
             )
+        else:
+            v = UNSET
         o._time_format = v
         k = "weekStart"
-        v = d.get("weekStart", UNSET)
-        if v is not UNSET:
+        if "weekStart" in d:
+            v = d["weekStart"]
             v = (
                 (_schedules._members_Weekday.get(v) or open_member(_schedules.Weekday, v))
                 if type(v) is str
                 else open_member(_schedules.Weekday, v)
             )
+        else:
+            v = UNSET
         o._week_start = v
         k = "timeZone"
-        v = d.get("timeZone", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "timeZone" in d:
+            v = d["timeZone"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._time_zone = v
         k = "locale"
-        v = d.get("locale", UNSET)
-        if v is not UNSET:
+        if "locale" in d:
+            v = d["locale"]
             v = (
                 (_bookings._members_Locale.get(v) or open_member(_bookings.Locale, v))
                 if type(v) is str
                 else open_member(_bookings.Locale, v)
             )
+        else:
+            v = UNSET
         o._locale = v
         k = "avatarUrl"
-        v = d.get("avatarUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "avatarUrl" in d:
+            v = d["avatarUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._avatar_url = v
         k = "bio"
-        v = d.get("bio", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bio" in d:
+            v = d["bio"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._bio = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -836,9 +862,12 @@ def decode_OAuthClientWebhookOutputDto(d: Any) -> OAuthClientWebhookOutputDto:
             v = as_bool(v)
         o._active = v
         k = "secret"
-        v = d.get("secret", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "secret" in d:
+            v = d["secret"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._secret = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

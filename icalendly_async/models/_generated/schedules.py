@@ -498,14 +498,17 @@ def decode_CreateScheduleInput_2024_06_11(d: Any) -> CreateScheduleInput_2024_06
             v = as_str(v)
         o._time_zone = v
         k = "availability"
-        v = d.get("availability", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            xs = []
-            for x in v:
-                xs.append(decode_ScheduleAvailabilityInput_2024_06_11(x))
-            v = xs
+        if "availability" in d:
+            v = d["availability"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_ScheduleAvailabilityInput_2024_06_11(x))
+                v = xs
+        else:
+            v = UNSET
         o._availability = v
         k = "isDefault"
         v = d["isDefault"]
@@ -513,14 +516,17 @@ def decode_CreateScheduleInput_2024_06_11(d: Any) -> CreateScheduleInput_2024_06
             v = as_bool(v)
         o._is_default = v
         k = "overrides"
-        v = d.get("overrides", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            xs = []
-            for x in v:
-                xs.append(decode_ScheduleOverrideInput_2024_06_11(x))
-            v = xs
+        if "overrides" in d:
+            v = d["overrides"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_ScheduleOverrideInput_2024_06_11(x))
+                v = xs
+        else:
+            v = UNSET
         o._overrides = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -537,39 +543,54 @@ def decode_UpdateScheduleInput_2024_06_11(d: Any) -> UpdateScheduleInput_2024_06
     xs: list[Any]
     try:
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "timeZone"
-        v = d.get("timeZone", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "timeZone" in d:
+            v = d["timeZone"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._time_zone = v
         k = "availability"
-        v = d.get("availability", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            xs = []
-            for x in v:
-                xs.append(decode_ScheduleAvailabilityInput_2024_06_11(x))
-            v = xs
+        if "availability" in d:
+            v = d["availability"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_ScheduleAvailabilityInput_2024_06_11(x))
+                v = xs
+        else:
+            v = UNSET
         o._availability = v
         k = "isDefault"
-        v = d.get("isDefault", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "isDefault" in d:
+            v = d["isDefault"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._is_default = v
         k = "overrides"
-        v = d.get("overrides", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            xs = []
-            for x in v:
-                xs.append(decode_ScheduleOverrideInput_2024_06_11(x))
-            v = xs
+        if "overrides" in d:
+            v = d["overrides"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_ScheduleOverrideInput_2024_06_11(x))
+                v = xs
+        else:
+            v = UNSET
         o._overrides = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

@@ -312,14 +312,20 @@ def decode_ReserveSlotInput_2024_09_04(d: Any) -> ReserveSlotInput_2024_09_04:
             t = as_datetime(v)
         o._slot_start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "slotDuration"
-        v = d.get("slotDuration", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "slotDuration" in d:
+            v = d["slotDuration"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._slot_duration = v
         k = "reservationDuration"
-        v = d.get("reservationDuration", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "reservationDuration" in d:
+            v = d["reservationDuration"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._reservation_duration = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

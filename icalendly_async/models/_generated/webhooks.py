@@ -269,9 +269,12 @@ def decode_CreateWebhookInputDto(d: Any) -> CreateWebhookInputDto:
     xs: list[Any]
     try:
         k = "payloadTemplate"
-        v = d.get("payloadTemplate", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "payloadTemplate" in d:
+            v = d["payloadTemplate"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._payload_template = v
         k = "active"
         v = d["active"]
@@ -298,9 +301,12 @@ def decode_CreateWebhookInputDto(d: Any) -> CreateWebhookInputDto:
             v = xs
         o._triggers = v
         k = "secret"
-        v = d.get("secret", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "secret" in d:
+            v = d["secret"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._secret = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -317,38 +323,53 @@ def decode_UpdateWebhookInputDto(d: Any) -> UpdateWebhookInputDto:
     xs: list[Any]
     try:
         k = "payloadTemplate"
-        v = d.get("payloadTemplate", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "payloadTemplate" in d:
+            v = d["payloadTemplate"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._payload_template = v
         k = "active"
-        v = d.get("active", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "active" in d:
+            v = d["active"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._active = v
         k = "subscriberUrl"
-        v = d.get("subscriberUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "subscriberUrl" in d:
+            v = d["subscriberUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._subscriber_url = v
         k = "triggers"
-        v = d.get("triggers", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            xs = []
-            for x in v:
-                xs.append(
-                    (_members_WebhookTrigger.get(x) or open_member(WebhookTrigger, x))
-                    if type(x) is str
-                    else open_member(WebhookTrigger, x)
-                )
-            v = xs
+        if "triggers" in d:
+            v = d["triggers"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(
+                        (_members_WebhookTrigger.get(x) or open_member(WebhookTrigger, x))
+                        if type(x) is str
+                        else open_member(WebhookTrigger, x)
+                    )
+                v = xs
+        else:
+            v = UNSET
         o._triggers = v
         k = "secret"
-        v = d.get("secret", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "secret" in d:
+            v = d["secret"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._secret = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -404,9 +425,12 @@ def decode_UserWebhookOutputDto(d: Any) -> UserWebhookOutputDto:
             v = as_bool(v)
         o._active = v
         k = "secret"
-        v = d.get("secret", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "secret" in d:
+            v = d["secret"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._secret = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
