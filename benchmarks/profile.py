@@ -129,8 +129,52 @@ async def _bookings_page(bookings: int) -> bytes:
                 return await resp.read()
 
 
+def _decode_pages(mode: str, pages: int, body: bytes) -> None:
+    """Parse (``mode`` "parse") or parse and decode ("decode") the page ``body`` ``pages``
+    times (what :func:`_decode` times, and the process :func:`_decode_instructions` counts)."""
+    import orjson
+
+    # The decoder the paginator of client.bookings.list() runs on each item.
+    from icalendly_async.models._generated.bookings import decode_Booking_family
+
+    for _ in range(pages):
+        if mode == "decode":
+            for _item in [decode_Booking_family(x) for x in orjson.loads(body)["data"]]:
+                pass
+        else:
+            for _item in orjson.loads(body)["data"]:
+                pass
+
+
+def _decode_instructions(body: bytes, per_page: int) -> list[str]:
+    """Instructions per booking of the parse and of parse + decode (callgrind, GC on): a run of
+    40 pages minus a run of 10, so that start-up and imports cancel out."""
+    import tempfile
+
+    if shutil.which("valgrind") is None:
+        return ["(instructions: valgrind is not installed)"]
+    with tempfile.TemporaryDirectory() as folder:
+        body_file = Path(folder) / "page.json"
+        body_file.write_bytes(body)
+
+        def counted(mode: str, pages: int) -> int:
+            return _callgrind("--decode-pages", mode, str(pages), str(body_file))
+
+        per_booking = {
+            mode: (counted(mode, 40) - counted(mode, 10)) / (30 * per_page)
+            for mode in ("parse", "decode")
+        }
+    parse, both = per_booking["parse"], per_booking["decode"]
+    return [
+        "Instructions per booking (callgrind, GC on, PYTHONHASHSEED=0; 40 pages minus 10):",
+        f"  parse {parse:,.0f}, parse + decode {both:,.0f}: the decoding {both - parse:,.0f}",
+        "",
+    ]
+
+
 def _decode(pages: int) -> str:
-    """CPU per booking of parsing a page and of decoding it, with the GC on and off."""
+    """CPU per booking of parsing a page and of decoding it, with the GC on and off; the same
+    in instructions (callgrind) when valgrind is there."""
     import cProfile
     import gc
     import io
@@ -138,21 +182,14 @@ def _decode(pages: int) -> str:
 
     import orjson
 
-    # The decoder the paginator of client.bookings.list() runs on each item.
-    from icalendly_async.models._generated.bookings import decode_Booking_family
-
     body = asyncio.run(_bookings_page(1_000))
     per_page = len(orjson.loads(body)["data"])
 
     def parse() -> None:
-        for _ in range(pages):
-            for _item in orjson.loads(body)["data"]:
-                pass
+        _decode_pages("parse", pages, body)
 
     def parse_and_decode() -> None:
-        for _ in range(pages):
-            for _item in [decode_Booking_family(x) for x in orjson.loads(body)["data"]]:
-                pass
+        _decode_pages("decode", pages, body)
 
     def cpu_us(run: Callable[[], None]) -> float:
         best = float("inf")
@@ -162,7 +199,8 @@ def _decode(pages: int) -> str:
             best = min(best, time.process_time() - started)
         return best / (pages * per_page) * 1e6
 
-    lines = [
+    lines = _decode_instructions(body, per_page)
+    lines += [
         f"One page of {per_page} bookings from the emulator, parsed (orjson) and decoded "
         f"{pages} times in one process; CPU per booking, best of 7 runs.",
         "",
@@ -349,27 +387,21 @@ async def _calls(kind: str, calls: int, base_url: str, api_key: str) -> None:
         await ours.close()
 
 
-def _counted(kind: str, calls: int, server: dict[str, str]) -> int:
-    """The instructions one process making ``calls`` calls of ``kind`` executes."""
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        "-m",
-        "benchmarks.profile",
-        "--calls",
-        kind,
-        str(calls),
-        server["base_url"],
-        server["api_key"],
-    ]
+def _callgrind(*arguments: str) -> int:
+    """The instructions ``python -m benchmarks.profile *arguments`` executes (callgrind)."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    command += [sys.executable, "-m", "benchmarks.profile", *arguments]
     env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     match = re.search(r"Collected : (\d+)", done.stderr)
     if match is None:
-        raise RuntimeError(f"callgrind reported no count for {kind}: {done.stderr[-500:]}")
+        raise RuntimeError(f"callgrind reported no count for {arguments}: {done.stderr[-500:]}")
     return int(match.group(1))
+
+
+def _counted(kind: str, calls: int, server: dict[str, str]) -> int:
+    """The instructions one process making ``calls`` calls of ``kind`` executes."""
+    return _callgrind("--calls", kind, str(calls), server["base_url"], server["api_key"])
 
 
 async def _instructions(calls: int) -> str:
@@ -411,7 +443,12 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--calls", nargs=4, help=argparse.SUPPRESS)  # one counted process
+    parser.add_argument("--decode-pages", nargs=3, help=argparse.SUPPRESS)  # one counted process
     args = parser.parse_args()
+    if args.decode_pages:
+        mode, pages, body_file = args.decode_pages
+        _decode_pages(mode, int(pages), Path(body_file).read_bytes())
+        return
     if args.calls:
         kind, calls, base_url, api_key = args.calls
         asyncio.run(_calls(kind, int(calls), base_url, api_key))

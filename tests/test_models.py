@@ -106,6 +106,36 @@ def test_date_times_are_aware_datetimes() -> None:
     assert naive.start.tzinfo is dt.timezone.utc  # no offset: the server's UTC
 
 
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "2026-09-21T09:00:00.000Z",  # the service's usual form (the decoders' fast path)
+        "2026-09-21T11:00:00.000+02:00",
+        "2026-09-21T09:00:00",  # no offset: UTC
+        " 2026-09-21T09:00:00Z ",  # padded: the general parser
+        1_789_981_200_000,  # epoch milliseconds
+    ],
+)
+def test_every_form_of_date_time_decodes_to_the_same_aware_datetime(sent: object) -> None:
+    obj = gen.BookingOutput_2024_08_13.from_dict(booking(start=sent))
+    assert obj.start == dt.datetime(2026, 9, 21, 9, tzinfo=dt.timezone.utc)
+    assert obj.start.tzinfo is not None
+    assert obj.start.utcoffset() == (
+        dt.timedelta(hours=2) if "+02:00" in str(sent) else dt.timedelta(0)
+    )
+
+
+@pytest.mark.parametrize("sent", ["2026-13-21T09:00:00.000Z", "soon", True, [], {}])
+def test_a_value_that_is_no_date_time_is_an_error_naming_the_field(sent: object) -> None:
+    with pytest.raises(DecodeError) as info:
+        gen.BookingOutput_2024_08_13.from_dict(booking(start=sent))
+    assert info.value.path == "start" and info.value.expected == "datetime (ISO 8601 text)"
+
+
+def test_a_null_date_time_is_kept() -> None:
+    assert gen.BookingOutput_2024_08_13.from_dict(booking(start=None)).start is None
+
+
 def test_a_naive_datetime_is_never_sent() -> None:
     body = gen.RescheduleBookingInput_2024_08_13(start=dt.datetime(2030, 1, 1, 9))
     with pytest.raises(ParameterError, match="naive datetime"):

@@ -40,6 +40,7 @@ __all__ = [
     "describe",
     "first_fit",
     "from_json",
+    "fromisoformat",
     "identity",
     "in_list",
     "items",
@@ -207,7 +208,9 @@ def as_list(value: object) -> list[Any]:
 
 
 _UTC: Final = _dt.timezone.utc
-_fromisoformat: Final = _dt.datetime.fromisoformat
+fromisoformat: Final = _dt.datetime.fromisoformat
+"""The C parser of ISO 8601 text. The generated decoders try it first on a required date-time
+and call :func:`as_datetime` when it fails or finds no offset (a null, epoch ms, "Z" on 3.10)."""
 
 
 def as_datetime(value: object) -> Any:
@@ -215,7 +218,7 @@ def as_datetime(value: object) -> Any:
     (``null`` kept)."""
     if type(value) is str:
         try:
-            parsed = _fromisoformat(value)
+            parsed = fromisoformat(value)
         except ValueError:
             parsed = _datetime_slow(value)
         return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
@@ -231,7 +234,7 @@ def _datetime_slow(value: str) -> _dt.datetime:
     if text.endswith(("Z", "z")):  # Python 3.10 does not read "Z"
         text = text[:-1] + "+00:00"
     try:
-        return _fromisoformat(text)
+        return fromisoformat(text)
     except ValueError:
         raise Mismatch("datetime (ISO 8601 text)", value) from None
 

@@ -94,14 +94,20 @@ def decode_RefreshApiKeyInput(d: Any) -> RefreshApiKeyInput:
     v: Any
     try:
         k = "apiKeyDaysValid"
-        v = d.get("apiKeyDaysValid", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "apiKeyDaysValid" in d:
+            v = d["apiKeyDaysValid"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._api_key_days_valid = v
         k = "apiKeyNeverExpires"
-        v = d.get("apiKeyNeverExpires", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "apiKeyNeverExpires" in d:
+            v = d["apiKeyNeverExpires"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._api_key_never_expires = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

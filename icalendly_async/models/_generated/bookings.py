@@ -23,6 +23,7 @@ from .._decode import (
     as_str,
     first_fit,
     from_json,
+    fromisoformat,
     items,
     located,
     open_member,
@@ -78,6 +79,9 @@ class BookingStatus(OpenStrEnum):
     PENDING = "pending"
 
 
+_members_BookingStatus = BookingStatus._value2member_map_
+
+
 class Locale(OpenStrEnum):
     """One of 43 values; unknown ones are kept."""
 
@@ -124,6 +128,9 @@ class Locale(OpenStrEnum):
     UK = "uk"
     ZH_TW = "zh-TW"
     BN = "bn"
+
+
+_members_Locale = Locale._value2member_map_
 
 
 class Booking(Model):
@@ -2630,6 +2637,8 @@ def decode_BookingOutput_2024_08_13(d: Any) -> BookingOutput_2024_08_13:
     o = _new(BookingOutput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -2656,50 +2665,81 @@ def decode_BookingOutput_2024_08_13(d: Any) -> BookingOutput_2024_08_13:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingHost(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingHost(x))
+            v = xs
         o._hosts = v
         k = "status"
         v = d["status"]
         v = (
-            (BookingStatus._value2member_map_.get(v) or open_member(BookingStatus, v))
+            (_members_BookingStatus.get(v) or open_member(BookingStatus, v))
             if type(v) is str
             else open_member(BookingStatus, v)
         )
         o._status = v
         k = "cancellationReason"
-        v = d.get("cancellationReason", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "cancellationReason" in d:
+            v = d["cancellationReason"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cancellation_reason = v
         k = "cancelledByEmail"
-        v = d.get("cancelledByEmail", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "cancelledByEmail" in d:
+            v = d["cancelledByEmail"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cancelled_by_email = v
         k = "reschedulingReason"
-        v = d.get("reschedulingReason", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "reschedulingReason" in d:
+            v = d["reschedulingReason"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduling_reason = v
         k = "rescheduledByEmail"
-        v = d.get("rescheduledByEmail", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledByEmail" in d:
+            v = d["rescheduledByEmail"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_by_email = v
         k = "rescheduledFromUid"
-        v = d.get("rescheduledFromUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledFromUid" in d:
+            v = d["rescheduledFromUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_from_uid = v
         k = "rescheduledToUid"
-        v = d.get("rescheduledToUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledToUid" in d:
+            v = d["rescheduledToUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_to_uid = v
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "duration"
         v = d["duration"]
         if type(v) is not int:
@@ -2716,9 +2756,12 @@ def decode_BookingOutput_2024_08_13(d: Any) -> BookingOutput_2024_08_13:
             v = decode_EventType(v)
         o._event_type = v
         k = "meetingUrl"
-        v = d.get("meetingUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "meetingUrl" in d:
+            v = d["meetingUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._meeting_url = v
         k = "location"
         v = d["location"]
@@ -2731,37 +2774,65 @@ def decode_BookingOutput_2024_08_13(d: Any) -> BookingOutput_2024_08_13:
             v = as_bool(v)
         o._absent_host = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "rating"
-        v = d.get("rating", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "rating" in d:
+            v = d["rating"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._rating = v
         k = "icsUid"
-        v = d.get("icsUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "icsUid" in d:
+            v = d["icsUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._ics_uid = v
         k = "attendees"
         v = d["attendees"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingAttendee(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingAttendee(x))
+            v = xs
         o._attendees = v
         k = "guests"
-        v = d.get("guests", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+        if "guests" in d:
+            v = d["guests"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(x if type(x) is str else as_str(x))
+                v = xs
+        else:
+            v = UNSET
         o._guests = v
         k = "bookingFieldsResponses"
         v = d["bookingFieldsResponses"]
@@ -2871,13 +2942,15 @@ def decode_BookingAttendee(d: Any) -> BookingAttendee:
             v = as_str(v)
         o._time_zone = v
         k = "language"
-        v = d.get("language", UNSET)
-        if v is not UNSET:
+        if "language" in d:
+            v = d["language"]
             v = (
-                (Locale._value2member_map_.get(v) or open_member(Locale, v))
+                (_members_Locale.get(v) or open_member(Locale, v))
                 if type(v) is str
                 else open_member(Locale, v)
             )
+        else:
+            v = UNSET
         o._language = v
         k = "absent"
         v = d["absent"]
@@ -2885,9 +2958,12 @@ def decode_BookingAttendee(d: Any) -> BookingAttendee:
             v = as_bool(v)
         o._absent = v
         k = "phoneNumber"
-        v = d.get("phoneNumber", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "phoneNumber" in d:
+            v = d["phoneNumber"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._phone_number = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -2901,6 +2977,8 @@ def decode_RecurringBookingOutput_2024_08_13(d: Any) -> RecurringBookingOutput_2
     o = _new(RecurringBookingOutput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -2927,50 +3005,81 @@ def decode_RecurringBookingOutput_2024_08_13(d: Any) -> RecurringBookingOutput_2
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingHost(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingHost(x))
+            v = xs
         o._hosts = v
         k = "status"
         v = d["status"]
         v = (
-            (BookingStatus._value2member_map_.get(v) or open_member(BookingStatus, v))
+            (_members_BookingStatus.get(v) or open_member(BookingStatus, v))
             if type(v) is str
             else open_member(BookingStatus, v)
         )
         o._status = v
         k = "cancellationReason"
-        v = d.get("cancellationReason", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "cancellationReason" in d:
+            v = d["cancellationReason"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cancellation_reason = v
         k = "cancelledByEmail"
-        v = d.get("cancelledByEmail", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "cancelledByEmail" in d:
+            v = d["cancelledByEmail"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cancelled_by_email = v
         k = "reschedulingReason"
-        v = d.get("reschedulingReason", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "reschedulingReason" in d:
+            v = d["reschedulingReason"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduling_reason = v
         k = "rescheduledByEmail"
-        v = d.get("rescheduledByEmail", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledByEmail" in d:
+            v = d["rescheduledByEmail"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_by_email = v
         k = "rescheduledFromUid"
-        v = d.get("rescheduledFromUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledFromUid" in d:
+            v = d["rescheduledFromUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_from_uid = v
         k = "rescheduledToUid"
-        v = d.get("rescheduledToUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledToUid" in d:
+            v = d["rescheduledToUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_to_uid = v
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "duration"
         v = d["duration"]
         if type(v) is not int:
@@ -2987,9 +3096,12 @@ def decode_RecurringBookingOutput_2024_08_13(d: Any) -> RecurringBookingOutput_2
             v = decode_EventType(v)
         o._event_type = v
         k = "meetingUrl"
-        v = d.get("meetingUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "meetingUrl" in d:
+            v = d["meetingUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._meeting_url = v
         k = "location"
         v = d["location"]
@@ -3002,37 +3114,65 @@ def decode_RecurringBookingOutput_2024_08_13(d: Any) -> RecurringBookingOutput_2
             v = as_bool(v)
         o._absent_host = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "rating"
-        v = d.get("rating", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "rating" in d:
+            v = d["rating"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._rating = v
         k = "icsUid"
-        v = d.get("icsUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "icsUid" in d:
+            v = d["icsUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._ics_uid = v
         k = "attendees"
         v = d["attendees"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingAttendee(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingAttendee(x))
+            v = xs
         o._attendees = v
         k = "guests"
-        v = d.get("guests", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+        if "guests" in d:
+            v = d["guests"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(x if type(x) is str else as_str(x))
+                v = xs
+        else:
+            v = UNSET
         o._guests = v
         k = "bookingFieldsResponses"
         v = d["bookingFieldsResponses"]
@@ -3056,6 +3196,8 @@ def decode_GetSeatedBookingOutput_2024_08_13(d: Any) -> GetSeatedBookingOutput_2
     o = _new(GetSeatedBookingOutput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -3082,50 +3224,81 @@ def decode_GetSeatedBookingOutput_2024_08_13(d: Any) -> GetSeatedBookingOutput_2
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingHost(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingHost(x))
+            v = xs
         o._hosts = v
         k = "status"
         v = d["status"]
         v = (
-            (BookingStatus._value2member_map_.get(v) or open_member(BookingStatus, v))
+            (_members_BookingStatus.get(v) or open_member(BookingStatus, v))
             if type(v) is str
             else open_member(BookingStatus, v)
         )
         o._status = v
         k = "cancellationReason"
-        v = d.get("cancellationReason", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "cancellationReason" in d:
+            v = d["cancellationReason"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cancellation_reason = v
         k = "cancelledByEmail"
-        v = d.get("cancelledByEmail", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "cancelledByEmail" in d:
+            v = d["cancelledByEmail"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cancelled_by_email = v
         k = "reschedulingReason"
-        v = d.get("reschedulingReason", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "reschedulingReason" in d:
+            v = d["reschedulingReason"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduling_reason = v
         k = "rescheduledByEmail"
-        v = d.get("rescheduledByEmail", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledByEmail" in d:
+            v = d["rescheduledByEmail"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_by_email = v
         k = "rescheduledFromUid"
-        v = d.get("rescheduledFromUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledFromUid" in d:
+            v = d["rescheduledFromUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_from_uid = v
         k = "rescheduledToUid"
-        v = d.get("rescheduledToUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledToUid" in d:
+            v = d["rescheduledToUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_to_uid = v
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "duration"
         v = d["duration"]
         if type(v) is not int:
@@ -3142,9 +3315,12 @@ def decode_GetSeatedBookingOutput_2024_08_13(d: Any) -> GetSeatedBookingOutput_2
             v = decode_EventType(v)
         o._event_type = v
         k = "meetingUrl"
-        v = d.get("meetingUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "meetingUrl" in d:
+            v = d["meetingUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._meeting_url = v
         k = "location"
         v = d["location"]
@@ -3157,30 +3333,52 @@ def decode_GetSeatedBookingOutput_2024_08_13(d: Any) -> GetSeatedBookingOutput_2
             v = as_bool(v)
         o._absent_host = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "rating"
-        v = d.get("rating", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "rating" in d:
+            v = d["rating"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._rating = v
         k = "icsUid"
-        v = d.get("icsUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "icsUid" in d:
+            v = d["icsUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._ics_uid = v
         k = "attendees"
         v = d["attendees"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_SeatedAttendee(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_SeatedAttendee(x))
+            v = xs
         o._attendees = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -3211,13 +3409,15 @@ def decode_SeatedAttendee(d: Any) -> SeatedAttendee:
             v = as_str(v)
         o._time_zone = v
         k = "language"
-        v = d.get("language", UNSET)
-        if v is not UNSET:
+        if "language" in d:
+            v = d["language"]
             v = (
-                (Locale._value2member_map_.get(v) or open_member(Locale, v))
+                (_members_Locale.get(v) or open_member(Locale, v))
                 if type(v) is str
                 else open_member(Locale, v)
             )
+        else:
+            v = UNSET
         o._language = v
         k = "absent"
         v = d["absent"]
@@ -3225,9 +3425,12 @@ def decode_SeatedAttendee(d: Any) -> SeatedAttendee:
             v = as_bool(v)
         o._absent = v
         k = "phoneNumber"
-        v = d.get("phoneNumber", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "phoneNumber" in d:
+            v = d["phoneNumber"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._phone_number = v
         k = "seatUid"
         v = d["seatUid"]
@@ -3240,9 +3443,12 @@ def decode_SeatedAttendee(d: Any) -> SeatedAttendee:
             v = as_dict(v)
         o._booking_fields_responses = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -3258,6 +3464,8 @@ def decode_GetRecurringSeatedBookingOutput_2024_08_13(
     o = _new(GetRecurringSeatedBookingOutput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -3284,50 +3492,81 @@ def decode_GetRecurringSeatedBookingOutput_2024_08_13(
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingHost(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingHost(x))
+            v = xs
         o._hosts = v
         k = "status"
         v = d["status"]
         v = (
-            (BookingStatus._value2member_map_.get(v) or open_member(BookingStatus, v))
+            (_members_BookingStatus.get(v) or open_member(BookingStatus, v))
             if type(v) is str
             else open_member(BookingStatus, v)
         )
         o._status = v
         k = "cancellationReason"
-        v = d.get("cancellationReason", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "cancellationReason" in d:
+            v = d["cancellationReason"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cancellation_reason = v
         k = "cancelledByEmail"
-        v = d.get("cancelledByEmail", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "cancelledByEmail" in d:
+            v = d["cancelledByEmail"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cancelled_by_email = v
         k = "reschedulingReason"
-        v = d.get("reschedulingReason", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "reschedulingReason" in d:
+            v = d["reschedulingReason"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduling_reason = v
         k = "rescheduledByEmail"
-        v = d.get("rescheduledByEmail", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledByEmail" in d:
+            v = d["rescheduledByEmail"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_by_email = v
         k = "rescheduledFromUid"
-        v = d.get("rescheduledFromUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledFromUid" in d:
+            v = d["rescheduledFromUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_from_uid = v
         k = "rescheduledToUid"
-        v = d.get("rescheduledToUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledToUid" in d:
+            v = d["rescheduledToUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_to_uid = v
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "duration"
         v = d["duration"]
         if type(v) is not int:
@@ -3344,9 +3583,12 @@ def decode_GetRecurringSeatedBookingOutput_2024_08_13(
             v = decode_EventType(v)
         o._event_type = v
         k = "meetingUrl"
-        v = d.get("meetingUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "meetingUrl" in d:
+            v = d["meetingUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._meeting_url = v
         k = "location"
         v = d["location"]
@@ -3359,30 +3601,52 @@ def decode_GetRecurringSeatedBookingOutput_2024_08_13(
             v = as_bool(v)
         o._absent_host = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "rating"
-        v = d.get("rating", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "rating" in d:
+            v = d["rating"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._rating = v
         k = "icsUid"
-        v = d.get("icsUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "icsUid" in d:
+            v = d["icsUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._ics_uid = v
         k = "attendees"
         v = d["attendees"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_SeatedAttendee(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_SeatedAttendee(x))
+            v = xs
         o._attendees = v
         k = "recurringBookingUid"
         v = d["recurringBookingUid"]
@@ -3401,43 +3665,65 @@ def decode_Routing(d: Any) -> Routing:
     o = _new(Routing)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "queuedResponseId"
-        v = d.get("queuedResponseId", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "queuedResponseId" in d:
+            v = d["queuedResponseId"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._queued_response_id = v
         k = "responseId"
-        v = d.get("responseId", UNSET)
-        if type(v) is not int and v is not UNSET and v is not None:
-            v = as_int(v)
+        if "responseId" in d:
+            v = d["responseId"]
+            if type(v) is not int and v is not None:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._response_id = v
         k = "teamMemberIds"
         v = d["teamMemberIds"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is int else as_int(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is int else as_int(x))
+            v = xs
         o._team_member_ids = v
         k = "teamMemberEmail"
-        v = d.get("teamMemberEmail", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "teamMemberEmail" in d:
+            v = d["teamMemberEmail"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._team_member_email = v
         k = "skipContactOwner"
-        v = d.get("skipContactOwner", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "skipContactOwner" in d:
+            v = d["skipContactOwner"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._skip_contact_owner = v
         k = "crmAppSlug"
-        v = d.get("crmAppSlug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "crmAppSlug" in d:
+            v = d["crmAppSlug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._crm_app_slug = v
         k = "crmOwnerRecordType"
-        v = d.get("crmOwnerRecordType", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "crmOwnerRecordType" in d:
+            v = d["crmOwnerRecordType"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._crm_owner_record_type = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -3511,80 +3797,129 @@ def decode_CreateBookingInput_2024_08_13(d: Any) -> CreateBookingInput_2024_08_1
     o = _new(CreateBookingInput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "attendee"
         v = d["attendee"]
         if v is not None:
             v = decode_CreateBookingAttendee(v)
         o._attendee = v
         k = "bookingFieldsResponses"
-        v = d.get("bookingFieldsResponses", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "bookingFieldsResponses" in d:
+            v = d["bookingFieldsResponses"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._booking_fields_responses = v
         k = "eventTypeId"
-        v = d.get("eventTypeId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "eventTypeId" in d:
+            v = d["eventTypeId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._event_type_id = v
         k = "eventTypeSlug"
-        v = d.get("eventTypeSlug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "eventTypeSlug" in d:
+            v = d["eventTypeSlug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._event_type_slug = v
         k = "username"
-        v = d.get("username", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "username" in d:
+            v = d["username"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._username = v
         k = "teamSlug"
-        v = d.get("teamSlug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "teamSlug" in d:
+            v = d["teamSlug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._team_slug = v
         k = "organizationSlug"
-        v = d.get("organizationSlug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "organizationSlug" in d:
+            v = d["organizationSlug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._organization_slug = v
         k = "guests"
-        v = d.get("guests", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+        if "guests" in d:
+            v = d["guests"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(x if type(x) is str else as_str(x))
+                v = xs
+        else:
+            v = UNSET
         o._guests = v
         k = "meetingUrl"
-        v = d.get("meetingUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "meetingUrl" in d:
+            v = d["meetingUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._meeting_url = v
         k = "location"
-        v = d.get("location", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_Location_family(v)
+        if "location" in d:
+            v = d["location"]
+            if v is not None:
+                v = _event_types.decode_Location_family(v)
+        else:
+            v = UNSET
         o._location = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "lengthInMinutes"
-        v = d.get("lengthInMinutes", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "lengthInMinutes" in d:
+            v = d["lengthInMinutes"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._length_in_minutes = v
         k = "routing"
-        v = d.get("routing", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_Routing(v)
+        if "routing" in d:
+            v = d["routing"]
+            if v is not None:
+                v = decode_Routing(v)
+        else:
+            v = UNSET
         o._routing = v
         k = "emailVerificationCode"
-        v = d.get("emailVerificationCode", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "emailVerificationCode" in d:
+            v = d["emailVerificationCode"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._email_verification_code = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -3605,9 +3940,12 @@ def decode_CreateBookingAttendee(d: Any) -> CreateBookingAttendee:
             v = as_str(v)
         o._name = v
         k = "email"
-        v = d.get("email", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "email" in d:
+            v = d["email"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._email = v
         k = "timeZone"
         v = d["timeZone"]
@@ -3615,18 +3953,23 @@ def decode_CreateBookingAttendee(d: Any) -> CreateBookingAttendee:
             v = as_str(v)
         o._time_zone = v
         k = "phoneNumber"
-        v = d.get("phoneNumber", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "phoneNumber" in d:
+            v = d["phoneNumber"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._phone_number = v
         k = "language"
-        v = d.get("language", UNSET)
-        if v is not UNSET:
+        if "language" in d:
+            v = d["language"]
             v = (
-                (Locale._value2member_map_.get(v) or open_member(Locale, v))
+                (_members_Locale.get(v) or open_member(Locale, v))
                 if type(v) is str
                 else open_member(Locale, v)
             )
+        else:
+            v = UNSET
         o._language = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -3640,80 +3983,129 @@ def decode_CreateInstantBookingInput_2024_08_13(d: Any) -> CreateInstantBookingI
     o = _new(CreateInstantBookingInput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "attendee"
         v = d["attendee"]
         if v is not None:
             v = decode_CreateBookingAttendee(v)
         o._attendee = v
         k = "bookingFieldsResponses"
-        v = d.get("bookingFieldsResponses", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "bookingFieldsResponses" in d:
+            v = d["bookingFieldsResponses"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._booking_fields_responses = v
         k = "eventTypeId"
-        v = d.get("eventTypeId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "eventTypeId" in d:
+            v = d["eventTypeId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._event_type_id = v
         k = "eventTypeSlug"
-        v = d.get("eventTypeSlug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "eventTypeSlug" in d:
+            v = d["eventTypeSlug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._event_type_slug = v
         k = "username"
-        v = d.get("username", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "username" in d:
+            v = d["username"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._username = v
         k = "teamSlug"
-        v = d.get("teamSlug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "teamSlug" in d:
+            v = d["teamSlug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._team_slug = v
         k = "organizationSlug"
-        v = d.get("organizationSlug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "organizationSlug" in d:
+            v = d["organizationSlug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._organization_slug = v
         k = "guests"
-        v = d.get("guests", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+        if "guests" in d:
+            v = d["guests"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(x if type(x) is str else as_str(x))
+                v = xs
+        else:
+            v = UNSET
         o._guests = v
         k = "meetingUrl"
-        v = d.get("meetingUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "meetingUrl" in d:
+            v = d["meetingUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._meeting_url = v
         k = "location"
-        v = d.get("location", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_Location_family(v)
+        if "location" in d:
+            v = d["location"]
+            if v is not None:
+                v = _event_types.decode_Location_family(v)
+        else:
+            v = UNSET
         o._location = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "lengthInMinutes"
-        v = d.get("lengthInMinutes", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "lengthInMinutes" in d:
+            v = d["lengthInMinutes"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._length_in_minutes = v
         k = "routing"
-        v = d.get("routing", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_Routing(v)
+        if "routing" in d:
+            v = d["routing"]
+            if v is not None:
+                v = decode_Routing(v)
+        else:
+            v = UNSET
         o._routing = v
         k = "emailVerificationCode"
-        v = d.get("emailVerificationCode", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "emailVerificationCode" in d:
+            v = d["emailVerificationCode"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._email_verification_code = v
         k = "instant"
         v = d["instant"]
@@ -3732,85 +4124,137 @@ def decode_CreateRecurringBookingInput_2024_08_13(d: Any) -> CreateRecurringBook
     o = _new(CreateRecurringBookingInput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "attendee"
         v = d["attendee"]
         if v is not None:
             v = decode_CreateBookingAttendee(v)
         o._attendee = v
         k = "bookingFieldsResponses"
-        v = d.get("bookingFieldsResponses", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "bookingFieldsResponses" in d:
+            v = d["bookingFieldsResponses"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._booking_fields_responses = v
         k = "eventTypeId"
-        v = d.get("eventTypeId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "eventTypeId" in d:
+            v = d["eventTypeId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._event_type_id = v
         k = "eventTypeSlug"
-        v = d.get("eventTypeSlug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "eventTypeSlug" in d:
+            v = d["eventTypeSlug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._event_type_slug = v
         k = "username"
-        v = d.get("username", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "username" in d:
+            v = d["username"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._username = v
         k = "teamSlug"
-        v = d.get("teamSlug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "teamSlug" in d:
+            v = d["teamSlug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._team_slug = v
         k = "organizationSlug"
-        v = d.get("organizationSlug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "organizationSlug" in d:
+            v = d["organizationSlug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._organization_slug = v
         k = "guests"
-        v = d.get("guests", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+        if "guests" in d:
+            v = d["guests"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(x if type(x) is str else as_str(x))
+                v = xs
+        else:
+            v = UNSET
         o._guests = v
         k = "meetingUrl"
-        v = d.get("meetingUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "meetingUrl" in d:
+            v = d["meetingUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._meeting_url = v
         k = "location"
-        v = d.get("location", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_Location_family(v)
+        if "location" in d:
+            v = d["location"]
+            if v is not None:
+                v = _event_types.decode_Location_family(v)
+        else:
+            v = UNSET
         o._location = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "lengthInMinutes"
-        v = d.get("lengthInMinutes", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "lengthInMinutes" in d:
+            v = d["lengthInMinutes"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._length_in_minutes = v
         k = "routing"
-        v = d.get("routing", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_Routing(v)
+        if "routing" in d:
+            v = d["routing"]
+            if v is not None:
+                v = decode_Routing(v)
+        else:
+            v = UNSET
         o._routing = v
         k = "emailVerificationCode"
-        v = d.get("emailVerificationCode", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "emailVerificationCode" in d:
+            v = d["emailVerificationCode"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._email_verification_code = v
         k = "recurrenceCount"
-        v = d.get("recurrenceCount", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "recurrenceCount" in d:
+            v = d["recurrenceCount"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._recurrence_count = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -3824,6 +4268,8 @@ def decode_CreateSeatedBookingOutput_2024_08_13(d: Any) -> CreateSeatedBookingOu
     o = _new(CreateSeatedBookingOutput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -3850,50 +4296,81 @@ def decode_CreateSeatedBookingOutput_2024_08_13(d: Any) -> CreateSeatedBookingOu
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingHost(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingHost(x))
+            v = xs
         o._hosts = v
         k = "status"
         v = d["status"]
         v = (
-            (BookingStatus._value2member_map_.get(v) or open_member(BookingStatus, v))
+            (_members_BookingStatus.get(v) or open_member(BookingStatus, v))
             if type(v) is str
             else open_member(BookingStatus, v)
         )
         o._status = v
         k = "cancellationReason"
-        v = d.get("cancellationReason", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "cancellationReason" in d:
+            v = d["cancellationReason"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cancellation_reason = v
         k = "cancelledByEmail"
-        v = d.get("cancelledByEmail", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "cancelledByEmail" in d:
+            v = d["cancelledByEmail"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cancelled_by_email = v
         k = "reschedulingReason"
-        v = d.get("reschedulingReason", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "reschedulingReason" in d:
+            v = d["reschedulingReason"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduling_reason = v
         k = "rescheduledByEmail"
-        v = d.get("rescheduledByEmail", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledByEmail" in d:
+            v = d["rescheduledByEmail"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_by_email = v
         k = "rescheduledFromUid"
-        v = d.get("rescheduledFromUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledFromUid" in d:
+            v = d["rescheduledFromUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_from_uid = v
         k = "rescheduledToUid"
-        v = d.get("rescheduledToUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledToUid" in d:
+            v = d["rescheduledToUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_to_uid = v
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "duration"
         v = d["duration"]
         if type(v) is not int:
@@ -3910,9 +4387,12 @@ def decode_CreateSeatedBookingOutput_2024_08_13(d: Any) -> CreateSeatedBookingOu
             v = decode_EventType(v)
         o._event_type = v
         k = "meetingUrl"
-        v = d.get("meetingUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "meetingUrl" in d:
+            v = d["meetingUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._meeting_url = v
         k = "location"
         v = d["location"]
@@ -3925,30 +4405,52 @@ def decode_CreateSeatedBookingOutput_2024_08_13(d: Any) -> CreateSeatedBookingOu
             v = as_bool(v)
         o._absent_host = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "rating"
-        v = d.get("rating", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "rating" in d:
+            v = d["rating"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._rating = v
         k = "icsUid"
-        v = d.get("icsUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "icsUid" in d:
+            v = d["icsUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._ics_uid = v
         k = "attendees"
         v = d["attendees"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_SeatedAttendee(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_SeatedAttendee(x))
+            v = xs
         o._attendees = v
         k = "seatUid"
         v = d["seatUid"]
@@ -3969,6 +4471,8 @@ def decode_CreateRecurringSeatedBookingOutput_2024_08_13(
     o = _new(CreateRecurringSeatedBookingOutput_2024_08_13)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -3995,50 +4499,81 @@ def decode_CreateRecurringSeatedBookingOutput_2024_08_13(
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingHost(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingHost(x))
+            v = xs
         o._hosts = v
         k = "status"
         v = d["status"]
         v = (
-            (BookingStatus._value2member_map_.get(v) or open_member(BookingStatus, v))
+            (_members_BookingStatus.get(v) or open_member(BookingStatus, v))
             if type(v) is str
             else open_member(BookingStatus, v)
         )
         o._status = v
         k = "cancellationReason"
-        v = d.get("cancellationReason", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "cancellationReason" in d:
+            v = d["cancellationReason"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cancellation_reason = v
         k = "cancelledByEmail"
-        v = d.get("cancelledByEmail", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "cancelledByEmail" in d:
+            v = d["cancelledByEmail"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cancelled_by_email = v
         k = "reschedulingReason"
-        v = d.get("reschedulingReason", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "reschedulingReason" in d:
+            v = d["reschedulingReason"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduling_reason = v
         k = "rescheduledByEmail"
-        v = d.get("rescheduledByEmail", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledByEmail" in d:
+            v = d["rescheduledByEmail"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_by_email = v
         k = "rescheduledFromUid"
-        v = d.get("rescheduledFromUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledFromUid" in d:
+            v = d["rescheduledFromUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_from_uid = v
         k = "rescheduledToUid"
-        v = d.get("rescheduledToUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledToUid" in d:
+            v = d["rescheduledToUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_to_uid = v
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "duration"
         v = d["duration"]
         if type(v) is not int:
@@ -4055,9 +4590,12 @@ def decode_CreateRecurringSeatedBookingOutput_2024_08_13(
             v = decode_EventType(v)
         o._event_type = v
         k = "meetingUrl"
-        v = d.get("meetingUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "meetingUrl" in d:
+            v = d["meetingUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._meeting_url = v
         k = "location"
         v = d["location"]
@@ -4070,30 +4608,52 @@ def decode_CreateRecurringSeatedBookingOutput_2024_08_13(
             v = as_bool(v)
         o._absent_host = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "rating"
-        v = d.get("rating", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "rating" in d:
+            v = d["rating"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._rating = v
         k = "icsUid"
-        v = d.get("icsUid", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "icsUid" in d:
+            v = d["icsUid"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._ics_uid = v
         k = "attendees"
         v = d["attendees"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_SeatedAttendee(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_SeatedAttendee(x))
+            v = xs
         o._attendees = v
         k = "seatUid"
         v = d["seatUid"]
@@ -4139,9 +4699,12 @@ def decode_RecordingItem(d: Any) -> RecordingItem:
             v = as_str(v)
         o._status = v
         k = "maxParticipants"
-        v = d.get("maxParticipants", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "maxParticipants" in d:
+            v = d["maxParticipants"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._max_participants = v
         k = "duration"
         v = d["duration"]
@@ -4154,14 +4717,20 @@ def decode_RecordingItem(d: Any) -> RecordingItem:
             v = as_str(v)
         o._share_token = v
         k = "downloadLink"
-        v = d.get("downloadLink", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "downloadLink" in d:
+            v = d["downloadLink"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._download_link = v
         k = "error"
-        v = d.get("error", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "error" in d:
+            v = d["error"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._error = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4197,23 +4766,38 @@ def decode_RescheduleBookingInput_2024_08_13(d: Any) -> RescheduleBookingInput_2
     o = _new(RescheduleBookingInput_2024_08_13)
     k = ""
     v: Any
+    t: Any
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "rescheduledBy"
-        v = d.get("rescheduledBy", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledBy" in d:
+            v = d["rescheduledBy"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_by = v
         k = "emailVerificationCode"
-        v = d.get("emailVerificationCode", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "emailVerificationCode" in d:
+            v = d["emailVerificationCode"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._email_verification_code = v
         k = "reschedulingReason"
-        v = d.get("reschedulingReason", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "reschedulingReason" in d:
+            v = d["reschedulingReason"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduling_reason = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4229,18 +4813,30 @@ def decode_RescheduleSeatedBookingInput_2024_08_13(
     o = _new(RescheduleSeatedBookingInput_2024_08_13)
     k = ""
     v: Any
+    t: Any
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "rescheduledBy"
-        v = d.get("rescheduledBy", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "rescheduledBy" in d:
+            v = d["rescheduledBy"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._rescheduled_by = v
         k = "emailVerificationCode"
-        v = d.get("emailVerificationCode", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "emailVerificationCode" in d:
+            v = d["emailVerificationCode"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._email_verification_code = v
         k = "seatUid"
         v = d["seatUid"]
@@ -4261,14 +4857,20 @@ def decode_CancelBookingInput_2024_08_13(d: Any) -> CancelBookingInput_2024_08_1
     v: Any
     try:
         k = "cancellationReason"
-        v = d.get("cancellationReason", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "cancellationReason" in d:
+            v = d["cancellationReason"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cancellation_reason = v
         k = "cancelSubsequentBookings"
-        v = d.get("cancelSubsequentBookings", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "cancelSubsequentBookings" in d:
+            v = d["cancelSubsequentBookings"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._cancel_subsequent_bookings = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4300,18 +4902,28 @@ def decode_MarkAbsentBookingInput_2024_08_13(d: Any) -> MarkAbsentBookingInput_2
     o = _new(MarkAbsentBookingInput_2024_08_13)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "host"
-        v = d.get("host", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "host" in d:
+            v = d["host"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._host = v
         k = "attendees"
-        v = d.get("attendees", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_MarkAbsentAttendee(x) for x in v]
+        if "attendees" in d:
+            v = d["attendees"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_MarkAbsentAttendee(x))
+                v = xs
+        else:
+            v = UNSET
         o._attendees = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4350,9 +4962,12 @@ def decode_ReassignToUserBookingInput_2024_08_13(d: Any) -> ReassignToUserBookin
     v: Any
     try:
         k = "reason"
-        v = d.get("reason", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "reason" in d:
+            v = d["reason"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._reason = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

@@ -14,7 +14,17 @@ from datetime import datetime
 from typing import Any
 
 from .._base import UNSET, Model, ModelClasses, Unset
-from .._decode import Mismatch, as_bool, as_datetime, as_dict, as_int, as_str, from_json, located
+from .._decode import (
+    Mismatch,
+    as_bool,
+    as_datetime,
+    as_dict,
+    as_int,
+    as_str,
+    from_json,
+    fromisoformat,
+    located,
+)
 
 __all__ = [
     "CreateIcsFeedInputDto",
@@ -893,18 +903,25 @@ def decode_CreateIcsFeedInputDto(d: Any) -> CreateIcsFeedInputDto:
     o = _new(CreateIcsFeedInputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "urls"
         v = d["urls"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._urls = v
         k = "readOnly"
-        v = d.get("readOnly", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "readOnly" in d:
+            v = d["readOnly"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._read_only = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -961,15 +978,29 @@ def decode_BusyTimesOutput(d: Any) -> BusyTimesOutput:
     o = _new(BusyTimesOutput)
     k = ""
     v: Any
+    t: Any
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "source"
-        v = d.get("source", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "source" in d:
+            v = d["source"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._source = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -983,13 +1014,17 @@ def decode_ConnectedCalendarsData(d: Any) -> ConnectedCalendarsData:
     o = _new(ConnectedCalendarsData)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "connectedCalendars"
         v = d["connectedCalendars"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_ConnectedCalendar(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_ConnectedCalendar(x))
+            v = xs
         o._connected_calendars = v
         k = "destinationCalendar"
         v = d["destinationCalendar"]
@@ -1008,6 +1043,7 @@ def decode_ConnectedCalendar(d: Any) -> ConnectedCalendar:
     o = _new(ConnectedCalendar)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "integration"
         v = d["integration"]
@@ -1020,21 +1056,33 @@ def decode_ConnectedCalendar(d: Any) -> ConnectedCalendar:
             v = as_int(v)
         o._credential_id = v
         k = "delegationCredentialId"
-        v = d.get("delegationCredentialId", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "delegationCredentialId" in d:
+            v = d["delegationCredentialId"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._delegation_credential_id = v
         k = "primary"
-        v = d.get("primary", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_Primary(v)
+        if "primary" in d:
+            v = d["primary"]
+            if v is not None:
+                v = decode_Primary(v)
+        else:
+            v = UNSET
         o._primary = v
         k = "calendars"
-        v = d.get("calendars", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_Calendar(x) for x in v]
+        if "calendars" in d:
+            v = d["calendars"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_Calendar(x))
+                v = xs
+        else:
+            v = UNSET
         o._calendars = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -1048,21 +1096,31 @@ def decode_Integration(d: Any) -> Integration:
     o = _new(Integration)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "appData"
-        v = d.get("appData", UNSET)
-        if type(v) is not dict and v is not UNSET and v is not None:
-            v = as_dict(v)
+        if "appData" in d:
+            v = d["appData"]
+            if type(v) is not dict and v is not None:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._app_data = v
         k = "dirName"
-        v = d.get("dirName", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "dirName" in d:
+            v = d["dirName"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._dir_name = v
         k = "__template"
-        v = d.get("__template", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "__template" in d:
+            v = d["__template"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._template = v
         k = "name"
         v = d["name"]
@@ -1075,9 +1133,12 @@ def decode_Integration(d: Any) -> Integration:
             v = as_str(v)
         o._description = v
         k = "installed"
-        v = d.get("installed", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "installed" in d:
+            v = d["installed"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._installed = v
         k = "type"
         v = d["type"]
@@ -1085,9 +1146,12 @@ def decode_Integration(d: Any) -> Integration:
             v = as_str(v)
         o._type = v
         k = "title"
-        v = d.get("title", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "title" in d:
+            v = d["title"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._title = v
         k = "variant"
         v = d["variant"]
@@ -1095,16 +1159,22 @@ def decode_Integration(d: Any) -> Integration:
             v = as_str(v)
         o._variant = v
         k = "category"
-        v = d.get("category", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "category" in d:
+            v = d["category"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._category = v
         k = "categories"
         v = d["categories"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._categories = v
         k = "logo"
         v = d["logo"]
@@ -1155,14 +1225,20 @@ def decode_Primary(d: Any) -> Primary:
             v = as_str(v)
         o._external_id = v
         k = "integration"
-        v = d.get("integration", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "integration" in d:
+            v = d["integration"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._integration = v
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "primary"
         v = d["primary"]
@@ -1175,9 +1251,12 @@ def decode_Primary(d: Any) -> Primary:
             v = as_bool(v)
         o._read_only = v
         k = "email"
-        v = d.get("email", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "email" in d:
+            v = d["email"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._email = v
         k = "isSelected"
         v = d["isSelected"]
@@ -1190,9 +1269,12 @@ def decode_Primary(d: Any) -> Primary:
             v = as_int(v)
         o._credential_id = v
         k = "delegationCredentialId"
-        v = d.get("delegationCredentialId", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "delegationCredentialId" in d:
+            v = d["delegationCredentialId"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._delegation_credential_id = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -1213,19 +1295,28 @@ def decode_Calendar(d: Any) -> Calendar:
             v = as_str(v)
         o._external_id = v
         k = "integration"
-        v = d.get("integration", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "integration" in d:
+            v = d["integration"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._integration = v
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "primary"
-        v = d.get("primary", UNSET)
-        if type(v) is not bool and v is not UNSET and v is not None:
-            v = as_bool(v)
+        if "primary" in d:
+            v = d["primary"]
+            if type(v) is not bool and v is not None:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._primary = v
         k = "readOnly"
         v = d["readOnly"]
@@ -1233,9 +1324,12 @@ def decode_Calendar(d: Any) -> Calendar:
             v = as_bool(v)
         o._read_only = v
         k = "email"
-        v = d.get("email", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "email" in d:
+            v = d["email"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._email = v
         k = "isSelected"
         v = d["isSelected"]
@@ -1248,9 +1342,12 @@ def decode_Calendar(d: Any) -> Calendar:
             v = as_int(v)
         o._credential_id = v
         k = "delegationCredentialId"
-        v = d.get("delegationCredentialId", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "delegationCredentialId" in d:
+            v = d["delegationCredentialId"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._delegation_credential_id = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -1301,34 +1398,52 @@ def decode_DestinationCalendar(d: Any) -> DestinationCalendar:
             v = as_int(v)
         o._credential_id = v
         k = "delegationCredentialId"
-        v = d.get("delegationCredentialId", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "delegationCredentialId" in d:
+            v = d["delegationCredentialId"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._delegation_credential_id = v
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "primary"
-        v = d.get("primary", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "primary" in d:
+            v = d["primary"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._primary = v
         k = "readOnly"
-        v = d.get("readOnly", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "readOnly" in d:
+            v = d["readOnly"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._read_only = v
         k = "email"
-        v = d.get("email", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "email" in d:
+            v = d["email"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._email = v
         k = "integrationTitle"
-        v = d.get("integrationTitle", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "integrationTitle" in d:
+            v = d["integrationTitle"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._integration_title = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

@@ -122,9 +122,12 @@ def decode_ConferencingAppsOutputDto(d: Any) -> ConferencingAppsOutputDto:
             v = as_int(v)
         o._user_id = v
         k = "invalid"
-        v = d.get("invalid", UNSET)
-        if type(v) is not bool and v is not UNSET and v is not None:
-            v = as_bool(v)
+        if "invalid" in d:
+            v = d["invalid"]
+            if type(v) is not bool and v is not None:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._invalid = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -140,14 +143,20 @@ def decode_DefaultConferencingAppsOutputDto(d: Any) -> DefaultConferencingAppsOu
     v: Any
     try:
         k = "appSlug"
-        v = d.get("appSlug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "appSlug" in d:
+            v = d["appSlug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._app_slug = v
         k = "appLink"
-        v = d.get("appLink", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "appLink" in d:
+            v = d["appLink"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._app_link = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

@@ -32,6 +32,9 @@ class CalendarIntegration(OpenStrEnum):
     OFFICE365_CALENDAR = "office365_calendar"
 
 
+_members_CalendarIntegration = CalendarIntegration._value2member_map_
+
+
 class DestinationCalendarsInputBodyDto(Model):
     """The ``DestinationCalendarsInputBodyDto`` schema.
 
@@ -140,7 +143,7 @@ def decode_DestinationCalendarsInputBodyDto(d: Any) -> DestinationCalendarsInput
         k = "integration"
         v = d["integration"]
         v = (
-            (CalendarIntegration._value2member_map_.get(v) or open_member(CalendarIntegration, v))
+            (_members_CalendarIntegration.get(v) or open_member(CalendarIntegration, v))
             if type(v) is str
             else open_member(CalendarIntegration, v)
         )
@@ -151,9 +154,12 @@ def decode_DestinationCalendarsInputBodyDto(d: Any) -> DestinationCalendarsInput
             v = as_str(v)
         o._external_id = v
         k = "delegationCredentialId"
-        v = d.get("delegationCredentialId", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "delegationCredentialId" in d:
+            v = d["delegationCredentialId"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._delegation_credential_id = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

@@ -24,6 +24,7 @@ from .._decode import (
     as_str,
     first_fit,
     from_json,
+    fromisoformat,
     located,
     open_member,
 )
@@ -131,11 +132,17 @@ class BookerLayout(OpenStrEnum):
     COLUMN = "column"
 
 
+_members_BookerLayout = BookerLayout._value2member_map_
+
+
 class ConfirmationPolicyType(OpenStrEnum):
     """One of 2 values; unknown ones are kept."""
 
     ALWAYS = "always"
     TIME = "time"
+
+
+_members_ConfirmationPolicyType = ConfirmationPolicyType._value2member_map_
 
 
 class LocationIntegration(OpenStrEnum):
@@ -172,12 +179,18 @@ class LocationIntegration(OpenStrEnum):
     CAMPFIRE_VIDEO = "campfire-video"
 
 
+_members_LocationIntegration = LocationIntegration._value2member_map_
+
+
 class RecurrenceFrequency(OpenStrEnum):
     """One of 3 values; unknown ones are kept."""
 
     YEARLY = "yearly"
     MONTHLY = "monthly"
     WEEKLY = "weekly"
+
+
+_members_RecurrenceFrequency = RecurrenceFrequency._value2member_map_
 
 
 class BookingFieldInput(Model):
@@ -6687,9 +6700,12 @@ def decode_NameDefaultFieldInput_2024_06_14(d: Any) -> NameDefaultFieldInput_202
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -6715,14 +6731,20 @@ def decode_EmailDefaultFieldInput_2024_06_14(d: Any) -> EmailDefaultFieldInput_2
             v = as_str(v)
         o._type = v
         k = "required"
-        v = d.get("required", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "required" in d:
+            v = d["required"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._required = v
         k = "hidden"
-        v = d.get("hidden", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hidden" in d:
+            v = d["hidden"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hidden = v
         k = "placeholder"
         v = d["placeholder"]
@@ -6730,9 +6752,12 @@ def decode_EmailDefaultFieldInput_2024_06_14(d: Any) -> EmailDefaultFieldInput_2
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -6748,9 +6773,12 @@ def decode_TitleDefaultFieldInput_2024_06_14(d: Any) -> TitleDefaultFieldInput_2
     v: Any
     try:
         k = "label"
-        v = d.get("label", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "label" in d:
+            v = d["label"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._label = v
         k = "slug"
         v = d.get("slug", "title")
@@ -6758,24 +6786,36 @@ def decode_TitleDefaultFieldInput_2024_06_14(d: Any) -> TitleDefaultFieldInput_2
             v = as_str(v)
         o._slug = v
         k = "required"
-        v = d.get("required", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "required" in d:
+            v = d["required"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._required = v
         k = "hidden"
-        v = d.get("hidden", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hidden" in d:
+            v = d["hidden"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hidden = v
         k = "placeholder"
-        v = d.get("placeholder", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "placeholder" in d:
+            v = d["placeholder"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -6791,9 +6831,12 @@ def decode_LocationDefaultFieldInput_2024_06_14(d: Any) -> LocationDefaultFieldI
     v: Any
     try:
         k = "label"
-        v = d.get("label", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "label" in d:
+            v = d["label"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._label = v
         k = "slug"
         v = d.get("slug", "location")
@@ -6814,9 +6857,12 @@ def decode_NotesDefaultFieldInput_2024_06_14(d: Any) -> NotesDefaultFieldInput_2
     v: Any
     try:
         k = "label"
-        v = d.get("label", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "label" in d:
+            v = d["label"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._label = v
         k = "slug"
         v = d.get("slug", "notes")
@@ -6824,24 +6870,36 @@ def decode_NotesDefaultFieldInput_2024_06_14(d: Any) -> NotesDefaultFieldInput_2
             v = as_str(v)
         o._slug = v
         k = "required"
-        v = d.get("required", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "required" in d:
+            v = d["required"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._required = v
         k = "hidden"
-        v = d.get("hidden", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hidden" in d:
+            v = d["hidden"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hidden = v
         k = "placeholder"
-        v = d.get("placeholder", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "placeholder" in d:
+            v = d["placeholder"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -6857,9 +6915,12 @@ def decode_GuestsDefaultFieldInput_2024_06_14(d: Any) -> GuestsDefaultFieldInput
     v: Any
     try:
         k = "label"
-        v = d.get("label", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "label" in d:
+            v = d["label"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._label = v
         k = "slug"
         v = d.get("slug", "guests")
@@ -6867,24 +6928,36 @@ def decode_GuestsDefaultFieldInput_2024_06_14(d: Any) -> GuestsDefaultFieldInput
             v = as_str(v)
         o._slug = v
         k = "required"
-        v = d.get("required", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "required" in d:
+            v = d["required"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._required = v
         k = "hidden"
-        v = d.get("hidden", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hidden" in d:
+            v = d["hidden"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hidden = v
         k = "placeholder"
-        v = d.get("placeholder", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "placeholder" in d:
+            v = d["placeholder"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -6902,9 +6975,12 @@ def decode_RescheduleReasonDefaultFieldInput_2024_06_14(
     v: Any
     try:
         k = "label"
-        v = d.get("label", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "label" in d:
+            v = d["label"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._label = v
         k = "slug"
         v = d.get("slug", "rescheduleReason")
@@ -6912,24 +6988,36 @@ def decode_RescheduleReasonDefaultFieldInput_2024_06_14(
             v = as_str(v)
         o._slug = v
         k = "required"
-        v = d.get("required", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "required" in d:
+            v = d["required"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._required = v
         k = "hidden"
-        v = d.get("hidden", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hidden" in d:
+            v = d["hidden"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hidden = v
         k = "placeholder"
-        v = d.get("placeholder", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "placeholder" in d:
+            v = d["placeholder"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -6970,9 +7058,12 @@ def decode_PhoneFieldInput_2024_06_14(d: Any) -> PhoneFieldInput_2024_06_14:
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -7018,9 +7109,12 @@ def decode_AddressFieldInput_2024_06_14(d: Any) -> AddressFieldInput_2024_06_14:
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -7066,9 +7160,12 @@ def decode_TextFieldInput_2024_06_14(d: Any) -> TextFieldInput_2024_06_14:
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -7114,9 +7211,12 @@ def decode_NumberFieldInput_2024_06_14(d: Any) -> NumberFieldInput_2024_06_14:
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -7162,9 +7262,12 @@ def decode_TextAreaFieldInput_2024_06_14(d: Any) -> TextAreaFieldInput_2024_06_1
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -7183,6 +7286,7 @@ def decode_SelectFieldInput_2024_06_14(d: Any) -> SelectFieldInput_2024_06_14:
     o = _new(SelectFieldInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "label"
         v = d["label"]
@@ -7214,12 +7318,18 @@ def decode_SelectFieldInput_2024_06_14(d: Any) -> SelectFieldInput_2024_06_14:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -7238,6 +7348,7 @@ def decode_MultiSelectFieldInput_2024_06_14(d: Any) -> MultiSelectFieldInput_202
     o = _new(MultiSelectFieldInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "label"
         v = d["label"]
@@ -7264,12 +7375,18 @@ def decode_MultiSelectFieldInput_2024_06_14(d: Any) -> MultiSelectFieldInput_202
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -7315,9 +7432,12 @@ def decode_MultiEmailFieldInput_2024_06_14(d: Any) -> MultiEmailFieldInput_2024_
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -7336,6 +7456,7 @@ def decode_CheckboxGroupFieldInput_2024_06_14(d: Any) -> CheckboxGroupFieldInput
     o = _new(CheckboxGroupFieldInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "label"
         v = d["label"]
@@ -7362,12 +7483,18 @@ def decode_CheckboxGroupFieldInput_2024_06_14(d: Any) -> CheckboxGroupFieldInput
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -7386,6 +7513,7 @@ def decode_RadioGroupFieldInput_2024_06_14(d: Any) -> RadioGroupFieldInput_2024_
     o = _new(RadioGroupFieldInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "label"
         v = d["label"]
@@ -7412,12 +7540,18 @@ def decode_RadioGroupFieldInput_2024_06_14(d: Any) -> RadioGroupFieldInput_2024_
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -7458,9 +7592,12 @@ def decode_BooleanFieldInput_2024_06_14(d: Any) -> BooleanFieldInput_2024_06_14:
             v = as_bool(v)
         o._required = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -7506,9 +7643,12 @@ def decode_UrlFieldInput_2024_06_14(d: Any) -> UrlFieldInput_2024_06_14:
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -7529,29 +7669,44 @@ def decode_BaseBookingLimitsCount_2024_06_14(d: Any) -> BaseBookingLimitsCount_2
     v: Any
     try:
         k = "day"
-        v = d.get("day", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "day" in d:
+            v = d["day"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._day = v
         k = "week"
-        v = d.get("week", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "week" in d:
+            v = d["week"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._week = v
         k = "month"
-        v = d.get("month", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "month" in d:
+            v = d["month"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._month = v
         k = "year"
-        v = d.get("year", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "year" in d:
+            v = d["year"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._year = v
         k = "disabled"
-        v = d.get("disabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disabled" in d:
+            v = d["disabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disabled = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7585,24 +7740,36 @@ def decode_BaseBookingLimitsDuration_2024_06_14(d: Any) -> BaseBookingLimitsDura
     v: Any
     try:
         k = "day"
-        v = d.get("day", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "day" in d:
+            v = d["day"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._day = v
         k = "week"
-        v = d.get("week", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "week" in d:
+            v = d["week"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._week = v
         k = "month"
-        v = d.get("month", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "month" in d:
+            v = d["month"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._month = v
         k = "year"
-        v = d.get("year", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "year" in d:
+            v = d["year"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._year = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7628,9 +7795,12 @@ def decode_BusinessDaysWindow_2024_06_14(d: Any) -> BusinessDaysWindow_2024_06_1
             v = as_int(v)
         o._value = v
         k = "rolling"
-        v = d.get("rolling", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "rolling" in d:
+            v = d["rolling"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._rolling = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7656,9 +7826,12 @@ def decode_CalendarDaysWindow_2024_06_14(d: Any) -> CalendarDaysWindow_2024_06_1
             v = as_int(v)
         o._value = v
         k = "rolling"
-        v = d.get("rolling", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "rolling" in d:
+            v = d["rolling"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._rolling = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7672,6 +7845,7 @@ def decode_RangeWindow_2024_06_14(d: Any) -> RangeWindow_2024_06_14:
     o = _new(RangeWindow_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "type"
         v = d.get("type", "range")
@@ -7683,7 +7857,10 @@ def decode_RangeWindow_2024_06_14(d: Any) -> RangeWindow_2024_06_14:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._value = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7697,11 +7874,12 @@ def decode_BookerLayouts_2024_06_14(d: Any) -> BookerLayouts_2024_06_14:
     o = _new(BookerLayouts_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "defaultLayout"
         v = d["defaultLayout"]
         v = (
-            (BookerLayout._value2member_map_.get(v) or open_member(BookerLayout, v))
+            (_members_BookerLayout.get(v) or open_member(BookerLayout, v))
             if type(v) is str
             else open_member(BookerLayout, v)
         )
@@ -7711,12 +7889,14 @@ def decode_BookerLayouts_2024_06_14(d: Any) -> BookerLayouts_2024_06_14:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (BookerLayout._value2member_map_.get(x) or open_member(BookerLayout, x))
-                if type(x) is str
-                else open_member(BookerLayout, x)
-                for x in v
-            ]
+            xs = []
+            for x in v:
+                xs.append(
+                    (_members_BookerLayout.get(x) or open_member(BookerLayout, x))
+                    if type(x) is str
+                    else open_member(BookerLayout, x)
+                )
+            v = xs
         o._enabled_layouts = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7734,18 +7914,18 @@ def decode_BaseConfirmationPolicy_2024_06_14(d: Any) -> BaseConfirmationPolicy_2
         k = "type"
         v = d["type"]
         v = (
-            (
-                ConfirmationPolicyType._value2member_map_.get(v)
-                or open_member(ConfirmationPolicyType, v)
-            )
+            (_members_ConfirmationPolicyType.get(v) or open_member(ConfirmationPolicyType, v))
             if type(v) is str
             else open_member(ConfirmationPolicyType, v)
         )
         o._type = v
         k = "noticeThreshold"
-        v = d.get("noticeThreshold", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_NoticeThreshold_2024_06_14(v)
+        if "noticeThreshold" in d:
+            v = d["noticeThreshold"]
+            if v is not None:
+                v = decode_NoticeThreshold_2024_06_14(v)
+        else:
+            v = UNSET
         o._notice_threshold = v
         k = "blockUnconfirmedBookingsInBooker"
         v = d["blockUnconfirmedBookingsInBooker"]
@@ -7801,7 +7981,7 @@ def decode_Recurrence_2024_06_14(d: Any) -> Recurrence_2024_06_14:
         k = "frequency"
         v = d["frequency"]
         v = (
-            (RecurrenceFrequency._value2member_map_.get(v) or open_member(RecurrenceFrequency, v))
+            (_members_RecurrenceFrequency.get(v) or open_member(RecurrenceFrequency, v))
             if type(v) is str
             else open_member(RecurrenceFrequency, v)
         )
@@ -7894,39 +8074,60 @@ def decode_CalVideoSettings(d: Any) -> CalVideoSettings:
     v: Any
     try:
         k = "disableRecordingForOrganizer"
-        v = d.get("disableRecordingForOrganizer", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableRecordingForOrganizer" in d:
+            v = d["disableRecordingForOrganizer"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_recording_for_organizer = v
         k = "disableRecordingForGuests"
-        v = d.get("disableRecordingForGuests", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableRecordingForGuests" in d:
+            v = d["disableRecordingForGuests"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_recording_for_guests = v
         k = "redirectUrlOnExit"
-        v = d.get("redirectUrlOnExit", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "redirectUrlOnExit" in d:
+            v = d["redirectUrlOnExit"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._redirect_url_on_exit = v
         k = "enableAutomaticRecordingForOrganizer"
-        v = d.get("enableAutomaticRecordingForOrganizer", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "enableAutomaticRecordingForOrganizer" in d:
+            v = d["enableAutomaticRecordingForOrganizer"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._enable_automatic_recording_for_organizer = v
         k = "enableAutomaticTranscription"
-        v = d.get("enableAutomaticTranscription", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "enableAutomaticTranscription" in d:
+            v = d["enableAutomaticTranscription"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._enable_automatic_transcription = v
         k = "disableTranscriptionForGuests"
-        v = d.get("disableTranscriptionForGuests", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableTranscriptionForGuests" in d:
+            v = d["disableTranscriptionForGuests"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_transcription_for_guests = v
         k = "disableTranscriptionForOrganizer"
-        v = d.get("disableTranscriptionForOrganizer", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableTranscriptionForOrganizer" in d:
+            v = d["disableTranscriptionForOrganizer"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_transcription_for_organizer = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -8424,7 +8625,7 @@ def decode_InputIntegrationLocation_2024_06_14(d: Any) -> InputIntegrationLocati
         k = "integration"
         v = d["integration"]
         v = (
-            (LocationIntegration._value2member_map_.get(v) or open_member(LocationIntegration, v))
+            (_members_LocationIntegration.get(v) or open_member(LocationIntegration, v))
             if type(v) is str
             else open_member(LocationIntegration, v)
         )
@@ -8554,20 +8755,26 @@ def decode_OutputIntegrationLocation_2024_06_14(d: Any) -> OutputIntegrationLoca
         k = "integration"
         v = d["integration"]
         v = (
-            (LocationIntegration._value2member_map_.get(v) or open_member(LocationIntegration, v))
+            (_members_LocationIntegration.get(v) or open_member(LocationIntegration, v))
             if type(v) is str
             else open_member(LocationIntegration, v)
         )
         o._integration = v
         k = "link"
-        v = d.get("link", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "link" in d:
+            v = d["link"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._link = v
         k = "credentialId"
-        v = d.get("credentialId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "credentialId" in d:
+            v = d["credentialId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._credential_id = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -9180,9 +9387,12 @@ def decode_NameDefaultFieldOutput_2024_06_14(d: Any) -> NameDefaultFieldOutput_2
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "slug"
         v = d["slug"]
@@ -9223,14 +9433,20 @@ def decode_EmailDefaultFieldOutput_2024_06_14(d: Any) -> EmailDefaultFieldOutput
             v = as_bool(v)
         o._is_default = v
         k = "required"
-        v = d.get("required", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "required" in d:
+            v = d["required"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._required = v
         k = "hidden"
-        v = d.get("hidden", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hidden" in d:
+            v = d["hidden"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hidden = v
         k = "placeholder"
         v = d["placeholder"]
@@ -9238,9 +9454,12 @@ def decode_EmailDefaultFieldOutput_2024_06_14(d: Any) -> EmailDefaultFieldOutput
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "slug"
         v = d["slug"]
@@ -9311,9 +9530,12 @@ def decode_RescheduleReasonDefaultFieldOutput_2024_06_14(
             v = as_str(v)
         o._type = v
         k = "label"
-        v = d.get("label", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "label" in d:
+            v = d["label"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._label = v
         k = "isDefault"
         v = d["isDefault"]
@@ -9326,24 +9548,36 @@ def decode_RescheduleReasonDefaultFieldOutput_2024_06_14(
             v = as_str(v)
         o._slug = v
         k = "required"
-        v = d.get("required", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "required" in d:
+            v = d["required"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._required = v
         k = "hidden"
-        v = d.get("hidden", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hidden" in d:
+            v = d["hidden"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hidden = v
         k = "placeholder"
-        v = d.get("placeholder", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "placeholder" in d:
+            v = d["placeholder"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -9364,9 +9598,12 @@ def decode_TitleDefaultFieldOutput_2024_06_14(d: Any) -> TitleDefaultFieldOutput
             v = as_str(v)
         o._type = v
         k = "label"
-        v = d.get("label", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "label" in d:
+            v = d["label"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._label = v
         k = "isDefault"
         v = d["isDefault"]
@@ -9379,24 +9616,36 @@ def decode_TitleDefaultFieldOutput_2024_06_14(d: Any) -> TitleDefaultFieldOutput
             v = as_str(v)
         o._slug = v
         k = "required"
-        v = d.get("required", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "required" in d:
+            v = d["required"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._required = v
         k = "hidden"
-        v = d.get("hidden", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hidden" in d:
+            v = d["hidden"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hidden = v
         k = "placeholder"
-        v = d.get("placeholder", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "placeholder" in d:
+            v = d["placeholder"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -9417,9 +9666,12 @@ def decode_NotesDefaultFieldOutput_2024_06_14(d: Any) -> NotesDefaultFieldOutput
             v = as_str(v)
         o._type = v
         k = "label"
-        v = d.get("label", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "label" in d:
+            v = d["label"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._label = v
         k = "isDefault"
         v = d["isDefault"]
@@ -9432,24 +9684,36 @@ def decode_NotesDefaultFieldOutput_2024_06_14(d: Any) -> NotesDefaultFieldOutput
             v = as_str(v)
         o._slug = v
         k = "required"
-        v = d.get("required", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "required" in d:
+            v = d["required"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._required = v
         k = "hidden"
-        v = d.get("hidden", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hidden" in d:
+            v = d["hidden"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hidden = v
         k = "placeholder"
-        v = d.get("placeholder", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "placeholder" in d:
+            v = d["placeholder"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -9470,9 +9734,12 @@ def decode_GuestsDefaultFieldOutput_2024_06_14(d: Any) -> GuestsDefaultFieldOutp
             v = as_str(v)
         o._type = v
         k = "label"
-        v = d.get("label", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "label" in d:
+            v = d["label"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._label = v
         k = "isDefault"
         v = d["isDefault"]
@@ -9485,24 +9752,36 @@ def decode_GuestsDefaultFieldOutput_2024_06_14(d: Any) -> GuestsDefaultFieldOutp
             v = as_str(v)
         o._slug = v
         k = "required"
-        v = d.get("required", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "required" in d:
+            v = d["required"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._required = v
         k = "hidden"
-        v = d.get("hidden", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hidden" in d:
+            v = d["hidden"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hidden = v
         k = "placeholder"
-        v = d.get("placeholder", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "placeholder" in d:
+            v = d["placeholder"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -9548,9 +9827,12 @@ def decode_PhoneFieldOutput_2024_06_14(d: Any) -> PhoneFieldOutput_2024_06_14:
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -9601,9 +9883,12 @@ def decode_AddressFieldOutput_2024_06_14(d: Any) -> AddressFieldOutput_2024_06_1
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -9654,9 +9939,12 @@ def decode_TextFieldOutput_2024_06_14(d: Any) -> TextFieldOutput_2024_06_14:
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -9707,9 +9995,12 @@ def decode_NumberFieldOutput_2024_06_14(d: Any) -> NumberFieldOutput_2024_06_14:
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -9760,9 +10051,12 @@ def decode_TextAreaFieldOutput_2024_06_14(d: Any) -> TextAreaFieldOutput_2024_06
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -9781,6 +10075,7 @@ def decode_SelectFieldOutput_2024_06_14(d: Any) -> SelectFieldOutput_2024_06_14:
     o = _new(SelectFieldOutput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "type"
         v = d.get("type", "select")
@@ -9817,12 +10112,18 @@ def decode_SelectFieldOutput_2024_06_14(d: Any) -> SelectFieldOutput_2024_06_14:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -9841,6 +10142,7 @@ def decode_MultiSelectFieldOutput_2024_06_14(d: Any) -> MultiSelectFieldOutput_2
     o = _new(MultiSelectFieldOutput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "type"
         v = d.get("type", "multiselect")
@@ -9872,12 +10174,18 @@ def decode_MultiSelectFieldOutput_2024_06_14(d: Any) -> MultiSelectFieldOutput_2
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -9928,9 +10236,12 @@ def decode_MultiEmailFieldOutput_2024_06_14(d: Any) -> MultiEmailFieldOutput_202
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -9949,6 +10260,7 @@ def decode_CheckboxGroupFieldOutput_2024_06_14(d: Any) -> CheckboxGroupFieldOutp
     o = _new(CheckboxGroupFieldOutput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "type"
         v = d.get("type", "checkbox")
@@ -9980,12 +10292,18 @@ def decode_CheckboxGroupFieldOutput_2024_06_14(d: Any) -> CheckboxGroupFieldOutp
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -10004,6 +10322,7 @@ def decode_RadioGroupFieldOutput_2024_06_14(d: Any) -> RadioGroupFieldOutput_202
     o = _new(RadioGroupFieldOutput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "type"
         v = d.get("type", "radio")
@@ -10035,12 +10354,18 @@ def decode_RadioGroupFieldOutput_2024_06_14(d: Any) -> RadioGroupFieldOutput_202
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._options = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -10086,9 +10411,12 @@ def decode_BooleanFieldOutput_2024_06_14(d: Any) -> BooleanFieldOutput_2024_06_1
             v = as_bool(v)
         o._required = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -10139,9 +10467,12 @@ def decode_UrlFieldOutput_2024_06_14(d: Any) -> UrlFieldOutput_2024_06_14:
             v = as_str(v)
         o._placeholder = v
         k = "disableOnPrefill"
-        v = d.get("disableOnPrefill", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableOnPrefill" in d:
+            v = d["disableOnPrefill"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_on_prefill = v
         k = "hidden"
         v = d["hidden"]
@@ -10162,14 +10493,19 @@ def decode_CreatePrivateLinkInput(d: Any) -> CreatePrivateLinkInput:
     v: Any
     try:
         k = "expiresAt"
-        v = d.get("expiresAt", UNSET)
-        if v is not UNSET:
+        if "expiresAt" in d:
+            v = d["expiresAt"]
             v = as_datetime(v)
+        else:
+            v = UNSET
         o._expires_at = v
         k = "maxUsageCount"
-        v = d.get("maxUsageCount", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "maxUsageCount" in d:
+            v = d["maxUsageCount"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._max_usage_count = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -10207,6 +10543,7 @@ def decode_TimeBasedPrivateLinkOutput(d: Any) -> TimeBasedPrivateLinkOutput:
     o = _new(TimeBasedPrivateLinkOutput)
     k = ""
     v: Any
+    t: Any
     try:
         k = "linkId"
         v = d["linkId"]
@@ -10229,7 +10566,12 @@ def decode_TimeBasedPrivateLinkOutput(d: Any) -> TimeBasedPrivateLinkOutput:
             v = as_str(v)
         o._booking_url = v
         k = "expiresAt"
-        o._expires_at = as_datetime(d["expiresAt"])
+        v = d["expiresAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._expires_at = t if t is None or t.tzinfo is not None else as_datetime(v)
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -10287,14 +10629,20 @@ def decode_DeletePrivateLinkOutputData(d: Any) -> DeletePrivateLinkOutputData:
     v: Any
     try:
         k = "linkId"
-        v = d.get("linkId", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "linkId" in d:
+            v = d["linkId"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._link_id = v
         k = "message"
-        v = d.get("message", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "message" in d:
+            v = d["message"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._message = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -10437,6 +10785,7 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
     o = _new(CreateEventTypeInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "lengthInMinutes"
         v = d["lengthInMinutes"]
@@ -10444,11 +10793,17 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
             v = as_int(v)
         o._length_in_minutes = v
         k = "lengthInMinutesOptions"
-        v = d.get("lengthInMinutesOptions", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [as_float(x) for x in v]
+        if "lengthInMinutesOptions" in d:
+            v = d["lengthInMinutesOptions"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(as_float(x))
+                v = xs
+        else:
+            v = UNSET
         o._length_in_minutes_options = v
         k = "title"
         v = d["title"]
@@ -10461,163 +10816,262 @@ def decode_CreateEventTypeInput_2024_06_14(d: Any) -> CreateEventTypeInput_2024_
             v = as_str(v)
         o._slug = v
         k = "description"
-        v = d.get("description", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "description" in d:
+            v = d["description"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._description = v
         k = "bookingFields"
-        v = d.get("bookingFields", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingFieldInput_family(x) for x in v]
+        if "bookingFields" in d:
+            v = d["bookingFields"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_BookingFieldInput_family(x))
+                v = xs
+        else:
+            v = UNSET
         o._booking_fields = v
         k = "disableGuests"
-        v = d.get("disableGuests", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableGuests" in d:
+            v = d["disableGuests"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_guests = v
         k = "slotInterval"
-        v = d.get("slotInterval", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "slotInterval" in d:
+            v = d["slotInterval"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._slot_interval = v
         k = "minimumBookingNotice"
-        v = d.get("minimumBookingNotice", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "minimumBookingNotice" in d:
+            v = d["minimumBookingNotice"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._minimum_booking_notice = v
         k = "beforeEventBuffer"
-        v = d.get("beforeEventBuffer", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "beforeEventBuffer" in d:
+            v = d["beforeEventBuffer"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._before_event_buffer = v
         k = "afterEventBuffer"
-        v = d.get("afterEventBuffer", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "afterEventBuffer" in d:
+            v = d["afterEventBuffer"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._after_event_buffer = v
         k = "scheduleId"
-        v = d.get("scheduleId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "scheduleId" in d:
+            v = d["scheduleId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._schedule_id = v
         k = "bookingLimitsCount"
-        v = d.get("bookingLimitsCount", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BaseBookingLimitsCount_2024_06_14_or_Disabl_45baff(v)
+        if "bookingLimitsCount" in d:
+            v = d["bookingLimitsCount"]
+            if v is not None:
+                v = _union_BaseBookingLimitsCount_2024_06_14_or_Disabl_45baff(v)
+        else:
+            v = UNSET
         o._booking_limits_count = v
         k = "onlyShowFirstAvailableSlot"
-        v = d.get("onlyShowFirstAvailableSlot", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "onlyShowFirstAvailableSlot" in d:
+            v = d["onlyShowFirstAvailableSlot"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._only_show_first_available_slot = v
         k = "bookingLimitsDuration"
-        v = d.get("bookingLimitsDuration", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BaseBookingLimitsDuration_2024_06_14_or_Dis_33a30a(v)
+        if "bookingLimitsDuration" in d:
+            v = d["bookingLimitsDuration"]
+            if v is not None:
+                v = _union_BaseBookingLimitsDuration_2024_06_14_or_Dis_33a30a(v)
+        else:
+            v = UNSET
         o._booking_limits_duration = v
         k = "bookingWindow"
-        v = d.get("bookingWindow", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BusinessDaysWindow_2024_06_14_or_more(v)
+        if "bookingWindow" in d:
+            v = d["bookingWindow"]
+            if v is not None:
+                v = _union_BusinessDaysWindow_2024_06_14_or_more(v)
+        else:
+            v = UNSET
         o._booking_window = v
         k = "offsetStart"
-        v = d.get("offsetStart", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "offsetStart" in d:
+            v = d["offsetStart"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._offset_start = v
         k = "bookerLayouts"
-        v = d.get("bookerLayouts", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_BookerLayouts_2024_06_14(v)
+        if "bookerLayouts" in d:
+            v = d["bookerLayouts"]
+            if v is not None:
+                v = decode_BookerLayouts_2024_06_14(v)
+        else:
+            v = UNSET
         o._booker_layouts = v
         k = "confirmationPolicy"
-        v = d.get("confirmationPolicy", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BaseConfirmationPolicy_2024_06_14_or_Disabl_03e6bc(v)
+        if "confirmationPolicy" in d:
+            v = d["confirmationPolicy"]
+            if v is not None:
+                v = _union_BaseConfirmationPolicy_2024_06_14_or_Disabl_03e6bc(v)
+        else:
+            v = UNSET
         o._confirmation_policy = v
         k = "recurrence"
-        v = d.get("recurrence", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_Recurrence_2024_06_14_or_Disabled_2024_06_14(v)
+        if "recurrence" in d:
+            v = d["recurrence"]
+            if v is not None:
+                v = _union_Recurrence_2024_06_14_or_Disabled_2024_06_14(v)
+        else:
+            v = UNSET
         o._recurrence = v
         k = "requiresBookerEmailVerification"
-        v = d.get("requiresBookerEmailVerification", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "requiresBookerEmailVerification" in d:
+            v = d["requiresBookerEmailVerification"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._requires_booker_email_verification = v
         k = "hideCalendarNotes"
-        v = d.get("hideCalendarNotes", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideCalendarNotes" in d:
+            v = d["hideCalendarNotes"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_calendar_notes = v
         k = "lockTimeZoneToggleOnBookingPage"
-        v = d.get("lockTimeZoneToggleOnBookingPage", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "lockTimeZoneToggleOnBookingPage" in d:
+            v = d["lockTimeZoneToggleOnBookingPage"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._lock_time_zone_toggle_on_booking_page = v
         k = "color"
-        v = d.get("color", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_EventTypeColor_2024_06_14(v)
+        if "color" in d:
+            v = d["color"]
+            if v is not None:
+                v = decode_EventTypeColor_2024_06_14(v)
+        else:
+            v = UNSET
         o._color = v
         k = "seats"
-        v = d.get("seats", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_Seats_2024_06_14_or_Disabled_2024_06_14(v)
+        if "seats" in d:
+            v = d["seats"]
+            if v is not None:
+                v = _union_Seats_2024_06_14_or_Disabled_2024_06_14(v)
+        else:
+            v = UNSET
         o._seats = v
         k = "customName"
-        v = d.get("customName", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "customName" in d:
+            v = d["customName"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._custom_name = v
         k = "destinationCalendar"
-        v = d.get("destinationCalendar", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_DestinationCalendar_2024_06_14(v)
+        if "destinationCalendar" in d:
+            v = d["destinationCalendar"]
+            if v is not None:
+                v = decode_DestinationCalendar_2024_06_14(v)
+        else:
+            v = UNSET
         o._destination_calendar = v
         k = "useDestinationCalendarEmail"
-        v = d.get("useDestinationCalendarEmail", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "useDestinationCalendarEmail" in d:
+            v = d["useDestinationCalendarEmail"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._use_destination_calendar_email = v
         k = "hideCalendarEventDetails"
-        v = d.get("hideCalendarEventDetails", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideCalendarEventDetails" in d:
+            v = d["hideCalendarEventDetails"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_calendar_event_details = v
         k = "successRedirectUrl"
-        v = d.get("successRedirectUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "successRedirectUrl" in d:
+            v = d["successRedirectUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._success_redirect_url = v
         k = "hideOrganizerEmail"
-        v = d.get("hideOrganizerEmail", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideOrganizerEmail" in d:
+            v = d["hideOrganizerEmail"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_organizer_email = v
         k = "calVideoSettings"
-        v = d.get("calVideoSettings", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_CalVideoSettings(v)
+        if "calVideoSettings" in d:
+            v = d["calVideoSettings"]
+            if v is not None:
+                v = decode_CalVideoSettings(v)
+        else:
+            v = UNSET
         o._cal_video_settings = v
         k = "hidden"
-        v = d.get("hidden", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hidden" in d:
+            v = d["hidden"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hidden = v
         k = "bookingRequiresAuthentication"
-        v = d.get("bookingRequiresAuthentication", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "bookingRequiresAuthentication" in d:
+            v = d["bookingRequiresAuthentication"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._booking_requires_authentication = v
         k = "locations"
-        v = d.get("locations", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_Location_family(x) for x in v]
+        if "locations" in d:
+            v = d["locations"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_Location_family(x))
+                v = xs
+        else:
+            v = UNSET
         o._locations = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -10631,6 +11085,7 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
     o = _new(EventTypeOutput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -10643,11 +11098,17 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
             v = as_int(v)
         o._length_in_minutes = v
         k = "lengthInMinutesOptions"
-        v = d.get("lengthInMinutesOptions", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [as_float(x) for x in v]
+        if "lengthInMinutesOptions" in d:
+            v = d["lengthInMinutesOptions"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(as_float(x))
+                v = xs
+        else:
+            v = UNSET
         o._length_in_minutes_options = v
         k = "title"
         v = d["title"]
@@ -10669,14 +11130,20 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_Location_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_Location_family(x))
+            v = xs
         o._locations = v
         k = "bookingFields"
         v = d["bookingFields"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingFieldOutput_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_BookingFieldOutput_family(x))
+            v = xs
         o._booking_fields = v
         k = "disableGuests"
         v = d["disableGuests"]
@@ -10684,24 +11151,36 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
             v = as_bool(v)
         o._disable_guests = v
         k = "slotInterval"
-        v = d.get("slotInterval", UNSET)
-        if type(v) is not int and v is not UNSET and v is not None:
-            v = as_int(v)
+        if "slotInterval" in d:
+            v = d["slotInterval"]
+            if type(v) is not int and v is not None:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._slot_interval = v
         k = "minimumBookingNotice"
-        v = d.get("minimumBookingNotice", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "minimumBookingNotice" in d:
+            v = d["minimumBookingNotice"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._minimum_booking_notice = v
         k = "beforeEventBuffer"
-        v = d.get("beforeEventBuffer", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "beforeEventBuffer" in d:
+            v = d["beforeEventBuffer"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._before_event_buffer = v
         k = "afterEventBuffer"
-        v = d.get("afterEventBuffer", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "afterEventBuffer" in d:
+            v = d["afterEventBuffer"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._after_event_buffer = v
         k = "recurrence"
         v = d["recurrence"]
@@ -10729,9 +11208,12 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
             v = as_bool(v)
         o._lock_time_zone_toggle_on_booking_page = v
         k = "seatsPerTimeSlot"
-        v = d.get("seatsPerTimeSlot", UNSET)
-        if type(v) is not dict and v is not UNSET and v is not None:
-            v = as_dict(v)
+        if "seatsPerTimeSlot" in d:
+            v = d["seatsPerTimeSlot"]
+            if type(v) is not dict and v is not None:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._seats_per_time_slot = v
         k = "forwardParamsSuccessRedirect"
         v = d["forwardParamsSuccessRedirect"]
@@ -10749,9 +11231,12 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
             v = as_bool(v)
         o._is_instant_event = v
         k = "seatsShowAvailabilityCount"
-        v = d.get("seatsShowAvailabilityCount", UNSET)
-        if type(v) is not bool and v is not UNSET and v is not None:
-            v = as_bool(v)
+        if "seatsShowAvailabilityCount" in d:
+            v = d["seatsShowAvailabilityCount"]
+            if type(v) is not bool and v is not None:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._seats_show_availability_count = v
         k = "scheduleId"
         v = d["scheduleId"]
@@ -10759,91 +11244,145 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
             v = as_int(v)
         o._schedule_id = v
         k = "bookingLimitsCount"
-        v = d.get("bookingLimitsCount", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "bookingLimitsCount" in d:
+            v = d["bookingLimitsCount"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._booking_limits_count = v
         k = "onlyShowFirstAvailableSlot"
-        v = d.get("onlyShowFirstAvailableSlot", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "onlyShowFirstAvailableSlot" in d:
+            v = d["onlyShowFirstAvailableSlot"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._only_show_first_available_slot = v
         k = "bookingLimitsDuration"
-        v = d.get("bookingLimitsDuration", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "bookingLimitsDuration" in d:
+            v = d["bookingLimitsDuration"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._booking_limits_duration = v
         k = "bookingWindow"
-        v = d.get("bookingWindow", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [_union_BusinessDaysWindow_2024_06_14_or_CalendarDa_955614(x) for x in v]
+        if "bookingWindow" in d:
+            v = d["bookingWindow"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(_union_BusinessDaysWindow_2024_06_14_or_CalendarDa_955614(x))
+                v = xs
+        else:
+            v = UNSET
         o._booking_window = v
         k = "bookerLayouts"
-        v = d.get("bookerLayouts", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_BookerLayouts_2024_06_14(v)
+        if "bookerLayouts" in d:
+            v = d["bookerLayouts"]
+            if v is not None:
+                v = decode_BookerLayouts_2024_06_14(v)
+        else:
+            v = UNSET
         o._booker_layouts = v
         k = "confirmationPolicy"
-        v = d.get("confirmationPolicy", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "confirmationPolicy" in d:
+            v = d["confirmationPolicy"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._confirmation_policy = v
         k = "requiresBookerEmailVerification"
-        v = d.get("requiresBookerEmailVerification", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "requiresBookerEmailVerification" in d:
+            v = d["requiresBookerEmailVerification"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._requires_booker_email_verification = v
         k = "hideCalendarNotes"
-        v = d.get("hideCalendarNotes", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideCalendarNotes" in d:
+            v = d["hideCalendarNotes"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_calendar_notes = v
         k = "color"
-        v = d.get("color", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_EventTypeColor_2024_06_14(v)
+        if "color" in d:
+            v = d["color"]
+            if v is not None:
+                v = decode_EventTypeColor_2024_06_14(v)
+        else:
+            v = UNSET
         o._color = v
         k = "seats"
-        v = d.get("seats", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_Seats_2024_06_14(v)
+        if "seats" in d:
+            v = d["seats"]
+            if v is not None:
+                v = decode_Seats_2024_06_14(v)
+        else:
+            v = UNSET
         o._seats = v
         k = "offsetStart"
-        v = d.get("offsetStart", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "offsetStart" in d:
+            v = d["offsetStart"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._offset_start = v
         k = "customName"
-        v = d.get("customName", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "customName" in d:
+            v = d["customName"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._custom_name = v
         k = "destinationCalendar"
-        v = d.get("destinationCalendar", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_DestinationCalendar_2024_06_14(v)
+        if "destinationCalendar" in d:
+            v = d["destinationCalendar"]
+            if v is not None:
+                v = decode_DestinationCalendar_2024_06_14(v)
+        else:
+            v = UNSET
         o._destination_calendar = v
         k = "useDestinationCalendarEmail"
-        v = d.get("useDestinationCalendarEmail", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "useDestinationCalendarEmail" in d:
+            v = d["useDestinationCalendarEmail"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._use_destination_calendar_email = v
         k = "hideCalendarEventDetails"
-        v = d.get("hideCalendarEventDetails", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideCalendarEventDetails" in d:
+            v = d["hideCalendarEventDetails"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_calendar_event_details = v
         k = "hideOrganizerEmail"
-        v = d.get("hideOrganizerEmail", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideOrganizerEmail" in d:
+            v = d["hideOrganizerEmail"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_organizer_email = v
         k = "calVideoSettings"
-        v = d.get("calVideoSettings", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_CalVideoSettings(v)
+        if "calVideoSettings" in d:
+            v = d["calVideoSettings"]
+            if v is not None:
+                v = decode_CalVideoSettings(v)
+        else:
+            v = UNSET
         o._cal_video_settings = v
         k = "hidden"
         v = d["hidden"]
@@ -10865,7 +11404,10 @@ def decode_EventTypeOutput_2024_06_14(d: Any) -> EventTypeOutput_2024_06_14:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._users = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -10879,187 +11421,302 @@ def decode_UpdateEventTypeInput_2024_06_14(d: Any) -> UpdateEventTypeInput_2024_
     o = _new(UpdateEventTypeInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "lengthInMinutes"
-        v = d.get("lengthInMinutes", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "lengthInMinutes" in d:
+            v = d["lengthInMinutes"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._length_in_minutes = v
         k = "lengthInMinutesOptions"
-        v = d.get("lengthInMinutesOptions", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [as_float(x) for x in v]
+        if "lengthInMinutesOptions" in d:
+            v = d["lengthInMinutesOptions"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(as_float(x))
+                v = xs
+        else:
+            v = UNSET
         o._length_in_minutes_options = v
         k = "title"
-        v = d.get("title", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "title" in d:
+            v = d["title"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._title = v
         k = "slug"
-        v = d.get("slug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "slug" in d:
+            v = d["slug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._slug = v
         k = "description"
-        v = d.get("description", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "description" in d:
+            v = d["description"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._description = v
         k = "bookingFields"
-        v = d.get("bookingFields", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_BookingFieldInput_family(x) for x in v]
+        if "bookingFields" in d:
+            v = d["bookingFields"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_BookingFieldInput_family(x))
+                v = xs
+        else:
+            v = UNSET
         o._booking_fields = v
         k = "disableGuests"
-        v = d.get("disableGuests", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableGuests" in d:
+            v = d["disableGuests"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_guests = v
         k = "slotInterval"
-        v = d.get("slotInterval", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "slotInterval" in d:
+            v = d["slotInterval"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._slot_interval = v
         k = "minimumBookingNotice"
-        v = d.get("minimumBookingNotice", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "minimumBookingNotice" in d:
+            v = d["minimumBookingNotice"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._minimum_booking_notice = v
         k = "beforeEventBuffer"
-        v = d.get("beforeEventBuffer", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "beforeEventBuffer" in d:
+            v = d["beforeEventBuffer"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._before_event_buffer = v
         k = "afterEventBuffer"
-        v = d.get("afterEventBuffer", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "afterEventBuffer" in d:
+            v = d["afterEventBuffer"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._after_event_buffer = v
         k = "scheduleId"
-        v = d.get("scheduleId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "scheduleId" in d:
+            v = d["scheduleId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._schedule_id = v
         k = "bookingLimitsCount"
-        v = d.get("bookingLimitsCount", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BaseBookingLimitsCount_2024_06_14_or_Disabl_45baff(v)
+        if "bookingLimitsCount" in d:
+            v = d["bookingLimitsCount"]
+            if v is not None:
+                v = _union_BaseBookingLimitsCount_2024_06_14_or_Disabl_45baff(v)
+        else:
+            v = UNSET
         o._booking_limits_count = v
         k = "onlyShowFirstAvailableSlot"
-        v = d.get("onlyShowFirstAvailableSlot", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "onlyShowFirstAvailableSlot" in d:
+            v = d["onlyShowFirstAvailableSlot"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._only_show_first_available_slot = v
         k = "bookingLimitsDuration"
-        v = d.get("bookingLimitsDuration", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BaseBookingLimitsDuration_2024_06_14_or_Dis_33a30a(v)
+        if "bookingLimitsDuration" in d:
+            v = d["bookingLimitsDuration"]
+            if v is not None:
+                v = _union_BaseBookingLimitsDuration_2024_06_14_or_Dis_33a30a(v)
+        else:
+            v = UNSET
         o._booking_limits_duration = v
         k = "bookingWindow"
-        v = d.get("bookingWindow", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BusinessDaysWindow_2024_06_14_or_more(v)
+        if "bookingWindow" in d:
+            v = d["bookingWindow"]
+            if v is not None:
+                v = _union_BusinessDaysWindow_2024_06_14_or_more(v)
+        else:
+            v = UNSET
         o._booking_window = v
         k = "offsetStart"
-        v = d.get("offsetStart", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "offsetStart" in d:
+            v = d["offsetStart"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._offset_start = v
         k = "bookerLayouts"
-        v = d.get("bookerLayouts", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_BookerLayouts_2024_06_14(v)
+        if "bookerLayouts" in d:
+            v = d["bookerLayouts"]
+            if v is not None:
+                v = decode_BookerLayouts_2024_06_14(v)
+        else:
+            v = UNSET
         o._booker_layouts = v
         k = "confirmationPolicy"
-        v = d.get("confirmationPolicy", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BaseConfirmationPolicy_2024_06_14_or_Disabl_03e6bc(v)
+        if "confirmationPolicy" in d:
+            v = d["confirmationPolicy"]
+            if v is not None:
+                v = _union_BaseConfirmationPolicy_2024_06_14_or_Disabl_03e6bc(v)
+        else:
+            v = UNSET
         o._confirmation_policy = v
         k = "recurrence"
-        v = d.get("recurrence", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_Recurrence_2024_06_14_or_Disabled_2024_06_14(v)
+        if "recurrence" in d:
+            v = d["recurrence"]
+            if v is not None:
+                v = _union_Recurrence_2024_06_14_or_Disabled_2024_06_14(v)
+        else:
+            v = UNSET
         o._recurrence = v
         k = "requiresBookerEmailVerification"
-        v = d.get("requiresBookerEmailVerification", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "requiresBookerEmailVerification" in d:
+            v = d["requiresBookerEmailVerification"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._requires_booker_email_verification = v
         k = "hideCalendarNotes"
-        v = d.get("hideCalendarNotes", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideCalendarNotes" in d:
+            v = d["hideCalendarNotes"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_calendar_notes = v
         k = "lockTimeZoneToggleOnBookingPage"
-        v = d.get("lockTimeZoneToggleOnBookingPage", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "lockTimeZoneToggleOnBookingPage" in d:
+            v = d["lockTimeZoneToggleOnBookingPage"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._lock_time_zone_toggle_on_booking_page = v
         k = "color"
-        v = d.get("color", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_EventTypeColor_2024_06_14(v)
+        if "color" in d:
+            v = d["color"]
+            if v is not None:
+                v = decode_EventTypeColor_2024_06_14(v)
+        else:
+            v = UNSET
         o._color = v
         k = "seats"
-        v = d.get("seats", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_Seats_2024_06_14_or_Disabled_2024_06_14(v)
+        if "seats" in d:
+            v = d["seats"]
+            if v is not None:
+                v = _union_Seats_2024_06_14_or_Disabled_2024_06_14(v)
+        else:
+            v = UNSET
         o._seats = v
         k = "customName"
-        v = d.get("customName", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "customName" in d:
+            v = d["customName"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._custom_name = v
         k = "destinationCalendar"
-        v = d.get("destinationCalendar", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_DestinationCalendar_2024_06_14(v)
+        if "destinationCalendar" in d:
+            v = d["destinationCalendar"]
+            if v is not None:
+                v = decode_DestinationCalendar_2024_06_14(v)
+        else:
+            v = UNSET
         o._destination_calendar = v
         k = "useDestinationCalendarEmail"
-        v = d.get("useDestinationCalendarEmail", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "useDestinationCalendarEmail" in d:
+            v = d["useDestinationCalendarEmail"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._use_destination_calendar_email = v
         k = "hideCalendarEventDetails"
-        v = d.get("hideCalendarEventDetails", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideCalendarEventDetails" in d:
+            v = d["hideCalendarEventDetails"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_calendar_event_details = v
         k = "successRedirectUrl"
-        v = d.get("successRedirectUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "successRedirectUrl" in d:
+            v = d["successRedirectUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._success_redirect_url = v
         k = "hideOrganizerEmail"
-        v = d.get("hideOrganizerEmail", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideOrganizerEmail" in d:
+            v = d["hideOrganizerEmail"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_organizer_email = v
         k = "calVideoSettings"
-        v = d.get("calVideoSettings", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_CalVideoSettings(v)
+        if "calVideoSettings" in d:
+            v = d["calVideoSettings"]
+            if v is not None:
+                v = decode_CalVideoSettings(v)
+        else:
+            v = UNSET
         o._cal_video_settings = v
         k = "hidden"
-        v = d.get("hidden", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hidden" in d:
+            v = d["hidden"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hidden = v
         k = "bookingRequiresAuthentication"
-        v = d.get("bookingRequiresAuthentication", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "bookingRequiresAuthentication" in d:
+            v = d["bookingRequiresAuthentication"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._booking_requires_authentication = v
         k = "locations"
-        v = d.get("locations", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_Location_family(x) for x in v]
+        if "locations" in d:
+            v = d["locations"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_Location_family(x))
+                v = xs
+        else:
+            v = UNSET
         o._locations = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -11106,6 +11763,7 @@ def decode_EventTypeWebhookOutputDto(d: Any) -> EventTypeWebhookOutputDto:
     o = _new(EventTypeWebhookOutputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "payloadTemplate"
         v = d["payloadTemplate"]
@@ -11127,15 +11785,17 @@ def decode_EventTypeWebhookOutputDto(d: Any) -> EventTypeWebhookOutputDto:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (
-                    _webhooks.WebhookTrigger._value2member_map_.get(x)
-                    or open_member(_webhooks.WebhookTrigger, x)
+            xs = []
+            for x in v:
+                xs.append(
+                    (
+                        _webhooks._members_WebhookTrigger.get(x)
+                        or open_member(_webhooks.WebhookTrigger, x)
+                    )
+                    if type(x) is str
+                    else open_member(_webhooks.WebhookTrigger, x)
                 )
-                if type(x) is str
-                else open_member(_webhooks.WebhookTrigger, x)
-                for x in v
-            ]
+            v = xs
         o._triggers = v
         k = "subscriberUrl"
         v = d["subscriberUrl"]
@@ -11148,9 +11808,12 @@ def decode_EventTypeWebhookOutputDto(d: Any) -> EventTypeWebhookOutputDto:
             v = as_bool(v)
         o._active = v
         k = "secret"
-        v = d.get("secret", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "secret" in d:
+            v = d["secret"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._secret = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

@@ -48,6 +48,9 @@ class TimeFormat(OpenIntEnum):
     V24 = 24
 
 
+_members_TimeFormat = TimeFormat._value2member_map_
+
+
 class UpdateManagedUserInput(Model):
     """The ``UpdateManagedUserInput`` schema.
 
@@ -320,66 +323,93 @@ def decode_UpdateManagedUserInput(d: Any) -> UpdateManagedUserInput:
     v: Any
     try:
         k = "email"
-        v = d.get("email", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "email" in d:
+            v = d["email"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._email = v
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "timeFormat"
-        v = d.get("timeFormat", UNSET)
-        if v is not UNSET:
+        if "timeFormat" in d:
+            v = d["timeFormat"]
             v = (
-                (TimeFormat._value2member_map_.get(v) or open_member(TimeFormat, v))
+                (_members_TimeFormat.get(v) or open_member(TimeFormat, v))
                 if type(v) is int
                 else open_member(TimeFormat, v)
             )
+        else:
+            v = UNSET
         o._time_format = v
         k = "defaultScheduleId"
-        v = d.get("defaultScheduleId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "defaultScheduleId" in d:
+            v = d["defaultScheduleId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._default_schedule_id = v
         k = "weekStart"
-        v = d.get("weekStart", UNSET)
-        if v is not UNSET:
+        if "weekStart" in d:
+            v = d["weekStart"]
             v = (
-                (_schedules.Weekday._value2member_map_.get(v) or open_member(_schedules.Weekday, v))
+                (_schedules._members_Weekday.get(v) or open_member(_schedules.Weekday, v))
                 if type(v) is str
                 else open_member(_schedules.Weekday, v)
             )
+        else:
+            v = UNSET
         o._week_start = v
         k = "timeZone"
-        v = d.get("timeZone", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "timeZone" in d:
+            v = d["timeZone"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._time_zone = v
         k = "locale"
-        v = d.get("locale", UNSET)
-        if v is not UNSET:
+        if "locale" in d:
+            v = d["locale"]
             v = (
-                (_bookings.Locale._value2member_map_.get(v) or open_member(_bookings.Locale, v))
+                (_bookings._members_Locale.get(v) or open_member(_bookings.Locale, v))
                 if type(v) is str
                 else open_member(_bookings.Locale, v)
             )
+        else:
+            v = UNSET
         o._locale = v
         k = "avatarUrl"
-        v = d.get("avatarUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "avatarUrl" in d:
+            v = d["avatarUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._avatar_url = v
         k = "bio"
-        v = d.get("bio", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bio" in d:
+            v = d["bio"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._bio = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -435,9 +465,12 @@ def decode_MeOutput(d: Any) -> MeOutput:
             v = as_int(v)
         o._organization_id = v
         k = "organization"
-        v = d.get("organization", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_MeOrgOutput(v)
+        if "organization" in d:
+            v = d["organization"]
+            if v is not None:
+                v = decode_MeOrgOutput(v)
+        else:
+            v = UNSET
         o._organization = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

@@ -21,6 +21,7 @@ from .._decode import (
     as_int,
     as_str,
     from_json,
+    fromisoformat,
     located,
     open_member,
 )
@@ -50,6 +51,9 @@ class OAuthClientPermission(OpenStrEnum):
     PROFILE_READ = "PROFILE_READ"
     PROFILE_WRITE = "PROFILE_WRITE"
     EMPTY = "*"
+
+
+_members_OAuthClientPermission = OAuthClientPermission._value2member_map_
 
 
 class CreateOAuthClientInput(Model):
@@ -479,11 +483,15 @@ def decode_CreateOAuthClientInput(d: Any) -> CreateOAuthClientInput:
     o = _new(CreateOAuthClientInput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "logo"
-        v = d.get("logo", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "logo" in d:
+            v = d["logo"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._logo = v
         k = "name"
         v = d["name"]
@@ -495,52 +503,72 @@ def decode_CreateOAuthClientInput(d: Any) -> CreateOAuthClientInput:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._redirect_uris = v
         k = "permissions"
         v = d["permissions"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (
-                    OAuthClientPermission._value2member_map_.get(x)
-                    or open_member(OAuthClientPermission, x)
+            xs = []
+            for x in v:
+                xs.append(
+                    (_members_OAuthClientPermission.get(x) or open_member(OAuthClientPermission, x))
+                    if type(x) is str
+                    else open_member(OAuthClientPermission, x)
                 )
-                if type(x) is str
-                else open_member(OAuthClientPermission, x)
-                for x in v
-            ]
+            v = xs
         o._permissions = v
         k = "bookingRedirectUri"
-        v = d.get("bookingRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingRedirectUri" in d:
+            v = d["bookingRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_redirect_uri = v
         k = "bookingCancelRedirectUri"
-        v = d.get("bookingCancelRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingCancelRedirectUri" in d:
+            v = d["bookingCancelRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_cancel_redirect_uri = v
         k = "bookingRescheduleRedirectUri"
-        v = d.get("bookingRescheduleRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingRescheduleRedirectUri" in d:
+            v = d["bookingRescheduleRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_reschedule_redirect_uri = v
         k = "areEmailsEnabled"
-        v = d.get("areEmailsEnabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "areEmailsEnabled" in d:
+            v = d["areEmailsEnabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._are_emails_enabled = v
         k = "areDefaultEventTypesEnabled"
-        v = d.get("areDefaultEventTypesEnabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "areDefaultEventTypesEnabled" in d:
+            v = d["areDefaultEventTypesEnabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._are_default_event_types_enabled = v
         k = "areCalendarEventsEnabled"
-        v = d.get("areCalendarEventsEnabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "areCalendarEventsEnabled" in d:
+            v = d["areCalendarEventsEnabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._are_calendar_events_enabled = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -577,6 +605,8 @@ def decode_PlatformOAuthClientDto(d: Any) -> PlatformOAuthClientDto:
     o = _new(PlatformOAuthClientDto)
     k = ""
     v: Any
+    t: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -598,27 +628,32 @@ def decode_PlatformOAuthClientDto(d: Any) -> PlatformOAuthClientDto:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (
-                    OAuthClientPermission._value2member_map_.get(x)
-                    or open_member(OAuthClientPermission, x)
+            xs = []
+            for x in v:
+                xs.append(
+                    (_members_OAuthClientPermission.get(x) or open_member(OAuthClientPermission, x))
+                    if type(x) is str
+                    else open_member(OAuthClientPermission, x)
                 )
-                if type(x) is str
-                else open_member(OAuthClientPermission, x)
-                for x in v
-            ]
+            v = xs
         o._permissions = v
         k = "logo"
-        v = d.get("logo", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "logo" in d:
+            v = d["logo"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._logo = v
         k = "redirectUris"
         v = d["redirectUris"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._redirect_uris = v
         k = "organizationId"
         v = d["organizationId"]
@@ -626,7 +661,12 @@ def decode_PlatformOAuthClientDto(d: Any) -> PlatformOAuthClientDto:
             v = as_int(v)
         o._organization_id = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "areEmailsEnabled"
         v = d["areEmailsEnabled"]
         if type(v) is not bool:
@@ -643,19 +683,28 @@ def decode_PlatformOAuthClientDto(d: Any) -> PlatformOAuthClientDto:
             v = as_bool(v)
         o._are_calendar_events_enabled = v
         k = "bookingRedirectUri"
-        v = d.get("bookingRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingRedirectUri" in d:
+            v = d["bookingRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_redirect_uri = v
         k = "bookingCancelRedirectUri"
-        v = d.get("bookingCancelRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingCancelRedirectUri" in d:
+            v = d["bookingCancelRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_cancel_redirect_uri = v
         k = "bookingRescheduleRedirectUri"
-        v = d.get("bookingRescheduleRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingRescheduleRedirectUri" in d:
+            v = d["bookingRescheduleRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_reschedule_redirect_uri = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -669,53 +718,84 @@ def decode_UpdateOAuthClientInput(d: Any) -> UpdateOAuthClientInput:
     o = _new(UpdateOAuthClientInput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "logo"
-        v = d.get("logo", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "logo" in d:
+            v = d["logo"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._logo = v
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "redirectUris"
-        v = d.get("redirectUris", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+        if "redirectUris" in d:
+            v = d["redirectUris"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(x if type(x) is str else as_str(x))
+                v = xs
+        else:
+            v = UNSET
         o._redirect_uris = v
         k = "bookingRedirectUri"
-        v = d.get("bookingRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingRedirectUri" in d:
+            v = d["bookingRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_redirect_uri = v
         k = "bookingCancelRedirectUri"
-        v = d.get("bookingCancelRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingCancelRedirectUri" in d:
+            v = d["bookingCancelRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_cancel_redirect_uri = v
         k = "bookingRescheduleRedirectUri"
-        v = d.get("bookingRescheduleRedirectUri", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingRescheduleRedirectUri" in d:
+            v = d["bookingRescheduleRedirectUri"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_reschedule_redirect_uri = v
         k = "areEmailsEnabled"
-        v = d.get("areEmailsEnabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "areEmailsEnabled" in d:
+            v = d["areEmailsEnabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._are_emails_enabled = v
         k = "areDefaultEventTypesEnabled"
-        v = d.get("areDefaultEventTypesEnabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "areDefaultEventTypesEnabled" in d:
+            v = d["areDefaultEventTypesEnabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._are_default_event_types_enabled = v
         k = "areCalendarEventsEnabled"
-        v = d.get("areCalendarEventsEnabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "areCalendarEventsEnabled" in d:
+            v = d["areCalendarEventsEnabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._are_calendar_events_enabled = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

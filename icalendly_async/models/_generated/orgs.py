@@ -24,6 +24,7 @@ from .._decode import (
     as_str,
     first_fit,
     from_json,
+    fromisoformat,
     list_of,
     located,
     map_of,
@@ -136,12 +137,18 @@ class AttributeType(OpenStrEnum):
     MULTI_SELECT = "MULTI_SELECT"
 
 
+_members_AttributeType = AttributeType._value2member_map_
+
+
 class MembershipRole(OpenStrEnum):
     """One of 3 values; unknown ones are kept."""
 
     MEMBER = "MEMBER"
     OWNER = "OWNER"
     ADMIN = "ADMIN"
+
+
+_members_MembershipRole = MembershipRole._value2member_map_
 
 
 class OutOfOfficeReason(OpenStrEnum):
@@ -152,6 +159,9 @@ class OutOfOfficeReason(OpenStrEnum):
     TRAVEL = "travel"
     SICK = "sick"
     PUBLIC_HOLIDAY = "public_holiday"
+
+
+_members_OutOfOfficeReason = OutOfOfficeReason._value2member_map_
 
 
 class WorkflowStepAction(OpenStrEnum):
@@ -167,6 +177,9 @@ class WorkflowStepAction(OpenStrEnum):
     CAL_AI_PHONE_CALL = "cal_ai_phone_call"
 
 
+_members_WorkflowStepAction = WorkflowStepAction._value2member_map_
+
+
 class WorkflowStepRecipient(OpenStrEnum):
     """One of 4 values; unknown ones are kept."""
 
@@ -174,6 +187,9 @@ class WorkflowStepRecipient(OpenStrEnum):
     ATTENDEE = "attendee"
     EMAIL = "email"
     PHONE_NUMBER = "phone_number"
+
+
+_members_WorkflowStepRecipient = WorkflowStepRecipient._value2member_map_
 
 
 class WorkflowStepTemplate(OpenStrEnum):
@@ -187,12 +203,18 @@ class WorkflowStepTemplate(OpenStrEnum):
     CANCELLED = "cancelled"
 
 
+_members_WorkflowStepTemplate = WorkflowStepTemplate._value2member_map_
+
+
 class WorkflowTriggerOffsetUnit(OpenStrEnum):
     """One of 3 values; unknown ones are kept."""
 
     HOUR = "hour"
     MINUTE = "minute"
     DAY = "day"
+
+
+_members_WorkflowTriggerOffsetUnit = WorkflowTriggerOffsetUnit._value2member_map_
 
 
 class WorkflowTriggerType(OpenStrEnum):
@@ -210,6 +232,9 @@ class WorkflowTriggerType(OpenStrEnum):
     BOOKING_PAYMENT_INITIATED = "bookingPaymentInitiated"
     BOOKING_PAID = "bookingPaid"
     BOOKING_NO_SHOW_UPDATED = "bookingNoShowUpdated"
+
+
+_members_WorkflowTriggerType = WorkflowTriggerType._value2member_map_
 
 
 class Attribute(Model):
@@ -4456,7 +4481,7 @@ def decode_Attribute(d: Any) -> Attribute:
         k = "type"
         v = d["type"]
         v = (
-            (AttributeType._value2member_map_.get(v) or open_member(AttributeType, v))
+            (_members_AttributeType.get(v) or open_member(AttributeType, v))
             if type(v) is str
             else open_member(AttributeType, v)
         )
@@ -4477,9 +4502,12 @@ def decode_Attribute(d: Any) -> Attribute:
             v = as_bool(v)
         o._enabled = v
         k = "usersCanEditRelation"
-        v = d.get("usersCanEditRelation", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "usersCanEditRelation" in d:
+            v = d["usersCanEditRelation"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._users_can_edit_relation = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4493,6 +4521,7 @@ def decode_CreateOrganizationAttributeInput(d: Any) -> CreateOrganizationAttribu
     o = _new(CreateOrganizationAttributeInput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "name"
         v = d["name"]
@@ -4507,7 +4536,7 @@ def decode_CreateOrganizationAttributeInput(d: Any) -> CreateOrganizationAttribu
         k = "type"
         v = d["type"]
         v = (
-            (AttributeType._value2member_map_.get(v) or open_member(AttributeType, v))
+            (_members_AttributeType.get(v) or open_member(AttributeType, v))
             if type(v) is str
             else open_member(AttributeType, v)
         )
@@ -4517,12 +4546,18 @@ def decode_CreateOrganizationAttributeInput(d: Any) -> CreateOrganizationAttribu
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_CreateOrganizationAttributeOptionInput(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_CreateOrganizationAttributeOptionInput(x))
+            v = xs
         o._options = v
         k = "enabled"
-        v = d.get("enabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "enabled" in d:
+            v = d["enabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._enabled = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4561,28 +4596,39 @@ def decode_UpdateOrganizationAttributeInput(d: Any) -> UpdateOrganizationAttribu
     v: Any
     try:
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "slug"
-        v = d.get("slug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "slug" in d:
+            v = d["slug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._slug = v
         k = "type"
-        v = d.get("type", UNSET)
-        if v is not UNSET:
+        if "type" in d:
+            v = d["type"]
             v = (
-                (AttributeType._value2member_map_.get(v) or open_member(AttributeType, v))
+                (_members_AttributeType.get(v) or open_member(AttributeType, v))
                 if type(v) is str
                 else open_member(AttributeType, v)
             )
+        else:
+            v = UNSET
         o._type = v
         k = "enabled"
-        v = d.get("enabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "enabled" in d:
+            v = d["enabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._enabled = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4631,14 +4677,20 @@ def decode_UpdateOrganizationAttributeOptionInput(d: Any) -> UpdateOrganizationA
     v: Any
     try:
         k = "value"
-        v = d.get("value", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "value" in d:
+            v = d["value"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._value = v
         k = "slug"
-        v = d.get("slug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "slug" in d:
+            v = d["slug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._slug = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4652,6 +4704,7 @@ def decode_AssignedOptionOutput(d: Any) -> AssignedOptionOutput:
     o = _new(AssignedOptionOutput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -4678,7 +4731,10 @@ def decode_AssignedOptionOutput(d: Any) -> AssignedOptionOutput:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is int else as_int(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is int else as_int(x))
+            v = xs
         o._assigned_user_ids = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4696,14 +4752,20 @@ def decode_AssignOrganizationAttributeOptionToUserInput(
     v: Any
     try:
         k = "value"
-        v = d.get("value", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "value" in d:
+            v = d["value"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._value = v
         k = "attributeOptionId"
-        v = d.get("attributeOptionId", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "attributeOptionId" in d:
+            v = d["attributeOptionId"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._attribute_option_id = v
         k = "attributeId"
         v = d["attributeId"]
@@ -4750,6 +4812,7 @@ def decode_CreateDelegationCredentialInput(d: Any) -> CreateDelegationCredential
     o = _new(CreateDelegationCredentialInput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "workspacePlatformSlug"
         v = d["workspacePlatformSlug"]
@@ -4766,7 +4829,10 @@ def decode_CreateDelegationCredentialInput(d: Any) -> CreateDelegationCredential
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_ServiceAccountKeyInput_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_ServiceAccountKeyInput_family(x))
+            v = xs
         o._service_account_key = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4862,6 +4928,7 @@ def decode_DelegationCredentialOutput(d: Any) -> DelegationCredentialOutput:
     o = _new(DelegationCredentialOutput)
     k = ""
     v: Any
+    t: Any
     try:
         k = "id"
         v = d["id"]
@@ -4889,9 +4956,19 @@ def decode_DelegationCredentialOutput(d: Any) -> DelegationCredentialOutput:
             v = decode_WorkspacePlatformDto(v)
         o._workspace_platform = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -4927,18 +5004,28 @@ def decode_UpdateDelegationCredentialInput(d: Any) -> UpdateDelegationCredential
     o = _new(UpdateDelegationCredentialInput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "enabled"
-        v = d.get("enabled", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "enabled" in d:
+            v = d["enabled"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._enabled = v
         k = "serviceAccountKey"
-        v = d.get("serviceAccountKey", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_ServiceAccountKeyInput_family(x) for x in v]
+        if "serviceAccountKey" in d:
+            v = d["serviceAccountKey"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_ServiceAccountKeyInput_family(x))
+                v = xs
+        else:
+            v = UNSET
         o._service_account_key = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4952,6 +5039,7 @@ def decode_OrganizationMembershipOutput(d: Any) -> OrganizationMembershipOutput:
     o = _new(OrganizationMembershipOutput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -4976,15 +5064,18 @@ def decode_OrganizationMembershipOutput(d: Any) -> OrganizationMembershipOutput:
         k = "role"
         v = d["role"]
         v = (
-            (MembershipRole._value2member_map_.get(v) or open_member(MembershipRole, v))
+            (_members_MembershipRole.get(v) or open_member(MembershipRole, v))
             if type(v) is str
             else open_member(MembershipRole, v)
         )
         o._role = v
         k = "disableImpersonation"
-        v = d.get("disableImpersonation", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableImpersonation" in d:
+            v = d["disableImpersonation"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_impersonation = v
         k = "user"
         v = d["user"]
@@ -4996,7 +5087,10 @@ def decode_OrganizationMembershipOutput(d: Any) -> OrganizationMembershipOutput:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_AttributeWithOptions_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_AttributeWithOptions_family(x))
+            v = xs
         o._attributes = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5012,19 +5106,28 @@ def decode_MembershipUserOutputDto(d: Any) -> MembershipUserOutputDto:
     v: Any
     try:
         k = "avatarUrl"
-        v = d.get("avatarUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "avatarUrl" in d:
+            v = d["avatarUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._avatar_url = v
         k = "username"
-        v = d.get("username", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "username" in d:
+            v = d["username"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._username = v
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "email"
         v = d["email"]
@@ -5032,14 +5135,20 @@ def decode_MembershipUserOutputDto(d: Any) -> MembershipUserOutputDto:
             v = as_str(v)
         o._email = v
         k = "bio"
-        v = d.get("bio", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bio" in d:
+            v = d["bio"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._bio = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5155,6 +5264,7 @@ def decode_MultiSelectAttribute(d: Any) -> MultiSelectAttribute:
     o = _new(MultiSelectAttribute)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -5176,7 +5286,10 @@ def decode_MultiSelectAttribute(d: Any) -> MultiSelectAttribute:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_MultiSelectAttributeOption(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_MultiSelectAttributeOption(x))
+            v = xs
         o._options = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5220,22 +5333,28 @@ def decode_CreateOrgMembershipDto(d: Any) -> CreateOrgMembershipDto:
             v = as_int(v)
         o._user_id = v
         k = "accepted"
-        v = d.get("accepted", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "accepted" in d:
+            v = d["accepted"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._accepted = v
         k = "role"
         v = d["role"]
         v = (
-            (MembershipRole._value2member_map_.get(v) or open_member(MembershipRole, v))
+            (_members_MembershipRole.get(v) or open_member(MembershipRole, v))
             if type(v) is str
             else open_member(MembershipRole, v)
         )
         o._role = v
         k = "disableImpersonation"
-        v = d.get("disableImpersonation", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableImpersonation" in d:
+            v = d["disableImpersonation"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_impersonation = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5251,23 +5370,31 @@ def decode_UpdateOrgMembershipDto(d: Any) -> UpdateOrgMembershipDto:
     v: Any
     try:
         k = "accepted"
-        v = d.get("accepted", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "accepted" in d:
+            v = d["accepted"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._accepted = v
         k = "role"
-        v = d.get("role", UNSET)
-        if v is not UNSET:
+        if "role" in d:
+            v = d["role"]
             v = (
-                (MembershipRole._value2member_map_.get(v) or open_member(MembershipRole, v))
+                (_members_MembershipRole.get(v) or open_member(MembershipRole, v))
                 if type(v) is str
                 else open_member(MembershipRole, v)
             )
+        else:
+            v = UNSET
         o._role = v
         k = "disableImpersonation"
-        v = d.get("disableImpersonation", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableImpersonation" in d:
+            v = d["disableImpersonation"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_impersonation = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5281,6 +5408,7 @@ def decode_RoutingFormOutput(d: Any) -> RoutingFormOutput:
     o = _new(RoutingFormOutput)
     k = ""
     v: Any
+    t: Any
     try:
         k = "name"
         v = d["name"]
@@ -5298,9 +5426,19 @@ def decode_RoutingFormOutput(d: Any) -> RoutingFormOutput:
             v = as_int(v)
         o._position = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "updatedAt"
-        o._updated_at = as_datetime(d["updatedAt"])
+        v = d["updatedAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._updated_at = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "userId"
         v = d["userId"]
         if type(v) is not int:
@@ -5348,6 +5486,7 @@ def decode_RoutingFormResponseOutput(d: Any) -> RoutingFormResponseOutput:
     o = _new(RoutingFormResponseOutput)
     k = ""
     v: Any
+    t: Any
     try:
         k = "id"
         v = d["id"]
@@ -5375,7 +5514,12 @@ def decode_RoutingFormResponseOutput(d: Any) -> RoutingFormResponseOutput:
             v = as_dict(v)
         o._response = v
         k = "createdAt"
-        o._created_at = as_datetime(d["createdAt"])
+        v = d["createdAt"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_at = t if t is None or t.tzinfo is not None else as_datetime(v)
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -5390,29 +5534,44 @@ def decode_CreateRoutingFormResponseOutputData(d: Any) -> CreateRoutingFormRespo
     v: Any
     try:
         k = "eventTypeId"
-        v = d.get("eventTypeId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "eventTypeId" in d:
+            v = d["eventTypeId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._event_type_id = v
         k = "routing"
-        v = d.get("routing", UNSET)
-        if v is not UNSET and v is not None:
-            v = _bookings.decode_Routing(v)
+        if "routing" in d:
+            v = d["routing"]
+            if v is not None:
+                v = _bookings.decode_Routing(v)
+        else:
+            v = UNSET
         o._routing = v
         k = "routingCustomMessage"
-        v = d.get("routingCustomMessage", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "routingCustomMessage" in d:
+            v = d["routingCustomMessage"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._routing_custom_message = v
         k = "routingExternalRedirectUrl"
-        v = d.get("routingExternalRedirectUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "routingExternalRedirectUrl" in d:
+            v = d["routingExternalRedirectUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._routing_external_redirect_url = v
         k = "slots"
-        v = d.get("slots", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_map_of_list_of__slots_decode_RangeSlot_2024_4630ee(v)
+        if "slots" in d:
+            v = d["slots"]
+            if v is not None:
+                v = _union_map_of_list_of__slots_decode_RangeSlot_2024_4630ee(v)
+        else:
+            v = UNSET
         o._slots = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5428,9 +5587,12 @@ def decode_UpdateRoutingFormResponseInput(d: Any) -> UpdateRoutingFormResponseIn
     v: Any
     try:
         k = "response"
-        v = d.get("response", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "response" in d:
+            v = d["response"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._response = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5467,6 +5629,7 @@ def decode_WorkflowOutput(d: Any) -> WorkflowOutput:
     o = _new(WorkflowOutput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -5479,14 +5642,20 @@ def decode_WorkflowOutput(d: Any) -> WorkflowOutput:
             v = as_str(v)
         o._name = v
         k = "userId"
-        v = d.get("userId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "userId" in d:
+            v = d["userId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._user_id = v
         k = "teamId"
-        v = d.get("teamId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "teamId" in d:
+            v = d["teamId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._team_id = v
         k = "activation"
         v = d["activation"]
@@ -5503,17 +5672,24 @@ def decode_WorkflowOutput(d: Any) -> WorkflowOutput:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_WorkflowStepOutputDto(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_WorkflowStepOutputDto(x))
+            v = xs
         o._steps = v
         k = "createdAt"
-        v = d.get("createdAt", UNSET)
-        if v is not UNSET:
+        if "createdAt" in d:
+            v = d["createdAt"]
             v = as_datetime(v)
+        else:
+            v = UNSET
         o._created_at = v
         k = "updatedAt"
-        v = d.get("updatedAt", UNSET)
-        if v is not UNSET:
+        if "updatedAt" in d:
+            v = d["updatedAt"]
             v = as_datetime(v)
+        else:
+            v = UNSET
         o._updated_at = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5527,18 +5703,28 @@ def decode_WorkflowActivationOutputDto(d: Any) -> WorkflowActivationOutputDto:
     o = _new(WorkflowActivationOutputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "isActiveOnAllEventTypes"
-        v = d.get("isActiveOnAllEventTypes", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "isActiveOnAllEventTypes" in d:
+            v = d["isActiveOnAllEventTypes"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._is_active_on_all_event_types = v
         k = "activeOnEventTypeIds"
-        v = d.get("activeOnEventTypeIds", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is int else as_int(x) for x in v]
+        if "activeOnEventTypeIds" in d:
+            v = d["activeOnEventTypeIds"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(x if type(x) is int else as_int(x))
+                v = xs
+        else:
+            v = UNSET
         o._active_on_event_type_ids = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5556,15 +5742,18 @@ def decode_WorkflowTriggerOutputDto(d: Any) -> WorkflowTriggerOutputDto:
         k = "type"
         v = d["type"]
         v = (
-            (WorkflowTriggerType._value2member_map_.get(v) or open_member(WorkflowTriggerType, v))
+            (_members_WorkflowTriggerType.get(v) or open_member(WorkflowTriggerType, v))
             if type(v) is str
             else open_member(WorkflowTriggerType, v)
         )
         o._type = v
         k = "offset"
-        v = d.get("offset", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_WorkflowTriggerOffsetOutputDto(v)
+        if "offset" in d:
+            v = d["offset"]
+            if v is not None:
+                v = decode_WorkflowTriggerOffsetOutputDto(v)
+        else:
+            v = UNSET
         o._offset = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5587,10 +5776,7 @@ def decode_WorkflowTriggerOffsetOutputDto(d: Any) -> WorkflowTriggerOffsetOutput
         k = "unit"
         v = d["unit"]
         v = (
-            (
-                WorkflowTriggerOffsetUnit._value2member_map_.get(v)
-                or open_member(WorkflowTriggerOffsetUnit, v)
-            )
+            (_members_WorkflowTriggerOffsetUnit.get(v) or open_member(WorkflowTriggerOffsetUnit, v))
             if type(v) is str
             else open_member(WorkflowTriggerOffsetUnit, v)
         )
@@ -5621,7 +5807,7 @@ def decode_WorkflowStepOutputDto(d: Any) -> WorkflowStepOutputDto:
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -5629,36 +5815,42 @@ def decode_WorkflowStepOutputDto(d: Any) -> WorkflowStepOutputDto:
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
         o._recipient = v
         k = "email"
-        v = d.get("email", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "email" in d:
+            v = d["email"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._email = v
         k = "phone"
-        v = d.get("phone", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "phone" in d:
+            v = d["phone"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._phone = v
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
         o._template = v
         k = "includeCalendarEvent"
-        v = d.get("includeCalendarEvent", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "includeCalendarEvent" in d:
+            v = d["includeCalendarEvent"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._include_calendar_event = v
         k = "sender"
         v = d["sender"]
@@ -5689,14 +5881,20 @@ def decode_WorkflowMessageOutputDto(d: Any) -> WorkflowMessageOutputDto:
             v = as_str(v)
         o._subject = v
         k = "html"
-        v = d.get("html", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "html" in d:
+            v = d["html"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._html = v
         k = "text"
-        v = d.get("text", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "text" in d:
+            v = d["text"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._text = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5710,6 +5908,7 @@ def decode_CreateWorkflowDto(d: Any) -> CreateWorkflowDto:
     o = _new(CreateWorkflowDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "name"
         v = d["name"]
@@ -5731,7 +5930,10 @@ def decode_CreateWorkflowDto(d: Any) -> CreateWorkflowDto:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_WorkflowStepDto_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_WorkflowStepDto_family(x))
+            v = xs
         o._steps = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -5745,6 +5947,7 @@ def decode_WorkflowActivationDto(d: Any) -> WorkflowActivationDto:
     o = _new(WorkflowActivationDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "isActiveOnAllEventTypes"
         v = d["isActiveOnAllEventTypes"]
@@ -5752,11 +5955,17 @@ def decode_WorkflowActivationDto(d: Any) -> WorkflowActivationDto:
             v = as_bool(v)
         o._is_active_on_all_event_types = v
         k = "activeOnEventTypeIds"
-        v = d.get("activeOnEventTypeIds", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is int else as_int(x) for x in v]
+        if "activeOnEventTypeIds" in d:
+            v = d["activeOnEventTypeIds"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(x if type(x) is int else as_int(x))
+                v = xs
+        else:
+            v = UNSET
         o._active_on_event_type_ids = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -6357,7 +6566,7 @@ def decode_WorkflowEmailAddressStepDto(d: Any) -> WorkflowEmailAddressStepDto:
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6370,10 +6579,7 @@ def decode_WorkflowEmailAddressStepDto(d: Any) -> WorkflowEmailAddressStepDto:
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6381,7 +6587,7 @@ def decode_WorkflowEmailAddressStepDto(d: Any) -> WorkflowEmailAddressStepDto:
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -6469,7 +6675,7 @@ def decode_WorkflowEmailAttendeeStepDto(d: Any) -> WorkflowEmailAttendeeStepDto:
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6482,10 +6688,7 @@ def decode_WorkflowEmailAttendeeStepDto(d: Any) -> WorkflowEmailAttendeeStepDto:
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6493,7 +6696,7 @@ def decode_WorkflowEmailAttendeeStepDto(d: Any) -> WorkflowEmailAttendeeStepDto:
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -6529,7 +6732,7 @@ def decode_WorkflowPhoneWhatsAppAttendeeStepDto(d: Any) -> WorkflowPhoneWhatsApp
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6542,10 +6745,7 @@ def decode_WorkflowPhoneWhatsAppAttendeeStepDto(d: Any) -> WorkflowPhoneWhatsApp
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6553,7 +6753,7 @@ def decode_WorkflowPhoneWhatsAppAttendeeStepDto(d: Any) -> WorkflowPhoneWhatsApp
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -6607,7 +6807,7 @@ def decode_WorkflowPhoneWhatsAppNumberStepDto(d: Any) -> WorkflowPhoneWhatsAppNu
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6620,10 +6820,7 @@ def decode_WorkflowPhoneWhatsAppNumberStepDto(d: Any) -> WorkflowPhoneWhatsAppNu
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6631,7 +6828,7 @@ def decode_WorkflowPhoneWhatsAppNumberStepDto(d: Any) -> WorkflowPhoneWhatsAppNu
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -6663,28 +6860,44 @@ def decode_UpdateWorkflowDto(d: Any) -> UpdateWorkflowDto:
     o = _new(UpdateWorkflowDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "activation"
-        v = d.get("activation", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_WorkflowActivationDto(v)
+        if "activation" in d:
+            v = d["activation"]
+            if v is not None:
+                v = decode_WorkflowActivationDto(v)
+        else:
+            v = UNSET
         o._activation = v
         k = "trigger"
-        v = d.get("trigger", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_WorkflowTriggerDto_family(v)
+        if "trigger" in d:
+            v = d["trigger"]
+            if v is not None:
+                v = decode_WorkflowTriggerDto_family(v)
+        else:
+            v = UNSET
         o._trigger = v
         k = "steps"
-        v = d.get("steps", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_UpdateWorkflowStepDto_family(x) for x in v]
+        if "steps" in d:
+            v = d["steps"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_UpdateWorkflowStepDto_family(x))
+                v = xs
+        else:
+            v = UNSET
         o._steps = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -6760,7 +6973,7 @@ def decode_UpdateEmailAddressWorkflowStepDto(d: Any) -> UpdateEmailAddressWorkfl
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6773,10 +6986,7 @@ def decode_UpdateEmailAddressWorkflowStepDto(d: Any) -> UpdateEmailAddressWorkfl
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6784,7 +6994,7 @@ def decode_UpdateEmailAddressWorkflowStepDto(d: Any) -> UpdateEmailAddressWorkfl
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -6800,9 +7010,12 @@ def decode_UpdateEmailAddressWorkflowStepDto(d: Any) -> UpdateEmailAddressWorkfl
             v = decode_HtmlWorkflowMessageDto(v)
         o._message = v
         k = "id"
-        v = d.get("id", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "id" in d:
+            v = d["id"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._id = v
         k = "verifiedEmailId"
         v = d["verifiedEmailId"]
@@ -6830,7 +7043,7 @@ def decode_UpdateEmailAttendeeWorkflowStepDto(d: Any) -> UpdateEmailAttendeeWork
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6843,10 +7056,7 @@ def decode_UpdateEmailAttendeeWorkflowStepDto(d: Any) -> UpdateEmailAttendeeWork
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6854,7 +7064,7 @@ def decode_UpdateEmailAttendeeWorkflowStepDto(d: Any) -> UpdateEmailAttendeeWork
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -6870,9 +7080,12 @@ def decode_UpdateEmailAttendeeWorkflowStepDto(d: Any) -> UpdateEmailAttendeeWork
             v = decode_HtmlWorkflowMessageDto(v)
         o._message = v
         k = "id"
-        v = d.get("id", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "id" in d:
+            v = d["id"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._id = v
         k = "includeCalendarEvent"
         v = d["includeCalendarEvent"]
@@ -6895,7 +7108,7 @@ def decode_UpdatePhoneAttendeeWorkflowStepDto(d: Any) -> UpdatePhoneAttendeeWork
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6908,10 +7121,7 @@ def decode_UpdatePhoneAttendeeWorkflowStepDto(d: Any) -> UpdatePhoneAttendeeWork
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6919,7 +7129,7 @@ def decode_UpdatePhoneAttendeeWorkflowStepDto(d: Any) -> UpdatePhoneAttendeeWork
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -6935,9 +7145,12 @@ def decode_UpdatePhoneAttendeeWorkflowStepDto(d: Any) -> UpdatePhoneAttendeeWork
             v = decode_TextWorkflowMessageDto(v)
         o._message = v
         k = "id"
-        v = d.get("id", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "id" in d:
+            v = d["id"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._id = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -6957,7 +7170,7 @@ def decode_UpdatePhoneWhatsAppNumberWorkflowStepDto(
         k = "action"
         v = d["action"]
         v = (
-            (WorkflowStepAction._value2member_map_.get(v) or open_member(WorkflowStepAction, v))
+            (_members_WorkflowStepAction.get(v) or open_member(WorkflowStepAction, v))
             if type(v) is str
             else open_member(WorkflowStepAction, v)
         )
@@ -6970,10 +7183,7 @@ def decode_UpdatePhoneWhatsAppNumberWorkflowStepDto(
         k = "recipient"
         v = d["recipient"]
         v = (
-            (
-                WorkflowStepRecipient._value2member_map_.get(v)
-                or open_member(WorkflowStepRecipient, v)
-            )
+            (_members_WorkflowStepRecipient.get(v) or open_member(WorkflowStepRecipient, v))
             if type(v) is str
             else open_member(WorkflowStepRecipient, v)
         )
@@ -6981,7 +7191,7 @@ def decode_UpdatePhoneWhatsAppNumberWorkflowStepDto(
         k = "template"
         v = d["template"]
         v = (
-            (WorkflowStepTemplate._value2member_map_.get(v) or open_member(WorkflowStepTemplate, v))
+            (_members_WorkflowStepTemplate.get(v) or open_member(WorkflowStepTemplate, v))
             if type(v) is str
             else open_member(WorkflowStepTemplate, v)
         )
@@ -6997,9 +7207,12 @@ def decode_UpdatePhoneWhatsAppNumberWorkflowStepDto(
             v = decode_TextWorkflowMessageDto(v)
         o._message = v
         k = "id"
-        v = d.get("id", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "id" in d:
+            v = d["id"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._id = v
         k = "verifiedPhoneId"
         v = d["verifiedPhoneId"]
@@ -7018,6 +7231,7 @@ def decode_GetOrgUsersWithProfileOutput(d: Any) -> GetOrgUsersWithProfileOutput:
     o = _new(GetOrgUsersWithProfileOutput)
     k = ""
     v: Any
+    t: Any
     try:
         k = "id"
         v = d["id"]
@@ -7025,14 +7239,20 @@ def decode_GetOrgUsersWithProfileOutput(d: Any) -> GetOrgUsersWithProfileOutput:
             v = as_int(v)
         o._id = v
         k = "username"
-        v = d.get("username", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "username" in d:
+            v = d["username"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._username = v
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "email"
         v = d["email"]
@@ -7040,19 +7260,28 @@ def decode_GetOrgUsersWithProfileOutput(d: Any) -> GetOrgUsersWithProfileOutput:
             v = as_str(v)
         o._email = v
         k = "emailVerified"
-        v = d.get("emailVerified", UNSET)
-        if v is not UNSET and v is not None:
-            v = as_datetime(v)
+        if "emailVerified" in d:
+            v = d["emailVerified"]
+            if v is not None:
+                v = as_datetime(v)
+        else:
+            v = UNSET
         o._email_verified = v
         k = "bio"
-        v = d.get("bio", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "bio" in d:
+            v = d["bio"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._bio = v
         k = "avatarUrl"
-        v = d.get("avatarUrl", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "avatarUrl" in d:
+            v = d["avatarUrl"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._avatar_url = v
         k = "timeZone"
         v = d["timeZone"]
@@ -7065,29 +7294,44 @@ def decode_GetOrgUsersWithProfileOutput(d: Any) -> GetOrgUsersWithProfileOutput:
             v = as_str(v)
         o._week_start = v
         k = "appTheme"
-        v = d.get("appTheme", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "appTheme" in d:
+            v = d["appTheme"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._app_theme = v
         k = "theme"
-        v = d.get("theme", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "theme" in d:
+            v = d["theme"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._theme = v
         k = "defaultScheduleId"
-        v = d.get("defaultScheduleId", UNSET)
-        if type(v) is not int and v is not UNSET and v is not None:
-            v = as_int(v)
+        if "defaultScheduleId" in d:
+            v = d["defaultScheduleId"]
+            if type(v) is not int and v is not None:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._default_schedule_id = v
         k = "locale"
-        v = d.get("locale", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "locale" in d:
+            v = d["locale"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._locale = v
         k = "timeFormat"
-        v = d.get("timeFormat", UNSET)
-        if type(v) is not int and v is not UNSET and v is not None:
-            v = as_int(v)
+        if "timeFormat" in d:
+            v = d["timeFormat"]
+            if type(v) is not int and v is not None:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._time_format = v
         k = "hideBranding"
         v = d["hideBranding"]
@@ -7095,36 +7339,59 @@ def decode_GetOrgUsersWithProfileOutput(d: Any) -> GetOrgUsersWithProfileOutput:
             v = as_bool(v)
         o._hide_branding = v
         k = "brandColor"
-        v = d.get("brandColor", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "brandColor" in d:
+            v = d["brandColor"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._brand_color = v
         k = "darkBrandColor"
-        v = d.get("darkBrandColor", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "darkBrandColor" in d:
+            v = d["darkBrandColor"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._dark_brand_color = v
         k = "allowDynamicBooking"
-        v = d.get("allowDynamicBooking", UNSET)
-        if type(v) is not bool and v is not UNSET and v is not None:
-            v = as_bool(v)
+        if "allowDynamicBooking" in d:
+            v = d["allowDynamicBooking"]
+            if type(v) is not bool and v is not None:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._allow_dynamic_booking = v
         k = "createdDate"
-        o._created_date = as_datetime(d["createdDate"])
+        v = d["createdDate"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_date = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "verified"
-        v = d.get("verified", UNSET)
-        if type(v) is not bool and v is not UNSET and v is not None:
-            v = as_bool(v)
+        if "verified" in d:
+            v = d["verified"]
+            if type(v) is not bool and v is not None:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._verified = v
         k = "invitedTo"
-        v = d.get("invitedTo", UNSET)
-        if type(v) is not int and v is not UNSET and v is not None:
-            v = as_int(v)
+        if "invitedTo" in d:
+            v = d["invitedTo"]
+            if type(v) is not int and v is not None:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._invited_to = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "profile"
         v = d["profile"]
@@ -7160,9 +7427,12 @@ def decode_ProfileOutput(d: Any) -> ProfileOutput:
             v = as_int(v)
         o._user_id = v
         k = "username"
-        v = d.get("username", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "username" in d:
+            v = d["username"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._username = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7183,88 +7453,135 @@ def decode_CreateOrganizationUserInput(d: Any) -> CreateOrganizationUserInput:
             v = as_str(v)
         o._email = v
         k = "username"
-        v = d.get("username", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "username" in d:
+            v = d["username"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._username = v
         k = "weekday"
-        v = d.get("weekday", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "weekday" in d:
+            v = d["weekday"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._weekday = v
         k = "brandColor"
-        v = d.get("brandColor", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "brandColor" in d:
+            v = d["brandColor"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._brand_color = v
         k = "bio"
-        v = d.get("bio", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bio" in d:
+            v = d["bio"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._bio = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "darkBrandColor"
-        v = d.get("darkBrandColor", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "darkBrandColor" in d:
+            v = d["darkBrandColor"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._dark_brand_color = v
         k = "hideBranding"
-        v = d.get("hideBranding", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideBranding" in d:
+            v = d["hideBranding"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_branding = v
         k = "timeZone"
-        v = d.get("timeZone", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "timeZone" in d:
+            v = d["timeZone"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._time_zone = v
         k = "theme"
-        v = d.get("theme", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "theme" in d:
+            v = d["theme"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._theme = v
         k = "appTheme"
-        v = d.get("appTheme", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "appTheme" in d:
+            v = d["appTheme"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._app_theme = v
         k = "timeFormat"
-        v = d.get("timeFormat", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "timeFormat" in d:
+            v = d["timeFormat"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._time_format = v
         k = "defaultScheduleId"
-        v = d.get("defaultScheduleId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "defaultScheduleId" in d:
+            v = d["defaultScheduleId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._default_schedule_id = v
         k = "locale"
-        v = d.get("locale", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "locale" in d:
+            v = d["locale"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._locale = v
         k = "avatarUrl"
-        v = d.get("avatarUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "avatarUrl" in d:
+            v = d["avatarUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._avatar_url = v
         k = "organizationRole"
-        v = d.get("organizationRole", UNSET)
-        if v is not UNSET:
+        if "organizationRole" in d:
+            v = d["organizationRole"]
             v = (
-                (MembershipRole._value2member_map_.get(v) or open_member(MembershipRole, v))
+                (_members_MembershipRole.get(v) or open_member(MembershipRole, v))
                 if type(v) is str
                 else open_member(MembershipRole, v)
             )
+        else:
+            v = UNSET
         o._organization_role = v
         k = "autoAccept"
-        v = d.get("autoAccept", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "autoAccept" in d:
+            v = d["autoAccept"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._auto_accept = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7278,29 +7595,48 @@ def decode_CreateOutOfOfficeEntryDto(d: Any) -> CreateOutOfOfficeEntryDto:
     o = _new(CreateOutOfOfficeEntryDto)
     k = ""
     v: Any
+    t: Any
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "notes"
-        v = d.get("notes", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "notes" in d:
+            v = d["notes"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._notes = v
         k = "toUserId"
-        v = d.get("toUserId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "toUserId" in d:
+            v = d["toUserId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._to_user_id = v
         k = "reason"
-        v = d.get("reason", UNSET)
-        if v is not UNSET:
+        if "reason" in d:
+            v = d["reason"]
             v = (
-                (OutOfOfficeReason._value2member_map_.get(v) or open_member(OutOfOfficeReason, v))
+                (_members_OutOfOfficeReason.get(v) or open_member(OutOfOfficeReason, v))
                 if type(v) is str
                 else open_member(OutOfOfficeReason, v)
             )
+        else:
+            v = UNSET
         o._reason = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7316,33 +7652,45 @@ def decode_UpdateOutOfOfficeEntryDto(d: Any) -> UpdateOutOfOfficeEntryDto:
     v: Any
     try:
         k = "start"
-        v = d.get("start", UNSET)
-        if v is not UNSET:
+        if "start" in d:
+            v = d["start"]
             v = as_datetime(v)
+        else:
+            v = UNSET
         o._start = v
         k = "end"
-        v = d.get("end", UNSET)
-        if v is not UNSET:
+        if "end" in d:
+            v = d["end"]
             v = as_datetime(v)
+        else:
+            v = UNSET
         o._end = v
         k = "notes"
-        v = d.get("notes", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "notes" in d:
+            v = d["notes"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._notes = v
         k = "toUserId"
-        v = d.get("toUserId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "toUserId" in d:
+            v = d["toUserId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._to_user_id = v
         k = "reason"
-        v = d.get("reason", UNSET)
-        if v is not UNSET:
+        if "reason" in d:
+            v = d["reason"]
             v = (
-                (OutOfOfficeReason._value2member_map_.get(v) or open_member(OutOfOfficeReason, v))
+                (_members_OutOfOfficeReason.get(v) or open_member(OutOfOfficeReason, v))
                 if type(v) is str
                 else open_member(OutOfOfficeReason, v)
             )
+        else:
+            v = UNSET
         o._reason = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7356,6 +7704,7 @@ def decode_TeamWebhookOutputDto(d: Any) -> TeamWebhookOutputDto:
     o = _new(TeamWebhookOutputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "payloadTemplate"
         v = d["payloadTemplate"]
@@ -7377,15 +7726,17 @@ def decode_TeamWebhookOutputDto(d: Any) -> TeamWebhookOutputDto:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (
-                    _webhooks.WebhookTrigger._value2member_map_.get(x)
-                    or open_member(_webhooks.WebhookTrigger, x)
+            xs = []
+            for x in v:
+                xs.append(
+                    (
+                        _webhooks._members_WebhookTrigger.get(x)
+                        or open_member(_webhooks.WebhookTrigger, x)
+                    )
+                    if type(x) is str
+                    else open_member(_webhooks.WebhookTrigger, x)
                 )
-                if type(x) is str
-                else open_member(_webhooks.WebhookTrigger, x)
-                for x in v
-            ]
+            v = xs
         o._triggers = v
         k = "subscriberUrl"
         v = d["subscriberUrl"]
@@ -7398,9 +7749,12 @@ def decode_TeamWebhookOutputDto(d: Any) -> TeamWebhookOutputDto:
             v = as_bool(v)
         o._active = v
         k = "secret"
-        v = d.get("secret", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "secret" in d:
+            v = d["secret"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._secret = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7416,14 +7770,20 @@ def decode_CreateOrganizationInput(d: Any) -> CreateOrganizationInput:
     v: Any
     try:
         k = "apiKeyDaysValid"
-        v = d.get("apiKeyDaysValid", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "apiKeyDaysValid" in d:
+            v = d["apiKeyDaysValid"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._api_key_days_valid = v
         k = "apiKeyNeverExpires"
-        v = d.get("apiKeyNeverExpires", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "apiKeyNeverExpires" in d:
+            v = d["apiKeyNeverExpires"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._api_key_never_expires = v
         k = "name"
         v = d["name"]
@@ -7431,14 +7791,20 @@ def decode_CreateOrganizationInput(d: Any) -> CreateOrganizationInput:
             v = as_str(v)
         o._name = v
         k = "slug"
-        v = d.get("slug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "slug" in d:
+            v = d["slug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._slug = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7464,14 +7830,20 @@ def decode_ManagedOrganizationWithApiKeyOutput(d: Any) -> ManagedOrganizationWit
             v = as_str(v)
         o._name = v
         k = "slug"
-        v = d.get("slug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "slug" in d:
+            v = d["slug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._slug = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "apiKey"
         v = d["apiKey"]
@@ -7502,14 +7874,20 @@ def decode_ManagedOrganizationOutput(d: Any) -> ManagedOrganizationOutput:
             v = as_str(v)
         o._name = v
         k = "slug"
-        v = d.get("slug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "slug" in d:
+            v = d["slug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._slug = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -7525,14 +7903,20 @@ def decode_UpdateOrganizationInput(d: Any) -> UpdateOrganizationInput:
     v: Any
     try:
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

@@ -23,6 +23,7 @@ from .._decode import (
     as_int,
     as_str,
     from_json,
+    fromisoformat,
     located,
     open_member,
 )
@@ -546,6 +547,7 @@ def decode_ManagedUserOutput(d: Any) -> ManagedUserOutput:
     o = _new(ManagedUserOutput)
     k = ""
     v: Any
+    t: Any
     try:
         k = "id"
         v = d["id"]
@@ -583,7 +585,12 @@ def decode_ManagedUserOutput(d: Any) -> ManagedUserOutput:
             v = as_str(v)
         o._week_start = v
         k = "createdDate"
-        o._created_date = as_datetime(d["createdDate"])
+        v = d["createdDate"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._created_date = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "timeFormat"
         v = d["timeFormat"]
         if type(v) is not int and v is not None:
@@ -595,23 +602,31 @@ def decode_ManagedUserOutput(d: Any) -> ManagedUserOutput:
             v = as_int(v)
         o._default_schedule_id = v
         k = "locale"
-        v = d.get("locale", UNSET)
-        if v is not UNSET:
+        if "locale" in d:
+            v = d["locale"]
             v = (
-                (_bookings.Locale._value2member_map_.get(v) or open_member(_bookings.Locale, v))
+                (_bookings._members_Locale.get(v) or open_member(_bookings.Locale, v))
                 if type(v) is str
                 else open_member(_bookings.Locale, v)
             )
+        else:
+            v = UNSET
         o._locale = v
         k = "avatarUrl"
-        v = d.get("avatarUrl", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "avatarUrl" in d:
+            v = d["avatarUrl"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._avatar_url = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -637,51 +652,69 @@ def decode_CreateManagedUserInput(d: Any) -> CreateManagedUserInput:
             v = as_str(v)
         o._name = v
         k = "timeFormat"
-        v = d.get("timeFormat", UNSET)
-        if v is not UNSET:
+        if "timeFormat" in d:
+            v = d["timeFormat"]
             v = (
-                (_me.TimeFormat._value2member_map_.get(v) or open_member(_me.TimeFormat, v))
+                (_me._members_TimeFormat.get(v) or open_member(_me.TimeFormat, v))
                 if type(v) is int
                 else open_member(_me.TimeFormat, v)
             )
+        else:
+            v = UNSET
         o._time_format = v
         k = "weekStart"
-        v = d.get("weekStart", UNSET)
-        if v is not UNSET:
+        if "weekStart" in d:
+            v = d["weekStart"]
             v = (
-                (_schedules.Weekday._value2member_map_.get(v) or open_member(_schedules.Weekday, v))
+                (_schedules._members_Weekday.get(v) or open_member(_schedules.Weekday, v))
                 if type(v) is str
                 else open_member(_schedules.Weekday, v)
             )
+        else:
+            v = UNSET
         o._week_start = v
         k = "timeZone"
-        v = d.get("timeZone", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "timeZone" in d:
+            v = d["timeZone"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._time_zone = v
         k = "locale"
-        v = d.get("locale", UNSET)
-        if v is not UNSET:
+        if "locale" in d:
+            v = d["locale"]
             v = (
-                (_bookings.Locale._value2member_map_.get(v) or open_member(_bookings.Locale, v))
+                (_bookings._members_Locale.get(v) or open_member(_bookings.Locale, v))
                 if type(v) is str
                 else open_member(_bookings.Locale, v)
             )
+        else:
+            v = UNSET
         o._locale = v
         k = "avatarUrl"
-        v = d.get("avatarUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "avatarUrl" in d:
+            v = d["avatarUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._avatar_url = v
         k = "bio"
-        v = d.get("bio", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bio" in d:
+            v = d["bio"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._bio = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -784,6 +817,7 @@ def decode_OAuthClientWebhookOutputDto(d: Any) -> OAuthClientWebhookOutputDto:
     o = _new(OAuthClientWebhookOutputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "payloadTemplate"
         v = d["payloadTemplate"]
@@ -805,15 +839,17 @@ def decode_OAuthClientWebhookOutputDto(d: Any) -> OAuthClientWebhookOutputDto:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (
-                    _webhooks.WebhookTrigger._value2member_map_.get(x)
-                    or open_member(_webhooks.WebhookTrigger, x)
+            xs = []
+            for x in v:
+                xs.append(
+                    (
+                        _webhooks._members_WebhookTrigger.get(x)
+                        or open_member(_webhooks.WebhookTrigger, x)
+                    )
+                    if type(x) is str
+                    else open_member(_webhooks.WebhookTrigger, x)
                 )
-                if type(x) is str
-                else open_member(_webhooks.WebhookTrigger, x)
-                for x in v
-            ]
+            v = xs
         o._triggers = v
         k = "subscriberUrl"
         v = d["subscriberUrl"]
@@ -826,9 +862,12 @@ def decode_OAuthClientWebhookOutputDto(d: Any) -> OAuthClientWebhookOutputDto:
             v = as_bool(v)
         o._active = v
         k = "secret"
-        v = d.get("secret", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "secret" in d:
+            v = d["secret"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._secret = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

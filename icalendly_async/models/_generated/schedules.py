@@ -39,6 +39,9 @@ class Weekday(OpenStrEnum):
     SUNDAY = "Sunday"
 
 
+_members_Weekday = Weekday._value2member_map_
+
+
 class ScheduleOutput_2024_06_11(Model):
     """The ``ScheduleOutput_2024_06_11`` schema.
 
@@ -357,6 +360,7 @@ def decode_ScheduleOutput_2024_06_11(d: Any) -> ScheduleOutput_2024_06_11:
     o = _new(ScheduleOutput_2024_06_11)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -383,7 +387,10 @@ def decode_ScheduleOutput_2024_06_11(d: Any) -> ScheduleOutput_2024_06_11:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_ScheduleAvailabilityInput_2024_06_11(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_ScheduleAvailabilityInput_2024_06_11(x))
+            v = xs
         o._availability = v
         k = "isDefault"
         v = d["isDefault"]
@@ -395,7 +402,10 @@ def decode_ScheduleOutput_2024_06_11(d: Any) -> ScheduleOutput_2024_06_11:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [decode_ScheduleOverrideInput_2024_06_11(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(decode_ScheduleOverrideInput_2024_06_11(x))
+            v = xs
         o._overrides = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -409,18 +419,21 @@ def decode_ScheduleAvailabilityInput_2024_06_11(d: Any) -> ScheduleAvailabilityI
     o = _new(ScheduleAvailabilityInput_2024_06_11)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "days"
         v = d["days"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (Weekday._value2member_map_.get(x) or open_member(Weekday, x))
-                if type(x) is str
-                else open_member(Weekday, x)
-                for x in v
-            ]
+            xs = []
+            for x in v:
+                xs.append(
+                    (_members_Weekday.get(x) or open_member(Weekday, x))
+                    if type(x) is str
+                    else open_member(Weekday, x)
+                )
+            v = xs
         o._days = v
         k = "startTime"
         v = d["startTime"]
@@ -472,6 +485,7 @@ def decode_CreateScheduleInput_2024_06_11(d: Any) -> CreateScheduleInput_2024_06
     o = _new(CreateScheduleInput_2024_06_11)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "name"
         v = d["name"]
@@ -484,11 +498,17 @@ def decode_CreateScheduleInput_2024_06_11(d: Any) -> CreateScheduleInput_2024_06
             v = as_str(v)
         o._time_zone = v
         k = "availability"
-        v = d.get("availability", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_ScheduleAvailabilityInput_2024_06_11(x) for x in v]
+        if "availability" in d:
+            v = d["availability"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_ScheduleAvailabilityInput_2024_06_11(x))
+                v = xs
+        else:
+            v = UNSET
         o._availability = v
         k = "isDefault"
         v = d["isDefault"]
@@ -496,11 +516,17 @@ def decode_CreateScheduleInput_2024_06_11(d: Any) -> CreateScheduleInput_2024_06
             v = as_bool(v)
         o._is_default = v
         k = "overrides"
-        v = d.get("overrides", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_ScheduleOverrideInput_2024_06_11(x) for x in v]
+        if "overrides" in d:
+            v = d["overrides"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_ScheduleOverrideInput_2024_06_11(x))
+                v = xs
+        else:
+            v = UNSET
         o._overrides = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -514,35 +540,57 @@ def decode_UpdateScheduleInput_2024_06_11(d: Any) -> UpdateScheduleInput_2024_06
     o = _new(UpdateScheduleInput_2024_06_11)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "timeZone"
-        v = d.get("timeZone", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "timeZone" in d:
+            v = d["timeZone"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._time_zone = v
         k = "availability"
-        v = d.get("availability", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_ScheduleAvailabilityInput_2024_06_11(x) for x in v]
+        if "availability" in d:
+            v = d["availability"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_ScheduleAvailabilityInput_2024_06_11(x))
+                v = xs
+        else:
+            v = UNSET
         o._availability = v
         k = "isDefault"
-        v = d.get("isDefault", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "isDefault" in d:
+            v = d["isDefault"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._is_default = v
         k = "overrides"
-        v = d.get("overrides", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_ScheduleOverrideInput_2024_06_11(x) for x in v]
+        if "overrides" in d:
+            v = d["overrides"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_ScheduleOverrideInput_2024_06_11(x))
+                v = xs
+        else:
+            v = UNSET
         o._overrides = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

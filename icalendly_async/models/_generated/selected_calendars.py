@@ -96,9 +96,12 @@ def decode_SelectedCalendarsInputDto(d: Any) -> SelectedCalendarsInputDto:
             v = as_int(v)
         o._credential_id = v
         k = "delegationCredentialId"
-        v = d.get("delegationCredentialId", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "delegationCredentialId" in d:
+            v = d["delegationCredentialId"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._delegation_credential_id = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from .._base import UNSET, Model, Unset
-from .._decode import Mismatch, as_datetime, as_int, as_str, from_json, located
+from .._decode import Mismatch, as_datetime, as_int, as_str, from_json, fromisoformat, located
 
 __all__ = [
     "RangeSlot_2024_09_04",
@@ -247,11 +247,23 @@ def decode_RangeSlot_2024_09_04(d: Any) -> RangeSlot_2024_09_04:
         raise Mismatch("RangeSlot_2024_09_04 (a JSON object)", d)
     o = _new(RangeSlot_2024_09_04)
     k = ""
+    v: Any
+    t: Any
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "end"
-        o._end = as_datetime(d["end"])
+        v = d["end"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._end = t if t is None or t.tzinfo is not None else as_datetime(v)
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -263,9 +275,16 @@ def decode_Slot_2024_09_04(d: Any) -> Slot_2024_09_04:
         raise Mismatch("Slot_2024_09_04 (a JSON object)", d)
     o = _new(Slot_2024_09_04)
     k = ""
+    v: Any
+    t: Any
     try:
         k = "start"
-        o._start = as_datetime(d["start"])
+        v = d["start"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._start = t if t is None or t.tzinfo is not None else as_datetime(v)
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d
@@ -278,6 +297,7 @@ def decode_ReserveSlotInput_2024_09_04(d: Any) -> ReserveSlotInput_2024_09_04:
     o = _new(ReserveSlotInput_2024_09_04)
     k = ""
     v: Any
+    t: Any
     try:
         k = "eventTypeId"
         v = d["eventTypeId"]
@@ -285,16 +305,27 @@ def decode_ReserveSlotInput_2024_09_04(d: Any) -> ReserveSlotInput_2024_09_04:
             v = as_int(v)
         o._event_type_id = v
         k = "slotStart"
-        o._slot_start = as_datetime(d["slotStart"])
+        v = d["slotStart"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._slot_start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "slotDuration"
-        v = d.get("slotDuration", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "slotDuration" in d:
+            v = d["slotDuration"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._slot_duration = v
         k = "reservationDuration"
-        v = d.get("reservationDuration", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "reservationDuration" in d:
+            v = d["reservationDuration"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._reservation_duration = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -308,6 +339,7 @@ def decode_ReserveSlotOutput_2024_09_04(d: Any) -> ReserveSlotOutput_2024_09_04:
     o = _new(ReserveSlotOutput_2024_09_04)
     k = ""
     v: Any
+    t: Any
     try:
         k = "eventTypeId"
         v = d["eventTypeId"]
@@ -315,9 +347,19 @@ def decode_ReserveSlotOutput_2024_09_04(d: Any) -> ReserveSlotOutput_2024_09_04:
             v = as_int(v)
         o._event_type_id = v
         k = "slotStart"
-        o._slot_start = as_datetime(d["slotStart"])
+        v = d["slotStart"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._slot_start = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "slotEnd"
-        o._slot_end = as_datetime(d["slotEnd"])
+        v = d["slotEnd"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._slot_end = t if t is None or t.tzinfo is not None else as_datetime(v)
         k = "slotDuration"
         v = d["slotDuration"]
         if type(v) is not int:
@@ -334,7 +376,12 @@ def decode_ReserveSlotOutput_2024_09_04(d: Any) -> ReserveSlotOutput_2024_09_04:
             v = as_int(v)
         o._reservation_duration = v
         k = "reservationUntil"
-        o._reservation_until = as_datetime(d["reservationUntil"])
+        v = d["reservationUntil"]
+        try:
+            t = fromisoformat(v)
+        except (TypeError, ValueError):
+            t = as_datetime(v)
+        o._reservation_until = t if t is None or t.tzinfo is not None else as_datetime(v)
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
     o._m_json = d

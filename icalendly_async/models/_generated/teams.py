@@ -84,11 +84,17 @@ class HostPriority(OpenStrEnum):
     HIGHEST = "highest"
 
 
+_members_HostPriority = HostPriority._value2member_map_
+
+
 class PhoneCallTemplateType(OpenStrEnum):
     """One of 2 values; unknown ones are kept."""
 
     CHECK_IN_APPOINTMENT = "CHECK_IN_APPOINTMENT"
     CUSTOM_TEMPLATE = "CUSTOM_TEMPLATE"
+
+
+_members_PhoneCallTemplateType = PhoneCallTemplateType._value2member_map_
 
 
 class SchedulingType(OpenStrEnum):
@@ -97,6 +103,9 @@ class SchedulingType(OpenStrEnum):
     COLLECTIVE = "collective"
     ROUND_ROBIN = "roundRobin"
     MANAGED = "managed"
+
+
+_members_SchedulingType = SchedulingType._value2member_map_
 
 
 class OrgTeamOutputDto(Model):
@@ -2928,9 +2937,12 @@ def decode_OrgTeamOutputDto(d: Any) -> OrgTeamOutputDto:
             v = as_int(v)
         o._id = v
         k = "parentId"
-        v = d.get("parentId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "parentId" in d:
+            v = d["parentId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._parent_id = v
         k = "name"
         v = d["name"]
@@ -2938,39 +2950,60 @@ def decode_OrgTeamOutputDto(d: Any) -> OrgTeamOutputDto:
             v = as_str(v)
         o._name = v
         k = "slug"
-        v = d.get("slug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "slug" in d:
+            v = d["slug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._slug = v
         k = "logoUrl"
-        v = d.get("logoUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "logoUrl" in d:
+            v = d["logoUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._logo_url = v
         k = "calVideoLogo"
-        v = d.get("calVideoLogo", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "calVideoLogo" in d:
+            v = d["calVideoLogo"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cal_video_logo = v
         k = "appLogo"
-        v = d.get("appLogo", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "appLogo" in d:
+            v = d["appLogo"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._app_logo = v
         k = "appIconLogo"
-        v = d.get("appIconLogo", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "appIconLogo" in d:
+            v = d["appIconLogo"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._app_icon_logo = v
         k = "bio"
-        v = d.get("bio", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bio" in d:
+            v = d["bio"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._bio = v
         k = "hideBranding"
-        v = d.get("hideBranding", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideBranding" in d:
+            v = d["hideBranding"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_branding = v
         k = "isOrganization"
         v = d["isOrganization"]
@@ -2978,54 +3011,84 @@ def decode_OrgTeamOutputDto(d: Any) -> OrgTeamOutputDto:
             v = as_bool(v)
         o._is_organization = v
         k = "isPrivate"
-        v = d.get("isPrivate", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "isPrivate" in d:
+            v = d["isPrivate"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._is_private = v
         k = "hideBookATeamMember"
-        v = d.get("hideBookATeamMember", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideBookATeamMember" in d:
+            v = d["hideBookATeamMember"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_book_a_team_member = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "theme"
-        v = d.get("theme", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "theme" in d:
+            v = d["theme"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._theme = v
         k = "brandColor"
-        v = d.get("brandColor", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "brandColor" in d:
+            v = d["brandColor"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._brand_color = v
         k = "darkBrandColor"
-        v = d.get("darkBrandColor", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "darkBrandColor" in d:
+            v = d["darkBrandColor"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._dark_brand_color = v
         k = "bannerUrl"
-        v = d.get("bannerUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bannerUrl" in d:
+            v = d["bannerUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._banner_url = v
         k = "timeFormat"
-        v = d.get("timeFormat", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "timeFormat" in d:
+            v = d["timeFormat"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._time_format = v
         k = "timeZone"
-        v = d.get("timeZone", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "timeZone" in d:
+            v = d["timeZone"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._time_zone = v
         k = "weekStart"
-        v = d.get("weekStart", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "weekStart" in d:
+            v = d["weekStart"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._week_start = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -3046,94 +3109,148 @@ def decode_CreateOrgTeamDto(d: Any) -> CreateOrgTeamDto:
             v = as_str(v)
         o._name = v
         k = "slug"
-        v = d.get("slug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "slug" in d:
+            v = d["slug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._slug = v
         k = "logoUrl"
-        v = d.get("logoUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "logoUrl" in d:
+            v = d["logoUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._logo_url = v
         k = "calVideoLogo"
-        v = d.get("calVideoLogo", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "calVideoLogo" in d:
+            v = d["calVideoLogo"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cal_video_logo = v
         k = "appLogo"
-        v = d.get("appLogo", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "appLogo" in d:
+            v = d["appLogo"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._app_logo = v
         k = "appIconLogo"
-        v = d.get("appIconLogo", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "appIconLogo" in d:
+            v = d["appIconLogo"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._app_icon_logo = v
         k = "bio"
-        v = d.get("bio", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bio" in d:
+            v = d["bio"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._bio = v
         k = "hideBranding"
-        v = d.get("hideBranding", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideBranding" in d:
+            v = d["hideBranding"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_branding = v
         k = "isPrivate"
-        v = d.get("isPrivate", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "isPrivate" in d:
+            v = d["isPrivate"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._is_private = v
         k = "hideBookATeamMember"
-        v = d.get("hideBookATeamMember", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideBookATeamMember" in d:
+            v = d["hideBookATeamMember"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_book_a_team_member = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "theme"
-        v = d.get("theme", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "theme" in d:
+            v = d["theme"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._theme = v
         k = "brandColor"
-        v = d.get("brandColor", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "brandColor" in d:
+            v = d["brandColor"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._brand_color = v
         k = "darkBrandColor"
-        v = d.get("darkBrandColor", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "darkBrandColor" in d:
+            v = d["darkBrandColor"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._dark_brand_color = v
         k = "bannerUrl"
-        v = d.get("bannerUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bannerUrl" in d:
+            v = d["bannerUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._banner_url = v
         k = "timeFormat"
-        v = d.get("timeFormat", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "timeFormat" in d:
+            v = d["timeFormat"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._time_format = v
         k = "timeZone"
-        v = d.get("timeZone", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "timeZone" in d:
+            v = d["timeZone"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._time_zone = v
         k = "weekStart"
-        v = d.get("weekStart", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "weekStart" in d:
+            v = d["weekStart"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._week_start = v
         k = "autoAcceptCreator"
-        v = d.get("autoAcceptCreator", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "autoAcceptCreator" in d:
+            v = d["autoAcceptCreator"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._auto_accept_creator = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -3149,104 +3266,164 @@ def decode_UpdateOrgTeamDto(d: Any) -> UpdateOrgTeamDto:
     v: Any
     try:
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "slug"
-        v = d.get("slug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "slug" in d:
+            v = d["slug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._slug = v
         k = "logoUrl"
-        v = d.get("logoUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "logoUrl" in d:
+            v = d["logoUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._logo_url = v
         k = "calVideoLogo"
-        v = d.get("calVideoLogo", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "calVideoLogo" in d:
+            v = d["calVideoLogo"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._cal_video_logo = v
         k = "appLogo"
-        v = d.get("appLogo", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "appLogo" in d:
+            v = d["appLogo"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._app_logo = v
         k = "appIconLogo"
-        v = d.get("appIconLogo", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "appIconLogo" in d:
+            v = d["appIconLogo"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._app_icon_logo = v
         k = "bio"
-        v = d.get("bio", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bio" in d:
+            v = d["bio"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._bio = v
         k = "hideBranding"
-        v = d.get("hideBranding", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideBranding" in d:
+            v = d["hideBranding"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_branding = v
         k = "isPrivate"
-        v = d.get("isPrivate", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "isPrivate" in d:
+            v = d["isPrivate"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._is_private = v
         k = "hideBookATeamMember"
-        v = d.get("hideBookATeamMember", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideBookATeamMember" in d:
+            v = d["hideBookATeamMember"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_book_a_team_member = v
         k = "metadata"
-        v = d.get("metadata", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "metadata" in d:
+            v = d["metadata"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._metadata = v
         k = "theme"
-        v = d.get("theme", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "theme" in d:
+            v = d["theme"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._theme = v
         k = "brandColor"
-        v = d.get("brandColor", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "brandColor" in d:
+            v = d["brandColor"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._brand_color = v
         k = "darkBrandColor"
-        v = d.get("darkBrandColor", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "darkBrandColor" in d:
+            v = d["darkBrandColor"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._dark_brand_color = v
         k = "bannerUrl"
-        v = d.get("bannerUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bannerUrl" in d:
+            v = d["bannerUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._banner_url = v
         k = "timeFormat"
-        v = d.get("timeFormat", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "timeFormat" in d:
+            v = d["timeFormat"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._time_format = v
         k = "timeZone"
-        v = d.get("timeZone", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "timeZone" in d:
+            v = d["timeZone"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._time_zone = v
         k = "weekStart"
-        v = d.get("weekStart", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "weekStart" in d:
+            v = d["weekStart"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._week_start = v
         k = "bookingLimits"
-        v = d.get("bookingLimits", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "bookingLimits" in d:
+            v = d["bookingLimits"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._booking_limits = v
         k = "includeManagedEventsInLimits"
-        v = d.get("includeManagedEventsInLimits", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "includeManagedEventsInLimits" in d:
+            v = d["includeManagedEventsInLimits"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._include_managed_events_in_limits = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -3260,6 +3437,7 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
     o = _new(CreateTeamEventTypeInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "lengthInMinutes"
         v = d["lengthInMinutes"]
@@ -3267,11 +3445,17 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
             v = as_int(v)
         o._length_in_minutes = v
         k = "lengthInMinutesOptions"
-        v = d.get("lengthInMinutesOptions", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [as_float(x) for x in v]
+        if "lengthInMinutesOptions" in d:
+            v = d["lengthInMinutesOptions"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(as_float(x))
+                v = xs
+        else:
+            v = UNSET
         o._length_in_minutes_options = v
         k = "title"
         v = d["title"]
@@ -3284,183 +3468,291 @@ def decode_CreateTeamEventTypeInput_2024_06_14(d: Any) -> CreateTeamEventTypeInp
             v = as_str(v)
         o._slug = v
         k = "description"
-        v = d.get("description", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "description" in d:
+            v = d["description"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._description = v
         k = "bookingFields"
-        v = d.get("bookingFields", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [_event_types.decode_BookingFieldInput_family(x) for x in v]
+        if "bookingFields" in d:
+            v = d["bookingFields"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(_event_types.decode_BookingFieldInput_family(x))
+                v = xs
+        else:
+            v = UNSET
         o._booking_fields = v
         k = "disableGuests"
-        v = d.get("disableGuests", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableGuests" in d:
+            v = d["disableGuests"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_guests = v
         k = "slotInterval"
-        v = d.get("slotInterval", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "slotInterval" in d:
+            v = d["slotInterval"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._slot_interval = v
         k = "minimumBookingNotice"
-        v = d.get("minimumBookingNotice", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "minimumBookingNotice" in d:
+            v = d["minimumBookingNotice"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._minimum_booking_notice = v
         k = "beforeEventBuffer"
-        v = d.get("beforeEventBuffer", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "beforeEventBuffer" in d:
+            v = d["beforeEventBuffer"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._before_event_buffer = v
         k = "afterEventBuffer"
-        v = d.get("afterEventBuffer", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "afterEventBuffer" in d:
+            v = d["afterEventBuffer"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._after_event_buffer = v
         k = "scheduleId"
-        v = d.get("scheduleId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "scheduleId" in d:
+            v = d["scheduleId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._schedule_id = v
         k = "bookingLimitsCount"
-        v = d.get("bookingLimitsCount", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BaseBookingLimitsCount_2024_06_14_or_Disabl_45baff(v)
+        if "bookingLimitsCount" in d:
+            v = d["bookingLimitsCount"]
+            if v is not None:
+                v = _union_BaseBookingLimitsCount_2024_06_14_or_Disabl_45baff(v)
+        else:
+            v = UNSET
         o._booking_limits_count = v
         k = "onlyShowFirstAvailableSlot"
-        v = d.get("onlyShowFirstAvailableSlot", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "onlyShowFirstAvailableSlot" in d:
+            v = d["onlyShowFirstAvailableSlot"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._only_show_first_available_slot = v
         k = "bookingLimitsDuration"
-        v = d.get("bookingLimitsDuration", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BaseBookingLimitsDuration_2024_06_14_or_Dis_33a30a(v)
+        if "bookingLimitsDuration" in d:
+            v = d["bookingLimitsDuration"]
+            if v is not None:
+                v = _union_BaseBookingLimitsDuration_2024_06_14_or_Dis_33a30a(v)
+        else:
+            v = UNSET
         o._booking_limits_duration = v
         k = "bookingWindow"
-        v = d.get("bookingWindow", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BusinessDaysWindow_2024_06_14_or_more(v)
+        if "bookingWindow" in d:
+            v = d["bookingWindow"]
+            if v is not None:
+                v = _union_BusinessDaysWindow_2024_06_14_or_more(v)
+        else:
+            v = UNSET
         o._booking_window = v
         k = "offsetStart"
-        v = d.get("offsetStart", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "offsetStart" in d:
+            v = d["offsetStart"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._offset_start = v
         k = "bookerLayouts"
-        v = d.get("bookerLayouts", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_BookerLayouts_2024_06_14(v)
+        if "bookerLayouts" in d:
+            v = d["bookerLayouts"]
+            if v is not None:
+                v = _event_types.decode_BookerLayouts_2024_06_14(v)
+        else:
+            v = UNSET
         o._booker_layouts = v
         k = "confirmationPolicy"
-        v = d.get("confirmationPolicy", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BaseConfirmationPolicy_2024_06_14_or_Disabl_03e6bc(v)
+        if "confirmationPolicy" in d:
+            v = d["confirmationPolicy"]
+            if v is not None:
+                v = _union_BaseConfirmationPolicy_2024_06_14_or_Disabl_03e6bc(v)
+        else:
+            v = UNSET
         o._confirmation_policy = v
         k = "recurrence"
-        v = d.get("recurrence", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_Recurrence_2024_06_14_or_Disabled_2024_06_14(v)
+        if "recurrence" in d:
+            v = d["recurrence"]
+            if v is not None:
+                v = _union_Recurrence_2024_06_14_or_Disabled_2024_06_14(v)
+        else:
+            v = UNSET
         o._recurrence = v
         k = "requiresBookerEmailVerification"
-        v = d.get("requiresBookerEmailVerification", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "requiresBookerEmailVerification" in d:
+            v = d["requiresBookerEmailVerification"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._requires_booker_email_verification = v
         k = "hideCalendarNotes"
-        v = d.get("hideCalendarNotes", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideCalendarNotes" in d:
+            v = d["hideCalendarNotes"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_calendar_notes = v
         k = "lockTimeZoneToggleOnBookingPage"
-        v = d.get("lockTimeZoneToggleOnBookingPage", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "lockTimeZoneToggleOnBookingPage" in d:
+            v = d["lockTimeZoneToggleOnBookingPage"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._lock_time_zone_toggle_on_booking_page = v
         k = "color"
-        v = d.get("color", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_EventTypeColor_2024_06_14(v)
+        if "color" in d:
+            v = d["color"]
+            if v is not None:
+                v = _event_types.decode_EventTypeColor_2024_06_14(v)
+        else:
+            v = UNSET
         o._color = v
         k = "seats"
-        v = d.get("seats", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_Seats_2024_06_14_or_Disabled_2024_06_14(v)
+        if "seats" in d:
+            v = d["seats"]
+            if v is not None:
+                v = _union_Seats_2024_06_14_or_Disabled_2024_06_14(v)
+        else:
+            v = UNSET
         o._seats = v
         k = "customName"
-        v = d.get("customName", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "customName" in d:
+            v = d["customName"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._custom_name = v
         k = "destinationCalendar"
-        v = d.get("destinationCalendar", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_DestinationCalendar_2024_06_14(v)
+        if "destinationCalendar" in d:
+            v = d["destinationCalendar"]
+            if v is not None:
+                v = _event_types.decode_DestinationCalendar_2024_06_14(v)
+        else:
+            v = UNSET
         o._destination_calendar = v
         k = "useDestinationCalendarEmail"
-        v = d.get("useDestinationCalendarEmail", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "useDestinationCalendarEmail" in d:
+            v = d["useDestinationCalendarEmail"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._use_destination_calendar_email = v
         k = "hideCalendarEventDetails"
-        v = d.get("hideCalendarEventDetails", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideCalendarEventDetails" in d:
+            v = d["hideCalendarEventDetails"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_calendar_event_details = v
         k = "successRedirectUrl"
-        v = d.get("successRedirectUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "successRedirectUrl" in d:
+            v = d["successRedirectUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._success_redirect_url = v
         k = "hideOrganizerEmail"
-        v = d.get("hideOrganizerEmail", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideOrganizerEmail" in d:
+            v = d["hideOrganizerEmail"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_organizer_email = v
         k = "calVideoSettings"
-        v = d.get("calVideoSettings", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_CalVideoSettings(v)
+        if "calVideoSettings" in d:
+            v = d["calVideoSettings"]
+            if v is not None:
+                v = _event_types.decode_CalVideoSettings(v)
+        else:
+            v = UNSET
         o._cal_video_settings = v
         k = "hidden"
-        v = d.get("hidden", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hidden" in d:
+            v = d["hidden"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hidden = v
         k = "bookingRequiresAuthentication"
-        v = d.get("bookingRequiresAuthentication", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "bookingRequiresAuthentication" in d:
+            v = d["bookingRequiresAuthentication"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._booking_requires_authentication = v
         k = "schedulingType"
         v = d["schedulingType"]
         v = (
-            (SchedulingType._value2member_map_.get(v) or open_member(SchedulingType, v))
+            (_members_SchedulingType.get(v) or open_member(SchedulingType, v))
             if type(v) is str
             else open_member(SchedulingType, v)
         )
         o._scheduling_type = v
         k = "hosts"
-        v = d.get("hosts", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_Host(x) for x in v]
+        if "hosts" in d:
+            v = d["hosts"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_Host(x))
+                v = xs
+        else:
+            v = UNSET
         o._hosts = v
         k = "assignAllTeamMembers"
-        v = d.get("assignAllTeamMembers", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "assignAllTeamMembers" in d:
+            v = d["assignAllTeamMembers"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._assign_all_team_members = v
         k = "locations"
-        v = d.get("locations", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [_event_types.decode_Location_family(x) for x in v]
+        if "locations" in d:
+            v = d["locations"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(_event_types.decode_Location_family(x))
+                v = xs
+        else:
+            v = UNSET
         o._locations = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -3481,18 +3773,23 @@ def decode_Host(d: Any) -> Host:
             v = as_int(v)
         o._user_id = v
         k = "mandatory"
-        v = d.get("mandatory", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "mandatory" in d:
+            v = d["mandatory"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._mandatory = v
         k = "priority"
-        v = d.get("priority", UNSET)
-        if v is not UNSET:
+        if "priority" in d:
+            v = d["priority"]
             v = (
-                (HostPriority._value2member_map_.get(v) or open_member(HostPriority, v))
+                (_members_HostPriority.get(v) or open_member(HostPriority, v))
                 if type(v) is str
                 else open_member(HostPriority, v)
             )
+        else:
+            v = UNSET
         o._priority = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -3511,6 +3808,7 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
     o = _new(TeamEventTypeOutput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "id"
         v = d["id"]
@@ -3523,11 +3821,17 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
             v = as_int(v)
         o._length_in_minutes = v
         k = "lengthInMinutesOptions"
-        v = d.get("lengthInMinutesOptions", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [as_float(x) for x in v]
+        if "lengthInMinutesOptions" in d:
+            v = d["lengthInMinutesOptions"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(as_float(x))
+                v = xs
+        else:
+            v = UNSET
         o._length_in_minutes_options = v
         k = "title"
         v = d["title"]
@@ -3549,14 +3853,20 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [_event_types.decode_Location_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(_event_types.decode_Location_family(x))
+            v = xs
         o._locations = v
         k = "bookingFields"
         v = d["bookingFields"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [_event_types.decode_BookingFieldOutput_family(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(_event_types.decode_BookingFieldOutput_family(x))
+            v = xs
         o._booking_fields = v
         k = "disableGuests"
         v = d["disableGuests"]
@@ -3564,24 +3874,36 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
             v = as_bool(v)
         o._disable_guests = v
         k = "slotInterval"
-        v = d.get("slotInterval", UNSET)
-        if type(v) is not int and v is not UNSET and v is not None:
-            v = as_int(v)
+        if "slotInterval" in d:
+            v = d["slotInterval"]
+            if type(v) is not int and v is not None:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._slot_interval = v
         k = "minimumBookingNotice"
-        v = d.get("minimumBookingNotice", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "minimumBookingNotice" in d:
+            v = d["minimumBookingNotice"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._minimum_booking_notice = v
         k = "beforeEventBuffer"
-        v = d.get("beforeEventBuffer", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "beforeEventBuffer" in d:
+            v = d["beforeEventBuffer"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._before_event_buffer = v
         k = "afterEventBuffer"
-        v = d.get("afterEventBuffer", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "afterEventBuffer" in d:
+            v = d["afterEventBuffer"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._after_event_buffer = v
         k = "recurrence"
         v = d["recurrence"]
@@ -3609,9 +3931,12 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
             v = as_bool(v)
         o._lock_time_zone_toggle_on_booking_page = v
         k = "seatsPerTimeSlot"
-        v = d.get("seatsPerTimeSlot", UNSET)
-        if type(v) is not dict and v is not UNSET and v is not None:
-            v = as_dict(v)
+        if "seatsPerTimeSlot" in d:
+            v = d["seatsPerTimeSlot"]
+            if type(v) is not dict and v is not None:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._seats_per_time_slot = v
         k = "forwardParamsSuccessRedirect"
         v = d["forwardParamsSuccessRedirect"]
@@ -3629,9 +3954,12 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
             v = as_bool(v)
         o._is_instant_event = v
         k = "seatsShowAvailabilityCount"
-        v = d.get("seatsShowAvailabilityCount", UNSET)
-        if type(v) is not bool and v is not UNSET and v is not None:
-            v = as_bool(v)
+        if "seatsShowAvailabilityCount" in d:
+            v = d["seatsShowAvailabilityCount"]
+            if type(v) is not bool and v is not None:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._seats_show_availability_count = v
         k = "scheduleId"
         v = d["scheduleId"]
@@ -3639,91 +3967,145 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
             v = as_int(v)
         o._schedule_id = v
         k = "bookingLimitsCount"
-        v = d.get("bookingLimitsCount", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "bookingLimitsCount" in d:
+            v = d["bookingLimitsCount"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._booking_limits_count = v
         k = "onlyShowFirstAvailableSlot"
-        v = d.get("onlyShowFirstAvailableSlot", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "onlyShowFirstAvailableSlot" in d:
+            v = d["onlyShowFirstAvailableSlot"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._only_show_first_available_slot = v
         k = "bookingLimitsDuration"
-        v = d.get("bookingLimitsDuration", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "bookingLimitsDuration" in d:
+            v = d["bookingLimitsDuration"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._booking_limits_duration = v
         k = "bookingWindow"
-        v = d.get("bookingWindow", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [_union_BusinessDaysWindow_2024_06_14_or_CalendarDa_955614(x) for x in v]
+        if "bookingWindow" in d:
+            v = d["bookingWindow"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(_union_BusinessDaysWindow_2024_06_14_or_CalendarDa_955614(x))
+                v = xs
+        else:
+            v = UNSET
         o._booking_window = v
         k = "bookerLayouts"
-        v = d.get("bookerLayouts", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_BookerLayouts_2024_06_14(v)
+        if "bookerLayouts" in d:
+            v = d["bookerLayouts"]
+            if v is not None:
+                v = _event_types.decode_BookerLayouts_2024_06_14(v)
+        else:
+            v = UNSET
         o._booker_layouts = v
         k = "confirmationPolicy"
-        v = d.get("confirmationPolicy", UNSET)
-        if type(v) is not dict and v is not UNSET:
-            v = as_dict(v)
+        if "confirmationPolicy" in d:
+            v = d["confirmationPolicy"]
+            if type(v) is not dict:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._confirmation_policy = v
         k = "requiresBookerEmailVerification"
-        v = d.get("requiresBookerEmailVerification", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "requiresBookerEmailVerification" in d:
+            v = d["requiresBookerEmailVerification"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._requires_booker_email_verification = v
         k = "hideCalendarNotes"
-        v = d.get("hideCalendarNotes", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideCalendarNotes" in d:
+            v = d["hideCalendarNotes"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_calendar_notes = v
         k = "color"
-        v = d.get("color", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_EventTypeColor_2024_06_14(v)
+        if "color" in d:
+            v = d["color"]
+            if v is not None:
+                v = _event_types.decode_EventTypeColor_2024_06_14(v)
+        else:
+            v = UNSET
         o._color = v
         k = "seats"
-        v = d.get("seats", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_Seats_2024_06_14(v)
+        if "seats" in d:
+            v = d["seats"]
+            if v is not None:
+                v = _event_types.decode_Seats_2024_06_14(v)
+        else:
+            v = UNSET
         o._seats = v
         k = "offsetStart"
-        v = d.get("offsetStart", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "offsetStart" in d:
+            v = d["offsetStart"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._offset_start = v
         k = "customName"
-        v = d.get("customName", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "customName" in d:
+            v = d["customName"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._custom_name = v
         k = "destinationCalendar"
-        v = d.get("destinationCalendar", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_DestinationCalendar_2024_06_14(v)
+        if "destinationCalendar" in d:
+            v = d["destinationCalendar"]
+            if v is not None:
+                v = _event_types.decode_DestinationCalendar_2024_06_14(v)
+        else:
+            v = UNSET
         o._destination_calendar = v
         k = "useDestinationCalendarEmail"
-        v = d.get("useDestinationCalendarEmail", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "useDestinationCalendarEmail" in d:
+            v = d["useDestinationCalendarEmail"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._use_destination_calendar_email = v
         k = "hideCalendarEventDetails"
-        v = d.get("hideCalendarEventDetails", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideCalendarEventDetails" in d:
+            v = d["hideCalendarEventDetails"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_calendar_event_details = v
         k = "hideOrganizerEmail"
-        v = d.get("hideOrganizerEmail", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideOrganizerEmail" in d:
+            v = d["hideOrganizerEmail"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_organizer_email = v
         k = "calVideoSettings"
-        v = d.get("calVideoSettings", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_CalVideoSettings(v)
+        if "calVideoSettings" in d:
+            v = d["calVideoSettings"]
+            if v is not None:
+                v = _event_types.decode_CalVideoSettings(v)
+        else:
+            v = UNSET
         o._cal_video_settings = v
         k = "hidden"
         v = d["hidden"]
@@ -3741,31 +4123,43 @@ def decode_TeamEventTypeOutput_2024_06_14(d: Any) -> TeamEventTypeOutput_2024_06
             v = as_int(v)
         o._team_id = v
         k = "ownerId"
-        v = d.get("ownerId", UNSET)
-        if type(v) is not dict and v is not UNSET and v is not None:
-            v = as_dict(v)
+        if "ownerId" in d:
+            v = d["ownerId"]
+            if type(v) is not dict and v is not None:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._owner_id = v
         k = "parentEventTypeId"
-        v = d.get("parentEventTypeId", UNSET)
-        if type(v) is not dict and v is not UNSET and v is not None:
-            v = as_dict(v)
+        if "parentEventTypeId" in d:
+            v = d["parentEventTypeId"]
+            if type(v) is not dict and v is not None:
+                v = as_dict(v)
+        else:
+            v = UNSET
         o._parent_event_type_id = v
         k = "hosts"
         v = d["hosts"]
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [x if type(x) is str else as_str(x) for x in v]
+            xs = []
+            for x in v:
+                xs.append(x if type(x) is str else as_str(x))
+            v = xs
         o._hosts = v
         k = "assignAllTeamMembers"
-        v = d.get("assignAllTeamMembers", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "assignAllTeamMembers" in d:
+            v = d["assignAllTeamMembers"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._assign_all_team_members = v
         k = "schedulingType"
         v = d["schedulingType"]
         v = (
-            (SchedulingType._value2member_map_.get(v) or open_member(SchedulingType, v))
+            (_members_SchedulingType.get(v) or open_member(SchedulingType, v))
             if type(v) is str
             else open_member(SchedulingType, v)
         )
@@ -3845,199 +4239,323 @@ def decode_UpdateTeamEventTypeInput_2024_06_14(d: Any) -> UpdateTeamEventTypeInp
     o = _new(UpdateTeamEventTypeInput_2024_06_14)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "lengthInMinutes"
-        v = d.get("lengthInMinutes", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "lengthInMinutes" in d:
+            v = d["lengthInMinutes"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._length_in_minutes = v
         k = "lengthInMinutesOptions"
-        v = d.get("lengthInMinutesOptions", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [as_float(x) for x in v]
+        if "lengthInMinutesOptions" in d:
+            v = d["lengthInMinutesOptions"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(as_float(x))
+                v = xs
+        else:
+            v = UNSET
         o._length_in_minutes_options = v
         k = "title"
-        v = d.get("title", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "title" in d:
+            v = d["title"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._title = v
         k = "slug"
-        v = d.get("slug", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "slug" in d:
+            v = d["slug"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._slug = v
         k = "description"
-        v = d.get("description", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "description" in d:
+            v = d["description"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._description = v
         k = "bookingFields"
-        v = d.get("bookingFields", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [_event_types.decode_BookingFieldInput_family(x) for x in v]
+        if "bookingFields" in d:
+            v = d["bookingFields"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(_event_types.decode_BookingFieldInput_family(x))
+                v = xs
+        else:
+            v = UNSET
         o._booking_fields = v
         k = "disableGuests"
-        v = d.get("disableGuests", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableGuests" in d:
+            v = d["disableGuests"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_guests = v
         k = "slotInterval"
-        v = d.get("slotInterval", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "slotInterval" in d:
+            v = d["slotInterval"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._slot_interval = v
         k = "minimumBookingNotice"
-        v = d.get("minimumBookingNotice", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "minimumBookingNotice" in d:
+            v = d["minimumBookingNotice"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._minimum_booking_notice = v
         k = "beforeEventBuffer"
-        v = d.get("beforeEventBuffer", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "beforeEventBuffer" in d:
+            v = d["beforeEventBuffer"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._before_event_buffer = v
         k = "afterEventBuffer"
-        v = d.get("afterEventBuffer", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "afterEventBuffer" in d:
+            v = d["afterEventBuffer"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._after_event_buffer = v
         k = "scheduleId"
-        v = d.get("scheduleId", UNSET)
-        if type(v) is not int and v is not UNSET:
-            v = as_int(v)
+        if "scheduleId" in d:
+            v = d["scheduleId"]
+            if type(v) is not int:
+                v = as_int(v)
+        else:
+            v = UNSET
         o._schedule_id = v
         k = "bookingLimitsCount"
-        v = d.get("bookingLimitsCount", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BaseBookingLimitsCount_2024_06_14_or_Disabl_45baff(v)
+        if "bookingLimitsCount" in d:
+            v = d["bookingLimitsCount"]
+            if v is not None:
+                v = _union_BaseBookingLimitsCount_2024_06_14_or_Disabl_45baff(v)
+        else:
+            v = UNSET
         o._booking_limits_count = v
         k = "onlyShowFirstAvailableSlot"
-        v = d.get("onlyShowFirstAvailableSlot", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "onlyShowFirstAvailableSlot" in d:
+            v = d["onlyShowFirstAvailableSlot"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._only_show_first_available_slot = v
         k = "bookingLimitsDuration"
-        v = d.get("bookingLimitsDuration", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BaseBookingLimitsDuration_2024_06_14_or_Dis_33a30a(v)
+        if "bookingLimitsDuration" in d:
+            v = d["bookingLimitsDuration"]
+            if v is not None:
+                v = _union_BaseBookingLimitsDuration_2024_06_14_or_Dis_33a30a(v)
+        else:
+            v = UNSET
         o._booking_limits_duration = v
         k = "bookingWindow"
-        v = d.get("bookingWindow", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BusinessDaysWindow_2024_06_14_or_more(v)
+        if "bookingWindow" in d:
+            v = d["bookingWindow"]
+            if v is not None:
+                v = _union_BusinessDaysWindow_2024_06_14_or_more(v)
+        else:
+            v = UNSET
         o._booking_window = v
         k = "offsetStart"
-        v = d.get("offsetStart", UNSET)
-        if type(v) is not float and type(v) is not int and v is not UNSET:
-            v = as_float(v)
+        if "offsetStart" in d:
+            v = d["offsetStart"]
+            if type(v) is not float and type(v) is not int:
+                v = as_float(v)
+        else:
+            v = UNSET
         o._offset_start = v
         k = "bookerLayouts"
-        v = d.get("bookerLayouts", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_BookerLayouts_2024_06_14(v)
+        if "bookerLayouts" in d:
+            v = d["bookerLayouts"]
+            if v is not None:
+                v = _event_types.decode_BookerLayouts_2024_06_14(v)
+        else:
+            v = UNSET
         o._booker_layouts = v
         k = "confirmationPolicy"
-        v = d.get("confirmationPolicy", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_BaseConfirmationPolicy_2024_06_14_or_Disabl_03e6bc(v)
+        if "confirmationPolicy" in d:
+            v = d["confirmationPolicy"]
+            if v is not None:
+                v = _union_BaseConfirmationPolicy_2024_06_14_or_Disabl_03e6bc(v)
+        else:
+            v = UNSET
         o._confirmation_policy = v
         k = "recurrence"
-        v = d.get("recurrence", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_Recurrence_2024_06_14_or_Disabled_2024_06_14(v)
+        if "recurrence" in d:
+            v = d["recurrence"]
+            if v is not None:
+                v = _union_Recurrence_2024_06_14_or_Disabled_2024_06_14(v)
+        else:
+            v = UNSET
         o._recurrence = v
         k = "requiresBookerEmailVerification"
-        v = d.get("requiresBookerEmailVerification", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "requiresBookerEmailVerification" in d:
+            v = d["requiresBookerEmailVerification"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._requires_booker_email_verification = v
         k = "hideCalendarNotes"
-        v = d.get("hideCalendarNotes", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideCalendarNotes" in d:
+            v = d["hideCalendarNotes"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_calendar_notes = v
         k = "lockTimeZoneToggleOnBookingPage"
-        v = d.get("lockTimeZoneToggleOnBookingPage", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "lockTimeZoneToggleOnBookingPage" in d:
+            v = d["lockTimeZoneToggleOnBookingPage"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._lock_time_zone_toggle_on_booking_page = v
         k = "color"
-        v = d.get("color", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_EventTypeColor_2024_06_14(v)
+        if "color" in d:
+            v = d["color"]
+            if v is not None:
+                v = _event_types.decode_EventTypeColor_2024_06_14(v)
+        else:
+            v = UNSET
         o._color = v
         k = "seats"
-        v = d.get("seats", UNSET)
-        if v is not UNSET and v is not None:
-            v = _union_Seats_2024_06_14_or_Disabled_2024_06_14(v)
+        if "seats" in d:
+            v = d["seats"]
+            if v is not None:
+                v = _union_Seats_2024_06_14_or_Disabled_2024_06_14(v)
+        else:
+            v = UNSET
         o._seats = v
         k = "customName"
-        v = d.get("customName", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "customName" in d:
+            v = d["customName"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._custom_name = v
         k = "destinationCalendar"
-        v = d.get("destinationCalendar", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_DestinationCalendar_2024_06_14(v)
+        if "destinationCalendar" in d:
+            v = d["destinationCalendar"]
+            if v is not None:
+                v = _event_types.decode_DestinationCalendar_2024_06_14(v)
+        else:
+            v = UNSET
         o._destination_calendar = v
         k = "useDestinationCalendarEmail"
-        v = d.get("useDestinationCalendarEmail", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "useDestinationCalendarEmail" in d:
+            v = d["useDestinationCalendarEmail"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._use_destination_calendar_email = v
         k = "hideCalendarEventDetails"
-        v = d.get("hideCalendarEventDetails", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideCalendarEventDetails" in d:
+            v = d["hideCalendarEventDetails"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_calendar_event_details = v
         k = "successRedirectUrl"
-        v = d.get("successRedirectUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "successRedirectUrl" in d:
+            v = d["successRedirectUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._success_redirect_url = v
         k = "hideOrganizerEmail"
-        v = d.get("hideOrganizerEmail", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hideOrganizerEmail" in d:
+            v = d["hideOrganizerEmail"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hide_organizer_email = v
         k = "calVideoSettings"
-        v = d.get("calVideoSettings", UNSET)
-        if v is not UNSET and v is not None:
-            v = _event_types.decode_CalVideoSettings(v)
+        if "calVideoSettings" in d:
+            v = d["calVideoSettings"]
+            if v is not None:
+                v = _event_types.decode_CalVideoSettings(v)
+        else:
+            v = UNSET
         o._cal_video_settings = v
         k = "hidden"
-        v = d.get("hidden", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "hidden" in d:
+            v = d["hidden"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._hidden = v
         k = "bookingRequiresAuthentication"
-        v = d.get("bookingRequiresAuthentication", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "bookingRequiresAuthentication" in d:
+            v = d["bookingRequiresAuthentication"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._booking_requires_authentication = v
         k = "hosts"
-        v = d.get("hosts", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_Host(x) for x in v]
+        if "hosts" in d:
+            v = d["hosts"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_Host(x))
+                v = xs
+        else:
+            v = UNSET
         o._hosts = v
         k = "assignAllTeamMembers"
-        v = d.get("assignAllTeamMembers", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "assignAllTeamMembers" in d:
+            v = d["assignAllTeamMembers"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._assign_all_team_members = v
         k = "locations"
-        v = d.get("locations", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [_event_types.decode_Location_family(x) for x in v]
+        if "locations" in d:
+            v = d["locations"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(_event_types.decode_Location_family(x))
+                v = xs
+        else:
+            v = UNSET
         o._locations = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4075,43 +4593,58 @@ def decode_CreatePhoneCallInput(d: Any) -> CreatePhoneCallInput:
         k = "templateType"
         v = d["templateType"]
         v = (
-            (
-                PhoneCallTemplateType._value2member_map_.get(v)
-                or open_member(PhoneCallTemplateType, v)
-            )
+            (_members_PhoneCallTemplateType.get(v) or open_member(PhoneCallTemplateType, v))
             if type(v) is str
             else open_member(PhoneCallTemplateType, v)
         )
         o._template_type = v
         k = "schedulerName"
-        v = d.get("schedulerName", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "schedulerName" in d:
+            v = d["schedulerName"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._scheduler_name = v
         k = "guestName"
-        v = d.get("guestName", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "guestName" in d:
+            v = d["guestName"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._guest_name = v
         k = "guestEmail"
-        v = d.get("guestEmail", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "guestEmail" in d:
+            v = d["guestEmail"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._guest_email = v
         k = "guestCompany"
-        v = d.get("guestCompany", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "guestCompany" in d:
+            v = d["guestCompany"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._guest_company = v
         k = "beginMessage"
-        v = d.get("beginMessage", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "beginMessage" in d:
+            v = d["beginMessage"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._begin_message = v
         k = "generalPrompt"
-        v = d.get("generalPrompt", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "generalPrompt" in d:
+            v = d["generalPrompt"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._general_prompt = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4132,9 +4665,12 @@ def decode_Data(d: Any) -> Data:
             v = as_str(v)
         o._call_id = v
         k = "agentId"
-        v = d.get("agentId", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "agentId" in d:
+            v = d["agentId"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._agent_id = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -4172,15 +4708,18 @@ def decode_TeamMembershipOutput(d: Any) -> TeamMembershipOutput:
         k = "role"
         v = d["role"]
         v = (
-            (_orgs.MembershipRole._value2member_map_.get(v) or open_member(_orgs.MembershipRole, v))
+            (_orgs._members_MembershipRole.get(v) or open_member(_orgs.MembershipRole, v))
             if type(v) is str
             else open_member(_orgs.MembershipRole, v)
         )
         o._role = v
         k = "disableImpersonation"
-        v = d.get("disableImpersonation", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableImpersonation" in d:
+            v = d["disableImpersonation"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_impersonation = v
         k = "user"
         v = d["user"]
@@ -4234,26 +4773,31 @@ def decode_CreateTeamMembershipInput(d: Any) -> CreateTeamMembershipInput:
             v = as_int(v)
         o._user_id = v
         k = "accepted"
-        v = d.get("accepted", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "accepted" in d:
+            v = d["accepted"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._accepted = v
         k = "role"
-        v = d.get("role", UNSET)
-        if v is not UNSET:
+        if "role" in d:
+            v = d["role"]
             v = (
-                (
-                    _orgs.MembershipRole._value2member_map_.get(v)
-                    or open_member(_orgs.MembershipRole, v)
-                )
+                (_orgs._members_MembershipRole.get(v) or open_member(_orgs.MembershipRole, v))
                 if type(v) is str
                 else open_member(_orgs.MembershipRole, v)
             )
+        else:
+            v = UNSET
         o._role = v
         k = "disableImpersonation"
-        v = d.get("disableImpersonation", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "disableImpersonation" in d:
+            v = d["disableImpersonation"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._disable_impersonation = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

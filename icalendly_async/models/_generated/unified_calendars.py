@@ -55,6 +55,9 @@ class CalendarEventResponseStatus(OpenStrEnum):
     NEEDS_ACTION = "needsAction"
 
 
+_members_CalendarEventResponseStatus = CalendarEventResponseStatus._value2member_map_
+
+
 class CalendarEventStatus(OpenStrEnum):
     """One of 4 values; unknown ones are kept."""
 
@@ -64,12 +67,18 @@ class CalendarEventStatus(OpenStrEnum):
     CANCELLED = "cancelled"
 
 
+_members_CalendarEventStatus = CalendarEventStatus._value2member_map_
+
+
 class CalendarSource(OpenStrEnum):
     """One of 3 values; unknown ones are kept."""
 
     GOOGLE = "google"
     OFFICE365 = "office365"
     APPLE = "apple"
+
+
+_members_CalendarSource = CalendarSource._value2member_map_
 
 
 class UnifiedCalendarEventOutput(Model):
@@ -800,6 +809,7 @@ def decode_UnifiedCalendarEventOutput(d: Any) -> UnifiedCalendarEventOutput:
     o = _new(UnifiedCalendarEventOutput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "start"
         v = d["start"]
@@ -822,52 +832,76 @@ def decode_UnifiedCalendarEventOutput(d: Any) -> UnifiedCalendarEventOutput:
             v = as_str(v)
         o._title = v
         k = "description"
-        v = d.get("description", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "description" in d:
+            v = d["description"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._description = v
         k = "locations"
-        v = d.get("locations", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_CalendarEventLocation_family(x) for x in v]
+        if "locations" in d:
+            v = d["locations"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_CalendarEventLocation_family(x))
+                v = xs
+        else:
+            v = UNSET
         o._locations = v
         k = "attendees"
-        v = d.get("attendees", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_CalendarEventAttendee(x) for x in v]
+        if "attendees" in d:
+            v = d["attendees"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_CalendarEventAttendee(x))
+                v = xs
+        else:
+            v = UNSET
         o._attendees = v
         k = "status"
-        v = d.get("status", UNSET)
-        if v is not UNSET and v is not None:
-            v = (
-                (
-                    CalendarEventStatus._value2member_map_.get(v)
-                    or open_member(CalendarEventStatus, v)
+        if "status" in d:
+            v = d["status"]
+            if v is not None:
+                v = (
+                    (_members_CalendarEventStatus.get(v) or open_member(CalendarEventStatus, v))
+                    if type(v) is str
+                    else open_member(CalendarEventStatus, v)
                 )
-                if type(v) is str
-                else open_member(CalendarEventStatus, v)
-            )
+        else:
+            v = UNSET
         o._status = v
         k = "hosts"
-        v = d.get("hosts", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_CalendarEventHost(x) for x in v]
+        if "hosts" in d:
+            v = d["hosts"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_CalendarEventHost(x))
+                v = xs
+        else:
+            v = UNSET
         o._hosts = v
         k = "calendarEventOwner"
-        v = d.get("calendarEventOwner", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_CalendarEventOwner(v)
+        if "calendarEventOwner" in d:
+            v = d["calendarEventOwner"]
+            if v is not None:
+                v = decode_CalendarEventOwner(v)
+        else:
+            v = UNSET
         o._calendar_event_owner = v
         k = "source"
         v = d["source"]
         v = (
-            (CalendarSource._value2member_map_.get(v) or open_member(CalendarSource, v))
+            (_members_CalendarSource.get(v) or open_member(CalendarSource, v))
             if type(v) is str
             else open_member(CalendarSource, v)
         )
@@ -886,14 +920,19 @@ def decode_UnifiedCalendarEventOutputStart(d: Any) -> UnifiedCalendarEventOutput
     v: Any
     try:
         k = "time"
-        v = d.get("time", UNSET)
-        if v is not UNSET:
+        if "time" in d:
+            v = d["time"]
             v = as_datetime(v)
+        else:
+            v = UNSET
         o._time = v
         k = "timeZone"
-        v = d.get("timeZone", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "timeZone" in d:
+            v = d["timeZone"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._time_zone = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -992,24 +1031,36 @@ def decode_CalendarEventVideoLocation(d: Any) -> CalendarEventVideoLocation:
             v = as_str(v)
         o._url = v
         k = "label"
-        v = d.get("label", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "label" in d:
+            v = d["label"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._label = v
         k = "password"
-        v = d.get("password", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "password" in d:
+            v = d["password"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._password = v
         k = "meetingCode"
-        v = d.get("meetingCode", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "meetingCode" in d:
+            v = d["meetingCode"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._meeting_code = v
         k = "accessCode"
-        v = d.get("accessCode", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "accessCode" in d:
+            v = d["accessCode"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._access_code = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -1035,29 +1086,44 @@ def decode_CalendarEventPhoneLocation(d: Any) -> CalendarEventPhoneLocation:
             v = as_str(v)
         o._url = v
         k = "label"
-        v = d.get("label", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "label" in d:
+            v = d["label"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._label = v
         k = "pin"
-        v = d.get("pin", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "pin" in d:
+            v = d["pin"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._pin = v
         k = "password"
-        v = d.get("password", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "password" in d:
+            v = d["password"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._password = v
         k = "accessCode"
-        v = d.get("accessCode", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "accessCode" in d:
+            v = d["accessCode"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._access_code = v
         k = "regionCode"
-        v = d.get("regionCode", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "regionCode" in d:
+            v = d["regionCode"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._region_code = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -1083,19 +1149,28 @@ def decode_CalendarEventSipLocation(d: Any) -> CalendarEventSipLocation:
             v = as_str(v)
         o._url = v
         k = "label"
-        v = d.get("label", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "label" in d:
+            v = d["label"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._label = v
         k = "pin"
-        v = d.get("pin", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "pin" in d:
+            v = d["pin"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._pin = v
         k = "password"
-        v = d.get("password", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "password" in d:
+            v = d["password"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._password = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -1121,9 +1196,12 @@ def decode_CalendarEventMoreLocation(d: Any) -> CalendarEventMoreLocation:
             v = as_str(v)
         o._url = v
         k = "label"
-        v = d.get("label", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "label" in d:
+            v = d["label"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._label = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -1144,36 +1222,51 @@ def decode_CalendarEventAttendee(d: Any) -> CalendarEventAttendee:
             v = as_str(v)
         o._email = v
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "responseStatus"
-        v = d.get("responseStatus", UNSET)
-        if v is not UNSET and v is not None:
-            v = (
-                (
-                    CalendarEventResponseStatus._value2member_map_.get(v)
-                    or open_member(CalendarEventResponseStatus, v)
+        if "responseStatus" in d:
+            v = d["responseStatus"]
+            if v is not None:
+                v = (
+                    (
+                        _members_CalendarEventResponseStatus.get(v)
+                        or open_member(CalendarEventResponseStatus, v)
+                    )
+                    if type(v) is str
+                    else open_member(CalendarEventResponseStatus, v)
                 )
-                if type(v) is str
-                else open_member(CalendarEventResponseStatus, v)
-            )
+        else:
+            v = UNSET
         o._response_status = v
         k = "self"
-        v = d.get("self", UNSET)
-        if type(v) is not bool and v is not UNSET and v is not None:
-            v = as_bool(v)
+        if "self" in d:
+            v = d["self"]
+            if type(v) is not bool and v is not None:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._self_ = v
         k = "optional"
-        v = d.get("optional", UNSET)
-        if type(v) is not bool and v is not UNSET and v is not None:
-            v = as_bool(v)
+        if "optional" in d:
+            v = d["optional"]
+            if type(v) is not bool and v is not None:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._optional = v
         k = "host"
-        v = d.get("host", UNSET)
-        if type(v) is not bool and v is not UNSET and v is not None:
-            v = as_bool(v)
+        if "host" in d:
+            v = d["host"]
+            if type(v) is not bool and v is not None:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._host = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -1194,21 +1287,27 @@ def decode_CalendarEventHost(d: Any) -> CalendarEventHost:
             v = as_str(v)
         o._email = v
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "responseStatus"
-        v = d.get("responseStatus", UNSET)
-        if v is not UNSET and v is not None:
-            v = (
-                (
-                    CalendarEventResponseStatus._value2member_map_.get(v)
-                    or open_member(CalendarEventResponseStatus, v)
+        if "responseStatus" in d:
+            v = d["responseStatus"]
+            if v is not None:
+                v = (
+                    (
+                        _members_CalendarEventResponseStatus.get(v)
+                        or open_member(CalendarEventResponseStatus, v)
+                    )
+                    if type(v) is str
+                    else open_member(CalendarEventResponseStatus, v)
                 )
-                if type(v) is str
-                else open_member(CalendarEventResponseStatus, v)
-            )
+        else:
+            v = UNSET
         o._response_status = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -1229,9 +1328,12 @@ def decode_CalendarEventOwner(d: Any) -> CalendarEventOwner:
             v = as_str(v)
         o._email = v
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -1245,45 +1347,64 @@ def decode_UpdateUnifiedCalendarEventInput(d: Any) -> UpdateUnifiedCalendarEvent
     o = _new(UpdateUnifiedCalendarEventInput)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "start"
-        v = d.get("start", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_UnifiedCalendarEventOutputStart(v)
+        if "start" in d:
+            v = d["start"]
+            if v is not None:
+                v = decode_UnifiedCalendarEventOutputStart(v)
+        else:
+            v = UNSET
         o._start = v
         k = "end"
-        v = d.get("end", UNSET)
-        if v is not UNSET and v is not None:
-            v = decode_UnifiedCalendarEventOutputStart(v)
+        if "end" in d:
+            v = d["end"]
+            if v is not None:
+                v = decode_UnifiedCalendarEventOutputStart(v)
+        else:
+            v = UNSET
         o._end = v
         k = "title"
-        v = d.get("title", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "title" in d:
+            v = d["title"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._title = v
         k = "description"
-        v = d.get("description", UNSET)
-        if type(v) is not str and v is not UNSET and v is not None:
-            v = as_str(v)
+        if "description" in d:
+            v = d["description"]
+            if type(v) is not str and v is not None:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._description = v
         k = "attendees"
-        v = d.get("attendees", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [decode_UpdateCalendarEventAttendee(x) for x in v]
+        if "attendees" in d:
+            v = d["attendees"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(decode_UpdateCalendarEventAttendee(x))
+                v = xs
+        else:
+            v = UNSET
         o._attendees = v
         k = "status"
-        v = d.get("status", UNSET)
-        if v is not UNSET and v is not None:
-            v = (
-                (
-                    CalendarEventStatus._value2member_map_.get(v)
-                    or open_member(CalendarEventStatus, v)
+        if "status" in d:
+            v = d["status"]
+            if v is not None:
+                v = (
+                    (_members_CalendarEventStatus.get(v) or open_member(CalendarEventStatus, v))
+                    if type(v) is str
+                    else open_member(CalendarEventStatus, v)
                 )
-                if type(v) is str
-                else open_member(CalendarEventStatus, v)
-            )
+        else:
+            v = UNSET
         o._status = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -1299,41 +1420,59 @@ def decode_UpdateCalendarEventAttendee(d: Any) -> UpdateCalendarEventAttendee:
     v: Any
     try:
         k = "email"
-        v = d.get("email", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "email" in d:
+            v = d["email"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._email = v
         k = "name"
-        v = d.get("name", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "name" in d:
+            v = d["name"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._name = v
         k = "responseStatus"
-        v = d.get("responseStatus", UNSET)
-        if v is not UNSET and v is not None:
-            v = (
-                (
-                    CalendarEventResponseStatus._value2member_map_.get(v)
-                    or open_member(CalendarEventResponseStatus, v)
+        if "responseStatus" in d:
+            v = d["responseStatus"]
+            if v is not None:
+                v = (
+                    (
+                        _members_CalendarEventResponseStatus.get(v)
+                        or open_member(CalendarEventResponseStatus, v)
+                    )
+                    if type(v) is str
+                    else open_member(CalendarEventResponseStatus, v)
                 )
-                if type(v) is str
-                else open_member(CalendarEventResponseStatus, v)
-            )
+        else:
+            v = UNSET
         o._response_status = v
         k = "self"
-        v = d.get("self", UNSET)
-        if type(v) is not bool and v is not UNSET and v is not None:
-            v = as_bool(v)
+        if "self" in d:
+            v = d["self"]
+            if type(v) is not bool and v is not None:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._self_ = v
         k = "optional"
-        v = d.get("optional", UNSET)
-        if type(v) is not bool and v is not UNSET and v is not None:
-            v = as_bool(v)
+        if "optional" in d:
+            v = d["optional"]
+            if type(v) is not bool and v is not None:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._optional = v
         k = "host"
-        v = d.get("host", UNSET)
-        if type(v) is not bool and v is not UNSET and v is not None:
-            v = as_bool(v)
+        if "host" in d:
+            v = d["host"]
+            if type(v) is not bool and v is not None:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._host = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None

@@ -52,6 +52,9 @@ class WebhookTrigger(OpenStrEnum):
     BOOKING_REOPENED = "BOOKING_REOPENED"
 
 
+_members_WebhookTrigger = WebhookTrigger._value2member_map_
+
+
 class CreateWebhookInputDto(Model):
     """The ``CreateWebhookInputDto`` schema.
 
@@ -263,11 +266,15 @@ def decode_CreateWebhookInputDto(d: Any) -> CreateWebhookInputDto:
     o = _new(CreateWebhookInputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "payloadTemplate"
-        v = d.get("payloadTemplate", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "payloadTemplate" in d:
+            v = d["payloadTemplate"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._payload_template = v
         k = "active"
         v = d["active"]
@@ -284,17 +291,22 @@ def decode_CreateWebhookInputDto(d: Any) -> CreateWebhookInputDto:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (WebhookTrigger._value2member_map_.get(x) or open_member(WebhookTrigger, x))
-                if type(x) is str
-                else open_member(WebhookTrigger, x)
-                for x in v
-            ]
+            xs = []
+            for x in v:
+                xs.append(
+                    (_members_WebhookTrigger.get(x) or open_member(WebhookTrigger, x))
+                    if type(x) is str
+                    else open_member(WebhookTrigger, x)
+                )
+            v = xs
         o._triggers = v
         k = "secret"
-        v = d.get("secret", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "secret" in d:
+            v = d["secret"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._secret = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -308,38 +320,56 @@ def decode_UpdateWebhookInputDto(d: Any) -> UpdateWebhookInputDto:
     o = _new(UpdateWebhookInputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "payloadTemplate"
-        v = d.get("payloadTemplate", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "payloadTemplate" in d:
+            v = d["payloadTemplate"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._payload_template = v
         k = "active"
-        v = d.get("active", UNSET)
-        if type(v) is not bool and v is not UNSET:
-            v = as_bool(v)
+        if "active" in d:
+            v = d["active"]
+            if type(v) is not bool:
+                v = as_bool(v)
+        else:
+            v = UNSET
         o._active = v
         k = "subscriberUrl"
-        v = d.get("subscriberUrl", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "subscriberUrl" in d:
+            v = d["subscriberUrl"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._subscriber_url = v
         k = "triggers"
-        v = d.get("triggers", UNSET)
-        if v is not UNSET and v is not None:
-            if type(v) is not list:
-                raise Mismatch("list (a JSON array)", v)
-            v = [
-                (WebhookTrigger._value2member_map_.get(x) or open_member(WebhookTrigger, x))
-                if type(x) is str
-                else open_member(WebhookTrigger, x)
-                for x in v
-            ]
+        if "triggers" in d:
+            v = d["triggers"]
+            if v is not None:
+                if type(v) is not list:
+                    raise Mismatch("list (a JSON array)", v)
+                xs = []
+                for x in v:
+                    xs.append(
+                        (_members_WebhookTrigger.get(x) or open_member(WebhookTrigger, x))
+                        if type(x) is str
+                        else open_member(WebhookTrigger, x)
+                    )
+                v = xs
+        else:
+            v = UNSET
         o._triggers = v
         k = "secret"
-        v = d.get("secret", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "secret" in d:
+            v = d["secret"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._secret = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
@@ -353,6 +383,7 @@ def decode_UserWebhookOutputDto(d: Any) -> UserWebhookOutputDto:
     o = _new(UserWebhookOutputDto)
     k = ""
     v: Any
+    xs: list[Any]
     try:
         k = "payloadTemplate"
         v = d["payloadTemplate"]
@@ -374,12 +405,14 @@ def decode_UserWebhookOutputDto(d: Any) -> UserWebhookOutputDto:
         if v is not None:
             if type(v) is not list:
                 raise Mismatch("list (a JSON array)", v)
-            v = [
-                (WebhookTrigger._value2member_map_.get(x) or open_member(WebhookTrigger, x))
-                if type(x) is str
-                else open_member(WebhookTrigger, x)
-                for x in v
-            ]
+            xs = []
+            for x in v:
+                xs.append(
+                    (_members_WebhookTrigger.get(x) or open_member(WebhookTrigger, x))
+                    if type(x) is str
+                    else open_member(WebhookTrigger, x)
+                )
+            v = xs
         o._triggers = v
         k = "subscriberUrl"
         v = d["subscriberUrl"]
@@ -392,9 +425,12 @@ def decode_UserWebhookOutputDto(d: Any) -> UserWebhookOutputDto:
             v = as_bool(v)
         o._active = v
         k = "secret"
-        v = d.get("secret", UNSET)
-        if type(v) is not str and v is not UNSET:
-            v = as_str(v)
+        if "secret" in d:
+            v = d["secret"]
+            if type(v) is not str:
+                v = as_str(v)
+        else:
+            v = UNSET
         o._secret = v
     except (Mismatch, KeyError) as error:
         raise located(error, d, k) from None
