@@ -445,7 +445,7 @@ class Pipeline:
     def _decode(self, call: CallInfo, spec: RequestSpec, attempt: _Attempt) -> Response:
         answer = attempt.answer
         assert answer is not None
-        decoded = decode_success(
+        data, pagination = decode_success(
             answer.status, answer.body, envelope=spec.envelope, lenient=spec.lenient
         )
         return Response(
@@ -453,8 +453,8 @@ class Pipeline:
             spec.method,
             attempt.url,
             answer.headers,
-            decoded.data,
-            decoded.pagination,
+            data,
+            pagination,
             attempt.request_id,
             attempt.state,
             call.attempts,

@@ -182,6 +182,7 @@ class ICalendly(GeneratedGroups):
             headers=_headers(headers, "headers"),
         )
         self._api_versions = _api_versions(api_versions)
+        self._specs: dict[str, RequestSpec] = {}  # see _call
         self._is_view = False
 
     # -- views ----------------------------------------------------------------------------------
@@ -195,6 +196,7 @@ class ICalendly(GeneratedGroups):
         view._plan = self._plan
         view._options = options
         view._api_versions = api_versions
+        view._specs = {}
         view._is_view = True
         return view
 
@@ -384,8 +386,33 @@ class ICalendly(GeneratedGroups):
         A plain method returning the pipeline's coroutine: one coroutine layer fewer per call
         (see benchmarks/README.md, "Round 5"). Bad arguments still raise when it is called.
         """
+        if path_params or query or body is not None or extra_headers or extra_query or api_version:
+            spec = self._spec(
+                operation, path_params, query, body, extra_headers, extra_query, api_version
+            )
+        else:
+            # A call with nothing of its own reuses its operation's spec (the view's version
+            # header included). Measured (client.me.get() against
+            # benchmarks/_common.canned_network, callgrind): 152,500 -> 145,300 instructions
+            # per call (-4.8 %; building the spec, its headers and the path per call).
+            spec = self._specs.get(operation.operation_id) or self._plain_spec(operation)
+        return self._pipeline.send(
+            spec, self._credential, self._plan, self._options, to_timeout(timeout)
+        )
+
+    def _spec(
+        self,
+        operation: Operation,
+        path_params: tuple[object, ...] = (),
+        query: Mapping[str, object] | None = None,
+        body: object = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        api_version: str | None = None,
+    ) -> RequestSpec:
+        """One call of ``operation`` ready to send (bad arguments raise here)."""
         version = self._api_version(operation, api_version)
-        spec = RequestSpec(
+        return RequestSpec(
             operation.method.upper(),
             format_path(operation.path, operation.path_params, path_params)
             if path_params or operation.path_params
@@ -400,9 +427,12 @@ class ICalendly(GeneratedGroups):
             operation.operation_id,
             lenient=not operation.envelope_declared,
         )
-        return self._pipeline.send(
-            spec, self._credential, self._plan, self._options, to_timeout(timeout)
-        )
+
+    def _plain_spec(self, operation: Operation) -> RequestSpec:
+        """The spec of a call of ``operation`` with no arguments, kept for the next one."""
+        spec = self._spec(operation)
+        self._specs[operation.operation_id] = spec
+        return spec
 
     @staticmethod
     def _call_headers(headers: Mapping[str, str] | None, api_version: str | None) -> dict[str, str]:

@@ -521,6 +521,44 @@ async def test_the_operations_api_version_is_sent(recording_server: Any) -> None
     assert versions == ["2024-08-13", "2030-01-01", "2099-01-01"]
 
 
+async def test_a_call_without_arguments_sends_its_views_version_every_time(
+    recording_server: Any,
+) -> None:
+    """Calls with nothing of their own reuse their operation's request: each view still sends
+    its own api_versions, and a per-call version or header still applies."""
+    from icalendly_async import ApiKey
+
+    cls = _real_client_class()
+    async with cls(
+        ApiKey("ical_test_key_0123456789"),
+        base_url=recording_server.base_url,
+        allow_insecure_http=True,
+    ) as client:
+        newer = client.with_options(api_versions={"Schedules": "2099-01-01"})
+        for call in (
+            client.schedules.get_default,
+            newer.schedules.get_default,
+            client.schedules.get_default,
+            lambda: client.schedules.get_default(api_version="2030-01-01"),
+            lambda: client.schedules.get_default(extra_headers={"X-Trace": "t1"}),
+            newer.schedules.get_default,
+        ):
+            with contextlib.suppress(Exception):  # the recording server's data is no schedule
+                await call()
+    sent = [
+        (r["headers"].get("cal-api-version"), r["headers"].get("X-Trace"))
+        for r in recording_server.requests
+    ]
+    assert sent == [
+        ("2024-06-11", None),
+        ("2099-01-01", None),
+        ("2024-06-11", None),
+        ("2030-01-01", None),
+        ("2024-06-11", "t1"),
+        ("2099-01-01", None),
+    ]
+
+
 async def test_answers_as_a_server_following_the_published_document_sends_them(
     recording_server: Any,
 ) -> None:

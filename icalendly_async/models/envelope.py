@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -29,8 +29,9 @@ def preview(body: bytes) -> str:
     return text
 
 
-@attrs.frozen
-class SuccessBody:
+class SuccessBody(NamedTuple):
+    """A success envelope's ``data`` and ``pagination``."""
+
     data: Any
     pagination: Mapping[str, Any] | None
 
