@@ -174,7 +174,7 @@ class LocalLimiter:
             if cost == 1:
                 # A credential's first start of cost 1 is always free: its window is empty,
                 # nothing holds it, and every limit and share is at least 1. No look at the
-                # rules (scale benchmark, a new credential's first acquire: 26,900 -> 24,600
+                # rules (scale benchmark, a new credential's first acquire: 26,900 -> 24,000
                 # instructions per call, callgrind).
                 cred.take(now, 1, bulk)
                 return None
