@@ -116,6 +116,13 @@ class _Run:
         self.users = 0
         self._orgs: dict[str, asyncio.Task[int | None]] = {}
 
+    async def aclose(self) -> None:
+        """Stop an organization lookup still going (every walk that waited for it is gone)."""
+        pending = [task for task in self._orgs.values() if not task.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
     def org_id(self, client: ICalendly, credential: Credential) -> asyncio.Task[int | None]:
         """The organization of ``credential``'s user (``None``: none), asked once per run."""
         task = self._orgs.get(credential.limit_key)
@@ -231,6 +238,7 @@ class _Shared:
                 if last:
                     del self._runs[loop]
             if last:
+                await run.aclose()
                 close = getattr(run.limiter, "aclose", None)
                 if close is not None:
                     await close()
