@@ -47,7 +47,7 @@ async def _sync(emu: Emulator, tmp_path: Path, **options: Any) -> SyncResult:
     return await asyncio.to_thread(
         sync,
         credential,
-        f"duckdb:///{tmp_path / 'icalendly.duckdb'}",
+        options.pop("to", None) or f"duckdb:///{tmp_path / 'icalendly.duckdb'}",
         base_url=emu.base_url,
         allow_insecure_http=True,
         pipelines_dir=str(tmp_path / "dlt"),
@@ -504,14 +504,7 @@ async def test_a_database_that_is_not_there_is_said_so_before_anything_is_read(
     port = free_port()  # nothing listens on it
     async with Emulator(bookings=10, enforce_rate_limits=False) as emu:
         with pytest.raises(SyncError, match="connecting to the database") as caught:
-            await asyncio.to_thread(
-                sync,
-                ApiKey(emu.api_key, rate_limit=LIFTED),
-                f"postgresql://someone:hunter2@127.0.0.1:{port}/nowhere",
-                base_url=emu.base_url,
-                allow_insecure_http=True,
-                pipelines_dir=str(tmp_path / "dlt"),
-            )
+            await _sync(emu, tmp_path, to=f"postgresql://someone:hunter2@127.0.0.1:{port}/nowhere")
         assert caught.value.step == "connect"
         assert "hunter2" not in str(caught.value)
         assert emu.stats.requests == 0
@@ -535,14 +528,7 @@ async def test_a_duckdb_file_another_process_holds_is_said_so_before_anything_is
         assert holder.stdout is not None and await holder.stdout.readline() == b"open\n"
         async with Emulator(bookings=10, enforce_rate_limits=False) as emu:
             with pytest.raises(SyncError, match="connecting to the database") as caught:
-                await asyncio.to_thread(
-                    sync,
-                    ApiKey(emu.api_key, rate_limit=LIFTED),
-                    f"duckdb:///{path}",
-                    base_url=emu.base_url,
-                    allow_insecure_http=True,
-                    pipelines_dir=str(tmp_path / "dlt"),
-                )
+                await _sync(emu, tmp_path, to=f"duckdb:///{path}")
             assert caught.value.step == "connect"
             assert emu.stats.requests == 0
     finally:
