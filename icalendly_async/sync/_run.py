@@ -354,34 +354,31 @@ def sync(
     names = list(source.selected_resources)
     traces: list[Any] = []
     try:
-        with (
-            _one_connection(destination) as destination,
-            dlt.config.values(_settings(name)),
-            _untyped_columns_quiet(),
-        ):
+        with _one_connection(destination) as destination, dlt.config.values(_settings(name)):
             pipeline = dlt.pipeline(
                 pipeline_name=name,
                 destination=destination,
                 dataset_name=dataset_name,
                 pipelines_dir=cast(str, pipelines_dir),  # dlt reads None as "its default"
             )
-            finished_pending = pipeline.has_pending_data
-            if finished_pending:  # a killed run extracted (or normalized) data it did not load
-                pipeline.normalize()
-                pipeline.load()
-            before = {} if full_refresh else _table_counts(pipeline, names)
-            refresh = "drop_resources" if full_refresh else None
-            chunk: DltSource | None = source
-            while chunk is not None:  # one dlt run per chunk
-                info = pipeline.run(
-                    chunk,
-                    loader_file_format=_format(file_format),
-                    refresh=cast(TRefreshMode, refresh),
-                )
-                traces.append(pipeline.last_trace)
-                refresh = None  # the first run dropped them
-                chunk = next(sources, None)
-            after = _table_counts(pipeline, names)
+            with _untyped_columns_quiet():  # after dlt.pipeline(), which sets dlt's logger up
+                finished_pending = pipeline.has_pending_data
+                if finished_pending:  # a killed run extracted (or normalized) data it did not load
+                    pipeline.normalize()
+                    pipeline.load()
+                before = {} if full_refresh else _table_counts(pipeline, names)
+                refresh = "drop_resources" if full_refresh else None
+                chunk: DltSource | None = source
+                while chunk is not None:  # one dlt run per chunk
+                    info = pipeline.run(
+                        chunk,
+                        loader_file_format=_format(file_format),
+                        refresh=cast(TRefreshMode, refresh),
+                    )
+                    traces.append(pipeline.last_trace)
+                    refresh = None  # the first run dropped them
+                    chunk = next(sources, None)
+                after = _table_counts(pipeline, names)
     except PipelineStepFailed as exc:
         raise SyncError(str(exc.step), _root_cause(exc.exception)) from exc
     except DltException as exc:  # the database before or after the run: counting, connecting
