@@ -321,7 +321,6 @@ class Decoders:
         if type_.kind == "any":
             getter = f"d.get({key!r}, {self.use('UNSET')})" if optional else f"d[{key!r}]"
             return ([] if optional else [f"k = {key!r}"]) + [f"{slot} = {getter}"]
-        getter = f"d.get({key!r}, {self.use('UNSET')})" if optional else f"d[{key!r}]"
         plain = type_.with_null(False)
         if not optional and plain.kind == "datetime":
             # The usual form ("2026-09-21T09:00:00.000Z") read by the C parser without a call
@@ -331,7 +330,7 @@ class Decoders:
             convert = self.use(_CONVERT["datetime"])
             return [
                 f"k = {key!r}",
-                f"v = {getter}",
+                f"v = d[{key!r}]",
                 "try:",
                 f"    t = {self.use('fromisoformat')}(v)",
                 "except (TypeError, ValueError):",
@@ -342,7 +341,7 @@ class Decoders:
             (convert,) = self.stmts(plain, "v")  # v = f(v): applied to the lookup directly
             return [
                 f"k = {key!r}",
-                f"{slot} = {convert.split(' = ', 1)[1].replace('(v)', f'({getter})')}",
+                f"{slot} = {convert.split(' = ', 1)[1].replace('(v)', f'(d[{key!r}])')}",
             ]
         guards = []
         if type_.nullable or plain.kind in ("model", "union", "map", "list", "seq"):
