@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 import attrs
@@ -210,11 +211,45 @@ class AsyncPaginator(Generic[T]):
         return self._items(self.prefetch if prefetch is None else prefetch, decode)
 
     async def _items(self, prefetch: bool, decode: bool) -> AsyncGenerator[Any, None]:
-        async for page in self._walk(prefetch, decode):
-            for item in page.items:
-                yield item
+        decoder = self._decoder if decode else None
+        async with aclosing(self._received(prefetch)) as received:
+            async for raw in received:
+                if decoder is not None and raw is self._first_raw:
+                    for item in (await self.first_page()).items:  # decoded once, however many walks
+                        yield item
+                    continue
+                record(raw.response)
+                if decoder is None:
+                    for item in raw.data:
+                        yield item
+                    continue
+                # Each item is decoded as the walk reaches it, not the page at once: a model the
+                # caller has finished with is freed before the next is built, so the cyclic GC
+                # never sees it. Decoding the page first kept 100 models (about 800 tracked
+                # objects) alive through each collection, which promoted them and set off full
+                # collections: benchmarks/export.py, typed export 0.72x -> see CHANGELOG.
+                for item in raw.data:
+                    try:
+                        decoded = decoder(item)
+                    except Mismatch as error:
+                        error = in_list(error, raw.data)
+                        raise decode_error(raw.response, self.operation, error, "data") from None
+                    yield decoded
 
     async def _walk(self, prefetch: bool, decode: bool) -> AsyncGenerator[Any, None]:
+        async with aclosing(self._received(prefetch)) as received:
+            async for raw in received:
+                if not decode:
+                    record(raw.response)
+                    yield Page(raw.data, raw.info, raw.response, raw.limit)
+                elif raw is self._first_raw:
+                    yield await self.first_page()  # decoded once, however many walks
+                else:
+                    yield self._decode(raw)
+
+    async def _received(self, prefetch: bool) -> AsyncGenerator[_RawPage, None]:
+        """Every page as received, each requested as the walk gets to it (or, with
+        ``prefetch``, as soon as the one before it has arrived)."""
         expected = self.page_size or self.operation.default_page_size
         offset = self._start if isinstance(self._start, int) else 0
         seen = 0
@@ -242,13 +277,7 @@ class AsyncPaginator(Generic[T]):
                         # the loop is enough for it to be written; benchmarks/export.py, typed
                         # export 0.64x -> 0.68x of decode=False on a loaded 2-core machine).
                         await asyncio.sleep(0)
-                if not decode:
-                    record(raw.response)
-                    yield Page(raw.data, info, raw.response, raw.limit)
-                elif raw is self._first_raw:
-                    yield await self.first_page()  # decoded once, however many walks
-                else:
-                    yield self._decode(raw)
+                yield raw
                 if done:
                     return
                 seen = after

@@ -372,3 +372,45 @@ async def test_capture_responses_sees_every_page_decoded_or_not() -> None:
     with capture_responses() as responses:
         assert len([i async for i in paginator(server, page_size=10).items(decode=False)]) == 25
     assert len(responses) == 3
+
+
+async def test_a_walk_decodes_each_item_as_it_reaches_it() -> None:
+    # A model the caller has finished with is freed before the next is built (the cyclic GC
+    # never has to look at it); only the first page, kept for `await pager`, stays.
+    live = 0
+
+    class Tracked:
+        def __init__(self, item: dict[str, Any]) -> None:
+            nonlocal live
+            live += 1
+            self.id = item["id"]
+
+        def __del__(self) -> None:
+            nonlocal live
+            live -= 1
+
+    pager = AsyncPaginator(
+        Server(6), operation(PaginationStyle.TAKE_SKIP), (1,), Tracked, page_size=2
+    )
+    seen = []
+    async for item in pager:
+        seen.append((item.id, live))
+    assert seen == [(0, 2), (1, 2), (2, 3), (3, 3), (4, 3), (5, 3)]
+
+
+async def test_a_bad_item_fails_the_walk_where_the_walk_reaches_it() -> None:
+    from icalendly_async.errors import DecodeError
+    from icalendly_async.models._generated.platform import decode_KeysDto  # what list methods use
+
+    server = KeysServer(5)
+    server.items[3]["accessTokenExpiresAt"] = "soon"
+    pager = AsyncPaginator(
+        server, operation(PaginationStyle.TAKE_SKIP), (1,), decode_KeysDto, page_size=2
+    )
+    got: list[str] = []
+    with pytest.raises(DecodeError) as failed:
+        async for key in pager:
+            got.append(key.access_token)
+    assert got == ["a0", "a1", "a2"]  # the items before the bad one, in order
+    assert "data[1].accessTokenExpiresAt" in str(failed.value)  # the second item of its page
+    assert "soon" in str(failed.value)
