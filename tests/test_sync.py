@@ -533,3 +533,29 @@ async def test_a_duckdb_file_another_process_holds_is_said_so_before_anything_is
             assert emu.stats.requests == 0
     finally:
         await holder.communicate(b"")
+
+
+async def test_the_collector_skips_what_existed_before_a_sync_and_gets_it_back(
+    tmp_path: Path,
+) -> None:
+    # dlt's rows set off full collections; during a sync they walk only the sync's own objects.
+    assert gc.get_freeze_count() == 0
+    during: list[int] = []
+    async with Emulator(bookings=30, enforce_rate_limits=False) as emu:
+        result = await _sync(emu, tmp_path, progress=lambda _: during.append(gc.get_freeze_count()))
+        assert _table(result, "bookings").rows == 30
+        assert during and min(during) > 0  # frozen while the sync ran
+        assert gc.get_freeze_count() == 0  # and given back
+
+        # An application that freezes objects itself keeps its freeze as it was.
+        gc.freeze()
+        try:
+            frozen = gc.get_freeze_count()
+            during.clear()
+            await _sync(emu, tmp_path, full_refresh=True)
+            await _sync(emu, tmp_path, progress=lambda _: during.append(gc.get_freeze_count()))
+            # Nothing more frozen (frozen objects that die leave the count), nothing unfrozen.
+            assert during and max(during) <= frozen
+            assert 0 < gc.get_freeze_count() <= frozen
+        finally:
+            gc.unfreeze()

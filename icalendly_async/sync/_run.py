@@ -37,6 +37,7 @@ from ..errors import ConfigurationError, ICalendlyError
 from ..plans import Plan
 from ..ratelimit import Limiter
 from ._catalog import DEFAULT_CHUNK_SECONDS, DEFAULT_LOOKBACK, RESOURCES
+from ._collector import collector_on_new_objects
 from ._duckdb import duckdb
 from ._source import chunked_sources, configure
 from ._stats import ResourceStats, SyncStats
@@ -354,7 +355,11 @@ def sync(
     names = list(source.selected_resources)
     traces: list[Any] = []
     try:
-        with _one_connection(destination) as destination, dlt.config.values(_settings(name)):
+        with (
+            collector_on_new_objects(),
+            _one_connection(destination) as destination,
+            dlt.config.values(_settings(name)),
+        ):
             pipeline = dlt.pipeline(
                 pipeline_name=name,
                 destination=destination,
