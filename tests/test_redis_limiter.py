@@ -391,6 +391,33 @@ async def test_pacing_on_a_virtual_clock(make: Callable[..., RedisLimiter]) -> N
     assert sorted(starts) == [0.0] * 5 + [pytest.approx(60.0)] * 5 + [pytest.approx(120.0)] * 5
 
 
+async def test_a_servers_window_gets_the_default_margin_for_its_length(
+    make: Callable[..., RedisLimiter],
+) -> None:
+    # Configured 5 per 60 s; the server says 10 per 20-s window. The grant script then spaces
+    # windows by 20 s plus the default margin for 20 s (0.2 s: 1 % of it, under the 0.25-s cap),
+    # the same rule the local limiter follows (ratelimit.default_margin).
+    from icalendly_async.ratelimit.local import default_margin
+
+    clock = VirtualClock()
+    limiter = make(calibrate=False, clock=clock)
+    rl, key = RateLimit(5, 60), "api_key:server-window"
+    starts: list[float] = []
+
+    async def one() -> None:
+        await limiter.acquire(key, rl)
+        starts.append(clock.monotonic())
+
+    async def scenario() -> None:
+        await one()
+        await limiter.observe(key, state(10, 9, 20.0))
+        await asyncio.gather(*(one() for _ in range(10)))
+
+    await clock.run(scenario(), grace=0.05)  # real Redis round trips on a loaded host
+    assert sorted(starts)[:10] == [0.0] * 10
+    assert sorted(starts)[10] == pytest.approx(20 + default_margin(20), abs=0.002)
+
+
 # -- priorities -----------------------------------------------------------------------------------
 
 

@@ -44,8 +44,9 @@ GRANT = (
     _CLOCK
     + """
 -- KEYS: log, hold, budgets, limit, cal, bulk
--- ARGV: now, server_time, limit, "span_us:margin_us" (margin -1: the default, 250 ms, at most
---       1% of the window: _window.default_margin), calibrate, calibration_timeout_us,
+-- ARGV: now, server_time, limit, "span_us:margin_us:cap_us:share_ppm" (margin -1: the default,
+--       cap_us, at most share_ppm millionths of the window: _window.default_margin),
+--       calibrate, calibration_timeout_us,
 --       bulk_share, backfill, member_prefix,
 --       then (cost, bulk) for each waiter in the order to grant
 -- Returns {granted, wait_us, reason, now_us, probe, limit}: the first `granted` waiters may
@@ -53,7 +54,8 @@ GRANT = (
 -- 5 bulk share). granted = -1: the first waiter's cost exceeds the limit.
 local log, hold, budgets, limit_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local cal_key, bulk = KEYS[5], KEYS[6]
-local span_arg, margin_arg = string.match(ARGV[4], '^(%d+):(-?%d+)$')
+local span_arg, margin_arg, cap_arg, share_arg = string.match(
+  ARGV[4], '^(%d+):(-?%d+):(%d+):(%d+)$')
 local span = tonumber(span_arg)
 local limit = tonumber(ARGV[3])
 local server = redis.call('GET', limit_key)
@@ -64,7 +66,9 @@ if server then
   w = tonumber(w)
   if w > 0 then
     local m = tonumber(margin_arg)
-    if m < 0 then m = math.min(250000, math.floor(w / 100)) end
+    if m < 0 then
+      m = math.min(tonumber(cap_arg), math.floor(w * tonumber(share_arg) / 1000000))
+    end
     span = w + m
   end
 end

@@ -41,6 +41,8 @@ from .headers import MAX_TRACKED_LIMITS, NamedLimit, RateLimit, RateLimitState, 
 
 __all__ = [
     "Budget",
+    "MARGIN_CAP",
+    "MARGIN_SHARE",
     "Following",
     "Pacing",
     "Reason",
@@ -83,6 +85,12 @@ _WINDOW, _HOLD, _BUDGET, _PROBE, _BULK, _SPACING = (
 )
 
 
+MARGIN_CAP = 0.25
+"""The default margin's size in seconds (:func:`default_margin`; the Redis script is given it)."""
+MARGIN_SHARE = 0.01
+"""The default margin's cap as a share of the window (:func:`default_margin`)."""
+
+
 def default_margin(window_seconds: float) -> float:
     """The default safety margin per window: 250 ms, at most 1 % of the window.
 
@@ -95,7 +103,7 @@ def default_margin(window_seconds: float) -> float:
     from 60 s to 2 s) to 1/1.02 = 0.980 of the ideal pace. Windows under 25 s over a slow network
     want ``margin=`` set (the limiters take it).
     """
-    return min(0.25, 0.01 * window_seconds)
+    return min(MARGIN_CAP, MARGIN_SHARE * window_seconds)
 
 
 class WindowPolicy:

@@ -80,7 +80,7 @@ from ._redis_common import (
     credential_keys,
 )
 from ._redis_state import FALLBACK, Credential, Grant, RedisLimiterStats, UseFallback, View
-from ._window import Reason, WindowPolicy, check_cost
+from ._window import MARGIN_CAP, MARGIN_SHARE, Reason, WindowPolicy, check_cost
 from .headers import MAX_TRACKED_LIMITS, RateLimit, RateLimitState, forget_oldest
 from .local import LocalLimiter
 from .priority import Priority
@@ -100,6 +100,8 @@ Fallback = Literal["raise", "local"]
 TimeSource = Literal["redis", "client"]
 
 _US = 1_000_000
+# The default margin's rule, for the grant script to apply to the server's window.
+_MARGIN_RULE = f"{round(MARGIN_CAP * _US)}:{round(MARGIN_SHARE * _US)}"
 _KEY_PARTS = ("log", "hold", "budgets", "limit", "cal", "bulk")
 
 
@@ -426,7 +428,7 @@ class RedisLimiter:
         share = self._policy.bulk_share if self._policy.bulk_share is not None else -1
         args: list[object] = [
             cred.config.limit,
-            f"{math.ceil(cred.span * _US)}:{self._margin_us}",
+            f"{math.ceil(cred.span * _US)}:{self._margin_us}:{_MARGIN_RULE}",
             "1" if self._policy.calibrate else "0",
             math.ceil(self._policy.calibration_timeout * _US),
             repr(float(share)),
