@@ -8,6 +8,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+# Settings a shell may still export (`icalendly mock-server` prints them for `set -a`) would reach
+# the examples and commands the tests run, pointing them at a server that is gone: the suite
+# runs without them. ICALENDLY_EMULATOR_VALIDATE is the suite's own switch, kept.
+for _name in [name for name in os.environ if name.startswith("ICALENDLY_")]:
+    if _name != "ICALENDLY_EMULATOR_VALIDATE":
+        del os.environ[_name]
+
 # Every emulator in this suite checks the bodies it sends against the OpenAPI document
 # (with its known defects repaired); a mismatch fails the test that made it.
 os.environ.setdefault("ICALENDLY_EMULATOR_VALIDATE", "1")
