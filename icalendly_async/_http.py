@@ -116,6 +116,10 @@ class HttpTransport:
                 timeout=DEFAULT_TIMEOUT,
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
                 trust_env=False,
+                # No cookies kept: every call is authorized by its own credential, and one pool
+                # serves all of a client's credentials (with_credential), so a cookie set in
+                # one user's answer would go out with the next user's calls.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
             _no_silent_resend(self._session)
         return self._session

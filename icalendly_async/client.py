@@ -83,7 +83,9 @@ class ICalendly(GeneratedGroups):
     ``None`` for public endpoints). ``plan`` enables the tier check before sending (``None``: the
     server decides). ``limiter`` paces every credential (default: a :class:`LocalLimiter`; for
     many processes a ``RedisLimiter``). ``session`` is an ``aiohttp.ClientSession`` you own and
-    close; otherwise the client creates one on first use and closes it in :meth:`aclose`.
+    close (give it ``cookie_jar=aiohttp.DummyCookieJar()`` if it serves several credentials);
+    otherwise the client creates one on first use, which keeps no cookies, and closes it in
+    :meth:`aclose`.
     ``timeout`` is seconds or an ``aiohttp.ClientTimeout``: its total bounds each whole call
     (waiting for the limiter, every attempt, every backoff); the default is 60 s, at most 10 s
     of it to connect (an ``aiohttp.ClientTimeout`` with ``sock_read`` also bounds the gap

@@ -107,6 +107,27 @@ async def test_user_agent_api_version_and_content_type(recording_server: Recordi
     assert sent["X-Team"] == "a"
 
 
+async def test_a_cookie_one_credentials_answer_sets_rides_along_with_no_later_call(
+    recording_server: RecordingServer,
+) -> None:
+    # One connection pool serves every credential of a client (with_credential): a cookie set
+    # in user A's answer (a load balancer's, a session's) must not reach the server with B's.
+    async def sets_a_cookie(request: web.Request) -> web.StreamResponse:
+        response = web.json_response({"status": "success", "data": {"ok": True}})
+        response.set_cookie("session", "user-a", path="/")
+        return response
+
+    recording_server.handler = sets_a_cookie
+    by_name = recording_server.base_url.replace("127.0.0.1", "localhost")  # no cookies for IPs
+    async with ICalendly(
+        ApiKey("ical_aaaaaaaaaaaaaaaa"), base_url=by_name, allow_insecure_http=True
+    ) as client:
+        await client.request("GET", "/v2/me")
+        await client.with_credential(ApiKey("ical_bbbbbbbbbbbbbbbb")).request("GET", "/v2/me")
+        await client.request("GET", "/v2/me")
+    assert [r["headers"].get("Cookie") for r in recording_server.requests] == [None] * 3
+
+
 async def test_a_bare_form_call_keeps_its_media_type_and_reads_a_bare_body(
     recording_server: RecordingServer,
 ) -> None:
