@@ -18,6 +18,7 @@ __all__ = [
     "fmt_rate",
     "log",
     "me_getter",
+    "parts_only",
     "percentile",
     "ratio",
 ]
@@ -98,6 +99,40 @@ def me_getter(client: Any) -> tuple[Callable[[], Awaitable[object]], str]:
 
         return untyped, 'client.request("GET", "/v2/me") (no generated models: JSON only)'
     return Me(client).get, "Me(client).get() (generated group, attrs MeOutput)"
+
+
+def parts_only(client: Any, base_url: str, api_key: str) -> Callable[[], Awaitable[object]]:
+    """``GET /v2/me`` through our parts with nothing of the pipeline around them: the limiter's
+    grant, the request on ``client``'s own session with its settings, the rate-limit headers
+    parsed and fed back, the envelope and the ``MeOutput`` decoder (what a call would cost if
+    the pipeline's structure cost nothing; benchmarks/README, issue #17)."""
+    from icalendly_async import RateLimit
+    from icalendly_async._request import DEFAULT_TIMEOUT
+    from icalendly_async.models._generated.me import decode_MeOutput
+    from icalendly_async.models.envelope import decode_success
+    from icalendly_async.ratelimit import LocalLimiter, RateLimitState
+    from icalendly_async.ratelimit.headers import parse_headers
+
+    session = client._pipeline.http.session
+    url, auth = f"{base_url}/v2/me", {"Authorization": f"Bearer {api_key}"}
+    limiter, limit = LocalLimiter(), client.credential.rate_limit
+    assert isinstance(limit, RateLimit)
+
+    async def call() -> object:
+        if not limiter.try_acquire(api_key, limit):
+            await limiter.acquire(api_key, limit)
+        try:
+            async with session.request(
+                "GET", url, headers=auth, timeout=DEFAULT_TIMEOUT, allow_redirects=False, ssl=True
+            ) as resp:
+                status, headers, body = resp.status, resp.headers, await resp.read()
+        except BaseException:
+            await limiter.observe(api_key, RateLimitState.no_response())
+            raise
+        await limiter.observe(api_key, parse_headers(headers)[0])
+        return decode_MeOutput(decode_success(status, body).data)
+
+    return call
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -30,6 +30,7 @@ from ._common import (
     fmt_rate,
     log,
     me_getter,
+    parts_only,
     ratio,
 )
 from ._results import Result, check
@@ -37,6 +38,10 @@ from ._servers import TRIVIAL_LIMIT, client_cpus, pin_to, serve_in_child
 
 NAME = "overhead"
 TITLE = "Overhead"
+PARTS = (
+    "our parts alone, no pipeline around them (grant, request, headers parsed and fed back, "
+    "envelope, MeOutput decoder)"
+)
 
 TARGET_RATIO = 0.90
 TARGET_OBSERVER_COST = 0.05
@@ -106,6 +111,7 @@ async def _run(quick: bool) -> Result:
         }
         variant_calls: dict[str, Call] = {
             "limiter off (Unlimited())": me_getter(clients["unlimited"])[0],
+            PARTS: parts_only(default_client, base_url, key),
             'no models: request("GET", "/v2/me")': json_only,
         }
         runs: dict[tuple[str, int], list[LoopFigures]] = {}
@@ -327,6 +333,10 @@ async def _run(quick: bool) -> Result:
             "X-RateLimit-* headers the service sends, so the feedback path runs too.",
             "Raw aiohttp and httpx decode the JSON to dicts (`resp.json()`); ours also checks "
             "the envelope and structures the data into attrs models.",
+            "'Our parts alone' makes the same call through the same parts with no pipeline "
+            "around them (no gate, call record, observers, deadline or retry decision): the "
+            "ceiling any arrangement of these parts could reach "
+            "(benchmarks/_common.py, parts_only).",
             f"{rounds} round(s) of {seconds} s per configuration after {warmup} s of warm-up; "
             "req/s is the median round, ratios the median of per-round ratios. Client CPU "
             "µs/req is the client process's CPU time per completed call; 'raw CPU / its CPU' "

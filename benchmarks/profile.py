@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from ._common import closed_loop, log
+from ._common import closed_loop, log, parts_only
 from ._results import RESULTS_DIR
 from ._servers import TRIVIAL_LIMIT, client_cpus, pin_to, serve_in_child
 
@@ -302,10 +302,7 @@ async def _calls(kind: str, calls: int, base_url: str, api_key: str) -> None:
 
     from icalendly_async import ApiKey, ICalendly, Plan, RateLimit
     from icalendly_async._request import DEFAULT_TIMEOUT
-    from icalendly_async.models._generated.me import decode_MeOutput
-    from icalendly_async.models.envelope import decode_success
-    from icalendly_async.ratelimit import LocalLimiter, RateLimitState, Unlimited
-    from icalendly_async.ratelimit.headers import parse_headers
+    from icalendly_async.ratelimit import Unlimited
 
     url = f"{base_url}/v2/me"
     auth = {"Authorization": f"Bearer {api_key}"}
@@ -322,12 +319,7 @@ async def _calls(kind: str, calls: int, base_url: str, api_key: str) -> None:
         **options,
     )
     plain = aiohttp.ClientSession()
-    # as HttpTransport sets its session up
-    ours = aiohttp.ClientSession(
-        timeout=DEFAULT_TIMEOUT,
-        headers={"User-Agent": "icalendly_async", "Accept": "application/json"},
-        trust_env=False,
-    )
+    ours = client._pipeline.http.session  # the client's own, as its transport set it up
 
     async def raw() -> object:
         async with plain.get(url, headers=auth) as resp:
@@ -346,22 +338,7 @@ async def _calls(kind: str, calls: int, base_url: str, api_key: str) -> None:
     async def untyped() -> object:
         return await client.request("GET", "/v2/me")
 
-    limiter, limit = LocalLimiter(), RateLimit(TRIVIAL_LIMIT, 60)
-
-    async def reference() -> object:
-        # The stages without the pipeline around them: what our parts cost on their own.
-        if not limiter.try_acquire(api_key, limit):
-            await limiter.acquire(api_key, limit)
-        try:
-            async with ours.request(
-                "GET", url, headers=auth, timeout=DEFAULT_TIMEOUT, allow_redirects=False, ssl=True
-            ) as resp:
-                status, headers, body = resp.status, resp.headers, await resp.read()
-        except BaseException:
-            await limiter.observe(api_key, RateLimitState.no_response())
-            raise
-        await limiter.observe(api_key, parse_headers(headers)[0])
-        return decode_MeOutput(decode_success(status, body).data)
+    reference = parts_only(client, base_url, api_key)
 
     call: Callable[[], Awaitable[object]] = {
         "raw": raw,
@@ -384,7 +361,6 @@ async def _calls(kind: str, calls: int, base_url: str, api_key: str) -> None:
     finally:
         await client.aclose()
         await plain.close()
-        await ours.close()
 
 
 def _callgrind(*arguments: str) -> int:
