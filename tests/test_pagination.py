@@ -12,7 +12,6 @@ import pytest
 from aiohttp import web
 
 from icalendly_async import ApiKey, ICalendly
-
 from icalendly_async.endpoints import Operation, PaginationStyle
 from icalendly_async.errors import ConfigurationError, DecodeError
 from icalendly_async.models import _generated as gen
