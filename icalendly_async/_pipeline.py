@@ -386,6 +386,8 @@ class Pipeline:
             raise self._timeout(call, "in_flight") from failure.error
         decision = options.retry.decide(call.attempts, Outcome(failure.kind, spec.method))
         if not decision.retry:
+            if isinstance(failure.error, errors.TimeoutError):  # a read or connect timeout
+                raise self._timeout(call, "in_flight", gave_up=failure.error) from None
             raise failure.error from None
         await self._back_off(call, decision.delay, decision.reason, failure.error, events)
         return _Step.RETRY
@@ -507,17 +509,31 @@ class Pipeline:
         """Seconds left of the call's timeout (``None``: it has no total)."""
         return None if call.deadline is None else call.deadline - now
 
-    def _timeout(self, call: CallInfo, phase: str, detail: str = "") -> errors.TimeoutError:
-        where = {
-            "queued": "while queued for the rate limiter",
-            "in_flight": "while the request was in flight",
-            "backing_off": "before the next retry could start",
-        }[phase]
-        assert call.deadline is not None
-        total = call.deadline - call.started
-        note = f" ({detail})" if detail else ""
+    def _timeout(
+        self,
+        call: CallInfo,
+        phase: str,
+        detail: str = "",
+        *,
+        gave_up: errors.TimeoutError | None = None,
+    ) -> errors.TimeoutError:
+        """The call's :class:`~icalendly_async.errors.TimeoutError`: its budget ran out in
+        ``phase``, or (``gave_up``) its last attempt timed out (``sock_read``, connect) and
+        is not retried."""
+        total = None if call.deadline is None else call.deadline - call.started
+        if gave_up is not None:
+            what = f"gave up after its last attempt timed out ({gave_up})"
+        else:
+            where = {
+                "queued": "while queued for the rate limiter",
+                "in_flight": "while the request was in flight",
+                "backing_off": "before the next retry could start",
+            }[phase]
+            assert total is not None
+            note = f" ({detail})" if detail else ""
+            what = f"the call's {total:g} s timeout ran out {where}{note}"
         return errors.TimeoutError(
-            f"{call.name}: the call's {total:g} s timeout ran out {where}{note}: "
+            f"{call.name}: {what}: "
             f"{call.limiter_wait:.2f} s queued for the rate limiter, {call.in_flight:.2f} s in "
             f"flight, {call.backing_off:.2f} s backing off, over {call.attempts} attempt(s). "
             "Nothing more was sent.",

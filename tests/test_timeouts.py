@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import aiohttp
 import pytest
 
 from icalendly_async import ApiKey, ICalendly, RateLimit, RetryPolicy, errors
@@ -72,6 +73,30 @@ async def test_an_attempt_in_flight_is_cut_by_what_is_left_of_the_budget() -> No
         assert caught.value.phase == "in_flight"
         assert caught.value.in_flight == pytest.approx(BUDGET, abs=0.2)
         assert emu.stats.requests == 1  # a GET, retryable: still never sent again
+
+
+async def test_attempts_cut_by_sock_read_end_in_a_timeout_that_says_where_the_time_went() -> None:
+    # Each attempt is cut by its read timeout, and the retries run out before the budget does:
+    # the error still accounts for the whole call, as the README says of every TimeoutError.
+    quick = RetryPolicy(max_retries=2, backoff_base=0.05, backoff_max=0.05)
+    async with (
+        Emulator() as emu,
+        ICalendly(
+            ApiKey(emu.api_key), base_url=emu.base_url, allow_insecure_http=True, retry=quick
+        ) as client,
+    ):
+        emu.inject(Fault("hang", path="/v2/me", times=-1))
+        with pytest.raises(errors.TimeoutError) as caught:
+            await client.me.get(timeout=aiohttp.ClientTimeout(total=30, sock_read=0.1))
+        error = caught.value
+        assert error.phase == "in_flight" and error.attempts == 3
+        assert error.in_flight == pytest.approx(0.3, abs=0.2)
+        assert 0 < error.backing_off <= 0.1 + 1e-9 and error.timeout == 30
+        text = str(error)
+        assert text.startswith("me.get: ") and "sock_read=0.1 s" in text
+        assert "3 attempt(s)" in text and "s in flight" in text
+        assert "total=" not in text  # not the per-attempt budget the pipeline computed
+        assert emu.stats.requests == 3
 
 
 async def test_a_credential_held_longer_than_the_budget_fails_at_once() -> None:
