@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
+from typing import TypeVar
 
 import aiohttp
 
@@ -56,6 +57,8 @@ _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid")
 _SLACK = 0.01
 # Replays of one call after token refreshes (see Pipeline._replay_after_refresh).
 _MAX_REPLAYS = 3
+
+T = TypeVar("T")
 
 
 class _Step(enum.Enum):
@@ -158,7 +161,7 @@ class Pipeline:
             if attempt is None:
                 attempt = await self._queue(call, url, credential, options, events)
             try:
-                attempt.headers = await self._authorize(spec, credential, options)
+                attempt.headers = await self._authorize(call, spec, credential, options)
                 await self._send(call, spec, attempt, timeout, events)
             finally:
                 await self.limiter.observe(call.credential, self._feed_back(call, attempt, events))
@@ -266,15 +269,36 @@ class Pipeline:
     # -- 3 authorize ------------------------------------------------------------------------
 
     async def _authorize(
-        self, spec: RequestSpec, credential: Credential, options: CallOptions
+        self, call: CallInfo, spec: RequestSpec, credential: Credential, options: CallOptions
     ) -> dict[str, str]:
         if spec.auth is AuthRequirement.CLIENT_SECRET:
             auth = credential.client_secret_headers() or {}
+        elif credential.can_refresh:  # it may refresh first (or read a token store)
+            auth = await self._token_work(call, credential.auth_headers(self._refresh_tokens))
         else:
             auth = await credential.auth_headers(self._refresh_tokens)
         if options.headers or spec.headers:
             return {**options.headers, **auth, **spec.headers}
         return auth
+
+    async def _token_work(self, call: CallInfo, work: Awaitable[T]) -> T:
+        """``work`` (a token refresh, or reading the token store) within the call's timeout.
+
+        A refresh is shared by every caller and runs on when one stops waiting (see
+        ``_keeper``), so only this call's wait is cut at its deadline. The time counts as in
+        flight: the refresh is a request made for the call.
+        """
+        clock = self.clock
+        started = clock.monotonic()
+        left = self._left(call, started)
+        try:
+            return await (work if left is None else wait_for(clock, work, max(left, 0.0)))
+        except asyncio.TimeoutError as exc:
+            if isinstance(exc, errors.TimeoutError):  # the refresh's own request timed out
+                raise
+        finally:
+            call.in_flight += clock.monotonic() - started
+        raise self._timeout(call, "in_flight", "waiting for the token refresh")
 
     # -- 4 send -----------------------------------------------------------------------------
 
@@ -429,7 +453,9 @@ class Pipeline:
         """
         if not refreshed:
             try:
-                sent = await credential.refresh(self._refresh_tokens, attempt.headers)
+                sent = await self._token_work(
+                    call, credential.refresh(self._refresh_tokens, attempt.headers)
+                )
             except BaseException:
                 events.refresh(call, False)
                 raise
@@ -438,7 +464,7 @@ class Pipeline:
             return True
         if call.sent - call.attempts >= _MAX_REPLAYS:
             return False
-        current = await credential.auth_headers(self._refresh_tokens)
+        current = await self._token_work(call, credential.auth_headers(self._refresh_tokens))
         used = attempt.headers
         return any(used.get(name) != value for name, value in current.items())
 

@@ -12,7 +12,7 @@ import time
 import aiohttp
 import pytest
 
-from icalendly_async import ApiKey, ICalendly, RateLimit, RetryPolicy, errors
+from icalendly_async import AccessToken, ApiKey, ICalendly, RateLimit, RetryPolicy, errors
 from icalendly_async.testing import Emulator, Fault
 
 BUDGET = 0.5
@@ -97,6 +97,37 @@ async def test_attempts_cut_by_sock_read_end_in_a_timeout_that_says_where_the_ti
         assert "3 attempt(s)" in text and "s in flight" in text
         assert "total=" not in text  # not the per-attempt budget the pipeline computed
         assert emu.stats.requests == 3
+
+
+@pytest.mark.parametrize("how", ["refused", "expiring"])
+async def test_a_token_refresh_that_hangs_is_bounded_by_the_calls_timeout(how: str) -> None:
+    # The refresh is part of the call: its caller gets the call's TimeoutError at the deadline
+    # (the refresh itself goes on for whoever else needs the new pair).
+    async with (
+        Emulator() as emu,
+        ICalendly(base_url=emu.base_url, allow_insecure_http=True) as client,
+    ):
+        pair = emu.issue_tokens()
+        expires = time.time() + (3600 if how == "refused" else 5)  # "expiring": inside the margin
+        user = client.with_credential(
+            AccessToken(
+                pair.access_token,
+                pair.refresh_token,
+                expires,
+                client_id=emu.client_id,
+                client_secret=emu.client_secret,
+            )
+        )
+        if how == "refused":
+            emu.expire_access_tokens()  # the next call is answered 498, then refreshes
+        emu.inject(Fault("hang", path=f"/v2/oauth/{emu.client_id}/refresh", times=1))
+        started = time.perf_counter()
+        with pytest.raises(errors.TimeoutError) as caught:
+            await user.me.get(timeout=BUDGET)
+        assert time.perf_counter() - started < BUDGET + 0.4
+        error = caught.value
+        assert error.phase == "in_flight" and "token refresh" in str(error)
+        assert error.in_flight == pytest.approx(BUDGET, abs=0.2)
 
 
 async def test_a_credential_held_longer_than_the_budget_fails_at_once() -> None:
