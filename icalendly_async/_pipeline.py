@@ -106,6 +106,8 @@ class Pipeline:
         self.http = http
         self.limiter = limiter
         self.clock = clock
+        self.refresh_options = CallOptions()
+        """What a token refresh runs with: the client's own settings (timeout, retries)."""
         self.set_observers(observers)
 
     def set_observers(self, observers: tuple[Observer, ...]) -> None:
@@ -584,7 +586,9 @@ class Pipeline:
             body=encode_body({"refreshToken": refresh_token}),
             template="/v2/oauth/{clientId}/refresh",
         )
-        response = await self.send(spec, ClientSecret(client_id, secret), None, CallOptions())
+        response = await self.send(
+            spec, ClientSecret(client_id, secret), None, self.refresh_options
+        )
         data = response.data
         if not isinstance(data, dict) or not isinstance(data.get("accessToken"), str):
             raise errors.DecodeError("token refresh answered without an accessToken")

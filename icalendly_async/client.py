@@ -200,6 +200,7 @@ class ICalendly(GeneratedGroups):
             retry=policy,
             headers=_headers(headers, "headers"),
         )
+        self._pipeline.refresh_options = self._options  # a token refresh runs as the client's
         self._api_versions = _api_versions(api_versions)
         self._specs: dict[str, RequestSpec] = {}  # see _call
         self._is_view = False

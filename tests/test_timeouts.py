@@ -130,6 +130,30 @@ async def test_a_token_refresh_that_hangs_is_bounded_by_the_calls_timeout(how: s
         assert error.in_flight == pytest.approx(BUDGET, abs=0.2)
 
 
+async def test_a_hung_token_refresh_gives_up_at_the_clients_timeout() -> None:
+    # ICalendly(timeout=1): the refresh request is made under the client's timeout too, so a
+    # refresh that hangs holds the user's calls for 1 s, not for the default 60 s.
+    async with (
+        Emulator() as emu,
+        ICalendly(base_url=emu.base_url, allow_insecure_http=True, timeout=1) as client,
+    ):
+        pair = emu.issue_tokens()
+        user = client.with_credential(
+            AccessToken(
+                pair.access_token,
+                pair.refresh_token,
+                client_id=emu.client_id,
+                client_secret=emu.client_secret,
+            )
+        )
+        emu.expire_access_tokens()
+        emu.inject(Fault("hang", path=f"/v2/oauth/{emu.client_id}/refresh", times=1))
+        with pytest.raises(errors.TimeoutError):
+            await user.me.get()
+        await asyncio.sleep(0.3)  # the refresh request has given up by now
+        assert (await user.me.get(timeout=3)).email  # refreshed anew: a working pair
+
+
 async def test_a_credential_held_longer_than_the_budget_fails_at_once() -> None:
     async with Emulator() as emu, _client(emu) as client:
         await client.me.get()
