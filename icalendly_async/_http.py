@@ -218,12 +218,13 @@ def _failure(
             OutcomeKind.NOT_SENT, errors.ConnectionError(f"{where}: cannot connect: {exc}")
         )
     if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
-        read = f", read={timeout.sock_read}" if timeout.sock_read is not None else ""
+        if isinstance(exc, aiohttp.ServerTimeoutError) and timeout.sock_read is not None:
+            limit = f"the read timeout (sock_read={timeout.sock_read:g} s)"
+        else:  # the attempt's total: what was left of the call's budget
+            limit = "the call's timeout"
         return AttemptFailed(
             OutcomeKind.TRANSPORT,
-            errors.TimeoutError(
-                f"{where}: no complete response within the timeout (total={timeout.total}{read})"
-            ),
+            errors.TimeoutError(f"{where}: no complete response within {limit}"),
         )
     return AttemptFailed(
         OutcomeKind.TRANSPORT,

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
+from typing import TypeVar
 
 import aiohttp
 
@@ -56,6 +57,8 @@ _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid")
 _SLACK = 0.01
 # Replays of one call after token refreshes (see Pipeline._replay_after_refresh).
 _MAX_REPLAYS = 3
+
+T = TypeVar("T")
 
 
 class _Step(enum.Enum):
@@ -103,6 +106,8 @@ class Pipeline:
         self.http = http
         self.limiter = limiter
         self.clock = clock
+        self.refresh_options = CallOptions()
+        """What a token refresh runs with: the client's own settings (timeout, retries)."""
         self.set_observers(observers)
 
     def set_observers(self, observers: tuple[Observer, ...]) -> None:
@@ -158,7 +163,7 @@ class Pipeline:
             if attempt is None:
                 attempt = await self._queue(call, url, credential, options, events)
             try:
-                attempt.headers = await self._authorize(spec, credential, options)
+                attempt.headers = await self._authorize(call, spec, credential, options)
                 await self._send(call, spec, attempt, timeout, events)
             finally:
                 await self.limiter.observe(call.credential, self._feed_back(call, attempt, events))
@@ -266,15 +271,36 @@ class Pipeline:
     # -- 3 authorize ------------------------------------------------------------------------
 
     async def _authorize(
-        self, spec: RequestSpec, credential: Credential, options: CallOptions
+        self, call: CallInfo, spec: RequestSpec, credential: Credential, options: CallOptions
     ) -> dict[str, str]:
         if spec.auth is AuthRequirement.CLIENT_SECRET:
             auth = credential.client_secret_headers() or {}
+        elif credential.can_refresh:  # it may refresh first (or read a token store)
+            auth = await self._token_work(call, credential.auth_headers(self._refresh_tokens))
         else:
             auth = await credential.auth_headers(self._refresh_tokens)
         if options.headers or spec.headers:
             return {**options.headers, **auth, **spec.headers}
         return auth
+
+    async def _token_work(self, call: CallInfo, work: Awaitable[T]) -> T:
+        """``work`` (a token refresh, or reading the token store) within the call's timeout.
+
+        A refresh is shared by every caller and runs on when one stops waiting (see
+        ``_keeper``), so only this call's wait is cut at its deadline. The time counts as in
+        flight: the refresh is a request made for the call.
+        """
+        clock = self.clock
+        started = clock.monotonic()
+        left = self._left(call, started)
+        try:
+            return await (work if left is None else wait_for(clock, work, max(left, 0.0)))
+        except asyncio.TimeoutError as exc:
+            if isinstance(exc, errors.TimeoutError):  # the refresh's own request timed out
+                raise
+        finally:
+            call.in_flight += clock.monotonic() - started
+        raise self._timeout(call, "in_flight", "waiting for the token refresh")
 
     # -- 4 send -----------------------------------------------------------------------------
 
@@ -386,6 +412,8 @@ class Pipeline:
             raise self._timeout(call, "in_flight") from failure.error
         decision = options.retry.decide(call.attempts, Outcome(failure.kind, spec.method))
         if not decision.retry:
+            if isinstance(failure.error, errors.TimeoutError):  # a read or connect timeout
+                raise self._timeout(call, "in_flight", gave_up=failure.error) from None
             raise failure.error from None
         await self._back_off(call, decision.delay, decision.reason, failure.error, events)
         return _Step.RETRY
@@ -427,7 +455,9 @@ class Pipeline:
         """
         if not refreshed:
             try:
-                sent = await credential.refresh(self._refresh_tokens, attempt.headers)
+                sent = await self._token_work(
+                    call, credential.refresh(self._refresh_tokens, attempt.headers)
+                )
             except BaseException:
                 events.refresh(call, False)
                 raise
@@ -436,7 +466,7 @@ class Pipeline:
             return True
         if call.sent - call.attempts >= _MAX_REPLAYS:
             return False
-        current = await credential.auth_headers(self._refresh_tokens)
+        current = await self._token_work(call, credential.auth_headers(self._refresh_tokens))
         used = attempt.headers
         return any(used.get(name) != value for name, value in current.items())
 
@@ -507,17 +537,31 @@ class Pipeline:
         """Seconds left of the call's timeout (``None``: it has no total)."""
         return None if call.deadline is None else call.deadline - now
 
-    def _timeout(self, call: CallInfo, phase: str, detail: str = "") -> errors.TimeoutError:
-        where = {
-            "queued": "while queued for the rate limiter",
-            "in_flight": "while the request was in flight",
-            "backing_off": "before the next retry could start",
-        }[phase]
-        assert call.deadline is not None
-        total = call.deadline - call.started
-        note = f" ({detail})" if detail else ""
+    def _timeout(
+        self,
+        call: CallInfo,
+        phase: str,
+        detail: str = "",
+        *,
+        gave_up: errors.TimeoutError | None = None,
+    ) -> errors.TimeoutError:
+        """The call's :class:`~icalendly_async.errors.TimeoutError`: its budget ran out in
+        ``phase``, or (``gave_up``) its last attempt timed out (``sock_read``, connect) and
+        is not retried."""
+        total = None if call.deadline is None else call.deadline - call.started
+        if gave_up is not None:
+            what = f"gave up after its last attempt timed out ({gave_up})"
+        else:
+            where = {
+                "queued": "while queued for the rate limiter",
+                "in_flight": "while the request was in flight",
+                "backing_off": "before the next retry could start",
+            }[phase]
+            assert total is not None
+            note = f" ({detail})" if detail else ""
+            what = f"the call's {total:g} s timeout ran out {where}{note}"
         return errors.TimeoutError(
-            f"{call.name}: the call's {total:g} s timeout ran out {where}{note}: "
+            f"{call.name}: {what}: "
             f"{call.limiter_wait:.2f} s queued for the rate limiter, {call.in_flight:.2f} s in "
             f"flight, {call.backing_off:.2f} s backing off, over {call.attempts} attempt(s). "
             "Nothing more was sent.",
@@ -542,7 +586,9 @@ class Pipeline:
             body=encode_body({"refreshToken": refresh_token}),
             template="/v2/oauth/{clientId}/refresh",
         )
-        response = await self.send(spec, ClientSecret(client_id, secret), None, CallOptions())
+        response = await self.send(
+            spec, ClientSecret(client_id, secret), None, self.refresh_options
+        )
         data = response.data
         if not isinstance(data, dict) or not isinstance(data.get("accessToken"), str):
             raise errors.DecodeError("token refresh answered without an accessToken")

@@ -66,6 +66,11 @@ def check_base_url(base_url: str, allow_insecure_http: bool) -> URL:
         raise errors.ConfigurationError("base_url must not carry credentials; pass a credential")
     if url.query_string or url.fragment:
         raise errors.ConfigurationError("base_url must not have a query or fragment")
+    if url.path.rstrip("/").endswith("/v2"):
+        raise errors.ConfigurationError(
+            f"base_url {base_url!r} ends in /v2, but every path already begins with /v2/ "
+            f"(/v2/me): pass the host alone, such as {DEFAULT_BASE_URL}"
+        )
     if url.scheme == "http":
         if not allow_insecure_http:
             raise errors.ConfigurationError(

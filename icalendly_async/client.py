@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import ssl as _ssl
 from collections.abc import Coroutine, Mapping, Sequence
 from types import TracebackType
@@ -24,7 +25,7 @@ from ._request import (
     to_timeout,
 )
 from .auth import ANONYMOUS, Credential
-from .endpoints._generated import GeneratedGroups
+from .endpoints._generated import OPERATIONS, GeneratedGroups
 from .endpoints._match import match_operation
 from .endpoints._operation import AuthRequirement, Operation
 from .errors import ConfigurationError
@@ -68,7 +69,25 @@ def _api_versions(value: Mapping[str, str] | None) -> dict[str, str]:
         if not isinstance(version, str):
             raise ConfigurationError(f"api_versions[{key!r}] must be a string, got {version!r}")
         check_header_text(f"api_versions[{key!r}]", version)
+        _check_version_key(key)
     return versions
+
+
+def _check_version_key(key: object) -> None:
+    """``key`` is a tag or an operation id of the document; a pin that names neither would be
+    ignored without a word, so it is refused, naming the closest tags."""
+    tags = {operation.tag for operation in OPERATIONS}
+    if key in tags or any(key == operation.operation_id for operation in OPERATIONS):
+        return
+    text = key if isinstance(key, str) else repr(key)
+    by_lower = {tag.lower(): tag for tag in tags}
+    close = difflib.get_close_matches(text.lower(), list(by_lower), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(by_lower[c]) for c in close)}?" if close else ""
+    raise ConfigurationError(
+        f"api_versions: {text!r} is neither a tag nor an operation id of the API{hint} (keys are "
+        "tags such as 'Bookings' or 'Orgs / Teams', as docs/api.md lists them, or the "
+        "document's operationIds)"
+    )
 
 
 class ICalendly(GeneratedGroups):
@@ -183,6 +202,7 @@ class ICalendly(GeneratedGroups):
             retry=policy,
             headers=_headers(headers, "headers"),
         )
+        self._pipeline.refresh_options = self._options  # a token refresh runs as the client's
         self._api_versions = _api_versions(api_versions)
         self._specs: dict[str, RequestSpec] = {}  # see _call
         self._is_view = False

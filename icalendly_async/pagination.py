@@ -214,8 +214,8 @@ class AsyncPaginator(Generic[T]):
         decoder = self._decoder if decode else None
         async with aclosing(self._received(prefetch)) as received:
             async for raw in received:
-                if decoder is not None and raw is self._first_raw:
-                    for item in (await self.first_page()).items:  # decoded once, however many walks
+                if decoder is not None and raw is self._first_raw and self._first is not None:
+                    for item in self._first.items:  # decoded once, however many walks
                         yield item
                     continue
                 record(raw.response)
@@ -228,13 +228,19 @@ class AsyncPaginator(Generic[T]):
                 # never sees it. Decoding the page first kept 100 models (about 800 tracked
                 # objects) alive through each collection, which promoted them and set off full
                 # collections: benchmarks/export.py, typed export 0.72x -> see CHANGELOG.
+                # The first page is the exception: its models are kept for `await paginator`.
+                kept: list[T] | None = [] if raw is self._first_raw else None
                 for item in raw.data:
                     try:
                         decoded = decoder(item)
                     except Mismatch as error:
                         error = in_list(error, raw.data)
                         raise decode_error(raw.response, self.operation, error, "data") from None
+                    if kept is not None:
+                        kept.append(decoded)
                     yield decoded
+                if kept is not None and self._first is None:
+                    self._first = Page(kept, raw.info, raw.response, raw.limit)
 
     async def _walk(self, prefetch: bool, decode: bool) -> AsyncGenerator[Any, None]:
         async with aclosing(self._received(prefetch)) as received:

@@ -54,6 +54,27 @@ def test_insecure_or_odd_base_urls_are_refused(url: str) -> None:
     assert "http" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["https://api.icalendly.com/v2", "https://api.icalendly.com/v2/", "http://127.0.0.1:1/v2"],
+)
+def test_a_base_url_ending_in_the_api_version_is_refused(url: str) -> None:
+    # Paths already begin with /v2: every call would go to /v2/v2/... and answer 404.
+    with pytest.raises(errors.ConfigurationError, match="/v2") as info:
+        ICalendly(ApiKey("ical_0123456789abcdef"), base_url=url, allow_insecure_http=True)
+    assert "https://api.icalendly.com" in str(info.value)  # what to pass instead
+
+
+async def test_a_base_url_with_a_proxy_prefix_keeps_it(recording_server: RecordingServer) -> None:
+    async with ICalendly(
+        ApiKey("ical_0123456789abcdef"),
+        base_url=recording_server.base_url + "/icalendly",
+        allow_insecure_http=True,
+    ) as client:
+        await client.request("GET", "/v2/me")
+    assert [r["path"] for r in recording_server.requests] == ["/icalendly/v2/me"]
+
+
 def test_plain_http_needs_the_explicit_flag() -> None:
     with pytest.raises(errors.ConfigurationError, match="allow_insecure_http"):
         ICalendly(ApiKey("ical_0123456789abcdef"), base_url="http://127.0.0.1:8080")

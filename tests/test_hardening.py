@@ -156,6 +156,27 @@ async def test_cr_lf_and_nul_are_refused_before_anything_is_sent(
     assert recording_server.requests == []
 
 
+async def test_an_api_versions_key_that_names_nothing_is_refused(
+    recording_server: RecordingServer,
+) -> None:
+    # A pin that matches no tag or operation id would be ignored without a word, and the
+    # calls would go out with the default version the user meant to replace.
+    with pytest.raises(errors.ConfigurationError, match="did you mean 'Bookings'") as caught:
+        ICalendly(ApiKey(KEY), api_versions={"bookings": "2024-01-01"})
+    assert "operation id" in str(caught.value)
+    with pytest.raises(errors.ConfigurationError, match="'Bokings'"):
+        ICalendly(ApiKey(KEY)).with_options(api_versions={"Bokings": "2024-01-01"})
+    # a tag and an operation id are both fine, and applied
+    async with _client(
+        recording_server,
+        api_versions={"Bookings": "2024-01-01", "SchedulesController_2024_06_11_getSchedules": "x"},
+    ) as client:
+        await client.request("GET", "/v2/bookings")
+        await client.request("GET", "/v2/schedules")
+    sent = [r["headers"].get("cal-api-version") for r in recording_server.requests]
+    assert sent == ["2024-01-01", "x"]
+
+
 @pytest.mark.parametrize("dots", [".", "..", "%2e%2e", "%2E.", ".%2e", "%252e%252e"])
 async def test_dot_segments_never_reach_the_server(
     recording_server: RecordingServer, dots: str

@@ -9,13 +9,17 @@ from typing import Any
 
 import attrs
 import pytest
+from aiohttp import web
 
+from icalendly_async import ApiKey, ICalendly
 from icalendly_async.endpoints import Operation, PaginationStyle
-from icalendly_async.errors import ConfigurationError
+from icalendly_async.errors import ConfigurationError, DecodeError
 from icalendly_async.models import _generated as gen
 from icalendly_async.pagination import AsyncPaginator, Page, PageInfo
 from icalendly_async.plans import Tier
 from icalendly_async.response import Response
+
+from .conftest import RecordingServer
 
 
 def operation(style: PaginationStyle, default_page_size: int | None = None) -> Operation:
@@ -395,7 +399,7 @@ async def test_a_walk_decodes_each_item_as_it_reaches_it() -> None:
     seen = []
     async for item in pager:
         seen.append((item.id, live))
-    assert seen == [(0, 2), (1, 2), (2, 3), (3, 3), (4, 3), (5, 3)]
+    assert seen == [(0, 1), (1, 2), (2, 3), (3, 3), (4, 3), (5, 3)]
 
 
 async def test_a_bad_item_fails_the_walk_where_the_walk_reaches_it() -> None:
@@ -414,3 +418,42 @@ async def test_a_bad_item_fails_the_walk_where_the_walk_reaches_it() -> None:
     assert got == ["a0", "a1", "a2"]  # the items before the bad one, in order
     assert "data[1].accessTokenExpiresAt" in str(failed.value)  # the second item of its page
     assert "soon" in str(failed.value)
+
+
+async def test_a_bad_item_on_the_first_page_comes_after_the_good_items_before_it(
+    recording_server: RecordingServer,
+) -> None:
+    """The README's promise holds on the first page too: ``async for`` yields the items before
+    a bad one, then raises ``DecodeError`` naming it (the first page was decoded whole)."""
+
+    def hook(i: int) -> dict[str, Any]:
+        return {
+            "id": i,
+            "userId": 1,
+            "triggers": ["BOOKING_CREATED"],
+            "subscriberUrl": f"https://example.com/{i}",
+            "active": True,
+            "payloadTemplate": "",
+        }
+
+    hooks = [hook(i) for i in range(3)]
+    hooks[2]["active"] = "maybe"
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"status": "success", "data": hooks})
+
+    recording_server.handler = answer
+    async with ICalendly(
+        ApiKey("ical_0123456789abcdef"),
+        base_url=recording_server.base_url,
+        allow_insecure_http=True,
+    ) as client:
+        got: list[int] = []
+        with pytest.raises(DecodeError) as failed:
+            async for webhook in client.webhooks.list():
+                got.append(webhook.id)
+        assert got == [0, 1]
+        assert failed.value.path == "data[2].active"
+        # awaiting the paginator still decodes its first page whole, and fails the same way
+        with pytest.raises(DecodeError):
+            await client.webhooks.list()

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from icalendly_async import ApiKey, ICalendly, Plan, WebhookTrigger
+from icalendly_async import ApiKey, ICalendly, Plan, PlatformClient, WebhookTrigger
 from icalendly_async.errors import ParameterError
 from icalendly_async.models import CreateBookingAttendee
 from icalendly_async.testing import Emulator
@@ -142,3 +142,41 @@ async def test_a_wrong_argument_is_refused_before_anything_is_sent(client: ICale
     assert "subscriberUrl" in str(info.value)
     with pytest.raises(ParameterError, match="after_start"):
         await client.bookings.list(after_start=dt.datetime(2024, 1, 1)).first_page()  # naive
+
+
+async def test_secrets_in_results_are_masked_in_reprs_and_whole_in_attributes() -> None:
+    # A created webhook's signing secret, a managed user's tokens and an OAuth client's secret
+    # end up in log lines through repr(); the README promises no secret appears in a repr.
+    async with (
+        Emulator(seed=5) as emu,
+        ICalendly(
+            PlatformClient(emu.client_id, emu.client_secret),
+            plan=Plan.PLATFORM,
+            base_url=emu.base_url,
+            allow_insecure_http=True,
+        ) as platform,
+    ):
+        user = platform.with_credential(ApiKey(emu.api_key))
+        hook = await user.webhooks.create(
+            active=True,
+            subscriber_url="http://127.0.0.1:9/signed",
+            triggers=[WebhookTrigger.BOOKING_CREATED],
+            secret="whsec_do_not_log_me_0123",
+        )
+        assert hook.secret == "whsec_do_not_log_me_0123"  # the attribute is whole
+        assert hook.to_dict()["secret"] == "whsec_do_not_log_me_0123"
+        assert "do_not_log_me" not in repr(hook) and "secret='…0123'" in repr(hook)
+
+        made = await platform.platform.managed_users.create(
+            emu.client_id, email="ada@example.com", name="Ada"
+        )
+        keys = await platform.platform.managed_users.force_refresh_tokens(
+            emu.client_id, made.user.id
+        )
+        clients = await platform.oauth_clients.list()
+        shown = repr(made) + repr(keys) + repr(clients)
+        secrets = [made.access_token, made.refresh_token, keys.access_token, keys.refresh_token]
+        secrets += [c.secret for c in clients.items if c.secret]
+        assert len(secrets) == 5 and all(len(s) > 12 for s in secrets)
+        assert not [s for s in secrets if s in shown]
+        assert made.user.email in shown  # the rest is shown as before

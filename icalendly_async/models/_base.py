@@ -23,6 +23,8 @@ import enum
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, TypeAlias, TypeVar
 
+from .._tokens import mask
+
 if TYPE_CHECKING:
     from ..response import Response
 
@@ -215,12 +217,40 @@ class Model:
 
     def __repr__(self) -> str:
         fields = ", ".join(
-            f"{name}={value!r}" for name, value in self._items() if value is not UNSET
+            f"{name}={_shown(name, value)}" for name, value in self._items() if value is not UNSET
         )
         return f"{type(self).__name__}({fields})"
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore, (type(self), self._values(), getattr(self, "_m_json", None)))
+
+
+# The fields of the document's models that hold secrets: webhook signing secrets, OAuth client
+# secrets, access and refresh tokens, API keys, passwords, private keys, invite and share tokens.
+# A repr (and so a log line or a traceback's locals) shows them masked like a credential's;
+# the attribute and to_dict() give them whole.
+_SECRET_FIELDS: Final = frozenset(
+    {
+        "access_token",
+        "api_key",
+        "cal_api_key",
+        "client_secret",
+        "password",
+        "private_key",
+        "refresh_token",
+        "secret",
+        "service_account_key",
+        "share_token",
+        "token",
+    }
+)
+
+
+def _shown(name: str, value: object) -> str:
+    """``value`` as a repr shows it: a secret field's masked (a nested model masks its own)."""
+    if name not in _SECRET_FIELDS or value is None or isinstance(value, Model):
+        return repr(value)
+    return repr(mask(value) if isinstance(value, str) else "<hidden>")
 
 
 class Series(Model):
