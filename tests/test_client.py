@@ -149,6 +149,35 @@ async def test_a_cookie_one_credentials_answer_sets_rides_along_with_no_later_ca
     assert [r["headers"].get("Cookie") for r in recording_server.requests] == [None] * 3
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        # cut short on the way
+        b'{"status": "success", "data": {"id": 7, "secret": "whsec_do_not_log_me_0123", "acti',
+        # JSON, but not the envelope
+        b'{"id": 7, "accessToken": "eyJhbGciOiJIUzI1NiJ9.do_not_log_me.sig", "ok": true}',
+    ],
+)
+async def test_a_body_that_fails_to_decode_shows_no_secret_in_the_error(
+    recording_server: RecordingServer, body: bytes
+) -> None:
+    async def answer(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=body, status=201, content_type="application/json")
+
+    recording_server.handler = answer
+    async with ICalendly(
+        ApiKey("ical_0123456789abcdef"),
+        base_url=recording_server.base_url,
+        allow_insecure_http=True,
+    ) as client:
+        with pytest.raises(errors.DecodeError) as failed:
+            await client.request("POST", "/v2/webhooks", json={"active": True})
+    error = failed.value
+    shown = [str(error), repr(error), str(error.body)]
+    assert not [text for text in shown if "do_not_log_me" in text]
+    assert '"id": 7' in str(error)  # the rest of the body is still shown
+
+
 async def test_a_bare_form_call_keeps_its_media_type_and_reads_a_bare_body(
     recording_server: RecordingServer,
 ) -> None:

@@ -227,9 +227,10 @@ class Model:
 
 # The fields of the document's models that hold secrets: webhook signing secrets, OAuth client
 # secrets, access and refresh tokens, API keys, passwords, private keys, invite and share tokens.
-# A repr (and so a log line or a traceback's locals) shows them masked like a credential's;
-# the attribute and to_dict() give them whole.
-_SECRET_FIELDS: Final = frozenset(
+# A repr (and so a log line or a traceback's locals) shows them masked like a credential's, and
+# so does a preview of a body in an exception (envelope.preview); the attribute and to_dict()
+# give them whole.
+SECRET_FIELDS: Final = frozenset(
     {
         "access_token",
         "api_key",
@@ -248,7 +249,7 @@ _SECRET_FIELDS: Final = frozenset(
 
 def _shown(name: str, value: object) -> str:
     """``value`` as a repr shows it: a secret field's masked (a nested model masks its own)."""
-    if name not in _SECRET_FIELDS or value is None or isinstance(value, Model):
+    if name not in SECRET_FIELDS or value is None or isinstance(value, Model):
         return repr(value)
     return repr(mask(value) if isinstance(value, str) else "<hidden>")
 

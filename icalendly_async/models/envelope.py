@@ -8,22 +8,39 @@ Error:   ``{"status": "error", "timestamp": …, "path": …,
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import attrs
 
+from .._tokens import mask
 from ..errors import DecodeError
+from ._base import SECRET_FIELDS
 
 __all__ = ["ErrorBody", "SuccessBody", "decode_error", "decode_success", "preview"]
 
 _PREVIEW = 200
 
 
+# A JSON member with a string value, the value's closing quote optional (a body cut short).
+_STRING_MEMBER = re.compile(r'"([A-Za-z_][A-Za-z0-9_]*)"(\s*:\s*)"((?:[^"\\]|\\.)*)')
+_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _secret_masked(match: re.Match[str]) -> str:
+    name, colon, value = match.groups()
+    if _WORD_START.sub("_", name).lower() not in SECRET_FIELDS:
+        return match.group(0)
+    return f'"{name}"{colon}"{mask(value)}'
+
+
 def preview(body: bytes) -> str:
-    """What was received, for a message: decoded leniently and truncated."""
+    """What was received, for a message: decoded leniently and truncated, the values of members
+    named like secrets (``accessToken``, ``secret``, ...) masked: a body that is cut short or
+    not the envelope still never puts a token into an exception."""
     text = body[: _PREVIEW * 4].decode("utf-8", errors="replace")
-    text = " ".join(text.split())
+    text = " ".join(_STRING_MEMBER.sub(_secret_masked, text).split())
     if len(text) > _PREVIEW or len(body) > _PREVIEW * 4:
         return text[:_PREVIEW] + f"… ({len(body)} bytes)"
     return text
