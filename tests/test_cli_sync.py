@@ -180,3 +180,44 @@ async def test_mock_server_churn_changes_bookings_while_it_runs() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         await asyncio.wait_for(process.wait(), 10)
+
+
+@pytest.mark.slow  # starts processes (seconds each): in the full run, not the fast set
+async def test_ctrl_c_stops_a_sync_with_130_and_one_line_and_the_next_run_completes(
+    tmp_path: Path,
+) -> None:
+    # Paced so that the run is still reading when Ctrl-C comes: 300 bookings in pages of 20
+    # at 5 requests a second, with the event types read alongside.
+    async with Emulator(bookings=BOOKINGS, rate_limit=RateLimit(5, 1)) as emu:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("ICALENDLY_")}
+        environment.update(
+            ICALENDLY_API_KEY=emu.api_key,
+            ICALENDLY_BASE_URL=emu.base_url,
+            DLT_DATA_DIR=str(tmp_path / "dlt"),
+        )
+        args = ("--resources", "bookings,event_types", "--page-size", "20")
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "icalendly_async.cli",
+            "sync",
+            "--to",
+            f"duckdb:///{tmp_path / 'sync.duckdb'}",
+            "--plan",
+            "platform",
+            *args,
+            env=environment,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        while emu.stats.requests < 6:  # noqa: ASYNC110  (the counter has no event to wait on)
+            await asyncio.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        _, err_bytes = await asyncio.wait_for(process.communicate(), 60)
+        err = err_bytes.decode()
+        assert process.returncode == 130, err
+        assert err == "interrupted: run the same command again to go on\n", err
+
+        code, out, err = await _sync(emu, tmp_path, *args)
+        assert code == 0, err
+        assert _check(emu, tmp_path) == BOOKINGS

@@ -80,16 +80,26 @@ class SyncError(ICalendlyError):
 
 
 def _root_cause(error: BaseException) -> BaseException:
-    """The error that started it: ours if one is in the chain, else the innermost."""
+    """The error that started it: ours (or Ctrl-C) if one is in the chain, else the innermost."""
     seen: list[BaseException] = []
     current: BaseException | None = error
     while current is not None and current not in seen:
         seen.append(current)
-        if isinstance(current, ICalendlyError):
+        if isinstance(current, ICalendlyError | KeyboardInterrupt):
             return current
         inner = getattr(current, "exception", None)
         current = inner if isinstance(inner, BaseException) else current.__cause__
     return seen[-1]
+
+
+def _sync_error(step: str, error: BaseException) -> BaseException:
+    """What a failed dlt step raises from :func:`sync`: a :class:`SyncError`, or the
+    ``KeyboardInterrupt`` dlt wrapped when Ctrl-C stopped the run (a program stopped by its user
+    stops as Python programs do, not as a failed sync)."""
+    cause = _root_cause(error)
+    if isinstance(cause, KeyboardInterrupt):
+        return cause
+    return SyncError(step, cause)
 
 
 @attrs.frozen
@@ -385,9 +395,9 @@ def sync(
                     chunk = next(sources, None)
                 after = _table_counts(pipeline, names)
     except PipelineStepFailed as exc:
-        raise SyncError(str(exc.step), _root_cause(exc.exception)) from exc
+        raise _sync_error(str(exc.step), exc.exception) from exc
     except DltException as exc:  # the database before or after the run: counting, connecting
-        raise SyncError("load", _root_cause(exc)) from exc
+        raise _sync_error("load", exc) from exc
     tables = []
     for resource in [*names, *(n for n in stats.resources if n not in names)]:
         figures = stats[resource]
