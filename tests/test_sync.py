@@ -510,6 +510,17 @@ async def test_a_database_that_is_not_there_is_said_so_before_anything_is_read(
         assert emu.stats.requests == 0
 
 
+async def test_a_postgresql_url_without_a_user_connects_as_libpq_would(tmp_path: Path) -> None:
+    # psql and libpq take the user from PGUSER, else the login name: so does the sync (dlt
+    # alone stopped with a page on its configuration providers, as a failed load).
+    port = free_port()  # nothing listens on it
+    async with Emulator(bookings=10, enforce_rate_limits=False) as emu:
+        with pytest.raises(SyncError, match="connecting to the database") as caught:
+            await _sync(emu, tmp_path, to=f"postgresql://127.0.0.1:{port}/warehouse")
+        assert caught.value.step == "connect"
+        assert "\n" not in str(caught.value).strip() and emu.stats.requests == 0
+
+
 async def test_a_duckdb_file_another_process_holds_is_said_so_before_anything_is_read(
     tmp_path: Path,
 ) -> None:

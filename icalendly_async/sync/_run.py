@@ -9,6 +9,7 @@ updated. It blocks; from async code call it through ``asyncio.to_thread``.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import hashlib
 import logging
 import os
@@ -76,7 +77,8 @@ class SyncError(ICalendlyError):
             "extract": "reading the API",
             "normalize": "preparing the rows",
         }.get(step, "loading into the database")
-        super().__init__(f"sync failed while {what}: {type(cause).__name__}: {cause}")
+        said = " ".join(str(cause).split())  # one line: drivers' messages run over several
+        super().__init__(f"sync failed while {what}: {type(cause).__name__}: {said}")
 
 
 def _root_cause(error: BaseException) -> BaseException:
@@ -189,7 +191,9 @@ def destination_for(to: str) -> tuple[Destination[Any, Any], TLoaderFileFormat |
             ) from None
         credentials = PostgresCredentials()
         credentials.parse_native_representation(urlunsplit(("postgresql", *parts[1:])))
-        # dlt insists on a password; libpq does not (trust or peer authentication, ~/.pgpass).
+        # dlt insists on a user and a password; libpq does not: the user is PGUSER's, else the
+        # login name, and no password is needed with trust or peer authentication, ~/.pgpass.
+        credentials.username = parts.username or os.environ.get("PGUSER") or getpass.getuser()
         credentials.password = parts.password or os.environ.get("PGPASSWORD") or ""
         return dlt.destinations.postgres(credentials=credentials), _FORMATS.get("postgres")
     raise ConfigurationError(
