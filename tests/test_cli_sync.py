@@ -218,6 +218,6 @@ async def test_ctrl_c_stops_a_sync_with_130_and_one_line_and_the_next_run_comple
         assert process.returncode == 130, err
         assert err == "interrupted: run the same command again to go on\n", err
 
-        code, out, err = await _sync(emu, tmp_path, *args)
+        code, _, err = await _sync(emu, tmp_path, *args)
         assert code == 0, err
         assert _check(emu, tmp_path) == BOOKINGS
