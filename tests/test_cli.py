@@ -134,6 +134,44 @@ def test_export_survives_sigkill_and_resumes_exactly_once(
 
 
 @pytest.mark.slow
+def test_a_second_export_to_the_same_file_is_refused_and_overwrite_starts_a_killed_one_again(
+    mock_server: MockServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "bookings.jsonl"
+    checkpoint = tmp_path / "bookings.jsonl.checkpoint.json"
+    args = ["export", "bookings", "--out", str(out), "--page-size", "50", "--quiet"]
+    first = subprocess.Popen(
+        [*_command(), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(**mock_server.settings),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not checkpoint.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # While it runs, a second export to its file (a cron job that overlaps, a second
+        # terminal) neither writes nor truncates it, whatever the flags.
+        for extra in ("--overwrite", "--resume"):
+            second = _run(*args, extra, **mock_server.settings)
+            assert second.returncode == 1, second.stderr
+            assert "another export is writing" in second.stderr, second.stderr
+        assert first.poll() is None, "finished before the second export: raise the page count"
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert checkpoint.exists()
+    # Killed, then started again from scratch, as the message of a plain run says to.
+    plain = _run(*args, **mock_server.settings)
+    assert plain.returncode == 1 and "--overwrite to start again" in plain.stderr
+    again = _run(*args[:-3], "--page-size", "250", "--overwrite", "--quiet", **mock_server.settings)
+    assert again.returncode == 0, again.stderr
+    uids = [json.loads(line)["uid"] for line in out.read_text().splitlines()]
+    assert len(uids) == 5000 and len(set(uids)) == 5000
+    assert not checkpoint.exists()
+
+
+@pytest.mark.slow
 def test_csv_export_with_filters(mock_server: MockServer, tmp_path: Path) -> None:
     out = tmp_path / "cancelled.csv"
     done = _run(
