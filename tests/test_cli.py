@@ -372,3 +372,28 @@ def test_mock_server_warns_loudly_on_a_non_loopback_host() -> None:
             process.kill()
             process.wait()
     assert "WARNING" in warning and "every machine" in warning
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "value"),
+    [
+        ("mock-server", "--churn", "-5"),
+        ("mock-server", "--bookings", "-1"),
+        ("demo", "--bookings", "-1"),
+    ],
+)
+def test_a_negative_count_is_a_usage_error_not_a_traceback(
+    command: str, option: str, value: str, tmp_path: Path
+) -> None:
+    done = _run_in(
+        tmp_path,
+        command,
+        "--port" if command == "mock-server" else "--quiet",
+        *(["0"] if command == "mock-server" else []),
+        option,
+        value,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"argument {option}: must be a number >= 0, got '{value}'" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
