@@ -521,6 +521,25 @@ async def test_a_postgresql_url_without_a_user_connects_as_libpq_would(tmp_path:
         assert "\n" not in str(caught.value).strip() and emu.stats.requests == 0
 
 
+async def test_a_second_sync_of_the_same_pipeline_at_once_stops_before_it_starts(
+    tmp_path: Path,
+) -> None:
+    # Two syncs of one destination, dataset and account at once (an overlapping cron job)
+    # shared dlt's working files: one loaded, or deleted, what the other had extracted, and
+    # failed on a missing file. The second one stops before it reads anything.
+    async with Emulator(bookings=200, rate_limit=RateLimit(4, 1)) as emu:
+        options: dict[str, Any] = {"page_size": 20, "credential": ApiKey(emu.api_key)}
+        first = asyncio.create_task(_sync(emu, tmp_path, **options))
+        while emu.stats.requests < 2:  # noqa: ASYNC110  (the counter has no event to wait on)
+            await asyncio.sleep(0.01)
+        with pytest.raises(SyncError, match="another sync") as caught:
+            await _sync(emu, tmp_path, **options)
+        assert caught.value.step == "start"  # before its source was run
+        assert not first.done()
+        await first
+        assert _check_bookings(emu, tmp_path) == 200
+
+
 async def test_a_duckdb_file_another_process_holds_is_said_so_before_anything_is_read(
     tmp_path: Path,
 ) -> None:

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -27,6 +28,7 @@ from dlt.common import logger as dlt_logger
 from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.common.exceptions import DltException
+from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.typing import TLoaderFileFormat, TRefreshMode
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from dlt.extract import DltSource
@@ -53,6 +55,9 @@ __all__ = [
     "sync",
 ]
 
+if sys.platform != "win32":
+    import fcntl
+
 log = logging.getLogger("icalendly_async.sync")
 
 DEFAULT_DESTINATION = "duckdb:///icalendly.duckdb"
@@ -64,15 +69,17 @@ _FORMATS: dict[str, TLoaderFileFormat] = {"duckdb": "jsonl"}
 
 
 class SyncError(ICalendlyError):
-    """A sync failed: ``step`` is dlt's (``extract``, ``normalize``, ``load``), or ``connect``
-    when the database could not be reached before anything ran; ``cause`` the
-    error underneath. What was loaded stays loaded, the cursors stay where the last successful
-    run left them, and data extracted but not loaded is loaded first by the next run."""
+    """A sync failed: ``step`` is dlt's (``extract``, ``normalize``, ``load``), ``connect``
+    when the database could not be reached before anything ran, or ``start`` when another sync
+    of the same pipeline was running; ``cause`` the error underneath. What was loaded stays
+    loaded, the cursors stay where the last successful run left them, and data extracted but
+    not loaded is loaded first by the next run."""
 
     def __init__(self, step: str, cause: BaseException) -> None:
         self.step = step
         self.cause = cause
         what = {
+            "start": "starting",
             "connect": "connecting to the database",
             "extract": "reading the API",
             "normalize": "preparing the rows",
@@ -249,6 +256,30 @@ def _settings(pipeline_name: str) -> dict[str, object]:
 
 
 @contextlib.contextmanager
+def _one_at_a_time(pipelines_dir: str | None, name: str) -> Iterator[None]:
+    """One sync of a pipeline at a time on this machine: two at once (an overlapping cron job)
+    shared dlt's working files, and one loaded or deleted what the other had extracted. An
+    exclusive lock on a file next to the pipeline's working directory, held for the sync."""
+    if sys.platform == "win32":  # pragma: no cover - no flock
+        yield
+        return
+    folder = Path(pipelines_dir or get_dlt_pipelines_dir())
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{name}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SyncError(
+                "start",
+                RuntimeError(
+                    f"another sync of pipeline {name} (this destination, dataset and account) "
+                    "is running on this machine: let it finish, then run this one"
+                ),
+            ) from None
+        yield
+
+
+@contextlib.contextmanager
 def _one_connection(destination: Destination[Any, Any]) -> Iterator[Destination[Any, Any]]:
     """A DuckDB file's destination on one connection, opened here and closed on the way out.
 
@@ -370,6 +401,7 @@ def sync(
     traces: list[Any] = []
     try:
         with (
+            _one_at_a_time(pipelines_dir, name),
             collector_on_new_objects(),
             _one_connection(destination) as destination,
             dlt.config.values(_settings(name)),
