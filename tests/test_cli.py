@@ -43,6 +43,13 @@ def _run_in(cwd: Path | None, *args: str, **env: str) -> subprocess.CompletedPro
     )
 
 
+def _start(*args: str, **env: str) -> subprocess.Popen[bytes]:
+    """``icalendly ARGS`` started, as :func:`_run` runs it."""
+    return subprocess.Popen(
+        [*_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(**env)
+    )
+
+
 class MockServer:
     def __init__(self, process: subprocess.Popen[str], settings: dict[str, str]) -> None:
         self.process = process
@@ -107,12 +114,7 @@ def test_export_survives_sigkill_and_resumes_exactly_once(
     out = tmp_path / "bookings.jsonl"
     checkpoint = tmp_path / "bookings.jsonl.checkpoint.json"
     args = ["export", "bookings", "--out", str(out), "--page-size", "50", "--concurrency", "2"]
-    first = subprocess.Popen(
-        [*_command(), *args, "--quiet"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_env(**mock_server.settings),
-    )
+    first = _start(*args, "--quiet", **mock_server.settings)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if checkpoint.exists():
@@ -140,12 +142,7 @@ def test_a_second_export_to_the_same_file_is_refused_and_overwrite_starts_a_kill
     out = tmp_path / "bookings.jsonl"
     checkpoint = tmp_path / "bookings.jsonl.checkpoint.json"
     args = ["export", "bookings", "--out", str(out), "--page-size", "50", "--quiet"]
-    first = subprocess.Popen(
-        [*_command(), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_env(**mock_server.settings),
-    )
+    first = _start(*args, **mock_server.settings)
     try:
         deadline = time.monotonic() + 30
         while not checkpoint.exists() and time.monotonic() < deadline:

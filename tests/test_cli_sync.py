@@ -22,8 +22,10 @@ from .redis_server import RedisServer, redis_server_fixture  # noqa: F401
 BOOKINGS = 300
 
 
-async def _sync(emu: Emulator, tmp_path: Path, *args: str, **env: str) -> tuple[int, str, str]:
-    """``icalendly sync --to <tmp>/sync.duckdb ARGS``: exit code, standard output and error."""
+async def _start(
+    emu: Emulator, tmp_path: Path, *args: str, **env: str
+) -> asyncio.subprocess.Process:
+    """``icalendly sync --to <tmp>/sync.duckdb ARGS``, started."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ICALENDLY_")}
     environment.update(
         ICALENDLY_API_KEY=emu.api_key,
@@ -31,7 +33,7 @@ async def _sync(emu: Emulator, tmp_path: Path, *args: str, **env: str) -> tuple[
         DLT_DATA_DIR=str(tmp_path / "dlt"),
         **env,
     )
-    process = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "icalendly_async.cli",
@@ -45,6 +47,12 @@ async def _sync(emu: Emulator, tmp_path: Path, *args: str, **env: str) -> tuple[
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def _sync(emu: Emulator, tmp_path: Path, *args: str, **env: str) -> tuple[int, str, str]:
+    """``icalendly sync --to <tmp>/sync.duckdb ARGS`` to its end: exit code, standard output
+    and error."""
+    process = await _start(emu, tmp_path, *args, **env)
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
@@ -189,27 +197,8 @@ async def test_ctrl_c_stops_a_sync_with_130_and_one_line_and_the_next_run_comple
     # Paced so that the run is still reading when Ctrl-C comes: 300 bookings in pages of 20
     # at 5 requests a second, with the event types read alongside.
     async with Emulator(bookings=BOOKINGS, rate_limit=RateLimit(5, 1)) as emu:
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("ICALENDLY_")}
-        environment.update(
-            ICALENDLY_API_KEY=emu.api_key,
-            ICALENDLY_BASE_URL=emu.base_url,
-            DLT_DATA_DIR=str(tmp_path / "dlt"),
-        )
         args = ("--resources", "bookings,event_types", "--page-size", "20")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "icalendly_async.cli",
-            "sync",
-            "--to",
-            f"duckdb:///{tmp_path / 'sync.duckdb'}",
-            "--plan",
-            "platform",
-            *args,
-            env=environment,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await _start(emu, tmp_path, *args)
         while emu.stats.requests < 6:  # noqa: ASYNC110  (the counter has no event to wait on)
             await asyncio.sleep(0.01)
         process.send_signal(signal.SIGINT)
