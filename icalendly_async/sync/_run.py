@@ -107,7 +107,7 @@ def _sync_error(step: str, error: BaseException) -> BaseException:
     stops as Python programs do, not as a failed sync)."""
     cause = _root_cause(error)
     if isinstance(cause, KeyboardInterrupt):
-        return cause
+        return KeyboardInterrupt()  # a new one: raised from dlt's error, whose chain holds this
     return SyncError(step, cause)
 
 
