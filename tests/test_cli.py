@@ -43,6 +43,13 @@ def _run_in(cwd: Path | None, *args: str, **env: str) -> subprocess.CompletedPro
     )
 
 
+def _start(*args: str, **env: str) -> subprocess.Popen[bytes]:
+    """``icalendly ARGS`` started, as :func:`_run` runs it."""
+    return subprocess.Popen(
+        [*_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(**env)
+    )
+
+
 class MockServer:
     def __init__(self, process: subprocess.Popen[str], settings: dict[str, str]) -> None:
         self.process = process
@@ -107,12 +114,7 @@ def test_export_survives_sigkill_and_resumes_exactly_once(
     out = tmp_path / "bookings.jsonl"
     checkpoint = tmp_path / "bookings.jsonl.checkpoint.json"
     args = ["export", "bookings", "--out", str(out), "--page-size", "50", "--concurrency", "2"]
-    first = subprocess.Popen(
-        [*_command(), *args, "--quiet"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_env(**mock_server.settings),
-    )
+    first = _start(*args, "--quiet", **mock_server.settings)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if checkpoint.exists():
@@ -128,6 +130,39 @@ def test_export_survives_sigkill_and_resumes_exactly_once(
     done = _run(*args, "--resume", "--quiet", **mock_server.settings)
     assert done.returncode == 0, done.stderr
     assert "resumed at record" in done.stdout
+    uids = [json.loads(line)["uid"] for line in out.read_text().splitlines()]
+    assert len(uids) == 5000 and len(set(uids)) == 5000
+    assert not checkpoint.exists()
+
+
+@pytest.mark.slow
+def test_a_second_export_to_the_same_file_is_refused_and_overwrite_starts_a_killed_one_again(
+    mock_server: MockServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "bookings.jsonl"
+    checkpoint = tmp_path / "bookings.jsonl.checkpoint.json"
+    args = ["export", "bookings", "--out", str(out), "--page-size", "50", "--quiet"]
+    first = _start(*args, **mock_server.settings)
+    try:
+        deadline = time.monotonic() + 30
+        while not checkpoint.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # While it runs, a second export to its file (a cron job that overlaps, a second
+        # terminal) neither writes nor truncates it, whatever the flags.
+        for extra in ("--overwrite", "--resume"):
+            second = _run(*args, extra, **mock_server.settings)
+            assert second.returncode == 1, second.stderr
+            assert "another export is writing" in second.stderr, second.stderr
+        assert first.poll() is None, "finished before the second export: raise the page count"
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert checkpoint.exists()
+    # Killed, then started again from scratch, as the message of a plain run says to.
+    plain = _run(*args, **mock_server.settings)
+    assert plain.returncode == 1 and "--overwrite to start again" in plain.stderr
+    again = _run(*args[:-3], "--page-size", "250", "--overwrite", "--quiet", **mock_server.settings)
+    assert again.returncode == 0, again.stderr
     uids = [json.loads(line)["uid"] for line in out.read_text().splitlines()]
     assert len(uids) == 5000 and len(set(uids)) == 5000
     assert not checkpoint.exists()
@@ -334,3 +369,28 @@ def test_mock_server_warns_loudly_on_a_non_loopback_host() -> None:
             process.kill()
             process.wait()
     assert "WARNING" in warning and "every machine" in warning
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "value"),
+    [
+        ("mock-server", "--churn", "-5"),
+        ("mock-server", "--bookings", "-1"),
+        ("demo", "--bookings", "-1"),
+    ],
+)
+def test_a_negative_count_is_a_usage_error_not_a_traceback(
+    command: str, option: str, value: str, tmp_path: Path
+) -> None:
+    done = _run_in(
+        tmp_path,
+        command,
+        "--port" if command == "mock-server" else "--quiet",
+        *(["0"] if command == "mock-server" else []),
+        option,
+        value,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"argument {option}: must be a number >= 0, got '{value}'" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written

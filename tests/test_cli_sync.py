@@ -22,8 +22,10 @@ from .redis_server import RedisServer, redis_server_fixture  # noqa: F401
 BOOKINGS = 300
 
 
-async def _sync(emu: Emulator, tmp_path: Path, *args: str, **env: str) -> tuple[int, str, str]:
-    """``icalendly sync --to <tmp>/sync.duckdb ARGS``: exit code, standard output and error."""
+async def _start(
+    emu: Emulator, tmp_path: Path, *args: str, **env: str
+) -> asyncio.subprocess.Process:
+    """``icalendly sync --to <tmp>/sync.duckdb ARGS``, started."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ICALENDLY_")}
     environment.update(
         ICALENDLY_API_KEY=emu.api_key,
@@ -31,7 +33,7 @@ async def _sync(emu: Emulator, tmp_path: Path, *args: str, **env: str) -> tuple[
         DLT_DATA_DIR=str(tmp_path / "dlt"),
         **env,
     )
-    process = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "icalendly_async.cli",
@@ -45,6 +47,12 @@ async def _sync(emu: Emulator, tmp_path: Path, *args: str, **env: str) -> tuple[
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def _sync(emu: Emulator, tmp_path: Path, *args: str, **env: str) -> tuple[int, str, str]:
+    """``icalendly sync --to <tmp>/sync.duckdb ARGS`` to its end: exit code, standard output
+    and error."""
+    process = await _start(emu, tmp_path, *args, **env)
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
@@ -180,3 +188,25 @@ async def test_mock_server_churn_changes_bookings_while_it_runs() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         await asyncio.wait_for(process.wait(), 10)
+
+
+@pytest.mark.slow  # starts processes (seconds each): in the full run, not the fast set
+async def test_ctrl_c_stops_a_sync_with_130_and_one_line_and_the_next_run_completes(
+    tmp_path: Path,
+) -> None:
+    # Paced so that the run is still reading when Ctrl-C comes: 300 bookings in pages of 20
+    # at 5 requests a second, with the event types read alongside.
+    async with Emulator(bookings=BOOKINGS, rate_limit=RateLimit(5, 1)) as emu:
+        args = ("--resources", "bookings,event_types", "--page-size", "20")
+        process = await _start(emu, tmp_path, *args)
+        while emu.stats.requests < 6:  # noqa: ASYNC110  (the counter has no event to wait on)
+            await asyncio.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        _, err_bytes = await asyncio.wait_for(process.communicate(), 60)
+        err = err_bytes.decode()
+        assert process.returncode == 130, err
+        assert err == "interrupted: run the same command again to go on\n", err
+
+        code, _, err = await _sync(emu, tmp_path, *args)
+        assert code == 0, err
+        assert _check(emu, tmp_path) == BOOKINGS

@@ -510,6 +510,36 @@ async def test_a_database_that_is_not_there_is_said_so_before_anything_is_read(
         assert emu.stats.requests == 0
 
 
+async def test_a_postgresql_url_without_a_user_connects_as_libpq_would(tmp_path: Path) -> None:
+    # psql and libpq take the user from PGUSER, else the login name: so does the sync (dlt
+    # alone stopped with a page on its configuration providers, as a failed load).
+    port = free_port()  # nothing listens on it
+    async with Emulator(bookings=10, enforce_rate_limits=False) as emu:
+        with pytest.raises(SyncError, match="connecting to the database") as caught:
+            await _sync(emu, tmp_path, to=f"postgresql://127.0.0.1:{port}/warehouse")
+        assert caught.value.step == "connect"
+        assert "\n" not in str(caught.value).strip() and emu.stats.requests == 0
+
+
+async def test_a_second_sync_of_the_same_pipeline_at_once_stops_before_it_starts(
+    tmp_path: Path,
+) -> None:
+    # Two syncs of one destination, dataset and account at once (an overlapping cron job)
+    # shared dlt's working files: one loaded, or deleted, what the other had extracted, and
+    # failed on a missing file. The second one stops before it reads anything.
+    async with Emulator(bookings=200, rate_limit=RateLimit(4, 1)) as emu:
+        options: dict[str, Any] = {"page_size": 20, "credential": ApiKey(emu.api_key)}
+        first = asyncio.create_task(_sync(emu, tmp_path, **options))
+        while emu.stats.requests < 2:  # noqa: ASYNC110  (the counter has no event to wait on)
+            await asyncio.sleep(0.01)
+        with pytest.raises(SyncError, match="another sync") as caught:
+            await _sync(emu, tmp_path, **options)
+        assert caught.value.step == "start"  # before its source was run
+        assert not first.done()
+        await first
+        assert _check_bookings(emu, tmp_path) == 200
+
+
 async def test_a_duckdb_file_another_process_holds_is_said_so_before_anything_is_read(
     tmp_path: Path,
 ) -> None:

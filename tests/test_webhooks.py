@@ -225,6 +225,31 @@ async def test_a_handler_that_fails_once_gets_the_retry() -> None:
     assert seen == ["BOOKING_CREATED"]
 
 
+async def test_a_handler_cancelled_mid_way_frees_the_delivery_for_the_retry() -> None:
+    # The server shutting down, or a framework cancelling the request when the sender hangs
+    # up: the sender retries, and the retry is processed now, not after the lease (a minute).
+    started = asyncio.Event()
+    seen: list[str] = []
+
+    async def handle(event: WebhookEvent) -> None:
+        if not seen:
+            seen.append("started")
+            started.set()
+            await asyncio.Event().wait()  # until cancelled
+        seen.append(event.trigger_name)
+
+    processor = WebhookProcessor(SECRET, handle)
+    signature = [sign(BODY, SECRET)]
+    first = asyncio.create_task(processor.process(BODY, signature))
+    await started.wait()
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    retried = await processor.process(BODY, signature)
+    assert (retried.status, retried.outcome) == (200, "processed")
+    assert seen == ["started", "BOOKING_CREATED"]
+
+
 async def test_a_copy_arriving_while_the_first_is_processed_is_told_to_retry() -> None:
     gate = asyncio.Event()
     calls = 0

@@ -18,6 +18,7 @@ from ..ratelimit import Priority, RateLimit
 from ..testing import Emulator
 from ._export import Exporter
 from ._progress import Progress
+from ._settings import non_negative_int
 
 __all__ = ["OUT_DIR", "OUT_FILE", "DemoReport", "add_parser", "output_path", "run"]
 
@@ -33,7 +34,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "rate limit scaled down in time (120 requests per 3 s instead of per 60 s), exports "
         "every booking through the client, and reports. No network or credentials needed.",
     )
-    parser.add_argument("--bookings", type=int, default=10_000, help="how many (default 10000)")
+    parser.add_argument(
+        "--bookings", type=non_negative_int, default=10_000, help="how many (default 10000)"
+    )
     parser.add_argument("--page-size", type=int, default=25, help="records per request")
     parser.add_argument("--concurrency", type=int, default=8, help="pages in flight")
     parser.add_argument(

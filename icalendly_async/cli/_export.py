@@ -11,7 +11,9 @@ for good each time another one changed. Collections without one are paged by off
 After each page the file is flushed and fsynced, then a checkpoint next to it records where the
 walk is (the cursor and the keys given at it, or the next offset), the record count and the
 file's size, replaced atomically. A resumed export cuts the file back to the checkpoint's size,
-dropping whatever a crash left after it, and goes on from there.
+dropping whatever a crash left after it, and goes on from there. One export at a time writes a
+file: it holds an exclusive lock on it (``flock``) from before it reads the checkpoint until the
+checkpoint is gone, and a second one to the same file stops, touching neither.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +36,9 @@ from ..errors import ConfigurationError
 from ..sync._walk import Position, Row, first_page, instant, walk_cursor
 from ._resources import Cursor
 from ._writers import RecordWriter, format_for
+
+if sys.platform != "win32":
+    import fcntl
 
 __all__ = ["ExportError", "ExportResult", "Exporter", "checkpoint_path"]
 
@@ -120,9 +126,11 @@ class Exporter:
 
     # -- checkpoint -----------------------------------------------------------------------------
 
-    def _load_checkpoint(self) -> dict[str, Any] | None:
+    def _load_checkpoint(self, existed: bool) -> dict[str, Any] | None:
+        """The checkpoint to resume from, or ``None`` to start afresh; ``existed``: whether the
+        file was there before this export opened it."""
         if not self._resume:
-            if self._checkpoint.exists() or (self._out.exists() and not self._overwrite):
+            if (existed or self._checkpoint.exists()) and not self._overwrite:
                 raise ExportError(
                     f"{self._out} already exists"
                     + (" with an unfinished export" if self._checkpoint.exists() else "")
@@ -130,7 +138,7 @@ class Exporter:
                 )
             return None
         if not self._checkpoint.exists():
-            if self._out.exists():
+            if existed:
                 raise ExportError(
                     f"nothing to resume: {self._out} has no checkpoint (the export finished, "
                     "or was never started with this file); use --overwrite to start again"
@@ -174,9 +182,14 @@ class Exporter:
     # -- the run --------------------------------------------------------------------------------
 
     async def run(self) -> ExportResult:
-        state = self._load_checkpoint()
-        written_before = int(state["records"]) if state else 0
         sink = _Sink(self._out, self._checkpoint, self._format, self._fingerprint, self._operation)
+        existed = await asyncio.to_thread(sink.lock)
+        try:
+            state = self._load_checkpoint(existed)
+        except BaseException:
+            await asyncio.to_thread(sink.abandon, existed)
+            raise
+        written_before = int(state["records"]) if state else 0
         # File work (writes, fsyncs, the checkpoint) runs in a thread, one page at a time and in
         # order, so a slow disk never stalls the requests in flight.
         start = {"cursor": _mark(Position())} if self._cursor else {"next_offset": 0}
@@ -295,12 +308,37 @@ class _Sink:
         self._handle: IO[bytes] | None = None
         self._writer: RecordWriter | None = None
 
-    def open(self, state: Mapping[str, Any] | None, start: Mapping[str, Any]) -> None:
+    def lock(self) -> bool:
+        """Opens the file (created empty when missing) and takes its lock, before anything is
+        read or written: one export per file at a time. Whether the file was there before."""
         self._out.parent.mkdir(exist_ok=True)  # its own parent exists (checked before)
-        handle = self._handle = open(self._out, "r+b" if state else "wb")  # noqa: SIM115
-        if state:
-            handle.truncate(int(state["bytes"]))  # drop what a crash wrote after the checkpoint
-            handle.seek(0, os.SEEK_END)
+        existed = self._out.exists()
+        handle = os.fdopen(os.open(self._out, os.O_RDWR | os.O_CREAT, 0o666), "r+b")
+        if sys.platform != "win32":
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                raise ExportError(
+                    f"another export is writing {self._out} right now: let it finish, or stop "
+                    "it and run this one again (with --resume to continue where it stopped)"
+                ) from None
+        self._handle = handle
+        return existed
+
+    def abandon(self, existed: bool) -> None:
+        """The export does not start: the lock is released, and the file is gone if this
+        export made it."""
+        if not existed:
+            self._out.unlink(missing_ok=True)
+        self.close(False)
+
+    def open(self, state: Mapping[str, Any] | None, start: Mapping[str, Any]) -> None:
+        handle = self._handle
+        assert handle is not None  # lock() first
+        # a fresh export starts empty; a resumed one drops what a crash wrote after the checkpoint
+        handle.truncate(int(state["bytes"]) if state else 0)
+        handle.seek(0, os.SEEK_END)
         self._writer = RecordWriter(handle, self._format, state.get("columns") if state else None)
         if state is None:
             self._save(0, 0, start)
@@ -313,10 +351,10 @@ class _Sink:
         self._save(total, self._writer.commit(), where)
 
     def close(self, finished: bool) -> None:
-        if self._handle is not None:
-            self._handle.close()
-        if finished:
+        if finished:  # while the lock is held: the next export never sees a spent checkpoint
             self._checkpoint.unlink(missing_ok=True)
+        if self._handle is not None:
+            self._handle.close()  # releases the lock
 
     def _save(self, records: int, size: int, where: Mapping[str, Any]) -> None:
         state = {

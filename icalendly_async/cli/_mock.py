@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from .._request import is_loopback
 from ..testing import ServerInfo, serve
+from ._settings import non_negative_float, non_negative_int
 
 __all__ = ["add_parser", "run"]
 
@@ -21,7 +22,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--host", default="127.0.0.1", help="loopback address (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (8080; 0: any free port)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated data")
-    parser.add_argument("--bookings", type=int, default=50, help="how many bookings to seed")
+    parser.add_argument(
+        "--bookings", type=non_negative_int, default=50, help="how many bookings to seed"
+    )
     parser.add_argument(
         "--rate-limit",
         help="REQUESTS/SECONDS for every credential (default: the service's, 120/60 for keys)",
@@ -31,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     parser.add_argument(
         "--churn",
-        type=float,
+        type=non_negative_float,
         default=0.0,
         metavar="RATE",
         help="change RATE bookings per second (updates, cancellations, new ones; some become "

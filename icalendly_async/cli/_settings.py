@@ -26,7 +26,35 @@ from ..errors import ConfigurationError
 from ..plans import Plan
 from ..ratelimit import Limiter, LocalLimiter
 
-__all__ = ["add_connection_options", "make_client", "secret_setting"]
+__all__ = [
+    "add_connection_options",
+    "make_client",
+    "non_negative_float",
+    "non_negative_int",
+    "secret_setting",
+]
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number >= 0 (a count), refused as a usage error otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a number >= 0 (a rate), refused as a usage error otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):  # NaN and infinity too
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
 
 
 def add_connection_options(parser: argparse.ArgumentParser) -> None:

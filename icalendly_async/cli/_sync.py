@@ -8,10 +8,14 @@ it extracted is loaded by the next run, which goes on from the cursors of the la
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
+import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -110,7 +114,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     client = make_client(args)  # the settings: credential, plan, server, limiter
     if not args.debug:  # dlt's notes on the schema it infers are for developers
         os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
-    with _Bars(args.quiet) as bars:
+    with _Bars(args.quiet) as bars, _quiet_on_ctrl_c():
         result = sync(
             client.credential,
             to,
@@ -129,6 +133,30 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     for line in summary(result):
         say(line)
     return 0
+
+
+@contextlib.contextmanager
+def _quiet_on_ctrl_c() -> Iterator[None]:
+    """Ctrl-C stops the run as usual (``KeyboardInterrupt``: exit 130 with one line), without
+    the screenful dlt's event loop logs as it is torn down mid-read (asynchronous generators
+    closed while running, tasks whose exception nobody retrieved: noise once the user stopped
+    the run)."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):  # not ours to change (a host program's handler, or SIGINT ignored)
+        yield
+        return
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        logging.getLogger("asyncio").disabled = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def summary(result: SyncResult) -> list[str]:

@@ -9,10 +9,12 @@ updated. It blocks; from async code call it through ``asyncio.to_thread``.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import hashlib
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -26,6 +28,7 @@ from dlt.common import logger as dlt_logger
 from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.common.exceptions import DltException
+from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.typing import TLoaderFileFormat, TRefreshMode
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from dlt.extract import DltSource
@@ -52,6 +55,9 @@ __all__ = [
     "sync",
 ]
 
+if sys.platform != "win32":
+    import fcntl
+
 log = logging.getLogger("icalendly_async.sync")
 
 DEFAULT_DESTINATION = "duckdb:///icalendly.duckdb"
@@ -63,33 +69,46 @@ _FORMATS: dict[str, TLoaderFileFormat] = {"duckdb": "jsonl"}
 
 
 class SyncError(ICalendlyError):
-    """A sync failed: ``step`` is dlt's (``extract``, ``normalize``, ``load``), or ``connect``
-    when the database could not be reached before anything ran; ``cause`` the
-    error underneath. What was loaded stays loaded, the cursors stay where the last successful
-    run left them, and data extracted but not loaded is loaded first by the next run."""
+    """A sync failed: ``step`` is dlt's (``extract``, ``normalize``, ``load``), ``connect``
+    when the database could not be reached before anything ran, or ``start`` when another sync
+    of the same pipeline was running; ``cause`` the error underneath. What was loaded stays
+    loaded, the cursors stay where the last successful run left them, and data extracted but
+    not loaded is loaded first by the next run."""
 
     def __init__(self, step: str, cause: BaseException) -> None:
         self.step = step
         self.cause = cause
         what = {
+            "start": "starting",
             "connect": "connecting to the database",
             "extract": "reading the API",
             "normalize": "preparing the rows",
         }.get(step, "loading into the database")
-        super().__init__(f"sync failed while {what}: {type(cause).__name__}: {cause}")
+        said = " ".join(str(cause).split())  # one line: drivers' messages run over several
+        super().__init__(f"sync failed while {what}: {type(cause).__name__}: {said}")
 
 
 def _root_cause(error: BaseException) -> BaseException:
-    """The error that started it: ours if one is in the chain, else the innermost."""
+    """The error that started it: ours (or Ctrl-C) if one is in the chain, else the innermost."""
     seen: list[BaseException] = []
     current: BaseException | None = error
     while current is not None and current not in seen:
         seen.append(current)
-        if isinstance(current, ICalendlyError):
+        if isinstance(current, ICalendlyError | KeyboardInterrupt):
             return current
         inner = getattr(current, "exception", None)
         current = inner if isinstance(inner, BaseException) else current.__cause__
     return seen[-1]
+
+
+def _sync_error(step: str, error: BaseException) -> BaseException:
+    """What a failed dlt step raises from :func:`sync`: a :class:`SyncError`, or the
+    ``KeyboardInterrupt`` dlt wrapped when Ctrl-C stopped the run (a program stopped by its user
+    stops as Python programs do, not as a failed sync)."""
+    cause = _root_cause(error)
+    if isinstance(cause, KeyboardInterrupt):
+        return KeyboardInterrupt()  # a new one: raised from dlt's error, whose chain holds this
+    return SyncError(step, cause)
 
 
 @attrs.frozen
@@ -179,7 +198,9 @@ def destination_for(to: str) -> tuple[Destination[Any, Any], TLoaderFileFormat |
             ) from None
         credentials = PostgresCredentials()
         credentials.parse_native_representation(urlunsplit(("postgresql", *parts[1:])))
-        # dlt insists on a password; libpq does not (trust or peer authentication, ~/.pgpass).
+        # dlt insists on a user and a password; libpq does not: the user is PGUSER's, else the
+        # login name, and no password is needed with trust or peer authentication, ~/.pgpass.
+        credentials.username = parts.username or os.environ.get("PGUSER") or getpass.getuser()
         credentials.password = parts.password or os.environ.get("PGPASSWORD") or ""
         return dlt.destinations.postgres(credentials=credentials), _FORMATS.get("postgres")
     raise ConfigurationError(
@@ -232,6 +253,30 @@ def _settings(pipeline_name: str) -> dict[str, object]:
         f"{pipeline_name}.data_writer.disable_compression": True,
         f"{pipeline_name}.load.delete_completed_jobs": True,
     }
+
+
+@contextlib.contextmanager
+def _one_at_a_time(pipelines_dir: str | None, name: str) -> Iterator[None]:
+    """One sync of a pipeline at a time on this machine: two at once (an overlapping cron job)
+    shared dlt's working files, and one loaded or deleted what the other had extracted. An
+    exclusive lock on a file next to the pipeline's working directory, held for the sync."""
+    if sys.platform == "win32":  # pragma: no cover - no flock
+        yield
+        return
+    folder = Path(pipelines_dir or get_dlt_pipelines_dir())
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{name}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SyncError(
+                "start",
+                RuntimeError(
+                    f"another sync of pipeline {name} (this destination, dataset and account) "
+                    "is running on this machine: let it finish, then run this one"
+                ),
+            ) from None
+        yield
 
 
 @contextlib.contextmanager
@@ -356,6 +401,7 @@ def sync(
     traces: list[Any] = []
     try:
         with (
+            _one_at_a_time(pipelines_dir, name),
             collector_on_new_objects(),
             _one_connection(destination) as destination,
             dlt.config.values(_settings(name)),
@@ -385,9 +431,9 @@ def sync(
                     chunk = next(sources, None)
                 after = _table_counts(pipeline, names)
     except PipelineStepFailed as exc:
-        raise SyncError(str(exc.step), _root_cause(exc.exception)) from exc
+        raise _sync_error(str(exc.step), exc.exception) from exc
     except DltException as exc:  # the database before or after the run: counting, connecting
-        raise SyncError("load", _root_cause(exc)) from exc
+        raise _sync_error("load", exc) from exc
     tables = []
     for resource in [*names, *(n for n in stats.resources if n not in names)]:
         figures = stats[resource]

@@ -175,6 +175,12 @@ class WebhookProcessor:
             result = self.handler(event)
             if inspect.isawaitable(result):
                 await result
+        except asyncio.CancelledError:
+            # Stopped from outside (the server shutting down, the request cancelled): not done,
+            # so the sender's retry runs it now rather than once the lease has run out.
+            with contextlib.suppress(TransportError):
+                await asyncio.shield(self.ledger.release(key, token))
+            raise
         except Exception as exc:
             log.warning(
                 "webhook handler failed on %s (%s); released for the sender's retry",
