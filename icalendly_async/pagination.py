@@ -227,7 +227,8 @@ class AsyncPaginator(Generic[T]):
                 # caller has finished with is freed before the next is built, so the cyclic GC
                 # never sees it. Decoding the page first kept 100 models (about 800 tracked
                 # objects) alive through each collection, which promoted them and set off full
-                # collections: benchmarks/export.py, typed export 0.72x -> see CHANGELOG.
+                # collections: benchmarks/export.py, typed export / decode=False 0.72x -> 0.80-1.13x
+                # (seven runs on the shared 2-core machine).
                 # The first page is the exception: its models are kept for `await paginator`.
                 kept: list[T] | None = [] if raw is self._first_raw else None
                 for item in raw.data:
