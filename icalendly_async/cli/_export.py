@@ -22,7 +22,6 @@ import asyncio
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -30,15 +29,13 @@ from typing import IO, Any
 
 import attrs
 
+from .._filelock import locked
 from ..client import ICalendly
 from ..endpoints import Operation, PaginationStyle
 from ..errors import ConfigurationError
 from ..sync._walk import Position, Row, first_page, instant, walk_cursor
 from ._resources import Cursor
 from ._writers import RecordWriter, format_for
-
-if sys.platform != "win32":
-    import fcntl
 
 __all__ = ["ExportError", "ExportResult", "Exporter", "checkpoint_path"]
 
@@ -314,15 +311,12 @@ class _Sink:
         self._out.parent.mkdir(exist_ok=True)  # its own parent exists (checked before)
         existed = self._out.exists()
         handle = os.fdopen(os.open(self._out, os.O_RDWR | os.O_CREAT, 0o666), "r+b")
-        if sys.platform != "win32":
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                raise ExportError(
-                    f"another export is writing {self._out} right now: let it finish, or stop "
-                    "it and run this one again (with --resume to continue where it stopped)"
-                ) from None
+        if not locked(handle):
+            handle.close()
+            raise ExportError(
+                f"another export is writing {self._out} right now: let it finish, or stop "
+                "it and run this one again (with --resume to continue where it stopped)"
+            )
         self._handle = handle
         return existed
 

@@ -34,6 +34,7 @@ from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from dlt.extract import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from .._filelock import locked
 from .._request import DEFAULT_BASE_URL
 from ..auth import Credential
 from ..errors import ConfigurationError, ICalendlyError
@@ -54,9 +55,6 @@ __all__ = [
     "destination_for",
     "sync",
 ]
-
-if sys.platform != "win32":
-    import fcntl
 
 log = logging.getLogger("icalendly_async.sync")
 
@@ -266,16 +264,14 @@ def _one_at_a_time(pipelines_dir: str | None, name: str) -> Iterator[None]:
     folder = Path(pipelines_dir or get_dlt_pipelines_dir())
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"{name}.lock", "a") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not locked(handle):
             raise SyncError(
                 "start",
                 RuntimeError(
                     f"another sync of pipeline {name} (this destination, dataset and account) "
                     "is running on this machine: let it finish, then run this one"
                 ),
-            ) from None
+            )
         yield
 
 
