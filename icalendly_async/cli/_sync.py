@@ -140,7 +140,9 @@ def _quiet_on_ctrl_c() -> Iterator[None]:
     """Ctrl-C stops the run as usual (``KeyboardInterrupt``: exit 130 with one line), without
     the screenful dlt's event loop logs as it is torn down mid-read (asynchronous generators
     closed while running, tasks whose exception nobody retrieved: noise once the user stopped
-    the run)."""
+    the run), nor what Python prints as the reads' coroutines are collected after that loop
+    closed ("Exception ignored in ...: Event loop is closed"; seen in 1 of 3 clean-clone runs of
+    tests/test_cli_sync.py's Ctrl-C test)."""
     if (
         threading.current_thread() is not threading.main_thread()
         or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
@@ -150,6 +152,7 @@ def _quiet_on_ctrl_c() -> Iterator[None]:
 
     def interrupted(signum: int, frame: FrameType | None) -> None:
         logging.getLogger("asyncio").disabled = True
+        sys.unraisablehook = _ignore  # the command is ending: what is collected now is teardown
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, interrupted)
@@ -157,6 +160,10 @@ def _quiet_on_ctrl_c() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _ignore(unraisable: Any) -> None:
+    """An ``unraisablehook`` that prints nothing."""
 
 
 def summary(result: SyncResult) -> list[str]:
